@@ -1,0 +1,131 @@
+/*
+ * execrpc/client.h — libexecrpc-client: the web-side ingress.
+ *
+ * A channel carries unary calls to one execution endpoint, over one of two
+ * transports behind the same API:
+ *  - tcp_local: signed frames over one loopback TCP connection (DESIGN.md
+ *    section 2, docs/protocol.md), many calls in flight, responses in any
+ *    order;
+ *  - memory: in-process dispatch to an xr_local_target, no socket.
+ *
+ * Threading: a channel belongs to one event_base and one thread. Async calls
+ * complete on that base; the blocking call runs the base until its own call
+ * completes (other callbacks on the base may run meanwhile).
+ *
+ * Every call completes exactly once with a definite status, never later
+ * than its deadline (plus scheduling latency): OK, a server status, or a
+ * local one — DEADLINE_EXCEEDED, CANCELLED, UNAVAILABLE (connection lost,
+ * draining, or not connected), RESOURCE_EXHAUSTED (local limit),
+ * INVALID_ARGUMENT (bad method name / request too large), INTERNAL.
+ */
+#ifndef EXECRPC_CLIENT_H
+#define EXECRPC_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pb.h>
+
+#include "execrpc/dispatch.h"
+#include "execrpc/keys.h"
+
+struct event_base;
+
+typedef struct xr_channel xr_channel;
+typedef struct xr_client_call xr_client_call;
+
+/* A call's final status. `message` is NUL-terminated, never key material. */
+typedef struct xr_status {
+	int code;		/* XR_STATUS_* (gRPC codes) */
+	char message[256];
+} xr_status;
+
+typedef struct xr_channel_opts {
+	const char *host;		/* loopback literal, e.g. "127.0.0.1" */
+	uint16_t port;
+	uint32_t max_payload_bytes;	/* 0 = 1048576 */
+	uint32_t ttl_seconds;		/* 0 = 30 */
+	uint32_t max_inflight;		/* local cap, 0 = 4096 */
+	uint32_t connect_timeout_ms;	/* 0 = 5000: TCP connect + HELLO */
+	const char *client_name;	/* for the server's logs; may be NULL */
+} xr_channel_opts;
+
+/*
+ * Open a tcp_local channel on `base` (borrowed; must outlive the channel)
+ * with the keys in `ks` (copied; the caller may wipe its copy). Starts the
+ * connect and the HELLO handshake asynchronously; calls made before the
+ * handshake completes are queued and sent when it does (or fail with
+ * UNAVAILABLE if it fails). Returns NULL (with `*err` set, if non-NULL) on a
+ * non-loopback host or allocation failure.
+ */
+xr_channel *xr_channel_new_tcp(struct event_base *base,
+    const xr_channel_opts *opts, const xr_keyset *ks, int *err);
+
+/* A memory channel calling `target` in-process (no socket). `target` is
+ * copied; what it points to must outlive the channel. */
+xr_channel *xr_channel_new_memory(struct event_base *base,
+    const xr_local_target *target);
+
+/*
+ * Wait (running `base`) until a tcp_local channel's handshake is done or
+ * `timeout_ms` passes. Returns XR_OK, XR_ERR_CLOSED (connect or handshake
+ * failed) or XR_ERR_READY_TIMEOUT. A memory channel is always ready.
+ */
+int xr_channel_wait_ready(xr_channel *ch, uint32_t timeout_ms);
+
+/* Fail every pending call with UNAVAILABLE, close, free. NULL is a no-op.
+ * Completion callbacks run inside this call. */
+void xr_channel_free(xr_channel *ch);
+
+/* 1 while the channel can take calls (connected or connecting, not
+ * draining, not closed). */
+int xr_channel_is_usable(const xr_channel *ch);
+
+/*
+ * Completion callback of an async call: `st` is the final status; `resp` the
+ * response payload bytes (only for XR_STATUS_OK), valid during the callback.
+ */
+typedef void (*xr_call_cb)(void *arg, const xr_status *st,
+    const uint8_t *resp, size_t resp_len);
+
+/*
+ * Start a unary call with a serialized request. `method` is the full name
+ * ("echo.v1.Echo/Say"); `timeout_ms` 0 = no deadline. The request bytes are
+ * copied. Returns a handle usable with xr_call_cancel() until `cb` runs;
+ * `cb` runs exactly once — possibly inside this function (e.g. immediate
+ * UNAVAILABLE), in which case NULL is returned.
+ */
+xr_client_call *xr_call_start(xr_channel *ch, const char *method,
+    const uint8_t *req, size_t req_len, uint32_t timeout_ms, xr_call_cb cb,
+    void *arg);
+
+/* Cancel a started call: its callback runs now with CANCELLED and a CANCEL
+ * frame tells the server. Must not be used after the callback ran. */
+void xr_call_cancel(xr_client_call *call);
+
+/*
+ * Blocking unary call with nanopb messages: encodes `req` (fields
+ * `req_fields`), runs the channel's base until the call completes, decodes
+ * the response into `resp` (fields `resp_fields`) on OK. Returns the status
+ * code (XR_STATUS_OK == 0) and fills `st` if non-NULL. A response that does
+ * not decode gives XR_STATUS_INTERNAL.
+ */
+int xr_call_sync(xr_channel *ch, const char *method,
+    const pb_msgdesc_t *req_fields, const void *req,
+    const pb_msgdesc_t *resp_fields, void *resp, uint32_t timeout_ms,
+    xr_status *st);
+
+/* Blocking call with payload bytes; on OK `*resp`/`*resp_len` get a malloc'd
+ * copy the caller frees. Returns the status code. */
+int xr_call_sync_bytes(xr_channel *ch, const char *method, const uint8_t *req,
+    size_t req_len, uint8_t **resp, size_t *resp_len, uint32_t timeout_ms,
+    xr_status *st);
+
+/* Counters of a channel (tcp_local): frames rejected by category, calls. */
+typedef struct xr_channel_stats {
+	uint64_t calls_started, calls_ok, calls_failed;
+	uint64_t rejects[6];	/* indexed like xr_reject in core/err.h */
+} xr_channel_stats;
+void xr_channel_stats_get(const xr_channel *ch, xr_channel_stats *out);
+
+#endif /* EXECRPC_CLIENT_H */

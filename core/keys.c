@@ -1,0 +1,226 @@
+/* core/keys.c — master secret, directional keys, zeroization. */
+#include "keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mbedtls/hkdf.h>
+#include <mbedtls/md.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+
+#define HKDF_SALT "execrpc/v1"
+#define HKDF_INFO_PREFIX "execrpc/v1 key "
+
+static const char *const dir_labels[XR_DIR_COUNT] = {
+	[XR_DIR_WEB_TO_EXEC] = "web->exec",
+	[XR_DIR_EXEC_TO_WEB] = "exec->web",
+	[XR_DIR_CONTROL] = "control",
+};
+
+const char *
+xr_dir_label(xr_dir d)
+{
+	if ((unsigned)d >= XR_DIR_COUNT)
+		return NULL;
+	return dir_labels[d];
+}
+
+void
+xr_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		mbedtls_platform_zeroize(p, len);
+}
+
+int
+xr_random_bytes(void *out, size_t len)
+{
+	uint8_t *p = out;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return XR_ERR_SYSTEM;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return XR_OK;
+}
+
+int
+xr_keys_generate_master(uint8_t out[XR_MASTER_LEN])
+{
+	int r = xr_random_bytes(out, XR_MASTER_LEN);
+
+	if (r != XR_OK)
+		xr_wipe(out, XR_MASTER_LEN);
+	return r;
+}
+
+int
+xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
+    xr_diag *d)
+{
+	struct stat st;
+	size_t have = 0;
+	int fd = -1, r = XR_ERR_SECRET_INVALID;
+
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "secret_file %s: cannot open (%s)", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "secret_file %s: not a regular file", path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "secret_file %s: mode %03o is accessible by group or "
+		    "other (must be 0600 or stricter)", path,
+		    (unsigned)(st.st_mode & 0777));
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (have == cap) {
+			/* one more byte tells "too long" from "exactly cap" */
+			uint8_t probe;
+
+			n = read(fd, &probe, 1);
+			xr_wipe(&probe, 1);
+			if (n == 0)
+				break;
+			if (n < 0 && errno == EINTR)
+				continue;
+			r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+			    "secret_file %s: longer than %zu bytes", path, cap);
+			goto out;
+		}
+		n = read(fd, out + have, cap - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+			    "secret_file %s: read failed (%s)", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	if (have > 0 && out[have - 1] == '\n')
+		have--;
+	if (have > 0 && out[have - 1] == '\r')
+		have--;
+	if (have < XR_SECRET_MIN) {
+		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "secret_file %s: shorter than %d bytes", path,
+		    XR_SECRET_MIN);
+		goto out;
+	}
+	*len = have;
+	r = XR_OK;
+ out:
+	if (r != XR_OK)
+		xr_wipe(out, cap);
+	if (fd != -1)
+		close(fd);
+	return r;
+}
+
+static int
+key_set(xr_key *k, const uint8_t *b, size_t len)
+{
+	if (len == 0 || len > XR_KEY_MAX)
+		return XR_ERR_INVALID_ARG;
+	memcpy(k->b, b, len);
+	k->len = len;
+	return XR_OK;
+}
+
+int
+xr_keys_derive(const uint8_t *master, size_t len, xr_kdf kdf, xr_keyset *out)
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	uint8_t info[64];
+	int r = XR_ERR_INTERNAL;
+
+	memset(out, 0, sizeof(*out));
+	if (master == NULL || len == 0)
+		return XR_ERR_INVALID_ARG;
+	out->kdf = kdf;
+	for (int d = 0; d < XR_DIR_COUNT; d++) {
+		xr_key *k = &out->k[d];
+
+		switch (kdf) {
+		case XR_KDF_NONE:
+			if (len <= XR_KEY_MAX) {
+				key_set(k, master, len);
+			} else {
+				/* HMAC hashes a long key itself: same tags */
+				if (mbedtls_sha256_ret(master, len, k->b, 0) != 0)
+					goto out;
+				k->len = 32;
+			}
+			break;
+		case XR_KDF_HKDF_SHA256: {
+			size_t pl = strlen(HKDF_INFO_PREFIX);
+			size_t ll = strlen(dir_labels[d]);
+
+			memcpy(info, HKDF_INFO_PREFIX, pl);
+			memcpy(info + pl, dir_labels[d], ll);
+			if (mbedtls_hkdf(md, (const uint8_t *)HKDF_SALT,
+			    strlen(HKDF_SALT), master, len, info, pl + ll,
+			    k->b, 32) != 0)
+				goto out;
+			k->len = 32;
+			break;
+		}
+		default:
+			r = XR_ERR_INVALID_ARG;
+			goto out;
+		}
+	}
+	r = XR_OK;
+ out:
+	if (r != XR_OK)
+		xr_keyset_wipe(out);
+	return r;
+}
+
+int
+xr_keyset_from_keys(xr_kdf kdf, const uint8_t *web_to_exec, size_t l0,
+    const uint8_t *exec_to_web, size_t l1, const uint8_t *control, size_t l2,
+    xr_keyset *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kdf = kdf;
+	if (key_set(&out->k[XR_DIR_WEB_TO_EXEC], web_to_exec, l0) != XR_OK ||
+	    key_set(&out->k[XR_DIR_EXEC_TO_WEB], exec_to_web, l1) != XR_OK ||
+	    key_set(&out->k[XR_DIR_CONTROL], control, l2) != XR_OK) {
+		xr_keyset_wipe(out);
+		return XR_ERR_INVALID_ARG;
+	}
+	return XR_OK;
+}
+
+void
+xr_keyset_wipe(xr_keyset *ks)
+{
+	if (ks != NULL)
+		xr_wipe(ks, sizeof(*ks));
+}

@@ -1,0 +1,93 @@
+/*
+ * core/keys.h — key material: the master secret and the directional keys
+ * (DESIGN.md section 3).
+ *
+ * Secrets live only in memory. Every buffer that held key material is
+ * zeroized (mbedtls_platform_zeroize) before it is released. No function here
+ * logs, prints or copies a secret into an error string.
+ */
+#ifndef XR_KEYS_H
+#define XR_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define XR_MASTER_LEN 32	/* generated master secret length */
+#define XR_SECRET_MIN 32	/* minimum static secret length */
+#define XR_SECRET_MAX 4096	/* maximum static secret length accepted */
+#define XR_KEY_MAX 64		/* a directional key never exceeds this */
+
+/* Directions of DESIGN.md section 2; the label is part of the MAC input. */
+typedef enum xr_dir {
+	XR_DIR_WEB_TO_EXEC = 0,	/* label "web->exec" */
+	XR_DIR_EXEC_TO_WEB = 1,	/* label "exec->web" */
+	XR_DIR_CONTROL = 2,	/* label "control" */
+	XR_DIR_COUNT
+} xr_dir;
+
+typedef enum xr_kdf {
+	XR_KDF_NONE = 0,	/* the master signs every direction */
+	XR_KDF_HKDF_SHA256 = 1,	/* directional keys via HKDF-SHA256 */
+} xr_kdf;
+
+/* The label of a direction ("web->exec", ...); NULL if out of range. */
+const char *xr_dir_label(xr_dir d);
+
+/* One directional key. With XR_KDF_NONE and a master longer than 64 bytes
+ * the key is SHA-256(master), which is exactly what HMAC does with such a key,
+ * so tags are unchanged. */
+typedef struct xr_key {
+	uint8_t b[XR_KEY_MAX];
+	size_t len;
+} xr_key;
+
+/* The keys of one process: one per direction, plus the kdf that made them. */
+typedef struct xr_keyset {
+	xr_kdf kdf;
+	xr_key k[XR_DIR_COUNT];
+} xr_keyset;
+
+/* Fill `out` with `len` bytes from the OS CSPRNG (getrandom(2), retrying on
+ * EINTR and short reads). Returns XR_OK or XR_ERR_SYSTEM. */
+int xr_random_bytes(void *out, size_t len);
+
+/* Generate a fresh XR_MASTER_LEN-byte master secret into `out`
+ * (secret_mode: generated). Returns XR_OK or XR_ERR_SYSTEM. */
+int xr_keys_generate_master(uint8_t out[XR_MASTER_LEN]);
+
+/*
+ * Read a static secret from `path` into `out` (capacity `cap`), setting
+ * `*len`. One trailing "\n" (or "\r\n") is stripped. Refuses, with
+ * XR_ERR_SECRET_INVALID and a reason in `d` (path only, never content):
+ * a file that is not a regular file, a file readable or writable by group or
+ * other (mode & 077), a secret shorter than XR_SECRET_MIN or longer than
+ * `cap`. Opens with O_CLOEXEC|O_NOFOLLOW. On failure `out` is zeroized.
+ */
+int xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
+    xr_diag *d);
+
+/*
+ * Derive the keyset from a master secret of `len` bytes (>= 1).
+ * XR_KDF_NONE: every direction's key is the master (or SHA-256 of it if
+ * longer than XR_KEY_MAX). XR_KDF_HKDF_SHA256: key[d] = HKDF-SHA256(salt =
+ * "execrpc/v1", ikm = master, info = "execrpc/v1 key " || label(d), L = 32).
+ * Returns XR_OK, or XR_ERR_INVALID_ARG / XR_ERR_INTERNAL (out zeroized).
+ */
+int xr_keys_derive(const uint8_t *master, size_t len, xr_kdf kdf,
+    xr_keyset *out);
+
+/* Build a keyset from explicit directional keys (e.g. a bootstrap bundle).
+ * Each key 1..XR_KEY_MAX bytes. Returns XR_OK or XR_ERR_INVALID_ARG. */
+int xr_keyset_from_keys(xr_kdf kdf, const uint8_t *web_to_exec, size_t l0,
+    const uint8_t *exec_to_web, size_t l1, const uint8_t *control, size_t l2,
+    xr_keyset *out);
+
+/* Zeroize a keyset (NULL is a no-op). */
+void xr_keyset_wipe(xr_keyset *ks);
+
+/* Zeroize `len` bytes at `p` in a way the compiler cannot elide. */
+void xr_wipe(void *p, size_t len);
+
+#endif /* XR_KEYS_H */

@@ -1,0 +1,22 @@
+# scripts/deps.sh — sourced by scripts/test and scripts/demo: install the
+# Debian packages execrpc needs, only when one is missing.
+XR_DEB_PACKAGES=(
+  gcc make cmake pkg-config
+  libprotobuf-c-dev protobuf-c-compiler
+  libnanopb-dev nanopb protobuf-compiler python3 python3-protobuf
+  libmbedtls-dev libevent-dev libcmocka-dev libyaml-dev libjansson-dev
+)
+
+xr_install_deps() {
+  local missing=() p
+  for p in "${XR_DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing missing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}

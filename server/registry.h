@@ -1,0 +1,115 @@
+/*
+ * server/registry.h — services registered by full method name, and the call
+ * object handlers complete.
+ *
+ * A service is declared once from its proto: protobuf-c's generated
+ * ProtobufCServiceDescriptor gives the method names and the input/output
+ * message descriptors; the service supplies one handler per method, in the
+ * descriptor's order. Lookup is one hash probe on the full name
+ * ("echo.v1.Echo/Say"); nothing parses names on the hot path.
+ *
+ * Calls are started by a transport (a tcp_local connection, or the memory
+ * target) with xr_dispatch_start() and finish in one of two ways:
+ *  - the handler calls xr_call_reply() or xr_call_fail(): the transport's
+ *    completion callback runs with that status;
+ *  - the transport abandons the call (client CANCEL, connection closed) or
+ *    the deadline passes: the handler's on-cancel hook runs, and the
+ *    handler's later reply is dropped.
+ * The handler must finish every call it was given exactly once (reply or
+ * fail), cancelled or not; the call is freed when both sides are done.
+ *
+ * Single-threaded: a registry and its calls belong to one event_base.
+ */
+#ifndef XR_REGISTRY_H
+#define XR_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "dispatch.h"
+
+struct event_base;
+
+typedef struct xr_registry xr_registry;
+typedef struct xr_call xr_call;
+
+/* A method handler: `req` is the decoded request (owned by the call, valid
+ * until the handler finishes the call); `svc_arg` is the registration's. */
+typedef void (*xr_handler_fn)(xr_call *call, const ProtobufCMessage *req,
+    void *svc_arg);
+
+/* A registry on `base` (borrowed). NULL on allocation failure. */
+xr_registry *xr_registry_new(struct event_base *base);
+
+/* Free the registry; calls still running must have been abandoned first.
+ * NULL is a no-op. */
+void xr_registry_free(xr_registry *r);
+
+/*
+ * Register every method of service `sd`: handlers[i] serves sd->methods[i].
+ * Returns XR_OK, XR_ERR_INVALID_ARG (a NULL handler, a name registered
+ * before, a name too long) or XR_ERR_NOMEM. Nothing is registered on error.
+ */
+int xr_registry_add(xr_registry *r, const ProtobufCServiceDescriptor *sd,
+    const xr_handler_fn *handlers, void *svc_arg);
+
+/* 1 if the full method name is registered. */
+int xr_registry_has(const xr_registry *r, const char *method);
+
+/* Number of registered methods. */
+size_t xr_registry_count(const xr_registry *r);
+
+/*
+ * Completion of a dispatched call, run once unless the transport abandoned
+ * the call first: status `code`, message `msg` (never NULL), response payload
+ * (only with XR_STATUS_OK; valid during the callback).
+ */
+typedef void (*xr_complete_fn)(void *owner, uint64_t call_id, int code,
+    const char *msg, const uint8_t *resp, size_t resp_len);
+
+/*
+ * Start `method` with request payload bytes (read during this call only).
+ * `timeout_ms` 0 = no deadline. Unknown method -> UNIMPLEMENTED; a payload
+ * that does not decode -> INVALID_ARGUMENT; both complete synchronously.
+ * Returns the call handle while it is in flight, or NULL if `complete` has
+ * already run (synchronously).
+ */
+xr_call *xr_dispatch_start(xr_registry *r, const char *method,
+    const uint8_t *req, size_t req_len, uint32_t timeout_ms,
+    xr_complete_fn complete, void *owner, uint64_t call_id);
+
+/* The transport abandons an in-flight call: `complete` will not run for it;
+ * the handler's on-cancel hook runs. */
+void xr_dispatch_abandon(xr_call *c);
+
+/* An xr_local_target (core/dispatch.h) over this registry: the memory
+ * transport. */
+xr_local_target xr_registry_local_target(xr_registry *r);
+
+/* --- what handlers use --- */
+
+/* Finish with OK and `resp` (serialized here; the handler keeps ownership of
+ * `resp`). Returns XR_OK, or XR_ERR_CLOSED if the call had been cancelled
+ * (the reply was dropped). Either way the handler is done with `c`. */
+int xr_call_reply(xr_call *c, const ProtobufCMessage *resp);
+
+/* Finish with a non-OK status `code` and `msg` (copied; never key material
+ * or payload bytes). Return as xr_call_reply(). */
+int xr_call_fail(xr_call *c, int code, const char *msg);
+
+/* 1 once the call was cancelled or its deadline passed. */
+int xr_call_is_cancelled(const xr_call *c);
+
+/* Register a hook run once when the call is cancelled or expires (e.g. to
+ * stop a timer and finish early). Replaces an earlier hook. */
+void xr_call_on_cancel(xr_call *c, void (*fn)(void *arg), void *arg);
+
+/* The registry's event_base, for handlers that finish later. */
+struct event_base *xr_call_base(const xr_call *c);
+
+/* The full method name. */
+const char *xr_call_method(const xr_call *c);
+
+#endif /* XR_REGISTRY_H */

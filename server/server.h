@@ -1,0 +1,83 @@
+/*
+ * server/server.h — the execution endpoint: a libevent server on a loopback
+ * TCP address that runs every frame through the receive pipeline (core/rx.h)
+ * before anything else and dispatches calls to a registry.
+ *
+ * Protocol: docs/protocol.md. Limits and timeouts: xr_server_opts.
+ * Single-threaded on the caller's event_base.
+ */
+#ifndef XR_SERVER_H
+#define XR_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "keys.h"
+#include "registry.h"
+
+struct event_base;
+
+typedef struct xr_server xr_server;
+
+typedef struct xr_server_opts {
+	const char *bind_host;		/* loopback only; NULL = "127.0.0.1" */
+	uint16_t bind_port;		/* 0 = ephemeral */
+	uint32_t max_payload_bytes;	/* 0 = 1048576 */
+	uint32_t ttl_seconds;		/* 0 = 30 */
+	uint32_t nonce_cache_size;	/* 0 = 65536 */
+	uint32_t max_inflight;		/* per connection, 0 = 1024 */
+	size_t max_outbuf;		/* per connection, 0 = 8 MiB */
+	uint32_t handshake_timeout_ms;	/* 0 = 5000 */
+	uint32_t frame_timeout_ms;	/* a started frame must finish; 0 = 10000 */
+	uint32_t idle_timeout_ms;	/* 0 = 300000 */
+	uint32_t max_connections;	/* 0 = 1024; past it new ones are closed */
+} xr_server_opts;
+
+typedef struct xr_server_stats {
+	uint64_t rejects[XR_REJECT_COUNT];	/* by xr_reject */
+	uint64_t frames_accepted;
+	uint64_t calls_started;		/* requests dispatched */
+	uint64_t calls_ok;
+	uint64_t calls_failed;		/* completed with a non-OK status */
+	uint64_t calls_cancelled;	/* abandoned: CANCEL or connection lost */
+	uint64_t connections_accepted;
+	uint64_t connections_open;
+	uint64_t accept_backoffs;	/* EMFILE/ENFILE pauses */
+} xr_server_stats;
+
+/*
+ * Create a server on `base` (borrowed) with keys `ks` (copied) serving
+ * `reg` (borrowed; must outlive the server). Refuses a non-loopback
+ * bind_host with XR_ERR_CONFIG_INVALID (SEC-IPC-07). Returns NULL with `d`
+ * filled on failure. Nothing is bound yet.
+ */
+xr_server *xr_server_new(struct event_base *base, const xr_server_opts *opts,
+    const xr_keyset *ks, xr_registry *reg, xr_diag *d);
+
+/* Bind and listen. Returns XR_OK or XR_ERR_SYSTEM / XR_ERR_CONFIG_INVALID
+ * (bad port or address in use) with `d` filled. */
+int xr_server_listen(xr_server *s, xr_diag *d);
+
+/* The bound port (after xr_server_listen), in host order. */
+uint16_t xr_server_port(const xr_server *s);
+
+/*
+ * Drain: stop accepting connections, send GOAWAY on every connection,
+ * answer new requests with UNAVAILABLE, let in-flight calls finish, close
+ * each connection once it has none. `done` (may be NULL) runs once when no
+ * connection is left (possibly inside this call).
+ */
+void xr_server_drain(xr_server *s, void (*done)(void *arg), void *arg);
+
+/* 1 once xr_server_drain() was called. */
+int xr_server_draining(const xr_server *s);
+
+/* A snapshot of the counters. */
+void xr_server_stats_get(const xr_server *s, xr_server_stats *out);
+
+/* Close every connection (abandoning their calls) and free. NULL is a
+ * no-op. */
+void xr_server_free(xr_server *s);
+
+#endif /* XR_SERVER_H */
