@@ -126,7 +126,8 @@ xr_codec_allocator(xr_codec *c)
 static size_t
 copy_bytes(uint8_t *dst, size_t cap, const ProtobufCBinaryData *b)
 {
-	memcpy(dst, b->data, b->len <= cap ? b->len : cap);
+	if (b->len > 0)
+		memcpy(dst, b->data, b->len <= cap ? b->len : cap);
 	return b->len;
 }
 

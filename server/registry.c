@@ -45,7 +45,7 @@ struct xr_call {
 	unsigned owner_done:1;		/* completed or abandoned */
 	unsigned handler_done:1;	/* reply/fail called */
 	unsigned cancelled:1;
-	unsigned starting:1;		/* inside the handler's first run */
+	unsigned hold;			/* >0 while registry code uses the call */
 };
 
 static uint64_t
@@ -185,7 +185,7 @@ xr_registry_count(const xr_registry *r)
 static void
 call_maybe_free(xr_call *c)
 {
-	if (!c->owner_done || !c->handler_done || c->starting)
+	if (!c->owner_done || !c->handler_done || c->hold > 0)
 		return;
 	if (c->has_deadline)
 		event_del(&c->deadline);
@@ -219,9 +219,11 @@ call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->owner_done)
 		return;
 	c->owner_done = 1;
+	c->hold++;
 	c->complete(c->owner, c->call_id, XR_STATUS_DEADLINE_EXCEEDED,
 	    "deadline exceeded", NULL, 0);
 	call_cancel(c);		/* may make the handler finish */
+	c->hold--;
 	call_maybe_free(c);
 }
 
@@ -263,9 +265,9 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 		event_add(&c->deadline, &tv);
 		c->has_deadline = 1;
 	}
-	c->starting = 1;
+	c->hold++;
 	m->fn(c, msg, m->arg);
-	c->starting = 0;
+	c->hold--;
 	if (c->owner_done) {
 		/* finished synchronously: the owner already has its answer */
 		call_maybe_free(c);
@@ -280,7 +282,9 @@ xr_dispatch_abandon(xr_call *c)
 	if (c == NULL || c->owner_done)
 		return;
 	c->owner_done = 1;
+	c->hold++;
 	call_cancel(c);
+	c->hold--;
 	call_maybe_free(c);
 }
 
@@ -297,7 +301,9 @@ call_finish(xr_call *c, int code, const char *msg, const uint8_t *resp,
 		c->owner_done = 1;
 		if (c->has_deadline)
 			event_del(&c->deadline);
+		c->hold++;
 		c->complete(c->owner, c->call_id, code, msg, resp, len);
+		c->hold--;
 		ret = XR_OK;
 	}
 	call_maybe_free(c);

@@ -1,0 +1,149 @@
+/*
+ * apps/execrpc/main.c — the execrpc command-line tool.
+ *
+ * Commands are rows of one table (cmds[] below): the words that name the
+ * command, the usage of its arguments, the bounds on the argument count and
+ * a handler that gets the arguments after the command words. To add a
+ * command (status, stats, drain, stop, worker, ...) add a handler and a row.
+ *
+ * Exit statuses: 0 on success; for an execrpc error, its category number
+ * (xr_err_category(), DESIGN.md section 8: 2 for config_invalid, ...);
+ * EXIT_USAGE (64, as sysexits.h EX_USAGE) for --help, an unknown command or
+ * wrong arguments.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "config.h"
+#include "err.h"
+#include "summary.h"
+
+#define EXIT_USAGE 64
+
+struct cmd {
+	const char *words;	/* the command words, one space apart */
+	const char *args;	/* usage of the arguments, for the help text */
+	int min_args;
+	int max_args;		/* -1: no upper bound (handler checks) */
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static int cmd_config_check(int, char **);
+static int cmd_config_summary(int, char **);
+
+static const struct cmd cmds[] = {
+	{ "config check", "FILE", 1, 1, cmd_config_check,
+	    "validate a config file; prints ok" },
+	{ "config summary", "FILE", 1, 1, cmd_config_summary,
+	    "print the runtime summary of a config file as JSON" },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: execrpc COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < NCMDS; i++) {
+		char syn[64];
+
+		snprintf(syn, sizeof(syn), "%s %s", cmds[i].words,
+		    cmds[i].args);
+		fprintf(f, "  %-28s %s\n", syn, cmds[i].help);
+	}
+	fprintf(f, "\nexit status: 0 ok, 1..11 the error category "
+	    "(2 config_invalid), %d usage\n", EXIT_USAGE);
+}
+
+/* Print a diagnostic as "execrpc: NAME (code N): reason" and return the
+ * exit status of its category. */
+static int
+fail(int r, const xr_diag *d)
+{
+	const char *why = d != NULL && d->reason[0] != '\0' ? d->reason :
+	    xr_strerror(r);
+
+	fprintf(stderr, "execrpc: %s (code %d): %s\n", xr_err_name(r), r, why);
+	return (int)xr_err_category(r);
+}
+
+static int
+cmd_config_check(int argc, char **argv)
+{
+	xr_config cfg;
+	xr_diag d;
+	int r;
+
+	(void)argc;
+	if ((r = xr_config_load_file(argv[0], &cfg, &d)) != XR_OK)
+		return fail(r, &d);
+	xr_config_free(&cfg);
+	printf("ok\n");
+	return 0;
+}
+
+static int
+cmd_config_summary(int argc, char **argv)
+{
+	xr_config cfg;
+	xr_diag d;
+	char *s = NULL;
+	int r;
+
+	(void)argc;
+	if ((r = xr_config_load_file(argv[0], &cfg, &d)) != XR_OK)
+		return fail(r, &d);
+	r = xr_summary_json(&cfg, &s);
+	xr_config_free(&cfg);
+	if (r != XR_OK)
+		return fail(r, NULL);
+	fputs(s, stdout);
+	free(s);
+	return 0;
+}
+
+/* Number of leading argv words that match `words`, or 0 if they do not. */
+static int
+cmd_match(const char *words, int argc, char **argv)
+{
+	char buf[64];
+	char *w, *save = NULL;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (w = strtok_r(buf, " ", &save); w != NULL;
+	    w = strtok_r(NULL, " ", &save), n++)
+		if (n >= argc || strcmp(argv[n], w) != 0)
+			return 0;
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct rlimit nocore = { 0, 0 };
+	int nw, nargs;
+
+	/* a config may hold an inline secret: no core dumps */
+	setrlimit(RLIMIT_CORE, &nocore);
+	for (size_t i = 0; i < NCMDS; i++) {
+		const struct cmd *c = &cmds[i];
+
+		if ((nw = cmd_match(c->words, argc - 1, argv + 1)) == 0)
+			continue;
+		nargs = argc - 1 - nw;
+		if (nargs < c->min_args ||
+		    (c->max_args >= 0 && nargs > c->max_args)) {
+			fprintf(stderr, "usage: execrpc %s %s\n", c->words,
+			    c->args);
+			return EXIT_USAGE;
+		}
+		return c->fn(nargs, argv + 1 + nw);
+	}
+	usage(argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) ? stdout : stderr);
+	return EXIT_USAGE;
+}

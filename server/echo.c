@@ -1,0 +1,94 @@
+/* server/echo.c — echo.v1.Echo. */
+#include "echo.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "echo/v1/echo.pb-c.h"
+#include "err.h"
+
+struct delayed {
+	xr_call *call;
+	char *text;
+	struct event ev;
+};
+
+static void
+reply_text(xr_call *call, const char *text)
+{
+	Echo__V1__SayResponse resp = ECHO__V1__SAY_RESPONSE__INIT;
+
+	resp.text = (char *)(uintptr_t)text;
+	resp.worker_pid = (uint64_t)getpid();
+	xr_call_reply(call, &resp.base);
+}
+
+static void
+delayed_free(struct delayed *d)
+{
+	event_del(&d->ev);
+	free(d->text);
+	free(d);
+}
+
+static void
+delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delayed *d = arg;
+
+	(void)fd;
+	(void)what;
+	reply_text(d->call, d->text);
+	delayed_free(d);
+}
+
+static void
+delay_cancel(void *arg)
+{
+	struct delayed *d = arg;
+
+	xr_call_fail(d->call, XR_STATUS_CANCELLED, "cancelled");
+	delayed_free(d);
+}
+
+static void
+say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Echo__V1__SayRequest *req = (const Echo__V1__SayRequest *)msg;
+	struct delayed *d;
+	struct timeval tv;
+
+	(void)arg;
+	if (req->fail_code != 0) {
+		xr_call_fail(call, (int)req->fail_code, "failed as asked");
+		return;
+	}
+	if (req->delay_ms == 0) {
+		reply_text(call, req->text);
+		return;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->text = strdup(req->text)) == NULL) {
+		free(d);
+		xr_call_fail(call, XR_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	d->call = call;
+	tv.tv_sec = req->delay_ms / 1000;
+	tv.tv_usec = (suseconds_t)(req->delay_ms % 1000) * 1000;
+	event_assign(&d->ev, xr_call_base(call), -1, 0, delay_cb, d);
+	event_add(&d->ev, &tv);
+	xr_call_on_cancel(call, delay_cancel, d);
+}
+
+int
+xr_echo_register(xr_registry *reg)
+{
+	static const xr_handler_fn fns[] = { say };
+
+	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
+}

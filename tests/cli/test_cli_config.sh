@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# cli/config: `execrpc config check` and `execrpc config summary`
+# (BOOT-CFG-01 and IPC-INT-03 through the CLI; exit statuses of DESIGN.md
+# section 8). Usage: test_cli_config.sh PATH/TO/execrpc
+set -u
+bin=${1:?usage: test_cli_config.sh EXECRPC}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# run ARGS...: sets rc, out, err
+run() {
+	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
+cat >"$tmp/good.yaml" <<'YAML'
+runtime:
+  platform:
+    execution_ipc:
+      transport: tcp_local
+    bootstrap:
+      mode: process_supervisor
+YAML
+cat >"$tmp/bad.yaml" <<'YAML'
+runtime:
+  platform:
+    bootstrap:
+      mode: forked
+YAML
+printf 'runtime:\n  platform: [\n' >"$tmp/syntax.yaml"
+
+run config check "$tmp/good.yaml"
+[ "$rc" -eq 0 ] && [ "$out" = "ok" ] && [ -z "$err" ] ||
+	bad "check good: rc=$rc out=$out err=$err"
+[ "$fail" -eq 0 ] && ok
+
+f=$fail
+run config check "$tmp/bad.yaml"
+[ "$rc" -eq 2 ] || bad "check bad: rc=$rc (want 2)"
+[ -z "$out" ] || bad "check bad: stdout not empty: $out"
+case $err in
+"execrpc: config_invalid (code -20): runtime.platform.bootstrap.mode:"*"inline, process_supervisor"*) ;;
+*) bad "check bad: stderr: $err" ;;
+esac
+[ "$fail" -eq "$f" ] && ok
+
+f=$fail
+run config check "$tmp/syntax.yaml"
+[ "$rc" -eq 2 ] || bad "check syntax: rc=$rc (want 2)"
+case $err in
+"execrpc: config_syntax (code -21): "*line*) ;;
+*) bad "check syntax: stderr: $err" ;;
+esac
+[ "$fail" -eq "$f" ] && ok
+
+f=$fail
+run config check "$tmp/missing.yaml"
+[ "$rc" -eq 2 ] || bad "check missing: rc=$rc (want 2)"
+case $err in *missing.yaml*) ;; *) bad "check missing: stderr: $err" ;; esac
+[ "$fail" -eq "$f" ] && ok
+
+f=$fail
+run config summary "$tmp/good.yaml"
+[ "$rc" -eq 0 ] || bad "summary: rc=$rc err=$err"
+python3 -c 'import json,sys; json.load(sys.stdin)' <"$tmp/out" ||
+	bad "summary: not JSON"
+grep -q '"transport": "tcp_local"' "$tmp/out" ||
+	bad "summary: no tcp_local transport"
+grep -q '"mode": "process_supervisor"' "$tmp/out" ||
+	bad "summary: no process_supervisor mode"
+[ "$fail" -eq "$f" ] && ok
+
+f=$fail
+"$bin" config summary "$tmp/good.yaml" >"$tmp/out2" 2>/dev/null
+cmp -s "$tmp/out" "$tmp/out2" || bad "summary: not deterministic"
+[ "$fail" -eq "$f" ] && ok
+
+f=$fail
+run config summary "$tmp/bad.yaml"
+[ "$rc" -eq 2 ] && [ -z "$out" ] || bad "summary bad: rc=$rc out=$out"
+[ "$fail" -eq "$f" ] && ok
+
+f=$fail
+for args in "--help" "bogus" "config" "config bogus x" "config check" \
+    "config check a b"; do
+	# shellcheck disable=SC2086
+	run $args
+	[ "$rc" -eq 64 ] || bad "usage ($args): rc=$rc (want 64)"
+done
+run --help
+case $out in *"config check"*) ;; *) bad "--help: no usage on stdout" ;; esac
+run
+[ "$rc" -eq 64 ] || bad "no args: rc=$rc (want 64)"
+[ "$fail" -eq "$f" ] && ok
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,1300 @@
+/*
+ * tests/core/test_config.c — core/config.c: YAML parse, defaults,
+ * validation, secret sources (BOOT-CFG-01..05, SEC-IPC-07 config part,
+ * KEY-IPC-02, KEY-IPC-04).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "keys.h"
+
+#define P_IPC "runtime.platform.execution_ipc"
+#define P_AUTH P_IPC ".auth"
+
+static const char canary[] = "CANARY-SECRET-0123456789abcdef-XYZ!!";
+
+/* The example of DESIGN.md section 7, verbatim. */
+static const char design_example[] =
+    "runtime:\n"
+    "  platform:\n"
+    "    execution_ipc:\n"
+    "      transport: tcp_local          # memory | tcp_local\n"
+    "      bind_host: 127.0.0.1\n"
+    "      bind_port: 0\n"
+    "      max_payload_bytes: 1048576\n"
+    "      auth:\n"
+    "        mode: hmac\n"
+    "        secret_mode: generated      # generated | static\n"
+    "        # secret_file: /etc/execrpc/secret   # static: >= 32 bytes, file mode 0600 or stricter\n"
+    "        # secret: \"dev-only-inline-secret\"   # static, development only, >= 32 bytes\n"
+    "        kdf: hkdf_sha256            # none | hkdf_sha256\n"
+    "        ttl_seconds: 30\n"
+    "        nonce_cache_size: 65536\n"
+    "    bootstrap:\n"
+    "      mode: process_supervisor      # inline | process_supervisor\n"
+    "    lifecycle:\n"
+    "      ready_timeout_seconds: 5\n"
+    "      graceful_timeout_seconds: 10\n"
+    "      drain_inflight: true\n"
+    "    control:\n"
+    "      socket: /run/execrpc/control.sock   # scripted lifecycle commands\n"
+    "    process_groups:\n"
+    "      - name: execution\n"
+    "        workers: 2                  # with bootstrap.mode inline, the group's services run in-process\n"
+    "        restart: on-failure         # never | on-failure\n"
+    "        services: [fundload.v1.FundLoad]\n"
+    "apps:\n"
+    "  fundload:\n"
+    "    rules: baseline                 # baseline | experiment\n";
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* The defaults, spelled out independently of xr_config_defaults(). */
+static void
+expected_defaults(xr_config *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->transport = XR_TRANSPORT_MEMORY;
+	strcpy(e->bind_host, "127.0.0.1");
+	e->bind_port = 0;
+	e->max_payload_bytes = 1048576;
+	e->auth_hmac = true;
+	e->secret_mode = XR_SECRET_GENERATED;
+	e->kdf = XR_KDF_HKDF_SHA256;
+	e->ttl_seconds = 30;
+	e->nonce_cache_size = 65536;
+	e->boot_mode = XR_BOOT_INLINE;
+	e->ready_timeout_seconds = 5;
+	e->graceful_timeout_seconds = 10;
+	e->drain_inflight = true;
+	strcpy(e->control_socket, "/run/execrpc/control.sock");
+	e->n_groups = 1;
+	strcpy(e->groups[0].name, "execution");
+	e->groups[0].workers = 2;
+	e->groups[0].restart = XR_RESTART_ON_FAILURE;
+	e->groups[0].n_services = 1;
+	strcpy(e->groups[0].services[0], "fundload.v1.FundLoad");
+	e->fundload_rules = XR_RULES_BASELINE;
+}
+
+/* Every field of `g` equals `e`. */
+static void
+assert_cfg_eq(const xr_config *e, const xr_config *g)
+{
+	assert_int_equal(g->transport, e->transport);
+	assert_string_equal(g->bind_host, e->bind_host);
+	assert_int_equal(g->bind_port, e->bind_port);
+	assert_int_equal(g->max_payload_bytes, e->max_payload_bytes);
+	assert_int_equal(g->auth_hmac, e->auth_hmac);
+	assert_int_equal(g->secret_mode, e->secret_mode);
+	assert_string_equal(g->secret_file, e->secret_file);
+	assert_int_equal(g->secret_inline_len, e->secret_inline_len);
+	if (e->secret_inline == NULL)
+		assert_null(g->secret_inline);
+	else
+		assert_memory_equal(g->secret_inline, e->secret_inline,
+		    e->secret_inline_len);
+	assert_int_equal(g->kdf, e->kdf);
+	assert_int_equal(g->ttl_seconds, e->ttl_seconds);
+	assert_int_equal(g->nonce_cache_size, e->nonce_cache_size);
+	assert_int_equal(g->boot_mode, e->boot_mode);
+	assert_int_equal(g->ready_timeout_seconds, e->ready_timeout_seconds);
+	assert_int_equal(g->graceful_timeout_seconds,
+	    e->graceful_timeout_seconds);
+	assert_int_equal(g->drain_inflight, e->drain_inflight);
+	assert_string_equal(g->control_socket, e->control_socket);
+	assert_int_equal(g->n_groups, e->n_groups);
+	for (size_t i = 0; i < e->n_groups; i++) {
+		const xr_group_cfg *eg = &e->groups[i], *gg = &g->groups[i];
+
+		assert_string_equal(gg->name, eg->name);
+		assert_int_equal(gg->workers, eg->workers);
+		assert_int_equal(gg->restart, eg->restart);
+		assert_int_equal(gg->n_services, eg->n_services);
+		for (size_t j = 0; j < eg->n_services; j++)
+			assert_string_equal(gg->services[j], eg->services[j]);
+	}
+	assert_int_equal(g->fundload_rules, e->fundload_rules);
+}
+
+static int
+load(const char *yaml, xr_config *cfg, xr_diag *d)
+{
+	return xr_config_load_string(yaml, strlen(yaml), cfg, d);
+}
+
+/* `yaml` loads; the caller frees `cfg`. */
+static void
+expect_ok(const char *yaml, xr_config *cfg)
+{
+	xr_diag d;
+	int r = load(yaml, cfg, &d);
+
+	if (r != XR_OK)
+		fail_msg("expected ok for:\n%s\ngot %d: %s", yaml, r,
+		    d.reason);
+}
+
+/*
+ * `yaml` fails with exactly `code`, the diag carries it and every needle,
+ * and the config is reset to the defaults with no secret held.
+ */
+static void
+expect_err(const char *yaml, int code, const char *n1, const char *n2)
+{
+	xr_config cfg, def;
+	xr_diag d;
+	int r = load(yaml, &cfg, &d);
+
+	if (r != code)
+		fail_msg("expected %d for:\n%s\ngot %d: %s", code, yaml, r,
+		    d.reason);
+	assert_int_equal(d.code, code);
+	assert_true(d.reason[0] != '\0');
+	assert_null(strchr(d.reason, '\n'));
+	if (n1 != NULL && strstr(d.reason, n1) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", d.reason, n1);
+	if (n2 != NULL && strstr(d.reason, n2) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", d.reason, n2);
+	xr_config_defaults(&def);
+	assert_null(cfg.secret_inline);
+	assert_memory_equal(&cfg, &def, sizeof(cfg));
+	xr_config_free(&cfg);
+}
+
+/* No 8-byte run of the canary appears in `s`. */
+static void
+assert_no_canary(const char *s)
+{
+	size_t n = strlen(canary);
+
+	for (size_t i = 0; i + 8 <= n; i++)
+		if (memmem(s, strlen(s), canary + i, 8) != NULL)
+			fail_msg("\"%s\" holds canary bytes at %zu", s, i);
+}
+
+static char tmpdir[64];
+
+static int
+setup_tmp(void **state)
+{
+	(void)state;
+	strcpy(tmpdir, "/tmp/xr-test-config-XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int
+teardown_tmp(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Write `len` bytes to tmpdir/name with `mode`; returns the path (static). */
+static const char *
+write_file(const char *name, const void *buf, size_t len, mode_t mode)
+{
+	static char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+/* ---- BOOT-CFG ----------------------------------------------------------- */
+
+/* BOOT-CFG-01: an unsupported bootstrap.mode is rejected. */
+static void
+test_BOOT_CFG_01_unsupported_bootstrap_mode(void **state)
+{
+	xr_config cfg;
+	xr_diag d;
+
+	(void)state;
+	assert_int_equal(load("runtime:\n  platform:\n    bootstrap:\n"
+	    "      mode: forked\n", &cfg, &d), XR_ERR_CONFIG_INVALID);
+	assert_int_equal(d.code, XR_ERR_CONFIG_INVALID);
+	assert_string_equal(d.reason, "runtime.platform.bootstrap.mode: "
+	    "unsupported value \"forked\" (allowed: inline, "
+	    "process_supervisor)");
+	expect_err("runtime: {platform: {bootstrap: {mode: Inline}}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.bootstrap.mode",
+	    "inline, process_supervisor");
+	expect_err("runtime: {platform: {bootstrap: {mode: \"\"}}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.bootstrap.mode",
+	    "inline, process_supervisor");
+	expect_err("runtime: {platform: {bootstrap: {mode: [inline]}}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.bootstrap.mode",
+	    "inline, process_supervisor");
+	expect_err("runtime: {platform: {bootstrap: {mode: }}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.bootstrap.mode",
+	    "inline, process_supervisor");
+}
+
+/* BOOT-CFG-02: an invalid auth.secret_mode is rejected. */
+static void
+test_BOOT_CFG_02_invalid_secret_mode(void **state)
+{
+	(void)state;
+	expect_err("runtime:\n  platform:\n    execution_ipc:\n      auth:\n"
+	    "        secret_mode: ephemeral\n", XR_ERR_CONFIG_INVALID,
+	    P_AUTH ".secret_mode: unsupported value",
+	    "(allowed: generated, static)");
+	expect_err("runtime: {platform: {execution_ipc: {auth: "
+	    "{secret_mode: 1}}}}", XR_ERR_CONFIG_INVALID,
+	    P_AUTH ".secret_mode", "generated, static");
+}
+
+/* BOOT-CFG-03: an invalid auth.kdf is rejected. */
+static void
+test_BOOT_CFG_03_invalid_kdf(void **state)
+{
+	(void)state;
+	expect_err("runtime:\n  platform:\n    execution_ipc:\n      auth:\n"
+	    "        kdf: hkdf_sha512\n", XR_ERR_CONFIG_INVALID,
+	    P_AUTH ".kdf: unsupported value", "(allowed: none, hkdf_sha256)");
+	expect_err("runtime: {platform: {execution_ipc: {auth: {kdf: ~}}}}",
+	    XR_ERR_CONFIG_INVALID, P_AUTH ".kdf", "none, hkdf_sha256");
+}
+
+/* BOOT-CFG-04: defaults are applied for empty, comment-only, null and
+ * partial configs; every field is checked. */
+static void
+test_BOOT_CFG_04_defaults(void **state)
+{
+	static const char *const empties[] = {
+		"", "\n", "# only a comment\n# and another\n", "{}", "~",
+		"---\n", "---\n...\n", "null\n", "runtime:\n",
+		"runtime:\n  platform:\n", "runtime: {platform: {}}\napps:\n",
+		"runtime:\n  platform:\n    execution_ipc:\n      auth: {}\n"
+		"    lifecycle: ~\n    control: {}\napps: {fundload: {}}\n",
+	};
+	xr_config cfg, exp;
+	xr_diag d;
+
+	(void)state;
+	expected_defaults(&exp);
+	xr_config_defaults(&cfg);
+	assert_cfg_eq(&exp, &cfg);
+	for (size_t i = 0; i < sizeof(empties) / sizeof(empties[0]); i++) {
+		expect_ok(empties[i], &cfg);
+		assert_cfg_eq(&exp, &cfg);
+		xr_config_free(&cfg);
+	}
+	/* NULL input of length 0 is the empty file */
+	assert_int_equal(xr_config_load_string(NULL, 0, &cfg, &d), XR_OK);
+	assert_cfg_eq(&exp, &cfg);
+
+	/* partial: only the named keys change */
+	expect_ok("runtime:\n  platform:\n    execution_ipc:\n"
+	    "      transport: tcp_local\n      auth:\n        ttl_seconds: 7\n"
+	    "    lifecycle:\n      drain_inflight: false\n", &cfg);
+	exp.transport = XR_TRANSPORT_TCP_LOCAL;
+	exp.ttl_seconds = 7;
+	exp.drain_inflight = false;
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+
+	expected_defaults(&exp);
+	expect_ok("apps:\n  fundload:\n    rules: experiment\n", &cfg);
+	exp.fundload_rules = XR_RULES_EXPERIMENT;
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+
+	/* a group with only the required keys gets workers 1, on-failure */
+	expected_defaults(&exp);
+	expect_ok("runtime:\n  platform:\n    process_groups:\n"
+	    "      - name: g1\n        services: [a.B]\n", &cfg);
+	strcpy(exp.groups[0].name, "g1");
+	exp.groups[0].workers = 1;
+	exp.groups[0].restart = XR_RESTART_ON_FAILURE;
+	strcpy(exp.groups[0].services[0], "a.B");
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+}
+
+/* BOOT-CFG-05: process_supervisor requires transport tcp_local. */
+static void
+test_BOOT_CFG_05_supervisor_requires_tcp_local(void **state)
+{
+	xr_config cfg;
+
+	(void)state;
+	expect_err("runtime:\n  platform:\n    bootstrap:\n"
+	    "      mode: process_supervisor\n", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.bootstrap.mode",
+	    "runtime.platform.execution_ipc.transport: tcp_local");
+	expect_err("runtime:\n  platform:\n    execution_ipc:\n"
+	    "      transport: memory\n    bootstrap:\n"
+	    "      mode: process_supervisor\n", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.bootstrap.mode: process_supervisor requires "
+	    "runtime.platform.execution_ipc.transport: tcp_local", "memory");
+	expect_ok("runtime:\n  platform:\n    execution_ipc:\n"
+	    "      transport: tcp_local\n    bootstrap:\n"
+	    "      mode: process_supervisor\n", &cfg);
+	assert_int_equal(cfg.boot_mode, XR_BOOT_PROCESS_SUPERVISOR);
+	assert_int_equal(cfg.transport, XR_TRANSPORT_TCP_LOCAL);
+	xr_config_free(&cfg);
+	expect_ok("runtime: {platform: {execution_ipc: {transport: tcp_local}, "
+	    "bootstrap: {mode: inline}}}", &cfg);
+	assert_int_equal(cfg.boot_mode, XR_BOOT_INLINE);
+	xr_config_free(&cfg);
+}
+
+/* The DESIGN.md section 7 example parses to the values it shows. */
+static void
+test_design_example(void **state)
+{
+	xr_config cfg, exp;
+
+	(void)state;
+	expected_defaults(&exp);
+	exp.transport = XR_TRANSPORT_TCP_LOCAL;
+	exp.boot_mode = XR_BOOT_PROCESS_SUPERVISOR;
+	expect_ok(design_example, &cfg);
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+}
+
+/* A config that sets every key to a non-default value. */
+static void
+test_every_key(void **state)
+{
+	xr_config cfg, exp;
+
+	(void)state;
+	expect_ok("runtime:\n  platform:\n    execution_ipc:\n"
+	    "      transport: tcp_local\n      bind_host: \"::1\"\n"
+	    "      bind_port: 7000\n      max_payload_bytes: 4096\n"
+	    "      auth:\n        mode: hmac\n        secret_mode: static\n"
+	    "        secret_file: /etc/execrpc/secret\n        kdf: none\n"
+	    "        ttl_seconds: 60\n        nonce_cache_size: 1024\n"
+	    "    bootstrap:\n      mode: process_supervisor\n"
+	    "    lifecycle:\n      ready_timeout_seconds: 9\n"
+	    "      graceful_timeout_seconds: 0\n      drain_inflight: false\n"
+	    "    control:\n      socket: /tmp/x.sock\n"
+	    "    process_groups:\n"
+	    "      - name: a-1.x_y\n        workers: 64\n        restart: never\n"
+	    "        services: [s1.S, s_2]\n"
+	    "      - {name: b, services: [fundload.v1.FundLoad]}\n"
+	    "apps:\n  fundload:\n    rules: experiment\n", &cfg);
+	expected_defaults(&exp);
+	exp.transport = XR_TRANSPORT_TCP_LOCAL;
+	strcpy(exp.bind_host, "::1");
+	exp.bind_port = 7000;
+	exp.max_payload_bytes = 4096;
+	exp.secret_mode = XR_SECRET_STATIC;
+	strcpy(exp.secret_file, "/etc/execrpc/secret");
+	exp.kdf = XR_KDF_NONE;
+	exp.ttl_seconds = 60;
+	exp.nonce_cache_size = 1024;
+	exp.boot_mode = XR_BOOT_PROCESS_SUPERVISOR;
+	exp.ready_timeout_seconds = 9;
+	exp.graceful_timeout_seconds = 0;
+	exp.drain_inflight = false;
+	strcpy(exp.control_socket, "/tmp/x.sock");
+	exp.n_groups = 2;
+	strcpy(exp.groups[0].name, "a-1.x_y");
+	exp.groups[0].workers = 64;
+	exp.groups[0].restart = XR_RESTART_NEVER;
+	exp.groups[0].n_services = 2;
+	strcpy(exp.groups[0].services[0], "s1.S");
+	strcpy(exp.groups[0].services[1], "s_2");
+	strcpy(exp.groups[1].name, "b");
+	exp.groups[1].workers = 1;
+	exp.groups[1].restart = XR_RESTART_ON_FAILURE;
+	exp.groups[1].n_services = 1;
+	strcpy(exp.groups[1].services[0], "fundload.v1.FundLoad");
+	exp.fundload_rules = XR_RULES_EXPERIMENT;
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+}
+
+/* Unsupported values of the other enumerated keys. */
+static void
+test_unsupported_enums(void **state)
+{
+	(void)state;
+	expect_err("runtime: {platform: {execution_ipc: {transport: tcp}}}",
+	    XR_ERR_CONFIG_INVALID, P_IPC ".transport: unsupported value "
+	    "\"tcp\"", "(allowed: memory, tcp_local)");
+	expect_err("runtime: {platform: {execution_ipc: {auth: "
+	    "{mode: none}}}}", XR_ERR_CONFIG_INVALID, P_AUTH ".mode",
+	    "(allowed: hmac)");
+	expect_err("runtime: {platform: {process_groups: [{name: g, "
+	    "restart: always, services: [a]}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].restart: unsupported value "
+	    "\"always\"", "(allowed: never, on-failure)");
+	expect_err("apps: {fundload: {rules: strict}}", XR_ERR_CONFIG_INVALID,
+	    "apps.fundload.rules: unsupported value \"strict\"",
+	    "(allowed: baseline, experiment)");
+}
+
+/* ---- SEC-IPC-07 (config part) ------------------------------------------- */
+
+/* SEC-IPC-07: a non-loopback bind_host and an invalid port are refused. */
+static void
+test_SEC_IPC_07_bind_host_and_port(void **state)
+{
+	static const char *const bad[] = { "0.0.0.0", "10.0.0.1",
+	    "\"example.com\"", "192.168.1.1", "\"127.1\"", "\"127.0.0.01\"",
+	    "\"::\"", "\"::ffff:127.0.0.1\"", "LOCALHOST", "\"127.0.0.1 \"",
+	    "128.0.0.1", "\"\"" };
+	static const char *const good[] = { "127.0.0.1", "127.1.2.3",
+	    "\"::1\"", "localhost", "127.255.255.255", "'127.0.0.1'" };
+	char y[256];
+	xr_config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(y, sizeof(y), "runtime:\n  platform:\n"
+		    "    execution_ipc:\n      transport: tcp_local\n"
+		    "      bind_host: %s\n", bad[i]);
+		expect_err(y, XR_ERR_CONFIG_INVALID, P_IPC ".bind_host", NULL);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(y, sizeof(y), "runtime:\n  platform:\n"
+		    "    execution_ipc:\n      transport: tcp_local\n"
+		    "      bind_host: %s\n", good[i]);
+		expect_ok(y, &cfg);
+		xr_config_free(&cfg);
+	}
+	expect_err("runtime: {platform: {execution_ipc: {bind_port: 65536}}}",
+	    XR_ERR_CONFIG_INVALID, P_IPC ".bind_port: 65536 out of range",
+	    "0..65535");
+	expect_err("runtime: {platform: {execution_ipc: {bind_port: -1}}}",
+	    XR_ERR_CONFIG_INVALID, P_IPC ".bind_port: -1 out of range",
+	    "0..65535");
+	expect_err("runtime: {platform: {execution_ipc: {bind_port: http}}}",
+	    XR_ERR_CONFIG_INVALID, P_IPC ".bind_port", "0..65535");
+
+	assert_true(xr_host_is_loopback("127.0.0.1"));
+	assert_true(xr_host_is_loopback("127.1.2.3"));
+	assert_true(xr_host_is_loopback("::1"));
+	assert_true(xr_host_is_loopback("localhost"));
+	assert_false(xr_host_is_loopback("0.0.0.0"));
+	assert_false(xr_host_is_loopback("10.0.0.1"));
+	assert_false(xr_host_is_loopback("example.com"));
+	assert_false(xr_host_is_loopback("127.1"));
+	assert_false(xr_host_is_loopback("0x7f.0.0.1"));
+	assert_false(xr_host_is_loopback("::"));
+	assert_false(xr_host_is_loopback(""));
+	assert_false(xr_host_is_loopback(NULL));
+}
+
+/* ---- structure ---------------------------------------------------------- */
+
+/* An unknown key is rejected at every level, naming its path and the
+ * allowed keys. */
+static void
+test_unknown_key_each_level(void **state)
+{
+	static const struct {
+		const char *yaml, *path, *allowed;
+	} t[] = {
+		{ "bogus: 1\n", "bogus: unknown key", "runtime, apps" },
+		{ "runtime: {bogus: 1}", "runtime.bogus: unknown key",
+		    "(allowed: platform)" },
+		{ "runtime: {platform: {bogus: 1}}",
+		    "runtime.platform.bogus: unknown key", "process_groups" },
+		{ "runtime: {platform: {execution_ipc: {bogus: 1}}}",
+		    P_IPC ".bogus: unknown key (allowed: transport, bind_host, "
+		    "bind_port, max_payload_bytes, auth)", NULL },
+		{ "runtime: {platform: {execution_ipc: {auth: {bogus: 1}}}}",
+		    P_AUTH ".bogus: unknown key", "nonce_cache_size" },
+		{ "runtime: {platform: {bootstrap: {bogus: 1}}}",
+		    "runtime.platform.bootstrap.bogus: unknown key",
+		    "(allowed: mode)" },
+		{ "runtime: {platform: {lifecycle: {bogus: 1}}}",
+		    "runtime.platform.lifecycle.bogus: unknown key",
+		    "drain_inflight" },
+		{ "runtime: {platform: {control: {bogus: 1}}}",
+		    "runtime.platform.control.bogus: unknown key",
+		    "(allowed: socket)" },
+		{ "runtime: {platform: {process_groups: [{name: g, "
+		    "services: [a], bogus: 1}]}}",
+		    "runtime.platform.process_groups[0].bogus: unknown key",
+		    "name, workers, restart, services" },
+		{ "apps: {bogus: 1}", "apps.bogus: unknown key",
+		    "(allowed: fundload)" },
+		{ "apps: {fundload: {bogus: 1}}",
+		    "apps.fundload.bogus: unknown key", "(allowed: rules)" },
+		/* keys are case-sensitive; odd bytes are rendered safely */
+		{ "Runtime: {}", "Runtime: unknown key", NULL },
+		{ "\"a\\nb\\u0000\": 1", "a?b?: unknown key", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		expect_err(t[i].yaml, XR_ERR_CONFIG_INVALID, t[i].path,
+		    t[i].allowed);
+}
+
+/* Wrong node types: a scalar or list where a mapping is expected, etc. */
+static void
+test_wrong_node_type(void **state)
+{
+	(void)state;
+	expect_err("- a\n- b\n", XR_ERR_CONFIG_INVALID, "expected a mapping",
+	    NULL);
+	expect_err("hello\n", XR_ERR_CONFIG_INVALID, "expected a mapping",
+	    NULL);
+	expect_err("runtime: 5\n", XR_ERR_CONFIG_INVALID,
+	    "runtime: expected a mapping", NULL);
+	expect_err("runtime: [platform]\n", XR_ERR_CONFIG_INVALID,
+	    "runtime: expected a mapping", NULL);
+	expect_err("runtime: {platform: {execution_ipc: x}}",
+	    XR_ERR_CONFIG_INVALID, P_IPC ": expected a mapping", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {auth: [1]}}}",
+	    XR_ERR_CONFIG_INVALID, P_AUTH ": expected a mapping", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {transport: "
+	    "{a: b}}}}", XR_ERR_CONFIG_INVALID, P_IPC ".transport", NULL);
+	expect_err("runtime: {platform: {process_groups: {name: x}}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.process_groups:", NULL);
+	expect_err("runtime: {platform: {process_groups: [x]}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.process_groups[0]: "
+	    "expected a mapping", NULL);
+	expect_err("runtime: {platform: {process_groups: ~}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.process_groups:", NULL);
+	expect_err("runtime: {platform: {process_groups: "
+	    "[{name: g, services: a.B}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].services", NULL);
+	expect_err("runtime: {platform: {process_groups: "
+	    "[{name: [g], services: [a]}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].name", NULL);
+	expect_err("runtime: {platform: {control: {socket: [a]}}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.control.socket", NULL);
+	expect_err("{[a]: 1}", XR_ERR_CONFIG_INVALID,
+	    "mapping keys must be strings", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {bind_host: "
+	    "\"127.0.0.1\\0x\"}}}", XR_ERR_CONFIG_INVALID,
+	    P_IPC ".bind_host", "without NUL");
+}
+
+/* Out-of-range numbers: one below / above each bound is rejected naming
+ * the range; the exact bounds are accepted. */
+static void
+test_number_ranges(void **state)
+{
+	static const struct {
+		const char *sect, *key;
+		long long min, max;
+		size_t off;
+	} t[] = {
+		{ "execution_ipc", "bind_port", 0, 65535,
+		    offsetof(xr_config, bind_port) },
+		{ "execution_ipc", "max_payload_bytes", 1, 67108864,
+		    offsetof(xr_config, max_payload_bytes) },
+		{ "execution_ipc.auth", "ttl_seconds", 1, 3600,
+		    offsetof(xr_config, ttl_seconds) },
+		{ "execution_ipc.auth", "nonce_cache_size", 16, 16777216,
+		    offsetof(xr_config, nonce_cache_size) },
+		{ "lifecycle", "ready_timeout_seconds", 1, 3600,
+		    offsetof(xr_config, ready_timeout_seconds) },
+		{ "lifecycle", "graceful_timeout_seconds", 0, 3600,
+		    offsetof(xr_config, graceful_timeout_seconds) },
+		{ "process_groups", "workers", 1, 64, 0 },
+	};
+	char y[512], path[128], range[64];
+	xr_config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		bool grp = strcmp(t[i].sect, "process_groups") == 0;
+		long long vals[4] = { t[i].min - 1, t[i].min, t[i].max,
+		    t[i].max + 1 };
+
+		snprintf(path, sizeof(path), "runtime.platform.%s%s.%s",
+		    t[i].sect, grp ? "[0]" : "", t[i].key);
+		snprintf(range, sizeof(range), "(allowed: %lld..%lld)",
+		    t[i].min, t[i].max);
+		for (int v = 0; v < 4; v++) {
+			char one[300];
+
+			if (grp)
+				snprintf(y, sizeof(y), "runtime:\n  platform:\n"
+				    "    process_groups:\n      - name: g\n"
+				    "        services: [a]\n        %s: %lld\n",
+				    t[i].key, vals[v]);
+			else if (strchr(t[i].sect, '.') != NULL)
+				snprintf(y, sizeof(y), "runtime:\n  platform:\n"
+				    "    execution_ipc:\n      auth:\n"
+				    "        %s: %lld\n", t[i].key, vals[v]);
+			else
+				snprintf(y, sizeof(y), "runtime:\n  platform:\n"
+				    "    %s:\n      %s: %lld\n", t[i].sect,
+				    t[i].key, vals[v]);
+			if (v == 1 || v == 2) {
+				uint32_t got;
+
+				expect_ok(y, &cfg);
+				got = grp ? cfg.groups[0].workers :
+				    *(uint32_t *)((char *)&cfg + t[i].off);
+				assert_int_equal(got, vals[v]);
+				xr_config_free(&cfg);
+				continue;
+			}
+			snprintf(one, sizeof(one), "%s: %lld out of range %s",
+			    path, vals[v], range);
+			expect_err(y, XR_ERR_CONFIG_INVALID, one, NULL);
+		}
+	}
+	/* far beyond 32 bits does not wrap */
+	expect_err("runtime: {platform: {execution_ipc: {max_payload_bytes: "
+	    "4294967297}}}", XR_ERR_CONFIG_INVALID, "out of range", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {max_payload_bytes: "
+	    "99999999999999999999999999}}}", XR_ERR_CONFIG_INVALID,
+	    "out of range", NULL);
+}
+
+/* Integers must be plain decimal; booleans plain true/false. */
+static void
+test_scalar_types(void **state)
+{
+	static const char *const notint[] = { "\"80\"", "'80'", "12abc",
+	    "1.5", "0x10", "010", "1e3", "true", "[1]", "{a: 1}", "~", "+",
+	    "-", "1_000" };
+	static const char *const notbool[] = { "yes", "no", "on", "1", "0",
+	    "\"true\"", "True", "FALSE", "~", "[true]" };
+	char y[256];
+	xr_config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(notint) / sizeof(notint[0]); i++) {
+		snprintf(y, sizeof(y), "runtime: {platform: {execution_ipc: "
+		    "{bind_port: %s}}}", notint[i]);
+		expect_err(y, XR_ERR_CONFIG_INVALID, P_IPC ".bind_port",
+		    "0..65535");
+	}
+	for (size_t i = 0; i < sizeof(notbool) / sizeof(notbool[0]); i++) {
+		snprintf(y, sizeof(y), "runtime: {platform: {lifecycle: "
+		    "{drain_inflight: %s}}}", notbool[i]);
+		expect_err(y, XR_ERR_CONFIG_INVALID,
+		    "runtime.platform.lifecycle.drain_inflight",
+		    "(allowed: true, false)");
+	}
+	expect_ok("runtime: {platform: {lifecycle: {drain_inflight: false},"
+	    " execution_ipc: {bind_port: +80}}}", &cfg);
+	assert_false(cfg.drain_inflight);
+	assert_int_equal(cfg.bind_port, 80);
+	xr_config_free(&cfg);
+	/* strings may be quoted */
+	expect_ok("runtime: {platform: {execution_ipc: {transport: "
+	    "\"tcp_local\"}, bootstrap: {mode: 'inline'}}}", &cfg);
+	assert_int_equal(cfg.transport, XR_TRANSPORT_TCP_LOCAL);
+	xr_config_free(&cfg);
+}
+
+/* YAML that does not parse is XR_ERR_CONFIG_SYNTAX with a position. */
+static void
+test_syntax_error(void **state)
+{
+	(void)state;
+	expect_err("runtime:\n  platform: [\n", XR_ERR_CONFIG_SYNTAX,
+	    "line ", "column ");
+	expect_err("a: b: c\n", XR_ERR_CONFIG_SYNTAX, "line 1, column 5",
+	    NULL);
+	expect_err("runtime:\n  platform:\n    x: 1\n   y: 2\n",
+	    XR_ERR_CONFIG_SYNTAX, "line 4", NULL);
+	expect_err("runtime: \"unterminated\n", XR_ERR_CONFIG_SYNTAX,
+	    "line", NULL);
+	expect_err("\tx: 1\n", XR_ERR_CONFIG_SYNTAX, "line 1", NULL);
+	expect_err("a: \xff\xfe\n", XR_ERR_CONFIG_SYNTAX, "offset", NULL);
+}
+
+/* Anchors, aliases, explicit tags and multiple documents are refused. */
+static void
+test_anchors_aliases_documents(void **state)
+{
+	(void)state;
+	expect_err("runtime: &r {platform: {}}\napps: *r\n",
+	    XR_ERR_CONFIG_INVALID, "line 1", "anchors are not supported");
+	expect_err("apps: *r\n", XR_ERR_CONFIG_INVALID, "line 1",
+	    "aliases are not supported");
+	expect_err("x: &a 1\n", XR_ERR_CONFIG_INVALID,
+	    "anchors are not supported", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {bind_port: "
+	    "!!int 80}}}", XR_ERR_CONFIG_INVALID, "tags are not supported",
+	    NULL);
+	expect_err("--- {}\n--- {}\n", XR_ERR_CONFIG_INVALID,
+	    "multiple YAML documents", NULL);
+	expect_err("apps: {}\n---\napps: {}\n", XR_ERR_CONFIG_INVALID,
+	    "line 2: multiple YAML documents", NULL);
+}
+
+/* Duplicate keys are refused, naming the key path. */
+static void
+test_duplicate_keys(void **state)
+{
+	(void)state;
+	expect_err("apps: {}\napps: {}\n", XR_ERR_CONFIG_INVALID,
+	    "apps: duplicate key", "lines 1 and 2");
+	expect_err("runtime:\n  platform:\n    bootstrap: {mode: inline}\n"
+	    "    bootstrap: {mode: inline}\n", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.bootstrap: duplicate key", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {auth: {kdf: none, "
+	    "kdf: none}}}}", XR_ERR_CONFIG_INVALID,
+	    P_AUTH ".kdf: duplicate key", NULL);
+	expect_err("runtime: {platform: {process_groups: [{name: g, "
+	    "services: [a], workers: 1, workers: 2}]}}",
+	    XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].workers: duplicate key",
+	    NULL);
+}
+
+/* Process groups: names, services, counts. */
+static void
+test_groups(void **state)
+{
+	char y[4096], name[80];
+	size_t o;
+	xr_config cfg;
+
+	(void)state;
+	expect_err("runtime: {platform: {process_groups: []}}",
+	    XR_ERR_CONFIG_INVALID, "runtime.platform.process_groups",
+	    "non-empty");
+	expect_err("runtime: {platform: {process_groups: [{services: [a]}]}}",
+	    XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].name: required", NULL);
+	expect_err("runtime: {platform: {process_groups: [{name: g}]}}",
+	    XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].services: required", NULL);
+	expect_err("runtime: {platform: {process_groups: [{name: g, "
+	    "services: []}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].services", "non-empty");
+	expect_err("runtime: {platform: {process_groups: [{name: g, "
+	    "services: [a]}, {name: h, services: [a]}, {name: g, "
+	    "services: [b]}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[2].name: duplicate group name "
+	    "\"g\"", NULL);
+	expect_err("runtime: {platform: {process_groups: [{name: \"a b\", "
+	    "services: [a]}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].name: invalid group name",
+	    "[A-Za-z0-9_.-]");
+	expect_err("runtime: {platform: {process_groups: [{name: \"a/b\", "
+	    "services: [a]}]}}", XR_ERR_CONFIG_INVALID,
+	    "process_groups[0].name", NULL);
+	expect_err("runtime: {platform: {process_groups: [{name: \"\", "
+	    "services: [a]}]}}", XR_ERR_CONFIG_INVALID,
+	    "process_groups[0].name", NULL);
+	expect_err("runtime: {platform: {process_groups: [{name: g, "
+	    "services: [a-b]}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].services[0]: invalid "
+	    "service name", NULL);
+	expect_err("runtime: {platform: {process_groups: [{name: g, "
+	    "services: [a, b, a]}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].services[2]: duplicate "
+	    "service", NULL);
+	expect_err("runtime: {platform: {process_groups: [{name: g, "
+	    "services: [[a]]}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].services[0]", NULL);
+
+	/* group name length 63 accepted, 64 refused */
+	memset(name, 'n', 63);
+	name[63] = '\0';
+	snprintf(y, sizeof(y), "runtime: {platform: {process_groups: "
+	    "[{name: %s, services: [a]}]}}", name);
+	expect_ok(y, &cfg);
+	assert_string_equal(cfg.groups[0].name, name);
+	xr_config_free(&cfg);
+	strcat(name, "n");
+	snprintf(y, sizeof(y), "runtime: {platform: {process_groups: "
+	    "[{name: %s, services: [a]}]}}", name);
+	expect_err(y, XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].name", NULL);
+
+	/* service name length 127 accepted, 128 refused */
+	{
+		char svc[130];
+
+		memset(svc, 's', 127);
+		svc[127] = '\0';
+		snprintf(y, sizeof(y), "runtime: {platform: {process_groups: "
+		    "[{name: g, services: [%s]}]}}", svc);
+		expect_ok(y, &cfg);
+		assert_string_equal(cfg.groups[0].services[0], svc);
+		xr_config_free(&cfg);
+		strcat(svc, "s");
+		snprintf(y, sizeof(y), "runtime: {platform: {process_groups: "
+		    "[{name: g, services: [%s]}]}}", svc);
+		expect_err(y, XR_ERR_CONFIG_INVALID,
+		    "runtime.platform.process_groups[0].services[0]", NULL);
+	}
+
+	/* XR_CFG_MAX_GROUPS groups accepted in order, one more refused */
+	for (int n = XR_CFG_MAX_GROUPS; n <= XR_CFG_MAX_GROUPS + 1; n++) {
+		o = (size_t)snprintf(y, sizeof(y),
+		    "runtime:\n  platform:\n    process_groups:\n");
+		for (int i = 0; i < n; i++)
+			o += (size_t)snprintf(y + o, sizeof(y) - o,
+			    "      - {name: g%d, services: [s%d]}\n", i, i);
+		if (n == XR_CFG_MAX_GROUPS) {
+			expect_ok(y, &cfg);
+			assert_int_equal(cfg.n_groups, XR_CFG_MAX_GROUPS);
+			for (int i = 0; i < n; i++) {
+				snprintf(name, sizeof(name), "g%d", i);
+				assert_string_equal(cfg.groups[i].name, name);
+			}
+			xr_config_free(&cfg);
+		} else {
+			expect_err(y, XR_ERR_CONFIG_INVALID,
+			    "runtime.platform.process_groups: too many groups",
+			    "1..16");
+		}
+	}
+	/* XR_CFG_MAX_SERVICES services accepted, one more refused */
+	for (int n = XR_CFG_MAX_SERVICES; n <= XR_CFG_MAX_SERVICES + 1; n++) {
+		o = (size_t)snprintf(y, sizeof(y), "runtime: {platform: "
+		    "{process_groups: [{name: g, services: [");
+		for (int i = 0; i < n; i++)
+			o += (size_t)snprintf(y + o, sizeof(y) - o, "%ss%d",
+			    i ? ", " : "", i);
+		snprintf(y + o, sizeof(y) - o, "]}]}}");
+		if (n == XR_CFG_MAX_SERVICES) {
+			expect_ok(y, &cfg);
+			assert_int_equal(cfg.groups[0].n_services, n);
+			xr_config_free(&cfg);
+		} else {
+			expect_err(y, XR_ERR_CONFIG_INVALID,
+			    "runtime.platform.process_groups[0].services: too "
+			    "many services", "1..16");
+		}
+	}
+}
+
+/* control.socket must fit a unix socket address. */
+static void
+test_control_socket(void **state)
+{
+	char y[512], p[200];
+	xr_config cfg;
+
+	(void)state;
+	p[0] = '/';
+	memset(p + 1, 'x', 106);
+	p[107] = '\0';
+	snprintf(y, sizeof(y), "runtime: {platform: {control: {socket: %s}}}",
+	    p);
+	expect_ok(y, &cfg);
+	assert_string_equal(cfg.control_socket, p);
+	xr_config_free(&cfg);
+	strcat(p, "x");
+	snprintf(y, sizeof(y), "runtime: {platform: {control: {socket: %s}}}",
+	    p);
+	expect_err(y, XR_ERR_CONFIG_INVALID, "runtime.platform.control.socket",
+	    "1..107");
+}
+
+/* Deep nesting and odd input end in a clean error. */
+static void
+test_limits(void **state)
+{
+	char y[512];
+	size_t i;
+
+	(void)state;
+	expect_err("[[[]", XR_ERR_CONFIG_SYNTAX, NULL, NULL);
+	for (i = 0; i < 100; i++)
+		y[i] = '[';
+	for (; i < 200; i++)
+		y[i] = ']';
+	y[i] = '\0';
+	expect_err(y, XR_ERR_CONFIG_INVALID, "too deep", NULL);
+}
+
+/* The load_file path: missing file, size limit, a good file. */
+static void
+test_load_file(void **state)
+{
+	xr_config cfg, exp;
+	xr_diag d;
+	const char *p;
+	char *big;
+
+	(void)state;
+	assert_int_equal(xr_config_load_file("/nonexistent/xr.yaml", &cfg, &d),
+	    XR_ERR_CONFIG_INVALID);
+	assert_non_null(strstr(d.reason, "/nonexistent/xr.yaml"));
+
+	p = write_file("ex.yaml", design_example, strlen(design_example), 0644);
+	assert_int_equal(xr_config_load_file(p, &cfg, &d), XR_OK);
+	expected_defaults(&exp);
+	exp.transport = XR_TRANSPORT_TCP_LOCAL;
+	exp.boot_mode = XR_BOOT_PROCESS_SUPERVISOR;
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+
+	/* exactly 1 MiB of comment is fine; one byte more is refused */
+	big = malloc(1024 * 1024 + 1);
+	assert_non_null(big);
+	memset(big, ' ', 1024 * 1024 + 1);
+	big[0] = '#';
+	p = write_file("big.yaml", big, 1024 * 1024, 0644);
+	assert_int_equal(xr_config_load_file(p, &cfg, &d), XR_OK);
+	xr_config_free(&cfg);
+	p = write_file("big.yaml", big, 1024 * 1024 + 1, 0644);
+	assert_int_equal(xr_config_load_file(p, &cfg, &d),
+	    XR_ERR_CONFIG_INVALID);
+	assert_non_null(strstr(d.reason, "1 MiB"));
+	assert_int_equal(xr_config_load_string(big, 1024 * 1024 + 1, &cfg,
+	    &d), XR_ERR_CONFIG_INVALID);
+	free(big);
+}
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(xr_transport_name(XR_TRANSPORT_MEMORY), "memory");
+	assert_string_equal(xr_transport_name(XR_TRANSPORT_TCP_LOCAL),
+	    "tcp_local");
+	assert_string_equal(xr_boot_mode_name(XR_BOOT_INLINE), "inline");
+	assert_string_equal(xr_boot_mode_name(XR_BOOT_PROCESS_SUPERVISOR),
+	    "process_supervisor");
+	assert_string_equal(xr_secret_mode_name(XR_SECRET_GENERATED),
+	    "generated");
+	assert_string_equal(xr_secret_mode_name(XR_SECRET_STATIC), "static");
+	assert_string_equal(xr_kdf_name(XR_KDF_NONE), "none");
+	assert_string_equal(xr_kdf_name(XR_KDF_HKDF_SHA256), "hkdf_sha256");
+	assert_string_equal(xr_restart_name(XR_RESTART_NEVER), "never");
+	assert_string_equal(xr_restart_name(XR_RESTART_ON_FAILURE),
+	    "on-failure");
+	assert_string_equal(xr_rules_name(XR_RULES_BASELINE), "baseline");
+	assert_string_equal(xr_rules_name(XR_RULES_EXPERIMENT), "experiment");
+	assert_non_null(xr_transport_name((xr_transport)7));
+}
+
+/* Every truncation and every bit flip of a valid config ends in success
+ * or a clean, coded error with the config reset (STYLE.md: parser loop). */
+static void
+test_truncate_and_flip(void **state)
+{
+	static const char tail[] =
+	    "        secret_mode: static\n"
+	    "        secret: \"0123456789abcdef0123456789abcdef!\"\n";
+	char buf[2048];
+	size_t len;
+	xr_config cfg, def;
+	xr_diag d;
+	int r;
+
+	(void)state;
+	/* the example with an inline secret spliced into auth */
+	len = (size_t)snprintf(buf, sizeof(buf), "%s", design_example);
+	{
+		char *at = strstr(buf, "        kdf:");
+
+		assert_non_null(at);
+		memmove(at + strlen(tail), at, strlen(at) + 1);
+		memcpy(at, tail, strlen(tail));
+		len = strlen(buf);
+		/* drop "secret_mode: generated" */
+		at = strstr(buf, "        secret_mode: generated");
+		assert_non_null(at);
+		memset(at, ' ', strlen("        secret_mode: generated"));
+		at[0] = '#';
+	}
+	assert_int_equal(xr_config_load_string(buf, len, &cfg, &d), XR_OK);
+	assert_int_equal(cfg.secret_inline_len, 33);
+	xr_config_free(&cfg);
+	xr_config_defaults(&def);
+
+	for (size_t n = 0; n <= len; n++) {
+		r = xr_config_load_string(buf, n, &cfg, &d);
+		if (r != XR_OK) {
+			assert_true(r == XR_ERR_CONFIG_INVALID ||
+			    r == XR_ERR_CONFIG_SYNTAX ||
+			    r == XR_ERR_SECRET_INVALID);
+			assert_true(d.reason[0] != '\0');
+			assert_memory_equal(&cfg, &def, sizeof(cfg));
+		}
+		xr_config_free(&cfg);
+	}
+	for (size_t i = 0; i < len; i++) {
+		for (int b = 0; b < 8; b++) {
+			buf[i] ^= (char)(1 << b);
+			r = xr_config_load_string(buf, len, &cfg, &d);
+			if (r != XR_OK) {
+				assert_true(r == XR_ERR_CONFIG_INVALID ||
+				    r == XR_ERR_CONFIG_SYNTAX ||
+				    r == XR_ERR_SECRET_INVALID);
+				assert_true(d.reason[0] != '\0');
+				assert_null(strstr(d.reason,
+				    "0123456789abcdef0123"));
+				assert_memory_equal(&cfg, &def, sizeof(cfg));
+			}
+			xr_config_free(&cfg);
+			buf[i] ^= (char)(1 << b);
+		}
+	}
+}
+
+/* ---- secrets: KEY-IPC-02, KEY-IPC-04 ------------------------------------ */
+
+/* Static secret source rules: exactly one of secret_file / secret, minimum
+ * length, no conflict with secret_mode generated. */
+static void
+test_secret_rules(void **state)
+{
+	(void)state;
+	expect_err("runtime: {platform: {execution_ipc: {auth: "
+	    "{secret_mode: static}}}}", XR_ERR_SECRET_INVALID,
+	    P_AUTH ".secret_mode: static requires exactly one of "
+	    P_AUTH ".secret_file or " P_AUTH ".secret", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {auth: "
+	    "{secret_mode: static, secret_file: /x, "
+	    "secret: 0123456789abcdef0123456789abcdef}}}}",
+	    XR_ERR_SECRET_INVALID, "exactly one of " P_AUTH ".secret_file or "
+	    P_AUTH ".secret", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {auth: "
+	    "{secret_mode: static, secret: short}}}}", XR_ERR_SECRET_INVALID,
+	    P_AUTH ".secret: too short (minimum 32 bytes)", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {auth: "
+	    "{secret_mode: generated, secret_file: /etc/x}}}}",
+	    XR_ERR_CONFIG_INVALID, P_AUTH ".secret_file: conflicts with "
+	    P_AUTH ".secret_mode: generated", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {auth: "
+	    "{secret: 0123456789abcdef0123456789abcdef}}}}",
+	    XR_ERR_CONFIG_INVALID, P_AUTH ".secret: conflicts", "generated");
+	expect_err("runtime: {platform: {execution_ipc: {auth: "
+	    "{secret_mode: static, secret_file: \"\"}}}}",
+	    XR_ERR_CONFIG_INVALID, P_AUTH ".secret_file", NULL);
+}
+
+/* KEY-IPC-02: static secrets (file 0600, inline dev value) are supported
+ * and give the keyset derived from them; generated gives fresh keys. */
+static void
+test_KEY_IPC_02_static_secret(void **state)
+{
+	static const char secret[] = "0123456789abcdef0123456789abcdefXY";
+	char y[512];
+	const char *p;
+	xr_config cfg;
+	xr_keyset ks, want, ks2;
+	xr_diag d;
+
+	(void)state;
+	/* file, mode 0600, with a trailing newline */
+	{
+		char line[64];
+
+		snprintf(line, sizeof(line), "%s\n", secret);
+		p = write_file("secret", line, strlen(line), 0600);
+	}
+	snprintf(y, sizeof(y), "runtime:\n  platform:\n    execution_ipc:\n"
+	    "      auth:\n        secret_mode: static\n"
+	    "        secret_file: %s\n", p);
+	expect_ok(y, &cfg);
+	assert_int_equal(cfg.secret_mode, XR_SECRET_STATIC);
+	assert_string_equal(cfg.secret_file, p);
+	assert_null(cfg.secret_inline);
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d), XR_OK);
+	assert_int_equal(xr_keys_derive((const uint8_t *)secret,
+	    strlen(secret), XR_KDF_HKDF_SHA256, &want), XR_OK);
+	assert_memory_equal(&ks, &want, sizeof(ks));
+	assert_int_equal(ks.kdf, XR_KDF_HKDF_SHA256);
+	assert_int_equal(ks.k[XR_DIR_WEB_TO_EXEC].len, 32);
+	xr_config_free(&cfg);
+
+	/* inline development value, kdf none: every key is the secret */
+	snprintf(y, sizeof(y), "runtime:\n  platform:\n    execution_ipc:\n"
+	    "      auth:\n        secret_mode: static\n"
+	    "        secret: \"%s\"\n        kdf: none\n", secret);
+	expect_ok(y, &cfg);
+	assert_int_equal(cfg.secret_inline_len, strlen(secret));
+	assert_memory_equal(cfg.secret_inline, secret, strlen(secret));
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d), XR_OK);
+	assert_int_equal(ks.kdf, XR_KDF_NONE);
+	for (int i = 0; i < XR_DIR_COUNT; i++) {
+		assert_int_equal(ks.k[i].len, strlen(secret));
+		assert_memory_equal(ks.k[i].b, secret, strlen(secret));
+	}
+	xr_config_free(&cfg);
+	assert_null(cfg.secret_inline);
+	assert_int_equal(cfg.secret_inline_len, 0);
+
+	/* generated: fresh keys each time */
+	expect_ok("", &cfg);
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d), XR_OK);
+	assert_int_equal(xr_config_keyset(&cfg, &ks2, &d), XR_OK);
+	assert_int_equal(ks.k[0].len, 32);
+	assert_memory_not_equal(ks.k[0].b, ks2.k[0].b, 32);
+	xr_keyset_wipe(&ks);
+	xr_keyset_wipe(&ks2);
+	xr_keyset_wipe(&want);
+	xr_config_free(&cfg);
+	xr_config_free(NULL);
+}
+
+/* KEY-IPC-04: no diagnostic about a bad secret configuration contains the
+ * secret, nor any 8-byte run of it. */
+static void
+test_KEY_IPC_04_no_secret_in_errors(void **state)
+{
+	char y[512], shortc[32];
+	const char *p;
+	xr_config cfg;
+	xr_keyset ks;
+	xr_diag d;
+	int r;
+
+	(void)state;
+	assert_true(strlen(canary) >= XR_SECRET_MIN);
+	memcpy(shortc, canary, 20);
+	shortc[20] = '\0';
+
+	/* "@" stands for the canary, "%" for its 20-byte prefix */
+	static const char *const bad[] = {
+		/* too short (a prefix of the canary) */
+		"      auth: {secret_mode: static, secret: \"%\"}\n",
+		/* conflicting: secret with secret_mode generated */
+		"      auth: {secret_mode: generated, secret: \"@\"}\n",
+		"      auth: {secret: \"@\"}\n",
+		/* conflicting: both sources */
+		"      auth: {secret_mode: static, secret_file: /x, "
+		"secret: \"@\"}\n",
+		/* misplaced into other auth keys */
+		"      auth: {secret_mode: \"@\"}\n",
+		"      auth: {kdf: \"@\"}\n",
+		"      auth: {mode: \"@\"}\n",
+		"      auth: {secret_mode: static, secret: [\"@\"]}\n",
+		"      auth: {secret_mode: static, secret: {\"x\": \"@\"}}\n",
+		/* a valid secret, then a later error in the same section */
+		"      auth: {secret_mode: static, secret: \"@\", "
+		"ttl_seconds: 0}\n",
+		"      auth: {secret_mode: static, secret: \"@\", bogus: 1}\n",
+		"      auth: {secret_mode: static, secret: \"@\", "
+		"secret: \"@\"}\n",
+		"      auth: {secret_mode: static, secret: \"@\"}\n"
+		"    bootstrap: {mode: process_supervisor}\n",
+		/* a syntax error right after the secret */
+		"      auth: {secret_mode: static, secret: \"@\" : :}\n",
+		"      auth: {secret_mode: static, secret: \"@\n",
+		"      auth: {secret_mode: static, secret: @}\n  - x\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t o = (size_t)snprintf(y, sizeof(y), "runtime:\n"
+		    "  platform:\n    execution_ipc:\n");
+
+		for (const char *t = bad[i]; *t != '\0' && o + 40 < sizeof(y);
+		    t++) {
+			if (*t == '@')
+				o += (size_t)snprintf(y + o, sizeof(y) - o,
+				    "%s", canary);
+			else if (*t == '%')
+				o += (size_t)snprintf(y + o, sizeof(y) - o,
+				    "%s", shortc);
+			else
+				y[o++] = *t;
+		}
+		y[o] = '\0';
+		r = load(y, &cfg, &d);
+		if (r == XR_OK)
+			fail_msg("accepted: %s", y);
+		assert_int_equal(d.code, r);
+		assert_no_canary(d.reason);
+		assert_null(cfg.secret_inline);
+		xr_config_free(&cfg);
+	}
+	expect_err("runtime: {platform: {execution_ipc: {auth: {secret_mode: "
+	    "static, secret: \"CANARY-SECRET-0123456\"}}}}",
+	    XR_ERR_SECRET_INVALID,
+	    P_AUTH ".secret: too short (minimum 32 bytes)", NULL);
+
+	/* a file readable by group/other is refused by xr_config_keyset */
+	p = write_file("loose", canary, strlen(canary), 0644);
+	snprintf(y, sizeof(y), "runtime:\n  platform:\n    execution_ipc:\n"
+	    "      auth:\n        secret_mode: static\n"
+	    "        secret_file: %s\n", p);
+	expect_ok(y, &cfg);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d),
+	    XR_ERR_SECRET_INVALID);
+	assert_int_equal(d.code, XR_ERR_SECRET_INVALID);
+	assert_non_null(strstr(d.reason, P_AUTH ".secret_file"));
+	assert_no_canary(d.reason);
+	for (size_t i = 0; i < sizeof(ks); i++)
+		assert_int_equal(((uint8_t *)&ks)[i], 0);
+	xr_config_free(&cfg);
+
+	/* a short file, and a missing one */
+	p = write_file("short", shortc, strlen(shortc), 0600);
+	snprintf(y, sizeof(y), "runtime:\n  platform:\n    execution_ipc:\n"
+	    "      auth:\n        secret_mode: static\n"
+	    "        secret_file: %s\n", p);
+	expect_ok(y, &cfg);
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d),
+	    XR_ERR_SECRET_INVALID);
+	assert_no_canary(d.reason);
+	xr_config_free(&cfg);
+	snprintf(y, sizeof(y), "runtime:\n  platform:\n    execution_ipc:\n"
+	    "      auth:\n        secret_mode: static\n"
+	    "        secret_file: %s/missing\n", tmpdir);
+	expect_ok(y, &cfg);
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d),
+	    XR_ERR_SECRET_INVALID);
+	assert_no_canary(d.reason);
+	xr_config_free(&cfg);
+
+	/* the valid canary is accepted and kept exactly */
+	snprintf(y, sizeof(y), "runtime: {platform: {execution_ipc: {auth: "
+	    "{secret_mode: static, secret: \"%s\"}}}}", canary);
+	expect_ok(y, &cfg);
+	assert_memory_equal(cfg.secret_inline, canary, strlen(canary));
+	xr_config_free(&cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_BOOT_CFG_01_unsupported_bootstrap_mode),
+		cmocka_unit_test(test_BOOT_CFG_02_invalid_secret_mode),
+		cmocka_unit_test(test_BOOT_CFG_03_invalid_kdf),
+		cmocka_unit_test(test_BOOT_CFG_04_defaults),
+		cmocka_unit_test(test_BOOT_CFG_05_supervisor_requires_tcp_local),
+		cmocka_unit_test(test_design_example),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_unsupported_enums),
+		cmocka_unit_test(test_SEC_IPC_07_bind_host_and_port),
+		cmocka_unit_test(test_unknown_key_each_level),
+		cmocka_unit_test(test_wrong_node_type),
+		cmocka_unit_test(test_number_ranges),
+		cmocka_unit_test(test_scalar_types),
+		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_anchors_aliases_documents),
+		cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_control_socket),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_truncate_and_flip),
+		cmocka_unit_test(test_secret_rules),
+		cmocka_unit_test(test_KEY_IPC_02_static_secret),
+		cmocka_unit_test(test_KEY_IPC_04_no_secret_in_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
