@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""Interop test: a Python client built from protoc's bindings against
+execrpc-server (wire protocol v1, docs/protocol.md). Prints `ok - NAME` /
+`not ok - NAME: REASON` per check, then `N passed, M failed`; exits 1 on any
+failure."""
+import argparse
+import base64
+import hashlib
+import hmac
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+MAX_PAYLOAD = 65536
+MAX_BODY = MAX_PAYLOAD + 4096
+TX, RX = b"web->exec", b"exec->web"
+pb = echo_pb2 = lc_pb2 = None  # bound in main() once --pygen is on sys.path
+
+
+class Fail(Exception):
+    pass
+
+
+def need(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+class Report:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def run(self, name, fn, *args):
+        try:
+            fn(*args)
+        except Exception as e:  # a crash in a check is that check's failure
+            self.failed += 1
+            why = str(e) if isinstance(e, Fail) else f"{type(e).__name__}: {e}"
+            print(f"not ok - {name}: {why}", flush=True)
+            return
+        self.passed += 1
+        print(f"ok - {name}", flush=True)
+
+
+# ---------- keys (core/keys.c: HKDF-SHA256, RFC 5869) ----------
+
+def hkdf_sha256(ikm, salt, info, length=32):
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    okm, t, i = b"", b"", 1
+    while len(okm) < length:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        okm, i = okm + t, i + 1
+    return okm[:length]
+
+
+def derive_keys(file_bytes):
+    ikm = file_bytes[:-1] if file_bytes.endswith(b"\n") else file_bytes
+    return {label: hkdf_sha256(ikm, b"execrpc/v1", b"execrpc/v1 key " + label)
+            for label in (TX, RX, b"control")}
+
+
+# ---------- one connection ----------
+
+class Conn:
+    def __init__(self, port, keys):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.keys, self.session = keys, b""
+        self.tx_seq = self.rx_seq = 0
+        self.call_id = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def frame(self, kind, **fields):
+        """Signs a fresh envelope; returns the wire bytes (prefix + Frame)."""
+        env = pb.Envelope(version=1, kind=kind, nonce=os.urandom(16),
+                          ts_ms=int(time.time() * 1000), **fields)
+        eb = env.SerializeToString()
+        tag = hmac.new(self.keys[TX], TX + eb, hashlib.sha256).digest()
+        body = pb.Frame(envelope=eb, tag=tag).SerializeToString()
+        return struct.pack(">I", len(body)) + body
+
+    def recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                need(not buf, f"peer closed mid-frame ({len(buf)}/{n} bytes)")
+                return None
+            buf += chunk
+        return buf
+
+    def recv(self):
+        """Next verified Envelope, or None when the peer closed."""
+        head = self.recv_exact(4)
+        if head is None:
+            return None
+        (n,) = struct.unpack(">I", head)
+        need(n <= MAX_BODY, f"server frame length {n} > {MAX_BODY}")
+        fr = pb.Frame.FromString(self.recv_exact(n) or b"")
+        want = hmac.new(self.keys[RX], RX + fr.envelope, hashlib.sha256).digest()
+        need(hmac.compare_digest(want, fr.tag), "server frame: bad exec->web tag")
+        env = pb.Envelope.FromString(fr.envelope)
+        need(env.version == 1, f"server frame: version {env.version}")
+        need(env.kind in (pb.KIND_HELLO_ACK, pb.KIND_RESPONSE, pb.KIND_GOAWAY,
+                          pb.KIND_PONG), f"server frame: kind {env.kind} not allowed")
+        need(env.sequence > self.rx_seq,
+             f"server sequence {env.sequence} after {self.rx_seq}")
+        self.rx_seq = env.sequence
+        if self.session:
+            need(env.session_id == self.session, "server frame: wrong session_id")
+        return env
+
+    def hello(self, name="interop-py"):
+        wire = self.frame(pb.KIND_HELLO,
+                          payload=pb.Hello(client_name=name).SerializeToString())
+        nonce = pb.Envelope.FromString(pb.Frame.FromString(wire[4:]).envelope).nonce
+        self.sock.sendall(wire)
+        ack = self.recv()
+        need(ack is not None, "server closed instead of HELLO_ACK")
+        need(ack.kind == pb.KIND_HELLO_ACK, f"expected HELLO_ACK, got kind {ack.kind}")
+        need(ack.ack_nonce == nonce, "HELLO_ACK.ack_nonce != HELLO.nonce")
+        need(len(ack.session_id) == 16, f"session_id of {len(ack.session_id)} bytes")
+        self.session = ack.session_id
+        return pb.HelloAck.FromString(ack.payload)
+
+    def request_frame(self, method, msg):
+        """The next REQUEST: (call_id, wire bytes)."""
+        self.tx_seq += 1
+        self.call_id += 1
+        return self.call_id, self.frame(
+            pb.KIND_REQUEST, session_id=self.session, sequence=self.tx_seq,
+            call_id=self.call_id, method=method, timeout_ms=5000,
+            payload=msg.SerializeToString())
+
+    def call(self, method, msg):
+        """One unary call; returns (RESPONSE envelope, REQUEST wire bytes)."""
+        cid, wire = self.request_frame(method, msg)
+        self.sock.sendall(wire)
+        env = self.recv()
+        need(env is not None, f"{method}: server closed instead of RESPONSE")
+        need(env.kind == pb.KIND_RESPONSE, f"{method}: got kind {env.kind}")
+        need(env.call_id == cid, f"{method}: call_id {env.call_id} != {cid}")
+        return env, wire
+
+    def expect_close(self, secs, ctx=""):
+        """Reads until the peer closes; fails on timeout or any RESPONSE."""
+        deadline = time.monotonic() + secs
+        try:
+            while True:
+                self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                env = self.recv()
+                if env is None:
+                    return
+                need(env.kind != pb.KIND_RESPONSE,
+                     f"{ctx}got a RESPONSE (call {env.call_id}) before the close")
+        except socket.timeout:
+            raise Fail(f"{ctx}connection still open after {secs} s")
+        except ConnectionResetError:
+            return  # closed (RST): counts as closed
+
+
+# ---------- server ----------
+
+def start_server(binary, tmp):
+    secret = os.urandom(48)
+    while secret[-1:] in (b"\n", b"\r"):  # the server strips those
+        secret = os.urandom(48)
+    secret_path = os.path.join(tmp, "secret")
+    fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, secret + b"\n")
+    os.close(fd)
+    cfg_path = os.path.join(tmp, "config.yaml")
+    with open(cfg_path, "w") as f:
+        f.write(f"""runtime:
+  platform:
+    execution_ipc:
+      transport: tcp_local
+      bind_host: 127.0.0.1
+      bind_port: 0
+      max_payload_bytes: {MAX_PAYLOAD}
+      auth: {{mode: hmac, secret_mode: static, secret_file: {secret_path}, kdf: hkdf_sha256, ttl_seconds: 30}}
+""")
+    log_path = os.path.join(tmp, "server.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([binary, "--config", cfg_path, "--log-level", "debug"],
+                                stdout=subprocess.PIPE, stderr=log)
+    return proc, secret_path, log_path
+
+
+def read_port(proc, log_path):
+    ready, _, _ = select.select([proc.stdout], [], [], 10)
+    line = proc.stdout.readline().decode() if ready else ""
+    parts = line.split()
+    if len(parts) != 3 or parts[0] != "listening":
+        with open(log_path, "rb") as f:
+            err = f.read().decode(errors="replace")
+        raise SystemExit(f"server did not start (stdout {line!r}, exit {proc.poll()}):\n{err}")
+    return int(parts[2])
+
+
+# ---------- checks ----------
+
+def check_echo(port, keys, text):
+    with Conn(port, keys) as c:
+        c.hello()
+        env, _ = c.call("echo.v1.Echo/Say", echo_pb2.SayRequest(text=text))
+        need(env.status.code == pb.STATUS_OK,
+             f"status {env.status.code} ({env.status.message!r})")
+        got = echo_pb2.SayResponse.FromString(env.payload).text
+        need(got == text, f"echoed {len(got)} chars, sent {len(text)}")
+
+
+def check_unknown_method(port, keys):
+    with Conn(port, keys) as c:
+        c.hello()
+        env, _ = c.call("echo.v1.Echo/NoSuchMethod", echo_pb2.SayRequest(text="x"))
+        need(env.status.code == pb.STATUS_UNIMPLEMENTED,
+             f"status {env.status.code}, want UNIMPLEMENTED ({pb.STATUS_UNIMPLEMENTED})")
+        need(not env.payload, "error RESPONSE carries a payload")
+
+
+def check_bad_tag(port, keys):
+    with Conn(port, keys) as c:
+        c.hello()
+        wire = bytearray(c.request_frame("echo.v1.Echo/Say", echo_pb2.SayRequest(text="t"))[1])
+        wire[-1] ^= 0x01  # the tag is the Frame's last field: flip its last bit
+        c.sock.sendall(bytes(wire))
+        c.expect_close(2)
+
+
+def check_replay(port, keys):
+    with Conn(port, keys) as c:
+        c.hello()
+        env, captured = c.call("echo.v1.Echo/Say", echo_pb2.SayRequest(text="once"))
+        need(env.status.code == pb.STATUS_OK, f"first call: status {env.status.code}")
+        c.sock.sendall(captured)
+        c.expect_close(2, "same connection: ")
+    with Conn(port, keys) as c:
+        c.hello()
+        c.sock.sendall(captured)
+        c.expect_close(2, "fresh connection: ")
+
+
+def check_oversized(port, keys):
+    with Conn(port, keys) as c:
+        c.sock.sendall(struct.pack(">I", MAX_BODY + 1))  # and no body
+        c.expect_close(1)
+
+
+def check_stats(port, keys):
+    with Conn(port, keys) as c:
+        c.hello()
+        env, _ = c.call("execrpc.v1.Endpoint/Stats", lc_pb2.StatsRequest())
+        need(env.status.code == pb.STATUS_OK, f"status {env.status.code}")
+        r = lc_pb2.WorkerStatus.FromString(env.payload).rejects
+        want = dict(bad_signature=1, replay=2, oversized=1, malformed=0,
+                    expired=0, kind_not_allowed=0)
+        got = {k: getattr(r, k) for k in want}
+        need(got == want, f"rejects {got}, want {want}")
+
+
+def check_sigterm(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        raise Fail("still running 5 s after SIGTERM")
+    need(rc == 0, f"exit status {rc}")
+
+
+def check_log(log_path, secret_path, keys):
+    with open(log_path, "rb") as f:
+        log = f.read()
+    with open(secret_path, "rb") as f:
+        raw = f.read()
+    need(log.strip(), "the debug log is empty (nothing to check)")
+    items = {"secret file": raw, "secret": raw[:-1]}
+    items.update({f"key {k.decode()}": v for k, v in keys.items()})
+    for what, b in items.items():
+        forms = {"raw": b, "hex": b.hex().encode(), "HEX": b.hex().upper().encode(),
+                 "base64": base64.b64encode(b), "base64url": base64.urlsafe_b64encode(b)}
+        for form, needle in forms.items():
+            needle = needle.rstrip(b"=")
+            need(needle not in log, f"{what} appears in the log as {form}")
+
+
+def main():
+    global pb, echo_pb2, lc_pb2
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--pygen", required=True)
+    args = ap.parse_args()
+    sys.path.insert(0, args.pygen)
+    from execrpc.v1 import frame_pb2 as pb, lifecycle_pb2 as lc_pb2
+    from echo.v1 import echo_pb2
+
+    rep = Report()
+    with tempfile.TemporaryDirectory(prefix="xr-interop-") as tmp:
+        proc, secret_path, log_path = start_server(args.server, tmp)
+        try:
+            port = read_port(proc, log_path)
+            with open(secret_path, "rb") as f:
+                keys = derive_keys(f.read())
+            rep.run("echo: unicode text", check_echo, port, keys,
+                    "héllo wörld ✓ 日本語 🚀")
+            rep.run("echo: 10000-byte text", check_echo, port, keys, "abcdefghij" * 1000)
+            rep.run("SEC-IPC-02 flipped tag bit closes, no RESPONSE", check_bad_tag, port, keys)
+            rep.run("SEC-IPC-04 replayed REQUEST closes (same and fresh connection)",
+                    check_replay, port, keys)
+            rep.run("SEC-IPC-05 oversized length prefix closes within 1 s",
+                    check_oversized, port, keys)
+            rep.run("unknown method is UNIMPLEMENTED", check_unknown_method, port, keys)
+            rep.run("Endpoint/Stats reject counters exact", check_stats, port, keys)
+            rep.run("SIGTERM exits 0 within 5 s", check_sigterm, proc)
+            rep.run("SEC-IPC-08 no secret or key material in the debug log",
+                    check_log, log_path, secret_path, keys)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    print(f"{rep.passed} passed, {rep.failed} failed")
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
