@@ -161,8 +161,8 @@ xr_frame_reader_feed(xr_frame_reader *r, const uint8_t *p, size_t n,
 	size_t off = 0, take;
 
 	*used = 0;
-	if (r->dead)
-		return XR_ERR_OVERSIZED;
+	if (r->dead != 0)
+		return r->dead;		/* the error that killed the stream */
 	if (r->prefix_have == XR_FRAME_PREFIX_LEN && r->have == r->need) {
 		/* the previous call completed a frame: start the next one */
 		r->prefix_have = 0;
@@ -183,7 +183,7 @@ xr_frame_reader_feed(xr_frame_reader *r, const uint8_t *p, size_t n,
 		r->have = 0;
 		if (r->need > r->max_body) {
 			/* reject before buffering a single body byte */
-			r->dead = 1;
+			r->dead = XR_ERR_OVERSIZED;
 			*used = off;
 			return XR_ERR_OVERSIZED;
 		}
@@ -191,6 +191,8 @@ xr_frame_reader_feed(xr_frame_reader *r, const uint8_t *p, size_t n,
 			uint8_t *nb = malloc(r->need);
 
 			if (nb == NULL) {
+				/* the prefix is consumed: the stream is unusable */
+				r->dead = XR_ERR_NOMEM;
 				*used = off;
 				return XR_ERR_NOMEM;
 			}

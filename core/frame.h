@@ -72,7 +72,7 @@ typedef struct xr_frame_reader {
 	size_t need;		/* announced body length */
 	size_t have;		/* body bytes buffered */
 	size_t max_body;
-	int dead;		/* set after OVERSIZED: the stream is unusable */
+	int dead;		/* 0, or the error that made the stream unusable */
 } xr_frame_reader;
 
 /* Initialize with a body limit. No allocation. */
@@ -84,7 +84,9 @@ void xr_frame_reader_init(xr_frame_reader *r, size_t max_body);
  * `*body`/`*body_len` view it until the next call. XR_ERR_AGAIN when all n
  * bytes were consumed without completing a frame. XR_ERR_OVERSIZED when the
  * prefix announces more than max_body (nothing buffered; the reader stays
- * dead). XR_ERR_NOMEM if the body buffer cannot be allocated.
+ * dead). XR_ERR_NOMEM if the body buffer cannot be allocated (the reader
+ * is dead too). A dead reader returns the same error again and consumes
+ * nothing.
  */
 int xr_frame_reader_feed(xr_frame_reader *r, const uint8_t *p, size_t n,
     size_t *used, const uint8_t **body, size_t *body_len);

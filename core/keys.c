@@ -70,12 +70,16 @@ int
 xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
     xr_diag *d)
 {
+	/* room for the longest secret plus "\r\n", plus one byte that tells
+	 * "too long" from "exactly the limit" */
+	uint8_t buf[XR_SECRET_MAX + 3];
+	size_t have = 0, lim = cap < XR_SECRET_MAX ? cap : XR_SECRET_MAX;
 	struct stat st;
-	size_t have = 0;
 	int fd = -1, r = XR_ERR_SECRET_INVALID;
 
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	/* O_NONBLOCK: a FIFO without a writer must not hang the open */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1) {
 		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
 		    "secret_file %s: cannot open (%s)", path, strerror(errno));
 		goto out;
@@ -92,24 +96,9 @@ xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
 		    (unsigned)(st.st_mode & 0777));
 		goto out;
 	}
-	for (;;) {
-		ssize_t n;
+	while (have < sizeof(buf)) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
 
-		if (have == cap) {
-			/* one more byte tells "too long" from "exactly cap" */
-			uint8_t probe;
-
-			n = read(fd, &probe, 1);
-			xr_wipe(&probe, 1);
-			if (n == 0)
-				break;
-			if (n < 0 && errno == EINTR)
-				continue;
-			r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
-			    "secret_file %s: longer than %zu bytes", path, cap);
-			goto out;
-		}
-		n = read(fd, out + have, cap - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -122,20 +111,29 @@ xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
 			break;
 		have += (size_t)n;
 	}
-	if (have > 0 && out[have - 1] == '\n')
+	/* strip one line ending: "\n" or "\r\n" */
+	if (have > 0 && buf[have - 1] == '\n') {
 		have--;
-	if (have > 0 && out[have - 1] == '\r')
-		have--;
+		if (have > 0 && buf[have - 1] == '\r')
+			have--;
+	}
+	if (have > lim) {
+		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "secret_file %s: longer than %zu bytes", path, lim);
+		goto out;
+	}
 	if (have < XR_SECRET_MIN) {
 		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
 		    "secret_file %s: shorter than %d bytes", path,
 		    XR_SECRET_MIN);
 		goto out;
 	}
+	memcpy(out, buf, have);
 	*len = have;
 	r = XR_OK;
  out:
-	if (r != XR_OK)
+	xr_wipe(buf, sizeof(buf));
+	if (r != XR_OK && out != NULL)
 		xr_wipe(out, cap);
 	if (fd != -1)
 		close(fd);
