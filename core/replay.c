@@ -192,7 +192,8 @@ xr_replay_check(xr_session *s, xr_nonce_cache *nonces, const xr_env_view *v,
 		s->peer_seq = v->sequence;
 		return XR_OK;
 	case XR_SESSION_PENDING:
-		if (v->ack_nonce_len != XR_NONCE_LEN ||
+		if (v->kind != XR_KIND_HELLO_ACK ||
+		    v->ack_nonce_len != XR_NONCE_LEN ||
 		    memcmp(v->ack_nonce, s->hello_nonce, XR_NONCE_LEN) != 0 ||
 		    v->sequence == 0)
 			return XR_ERR_REPLAY;

@@ -73,7 +73,7 @@ struct xr_env_view;
  *    its nonce goes through `nonces` (NULL: always XR_ERR_REPLAY).
  *  - a session id, `s` OPEN: the id must equal s->id and the sequence must be
  *    greater than s->peer_seq, which is then advanced.
- *  - a session id, `s` PENDING: the frame must acknowledge our HELLO
+ *  - a session id, `s` PENDING: the frame must be a HELLO_ACK of our HELLO
  *    (ack_nonce == s->hello_nonce); `s` adopts the id and becomes OPEN.
  *  - a session id, `s` NONE: the frame belongs to another connection.
  * Returns XR_OK, XR_ERR_REPLAY or XR_ERR_NONCE_CACHE_FULL. `s` changes only

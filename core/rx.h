@@ -65,7 +65,8 @@ typedef struct xr_env_view {
  * envelope, keeps whatever its caller needs in `ctx` (e.g. the decoded
  * message) and fills `view`. Byte fields longer than the view's arrays must
  * be reported by length only (the pipeline rejects them). Returns XR_OK or
- * XR_ERR_MALFORMED. `release` (may be NULL) frees what decode kept; the
+ * XR_ERR_MALFORMED; on failure decode keeps nothing (it cleans up itself).
+ * `release` (may be NULL) frees what a successful decode kept; the
  * pipeline calls it when a later step rejects the frame.
  */
 typedef struct xr_env_decoder {

@@ -334,6 +334,13 @@ test_session_pending(void **state)
 	v = view_session(NULL, 0);
 	assert_int_equal(xr_replay_check(&s, NULL, &v, 1000), XR_ERR_REPLAY);
 	assert_memory_equal(&s, &before, sizeof(s));
+	/* a matching ack_nonce on a kind other than HELLO_ACK */
+	v = view_session(sid_b, 1);
+	v.kind = XR_KIND_RESPONSE;
+	memcpy(v.ack_nonce, hello, XR_NONCE_LEN);
+	v.ack_nonce_len = XR_NONCE_LEN;
+	assert_int_equal(xr_replay_check(&s, NULL, &v, 1000), XR_ERR_REPLAY);
+	assert_memory_equal(&s, &before, sizeof(s));
 	/* the matching ack: OPEN, adopting the id */
 	v = view_session(sid_b, 1);
 	v.kind = XR_KIND_HELLO_ACK;

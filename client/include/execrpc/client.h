@@ -10,7 +10,14 @@
  *
  * Threading: a channel belongs to one event_base and one thread. Async calls
  * complete on that base; the blocking call runs the base until its own call
- * completes (other callbacks on the base may run meanwhile).
+ * completes (other callbacks on the base may run meanwhile). The blocking
+ * calls cannot be used from inside a callback running on the same base
+ * (libevent refuses a nested loop): they then return XR_STATUS_INTERNAL.
+ *
+ * Signals: the application ignores SIGPIPE. libevent writes to the socket
+ * with write(2)/writev(2), and a library must not change the process's
+ * signal disposition, so a server that closes while a write is pending
+ * would otherwise kill the process.
  *
  * Every call completes exactly once with a definite status, never later
  * than its deadline (plus scheduling latency): OK, a server status, or a

@@ -1,0 +1,485 @@
+/*
+ * client/channel.c — the public call API over both transports: starting,
+ * cancelling and blocking calls, readiness, stats, and the channel's
+ * lifetime (deferred free when freed from inside one of its callbacks).
+ */
+#include "channel_priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "keys.h"
+
+void
+xr_channel_enter(xr_channel *ch)
+{
+	ch->busy++;
+}
+
+static void
+channel_destroy(xr_channel *ch)
+{
+	if (ch->kind == XR_CH_TCP)
+		xr_tcp_destroy(ch);
+	xr_calls_destroy(&ch->calls);
+	if (ch->scratch != NULL) {
+		xr_wipe(ch->scratch, ch->scratch_cap);
+		free(ch->scratch);
+	}
+	xr_wipe(ch, sizeof(*ch));
+	free(ch);
+}
+
+int
+xr_channel_leave(xr_channel *ch)
+{
+	if (--ch->busy == 0 && ch->freeing) {
+		channel_destroy(ch);
+		return 1;
+	}
+	return 0;
+}
+
+static xr_channel *
+channel_alloc(struct event_base *base, int kind)
+{
+	xr_channel *ch;
+
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		return NULL;
+	ch->base = base;
+	ch->kind = kind;
+	ch->max_payload = XR_CLIENT_DEF_MAX_PAYLOAD;
+	ch->max_inflight = XR_CLIENT_DEF_MAX_INFLIGHT;
+	xr_calls_init(&ch->calls);
+	return ch;
+}
+
+xr_channel *
+xr_channel_new_tcp(struct event_base *base, const xr_channel_opts *opts,
+    const xr_keyset *ks, int *err)
+{
+	xr_channel *ch = NULL;
+	int r = XR_ERR_INVALID_ARG;
+
+	if (base == NULL || opts == NULL || ks == NULL)
+		goto out;
+	r = XR_ERR_NOMEM;
+	if ((ch = channel_alloc(base, XR_CH_TCP)) == NULL)
+		goto out;
+	if ((r = xr_tcp_open(ch, opts, ks)) != XR_OK) {
+		xr_tcp_destroy(ch);
+		xr_calls_destroy(&ch->calls);
+		free(ch);
+		ch = NULL;
+	}
+ out:
+	if (err != NULL)
+		*err = r;
+	return ch;
+}
+
+xr_channel *
+xr_channel_new_memory(struct event_base *base, const xr_local_target *target)
+{
+	xr_channel *ch;
+
+	if (base == NULL || target == NULL || target->start == NULL)
+		return NULL;
+	if ((ch = channel_alloc(base, XR_CH_MEMORY)) == NULL)
+		return NULL;
+	ch->target = *target;
+	ch->state = XR_CH_READY;
+	return ch;
+}
+
+void
+xr_channel_free(xr_channel *ch)
+{
+	xr_client_call *c;
+
+	if (ch == NULL || ch->freeing)
+		return;
+	xr_channel_enter(ch);
+	ch->freeing = 1;
+	if (ch->kind == XR_CH_TCP) {
+		xr_tcp_close(ch, XR_ERR_CLOSED, "channel closed");
+	} else {
+		ch->state = XR_CH_CLOSED;
+		while ((c = xr_calls_any(ch)) != NULL) {
+			xr_mem_abandon(ch, c);
+			xr_calls_complete(c, XR_STATUS_UNAVAILABLE,
+			    "channel closed", NULL, 0);
+		}
+	}
+	xr_channel_leave(ch);
+}
+
+int
+xr_channel_is_usable(const xr_channel *ch)
+{
+	if (ch == NULL || ch->freeing)
+		return 0;
+	return ch->state == XR_CH_CONNECTING || ch->state == XR_CH_HANDSHAKE ||
+	    ch->state == XR_CH_READY;
+}
+
+void
+xr_channel_stats_get(const xr_channel *ch, xr_channel_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (ch == NULL)
+		return;
+	*out = ch->stats;
+	for (int i = 0; i < XR_REJECT_COUNT && i < 6; i++)
+		out->rejects[i] = ch->rx.counters.rejects[i];
+}
+
+/* "package.Service/Method": non-empty parts, fits Envelope.method. */
+static int
+method_ok(const char *m)
+{
+	const char *slash;
+	size_t n;
+
+	if (m == NULL)
+		return 0;
+	n = strnlen(m, XR_CLIENT_METHOD_MAX);
+	if (n == 0 || n >= XR_CLIENT_METHOD_MAX)
+		return 0;
+	slash = strchr(m, '/');
+	return slash != NULL && slash != m && slash[1] != '\0' &&
+	    strchr(slash + 1, '/') == NULL;
+}
+
+static const char *
+unusable_reason(const xr_channel *ch)
+{
+	if (ch->freeing)
+		return "channel closed";
+	if (ch->state == XR_CH_DRAINING)
+		return "server is draining (GOAWAY)";
+	return ch->close_err == XR_ERR_READY_TIMEOUT ?
+	    "connect timed out" : "not connected";
+}
+
+/* The body of xr_call_start, inside enter/leave. */
+static xr_client_call *
+call_start(xr_channel *ch, const char *method, const uint8_t *req,
+    size_t req_len, uint32_t timeout_ms, xr_call_cb cb, void *arg)
+{
+	xr_client_call *c;
+
+	if (!method_ok(method) || (req == NULL && req_len > 0)) {
+		xr_calls_fail_now(ch, cb, arg, XR_STATUS_INVALID_ARGUMENT,
+		    "bad method name or request");
+		return NULL;
+	}
+	if (req_len > ch->max_payload) {
+		xr_calls_fail_now(ch, cb, arg, XR_STATUS_INVALID_ARGUMENT,
+		    "request larger than max_payload_bytes");
+		return NULL;
+	}
+	if (!xr_channel_is_usable(ch)) {
+		xr_calls_fail_now(ch, cb, arg, XR_STATUS_UNAVAILABLE,
+		    unusable_reason(ch));
+		return NULL;
+	}
+	if (ch->calls.count >= ch->max_inflight ||
+	    (ch->kind == XR_CH_TCP &&
+	     xr_tcp_outbuf_len(ch) > XR_CLIENT_MAX_OUTBUF)) {
+		xr_calls_fail_now(ch, cb, arg, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "too many calls in flight on the channel");
+		return NULL;
+	}
+	if ((c = xr_calls_alloc(ch)) == NULL) {
+		xr_calls_fail_now(ch, cb, arg, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "out of memory");
+		return NULL;
+	}
+	if (xr_calls_insert(ch, c) != XR_OK) {
+		xr_calls_release(ch, c);
+		xr_calls_fail_now(ch, cb, arg, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "out of memory");
+		return NULL;
+	}
+	ch->stats.calls_started++;
+	c->cb = cb;
+	c->arg = arg;
+	memcpy(c->method, method, strlen(method) + 1);
+	if (timeout_ms > 0 &&
+	    xr_calls_arm_deadline(ch, c, timeout_ms) != XR_OK) {
+		xr_calls_complete(c, XR_STATUS_INTERNAL,
+		    "cannot arm the deadline timer", NULL, 0);
+		return NULL;
+	}
+	if (ch->kind == XR_CH_TCP) {
+		if (xr_tcp_start_call(ch, c, req, req_len) != XR_OK)
+			return NULL;
+		return c;
+	}
+	xr_mem_start_call(ch, c, req, req_len, timeout_ms);
+	/* the call may have completed inside the target's start() and its
+	 * struct been recycled, even reused by a call started from the
+	 * callback: it is ours only if still pending under its own id */
+	return c;
+}
+
+xr_client_call *
+xr_call_start(xr_channel *ch, const char *method, const uint8_t *req,
+    size_t req_len, uint32_t timeout_ms, xr_call_cb cb, void *arg)
+{
+	xr_client_call *c;
+	uint64_t id;
+
+	if (ch == NULL) {
+		xr_calls_fail_now(NULL, cb, arg, XR_STATUS_INVALID_ARGUMENT,
+		    "no channel");
+		return NULL;
+	}
+	xr_channel_enter(ch);
+	id = ch->calls.next_id + 1;
+	c = call_start(ch, method, req, req_len, timeout_ms, cb, arg);
+	if (c != NULL && (c->state == XR_CALL_FREE || c->id != id ||
+	    xr_calls_find(ch, id) != c))
+		c = NULL;
+	if (xr_channel_leave(ch))
+		return NULL;
+	return c;
+}
+
+void
+xr_call_cancel(xr_client_call *c)
+{
+	xr_channel *ch;
+
+	if (c == NULL || c->state == XR_CALL_FREE)
+		return;
+	ch = c->ch;
+	xr_channel_enter(ch);
+	if (c->state == XR_CALL_SENT) {
+		if (ch->kind == XR_CH_TCP)
+			xr_tcp_abandon(ch, c);
+		else
+			xr_mem_abandon(ch, c);
+	}
+	xr_calls_complete(c, XR_STATUS_CANCELLED, "cancelled", NULL, 0);
+	if (ch->kind == XR_CH_TCP)
+		xr_tcp_maybe_drained(ch);
+	xr_channel_leave(ch);
+}
+
+/* ---- readiness ----------------------------------------------------------- */
+
+static void
+wait_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+}
+
+int
+xr_channel_wait_ready(xr_channel *ch, uint32_t timeout_ms)
+{
+	struct event ev;
+	struct timeval tv;
+	int timed_out = 0, armed = 0, r;
+
+	if (ch == NULL)
+		return XR_ERR_INVALID_ARG;
+	if (ch->kind == XR_CH_MEMORY)
+		return ch->freeing ? XR_ERR_CLOSED : XR_OK;
+	xr_channel_enter(ch);
+	if (timeout_ms > 0) {
+		tv.tv_sec = (time_t)(timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+		if (event_assign(&ev, ch->base, -1, 0, wait_timer_cb,
+		    &timed_out) == 0 && evtimer_add(&ev, &tv) == 0)
+			armed = 1;
+		else
+			timed_out = 1;
+	} else
+		timed_out = 1;	/* 0: just report the current state */
+	while (!ch->freeing && (ch->state == XR_CH_CONNECTING ||
+	    ch->state == XR_CH_HANDSHAKE) && !timed_out) {
+		if (event_base_loop(ch->base, EVLOOP_ONCE) != 0)
+			break;	/* nothing pending, or called from a callback */
+	}
+	if (armed)
+		evtimer_del(&ev);
+	if (ch->freeing || ch->state == XR_CH_CLOSED)
+		r = XR_ERR_CLOSED;
+	else if (ch->state == XR_CH_READY || ch->state == XR_CH_DRAINING)
+		r = XR_OK;
+	else
+		r = XR_ERR_READY_TIMEOUT;
+	if (xr_channel_leave(ch))
+		return XR_ERR_CLOSED;
+	return r;
+}
+
+/* ---- blocking calls ------------------------------------------------------ */
+
+struct sync_call {
+	int done;
+	xr_status st;
+	/* bytes mode */
+	int want_bytes;
+	uint8_t *resp;
+	size_t resp_len;
+	/* nanopb mode */
+	const pb_msgdesc_t *resp_fields;
+	void *resp_msg;
+};
+
+static void
+sync_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t resp_len)
+{
+	struct sync_call *s = arg;
+
+	s->done = 1;
+	s->st = *st;
+	if (st->code != XR_STATUS_OK)
+		return;
+	if (s->want_bytes) {
+		if (resp_len == 0)
+			return;
+		if ((s->resp = malloc(resp_len)) == NULL) {
+			s->st.code = XR_STATUS_INTERNAL;
+			snprintf(s->st.message, sizeof(s->st.message),
+			    "out of memory for the response");
+			return;
+		}
+		memcpy(s->resp, resp, resp_len);
+		s->resp_len = resp_len;
+	} else if (s->resp_fields != NULL) {
+		pb_istream_t is = pb_istream_from_buffer(resp, resp_len);
+
+		if (!pb_decode(&is, s->resp_fields, s->resp_msg)) {
+			s->st.code = XR_STATUS_INTERNAL;
+			snprintf(s->st.message, sizeof(s->st.message),
+			    "response does not decode");
+		}
+	}
+}
+
+/* Start the call and run the base until it completes. */
+static void
+sync_run(xr_channel *ch, const char *method, const uint8_t *req,
+    size_t req_len, uint32_t timeout_ms, struct sync_call *s)
+{
+	struct event_base *base = ch->base;
+	xr_client_call *c;
+
+	c = xr_call_start(ch, method, req, req_len, timeout_ms, sync_cb, s);
+	/* `ch` may be gone once the base runs: only `c` and `base` are used */
+	while (!s->done) {
+		if (event_base_loop(base, EVLOOP_ONCE) != 0 && !s->done) {
+			/* no event can complete it, or the loop is already
+			 * running (a blocking call from a callback) */
+			if (c != NULL)
+				xr_call_cancel(c);
+			s->st.code = XR_STATUS_INTERNAL;
+			snprintf(s->st.message, sizeof(s->st.message),
+			    "event loop cannot run (blocking call from a "
+			    "callback, or nothing can complete the call)");
+			s->done = 1;
+			free(s->resp);
+			s->resp = NULL;
+			s->resp_len = 0;
+		}
+	}
+}
+
+int
+xr_call_sync_bytes(xr_channel *ch, const char *method, const uint8_t *req,
+    size_t req_len, uint8_t **resp, size_t *resp_len, uint32_t timeout_ms,
+    xr_status *st)
+{
+	struct sync_call s;
+
+	memset(&s, 0, sizeof(s));
+	s.want_bytes = 1;
+	if (resp != NULL)
+		*resp = NULL;
+	if (resp_len != NULL)
+		*resp_len = 0;
+	if (ch == NULL) {
+		s.st.code = XR_STATUS_INVALID_ARGUMENT;
+		snprintf(s.st.message, sizeof(s.st.message), "no channel");
+	} else
+		sync_run(ch, method, req, req_len, timeout_ms, &s);
+	if (s.st.code == XR_STATUS_OK && resp != NULL && resp_len != NULL) {
+		*resp = s.resp;
+		*resp_len = s.resp_len;
+	} else
+		free(s.resp);
+	if (st != NULL)
+		*st = s.st;
+	return s.st.code;
+}
+
+static int
+sync_fail(xr_status *st, int code, const char *msg)
+{
+	if (st != NULL) {
+		st->code = code;
+		snprintf(st->message, sizeof(st->message), "%s", msg);
+	}
+	return code;
+}
+
+int
+xr_call_sync(xr_channel *ch, const char *method,
+    const pb_msgdesc_t *req_fields, const void *req,
+    const pb_msgdesc_t *resp_fields, void *resp, uint32_t timeout_ms,
+    xr_status *st)
+{
+	struct sync_call s;
+	pb_ostream_t os;
+	size_t len;
+
+	if (ch == NULL || req_fields == NULL || req == NULL)
+		return sync_fail(st, XR_STATUS_INVALID_ARGUMENT,
+		    "bad arguments");
+	if (!pb_get_encoded_size(&len, req_fields, req))
+		return sync_fail(st, XR_STATUS_INVALID_ARGUMENT,
+		    "request does not encode");
+	if (len > ch->max_payload)
+		return sync_fail(st, XR_STATUS_INVALID_ARGUMENT,
+		    "request larger than max_payload_bytes");
+	if (len > ch->scratch_cap) {
+		uint8_t *nb = malloc(len);
+
+		if (nb == NULL)
+			return sync_fail(st, XR_STATUS_RESOURCE_EXHAUSTED,
+			    "out of memory");
+		if (ch->scratch != NULL) {
+			xr_wipe(ch->scratch, ch->scratch_cap);
+			free(ch->scratch);
+		}
+		ch->scratch = nb;
+		ch->scratch_cap = len;
+	}
+	os = pb_ostream_from_buffer(ch->scratch, len);
+	if (!pb_encode(&os, req_fields, req) || os.bytes_written != len)
+		return sync_fail(st, XR_STATUS_INVALID_ARGUMENT,
+		    "request does not encode");
+
+	memset(&s, 0, sizeof(s));
+	s.resp_fields = resp_fields;
+	s.resp_msg = resp;
+	if (resp_fields == NULL || resp == NULL)
+		s.resp_fields = NULL;
+	/* xr_call_start copies the request, so the scratch is free again
+	 * before anything else can use it */
+	sync_run(ch, method, ch->scratch, len, timeout_ms, &s);
+	if (st != NULL)
+		*st = s.st;
+	return s.st.code;
+}

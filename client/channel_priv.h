@@ -1,0 +1,188 @@
+/*
+ * client/channel_priv.h — the channel and call objects shared by the client
+ * library's modules (private; never installed):
+ *
+ *   channel.c  public API: call start/cancel, blocking calls, free, stats
+ *   calls.c    xr_calls_*: the pending-call table (hash by call_id), the
+ *              call freelist, deadline timers, completion
+ *   tcp.c      xr_tcp_*: the tcp_local connection (connect, handshake,
+ *              read pipeline, signed writes)
+ *   memory.c   xr_mem_*: the memory transport over an xr_local_target
+ *
+ * Re-entrancy: user callbacks may start, cancel or free from inside any
+ * completion. Every entry point that can run a callback brackets its work
+ * with xr_channel_enter()/xr_channel_leave(); xr_channel_free() inside such
+ * a bracket only closes the channel and the last leave frees it.
+ */
+#ifndef XR_CLIENT_CHANNEL_PRIV_H
+#define XR_CLIENT_CHANNEL_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "execrpc/client.h"
+
+#include "auth.h"
+#include "codec_nb.h"
+#include "replay.h"
+#include "rx.h"
+
+#define XR_CLIENT_DEF_MAX_PAYLOAD	1048576u
+#define XR_CLIENT_DEF_TTL_S		30u
+#define XR_CLIENT_DEF_MAX_INFLIGHT	4096u
+#define XR_CLIENT_DEF_CONNECT_MS	5000u
+/* Bytes queued for the socket past which new calls get RESOURCE_EXHAUSTED. */
+#define XR_CLIENT_MAX_OUTBUF		(8u * 1024 * 1024)
+/* Method names are bounded by Envelope.method (nanopb max_size 128). */
+#define XR_CLIENT_METHOD_MAX		128
+#define XR_CLIENT_NAME_MAX		64
+
+enum xr_ch_kind {
+	XR_CH_TCP = 1,
+	XR_CH_MEMORY = 2,
+};
+
+enum xr_ch_state {
+	XR_CH_CONNECTING = 0,	/* TCP connect in progress */
+	XR_CH_HANDSHAKE,	/* HELLO sent, awaiting HELLO_ACK */
+	XR_CH_READY,		/* session open (memory: always) */
+	XR_CH_DRAINING,		/* GOAWAY received: no new calls */
+	XR_CH_CLOSED,		/* connection gone; no calls */
+};
+
+enum xr_call_state {
+	XR_CALL_FREE = 0,	/* on the freelist */
+	XR_CALL_QUEUED,		/* tcp: waiting for the handshake */
+	XR_CALL_SENT,		/* tcp: REQUEST written; memory: started */
+};
+
+struct xr_client_call {
+	xr_channel *ch;
+	uint64_t id;			/* call_id, from 1 */
+	int state;			/* enum xr_call_state */
+	int has_timer;
+	struct event timer;		/* the deadline (event_assign'ed) */
+	uint64_t deadline_ms;		/* xr_mono_ms() deadline, 0 = none */
+	xr_call_cb cb;
+	void *arg;
+	xr_client_call *hnext;		/* hash chain */
+	xr_client_call *qprev, *qnext;	/* send queue; qnext: freelist */
+	void *mem_handle;		/* memory: the target's handle */
+	int mem_in_start;		/* memory: inside target->start() */
+	uint8_t *qreq;			/* tcp, queued: copy of the request */
+	size_t qreq_len;
+	char method[XR_CLIENT_METHOD_MAX];
+};
+
+/* Pending calls by call_id (chained hash, power-of-two buckets) + freelist. */
+typedef struct xr_calls {
+	xr_client_call **buckets;
+	size_t nbuckets;
+	size_t count;			/* calls in the table */
+	xr_client_call *free;		/* freelist (qnext) */
+	size_t nfree;
+	uint64_t next_id;
+} xr_calls;
+
+struct xr_channel {
+	struct event_base *base;	/* borrowed */
+	int kind;			/* enum xr_ch_kind */
+	int state;			/* enum xr_ch_state */
+	int busy;			/* nesting of enter/leave */
+	int freeing;			/* xr_channel_free() was called */
+	uint32_t max_payload;		/* effective request payload limit */
+	uint32_t max_inflight;		/* effective local in-flight cap */
+	xr_calls calls;
+	xr_channel_stats stats;		/* rejects[] filled from rx on read */
+	uint64_t stray_responses;	/* RESPONSEs for unknown call ids */
+	uint8_t *scratch;		/* xr_call_sync request encoding */
+	size_t scratch_cap;
+
+	/* memory transport */
+	xr_local_target target;
+
+	/* tcp_local transport */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct bufferevent *bev;
+	struct event conn_timer;
+	int conn_timer_set;
+	uint32_t connect_timeout_ms;
+	int close_err;			/* why it closed: XR_ERR_* */
+	xr_auth *auth;			/* keys: wiped on free */
+	xr_rx rx;
+	xr_session sess;
+	xr_client_call *q_head, *q_tail;	/* calls queued before READY */
+	char client_name[XR_CLIENT_NAME_MAX];
+	execrpc_v1_Envelope tx;		/* envelope being encoded */
+	xr_nb_dec dec;			/* envelope being received */
+};
+
+/* channel.c */
+void xr_channel_enter(xr_channel *ch);
+/* Returns 1 if the channel was freed (the caller must not touch it). */
+int xr_channel_leave(xr_channel *ch);
+
+/* calls.c */
+void xr_calls_init(xr_calls *t);
+/* Free every call (the table must be empty) and the buckets. */
+void xr_calls_destroy(xr_calls *t);
+/* A fresh call from the freelist (or malloc), with the next call id; not
+ * yet in the table. NULL on allocation failure. */
+xr_client_call *xr_calls_alloc(xr_channel *ch);
+/* Put a call that never entered the table back on the freelist. */
+void xr_calls_release(xr_channel *ch, xr_client_call *c);
+/* Insert into the table; XR_OK or XR_ERR_NOMEM (table growth failed). */
+int xr_calls_insert(xr_channel *ch, xr_client_call *c);
+/* The pending call with `id`, or NULL. */
+xr_client_call *xr_calls_find(xr_channel *ch, uint64_t id);
+/* Append a call to the send queue (state QUEUED) / take it out. */
+void xr_calls_enqueue(xr_channel *ch, xr_client_call *c);
+void xr_calls_unqueue(xr_channel *ch, xr_client_call *c);
+/* Any pending call (for failing them all), or NULL when none is left. */
+xr_client_call *xr_calls_any(xr_channel *ch);
+/* Arm the call's deadline timer (timeout_ms > 0). XR_OK or XR_ERR_SYSTEM. */
+int xr_calls_arm_deadline(xr_channel *ch, xr_client_call *c,
+    uint32_t timeout_ms);
+/*
+ * Complete a pending call exactly once: take it out of the table and the
+ * send queue, stop its timer, recycle it, count it, then run its callback
+ * with `code`, `msg` (may be NULL) and, for XR_STATUS_OK, the response.
+ */
+void xr_calls_complete(xr_client_call *c, int code, const char *msg,
+    const uint8_t *resp, size_t resp_len);
+/* Run `cb` for a call that never started (counted as started + failed). */
+void xr_calls_fail_now(xr_channel *ch, xr_call_cb cb, void *arg, int code,
+    const char *msg);
+
+/* tcp.c */
+/* Set up and start connecting. XR_OK or an XR_ERR_* (ch is then unusable). */
+int xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts,
+    const xr_keyset *ks);
+/* Send (or queue, before the handshake) a call's REQUEST. On failure the
+ * call has been completed and an XR_ERR_* is returned. */
+int xr_tcp_start_call(xr_channel *ch, xr_client_call *c, const uint8_t *req,
+    size_t req_len);
+/* The call is being abandoned (deadline, cancel): tell the server. */
+void xr_tcp_abandon(xr_channel *ch, xr_client_call *c);
+/* Bytes waiting in the socket's output buffer. */
+size_t xr_tcp_outbuf_len(const xr_channel *ch);
+/* Close the connection now and fail every pending call with UNAVAILABLE. */
+void xr_tcp_close(xr_channel *ch, int err, const char *why);
+/* Release what xr_tcp_open() set up (the connection is closed). */
+void xr_tcp_destroy(xr_channel *ch);
+/* After calls completed: a draining channel with none left closes. */
+void xr_tcp_maybe_drained(xr_channel *ch);
+
+/* memory.c */
+/* Start the call on the target; the call may complete inside. */
+void xr_mem_start_call(xr_channel *ch, xr_client_call *c, const uint8_t *req,
+    size_t req_len, uint32_t timeout_ms);
+/* Abandon a started call at the target (deadline, cancel, free). */
+void xr_mem_abandon(xr_channel *ch, xr_client_call *c);
+
+#endif /* XR_CLIENT_CHANNEL_PRIV_H */

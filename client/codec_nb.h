@@ -1,0 +1,71 @@
+/*
+ * client/codec_nb.h — the nanopb side of envelope coding (private to the
+ * client library; client/ is the one place that calls nanopb, STYLE.md).
+ *
+ * Encoding: the caller fills an execrpc_v1_Envelope (all static fields) and
+ * passes the payload bytes separately; the payload goes out through the
+ * Envelope's one callback field straight from the caller's buffer, so no
+ * payload-sized copy or struct is ever made. xr_nb_seal() writes a complete
+ * signed frame (prefix, Frame wrapper, envelope, tag) into memory the caller
+ * provides, e.g. space reserved in an evbuffer.
+ *
+ * Decoding: an xr_env_decoder for core/rx.h's xr_rx_frame(). It decodes the
+ * exact envelope bytes from a buffer stream; the payload is recorded as a
+ * zero-copy view (pointer + length) into those bytes, valid as long as the
+ * input buffer is. A byte or string field longer than its nanopb max_size,
+ * or more repeated entries than max_count, fails the decode (MALFORMED).
+ * Nothing here allocates.
+ */
+#ifndef XR_CLIENT_CODEC_NB_H
+#define XR_CLIENT_CODEC_NB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "execrpc/v1/frame.pb.h"
+#include "keys.h"
+#include "rx.h"
+
+/* The decoder context: the last decoded envelope and its payload view. */
+typedef struct xr_nb_dec {
+	execrpc_v1_Envelope env;	/* every field but the payload */
+	const uint8_t *payload;		/* into the decoded input, or NULL */
+	size_t payload_len;
+	const uint8_t *in;		/* the input being decoded */
+	size_t in_len;
+} xr_nb_dec;
+
+/*
+ * Decode `len` bytes at `env` into `d` and fill `view` (byte fields are
+ * copied into the view; their lengths never exceed the view's arrays because
+ * nanopb refuses anything over max_size). Returns XR_OK or XR_ERR_MALFORMED
+ * (then `d` holds no payload view). `env` must stay valid while the payload
+ * view is used.
+ */
+int xr_nb_decode(xr_nb_dec *d, const uint8_t *env, size_t len,
+    xr_env_view *view);
+
+/* The xr_env_decoder interface over `d` (borrowed). */
+xr_env_decoder xr_nb_decoder(xr_nb_dec *d);
+
+/*
+ * Encoded size of `env` with `payload` (plen bytes, may be NULL if 0) in
+ * field 16. Sets env->payload to the encoder callback. Returns XR_OK, or
+ * XR_ERR_INTERNAL if nanopb refuses the envelope (e.g. an unterminated
+ * string).
+ */
+int xr_nb_env_size(execrpc_v1_Envelope *env, const uint8_t *payload,
+    size_t plen, size_t *env_len);
+
+/*
+ * Write the complete signed frame for `env` + `payload` into `out`, which
+ * has room for exactly xr_frame_wire_len(env_len) bytes, `env_len` being what
+ * xr_nb_env_size() returned for the same arguments. The tag is
+ * HMAC(key[d], label(d) || envelope). Returns XR_OK, or XR_ERR_INTERNAL
+ * (encoding did not produce env_len bytes, or signing failed).
+ */
+int xr_nb_seal(xr_auth *a, xr_dir d, execrpc_v1_Envelope *env,
+    const uint8_t *payload, size_t plen, size_t env_len, uint8_t *out);
+
+#endif /* XR_CLIENT_CODEC_NB_H */

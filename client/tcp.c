@@ -1,0 +1,547 @@
+/*
+ * client/tcp.c — the tcp_local transport: one loopback TCP connection per
+ * channel, a bufferevent on the caller's base, the HELLO handshake of
+ * docs/protocol.md, the receive pipeline of core/rx.h, signed writes.
+ *
+ * Read path: the 4-byte prefix is peeked and checked (xr_rx_check_len)
+ * before the body is waited for; only then is the frame made contiguous and
+ * run through xr_rx_frame(). Any rejected frame closes the connection, and
+ * closing fails every pending call with UNAVAILABLE at once.
+ *
+ * Write path: each frame is encoded and signed straight into space reserved
+ * in the bufferevent's output buffer, so the frames of many calls started in
+ * one loop iteration leave in one write.
+ *
+ * The application must ignore SIGPIPE (libevent writes with write(2)/writev).
+ */
+#include "channel_priv.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "frame.h"
+#include "keys.h"
+#include "log.h"
+
+#define TCP_RX_KINDS (XR_KIND_BIT(XR_KIND_HELLO_ACK) | \
+    XR_KIND_BIT(XR_KIND_RESPONSE) | XR_KIND_BIT(XR_KIND_GOAWAY) | \
+    XR_KIND_BIT(XR_KIND_PONG))
+
+/* ---- addresses ----------------------------------------------------------- */
+
+/* Same rule as the server's bind_host: 127.0.0.0/8, ::1, "localhost"
+ * (taken as 127.0.0.1). Nothing is resolved. */
+static int
+tcp_resolve(xr_channel *ch, const char *host, uint16_t port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ch->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ch->addr;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	memset(&ch->addr, 0, sizeof(ch->addr));
+	if (host == NULL || port == 0)
+		return XR_ERR_INVALID_ARG;
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &a4) == 1) {
+		if ((ntohl(a4.s_addr) >> 24) != 127)
+			return XR_ERR_INVALID_ARG;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr = a4;
+		ch->addrlen = sizeof(*sin);
+		return XR_OK;
+	}
+	if (inet_pton(AF_INET6, host, &a6) == 1) {
+		if (!IN6_IS_ADDR_LOOPBACK(&a6))
+			return XR_ERR_INVALID_ARG;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sin6->sin6_addr = a6;
+		ch->addrlen = sizeof(*sin6);
+		return XR_OK;
+	}
+	return XR_ERR_INVALID_ARG;
+}
+
+/* ---- writing frames ------------------------------------------------------ */
+
+/* Fill the common fields of ch->tx for a new frame of `kind`. */
+static int
+tx_prepare(xr_channel *ch, uint32_t kind, int with_trace)
+{
+	execrpc_v1_Envelope *e = &ch->tx;
+	uint8_t rnd[XR_NONCE_LEN + XR_NONCE_LEN];
+	size_t need = with_trace ? sizeof(rnd) : XR_NONCE_LEN;
+
+	if (xr_random_bytes(rnd, need) != XR_OK)
+		return XR_ERR_SYSTEM;
+	e->version = XR_PROTOCOL_VERSION;
+	e->kind = (execrpc_v1_Kind)kind;
+	memcpy(e->nonce.bytes, rnd, XR_NONCE_LEN);
+	e->nonce.size = XR_NONCE_LEN;
+	e->ts_ms = xr_now_ms();
+	if (ch->sess.state == XR_SESSION_OPEN) {
+		memcpy(e->session_id.bytes, ch->sess.id, XR_SESSION_ID_LEN);
+		e->session_id.size = XR_SESSION_ID_LEN;
+		e->sequence = xr_session_next_seq(&ch->sess);
+	} else {
+		e->session_id.size = 0;
+		e->sequence = 0;
+	}
+	e->ack_nonce.size = 0;
+	if (with_trace) {
+		memcpy(e->trace_id.bytes, rnd + XR_NONCE_LEN, XR_NONCE_LEN);
+		e->trace_id.size = XR_NONCE_LEN;
+	} else
+		e->trace_id.size = 0;
+	e->headers_count = 0;
+	e->call_id = 0;
+	e->method[0] = '\0';
+	e->timeout_ms = 0;
+	e->has_status = false;
+	return XR_OK;
+}
+
+/* Encode and sign ch->tx + payload into the output buffer. */
+static int
+tx_write(xr_channel *ch, const uint8_t *payload, size_t plen)
+{
+	struct evbuffer *out;
+	struct evbuffer_iovec v;
+	size_t env_len, total;
+	int r;
+
+	if (ch->bev == NULL)
+		return XR_ERR_CLOSED;
+	if ((r = xr_nb_env_size(&ch->tx, payload, plen, &env_len)) != XR_OK)
+		return r;
+	total = xr_frame_wire_len(env_len);
+	if (total - XR_FRAME_PREFIX_LEN > UINT32_MAX)
+		return XR_ERR_NO_SPACE;
+	out = bufferevent_get_output(ch->bev);
+	if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) < 1 ||
+	    v.iov_len < total)
+		return XR_ERR_NOMEM;
+	if ((r = xr_nb_seal(ch->auth, XR_DIR_WEB_TO_EXEC, &ch->tx, payload,
+	    plen, env_len, v.iov_base)) != XR_OK)
+		return r;	/* the reservation is simply not committed */
+	v.iov_len = total;
+	if (evbuffer_commit_space(out, &v, 1) != 0)
+		return XR_ERR_INTERNAL;
+	return XR_OK;
+}
+
+static int
+tx_hello(xr_channel *ch)
+{
+	execrpc_v1_Hello hello;
+	uint8_t buf[execrpc_v1_Hello_size];
+	pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
+	int r;
+
+	memset(&hello, 0, sizeof(hello));
+	memcpy(hello.client_name, ch->client_name, sizeof(hello.client_name));
+	if (!pb_encode(&os, execrpc_v1_Hello_fields, &hello))
+		return XR_ERR_INTERNAL;
+	ch->sess.state = XR_SESSION_NONE;
+	if ((r = tx_prepare(ch, XR_KIND_HELLO, 0)) != XR_OK)
+		return r;
+	xr_session_pending(&ch->sess, ch->tx.nonce.bytes);
+	return tx_write(ch, buf, os.bytes_written);
+}
+
+static int
+tx_request(xr_channel *ch, xr_client_call *c, const uint8_t *req,
+    size_t req_len)
+{
+	uint64_t now, rem;
+	int r;
+
+	if ((r = tx_prepare(ch, XR_KIND_REQUEST, 1)) != XR_OK)
+		return r;
+	ch->tx.call_id = c->id;
+	memcpy(ch->tx.method, c->method, sizeof(ch->tx.method));
+	if (c->deadline_ms != 0) {
+		/* the deadline as time remaining, like grpc-timeout */
+		now = xr_mono_ms();
+		rem = c->deadline_ms > now ? c->deadline_ms - now : 1;
+		ch->tx.timeout_ms = rem > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)rem;
+	}
+	return tx_write(ch, req, req_len);
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+void
+xr_tcp_close(xr_channel *ch, int err, const char *why)
+{
+	xr_client_call *c;
+	char msg[200];
+
+	if (ch->state != XR_CH_CLOSED) {
+		ch->state = XR_CH_CLOSED;
+		ch->close_err = err;
+		xr_debug("execrpc client: connection closed: %s", why);
+	}
+	if (ch->conn_timer_set) {
+		evtimer_del(&ch->conn_timer);
+		ch->conn_timer_set = 0;
+	}
+	if (ch->bev != NULL) {
+		/* libevent holds a reference while it runs our callbacks, so
+		 * freeing from inside one of them is safe */
+		bufferevent_disable(ch->bev, EV_READ | EV_WRITE);
+		bufferevent_setcb(ch->bev, NULL, NULL, NULL, NULL);
+		bufferevent_free(ch->bev);
+		ch->bev = NULL;
+	}
+	snprintf(msg, sizeof(msg), "connection closed: %s", why);
+	while ((c = xr_calls_any(ch)) != NULL)
+		xr_calls_complete(c, XR_STATUS_UNAVAILABLE, msg, NULL, 0);
+}
+
+void
+xr_tcp_maybe_drained(xr_channel *ch)
+{
+	if (ch->state == XR_CH_DRAINING && ch->calls.count == 0)
+		xr_tcp_close(ch, XR_ERR_CLOSED, "drained after GOAWAY");
+}
+
+void
+xr_tcp_destroy(xr_channel *ch)
+{
+	if (ch->conn_timer_set) {
+		evtimer_del(&ch->conn_timer);
+		ch->conn_timer_set = 0;
+	}
+	if (ch->bev != NULL) {
+		bufferevent_setcb(ch->bev, NULL, NULL, NULL, NULL);
+		bufferevent_free(ch->bev);
+		ch->bev = NULL;
+	}
+	xr_auth_free(ch->auth);
+	ch->auth = NULL;
+	xr_wipe(&ch->sess, sizeof(ch->sess));
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/* A frame that passed the pipeline but breaks the session protocol. */
+static void
+tcp_violation(xr_channel *ch, int err, const char *why)
+{
+	xr_rx_count(&ch->rx, err);
+	xr_tcp_close(ch, err, why);
+}
+
+static void
+tcp_handshake_done(xr_channel *ch)
+{
+	execrpc_v1_HelloAck ack;
+	pb_istream_t is;
+	xr_client_call *c;
+	int r;
+
+	memset(&ack, 0, sizeof(ack));
+	is = pb_istream_from_buffer(ch->dec.payload, ch->dec.payload_len);
+	if (!pb_decode(&is, execrpc_v1_HelloAck_fields, &ack)) {
+		tcp_violation(ch, XR_ERR_MALFORMED, "HELLO_ACK payload");
+		return;
+	}
+	if (ack.max_payload_bytes != 0 && ack.max_payload_bytes < ch->max_payload)
+		ch->max_payload = ack.max_payload_bytes;
+	if (ack.max_inflight != 0 && ack.max_inflight < ch->max_inflight)
+		ch->max_inflight = ack.max_inflight;
+	ch->state = XR_CH_READY;
+	if (ch->conn_timer_set) {
+		evtimer_del(&ch->conn_timer);
+		ch->conn_timer_set = 0;
+	}
+	/* send what was queued, in order; callbacks may close the channel */
+	while (ch->state == XR_CH_READY && (c = ch->q_head) != NULL) {
+		xr_calls_unqueue(ch, c);
+		c->state = XR_CALL_SENT;
+		r = tx_request(ch, c, c->qreq, c->qreq_len);
+		free(c->qreq);
+		c->qreq = NULL;
+		c->qreq_len = 0;
+		if (r != XR_OK)
+			xr_calls_complete(c, XR_STATUS_INTERNAL,
+			    "cannot send the request", NULL, 0);
+	}
+}
+
+static void
+tcp_response(xr_channel *ch)
+{
+	const execrpc_v1_Envelope *e = &ch->dec.env;
+	xr_client_call *c;
+	int code = XR_STATUS_OK;
+
+	c = e->call_id != 0 ? xr_calls_find(ch, e->call_id) : NULL;
+	if (c == NULL || c->state != XR_CALL_SENT) {
+		/* finished (deadline, cancel) or never ours: ignore */
+		ch->stray_responses++;
+		return;
+	}
+	if (e->has_status)
+		code = (int)e->status.code;
+	if (code < XR_STATUS_OK || code > XR_STATUS_UNAUTHENTICATED)
+		code = XR_STATUS_UNKNOWN;
+	xr_calls_complete(c, code, e->has_status ? e->status.message : "",
+	    ch->dec.payload, ch->dec.payload_len);
+}
+
+/* Act on one accepted frame. */
+static void
+tcp_dispatch(xr_channel *ch, const xr_env_view *v)
+{
+	int handshaking = ch->state == XR_CH_HANDSHAKE;
+
+	if (handshaking != (v->kind == XR_KIND_HELLO_ACK)) {
+		tcp_violation(ch, XR_ERR_KIND_NOT_ALLOWED, handshaking ?
+		    "expected HELLO_ACK" : "unexpected HELLO_ACK");
+		return;
+	}
+	switch (v->kind) {
+	case XR_KIND_HELLO_ACK:
+		tcp_handshake_done(ch);
+		break;
+	case XR_KIND_RESPONSE:
+		tcp_response(ch);
+		break;
+	case XR_KIND_GOAWAY:
+		if (ch->state == XR_CH_READY)
+			ch->state = XR_CH_DRAINING;
+		break;
+	case XR_KIND_PONG:
+	default:
+		break;
+	}
+}
+
+static void
+tcp_read_frames(xr_channel *ch)
+{
+	struct evbuffer *in;
+	xr_env_decoder dec = xr_nb_decoder(&ch->dec);
+	xr_env_view view;
+	uint8_t pfx[XR_FRAME_PREFIX_LEN];
+	uint8_t *p;
+	uint32_t len;
+	size_t total;
+	int r;
+
+	while (ch->bev != NULL && !ch->freeing &&
+	    ch->state != XR_CH_CLOSED && ch->state != XR_CH_CONNECTING) {
+		in = bufferevent_get_input(ch->bev);
+		if (evbuffer_copyout(in, pfx, sizeof(pfx)) < (ev_ssize_t)sizeof(pfx)) {
+			bufferevent_setwatermark(ch->bev, EV_READ, 0, 0);
+			return;
+		}
+		len = xr_frame_get_len(pfx);
+		/* 1. the limit, before any of the body is waited for */
+		if (xr_rx_check_len(&ch->rx, len) != XR_OK) {
+			xr_tcp_close(ch, XR_ERR_OVERSIZED, "oversized frame");
+			return;
+		}
+		total = XR_FRAME_PREFIX_LEN + (size_t)len;
+		if (evbuffer_get_length(in) < total) {
+			/* wake up again only when the whole frame is in */
+			bufferevent_setwatermark(ch->bev, EV_READ, total, 0);
+			return;
+		}
+		if ((p = evbuffer_pullup(in, (ev_ssize_t)total)) == NULL) {
+			xr_tcp_close(ch, XR_ERR_NOMEM, "out of memory");
+			return;
+		}
+		/* 2.-6. tag, decode, kind, ttl, session + sequence */
+		r = xr_rx_frame(&ch->rx, &ch->sess, p + XR_FRAME_PREFIX_LEN, len,
+		    xr_now_ms(), &dec, &view);
+		if (r != XR_OK) {
+			xr_tcp_close(ch, r, xr_err_name(r));
+			return;
+		}
+		tcp_dispatch(ch, &view);
+		ch->dec.payload = NULL;
+		ch->dec.payload_len = 0;
+		if (ch->bev == NULL)
+			return;		/* closed from a callback */
+		evbuffer_drain(in, total);
+	}
+}
+
+static void
+tcp_read_cb(struct bufferevent *bev, void *arg)
+{
+	xr_channel *ch = arg;
+
+	(void)bev;
+	xr_channel_enter(ch);
+	tcp_read_frames(ch);
+	xr_tcp_maybe_drained(ch);
+	xr_channel_leave(ch);
+}
+
+static void
+tcp_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	xr_channel *ch = arg;
+	char why[128];
+	int one = 1, r;
+
+	xr_channel_enter(ch);
+	if (what & BEV_EVENT_CONNECTED) {
+		(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof(one));
+		ch->state = XR_CH_HANDSHAKE;
+		if ((r = tx_hello(ch)) != XR_OK ||
+		    bufferevent_enable(bev, EV_READ | EV_WRITE) != 0)
+			xr_tcp_close(ch, r != XR_OK ? r : XR_ERR_SYSTEM,
+			    "cannot send HELLO");
+	} else if (what & BEV_EVENT_EOF) {
+		xr_tcp_close(ch, XR_ERR_CLOSED, "closed by the server");
+	} else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		snprintf(why, sizeof(why), "%s: %s",
+		    ch->state == XR_CH_CONNECTING ? "connect failed" :
+		    "socket error",
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		xr_tcp_close(ch, XR_ERR_CLOSED, why);
+	}
+	xr_channel_leave(ch);
+}
+
+static void
+tcp_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	xr_channel *ch = arg;
+
+	(void)fd;
+	(void)what;
+	ch->conn_timer_set = 0;
+	xr_channel_enter(ch);
+	if (ch->state == XR_CH_CONNECTING || ch->state == XR_CH_HANDSHAKE)
+		xr_tcp_close(ch, XR_ERR_READY_TIMEOUT,
+		    "connect/handshake timed out");
+	xr_channel_leave(ch);
+}
+
+/* ---- the transport hooks ------------------------------------------------- */
+
+int
+xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts, const xr_keyset *ks)
+{
+	struct timeval tv;
+	int fd = -1, r, one = 1;
+
+	if ((r = tcp_resolve(ch, opts->host, opts->port)) != XR_OK)
+		return r;
+	ch->max_payload = opts->max_payload_bytes ? opts->max_payload_bytes :
+	    XR_CLIENT_DEF_MAX_PAYLOAD;
+	ch->max_inflight = opts->max_inflight ? opts->max_inflight :
+	    XR_CLIENT_DEF_MAX_INFLIGHT;
+	ch->connect_timeout_ms = opts->connect_timeout_ms ?
+	    opts->connect_timeout_ms : XR_CLIENT_DEF_CONNECT_MS;
+	snprintf(ch->client_name, sizeof(ch->client_name), "%s",
+	    opts->client_name != NULL ? opts->client_name : "");
+	if ((ch->auth = xr_auth_new(ks)) == NULL)
+		return XR_ERR_NOMEM;
+	ch->rx.auth = ch->auth;
+	ch->rx.dir = XR_DIR_EXEC_TO_WEB;
+	ch->rx.kind_mask = TCP_RX_KINDS;
+	ch->rx.ttl_ms = (uint64_t)(opts->ttl_seconds ? opts->ttl_seconds :
+	    XR_CLIENT_DEF_TTL_S) * 1000u;
+	ch->rx.max_body = xr_frame_max_body(ch->max_payload);
+	ch->rx.nonces = NULL;	/* the client opens no sessions */
+
+	fd = socket(ch->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return XR_ERR_SYSTEM;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((ch->bev = bufferevent_socket_new(ch->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		return XR_ERR_NOMEM;
+	}
+	bufferevent_setcb(ch->bev, tcp_read_cb, NULL, tcp_event_cb, ch);
+	if (event_assign(&ch->conn_timer, ch->base, -1, 0, tcp_conn_timer_cb,
+	    ch) != 0)
+		return XR_ERR_SYSTEM;
+	tv.tv_sec = (time_t)(ch->connect_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(ch->connect_timeout_ms % 1000) * 1000;
+	if (evtimer_add(&ch->conn_timer, &tv) != 0)
+		return XR_ERR_SYSTEM;
+	ch->conn_timer_set = 1;
+	ch->state = XR_CH_CONNECTING;
+	if (bufferevent_socket_connect(ch->bev, (struct sockaddr *)&ch->addr,
+	    (int)ch->addrlen) != 0) {
+		/* failed at once (e.g. no IPv6 loopback): the channel exists
+		 * but is closed; its calls fail with UNAVAILABLE */
+		xr_tcp_close(ch, XR_ERR_CLOSED, "connect failed");
+	}
+	return XR_OK;
+}
+
+int
+xr_tcp_start_call(xr_channel *ch, xr_client_call *c, const uint8_t *req,
+    size_t req_len)
+{
+	int r;
+
+	if (ch->state == XR_CH_READY) {
+		c->state = XR_CALL_SENT;
+		if ((r = tx_request(ch, c, req, req_len)) != XR_OK) {
+			xr_calls_complete(c, XR_STATUS_INTERNAL,
+			    "cannot send the request", NULL, 0);
+			return r;
+		}
+		return XR_OK;
+	}
+	/* connecting: keep a copy until the session is open */
+	if (req_len > 0) {
+		if ((c->qreq = malloc(req_len)) == NULL) {
+			xr_calls_complete(c, XR_STATUS_RESOURCE_EXHAUSTED,
+			    "out of memory", NULL, 0);
+			return XR_ERR_NOMEM;
+		}
+		memcpy(c->qreq, req, req_len);
+	}
+	c->qreq_len = req_len;
+	xr_calls_enqueue(ch, c);
+	return XR_OK;
+}
+
+void
+xr_tcp_abandon(xr_channel *ch, xr_client_call *c)
+{
+	if (c->state != XR_CALL_SENT || ch->bev == NULL ||
+	    (ch->state != XR_CH_READY && ch->state != XR_CH_DRAINING))
+		return;
+	if (tx_prepare(ch, XR_KIND_CANCEL, 0) != XR_OK)
+		return;
+	ch->tx.call_id = c->id;
+	(void)tx_write(ch, NULL, 0);	/* best effort; the call is done */
+}
+
+size_t
+xr_tcp_outbuf_len(const xr_channel *ch)
+{
+	if (ch->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(ch->bev));
+}

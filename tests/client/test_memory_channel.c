@@ -1,0 +1,560 @@
+/*
+ * tests/client/test_memory_channel.c — client/memory.c and the call API
+ * over the memory transport, against fake xr_local_targets written here: an
+ * echo that answers synchronously, one that answers after a timer, one that
+ * never answers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "echo/v1/echo.pb.h"
+#include "execrpc/client.h"
+
+#include "rx.h"		/* xr_mono_ms */
+
+enum tgt_mode { T_ECHO_SYNC, T_DELAYED, T_NEVER };
+
+struct tgt {
+	struct event_base *base;
+	int mode;
+	int starts, cancels, live;
+	uint32_t last_timeout;
+	char last_method[128];
+};
+
+struct pend {
+	struct tgt *t;
+	struct event *ev;
+	uint8_t *req;
+	size_t len;
+	xr_local_done_fn done;
+	void *done_arg;
+};
+
+static void
+pend_free(struct pend *p)
+{
+	if (p->ev != NULL)
+		event_free(p->ev);
+	free(p->req);
+	p->t->live--;
+	free(p);
+}
+
+static void
+pend_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct pend *p = arg;
+	xr_local_done_fn done = p->done;
+	void *done_arg = p->done_arg;
+	uint8_t *req = p->req;
+	size_t len = p->len;
+
+	(void)fd;
+	(void)what;
+	p->req = NULL;
+	pend_free(p);
+	done(done_arg, XR_STATUS_OK, "", req, len);
+	free(req);
+}
+
+static void *
+tgt_start(void *arg, const char *method, const uint8_t *req, size_t req_len,
+    uint32_t timeout_ms, xr_local_done_fn done, void *done_arg)
+{
+	struct tgt *t = arg;
+	struct pend *p;
+	struct timeval tv;
+	uint32_t delay;
+
+	t->starts++;
+	t->last_timeout = timeout_ms;
+	snprintf(t->last_method, sizeof(t->last_method), "%s", method);
+	if (req_len >= 4 && memcmp(req, "FAIL", 4) == 0) {
+		done(done_arg, XR_STATUS_NOT_FOUND, "no such record", NULL, 0);
+		return NULL;
+	}
+	if (t->mode == T_ECHO_SYNC) {
+		done(done_arg, XR_STATUS_OK, "", req, req_len);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	assert_non_null(p);
+	p->t = t;
+	p->done = done;
+	p->done_arg = done_arg;
+	t->live++;
+	if (t->mode == T_NEVER)
+		return p;
+	p->req = malloc(req_len ? req_len : 1);
+	assert_non_null(p->req);
+	memcpy(p->req, req, req_len);
+	p->len = req_len;
+	/* a delay from the request so answers come out of order */
+	delay = req_len > 0 ? (uint32_t)(req[req_len - 1] * 7u) % 40u : 5u;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)delay * 1000;
+	p->ev = evtimer_new(t->base, pend_fire, p);
+	assert_non_null(p->ev);
+	evtimer_add(p->ev, &tv);
+	return p;
+}
+
+static void
+tgt_cancel(void *arg, void *handle)
+{
+	struct tgt *t = arg;
+
+	t->cancels++;
+	pend_free(handle);
+}
+
+struct fx {
+	struct event_base *base;
+	struct tgt t;
+	xr_channel *ch;
+};
+
+static struct fx *
+fx_new(int mode)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	xr_local_target target;
+
+	assert_non_null(f);
+	assert_non_null(f->base = event_base_new());
+	f->t.base = f->base;
+	f->t.mode = mode;
+	target.start = tgt_start;
+	target.cancel = tgt_cancel;
+	target.arg = &f->t;
+	assert_non_null(f->ch = xr_channel_new_memory(f->base, &target));
+	return f;
+}
+
+static void
+fx_free(struct fx *f)
+{
+	xr_channel_free(f->ch);
+	assert_int_equal(f->t.live, 0);
+	event_base_free(f->base);
+	free(f);
+}
+
+/* Run the base until *counter reaches want or timeout_ms pass. */
+static void
+run_until(struct event_base *base, const int *counter, int want,
+    uint32_t timeout_ms)
+{
+	uint64_t end = xr_mono_ms() + timeout_ms;
+
+	while (*counter < want && xr_mono_ms() < end) {
+		struct timeval tv = { 0, 10000 };
+
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+struct res {
+	int n;
+	int code;
+	char msg[256];
+	uint8_t resp[64];
+	size_t resp_len;
+	int resp_null;
+};
+
+static void
+res_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t resp_len)
+{
+	struct res *r = arg;
+
+	r->n++;
+	r->code = st->code;
+	snprintf(r->msg, sizeof(r->msg), "%s", st->message);
+	r->resp_null = resp == NULL;
+	r->resp_len = resp_len;
+	if (resp != NULL && resp_len <= sizeof(r->resp))
+		memcpy(r->resp, resp, resp_len);
+}
+
+static void
+test_ok_bytes(void **state)
+{
+	struct fx *f = fx_new(T_ECHO_SYNC);
+	static const uint8_t req[] = "hello, memory";
+	xr_channel_stats stats;
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	xr_status st;
+
+	(void)state;
+	assert_int_equal(xr_channel_wait_ready(f->ch, 100), XR_OK);
+	assert_true(xr_channel_is_usable(f->ch));
+	assert_int_equal(xr_call_sync_bytes(f->ch, "echo.v1.Echo/Say", req,
+	    sizeof(req), &resp, &len, 1000, &st), XR_STATUS_OK);
+	assert_int_equal(st.code, XR_STATUS_OK);
+	assert_int_equal(len, sizeof(req));
+	assert_memory_equal(resp, req, sizeof(req));
+	assert_string_equal(f->t.last_method, "echo.v1.Echo/Say");
+	assert_int_equal(f->t.last_timeout, 1000);
+	free(resp);
+	xr_channel_stats_get(f->ch, &stats);
+	assert_int_equal(stats.calls_started, 1);
+	assert_int_equal(stats.calls_ok, 1);
+	assert_int_equal(stats.calls_failed, 0);
+	fx_free(f);
+}
+
+/* The same, answered later from the base (the blocking call runs it). */
+static void
+test_ok_bytes_delayed(void **state)
+{
+	struct fx *f = fx_new(T_DELAYED);
+	static const uint8_t req[] = "later";
+	uint8_t *resp = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(xr_call_sync_bytes(f->ch, "echo.v1.Echo/Say", req,
+	    sizeof(req), &resp, &len, 0, NULL), XR_STATUS_OK);
+	assert_int_equal(len, sizeof(req));
+	assert_memory_equal(resp, req, sizeof(req));
+	assert_int_equal(f->t.last_timeout, 0);
+	free(resp);
+	fx_free(f);
+}
+
+static void
+test_sync_nanopb(void **state)
+{
+	struct fx *f = fx_new(T_DELAYED);
+	echo_v1_SayRequest req = echo_v1_SayRequest_init_zero;
+	echo_v1_SayResponse resp = echo_v1_SayResponse_init_zero;
+	xr_status st;
+
+	(void)state;
+	strcpy(req.text, "nanopb round trip");
+	req.delay_ms = 9;
+	/* the echo target sends the request bytes back; SayResponse reads
+	 * field 1 as text and field 2 as worker_pid */
+	assert_int_equal(xr_call_sync(f->ch, "echo.v1.Echo/Say",
+	    echo_v1_SayRequest_fields, &req, echo_v1_SayResponse_fields, &resp,
+	    1000, &st), XR_STATUS_OK);
+	assert_string_equal(resp.text, "nanopb round trip");
+	assert_int_equal(resp.worker_pid, 9);
+	fx_free(f);
+}
+
+static void
+test_status_passthrough(void **state)
+{
+	struct fx *f = fx_new(T_ECHO_SYNC);
+	struct res r;
+	xr_client_call *c;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	c = xr_call_start(f->ch, "echo.v1.Echo/Say", (const uint8_t *)"FAIL",
+	    4, 0, res_cb, &r);
+	assert_null(c);		/* completed inside start */
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.code, XR_STATUS_NOT_FOUND);
+	assert_string_equal(r.msg, "no such record");
+	assert_true(r.resp_null);
+	assert_int_equal(r.resp_len, 0);
+	fx_free(f);
+}
+
+static void
+test_deadline(void **state)
+{
+	struct fx *f = fx_new(T_NEVER);
+	uint64_t t0, dt;
+	xr_status st;
+	uint8_t *resp = NULL;
+	size_t len = 0;
+
+	(void)state;
+	t0 = xr_mono_ms();
+	assert_int_equal(xr_call_sync_bytes(f->ch, "echo.v1.Echo/Say",
+	    (const uint8_t *)"x", 1, &resp, &len, 200, &st),
+	    XR_STATUS_DEADLINE_EXCEEDED);
+	dt = xr_mono_ms() - t0;
+	assert_int_equal(st.code, XR_STATUS_DEADLINE_EXCEEDED);
+	assert_null(resp);
+	assert_true(dt >= 195);
+	assert_true(dt < 300);
+	assert_int_equal(f->t.cancels, 1);
+	assert_int_equal(f->t.live, 0);
+	fx_free(f);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct fx *f = fx_new(T_NEVER);
+	struct res r;
+	xr_client_call *c;
+	xr_channel_stats stats;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	c = xr_call_start(f->ch, "echo.v1.Echo/Say", (const uint8_t *)"x", 1,
+	    5000, res_cb, &r);
+	assert_non_null(c);
+	assert_int_equal(r.n, 0);
+	xr_call_cancel(c);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.code, XR_STATUS_CANCELLED);
+	assert_int_equal(f->t.cancels, 1);
+	/* no second completion, no deadline later */
+	{
+		int never = 0;
+
+		run_until(f->base, &never, 1, 50);
+	}
+	assert_int_equal(r.n, 1);
+	xr_channel_stats_get(f->ch, &stats);
+	assert_int_equal(stats.calls_started, 1);
+	assert_int_equal(stats.calls_failed, 1);
+	fx_free(f);
+}
+
+struct many {
+	int done;
+	int bad;
+};
+
+struct one {
+	struct many *m;
+	char want[32];
+	size_t want_len;
+};
+
+static void
+many_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+{
+	struct one *o = arg;
+
+	o->m->done++;
+	if (st->code != XR_STATUS_OK || len != o->want_len ||
+	    memcmp(resp, o->want, len) != 0)
+		o->m->bad++;
+}
+
+static void
+test_concurrent_1000(void **state)
+{
+	struct fx *f = fx_new(T_DELAYED);
+	struct one *ones = calloc(1000, sizeof(*ones));
+	struct many m = { 0, 0 };
+	xr_channel_stats stats;
+
+	(void)state;
+	assert_non_null(ones);
+	for (int i = 0; i < 1000; i++) {
+		ones[i].m = &m;
+		ones[i].want_len = (size_t)snprintf(ones[i].want,
+		    sizeof(ones[i].want), "call-%d", i);
+		assert_non_null(xr_call_start(f->ch, "echo.v1.Echo/Say",
+		    (const uint8_t *)ones[i].want, ones[i].want_len, 5000,
+		    many_cb, &ones[i]));
+	}
+	assert_int_equal(f->t.live, 1000);
+	run_until(f->base, &m.done, 1000, 5000);
+	assert_int_equal(m.done, 1000);
+	assert_int_equal(m.bad, 0);
+	xr_channel_stats_get(f->ch, &stats);
+	assert_int_equal(stats.calls_started, 1000);
+	assert_int_equal(stats.calls_ok, 1000);
+	free(ones);
+	fx_free(f);
+}
+
+static void
+test_invalid_arguments(void **state)
+{
+	struct fx *f = fx_new(T_ECHO_SYNC);
+	static const char *bad[] = { "", "noslash", "/Method", "pkg.Svc/",
+	    "a/b/c" };
+	uint8_t *big = calloc(1, 1048577);
+	struct res r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		assert_null(xr_call_start(f->ch, bad[i], (const uint8_t *)"x",
+		    1, 0, res_cb, &r));
+		assert_int_equal(r.n, 1);
+		assert_int_equal(r.code, XR_STATUS_INVALID_ARGUMENT);
+	}
+	memset(&r, 0, sizeof(r));
+	assert_null(xr_call_start(f->ch, "echo.v1.Echo/Say", big, 1048577, 0,
+	    res_cb, &r));
+	assert_int_equal(r.code, XR_STATUS_INVALID_ARGUMENT);
+	/* exactly the limit is fine */
+	memset(&r, 0, sizeof(r));
+	assert_null(xr_call_start(f->ch, "echo.v1.Echo/Say", big, 1048576, 0,
+	    res_cb, &r));
+	assert_int_equal(r.code, XR_STATUS_OK);
+	assert_int_equal(f->t.starts, 1);
+	free(big);
+	fx_free(f);
+}
+
+static void
+test_inflight_cap(void **state)
+{
+	struct fx *f = fx_new(T_NEVER);
+	struct res r, extra;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < 4096; i++)
+		assert_non_null(xr_call_start(f->ch, "echo.v1.Echo/Say",
+		    NULL, 0, 0, res_cb, &r));
+	memset(&extra, 0, sizeof(extra));
+	assert_null(xr_call_start(f->ch, "echo.v1.Echo/Say", NULL, 0, 0,
+	    res_cb, &extra));
+	assert_int_equal(extra.code, XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_int_equal(r.n, 0);
+	/* freeing fails all of them, cancelling each at the target */
+	xr_channel_free(f->ch);
+	f->ch = NULL;
+	assert_int_equal(r.n, 4096);
+	assert_int_equal(r.code, XR_STATUS_UNAVAILABLE);
+	assert_int_equal(f->t.cancels, 4096);
+	fx_free(f);
+}
+
+/* A callback frees the channel: the rest fail, nothing is touched after. */
+struct freer {
+	xr_channel **chp;
+	int n, unavailable;
+};
+
+static void
+freer_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+{
+	struct freer *fr = arg;
+
+	(void)resp;
+	(void)len;
+	fr->n++;
+	if (st->code == XR_STATUS_UNAVAILABLE)
+		fr->unavailable++;
+	if (*fr->chp != NULL) {
+		xr_channel *ch = *fr->chp;
+
+		*fr->chp = NULL;
+		xr_channel_free(ch);
+		/* a new call on the closing channel fails at once */
+	}
+}
+
+static void
+test_free_from_callback(void **state)
+{
+	struct fx *f = fx_new(T_DELAYED);
+	struct freer fr = { &f->ch, 0, 0 };
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		assert_non_null(xr_call_start(f->ch, "echo.v1.Echo/Say",
+		    (const uint8_t *)"abc", 3, 0, freer_cb, &fr));
+	run_until(f->base, &fr.n, 5, 2000);
+	assert_int_equal(fr.n, 5);
+	assert_int_equal(fr.unavailable, 4);
+	assert_null(f->ch);
+	assert_int_equal(f->t.cancels, 4);
+	fx_free(f);
+}
+
+/* Free from inside the completion of a call that finished inside start. */
+static void
+test_free_inside_start(void **state)
+{
+	struct fx *f = fx_new(T_ECHO_SYNC);
+	struct freer fr = { &f->ch, 0, 0 };
+
+	(void)state;
+	assert_null(xr_call_start(f->ch, "echo.v1.Echo/Say",
+	    (const uint8_t *)"abc", 3, 0, freer_cb, &fr));
+	assert_int_equal(fr.n, 1);
+	assert_null(f->ch);
+	fx_free(f);
+}
+
+/* A blocking call from inside a callback cannot run the loop: INTERNAL. */
+struct nested {
+	xr_channel *ch;
+	int n, inner;
+};
+
+static void
+nested_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+{
+	struct nested *ne = arg;
+	uint8_t *r = NULL;
+	size_t rl = 0;
+
+	(void)st;
+	(void)resp;
+	(void)len;
+	ne->n++;
+	ne->inner = xr_call_sync_bytes(ne->ch, "echo.v1.Echo/Say",
+	    (const uint8_t *)"in", 2, &r, &rl, 100, NULL);
+	free(r);
+}
+
+static void
+test_sync_inside_callback(void **state)
+{
+	struct fx *f = fx_new(T_DELAYED);
+	struct nested ne = { f->ch, 0, -1 };
+	xr_channel_stats stats;
+
+	(void)state;
+	assert_non_null(xr_call_start(f->ch, "echo.v1.Echo/Say",
+	    (const uint8_t *)"out", 3, 1000, nested_cb, &ne));
+	run_until(f->base, &ne.n, 1, 2000);
+	assert_int_equal(ne.n, 1);
+	assert_int_equal(ne.inner, XR_STATUS_INTERNAL);
+	xr_channel_stats_get(f->ch, &stats);
+	/* the inner call was started, then cancelled when the loop refused */
+	assert_int_equal(stats.calls_started, 2);
+	assert_int_equal(stats.calls_ok, 1);
+	assert_int_equal(f->t.cancels, 1);
+	fx_free(f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ok_bytes),
+		cmocka_unit_test(test_ok_bytes_delayed),
+		cmocka_unit_test(test_sync_nanopb),
+		cmocka_unit_test(test_status_passthrough),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_concurrent_1000),
+		cmocka_unit_test(test_invalid_arguments),
+		cmocka_unit_test(test_inflight_cap),
+		cmocka_unit_test(test_free_from_callback),
+		cmocka_unit_test(test_free_inside_start),
+		cmocka_unit_test(test_sync_inside_callback),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
