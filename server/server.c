@@ -510,6 +510,8 @@ conn_close(struct conn *c, int flush)
 
 	if (c->state == CONN_DEAD)
 		return;
+	xr_debug("server: closing a connection (%zu calls in flight, %s)",
+	    c->ncalls, flush ? "flushing" : "now");
 	if (c->state != CONN_CLOSING) {
 		for (size_t i = 0; i <= c->calls_mask; i++) {
 			if (c->calls[i].id == 0)
