@@ -687,6 +687,68 @@ test_server_killed_mid_call(void **state)
 	rmdir(dir);
 }
 
+/* 1,000 concurrent calls on one tcp_local channel (the client library
+ * against the real endpoint) complete with matched responses. */
+struct matched {
+	int done, ok;
+	char want[32];
+};
+
+static void
+matched_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+{
+	struct matched *m = arg;
+	Echo__V1__SayResponse *r;
+
+	m->done = 1;
+	if (st->code != XR_STATUS_OK)
+		return;
+	r = echo__v1__say_response__unpack(NULL, len, resp);
+	m->ok = r != NULL && strcmp(r->text, m->want) == 0;
+	if (r != NULL)
+		echo__v1__say_response__free_unpacked(r, NULL);
+}
+
+static void
+test_thousand_concurrent_calls_client(void **state)
+{
+	enum { N = 1000 };
+	static struct matched m[N];
+	struct rt rt;
+	xr_channel *ch;
+	int err, done = 0, ok = 0;
+	uint64_t t0;
+
+	(void)state;
+	rt_up(&rt, yaml_tcp);
+	ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err);
+	for (int i = 0; i < N; i++) {
+		Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
+		uint8_t buf[64];
+		size_t len;
+
+		memset(&m[i], 0, sizeof(m[i]));
+		snprintf(m[i].want, sizeof(m[i].want), "n%d", i);
+		req.text = m[i].want;
+		req.delay_ms = (uint32_t)(i % 3) * 10;	/* out of order */
+		len = echo__v1__say_request__pack(&req, buf);
+		xr_call_start(ch, "echo.v1.Echo/Say", buf, len, 10000,
+		    matched_cb, &m[i]);
+	}
+	t0 = xr_mono_ms();
+	while (done < N && xr_mono_ms() - t0 < 10000) {
+		event_base_loop(rt.base, EVLOOP_ONCE);
+		done = 0;
+		for (int i = 0; i < N; i++)
+			done += m[i].done;
+	}
+	for (int i = 0; i < N; i++)
+		ok += m[i].ok;
+	assert_int_equal(done, N);
+	assert_int_equal(ok, N);
+	rt_down(&rt);
+}
+
 int
 main(void)
 {
@@ -703,6 +765,7 @@ main(void)
 		cmocka_unit_test(test_stop_timeout_forced),
 		cmocka_unit_test(test_ipc_int_08_sec_ipc_08_no_secret_in_logs),
 		cmocka_unit_test(test_server_killed_mid_call),
+		cmocka_unit_test(test_thousand_concurrent_calls_client),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
