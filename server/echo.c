@@ -55,8 +55,8 @@ delay_cancel(void *arg)
 	delayed_free(d);
 }
 
-static void
-say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+void
+xr_echo_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
 {
 	const Echo__V1__SayRequest *req = (const Echo__V1__SayRequest *)msg;
 	struct delayed *d;
@@ -88,7 +88,7 @@ say(xr_call *call, const ProtobufCMessage *msg, void *arg)
 int
 xr_echo_register(xr_registry *reg)
 {
-	static const xr_handler_fn fns[] = { say };
+	static const xr_handler_fn fns[] = { xr_echo_say };
 
 	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
 }

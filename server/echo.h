@@ -9,6 +9,10 @@
 
 #include "registry.h"
 
+/* The handler of echo.v1.Echo/Say (for services that wrap it, e.g. to
+ * count calls); `arg` is unused. */
+void xr_echo_say(xr_call *call, const ProtobufCMessage *req, void *arg);
+
 /* Register echo.v1.Echo on `reg`. Returns XR_OK or an xr_err. */
 int xr_echo_register(xr_registry *reg);
 

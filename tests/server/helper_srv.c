@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "echo.h"
 #include "echo/v1/echo.pb-c.h"
 #include "frame.h"
 
@@ -29,70 +30,15 @@ const uint8_t ts_master[32] = {
 	0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0,
 };
 
-/* ---- the echo handler the tests use: counts entries, else as server/echo.c */
-
-struct delayed {
-	xr_call *call;
-	char text[256];
-	struct event ev;
-};
-
-static void
-reply_text(xr_call *call, const char *text)
-{
-	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
-
-	r.text = (char *)(uintptr_t)text;
-	xr_call_reply(call, &r.base);
-}
-
-static void
-delay_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct delayed *d = arg;
-
-	(void)fd;
-	(void)what;
-	reply_text(d->call, d->text);
-	free(d);
-}
-
-static void
-delay_cancel(void *arg)
-{
-	struct delayed *d = arg;
-
-	event_del(&d->ev);
-	xr_call_fail(d->call, XR_STATUS_CANCELLED, "cancelled");
-	free(d);
-}
+/* ---- the echo handler the tests use: counts entries, then server/echo.c */
 
 static void
 say(xr_call *call, const ProtobufCMessage *msg, void *arg)
 {
-	const Echo__V1__SayRequest *req = (const Echo__V1__SayRequest *)msg;
 	ts_server *t = arg;
-	struct delayed *d;
-	struct timeval tv;
 
 	t->echo_handler_calls++;
-	if (req->fail_code != 0) {
-		xr_call_fail(call, (int)req->fail_code, "failed as asked");
-		return;
-	}
-	if (req->delay_ms == 0) {
-		reply_text(call, req->text);
-		return;
-	}
-	d = calloc(1, sizeof(*d));
-	assert_non_null(d);
-	d->call = call;
-	snprintf(d->text, sizeof(d->text), "%s", req->text);
-	tv.tv_sec = req->delay_ms / 1000;
-	tv.tv_usec = (suseconds_t)(req->delay_ms % 1000) * 1000;
-	event_assign(&d->ev, xr_call_base(call), -1, 0, delay_cb, d);
-	event_add(&d->ev, &tv);
-	xr_call_on_cancel(call, delay_cancel, d);
+	xr_echo_say(call, msg, NULL);
 }
 
 /* ---- server thread */
