@@ -11,12 +11,14 @@
  * EXIT_USAGE (64, as sysexits.h EX_USAGE) for --help, an unknown command or
  * wrong arguments.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
 #include "config.h"
+#include "control.h"
 #include "err.h"
 #include "summary.h"
 
@@ -33,12 +35,24 @@ struct cmd {
 
 static int cmd_config_check(int, char **);
 static int cmd_config_summary(int, char **);
+static int cmd_status(int, char **);
+static int cmd_stats(int, char **);
+static int cmd_drain(int, char **);
+static int cmd_stop(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "config check", "FILE", 1, 1, cmd_config_check,
 	    "validate a config file; prints ok" },
 	{ "config summary", "FILE", 1, 1, cmd_config_summary,
 	    "print the runtime summary of a config file as JSON" },
+	{ "status", "--control PATH", 2, 2, cmd_status,
+	    "workers of a running supervisor as JSON" },
+	{ "stats", "--control PATH", 2, 2, cmd_stats,
+	    "workers with call and reject counters as JSON" },
+	{ "drain", "--control PATH", 2, 2, cmd_drain,
+	    "workers stop accepting, finish in-flight calls, stay up" },
+	{ "stop", "[--graceful-timeout S] [--no-drain] --control PATH", 2, 5,
+	    cmd_stop, "graceful stop of every group; prints the stop events" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -103,6 +117,104 @@ cmd_config_summary(int argc, char **argv)
 	fputs(s, stdout);
 	free(s);
 	return 0;
+}
+
+/*
+ * The lifecycle commands: one execrpc.v1.Command to the supervisor's control
+ * socket (supervisor/control.h), the reply printed as JSON with sorted keys.
+ * A reply with an error (e.g. stop_timeout when a group had to be forced)
+ * still prints its JSON, then exits with the error's category.
+ */
+static int
+control_cmd(const char *words, Execrpc__V1__CommandType type, int argc,
+    char **argv)
+{
+	Execrpc__V1__Command cmd = EXECRPC__V1__COMMAND__INIT;
+	Execrpc__V1__Reply *reply = NULL;
+	const char *path = NULL;
+	uint32_t wait_ms = 10000;
+	xr_diag d = { 0 };
+	char *json = NULL, *end;
+	double secs;
+	int r;
+
+	cmd.type = type;
+	cmd.drain_inflight = 1;
+	for (int i = 0; i < argc; i++) {
+		bool stop = type == EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP;
+
+		if (strcmp(argv[i], "--control") == 0 && i + 1 < argc) {
+			path = argv[++i];
+		} else if (stop && strcmp(argv[i], "--graceful-timeout") == 0 &&
+		    i + 1 < argc) {
+			secs = strtod(argv[++i], &end);
+			if (*end != '\0' || !(secs > 0 && secs <= 3600))
+				goto usage;
+			cmd.graceful_timeout_ms = (uint32_t)(secs * 1000 + 0.5);
+			if (cmd.graceful_timeout_ms == 0)
+				cmd.graceful_timeout_ms = 1;
+		} else if (stop && strcmp(argv[i], "--no-drain") == 0) {
+			cmd.drain_inflight = 0;
+		} else {
+			goto usage;
+		}
+	}
+	if (path == NULL)
+		goto usage;
+	if (type == EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP)
+		/* 0 = the supervisor's configured timeout (at most 3600 s) */
+		wait_ms = (cmd.graceful_timeout_ms != 0 ?
+		    cmd.graceful_timeout_ms : 3600000) + 10000;
+	if ((r = xr_control_call(path, &cmd, wait_ms, &reply, &d)) != XR_OK)
+		return fail(r, &d);
+	if ((r = xr_control_reply_json(reply, &json)) != XR_OK) {
+		execrpc__v1__reply__free_unpacked(reply, NULL);
+		return fail(r, NULL);
+	}
+	printf("%s\n", json);
+	free(json);
+	r = reply->error_code;
+	if (r != XR_OK) {
+		xr_diag_set(&d, r, "%s", reply->error_message);
+		execrpc__v1__reply__free_unpacked(reply, NULL);
+		return fail(r, &d);
+	}
+	execrpc__v1__reply__free_unpacked(reply, NULL);
+	return 0;
+ usage:
+	for (size_t i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].words, words) == 0)
+			fprintf(stderr, "usage: execrpc %s %s\n", words,
+			    cmds[i].args);
+	return EXIT_USAGE;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	return control_cmd("status", EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS,
+	    argc, argv);
+}
+
+static int
+cmd_stats(int argc, char **argv)
+{
+	return control_cmd("stats", EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS,
+	    argc, argv);
+}
+
+static int
+cmd_drain(int argc, char **argv)
+{
+	return control_cmd("drain", EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN,
+	    argc, argv);
+}
+
+static int
+cmd_stop(int argc, char **argv)
+{
+	return control_cmd("stop", EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP,
+	    argc, argv);
 }
 
 /* Number of leading argv words that match `words`, or 0 if they do not. */

@@ -40,6 +40,7 @@ typedef struct _execrpc_v1_RuntimeSlice {
     char fundload_rules[16]; /* apps.fundload.rules: "baseline" | "experiment" */
 } execrpc_v1_RuntimeSlice;
 
+typedef PB_BYTES_ARRAY_T(16) execrpc_v1_BootstrapBundle_control_session_id_t;
 typedef struct _execrpc_v1_BootstrapBundle {
     uint32_t version; /* 1 */
     char group[64]; /* process group name */
@@ -50,6 +51,10 @@ typedef struct _execrpc_v1_BootstrapBundle {
     execrpc_v1_RuntimeSlice runtime;
     bool has_keys;
     execrpc_v1_KeyBundle keys;
+    /* 16 random bytes, fresh per spawn: the session id of the supervisor<->worker
+ control channel (docs/supervisor.md). Both sides start it OPEN with this
+ id; each direction's sequence counts from 1. */
+    execrpc_v1_BootstrapBundle_control_session_id_t control_session_id;
 } execrpc_v1_BootstrapBundle;
 
 
@@ -70,10 +75,10 @@ extern "C" {
 /* Initializer values for message structs */
 #define execrpc_v1_KeyBundle_init_default        {_execrpc_v1_Kdf_MIN, {0, {0}}, {0, {0}}, {0, {0}}}
 #define execrpc_v1_RuntimeSlice_init_default     {"", 0, 0, 0, 0, 0, 0, ""}
-#define execrpc_v1_BootstrapBundle_init_default  {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_default, false, execrpc_v1_KeyBundle_init_default}
+#define execrpc_v1_BootstrapBundle_init_default  {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_default, false, execrpc_v1_KeyBundle_init_default, {0, {0}}}
 #define execrpc_v1_KeyBundle_init_zero           {_execrpc_v1_Kdf_MIN, {0, {0}}, {0, {0}}, {0, {0}}}
 #define execrpc_v1_RuntimeSlice_init_zero        {"", 0, 0, 0, 0, 0, 0, ""}
-#define execrpc_v1_BootstrapBundle_init_zero     {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_zero, false, execrpc_v1_KeyBundle_init_zero}
+#define execrpc_v1_BootstrapBundle_init_zero     {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_zero, false, execrpc_v1_KeyBundle_init_zero, {0, {0}}}
 
 /* Field tags (for use in manual encoding/decoding) */
 #define execrpc_v1_KeyBundle_kdf_tag             1
@@ -94,6 +99,7 @@ extern "C" {
 #define execrpc_v1_BootstrapBundle_services_tag  4
 #define execrpc_v1_BootstrapBundle_runtime_tag   5
 #define execrpc_v1_BootstrapBundle_keys_tag      6
+#define execrpc_v1_BootstrapBundle_control_session_id_tag 7
 
 /* Struct field encoding specification for nanopb */
 #define execrpc_v1_KeyBundle_FIELDLIST(X, a) \
@@ -122,7 +128,8 @@ X(a, STATIC,   SINGULAR, STRING,   group,             2) \
 X(a, STATIC,   SINGULAR, UINT32,   index,             3) \
 X(a, STATIC,   REPEATED, STRING,   services,          4) \
 X(a, STATIC,   OPTIONAL, MESSAGE,  runtime,           5) \
-X(a, STATIC,   OPTIONAL, MESSAGE,  keys,              6)
+X(a, STATIC,   OPTIONAL, MESSAGE,  keys,              6) \
+X(a, STATIC,   SINGULAR, BYTES,    control_session_id,   7)
 #define execrpc_v1_BootstrapBundle_CALLBACK NULL
 #define execrpc_v1_BootstrapBundle_DEFAULT NULL
 #define execrpc_v1_BootstrapBundle_runtime_MSGTYPE execrpc_v1_RuntimeSlice
@@ -138,7 +145,7 @@ extern const pb_msgdesc_t execrpc_v1_BootstrapBundle_msg;
 #define execrpc_v1_BootstrapBundle_fields &execrpc_v1_BootstrapBundle_msg
 
 /* Maximum encoded size of messages (where known) */
-#define execrpc_v1_BootstrapBundle_size          2476
+#define execrpc_v1_BootstrapBundle_size          2494
 #define execrpc_v1_KeyBundle_size                200
 #define execrpc_v1_RuntimeSlice_size             114
 

@@ -348,7 +348,7 @@ const ProtobufCMessageDescriptor execrpc__v1__runtime_slice__descriptor =
   (ProtobufCMessageInit) execrpc__v1__runtime_slice__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[6] =
+static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[7] =
 {
   {
     "version",
@@ -422,8 +422,21 @@ static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "control_session_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__BootstrapBundle, control_session_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
+  6,   /* field[6] = control_session_id */
   1,   /* field[1] = group */
   2,   /* field[2] = index */
   5,   /* field[5] = keys */
@@ -434,7 +447,7 @@ static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__bootstrap_bundle__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
 {
@@ -444,7 +457,7 @@ const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
   "Execrpc__V1__BootstrapBundle",
   "execrpc.v1",
   sizeof(Execrpc__V1__BootstrapBundle),
-  6,
+  7,
   execrpc__v1__bootstrap_bundle__field_descriptors,
   execrpc__v1__bootstrap_bundle__field_indices_by_name,
   1,  execrpc__v1__bootstrap_bundle__number_ranges,

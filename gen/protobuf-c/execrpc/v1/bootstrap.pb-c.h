@@ -101,10 +101,16 @@ struct  Execrpc__V1__BootstrapBundle
   char **services;
   Execrpc__V1__RuntimeSlice *runtime;
   Execrpc__V1__KeyBundle *keys;
+  /*
+   * 16 random bytes, fresh per spawn: the session id of the supervisor<->worker
+   * control channel (docs/supervisor.md). Both sides start it OPEN with this
+   * id; each direction's sequence counts from 1.
+   */
+  ProtobufCBinaryData control_session_id;
 };
 #define EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__bootstrap_bundle__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, NULL }
+    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, NULL, {0,NULL} }
 
 
 /* Execrpc__V1__KeyBundle methods */

@@ -1,0 +1,73 @@
+/*
+ * supervisor/chan.h — the supervisor <-> worker control channel (internal to
+ * supervisor/; see docs/supervisor.md "Control channel").
+ *
+ * The channel is an inherited AF_UNIX SOCK_SEQPACKET socketpair (the worker's
+ * end is fd 4) that stays open for the worker's life. One datagram is one
+ * Frame body — the Frame wrapper of core/frame.h WITHOUT the 4-byte length
+ * prefix: SOCK_SEQPACKET keeps record boundaries, so the datagram length is
+ * the frame length. The envelope is signed with the `control` key
+ * (direction XR_DIR_CONTROL), its kind is KIND_CONTROL and its payload a
+ * serialized execrpc.v1.Command. Every datagram goes through the receive
+ * pipeline (xr_rx_frame: size, tag, decode, kind, ttl, replay) before its
+ * payload is looked at.
+ *
+ * Replay: the bootstrap bundle carries a fresh random 16-byte control session
+ * id. Both ends start with that session OPEN; every frame carries the id and
+ * a sequence strictly greater than the previous frame in its direction
+ * (each side counts from 1). Which command types a side accepts is checked by
+ * the caller (worker: STOP, DRAIN; supervisor: READY, STOPPED).
+ */
+#ifndef XR_CHAN_H
+#define XR_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "codec.h"
+#include "execrpc/v1/lifecycle.pb-c.h"
+#include "replay.h"
+#include "rx.h"
+
+/* Largest datagram accepted on the channel (a Command is tiny). */
+#define XR_CHAN_MAX_DGRAM 4096
+
+typedef struct xr_chan {
+	int fd;			/* borrowed; SOCK_SEQPACKET */
+	xr_codec *codec;	/* owned */
+	xr_rx rx;		/* verifies with rx.auth (borrowed) */
+	xr_session sess;	/* OPEN with the bundle's control session id */
+} xr_chan;
+
+/*
+ * Set up a channel on `fd` with `auth` (borrowed; must hold the control key
+ * and outlive the channel), the session id `sid` and the frame ttl.
+ * Returns XR_OK or XR_ERR_NOMEM.
+ */
+int xr_chan_init(xr_chan *c, int fd, xr_auth *auth,
+    const uint8_t sid[XR_SESSION_ID_LEN], uint32_t ttl_seconds);
+
+/* Release what the channel owns and wipe its session. The fd is not closed.
+ * Safe on a zeroed or already finished channel. */
+void xr_chan_fini(xr_chan *c);
+
+/*
+ * Sign and send one Command as one datagram. Returns XR_OK, XR_ERR_AGAIN
+ * (non-blocking socket full), XR_ERR_CLOSED (peer gone), XR_ERR_NO_SPACE
+ * (command too large) or XR_ERR_SYSTEM.
+ */
+int xr_chan_send(xr_chan *c, const Execrpc__V1__Command *cmd);
+
+/*
+ * Receive and verify one datagram. On XR_OK `*out` is the decoded Command,
+ * owned by the caller (execrpc__v1__command__free_unpacked(*out, NULL)).
+ * Otherwise `*out` is NULL and the result is XR_ERR_AGAIN (nothing queued on
+ * a non-blocking socket), XR_ERR_CLOSED (end of file), XR_ERR_SYSTEM, or the
+ * reject code of the receive pipeline (counted in c->rx.counters;
+ * XR_ERR_OVERSIZED for a datagram over XR_CHAN_MAX_DGRAM, XR_ERR_MALFORMED
+ * for a payload that is not a Command).
+ */
+int xr_chan_recv(xr_chan *c, Execrpc__V1__Command **out);
+
+#endif /* XR_CHAN_H */

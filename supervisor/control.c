@@ -1,0 +1,243 @@
+/* supervisor/control.c — control socket client and reply JSON. */
+#include "control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "frame.h"
+#include "rx.h"
+
+static int
+io_wait(int fd, short ev, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = xr_mono_ms();
+		struct pollfd p = { fd, ev, 0 };
+		int r;
+
+		if (now >= deadline)
+			return XR_ERR_AGAIN;
+		r = poll(&p, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return XR_ERR_SYSTEM;
+		if (r == 0)
+			return XR_ERR_AGAIN;
+		return XR_OK;
+	}
+}
+
+static int
+read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
+{
+	size_t have = 0;
+	int r;
+
+	while (have < len) {
+		ssize_t n;
+
+		if ((r = io_wait(fd, POLLIN, deadline)) != XR_OK)
+			return r;
+		n = recv(fd, buf + have, len - have, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return XR_ERR_CLOSED;
+		if (n < 0)
+			return XR_ERR_SYSTEM;
+		have += (size_t)n;
+	}
+	return XR_OK;
+}
+
+int
+xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
+    uint32_t timeout_ms, Execrpc__V1__Reply **out, xr_diag *d)
+{
+	struct sockaddr_un sun;
+	uint64_t deadline = xr_mono_ms() + timeout_ms;
+	uint8_t hdr[XR_FRAME_PREFIX_LEN], *buf = NULL;
+	size_t len = execrpc__v1__command__get_packed_size(cmd), off = 0;
+	uint32_t rlen;
+	int fd = -1, r;
+
+	*out = NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket path "
+		    "too long");
+	if (len > XR_CONTROL_MAX_COMMAND)
+		return xr_diag_set(d, XR_ERR_OVERSIZED, "command too large");
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return xr_diag_set(d, XR_ERR_SYSTEM, "socket: %s",
+		    strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		r = errno;
+		close(fd);
+		if (r == ENOENT || r == ECONNREFUSED)
+			return xr_diag_set(d, XR_ERR_LIFECYCLE_NOT_READY,
+			    "no supervisor listening on %s: %s", path,
+			    strerror(r));
+		return xr_diag_set(d, XR_ERR_SYSTEM, "connect %s: %s", path,
+		    strerror(r));
+	}
+	if ((buf = malloc(XR_FRAME_PREFIX_LEN + len)) == NULL) {
+		r = xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	xr_frame_put_len(buf, (uint32_t)len);
+	execrpc__v1__command__pack(cmd, buf + XR_FRAME_PREFIX_LEN);
+	len += XR_FRAME_PREFIX_LEN;
+	while (off < len) {
+		ssize_t n;
+
+		if ((r = io_wait(fd, POLLOUT, deadline)) != XR_OK) {
+			xr_diag_set(d, r, "sending the command: %s",
+			    xr_err_name(r));
+			goto out;
+		}
+		n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			r = xr_diag_set(d, XR_ERR_CLOSED, "sending the command: "
+			    "%s", strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	free(buf);
+	buf = NULL;
+	if ((r = read_full(fd, hdr, sizeof(hdr), deadline)) != XR_OK) {
+		xr_diag_set(d, r, "no reply: %s", r == XR_ERR_AGAIN ?
+		    "timed out" : xr_err_name(r));
+		goto out;
+	}
+	rlen = xr_frame_get_len(hdr);
+	if (rlen > XR_CONTROL_MAX_REPLY) {
+		r = xr_diag_set(d, XR_ERR_OVERSIZED, "reply of %u bytes over "
+		    "the limit", rlen);
+		goto out;
+	}
+	if ((buf = malloc(rlen > 0 ? rlen : 1)) == NULL) {
+		r = xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = read_full(fd, buf, rlen, deadline)) != XR_OK) {
+		xr_diag_set(d, r, "truncated reply: %s", r == XR_ERR_AGAIN ?
+		    "timed out" : xr_err_name(r));
+		goto out;
+	}
+	if ((*out = execrpc__v1__reply__unpack(NULL, rlen, buf)) == NULL)
+		r = xr_diag_set(d, XR_ERR_MALFORMED, "reply does not decode");
+ out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* ---------- JSON ---------- */
+
+static const char *
+state_name(Execrpc__V1__WorkerState s)
+{
+	static const char *const names[] = {
+		"unspecified", "starting", "ready", "draining", "stopping",
+		"stopped", "failed", "backoff",
+	};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ?
+	    names[s] : "unknown";
+}
+
+static json_t *
+worker_json(const Execrpc__V1__WorkerStatus *w)
+{
+	json_t *o = json_object(), *rj;
+	const Execrpc__V1__RejectCounters *rc = w->rejects;
+
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "group", json_string(w->group));
+	json_object_set_new(o, "index", json_integer(w->index));
+	json_object_set_new(o, "pid", json_integer(w->pid));
+	json_object_set_new(o, "state", json_string(state_name(w->state)));
+	json_object_set_new(o, "port", json_integer(w->port));
+	json_object_set_new(o, "restarts", json_integer(w->restarts));
+	json_object_set_new(o, "last_exit_status",
+	    json_integer(w->last_exit_status));
+	json_object_set_new(o, "last_signal", json_integer(w->last_signal));
+	if (rc != NULL) {
+		json_object_set_new(o, "calls", json_integer((json_int_t)w->calls));
+		json_object_set_new(o, "calls_failed",
+		    json_integer((json_int_t)w->calls_failed));
+		rj = json_object();
+		json_object_set_new(rj, "oversized",
+		    json_integer((json_int_t)rc->oversized));
+		json_object_set_new(rj, "bad_signature",
+		    json_integer((json_int_t)rc->bad_signature));
+		json_object_set_new(rj, "malformed",
+		    json_integer((json_int_t)rc->malformed));
+		json_object_set_new(rj, "kind_not_allowed",
+		    json_integer((json_int_t)rc->kind_not_allowed));
+		json_object_set_new(rj, "expired",
+		    json_integer((json_int_t)rc->expired));
+		json_object_set_new(rj, "replay",
+		    json_integer((json_int_t)rc->replay));
+		json_object_set_new(o, "rejects", rj);
+	}
+	return o;
+}
+
+int
+xr_control_reply_json(const Execrpc__V1__Reply *r, char **out)
+{
+	json_t *root = json_object(), *ws = json_array(), *ev = json_array();
+	int ret = XR_ERR_NOMEM;
+
+	*out = NULL;
+	if (root == NULL || ws == NULL || ev == NULL)
+		goto out;
+	if (r->error_code != 0) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "code", json_integer(r->error_code));
+		json_object_set_new(e, "name",
+		    json_string(xr_err_name(r->error_code)));
+		json_object_set_new(e, "message", json_string(r->error_message));
+		json_object_set_new(root, "error", e);
+	}
+	for (size_t i = 0; i < r->n_workers; i++)
+		json_array_append_new(ws, worker_json(r->workers[i]));
+	for (size_t i = 0; i < r->n_stop_events; i++) {
+		json_t *e = json_object();
+		Execrpc__V1__StopMode m = r->stop_events[i]->mode;
+
+		json_object_set_new(e, "group",
+		    json_string(r->stop_events[i]->group));
+		json_object_set_new(e, "mode", json_string(
+		    m == EXECRPC__V1__STOP_MODE__STOP_MODE_GRACEFUL ? "graceful" :
+		    m == EXECRPC__V1__STOP_MODE__STOP_MODE_FORCED ? "forced" :
+		    "unspecified"));
+		json_array_append_new(ev, e);
+	}
+	json_object_set(root, "workers", ws);
+	json_object_set(root, "stop_events", ev);
+	if ((*out = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT)) != NULL)
+		ret = XR_OK;
+ out:
+	json_decref(ws);
+	json_decref(ev);
+	json_decref(root);
+	return ret;
+}

@@ -1,0 +1,49 @@
+/*
+ * supervisor/control.h — the lifecycle control socket protocol, client side
+ * (the execrpc CLI and scripts), and its JSON rendering.
+ *
+ * Wire: one command per connection. The client sends a 4-byte big-endian
+ * length and that many bytes of a serialized execrpc.v1.Command (at most
+ * XR_CONTROL_MAX_COMMAND); the supervisor answers with the same framing and
+ * an execrpc.v1.Reply (at most XR_CONTROL_MAX_REPLY), then closes. The socket
+ * is protected by its file mode (0600, in a 0700 directory) and a peer
+ * credential check, not by frame signatures: the CLI holds no keys
+ * (docs/supervisor.md).
+ */
+#ifndef XR_CONTROL_H
+#define XR_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "execrpc/v1/lifecycle.pb-c.h"
+
+#define XR_CONTROL_MAX_COMMAND 4096
+#define XR_CONTROL_MAX_REPLY (1u << 20)
+#define XR_CONTROL_IO_TIMEOUT_MS 5000	/* server: a command must arrive */
+
+/*
+ * Connect to the control socket at `path`, send `cmd`, wait at most
+ * `timeout_ms` for the reply. On XR_OK `*out` is the reply (free with
+ * execrpc__v1__reply__free_unpacked(*out, NULL)); its error_code says
+ * whether the command itself succeeded. Errors: XR_ERR_LIFECYCLE_NOT_READY
+ * (nothing listening at `path`), XR_ERR_SYSTEM, XR_ERR_CLOSED (closed before
+ * a whole reply), XR_ERR_AGAIN (timeout), XR_ERR_OVERSIZED,
+ * XR_ERR_MALFORMED; `d` says more.
+ */
+int xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
+    uint32_t timeout_ms, Execrpc__V1__Reply **out, xr_diag *d);
+
+/*
+ * Render a reply as one line of JSON with sorted keys (jansson,
+ * JSON_SORT_KEYS): {"error": {...} (only when error_code != 0),
+ * "stop_events": [{"group", "mode"}], "workers": [{"group", "index", "pid",
+ * "port", "restarts", "state", "last_exit_status", "last_signal"} plus
+ * "calls", "calls_failed", "rejects" for workers whose counters were read
+ * (STATS)]}. `*out` is malloc'd (caller frees). Returns XR_OK or
+ * XR_ERR_NOMEM.
+ */
+int xr_control_reply_json(const Execrpc__V1__Reply *r, char **out);
+
+#endif /* XR_CONTROL_H */

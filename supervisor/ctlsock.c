@@ -1,0 +1,567 @@
+/*
+ * supervisor/ctlsock.c — the lifecycle control socket, server side:
+ * AF_UNIX stream, mode 0600, peer uid checked; one length-prefixed
+ * execrpc.v1.Command per connection, answered with one execrpc.v1.Reply
+ * (supervisor/control.h). STOP is answered when its stop round completes.
+ */
+#include "supervisor_priv.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "control.h"
+#include "frame.h"
+#include "log.h"
+#include "probe.h"
+
+#define ACCEPT_BACKOFF_MS 250
+#define STATS_TOTAL_MS 3000	/* a STATS command probes for at most this */
+#define STATS_EACH_MS 1000	/* one worker's probe */
+#define MAX_CONNS 64		/* control connections open at once */
+
+struct ctl_conn {
+	xr_supervisor *s;
+	struct bufferevent *bev;
+	struct event free_ev;
+	bool answered;		/* a reply was queued: close once written */
+	bool waiting_stop;	/* counted in s->ctl_stop_waiters */
+	bool dead;
+	TAILQ_ENTRY(ctl_conn) link;
+};
+
+/* ---------- teardown ---------- */
+
+static void
+conn_destroy(struct ctl_conn *c)
+{
+	xr_supervisor *s = c->s;
+
+	TAILQ_REMOVE(&s->ctl_conns, c, link);
+	if (c->waiting_stop)
+		s->ctl_stop_waiters--;
+	event_del(&c->free_ev);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_destroy(arg);
+}
+
+/* Never free inside the connection's own callback: defer. */
+static void
+conn_close(struct ctl_conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(&c->free_ev, EV_TIMEOUT, 0);
+}
+
+/* ---------- replies ---------- */
+
+static Execrpc__V1__StopMode
+pb_stop_mode(xr_stop_mode m)
+{
+	return m == XR_STOP_GRACEFUL ? EXECRPC__V1__STOP_MODE__STOP_MODE_GRACEFUL :
+	    EXECRPC__V1__STOP_MODE__STOP_MODE_FORCED;
+}
+
+
+/* Queue the reply, framed, and close the connection once it is written. */
+static void
+conn_reply(struct ctl_conn *c, const Execrpc__V1__Reply *r)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t len = execrpc__v1__reply__get_packed_size(r);
+	uint8_t hdr[XR_FRAME_PREFIX_LEN], *buf;
+
+	c->answered = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (len > XR_CONTROL_MAX_REPLY || (buf = malloc(len + 1)) == NULL) {
+		conn_close(c);
+		return;
+	}
+	execrpc__v1__reply__pack(r, buf);
+	xr_frame_put_len(hdr, (uint32_t)len);
+	if (evbuffer_add(out, hdr, sizeof(hdr)) != 0 ||
+	    evbuffer_add(out, buf, len) != 0)
+		conn_close(c);
+	free(buf);
+	if (!c->dead)
+		bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static void
+conn_error(struct ctl_conn *c, int code, const char *msg)
+{
+	Execrpc__V1__Reply r = EXECRPC__V1__REPLY__INIT;
+
+	r.error_code = code;
+	r.error_message = (char *)(uintptr_t)msg;
+	conn_reply(c, &r);
+}
+
+/*
+ * Build and send a reply: the workers of the selected groups (with their
+ * counters when `stats`), the stop events of the last round when `events`.
+ */
+static void
+send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
+    int code, const char *msg)
+{
+	xr_supervisor *s = c->s;
+	Execrpc__V1__Reply r = EXECRPC__V1__REPLY__INIT;
+	Execrpc__V1__WorkerStatus *ws = NULL, **wp = NULL;
+	Execrpc__V1__RejectCounters *rc = NULL;
+	Execrpc__V1__StopEvent ev[XR_CFG_MAX_GROUPS], *evp[XR_CFG_MAX_GROUPS];
+	uint64_t stats_deadline = xr_mono_ms() + STATS_TOTAL_MS;
+	size_t total = 0, k = 0;
+
+	for (size_t g = 0; g < s->ngroups; g++)
+		total += s->groups[g].n;
+	if ((ws = calloc(total + 1, sizeof(*ws))) == NULL ||
+	    (wp = calloc(total + 1, sizeof(*wp))) == NULL ||
+	    (rc = calloc(total + 1, sizeof(*rc))) == NULL) {
+		conn_close(c);
+		goto out;
+	}
+	for (size_t g = 0; g < s->ngroups; g++) {
+		if (!sel[g])
+			continue;
+		for (uint32_t i = 0; i < s->groups[g].n; i++, k++) {
+			const struct worker *w = &s->groups[g].w[i];
+			Execrpc__V1__WorkerStatus *o = &ws[k];
+
+			execrpc__v1__worker_status__init(o);
+			o->group = (char *)(uintptr_t)s->groups[g].cfg->name;
+			o->index = w->index;
+			o->pid = (int32_t)w->pid;
+			o->state = (Execrpc__V1__WorkerState)w->state;
+			o->port = w->port;
+			o->restarts = w->restarts;
+			o->last_exit_status = w->last_exit_status;
+			o->last_signal = w->last_signal;
+			wp[k] = o;
+			/* the probe blocks the loop (bounded): never while a
+			 * stop round's deadlines are running */
+			if (stats && !s->stopping &&
+			    w->state == XR_WORKER_READY && w->port != 0 &&
+			    xr_mono_ms() < stats_deadline) {
+				Execrpc__V1__WorkerStatus *got = NULL;
+				uint64_t left = stats_deadline - xr_mono_ms();
+				xr_diag pd = { 0 };
+
+				if (xr_probe_stats(s->cfg->bind_host, w->port,
+				    s->rpc_auth, left < STATS_EACH_MS ?
+				    (uint32_t)left : STATS_EACH_MS, &got,
+				    &pd) != XR_OK) {
+					xr_debug("supervisor: stats of %s[%u]: %s",
+					    o->group, w->index, pd.reason);
+					continue;
+				}
+				execrpc__v1__reject_counters__init(&rc[k]);
+				o->calls = got->calls;
+				o->calls_failed = got->calls_failed;
+				if (got->rejects != NULL) {
+					rc[k].oversized = got->rejects->oversized;
+					rc[k].bad_signature =
+					    got->rejects->bad_signature;
+					rc[k].malformed = got->rejects->malformed;
+					rc[k].kind_not_allowed =
+					    got->rejects->kind_not_allowed;
+					rc[k].expired = got->rejects->expired;
+					rc[k].replay = got->rejects->replay;
+				}
+				o->rejects = &rc[k];
+				execrpc__v1__worker_status__free_unpacked(got,
+				    NULL);
+			}
+		}
+	}
+	r.n_workers = k;
+	r.workers = wp;
+	if (events) {
+		size_t ne = 0;
+
+		/* in config order (deterministic), not completion order */
+		for (size_t g = 0; g < s->ngroups; g++)
+			for (size_t i = 0; i < s->nevents; i++) {
+				if (strcmp(s->events[i].group,
+				    s->groups[g].cfg->name) != 0)
+					continue;
+				execrpc__v1__stop_event__init(&ev[ne]);
+				ev[ne].group = s->events[i].group;
+				ev[ne].mode = pb_stop_mode(s->events[i].mode);
+				evp[ne] = &ev[ne];
+				ne++;
+			}
+		r.n_stop_events = ne;
+		r.stop_events = evp;
+	}
+	r.error_code = code;
+	r.error_message = (char *)(uintptr_t)(msg != NULL ? msg : "");
+	conn_reply(c, &r);
+ out:
+	free(ws);
+	free(wp);
+	free(rc);
+}
+
+void
+xr__ctl_round_done(xr_supervisor *s)
+{
+	struct ctl_conn *c;
+	bool all[XR_CFG_MAX_GROUPS];
+	char msg[200] = "";
+	int code = XR_OK;
+	size_t off = 0;
+
+	for (size_t g = 0; g < XR_CFG_MAX_GROUPS; g++)
+		all[g] = true;
+	for (size_t i = 0; i < s->nevents; i++) {
+		if (s->events[i].mode != XR_STOP_FORCED)
+			continue;
+		code = XR_ERR_STOP_TIMEOUT;
+		if (off < sizeof(msg))
+			off += (size_t)snprintf(msg + off, sizeof(msg) - off,
+			    "%s%s", off == 0 ? "forced stop (SIGKILL) of group(s): "
+			    : ", ", s->events[i].group);
+	}
+	TAILQ_FOREACH(c, &s->ctl_conns, link)
+		if (c->waiting_stop && !c->answered && !c->dead)
+			send_status(c, all, false, true, code, msg);
+}
+
+/* ---------- commands ---------- */
+
+static void
+handle(struct ctl_conn *c, const Execrpc__V1__Command *cmd)
+{
+	xr_supervisor *s = c->s;
+	bool sel[XR_CFG_MAX_GROUPS];
+	uint32_t timeout;
+
+	memset(sel, 0, sizeof(sel));
+	if (cmd->n_groups == 0) {
+		for (size_t g = 0; g < s->ngroups; g++)
+			sel[g] = true;
+	}
+	for (size_t i = 0; i < cmd->n_groups; i++) {
+		struct group *g = xr__sup_group(s, cmd->groups[i]);
+
+		if (g == NULL) {
+			conn_error(c, XR_ERR_INVALID_ARG, "unknown process group");
+			return;
+		}
+		sel[g - s->groups] = true;
+	}
+	switch (cmd->type) {
+	case EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS:
+		send_status(c, sel, false, false, XR_OK, NULL);
+		return;
+	case EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS:
+		send_status(c, sel, true, false, XR_OK, NULL);
+		return;
+	case EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN:
+		for (size_t g = 0; g < s->ngroups; g++)
+			if (sel[g])
+				xr__sup_drain_group(s, &s->groups[g]);
+		send_status(c, sel, false, false, XR_OK, NULL);
+		return;
+	case EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP:
+		if (cmd->n_groups != 0) {
+			conn_error(c, XR_ERR_INVALID_ARG, "STOP stops every "
+			    "group; groups must be empty");
+			return;
+		}
+		timeout = cmd->graceful_timeout_ms != 0 ?
+		    cmd->graceful_timeout_ms :
+		    s->cfg->graceful_timeout_seconds * 1000;
+		/* answered by xr__ctl_round_done(), maybe inside stop_begin */
+		c->waiting_stop = true;
+		s->ctl_stop_waiters++;
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		bufferevent_disable(c->bev, EV_READ);
+		xr__sup_stop_begin(s, timeout, cmd->drain_inflight, true);
+		return;
+	default:
+		conn_error(c, XR_ERR_INVALID_ARG, "unsupported command type");
+		return;
+	}
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t hdr[XR_FRAME_PREFIX_LEN];
+	Execrpc__V1__Command *cmd;
+	const uint8_t *body;
+	uint32_t len;
+
+	if (c->answered || c->waiting_stop || c->dead)
+		return;
+	if (evbuffer_get_length(in) < sizeof(hdr))
+		return;
+	evbuffer_copyout(in, hdr, sizeof(hdr));
+	len = xr_frame_get_len(hdr);
+	if (len > XR_CONTROL_MAX_COMMAND) {
+		/* limit before buffering */
+		conn_error(c, XR_ERR_OVERSIZED, "command larger than 4096 bytes");
+		return;
+	}
+	if (evbuffer_get_length(in) < sizeof(hdr) + len)
+		return;
+	body = evbuffer_pullup(in, (ssize_t)(sizeof(hdr) + len));
+	if (body == NULL) {
+		conn_close(c);
+		return;
+	}
+	cmd = execrpc__v1__command__unpack(NULL, len, body + sizeof(hdr));
+	evbuffer_drain(in, sizeof(hdr) + len);
+	if (cmd == NULL) {
+		conn_error(c, XR_ERR_MALFORMED, "command does not decode as "
+		    "execrpc.v1.Command");
+		return;
+	}
+	handle(c, cmd);
+	execrpc__v1__command__free_unpacked(cmd, NULL);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	if (c->answered &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_close(arg);
+}
+
+/* ---------- accepting ---------- */
+
+static bool
+peer_allowed(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return false;
+	return cr.uid == geteuid() || cr.uid == 0;
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	xr_supervisor *s = arg;
+	struct timeval io = { XR_CONTROL_IO_TIMEOUT_MS / 1000, 0 };
+	struct ctl_conn *c;
+
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &s->ctl_conns, link)
+		n++;
+	if (n >= MAX_CONNS) {
+		xr_debug("supervisor: too many control connections");
+		evutil_closesocket(fd);
+		return;
+	}
+	if (!peer_allowed(fd)) {
+		xr_debug("supervisor: control peer refused (uid)");
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->bev = bufferevent_socket_new(s->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->s = s;
+	event_assign(&c->free_ev, s->base, -1, 0, free_cb, c);
+	TAILQ_INSERT_TAIL(&s->ctl_conns, c, link);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_set_timeouts(c->bev, &io, &io);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+static void
+backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	xr_supervisor *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->ctl_lev != NULL)
+		evconnlistener_enable(s->ctl_lev);
+}
+
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	xr_supervisor *s = arg;
+	struct timeval tv = { 0, ACCEPT_BACKOFF_MS * 1000 };
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		/* the listener stays readable: pause instead of spinning */
+		evconnlistener_disable(lev);
+		event_add(s->ctl_backoff, &tv);
+	}
+}
+
+/* Remove a stale socket at `path`; refuse a live one or a non-socket. */
+static int
+clear_stale(const char *path, const struct sockaddr_un *sun, xr_diag *d)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? XR_OK : xr_diag_set(d, XR_ERR_SYSTEM,
+		    "control socket %s: %s", path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket %s "
+		    "exists and is not a socket", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return xr_diag_set(d, XR_ERR_SYSTEM, "socket: %s",
+		    strerror(errno));
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (r == 0)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket %s "
+		    "is in use by a running supervisor", path);
+	if (unlink(path) != 0)
+		return xr_diag_set(d, XR_ERR_SYSTEM, "removing stale %s: %s",
+		    path, strerror(errno));
+	return XR_OK;
+}
+
+int
+xr_supervisor_control_listen(xr_supervisor *s, const char *path, xr_diag *d)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	char *dir = NULL, *tmp = NULL;
+	mode_t old;
+	int fd = -1, r;
+
+	if (s->ctl_lev != NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket "
+		    "already listening");
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (path == NULL || path[0] == '\0' ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket path "
+		    "empty or longer than %zu bytes", sizeof(sun.sun_path) - 1);
+	memcpy(sun.sun_path, path, strlen(path));
+	/* the parent directory: created 0700 if missing */
+	if ((tmp = strdup(path)) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+	dir = dirname(tmp);
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT || mkdir(dir, 0700) != 0) {
+			r = xr_diag_set(d, XR_ERR_SYSTEM, "control socket "
+			    "directory %s: %s", dir, strerror(errno));
+			goto fail;
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		r = xr_diag_set(d, XR_ERR_INVALID_ARG, "%s is not a directory",
+		    dir);
+		goto fail;
+	}
+	if ((r = clear_stale(path, &sun, d)) != XR_OK)
+		goto fail;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0) {
+		r = xr_diag_set(d, XR_ERR_SYSTEM, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	old = umask(0177);	/* the socket file is created 0600 */
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r != 0 || chmod(path, 0600) != 0 || listen(fd, 16) != 0 ||
+	    stat(path, &st) != 0) {
+		r = xr_diag_set(d, XR_ERR_SYSTEM, "control socket %s: %s",
+		    path, strerror(errno));
+		goto fail;
+	}
+	s->ctl_dev = st.st_dev;
+	s->ctl_ino = st.st_ino;
+	if ((s->ctl_path = strdup(path)) == NULL ||
+	    (s->ctl_backoff = evtimer_new(s->base, backoff_cb, s)) == NULL ||
+	    (s->ctl_lev = evconnlistener_new(s->base, accept_cb, s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)) == NULL) {
+		r = xr_diag_set(d, XR_ERR_NOMEM, "control socket: out of "
+		    "memory");
+		unlink(path);
+		goto fail;
+	}
+	evconnlistener_set_error_cb(s->ctl_lev, accept_error_cb);
+	free(tmp);
+	return XR_OK;
+ fail:
+	if (fd >= 0)
+		close(fd);
+	free(s->ctl_path);
+	s->ctl_path = NULL;
+	if (s->ctl_backoff != NULL)
+		event_free(s->ctl_backoff);
+	s->ctl_backoff = NULL;
+	free(tmp);
+	return r;
+}
+
+void
+xr__ctl_shutdown(xr_supervisor *s)
+{
+	struct ctl_conn *c;
+	struct stat st;
+
+	while ((c = TAILQ_FIRST(&s->ctl_conns)) != NULL)
+		conn_destroy(c);
+	if (s->ctl_lev != NULL)
+		evconnlistener_free(s->ctl_lev);
+	s->ctl_lev = NULL;
+	if (s->ctl_backoff != NULL)
+		event_free(s->ctl_backoff);
+	s->ctl_backoff = NULL;
+	/* unlink only the socket we created, not a successor's */
+	if (s->ctl_path != NULL && stat(s->ctl_path, &st) == 0 &&
+	    st.st_dev == s->ctl_dev && st.st_ino == s->ctl_ino)
+		unlink(s->ctl_path);
+	free(s->ctl_path);
+	s->ctl_path = NULL;
+}

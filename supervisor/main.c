@@ -1,0 +1,242 @@
+/*
+ * supervisor/main.c — execrpc-supervisor: the bootstrap supervisor program.
+ *
+ *   execrpc-supervisor --config FILE [--log-level LEVEL]
+ *
+ * Loads the config (bootstrap.mode must be process_supervisor), generates or
+ * loads the secret, starts every process group with itself as the worker
+ * executable, waits for readiness (lifecycle.ready_timeout_seconds), serves
+ * the control socket (control.socket) and prints one line per worker:
+ *
+ *   worker GROUP INDEX pid PID port PORT
+ *
+ * (again for a worker that comes back after a crash). It runs until a STOP
+ * on the control socket, or SIGTERM / SIGINT (a graceful stop with the
+ * lifecycle policy), prints "stop GROUP graceful|forced" per group and exits
+ * 0. A startup failure exits with its error category.
+ *
+ *   execrpc-supervisor --worker --bootstrap-fd 3 --control-fd 4
+ *
+ * is how the supervisor starts its workers (xr_worker_main with the module
+ * table below); not for interactive use.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "echo.h"
+#include "log.h"
+#include "supervisor.h"
+#include "worker.h"
+
+static int
+add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)ctx;
+	return xr_echo_register(reg);
+}
+
+/* The services this program's workers can host, by full service name. */
+static const xr_service_module modules[] = {
+	{ "echo.v1.Echo", add_echo },
+};
+
+struct run {
+	xr_supervisor *sup;
+	const xr_config *cfg;
+	int started;		/* initial readiness reached */
+};
+
+static void
+print_worker(const xr_worker_info *w)
+{
+	printf("worker %s %u pid %d port %u\n", w->group, w->index,
+	    (int)w->pid, (unsigned)w->port);
+	fflush(stdout);
+}
+
+static void
+on_stop(void *arg, const char *group, xr_stop_mode mode)
+{
+	(void)arg;
+	printf("stop %s %s\n", group, xr_stop_mode_name(mode));
+	fflush(stdout);
+}
+
+static void
+on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
+{
+	struct run *r = arg;
+
+	if (err == XR_OK) {
+		if (r->started && w->state == XR_WORKER_READY)
+			print_worker(w);
+		return;
+	}
+	xr_warn("worker %s[%u] pid %d: %s: %s", w->group, w->index,
+	    (int)w->pid, xr_err_name(err), reason);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)sig;
+	(void)what;
+	xr_supervisor_stop_begin(r->sup, r->cfg->graceful_timeout_seconds * 1000,
+	    r->cfg->drain_inflight);
+}
+
+static int
+fail(int code, const xr_diag *d)
+{
+	fprintf(stderr, "execrpc-supervisor: %s (code %d): %s\n",
+	    xr_err_name(code), code, d->reason[0] != '\0' ? d->reason :
+	    xr_strerror(code));
+	return (int)xr_err_category(code);
+}
+
+static int
+worker_mode(int argc, char **argv)
+{
+	int bfd = -1, cfd = -1;
+
+	for (int i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--bootstrap-fd") == 0)
+			bfd = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--control-fd") == 0)
+			cfd = atoi(argv[i + 1]);
+	}
+	if (bfd < 3 || cfd < 3 || bfd == cfd) {
+		fprintf(stderr, "usage: execrpc-supervisor --worker "
+		    "--bootstrap-fd N --control-fd M\n");
+		return 64;
+	}
+	return xr_worker_main(bfd, cfd, modules,
+	    sizeof(modules) / sizeof(modules[0]));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfg_path = NULL;
+	xr_supervisor_opts o = { 0 };
+	xr_config cfg;
+	xr_keyset ks;
+	xr_diag d = { 0 };
+	struct run r = { 0 };
+	struct event_base *base = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	xr_worker_info *ws = NULL;
+	size_t n;
+	int ch, lvl, ret, status = 1;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--worker") == 0)
+			return worker_mode(argc, argv);
+	while ((ch = getopt_long(argc, argv, "c:l:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 'l':
+			if ((lvl = xr_log_level_parse(optarg)) < 0) {
+				fprintf(stderr, "execrpc-supervisor: bad "
+				    "--log-level\n");
+				return 64;
+			}
+			xr_log_set_level((xr_log_level)lvl);
+			break;
+		default:
+			fprintf(stderr, "usage: execrpc-supervisor --config FILE "
+			    "[--log-level debug|info|warn|error]\n");
+			return 64;
+		}
+	}
+	if (cfg_path == NULL || optind != argc) {
+		fprintf(stderr, "usage: execrpc-supervisor --config FILE\n");
+		return 64;
+	}
+	if ((ret = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
+		return fail(ret, &d);
+	memset(&ks, 0, sizeof(ks));
+	if (cfg.boot_mode != XR_BOOT_PROCESS_SUPERVISOR) {
+		ret = xr_diag_set(&d, XR_ERR_CONFIG_INVALID,
+		    "runtime.platform.bootstrap.mode: \"%s\"; execrpc-supervisor "
+		    "needs process_supervisor", xr_boot_mode_name(cfg.boot_mode));
+		goto out;
+	}
+	if ((ret = xr_config_keyset(&cfg, &ks, &d)) != XR_OK)
+		goto out;
+	for (int i = 0; i < XR_DIR_COUNT; i++)
+		xr_log_register_secret(ks.k[i].b, ks.k[i].len);
+	if (cfg.secret_inline != NULL)
+		xr_log_register_secret(cfg.secret_inline, cfg.secret_inline_len);
+
+	if ((base = event_base_new()) == NULL) {
+		ret = xr_diag_set(&d, XR_ERR_NOMEM, "cannot create the event loop");
+		goto out;
+	}
+	r.cfg = &cfg;
+	o.cfg = &cfg;
+	o.keys = &ks;
+	o.on_stop_event = on_stop;
+	o.on_worker_event = on_worker;
+	o.worker_arg = &r;
+	if ((r.sup = xr_supervisor_new(base, &o, &d)) == NULL) {
+		ret = d.code;
+		goto out;
+	}
+	xr_keyset_wipe(&ks);	/* the supervisor holds its own copy */
+	if ((ret = xr_supervisor_start_groups(r.sup, NULL, 0, &d)) != XR_OK ||
+	    (ret = xr_supervisor_wait_ready(r.sup,
+	    cfg.ready_timeout_seconds * 1000, &d)) != XR_OK ||
+	    (ret = xr_supervisor_control_listen(r.sup, cfg.control_socket,
+	    &d)) != XR_OK)
+		goto out;
+	n = xr_supervisor_workers(r.sup, NULL, 0);
+	if ((ws = calloc(n, sizeof(*ws))) == NULL) {
+		ret = xr_diag_set(&d, XR_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	xr_supervisor_workers(r.sup, ws, n);
+	for (size_t i = 0; i < n; i++)
+		print_worker(&ws[i]);
+	r.started = 1;
+	sigterm = evsignal_new(base, SIGTERM, signal_cb, &r);
+	sigint = evsignal_new(base, SIGINT, signal_cb, &r);
+	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) ||
+	    evsignal_add(sigint, NULL)) {
+		ret = xr_diag_set(&d, XR_ERR_NOMEM, "cannot watch signals");
+		goto out;
+	}
+	if ((ret = xr_supervisor_run(r.sup, &d)) != XR_OK)
+		goto out;
+	status = 0;
+ out:
+	if (ret != XR_OK)
+		status = fail(ret, &d);
+	xr_keyset_wipe(&ks);
+	free(ws);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	xr_supervisor_free(r.sup);
+	if (base != NULL)
+		event_base_free(base);
+	xr_config_free(&cfg);
+	xr_log_forget_secrets();
+	return status;
+}

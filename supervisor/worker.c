@@ -1,0 +1,538 @@
+/* supervisor/worker.c — the worker process: bundle, registry, server, stop. */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "auth.h"
+#include "chan.h"
+#include "err.h"
+#include "execrpc/v1/bootstrap.pb-c.h"
+#include "keys.h"
+#include "log.h"
+#include "server.h"
+
+#define BUNDLE_WAIT_MS 10000	/* the bundle must arrive within this */
+#define EOF_WAIT_MS 5000	/* then the supervisor closes its end */
+#define KEY_MIN 32
+
+/* What a validated bundle leaves behind (the decoded message is freed). */
+struct bundle {
+	char group[XR_CFG_NAME_MAX];
+	uint32_t index;
+	size_t n_services;
+	const xr_service_module *mods[XR_CFG_MAX_SERVICES];
+	char host[XR_CFG_HOST_MAX];
+	uint32_t bind_port, max_payload, ttl, nonce_cache;
+	xr_rules rules;
+	xr_keyset keys;
+	uint8_t sid[XR_SESSION_ID_LEN];
+};
+
+struct worker {
+	struct event_base *base;
+	xr_registry *reg;
+	xr_server *srv;
+	xr_auth *ctl_auth;
+	xr_chan chan;
+	struct event *ctl_ev;
+	bool stopping, finished;
+	int status;
+};
+
+static int
+fail(xr_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(xr_diag *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	d->code = XR_ERR_CHILD_BOOTSTRAP_FAILED;
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	va_end(ap);
+	return XR_ERR_CHILD_BOOTSTRAP_FAILED;
+}
+
+/* A name from the bundle, made safe to print: printable ASCII, bounded. */
+static const char *
+printable(const char *s, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && s[i] != '\0' && i + 1 < cap; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* ---------- hardening ---------- */
+
+static int
+harden(xr_diag *d)
+{
+	struct rlimit rl = { 0, 0 };
+	pid_t parent = getppid();
+
+	/* this process holds keys: no core dumps, no ptrace by peers */
+	if (setrlimit(RLIMIT_CORE, &rl) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return fail(d, "cannot disable core dumps: %s", strerror(errno));
+	/* die with the supervisor; then make sure it was still there when
+	 * the request took effect (else the signal would never come). The
+	 * supervisor also set it between fork and exec, checking its own pid
+	 * (it survives exec), so there is no window before this either. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+		return fail(d, "PR_SET_PDEATHSIG: %s", strerror(errno));
+	if (getppid() != parent)
+		return fail(d, "the supervisor exited before the worker started");
+	signal(SIGPIPE, SIG_IGN);
+	return XR_OK;
+}
+
+static int
+check_seqpacket(int fd, const char *what, xr_diag *d)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+	    type != SOCK_SEQPACKET)
+		return fail(d, "%s fd %d is not a SOCK_SEQPACKET socket", what, fd);
+	return XR_OK;
+}
+
+/* ---------- the one-shot bootstrap channel ---------- */
+
+static int
+wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	int r;
+
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/*
+ * Read the bundle datagram, then insist on end-of-file: the supervisor writes
+ * exactly one bundle and closes its end, so any further datagram is a second
+ * bundle (a protocol error). The fd is closed and every buffer wiped on all
+ * paths.
+ */
+static int
+read_bundle(int fd, Execrpc__V1__BootstrapBundle **out, xr_diag *d)
+{
+	uint8_t *buf = NULL, extra[64];
+	ssize_t n = 0, m;
+	int r;
+
+	*out = NULL;
+	if ((r = check_seqpacket(fd, "bootstrap", d)) != XR_OK)
+		goto out;
+	if ((buf = malloc(XR_BUNDLE_MAX)) == NULL) {
+		r = fail(d, "out of memory");
+		goto out;
+	}
+	if (wait_readable(fd, BUNDLE_WAIT_MS) <= 0) {
+		r = fail(d, "no bundle on the bootstrap channel within %d ms",
+		    BUNDLE_WAIT_MS);
+		goto out;
+	}
+	do
+		n = recv(fd, buf, XR_BUNDLE_MAX, MSG_TRUNC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		r = fail(d, "reading the bundle: %s", strerror(errno));
+		goto out;
+	}
+	if (n == 0) {
+		r = fail(d, "bootstrap channel closed without a bundle");
+		goto out;
+	}
+	if ((size_t)n > XR_BUNDLE_MAX) {
+		r = fail(d, "bundle of %zd bytes exceeds the %d-byte limit "
+		    "(truncated)", n, XR_BUNDLE_MAX);
+		n = XR_BUNDLE_MAX;
+		goto out;
+	}
+	if (wait_readable(fd, EOF_WAIT_MS) <= 0) {
+		r = fail(d, "bootstrap channel not closed after the bundle");
+		goto out;
+	}
+	do
+		m = recv(fd, extra, sizeof(extra), MSG_TRUNC | MSG_DONTWAIT);
+	while (m < 0 && errno == EINTR);
+	xr_wipe(extra, sizeof(extra));
+	if (m != 0) {
+		r = fail(d, m > 0 ? "a second bundle arrived on the bootstrap "
+		    "channel (protocol error)" : "bootstrap channel error");
+		goto out;
+	}
+	if ((*out = execrpc__v1__bootstrap_bundle__unpack(NULL, (size_t)n,
+	    buf)) == NULL) {
+		r = fail(d, "bundle does not decode as execrpc.v1.BootstrapBundle");
+		goto out;
+	}
+	r = XR_OK;
+ out:
+	if (buf != NULL) {
+		xr_wipe(buf, n > 0 ? (size_t)n : 0);
+		free(buf);
+	}
+	close(fd);
+	return r;
+}
+
+/* Wipe the key bytes of a decoded bundle, then free it. */
+static void
+bundle_free(Execrpc__V1__BootstrapBundle *b)
+{
+	Execrpc__V1__KeyBundle *k;
+
+	if (b == NULL)
+		return;
+	if ((k = b->keys) != NULL) {
+		xr_wipe(k->web_to_exec.data, k->web_to_exec.len);
+		xr_wipe(k->exec_to_web.data, k->exec_to_web.len);
+		xr_wipe(k->control.data, k->control.len);
+	}
+	xr_wipe(b->control_session_id.data, b->control_session_id.len);
+	execrpc__v1__bootstrap_bundle__free_unpacked(b, NULL);
+}
+
+static bool
+name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= XR_CFG_NAME_MAX)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
+		    *s == '-'))
+			return false;
+	return true;
+}
+
+static const char *
+key_problem(const ProtobufCBinaryData *k)
+{
+	if (k->len == 0)
+		return "missing";
+	if (k->len < KEY_MIN || k->len > XR_KEY_MAX)
+		return "not 32..64 bytes";
+	return NULL;
+}
+
+/* Validate a decoded bundle against the module table and copy what the
+ * worker keeps into `out`. Diagnostics name fields, never key bytes. */
+static int
+validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
+    size_t n_mods, struct bundle *out, xr_diag *d)
+{
+	const Execrpc__V1__RuntimeSlice *rt = b->runtime;
+	const Execrpc__V1__KeyBundle *k = b->keys;
+	char pb[XR_CFG_NAME_MAX + 64];
+	const char *why;
+	xr_kdf kdf;
+
+	if (b->version != 1)
+		return fail(d, "unsupported bundle version %u (want 1)",
+		    b->version);
+	if (!name_ok(b->group))
+		return fail(d, "bad group name \"%s\"",
+		    printable(b->group, pb, sizeof(pb)));
+	snprintf(out->group, sizeof(out->group), "%s", b->group);
+	out->index = b->index;
+	if (b->n_services == 0)
+		return fail(d, "bundle names no services");
+	if (b->n_services > XR_CFG_MAX_SERVICES)
+		return fail(d, "bundle names %zu services (at most %d)",
+		    b->n_services, XR_CFG_MAX_SERVICES);
+	for (size_t i = 0; i < b->n_services; i++) {
+		const xr_service_module *m = NULL;
+
+		for (size_t j = 0; j < n_mods && m == NULL; j++)
+			if (strcmp(mods[j].name, b->services[i]) == 0)
+				m = &mods[j];
+		if (m == NULL)
+			return fail(d, "unknown service \"%s\"",
+			    printable(b->services[i], pb, sizeof(pb)));
+		for (size_t j = 0; j < i; j++)
+			if (out->mods[j] == m)
+				return fail(d, "service \"%s\" listed twice",
+				    m->name);
+		out->mods[i] = m;
+	}
+	out->n_services = b->n_services;
+
+	if (rt == NULL)
+		return fail(d, "bundle has no runtime slice");
+	if (strlen(rt->bind_host) >= sizeof(out->host) ||
+	    !xr_host_is_loopback(rt->bind_host))
+		return fail(d, "runtime.bind_host \"%s\" is not a loopback "
+		    "address", printable(rt->bind_host, pb, sizeof(pb)));
+	snprintf(out->host, sizeof(out->host), "%s", rt->bind_host);
+	if (rt->bind_port > 65535)
+		return fail(d, "runtime.bind_port %u out of range 0..65535",
+		    rt->bind_port);
+	if (rt->max_payload_bytes < 1 || rt->max_payload_bytes > (64u << 20))
+		return fail(d, "runtime.max_payload_bytes %u out of range "
+		    "1..67108864", rt->max_payload_bytes);
+	if (rt->ttl_seconds < 1 || rt->ttl_seconds > 3600)
+		return fail(d, "runtime.ttl_seconds %u out of range 1..3600",
+		    rt->ttl_seconds);
+	if (rt->nonce_cache_size < 16 || rt->nonce_cache_size > 16777216)
+		return fail(d, "runtime.nonce_cache_size %u out of range "
+		    "16..16777216", rt->nonce_cache_size);
+	if (rt->graceful_timeout_ms > 3600000)
+		return fail(d, "runtime.graceful_timeout_ms %u out of range "
+		    "0..3600000", rt->graceful_timeout_ms);
+	if (strcmp(rt->fundload_rules, "baseline") == 0)
+		out->rules = XR_RULES_BASELINE;
+	else if (strcmp(rt->fundload_rules, "experiment") == 0)
+		out->rules = XR_RULES_EXPERIMENT;
+	else
+		return fail(d, "runtime.fundload_rules \"%s\" is not baseline "
+		    "or experiment", printable(rt->fundload_rules, pb,
+		    sizeof(pb)));
+	out->bind_port = rt->bind_port;
+	out->max_payload = rt->max_payload_bytes;
+	out->ttl = rt->ttl_seconds;
+	out->nonce_cache = rt->nonce_cache_size;
+
+	if (k == NULL)
+		return fail(d, "bundle has no key bundle");
+	if (k->kdf == EXECRPC__V1__KDF__KDF_NONE)
+		kdf = XR_KDF_NONE;
+	else if (k->kdf == EXECRPC__V1__KDF__KDF_HKDF_SHA256)
+		kdf = XR_KDF_HKDF_SHA256;
+	else
+		return fail(d, "key bundle: unknown kdf %d", (int)k->kdf);
+	if ((why = key_problem(&k->web_to_exec)) != NULL)
+		return fail(d, "key bundle: web_to_exec key %s", why);
+	if ((why = key_problem(&k->exec_to_web)) != NULL)
+		return fail(d, "key bundle: exec_to_web key %s", why);
+	if ((why = key_problem(&k->control)) != NULL)
+		return fail(d, "key bundle: control key %s", why);
+	if (b->control_session_id.len != XR_SESSION_ID_LEN)
+		return fail(d, "control session id missing or not %d bytes",
+		    XR_SESSION_ID_LEN);
+	memcpy(out->sid, b->control_session_id.data, XR_SESSION_ID_LEN);
+	if (xr_keyset_from_keys(kdf, k->web_to_exec.data, k->web_to_exec.len,
+	    k->exec_to_web.data, k->exec_to_web.len, k->control.data,
+	    k->control.len, &out->keys) != XR_OK)
+		return fail(d, "key bundle rejected");
+	return XR_OK;
+}
+
+/* ---------- serving and stopping ---------- */
+
+static void
+send_cmd(struct worker *w, Execrpc__V1__CommandType type, uint32_t port)
+{
+	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
+	int r;
+
+	c.type = type;
+	c.port = port;
+	if ((r = xr_chan_send(&w->chan, &c)) != XR_OK)
+		xr_debug("worker: control send failed: %s", xr_err_name(r));
+}
+
+/* The stop sequence's end: flush, acknowledge, leave the loop. */
+static void
+finish(struct worker *w)
+{
+	if (w->finished)
+		return;
+	w->finished = true;
+	fflush(stdout);
+	fflush(stderr);
+	send_cmd(w, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, 0);
+	w->status = 0;
+	event_base_loopbreak(w->base);
+}
+
+static void
+drained(void *arg)
+{
+	finish(arg);
+}
+
+static void
+begin_stop(struct worker *w, bool drain_inflight)
+{
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	if (drain_inflight) {
+		/* stop accepting; GOAWAY; in-flight calls finish; then done */
+		xr_server_drain(w->srv, drained, w);
+		return;
+	}
+	/* no drain: close every connection, abandoning their calls */
+	xr_server_free(w->srv);
+	w->srv = NULL;
+	finish(w);
+}
+
+static void
+ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	Execrpc__V1__Command *c;
+	int r;
+
+	(void)fd;
+	(void)what;
+	while (!w->finished) {
+		r = xr_chan_recv(&w->chan, &c);
+		if (r == XR_ERR_AGAIN)
+			return;
+		if (r == XR_ERR_CLOSED || r == XR_ERR_SYSTEM) {
+			/* the supervisor is gone: leave promptly */
+			xr_debug("worker: control channel closed");
+			w->status = 1;
+			event_base_loopbreak(w->base);
+			return;
+		}
+		if (r != XR_OK) {
+			xr_debug("worker: control frame rejected: %s",
+			    xr_err_name(r));
+			continue;
+		}
+		switch (c->type) {
+		case EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP:
+			begin_stop(w, c->drain_inflight);
+			break;
+		case EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN:
+			if (!w->stopping && !xr_server_draining(w->srv))
+				xr_server_drain(w->srv, NULL, NULL);
+			break;
+		default:
+			xr_debug("worker: unexpected control command %d",
+			    (int)c->type);
+			break;
+		}
+		execrpc__v1__command__free_unpacked(c, NULL);
+	}
+}
+
+static int
+serve_setup(struct worker *w, struct bundle *b, int control_fd, xr_diag *d)
+{
+	xr_server_opts o = { 0 };
+	xr_diag sd = { 0 };
+	xr_worker_ctx ctx;
+	int r, fl;
+
+	if ((w->base = event_base_new()) == NULL ||
+	    (w->reg = xr_registry_new(w->base)) == NULL)
+		return fail(d, "cannot set up the event loop");
+	ctx.group = b->group;
+	ctx.index = b->index;
+	ctx.fundload_rules = b->rules;
+	ctx.max_payload_bytes = b->max_payload;
+	ctx.base = w->base;
+	for (size_t i = 0; i < b->n_services; i++)
+		if ((r = b->mods[i]->add(w->reg, &ctx)) != XR_OK)
+			return fail(d, "registering service \"%s\" failed: %s",
+			    b->mods[i]->name, xr_strerror(r));
+	o.bind_host = b->host;
+	o.bind_port = (uint16_t)b->bind_port;
+	o.max_payload_bytes = b->max_payload;
+	o.ttl_seconds = b->ttl;
+	o.nonce_cache_size = b->nonce_cache;
+	if ((w->srv = xr_server_new(w->base, &o, &b->keys, w->reg, &sd)) == NULL)
+		return fail(d, "endpoint: %s", sd.reason);
+	if ((w->ctl_auth = xr_auth_new(&b->keys)) == NULL)
+		return fail(d, "out of memory");
+	if (xr_server_listen(w->srv, &sd) != XR_OK)
+		return fail(d, "endpoint: %s", sd.reason);
+	if (xr_chan_init(&w->chan, control_fd, w->ctl_auth, b->sid,
+	    b->ttl) != XR_OK)
+		return fail(d, "out of memory");
+	if ((fl = fcntl(control_fd, F_GETFL)) < 0 ||
+	    fcntl(control_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(control_fd, F_SETFD, FD_CLOEXEC) < 0)
+		return fail(d, "control fd: %s", strerror(errno));
+	if ((w->ctl_ev = event_new(w->base, control_fd, EV_READ | EV_PERSIST,
+	    ctl_cb, w)) == NULL || event_add(w->ctl_ev, NULL) != 0)
+		return fail(d, "cannot watch the control channel");
+	return XR_OK;
+}
+
+int
+xr_worker_main(int bootstrap_fd, int control_fd,
+    const xr_service_module *mods, size_t n_mods)
+{
+	Execrpc__V1__BootstrapBundle *msg = NULL;
+	struct bundle *b = NULL;
+	struct worker w;
+	xr_diag d = { 0 };
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	w.status = 1;
+	if ((r = harden(&d)) != XR_OK) {
+		close(bootstrap_fd);
+		goto out;
+	}
+	r = read_bundle(bootstrap_fd, &msg, &d);	/* closes the fd */
+	if (r == XR_OK && (b = calloc(1, sizeof(*b))) == NULL)
+		r = fail(&d, "out of memory");
+	if (r == XR_OK)
+		r = validate(msg, mods, n_mods, b, &d);
+	bundle_free(msg);
+	msg = NULL;
+	if (r == XR_OK)
+		r = check_seqpacket(control_fd, "control", &d);
+	if (r == XR_OK)
+		r = serve_setup(&w, b, control_fd, &d);
+	if (b != NULL) {
+		xr_wipe(b, sizeof(*b));	/* the keys now live in server + auth */
+		free(b);
+	}
+	if (r != XR_OK)
+		goto out;
+	send_cmd(&w, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
+	    xr_server_port(w.srv));
+	event_base_dispatch(w.base);
+ out:
+	if (r != XR_OK) {
+		fprintf(stderr, "execrpc-worker: %s (code %d): %s\n",
+		    xr_err_name(XR_ERR_CHILD_BOOTSTRAP_FAILED),
+		    XR_ERR_CHILD_BOOTSTRAP_FAILED, d.reason);
+		fflush(stderr);
+		w.status = (int)xr_err_category(XR_ERR_CHILD_BOOTSTRAP_FAILED);
+	}
+	if (w.ctl_ev != NULL)
+		event_free(w.ctl_ev);
+	xr_server_free(w.srv);
+	xr_registry_free(w.reg);
+	xr_chan_fini(&w.chan);
+	xr_auth_free(w.ctl_auth);
+	if (w.base != NULL)
+		event_base_free(w.base);
+	close(control_fd);
+	return w.status;
+}

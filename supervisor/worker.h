@@ -1,0 +1,74 @@
+/*
+ * supervisor/worker.h — the child side of the bootstrap supervisor: an
+ * execution worker process (DESIGN.md section 6, docs/supervisor.md).
+ *
+ * A worker is started by the supervisor with two inherited SOCK_SEQPACKET
+ * sockets: the one-shot bootstrap channel (fd 3 by convention) that carries
+ * exactly one execrpc.v1.BootstrapBundle, and the control channel (fd 4) that
+ * stays open for the worker's life (supervisor/chan.h). The application
+ * supplies the services a bundle may name as a table of modules; the worker
+ * builds its registry from the bundle's names, and nothing else.
+ */
+#ifndef XR_WORKER_H
+#define XR_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "registry.h"
+
+struct event_base;
+
+/* What a service module gets to register its methods. All pointers are
+ * valid for the life of the worker's registry. */
+typedef struct xr_worker_ctx {
+	const char *group;		/* process group name */
+	uint32_t index;			/* worker index within the group */
+	xr_rules fundload_rules;	/* runtime slice: apps.fundload.rules */
+	uint32_t max_payload_bytes;	/* runtime slice */
+	struct event_base *base;	/* the worker's event loop */
+} xr_worker_ctx;
+
+/* One registrable service: `name` is the full service name a bundle lists
+ * ("echo.v1.Echo"); `add` registers its methods on `reg` and returns XR_OK
+ * or an xr_err (the worker then fails with the child-bootstrap category). */
+typedef struct xr_service_module {
+	const char *name;
+	int (*add)(xr_registry *reg, const xr_worker_ctx *ctx);
+} xr_service_module;
+
+/* Largest bootstrap bundle datagram a worker accepts. */
+#define XR_BUNDLE_MAX 8192
+
+/*
+ * The worker program: call it from main() when the process was started as a
+ * worker (e.g. argv "--worker --bootstrap-fd 3 --control-fd 4"); return its
+ * result from main(). It is a program entry point, so it prints its one-line
+ * diagnostic itself.
+ *
+ * Sequence: harden (RLIMIT_CORE 0, not dumpable, PR_SET_PDEATHSIG SIGKILL,
+ * SIGPIPE ignored); read the bundle once from `bootstrap_fd` (a datagram over
+ * XR_BUNDLE_MAX, a bundle that does not decode, or any second datagram before
+ * the supervisor closes its end is a protocol error), wipe the buffer, close
+ * the fd; validate the bundle (version, group, services non-empty and each
+ * one in `mods`, runtime slice: loopback bind_host and limits in range, key
+ * bundle with a known kdf and 32..64-byte keys, control session id); build
+ * the registry from the service names; start an xr_server on the slice's
+ * bind_host and bind_port with the bundle's keys and limits; send READY{port}
+ * on `control_fd`; serve.
+ * STOP{drain_inflight}: stop accepting; with drain_inflight let in-flight
+ * calls finish (xr_server_drain), else close every connection; flush stdio;
+ * send STOPPED; return 0. DRAIN: stop accepting and finish in-flight calls,
+ * keep running until STOP. The supervisor enforces the graceful timeout (it
+ * SIGKILLs a worker that has not acknowledged by then).
+ *
+ * Returns the exit status: 0 after STOP; the child-bootstrap category (8)
+ * on any bootstrap failure, with "execrpc-worker: child_bootstrap_failed
+ * (code -34): REASON" on stderr (the reason never holds key bytes); 1 if
+ * the control channel closed (the supervisor is gone).
+ */
+int xr_worker_main(int bootstrap_fd, int control_fd,
+    const xr_service_module *mods, size_t n_mods);
+
+#endif /* XR_WORKER_H */

@@ -1,0 +1,527 @@
+/* tests/supervisor/helper_sup.c — worker mode, recorders, probes, /proc. */
+#include "helper_sup.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "echo.h"
+#include "echo/v1/echo.pb-c.h"
+#include "probe.h"
+#include "registry.h"
+#include "rx.h"
+#include "worker.h"
+
+/* ---------- the test module table ---------- */
+
+static int
+add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)ctx;
+	return xr_echo_register(reg);
+}
+
+/* test.v1.Probe: Say reports what the worker process sees of itself. */
+static void
+probe_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
+	struct rlimit rl;
+	struct sigaction sa;
+	int sig = -1;
+	char text[160];
+
+	(void)msg;
+	(void)arg;
+	getrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0);
+	sigaction(SIGPIPE, NULL, &sa);
+	snprintf(text, sizeof(text), "dumpable=%d core=%ld pdeathsig=%d "
+	    "sigpipe=%s", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
+	    (long)rl.rlim_cur, sig, sa.sa_handler == SIG_IGN ? "ign" : "dfl");
+	r.text = text;
+	r.worker_pid = (uint64_t)getpid();
+	xr_call_reply(call, &r.base);
+}
+
+static int
+add_probe(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	static const xr_handler_fn fns[] = { probe_say };
+
+	(void)ctx;
+	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
+}
+
+/* test.v1.Wedge: the loop blocks for good right after READY. */
+static void
+wedge_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (;;)
+		pause();
+}
+
+static int
+add_wedge(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	static struct event ev;
+	struct timeval tv = { 0, 0 };
+
+	/* two priorities; the wedge timer gets the higher one, so it runs in
+	 * the loop's first round even if a STOP is already waiting on the
+	 * control channel (whose event, made later, gets the default, lower
+	 * one): the worker is wedged before it could see any STOP */
+	if (event_base_priority_init(ctx->base, 2) != 0)
+		return XR_ERR_INTERNAL;
+	event_assign(&ev, ctx->base, -1, 0, wedge_cb, NULL);
+	event_priority_set(&ev, 0);
+	event_add(&ev, &tv);
+	return xr_echo_register(reg);
+}
+
+static int
+add_empty(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)reg;
+	(void)ctx;
+	return XR_OK;
+}
+
+static const xr_service_module test_modules[] = {
+	{ "echo.v1.Echo", add_echo },
+	{ "test.v1.Probe", add_probe },
+	{ "test.v1.Wedge", add_wedge },
+	{ "test.v1.Empty", add_empty },
+};
+
+int
+ts_worker_mode(int argc, char **argv)
+{
+	int bfd = -1, cfd = -1, worker = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--worker") == 0)
+			worker = 1;
+		else if (strcmp(argv[i], "--bootstrap-fd") == 0 && i + 1 < argc)
+			bfd = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--control-fd") == 0 && i + 1 < argc)
+			cfd = atoi(argv[++i]);
+	}
+	if (!worker)
+		return -1;
+	return xr_worker_main(bfd, cfd, test_modules,
+	    sizeof(test_modules) / sizeof(test_modules[0]));
+}
+
+/* ---------- config, keys ---------- */
+
+void
+ts_config(xr_config *cfg, const char *yaml)
+{
+	xr_diag d = { 0 };
+	int r = xr_config_load_string(yaml, strlen(yaml), cfg, &d);
+
+	if (r != XR_OK)
+		fail_msg("config: %s", d.reason);
+}
+
+void
+ts_keys(xr_keyset *ks, uint8_t master[32])
+{
+	uint8_t m[32];
+
+	assert_int_equal(xr_keys_generate_master(m), XR_OK);
+	assert_int_equal(xr_keys_derive(m, sizeof(m), XR_KDF_HKDF_SHA256, ks),
+	    XR_OK);
+	if (master != NULL)
+		memcpy(master, m, sizeof(m));
+	xr_wipe(m, sizeof(m));
+}
+
+/* ---------- recorders ---------- */
+
+void
+ts_on_stop(void *arg, const char *group, xr_stop_mode mode)
+{
+	ts_rec *r = arg;
+	ts_ev *e;
+
+	if (r->n >= TS_MAX_EVENTS)
+		return;
+	e = &r->ev[r->n++];
+	memset(e, 0, sizeof(*e));
+	e->kind = 1;
+	snprintf(e->group, sizeof(e->group), "%s", group);
+	e->mode = mode;
+	e->at_ms = xr_mono_ms();
+}
+
+void
+ts_on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
+{
+	ts_rec *r = arg;
+	ts_ev *e;
+
+	if (r->n >= TS_MAX_EVENTS)
+		return;
+	e = &r->ev[r->n++];
+	memset(e, 0, sizeof(*e));
+	e->kind = 0;
+	e->w = *w;
+	e->err = err;
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	e->at_ms = xr_mono_ms();
+}
+
+int
+ts_stop_count(const ts_rec *r, const char *group, xr_stop_mode mode)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->ev[i].kind == 1 && strcmp(r->ev[i].group, group) == 0 &&
+		    (mode == 0 || r->ev[i].mode == mode))
+			n++;
+	return n;
+}
+
+int
+ts_worker_count(const ts_rec *r, int err, const char *reason)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->ev[i].kind == 0 && r->ev[i].err == err &&
+		    (reason == NULL || strcmp(r->ev[i].reason, reason) == 0))
+			n++;
+	return n;
+}
+
+/* ---------- calls ---------- */
+
+int
+ts_say(uint16_t port, const xr_keyset *ks, const char *text,
+    uint32_t delay_ms, char *out, size_t cap, uint64_t *pid)
+{
+	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
+	Echo__V1__SayResponse *resp;
+	xr_auth *a = xr_auth_new(ks);
+	xr_probe *p = NULL;
+	xr_diag d = { 0 };
+	uint8_t pb[256], *rb = NULL;
+	size_t rl = 0;
+	uint64_t id;
+	int status = -1, r;
+
+	assert_non_null(a);
+	req.text = (char *)(uintptr_t)text;
+	req.delay_ms = delay_ms;
+	r = xr_probe_open("127.0.0.1", port, a, 5000, &p, &d);
+	if (r != XR_OK)
+		fail_msg("probe open: %s", d.reason);
+	assert_int_equal(xr_probe_send(p, "echo.v1.Echo/Say", pb,
+	    echo__v1__say_request__pack(&req, pb), 0, &id), XR_OK);
+	assert_int_equal(xr_probe_recv(p, 5000 + delay_ms, &id, &status, &rb,
+	    &rl), XR_OK);
+	if (status == 0) {
+		resp = echo__v1__say_response__unpack(NULL, rl, rb);
+		assert_non_null(resp);
+		if (out != NULL)
+			snprintf(out, cap, "%s", resp->text);
+		if (pid != NULL)
+			*pid = resp->worker_pid;
+		echo__v1__say_response__free_unpacked(resp, NULL);
+	}
+	free(rb);
+	xr_probe_close(p);
+	xr_auth_free(a);
+	return status;
+}
+
+Execrpc__V1__WorkerStatus *
+ts_stats(uint16_t port, const xr_keyset *ks)
+{
+	Execrpc__V1__WorkerStatus *ws = NULL;
+	xr_auth *a = xr_auth_new(ks);
+	xr_diag d = { 0 };
+
+	assert_non_null(a);
+	if (xr_probe_stats("127.0.0.1", port, a, 5000, &ws, &d) != XR_OK)
+		fail_msg("stats: %s", d.reason);
+	xr_auth_free(a);
+	return ws;
+}
+
+/* ---------- /proc ---------- */
+
+/* pid, ppid and pgrp of /proc/PID/stat (comm may hold spaces). */
+static int
+proc_stat(pid_t pid, pid_t *ppid, pid_t *pgrp)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+	int ppid_i, pgrp_i;
+	char state;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %c %d %d", &state, &ppid_i, &pgrp_i) != 3)
+		return -1;
+	*ppid = ppid_i;
+	*pgrp = pgrp_i;
+	return 0;
+}
+
+static size_t
+scan(pid_t ppid, pid_t pgid, pid_t *out, size_t cap)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		pid_t pid, pp, pg;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		if (proc_stat(pid, &pp, &pg) != 0)
+			continue;
+		if ((ppid > 0 && pp == ppid) || (pgid > 0 && pg == pgid)) {
+			if (out != NULL && n < cap)
+				out[n] = pid;
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+size_t
+ts_children_of(pid_t ppid, pid_t *out, size_t cap)
+{
+	return scan(ppid, 0, out, cap);
+}
+
+size_t
+ts_in_pgrp(pid_t pgid)
+{
+	return scan(0, pgid, NULL, 0);
+}
+
+uint8_t *
+ts_read_file(const char *path, size_t *len)
+{
+	uint8_t *buf = malloc(65536);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	assert_non_null(buf);
+	*len = 0;
+	if (fd < 0) {
+		free(buf);
+		return NULL;
+	}
+	while ((n = read(fd, buf + *len, 65536 - *len)) > 0)
+		*len += (size_t)n;
+	close(fd);
+	return buf;
+}
+
+static bool
+memmem_ok(const uint8_t *hay, size_t n, const void *needle, size_t m)
+{
+	return m > 0 && memmem(hay, n, needle, m) != NULL;
+}
+
+bool
+ts_contains_secret(const uint8_t *hay, size_t n, const uint8_t *key,
+    size_t klen)
+{
+	char lo[2 * 64 + 1], up[2 * 64 + 1];
+
+	if (memmem_ok(hay, n, key, klen))
+		return true;
+	for (size_t i = 0; i < klen && i < 64; i++) {
+		snprintf(lo + 2 * i, 3, "%02x", key[i]);
+		snprintf(up + 2 * i, 3, "%02X", key[i]);
+	}
+	return memmem_ok(hay, n, lo, 2 * klen) ||
+	    memmem_ok(hay, n, up, 2 * klen) ||
+	    /* a leading run is enough to count as a leak */
+	    memmem_ok(hay, n, lo, 16) || memmem_ok(hay, n, up, 16) ||
+	    memmem_ok(hay, n, key, 8);
+}
+
+/* ---------- bundles and hand-started workers ---------- */
+
+uint8_t *
+ts_bundle(const xr_keyset *ks, const uint8_t sid[16], const char *service,
+    ts_mutate_fn m, size_t *len)
+{
+	Execrpc__V1__BootstrapBundle b = EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT;
+	Execrpc__V1__RuntimeSlice rt = EXECRPC__V1__RUNTIME_SLICE__INIT;
+	Execrpc__V1__KeyBundle kb = EXECRPC__V1__KEY_BUNDLE__INIT;
+	char *svc[1] = { (char *)(uintptr_t)service };
+	uint8_t *buf;
+
+	b.version = 1;
+	b.group = "direct";
+	b.index = 0;
+	b.n_services = 1;
+	b.services = svc;
+	rt.bind_host = "127.0.0.1";
+	rt.max_payload_bytes = 1048576;
+	rt.ttl_seconds = 30;
+	rt.nonce_cache_size = 1024;
+	rt.graceful_timeout_ms = 5000;
+	rt.drain_inflight = 1;
+	rt.fundload_rules = "baseline";
+	kb.kdf = EXECRPC__V1__KDF__KDF_HKDF_SHA256;
+	kb.web_to_exec.data = (uint8_t *)(uintptr_t)ks->k[0].b;
+	kb.web_to_exec.len = ks->k[0].len;
+	kb.exec_to_web.data = (uint8_t *)(uintptr_t)ks->k[1].b;
+	kb.exec_to_web.len = ks->k[1].len;
+	kb.control.data = (uint8_t *)(uintptr_t)ks->k[2].b;
+	kb.control.len = ks->k[2].len;
+	b.runtime = &rt;
+	b.keys = &kb;
+	b.control_session_id.data = (uint8_t *)(uintptr_t)sid;
+	b.control_session_id.len = 16;
+	if (m != NULL)
+		m(&b);
+	*len = execrpc__v1__bootstrap_bundle__get_packed_size(&b);
+	assert_non_null(buf = malloc(*len + 1));
+	execrpc__v1__bootstrap_bundle__pack(&b, buf);
+	return buf;
+}
+
+void
+ts_child_start(ts_child *c, const uint8_t *const *dgrams, const size_t *lens,
+    size_t n)
+{
+	int boot[2], ctl[2], ep[2];
+	struct stat st;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    boot), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    ctl), 0);
+	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		char *argv[] = { "execrpc-worker", "--worker", "--bootstrap-fd",
+		    "3", "--control-fd", "4", NULL };
+		char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+		int b = fcntl(boot[1], F_DUPFD_CLOEXEC, 10);
+		int k = fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
+
+		if (b < 0 || k < 0 || dup2(b, 3) != 3 || dup2(k, 4) != 4 ||
+		    dup2(ep[1], 2) != 2)
+			_exit(99);
+		execve("/proc/self/exe", argv, envp);
+		_exit(98);
+	}
+	assert_int_equal(fstat(boot[1], &st), 0);
+	c->boot_ino = (unsigned long)st.st_ino;
+	close(boot[1]);
+	close(ctl[1]);
+	close(ep[1]);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(send(boot[0], dgrams[i], lens[i], MSG_NOSIGNAL),
+		    (ssize_t)lens[i]);
+	close(boot[0]);
+	c->ctl = ctl[0];
+	c->err = ep[0];
+}
+
+int
+ts_child_wait(ts_child *c, int timeout_ms, char *buf, size_t cap)
+{
+	uint64_t deadline = xr_mono_ms() + (uint64_t)timeout_ms;
+	size_t have = 0;
+	int st = 0;
+	pid_t r;
+
+	for (;;) {
+		struct pollfd p = { c->err, POLLIN, 0 };
+		uint64_t now = xr_mono_ms();
+		ssize_t n;
+
+		assert_true(now < deadline);
+		if (poll(&p, 1, (int)(deadline - now)) <= 0)
+			continue;
+		n = read(c->err, buf + have, cap - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		if (have == cap - 1)
+			break;
+	}
+	buf[have] = '\0';
+	while ((r = waitpid(c->pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	assert_int_equal(r, c->pid);
+	close(c->err);
+	close(c->ctl);
+	if (WIFSIGNALED(st))
+		return 1000 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+int
+ts_has_socket(pid_t pid, unsigned long ino)
+{
+	char dir[64], path[512], link[128], want[64];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+	ssize_t n;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", ino);
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, want) == 0)
+			found = 1;
+	}
+	closedir(d);
+	return found;
+}

@@ -1,0 +1,118 @@
+/*
+ * tests/supervisor/helper_sup.h — shared pieces of the supervisor tests.
+ *
+ * Every test binary is its own worker executable: main() first calls
+ * ts_worker_mode(), which runs xr_worker_main() with the test module table
+ * when argv holds "--worker". The modules are the application's business
+ * (supervisor/worker.h), so test behaviours live here, not in production
+ * code (PROC-INT-05):
+ *   echo.v1.Echo   the real example service (server/echo.c)
+ *   test.v1.Probe  echo.v1.Echo/Say answers with the worker's own view of its
+ *                  hardening: "dumpable=D core=C pdeathsig=S sigpipe=ign|dfl"
+ *   test.v1.Wedge  echo, plus a timer that wedges the event loop right after
+ *                  READY: a worker that never honours STOP
+ *   test.v1.Empty  registers nothing (only the built-in Endpoint/Stats)
+ */
+#ifndef TS_HELPER_SUP_H
+#define TS_HELPER_SUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "auth.h"
+#include "config.h"
+#include "execrpc/v1/bootstrap.pb-c.h"
+#include "execrpc/v1/lifecycle.pb-c.h"
+#include "keys.h"
+#include "supervisor.h"
+
+/* If argv asks for worker mode, run the worker and return its exit status;
+ * else return -1. */
+int ts_worker_mode(int argc, char **argv);
+
+/* Parse YAML into `cfg` (asserts). */
+void ts_config(xr_config *cfg, const char *yaml);
+
+/* A fresh random master and its hkdf keyset; `master` may be NULL. */
+void ts_keys(xr_keyset *ks, uint8_t master[32]);
+
+/* ---- recording callbacks ---- */
+
+#define TS_MAX_EVENTS 128
+
+typedef struct ts_ev {
+	int kind;		/* 0 worker event, 1 stop event */
+	xr_worker_info w;	/* worker event */
+	int err;
+	char reason[160];
+	char group[64];		/* stop event */
+	xr_stop_mode mode;
+	uint64_t at_ms;		/* monotonic */
+} ts_ev;
+
+typedef struct ts_rec {
+	ts_ev ev[TS_MAX_EVENTS];
+	size_t n;
+} ts_rec;
+
+void ts_on_stop(void *arg, const char *group, xr_stop_mode mode);
+void ts_on_worker(void *arg, const xr_worker_info *w, int err,
+    const char *reason);
+/* Number of stop events for `group` (mode 0 = any). */
+int ts_stop_count(const ts_rec *r, const char *group, xr_stop_mode mode);
+/* Number of worker events with `err` and, if non-NULL, `reason`. */
+int ts_worker_count(const ts_rec *r, int err, const char *reason);
+
+/* ---- calls to a worker (through the supervisor's own probe client) ---- */
+
+/* echo.v1.Echo/Say over a signed connection made with `ks`. Returns the
+ * gRPC status (asserts on transport failure); text / pid of the answer. */
+int ts_say(uint16_t port, const xr_keyset *ks, const char *text,
+    uint32_t delay_ms, char *out, size_t cap, uint64_t *pid);
+
+/* The worker's Endpoint/Stats with `ks` (asserts). Caller frees with
+ * execrpc__v1__worker_status__free_unpacked(). */
+Execrpc__V1__WorkerStatus *ts_stats(uint16_t port, const xr_keyset *ks);
+
+/* ---- processes ---- */
+
+/* Processes whose parent is `ppid` (live or zombie). */
+size_t ts_children_of(pid_t ppid, pid_t *out, size_t cap);
+/* Processes in process group `pgid`. */
+size_t ts_in_pgrp(pid_t pgid);
+/* Read a /proc file; malloc'd, *len set; NULL if unreadable. */
+uint8_t *ts_read_file(const char *path, size_t *len);
+/* True if `hay` holds `key` raw or as lower/upper hex. */
+bool ts_contains_secret(const uint8_t *hay, size_t n, const uint8_t *key,
+    size_t klen);
+
+/* ---- raw bundles and a worker started by hand (CHILD-BOOT-*) ---- */
+
+typedef void (*ts_mutate_fn)(Execrpc__V1__BootstrapBundle *b);
+
+/* A bundle for group "direct", index 0, one service, a loopback runtime
+ * slice, the keys of `ks` and session id `sid`; `m` may change it before
+ * packing. malloc'd. */
+uint8_t *ts_bundle(const xr_keyset *ks, const uint8_t sid[16],
+    const char *service, ts_mutate_fn m, size_t *len);
+
+typedef struct ts_child {
+	pid_t pid;
+	int ctl;		/* our end of the control channel */
+	int err;		/* read end of the child's stderr */
+	unsigned long boot_ino;	/* inode of the child's bootstrap socket */
+} ts_child;
+
+/* 1 if process `pid` has an fd open on socket inode `ino`. */
+int ts_has_socket(pid_t pid, unsigned long ino);
+
+/* Start this binary as a worker with fresh socketpairs on fds 3 and 4,
+ * send `n` datagrams on the bootstrap channel, close our end. */
+void ts_child_start(ts_child *c, const uint8_t *const *dgrams,
+    const size_t *lens, size_t n);
+/* Wait for it to exit (asserts within timeout_ms); its stderr into buf. */
+int ts_child_wait(ts_child *c, int timeout_ms, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,390 @@
+/*
+ * tests/supervisor/test_child_boot.c — the worker side alone: this binary
+ * is started as a worker by hand, with socketpairs the test owns, and fed
+ * bundles directly (no supervisor in between).
+ *
+ * CHILD-BOOT-01  the registry is built from the bundle's service names
+ * CHILD-BOOT-02  the worker comes up: READY{port} on the control channel,
+ *                the port serves signed calls, STOP -> STOPPED -> exit 0
+ * CHILD-BOOT-03  malformed bundles (garbage, truncated, oversized, unknown
+ *                service, no key bundle, short key, non-loopback bind_host,
+ *                bad version, none at all, two bundles) exit with the
+ *                child-bootstrap status and one clear stderr line that
+ *                holds no key bytes
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "dispatch.h"
+#include "helper_sup.h"
+#include "worker.h"
+
+static xr_keyset ks;
+static uint8_t sid[16];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	ts_keys(&ks, NULL);
+	assert_int_equal(xr_random_bytes(sid, sizeof(sid)), XR_OK);
+	return 0;
+}
+
+static void
+no_secret_in(const char *text)
+{
+	for (int i = 0; i < XR_DIR_COUNT; i++)
+		assert_false(ts_contains_secret((const uint8_t *)text,
+		    strlen(text), ks.k[i].b, ks.k[i].len));
+}
+
+/* Start a worker with these datagrams; it must fail its bootstrap with the
+ * child-bootstrap status and a diagnostic containing `want`. */
+static void
+expect_boot_fail(const uint8_t *const *dg, const size_t *lens, size_t n,
+    const char *want)
+{
+	static const char prefix[] =
+	    "execrpc-worker: child_bootstrap_failed (code -34): ";
+	ts_child c;
+	char err[4096];
+	int st;
+
+	ts_child_start(&c, dg, lens, n);
+	st = ts_child_wait(&c, 20000, err, sizeof(err));
+	if (st != (int)XR_CAT_CHILD_BOOTSTRAP_FAILED || strstr(err, want) == NULL)
+		fail_msg("status %d, stderr: %s (want \"%s\")", st, err, want);
+	assert_int_equal(strncmp(err, prefix, sizeof(prefix) - 1), 0);
+	/* exactly one line */
+	assert_non_null(strchr(err, '\n'));
+	assert_int_equal(strchr(err, '\n')[1], '\0');
+	no_secret_in(err);
+}
+
+static void
+expect_bundle_fail(ts_mutate_fn m, const char *want)
+{
+	size_t len;
+	uint8_t *b = ts_bundle(&ks, sid, "echo.v1.Echo", m, &len);
+	const uint8_t *dg[1] = { b };
+
+	expect_boot_fail(dg, &len, 1, want);
+	free(b);
+}
+
+/* ---- CHILD-BOOT-01/02 ---- */
+
+static uint16_t
+wait_ready(xr_chan *ch)
+{
+	Execrpc__V1__Command *c = NULL;
+	struct pollfd p = { ch->fd, POLLIN, 0 };
+	uint16_t port;
+
+	assert_int_equal(poll(&p, 1, 20000), 1);
+	assert_int_equal(xr_chan_recv(ch, &c), XR_OK);
+	assert_int_equal(c->type, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY);
+	assert_true(c->port > 0 && c->port <= 65535);
+	port = (uint16_t)c->port;
+	execrpc__v1__command__free_unpacked(c, NULL);
+	return port;
+}
+
+static void
+send_stop(xr_chan *ch)
+{
+	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
+
+	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP;
+	c.graceful_timeout_ms = 5000;
+	c.drain_inflight = 1;
+	assert_int_equal(xr_chan_send(ch, &c), XR_OK);
+}
+
+static void
+test_child_boot_01_02_ready_serves_stops(void **state)
+{
+	size_t len;
+	uint8_t *b = ts_bundle(&ks, sid, "echo.v1.Echo", NULL, &len);
+	const uint8_t *dg[1] = { b };
+	Execrpc__V1__Command *c = NULL;
+	xr_auth *a = xr_auth_new(&ks), *other;
+	xr_keyset wrong;
+	xr_chan ch, forged;
+	ts_child child;
+	struct pollfd p;
+	struct stat st;
+	char path[64], text[64], err[1024];
+	uint64_t pid = 0;
+	uint16_t port;
+
+	(void)state;
+	assert_non_null(a);
+	ts_child_start(&child, dg, &len, 1);
+	free(b);
+	assert_int_equal(xr_chan_init(&ch, child.ctl, a, sid, 30), XR_OK);
+	port = wait_ready(&ch);
+
+	/* CHILD-BOOT-02: the endpoint serves signed calls with the keys */
+	assert_int_equal(ts_say(port, &ks, "hello", 0, text, sizeof(text),
+	    &pid), XR_STATUS_OK);
+	assert_string_equal(text, "hello");
+	assert_int_equal((pid_t)pid, child.pid);
+	/* the bootstrap socket was read once and closed (fd 3 may have been
+	 * reused since: look for the socket itself); control stays open */
+	assert_false(ts_has_socket(child.pid, child.boot_ino));
+	snprintf(path, sizeof(path), "/proc/%d/fd/4", (int)child.pid);
+	assert_int_equal(lstat(path, &st), 0);
+
+	/* a control frame signed with another key is dropped: still serving */
+	ts_keys(&wrong, NULL);
+	assert_non_null(other = xr_auth_new(&wrong));
+	assert_int_equal(xr_chan_init(&forged, child.ctl, other, sid, 30),
+	    XR_OK);
+	forged.sess.send_seq = 100;
+	send_stop(&forged);
+	usleep(100 * 1000);
+	assert_int_equal(ts_say(port, &ks, "still", 0, text, sizeof(text),
+	    NULL), XR_STATUS_OK);
+
+	/* STOP -> STOPPED -> exit 0 */
+	send_stop(&ch);
+	p.fd = child.ctl;
+	p.events = POLLIN;
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	assert_int_equal(xr_chan_recv(&ch, &c), XR_OK);
+	assert_int_equal(c->type, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED);
+	execrpc__v1__command__free_unpacked(c, NULL);
+	assert_int_equal(ts_child_wait(&child, 10000, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	xr_chan_fini(&forged);
+	xr_chan_fini(&ch);
+	xr_auth_free(other);
+	xr_auth_free(a);
+	xr_keyset_wipe(&wrong);
+}
+
+/* CHILD-BOOT-01: only the bundle's services are registered. */
+static void
+test_child_boot_01_registry_from_names(void **state)
+{
+	size_t len;
+	uint8_t *b = ts_bundle(&ks, sid, "test.v1.Empty", NULL, &len);
+	const uint8_t *dg[1] = { b };
+	Execrpc__V1__WorkerStatus *ws;
+	xr_auth *a = xr_auth_new(&ks);
+	xr_chan ch;
+	ts_child child;
+	char err[1024];
+	uint16_t port;
+	uint64_t t0;
+	int st;
+
+	(void)state;
+	ts_child_start(&child, dg, &len, 1);
+	free(b);
+	assert_int_equal(xr_chan_init(&ch, child.ctl, a, sid, 30), XR_OK);
+	port = wait_ready(&ch);
+	/* echo was not named: not registered */
+	assert_int_equal(ts_say(port, &ks, "x", 0, NULL, 0, NULL),
+	    XR_STATUS_UNIMPLEMENTED);
+	/* the built-in Endpoint/Stats is always there */
+	ws = ts_stats(port, &ks);
+	assert_int_equal(ws->pid, child.pid);
+	execrpc__v1__worker_status__free_unpacked(ws, NULL);
+	/* the supervisor goes away (control channel closes): exit promptly */
+	xr_chan_fini(&ch);
+	t0 = xr_mono_ms();
+	shutdown(child.ctl, SHUT_RDWR);
+	st = ts_child_wait(&child, 5000, err, sizeof(err));
+	assert_int_equal(st, 1);
+	assert_true(xr_mono_ms() - t0 < 2000);
+	xr_auth_free(a);
+}
+
+/* ---- CHILD-BOOT-03 ---- */
+
+static void
+test_child_boot_03_garbage(void **state)
+{
+	uint8_t g[200];
+	const uint8_t *dg[1] = { g };
+	size_t len = sizeof(g);
+
+	(void)state;
+	memset(g, 0xff, sizeof(g));
+	expect_boot_fail(dg, &len, 1, "does not decode");
+}
+
+static void
+test_child_boot_03_truncated(void **state)
+{
+	size_t len;
+	uint8_t *b = ts_bundle(&ks, sid, "echo.v1.Echo", NULL, &len);
+	const uint8_t *dg[1] = { b };
+
+	(void)state;
+	len -= 5;	/* inside the last field */
+	expect_boot_fail(dg, &len, 1, "does not decode");
+	free(b);
+}
+
+static void
+test_child_boot_03_oversized(void **state)
+{
+	size_t len = XR_BUNDLE_MAX + 100;
+	uint8_t *b = calloc(1, len);
+	const uint8_t *dg[1] = { b };
+
+	(void)state;
+	assert_non_null(b);
+	expect_boot_fail(dg, &len, 1, "exceeds the 8192-byte limit");
+	free(b);
+}
+
+static void
+test_child_boot_03_two_bundles(void **state)
+{
+	size_t len[2];
+	uint8_t *b1 = ts_bundle(&ks, sid, "echo.v1.Echo", NULL, &len[0]);
+	uint8_t *b2 = ts_bundle(&ks, sid, "echo.v1.Echo", NULL, &len[1]);
+	const uint8_t *dg[2] = { b1, b2 };
+
+	(void)state;
+	expect_boot_fail(dg, len, 2, "second bundle");
+	free(b1);
+	free(b2);
+}
+
+static void
+test_child_boot_03_no_bundle(void **state)
+{
+	(void)state;
+	expect_boot_fail(NULL, NULL, 0, "closed without a bundle");
+}
+
+static void
+m_unknown_service(Execrpc__V1__BootstrapBundle *b)
+{
+	static char *svc[] = { "nope.v1.Missing" };
+
+	b->services = svc;
+}
+
+static void
+m_no_services(Execrpc__V1__BootstrapBundle *b)
+{
+	b->n_services = 0;
+}
+
+static void
+m_no_keys(Execrpc__V1__BootstrapBundle *b)
+{
+	b->keys = NULL;
+}
+
+static void
+m_short_key(Execrpc__V1__BootstrapBundle *b)
+{
+	b->keys->control.len = 16;
+}
+
+static void
+m_bad_kdf(Execrpc__V1__BootstrapBundle *b)
+{
+	b->keys->kdf = (Execrpc__V1__Kdf)7;
+}
+
+static void
+m_remote_host(Execrpc__V1__BootstrapBundle *b)
+{
+	b->runtime->bind_host = "10.1.2.3";
+}
+
+static void
+m_no_runtime(Execrpc__V1__BootstrapBundle *b)
+{
+	b->runtime = NULL;
+}
+
+static void
+m_bad_limit(Execrpc__V1__BootstrapBundle *b)
+{
+	b->runtime->ttl_seconds = 0;
+}
+
+static void
+m_bad_version(Execrpc__V1__BootstrapBundle *b)
+{
+	b->version = 2;
+}
+
+static void
+m_no_sid(Execrpc__V1__BootstrapBundle *b)
+{
+	b->control_session_id.len = 0;
+}
+
+static void
+test_child_boot_03_bad_modules(void **state)
+{
+	(void)state;
+	expect_bundle_fail(m_unknown_service,
+	    "unknown service \"nope.v1.Missing\"");
+	expect_bundle_fail(m_no_services, "names no services");
+}
+
+static void
+test_child_boot_03_bad_keys(void **state)
+{
+	(void)state;
+	expect_bundle_fail(m_no_keys, "no key bundle");
+	expect_bundle_fail(m_short_key, "control key not 32..64 bytes");
+	expect_bundle_fail(m_bad_kdf, "unknown kdf");
+	expect_bundle_fail(m_no_sid, "control session id");
+}
+
+static void
+test_child_boot_03_bad_runtime(void **state)
+{
+	(void)state;
+	expect_bundle_fail(m_remote_host,
+	    "runtime.bind_host \"10.1.2.3\" is not a loopback address");
+	expect_bundle_fail(m_no_runtime, "no runtime slice");
+	expect_bundle_fail(m_bad_limit, "runtime.ttl_seconds 0 out of range");
+	expect_bundle_fail(m_bad_version, "unsupported bundle version 2");
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_child_boot_01_02_ready_serves_stops),
+		cmocka_unit_test(test_child_boot_01_registry_from_names),
+		cmocka_unit_test(test_child_boot_03_garbage),
+		cmocka_unit_test(test_child_boot_03_truncated),
+		cmocka_unit_test(test_child_boot_03_oversized),
+		cmocka_unit_test(test_child_boot_03_two_bundles),
+		cmocka_unit_test(test_child_boot_03_no_bundle),
+		cmocka_unit_test(test_child_boot_03_bad_modules),
+		cmocka_unit_test(test_child_boot_03_bad_keys),
+		cmocka_unit_test(test_child_boot_03_bad_runtime),
+	};
+	int r;
+
+	if ((r = ts_worker_mode(argc, argv)) >= 0)
+		return r;
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

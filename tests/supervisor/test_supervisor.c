@@ -1,0 +1,724 @@
+/*
+ * tests/supervisor/test_supervisor.c — the supervisor's public API driving
+ * real worker processes (this binary, in worker mode). No test-only hook in
+ * production code (PROC-INT-05): test behaviours are service modules of the
+ * test's own worker table (helper_sup.h).
+ *
+ * BOOT-API-01   start_groups -> wait_ready -> stop_groups, 2 groups x 2
+ * BOOT-API-02   groups start in config order
+ * BOOT-API-03   an exec failure is bootstrap_start_failed; a bundle the
+ *               child rejects is child_bootstrap_failed, not a restart loop
+ * KEY-IPC-03    each child got its bundle once: it serves calls signed with
+ *               the supervisor's keys, its bootstrap socket is closed, and a
+ *               frame signed with another supervisor's keys is BAD_SIGNATURE;
+ *               no secret in any child's cmdline or environ
+ * STOP-IPC-01   a graceful stop drains an in-flight call; one graceful event
+ * STOP-IPC-02/03 a worker that ignores STOP is SIGKILLed within grace +
+ *               100 ms; exactly one forced event for its group
+ * PROC-INT-04/08 a killed worker surfaces as worker_failed with signal 9;
+ *               restart on-failure brings it back (restarts == 1), restart
+ *               never leaves it FAILED and wait_ready returns worker_failed
+ * plus: hardening seen from inside the worker, no zombie or orphan after
+ * stop and after free.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "dispatch.h"
+#include "echo/v1/echo.pb-c.h"
+#include "helper_sup.h"
+#include "probe.h"
+#include "rx.h"
+
+#define READY_MS 20000
+
+struct fx {
+	struct event_base *base;
+	xr_config cfg;
+	xr_keyset ks;
+	uint8_t master[32];
+	ts_rec rec;
+	xr_supervisor *sup;
+	xr_worker_info w[64];
+	size_t nw;
+	pid_t pgids[64];	/* every worker pid seen: its process group */
+	size_t npg;
+};
+
+static void
+remember_pgids(struct fx *f)
+{
+	f->nw = xr_supervisor_workers(f->sup, f->w, 64);
+	for (size_t i = 0; i < f->nw; i++) {
+		bool seen = false;
+
+		if (f->w[i].pid <= 0)
+			continue;
+		for (size_t j = 0; j < f->npg; j++)
+			seen = seen || f->pgids[j] == f->w[i].pid;
+		if (!seen && f->npg < 64)
+			f->pgids[f->npg++] = f->w[i].pid;
+	}
+}
+
+static void
+fx_new(struct fx *f, const char *yaml, const char *exe,
+    const char *const *args)
+{
+	xr_supervisor_opts o = { 0 };
+	xr_diag d = { 0 };
+
+	memset(f, 0, sizeof(*f));
+	ts_config(&f->cfg, yaml);
+	ts_keys(&f->ks, f->master);
+	assert_non_null(f->base = event_base_new());
+	o.cfg = &f->cfg;
+	o.keys = &f->ks;
+	o.worker_exe = exe;
+	o.worker_args = args;
+	o.on_stop_event = ts_on_stop;
+	o.stop_arg = &f->rec;
+	o.on_worker_event = ts_on_worker;
+	o.worker_arg = &f->rec;
+	f->sup = xr_supervisor_new(f->base, &o, &d);
+	if (f->sup == NULL)
+		fail_msg("supervisor_new: %s", d.reason);
+}
+
+static void
+fx_start_ready(struct fx *f)
+{
+	xr_diag d = { 0 };
+
+	if (xr_supervisor_start_groups(f->sup, NULL, 0, &d) != XR_OK ||
+	    xr_supervisor_wait_ready(f->sup, READY_MS, &d) != XR_OK)
+		fail_msg("start/ready: %s", d.reason);
+	remember_pgids(f);
+}
+
+/* No child of ours (zombie or live) and nobody left in a worker's process
+ * group (an orphan would keep its pgid after reparenting). */
+static void
+assert_no_leftovers(struct fx *f)
+{
+	pid_t kids[16];
+
+	assert_int_equal(ts_children_of(getpid(), kids, 16), 0);
+	for (size_t i = 0; i < f->npg; i++)
+		assert_int_equal(ts_in_pgrp(f->pgids[i]), 0);
+}
+
+static void
+fx_free(struct fx *f)
+{
+	xr_supervisor_free(f->sup);
+	assert_no_leftovers(f);
+	event_base_free(f->base);
+	xr_config_free(&f->cfg);
+	xr_keyset_wipe(&f->ks);
+}
+
+static const char two_by_two[] =
+    "runtime:\n"
+    "  platform:\n"
+    "    execution_ipc: {transport: tcp_local}\n"
+    "    bootstrap: {mode: process_supervisor}\n"
+    "    process_groups:\n"
+    "      - {name: alpha, workers: 2, services: [echo.v1.Echo]}\n"
+    "      - {name: beta, workers: 2, services: [echo.v1.Echo]}\n";
+
+/* ---- BOOT-API-01 ---- */
+
+static void
+test_boot_api_01_start_ready_stop(void **state)
+{
+	struct fx f;
+	xr_diag d = { 0 };
+	uint64_t t0, t_ready, t_stop;
+
+	(void)state;
+	fx_new(&f, two_by_two, NULL, NULL);
+	/* wait_ready before start_groups: nothing to wait for */
+	assert_int_equal(xr_supervisor_wait_ready(f.sup, 100, &d),
+	    XR_ERR_LIFECYCLE_NOT_READY);
+	t0 = xr_mono_ms();
+	fx_start_ready(&f);
+	t_ready = xr_mono_ms() - t0;
+	assert_int_equal(f.nw, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(f.w[i].group, i < 2 ? "alpha" : "beta");
+		assert_int_equal(f.w[i].index, i % 2);
+		assert_int_equal(f.w[i].state, XR_WORKER_READY);
+		assert_true(f.w[i].pid > 0);
+		assert_int_not_equal(f.w[i].port, 0);
+		assert_int_equal(f.w[i].restarts, 0);
+	}
+	assert_int_equal(ts_worker_count(&f.rec, XR_OK, "ready"), 4);
+	t0 = xr_mono_ms();
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	t_stop = xr_mono_ms() - t0;
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", XR_STOP_GRACEFUL), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "beta", XR_STOP_GRACEFUL), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", 0), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "beta", 0), 1);
+	f.nw = xr_supervisor_workers(f.sup, f.w, 64);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(f.w[i].state, XR_WORKER_STOPPED);
+		assert_int_equal(f.w[i].pid, 0);
+		assert_int_equal(f.w[i].last_exit_status, 0);
+		assert_int_equal(f.w[i].last_signal, 0);
+	}
+	assert_no_leftovers(&f);
+	/* a second stop has nothing to do: no more events */
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", 0), 1);
+	print_message("    4 workers: ready in %llu ms, graceful stop in "
+	    "%llu ms\n", (unsigned long long)t_ready,
+	    (unsigned long long)t_stop);
+	fx_free(&f);
+	/* free after a completed stop emits nothing more */
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", 0), 1);
+}
+
+/* ---- BOOT-API-02 ---- */
+
+static void
+test_boot_api_02_config_order(void **state)
+{
+	static const char yaml[] =
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    execution_ipc: {transport: tcp_local}\n"
+	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    process_groups:\n"
+	    "      - {name: gamma, workers: 1, services: [echo.v1.Echo]}\n"
+	    "      - {name: alpha, workers: 2, services: [echo.v1.Echo]}\n"
+	    "      - {name: beta, workers: 1, services: [echo.v1.Echo]}\n";
+	static const char *const names[] = { "beta", "gamma", "alpha" };
+	static const char *const want[] = { "gamma", "alpha", "alpha", "beta" };
+	struct fx f;
+	xr_diag d = { 0 };
+	size_t k = 0;
+
+	(void)state;
+	fx_new(&f, yaml, NULL, NULL);
+	/* spawn order, whatever the order of the names given */
+	assert_int_equal(xr_supervisor_start_groups(f.sup, names, 3, &d),
+	    XR_OK);
+	for (size_t i = 0; i < f.rec.n; i++) {
+		if (f.rec.ev[i].kind != 0 ||
+		    strcmp(f.rec.ev[i].reason, "spawned") != 0)
+			continue;
+		assert_true(k < 4);
+		assert_string_equal(f.rec.ev[i].w.group, want[k]);
+		k++;
+	}
+	assert_int_equal(k, 4);
+	assert_int_equal(xr_supervisor_wait_ready(f.sup, READY_MS, &d), XR_OK);
+	remember_pgids(&f);
+	/* an unknown group name is refused */
+	{
+		static const char *const bad[] = { "nope" };
+
+		assert_int_equal(xr_supervisor_start_groups(f.sup, bad, 1, &d),
+		    XR_ERR_INVALID_ARG);
+	}
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	fx_free(&f);
+}
+
+/* Only the named groups start. */
+static void
+test_boot_api_02_subset(void **state)
+{
+	static const char *const names[] = { "beta" };
+	struct fx f;
+	xr_diag d = { 0 };
+
+	(void)state;
+	fx_new(&f, two_by_two, NULL, NULL);
+	assert_int_equal(xr_supervisor_start_groups(f.sup, names, 1, &d),
+	    XR_OK);
+	assert_int_equal(xr_supervisor_wait_ready(f.sup, READY_MS, &d), XR_OK);
+	remember_pgids(&f);
+	assert_int_equal(f.w[0].state, XR_WORKER_STOPPED);
+	assert_int_equal(f.w[1].state, XR_WORKER_STOPPED);
+	assert_int_equal(f.w[2].state, XR_WORKER_READY);
+	assert_int_equal(f.w[3].state, XR_WORKER_READY);
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", 0), 0);
+	assert_int_equal(ts_stop_count(&f.rec, "beta", XR_STOP_GRACEFUL), 1);
+	fx_free(&f);
+}
+
+/* ---- BOOT-API-03 ---- */
+
+static void
+test_boot_api_03_exec_failure(void **state)
+{
+	struct fx f;
+	xr_diag d = { 0 };
+
+	(void)state;
+	fx_new(&f, two_by_two, "/nonexistent/execrpc-worker", NULL);
+	assert_int_equal(xr_supervisor_start_groups(f.sup, NULL, 0, &d),
+	    XR_ERR_BOOTSTRAP_START_FAILED);
+	assert_non_null(strstr(d.reason, "exec /nonexistent/execrpc-worker"));
+	assert_int_equal(xr_err_category(d.code), XR_CAT_BOOTSTRAP_START_FAILED);
+	assert_int_equal(ts_worker_count(&f.rec, XR_ERR_BOOTSTRAP_START_FAILED,
+	    NULL), 1);
+	f.nw = xr_supervisor_workers(f.sup, f.w, 64);
+	assert_int_equal(f.w[0].state, XR_WORKER_FAILED);
+	assert_int_equal(f.w[0].pid, 0);
+	/* the groups after the failure were not started */
+	assert_int_equal(f.w[2].state, XR_WORKER_STOPPED);
+	assert_int_equal(xr_supervisor_wait_ready(f.sup, 1000, &d),
+	    XR_ERR_BOOTSTRAP_START_FAILED);
+	assert_int_equal(ts_children_of(getpid(), NULL, 0), 0);
+	fx_free(&f);
+}
+
+static void
+test_boot_api_03_child_rejects_bundle(void **state)
+{
+	static const char yaml[] =
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    execution_ipc: {transport: tcp_local}\n"
+	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    process_groups:\n"
+	    "      - {name: bad, workers: 1, restart: on-failure,"
+	    " services: [nope.v1.Missing]}\n";
+	struct fx f;
+	xr_diag d = { 0 };
+
+	(void)state;
+	fx_new(&f, yaml, NULL, NULL);
+	assert_int_equal(xr_supervisor_start_groups(f.sup, NULL, 0, &d), XR_OK);
+	remember_pgids(&f);
+	assert_int_equal(xr_supervisor_wait_ready(f.sup, READY_MS, &d),
+	    XR_ERR_CHILD_BOOTSTRAP_FAILED);
+	assert_non_null(strstr(d.reason, "child bootstrap failed"));
+	f.nw = xr_supervisor_workers(f.sup, f.w, 64);
+	assert_int_equal(f.w[0].state, XR_WORKER_FAILED);
+	assert_int_equal(f.w[0].restarts, 0);	/* no restart loop */
+	assert_int_equal(f.w[0].last_exit_status,
+	    (int)XR_CAT_CHILD_BOOTSTRAP_FAILED);
+	assert_int_equal(ts_worker_count(&f.rec, XR_ERR_CHILD_BOOTSTRAP_FAILED,
+	    NULL), 1);
+	fx_free(&f);
+}
+
+/* ---- KEY-IPC-03 ---- */
+
+static void
+test_key_ipc_03_bundle_once_and_keys(void **state)
+{
+	struct fx f;
+	xr_keyset other;
+	xr_auth *oa;
+	xr_probe *p = NULL;
+	xr_diag d = { 0 };
+	char text[64], path[64];
+	uint64_t pid;
+
+	(void)state;
+	fx_new(&f, two_by_two, NULL, NULL);
+	fx_start_ready(&f);
+	ts_keys(&other, NULL);	/* another supervisor's generated secret */
+	assert_non_null(oa = xr_auth_new(&other));
+	for (size_t i = 0; i < f.nw; i++) {
+		Execrpc__V1__WorkerStatus *ws;
+		uint8_t *buf;
+		size_t len;
+		const char *files[] = { "cmdline", "environ" };
+
+		/* signed with the supervisor's keys: served by that child */
+		assert_int_equal(ts_say(f.w[i].port, &f.ks, "k", 0, text,
+		    sizeof(text), &pid), XR_STATUS_OK);
+		assert_string_equal(text, "k");
+		assert_int_equal((pid_t)pid, f.w[i].pid);
+		/* signed with another supervisor's keys: rejected */
+		assert_int_not_equal(xr_probe_open("127.0.0.1", f.w[i].port, oa,
+		    2000, &p, &d), XR_OK);
+		ws = ts_stats(f.w[i].port, &f.ks);
+		assert_non_null(ws->rejects);
+		assert_int_equal(ws->rejects->bad_signature, 1);
+		assert_int_equal(ws->rejects->replay, 0);
+		execrpc__v1__worker_status__free_unpacked(ws, NULL);
+		/* the secret is in no child's argv or environment */
+		for (size_t k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "/proc/%d/%s",
+			    (int)f.w[i].pid, files[k]);
+			/* not root: a non-dumpable process's environ is not
+			 * even readable, which is the stronger answer */
+			if ((buf = ts_read_file(path, &len)) == NULL) {
+				assert_true(geteuid() != 0);
+				continue;
+			}
+			assert_false(ts_contains_secret(buf, len, f.master, 32));
+			for (int dir = 0; dir < XR_DIR_COUNT; dir++)
+				assert_false(ts_contains_secret(buf, len,
+				    f.ks.k[dir].b, f.ks.k[dir].len));
+			if (k == 1)	/* the minimal environment */
+				assert_int_equal(memcmp(buf, "PATH=", 5), 0);
+			free(buf);
+		}
+	}
+	xr_auth_free(oa);
+	xr_keyset_wipe(&other);
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	fx_free(&f);
+}
+
+/*
+ * Hardening, seen from inside the worker (test.v1.Probe answers with its own
+ * prctl/getrlimit view). Checked from the inside because the outside signs
+ * are not honest when the tests run as root: root reads /proc/PID/environ of
+ * a non-dumpable process anyway, and /proc/PID/status has no Dumpable line.
+ */
+static void
+test_worker_hardening(void **state)
+{
+	static const char yaml[] =
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    execution_ipc: {transport: tcp_local}\n"
+	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    process_groups:\n"
+	    "      - {name: probe, workers: 1, services: [test.v1.Probe]}\n";
+	struct fx f;
+	xr_diag d = { 0 };
+	char text[160];
+
+	(void)state;
+	fx_new(&f, yaml, NULL, NULL);
+	fx_start_ready(&f);
+	assert_int_equal(ts_say(f.w[0].port, &f.ks, "", 0, text, sizeof(text),
+	    NULL), XR_STATUS_OK);
+	assert_string_equal(text, "dumpable=0 core=0 pdeathsig=9 sigpipe=ign");
+	/* and the supervisor (this process) hardened itself */
+	assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	fx_free(&f);
+}
+
+/* ---- STOP-IPC-01 ---- */
+
+static xr_probe *
+slow_call(struct fx *f, uint16_t port, uint32_t delay_ms, xr_auth *a)
+{
+	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
+	Execrpc__V1__WorkerStatus *ws;
+	xr_probe *p = NULL;
+	xr_diag d = { 0 };
+	uint8_t pb[64];
+	uint64_t id, t0 = xr_mono_ms();
+
+	req.text = "slow";
+	req.delay_ms = delay_ms;
+	assert_int_equal(xr_probe_open("127.0.0.1", port, a, 5000, &p, &d),
+	    XR_OK);
+	assert_int_equal(xr_probe_send(p, "echo.v1.Echo/Say", pb,
+	    echo__v1__say_request__pack(&req, pb), 0, &id), XR_OK);
+	/* wait until the worker has dispatched it (the Stats call counts
+	 * itself, so 2 calls = the slow one is in flight) */
+	for (;;) {
+		uint64_t calls;
+
+		ws = ts_stats(port, &f->ks);
+		calls = ws->calls;
+		execrpc__v1__worker_status__free_unpacked(ws, NULL);
+		if (calls >= 2)
+			break;
+		assert_true(xr_mono_ms() - t0 < 5000);
+		usleep(10 * 1000);
+	}
+	return p;
+}
+
+static void
+test_stop_ipc_01_graceful_drains_inflight(void **state)
+{
+	struct fx f;
+	xr_auth *a;
+	xr_probe *p;
+	xr_diag d = { 0 };
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	uint64_t id, t0, took;
+	int status = -1;
+
+	(void)state;
+	fx_new(&f, two_by_two, NULL, NULL);
+	fx_start_ready(&f);
+	assert_non_null(a = xr_auth_new(&f.ks));
+	p = slow_call(&f, f.w[0].port, 600, a);
+	t0 = xr_mono_ms();
+	/* the lifecycle policy values: graceful timeout, drain_inflight */
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	took = xr_mono_ms() - t0;
+	assert_true(took >= 300 && took < 5000);	/* waited for the call */
+	/* the in-flight call completed OK before the worker exited */
+	assert_int_equal(xr_probe_recv(p, 1000, &id, &status, &resp, &len),
+	    XR_OK);
+	assert_int_equal(status, XR_STATUS_OK);
+	free(resp);
+	xr_probe_close(p);
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", XR_STOP_GRACEFUL), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "beta", XR_STOP_GRACEFUL), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", 0), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "beta", 0), 1);
+	xr_auth_free(a);
+	fx_free(&f);
+}
+
+/* drain_inflight false: connections are closed, in-flight calls cut, and
+ * the stop is still graceful (acknowledged, exit 0). */
+static void
+test_stop_ipc_01_no_drain(void **state)
+{
+	struct fx f;
+	xr_auth *a;
+	xr_probe *p;
+	xr_diag d = { 0 };
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	uint64_t id, t0;
+	int status = -1;
+
+	(void)state;
+	fx_new(&f, two_by_two, NULL, NULL);
+	fx_start_ready(&f);
+	assert_non_null(a = xr_auth_new(&f.ks));
+	p = slow_call(&f, f.w[0].port, 3000, a);
+	t0 = xr_mono_ms();
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, false, &d),
+	    XR_OK);
+	assert_true(xr_mono_ms() - t0 < 2000);
+	assert_int_equal(xr_probe_recv(p, 1000, &id, &status, &resp, &len),
+	    XR_ERR_CLOSED);
+	xr_probe_close(p);
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", XR_STOP_GRACEFUL), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "beta", XR_STOP_GRACEFUL), 1);
+	xr_auth_free(a);
+	fx_free(&f);
+}
+
+/* ---- STOP-IPC-02/03 ---- */
+
+static const char wedged_yaml[] =
+    "runtime:\n"
+    "  platform:\n"
+    "    execution_ipc: {transport: tcp_local}\n"
+    "    bootstrap: {mode: process_supervisor}\n"
+    "    process_groups:\n"
+    "      - {name: good, workers: 1, services: [echo.v1.Echo]}\n"
+    "      - {name: wedged, workers: 2, services: [test.v1.Wedge]}\n";
+
+static void
+test_stop_ipc_02_03_ignored_stop_is_forced(void **state)
+{
+	const uint32_t grace = 300;
+	struct fx f;
+	xr_diag d = { 0 };
+	uint64_t t0, at = 0;
+
+	(void)state;
+	fx_new(&f, wedged_yaml, NULL, NULL);
+	fx_start_ready(&f);
+	t0 = xr_mono_ms();
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, grace, true, &d),
+	    XR_ERR_STOP_TIMEOUT);
+	assert_non_null(strstr(d.reason, "wedged"));
+	assert_null(strstr(d.reason, "good"));
+	assert_int_equal(ts_stop_count(&f.rec, "good", XR_STOP_GRACEFUL), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "good", 0), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "wedged", XR_STOP_FORCED), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "wedged", 0), 1);
+	for (size_t i = 0; i < f.rec.n; i++)
+		if (f.rec.ev[i].kind == 1 &&
+		    strcmp(f.rec.ev[i].group, "wedged") == 0)
+			at = f.rec.ev[i].at_ms - t0;
+	/* SIGKILLed (and reaped) at the deadline, within grace + 100 ms */
+	print_message("    forced stop event %llu ms after stop (grace %u)\n",
+	    (unsigned long long)at, grace);
+	assert_true(at >= grace && at <= grace + 100);
+	f.nw = xr_supervisor_workers(f.sup, f.w, 64);
+	assert_int_equal(f.w[0].last_signal, 0);
+	assert_int_equal(f.w[1].last_signal, SIGKILL);
+	assert_int_equal(f.w[2].last_signal, SIGKILL);
+	assert_no_leftovers(&f);
+	fx_free(&f);
+	assert_int_equal(ts_stop_count(&f.rec, "wedged", 0), 1);
+}
+
+/* force_terminate_groups directly: SIGKILL now, one forced event. */
+static void
+test_stop_ipc_02_force_terminate(void **state)
+{
+	static const char *const names[] = { "alpha" };
+	struct fx f;
+	xr_diag d = { 0 };
+
+	(void)state;
+	fx_new(&f, two_by_two, NULL, NULL);
+	fx_start_ready(&f);
+	assert_int_equal(xr_supervisor_force_terminate_groups(f.sup, names, 1),
+	    XR_OK);
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", XR_STOP_FORCED), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "beta", 0), 0);
+	f.nw = xr_supervisor_workers(f.sup, f.w, 64);
+	assert_int_equal(f.w[0].state, XR_WORKER_STOPPED);
+	assert_int_equal(f.w[0].last_signal, SIGKILL);
+	assert_int_equal(f.w[2].state, XR_WORKER_READY);
+	/* no restart after a requested kill */
+	assert_int_equal(f.w[0].restarts, 0);
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	assert_int_equal(ts_stop_count(&f.rec, "alpha", 0), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "beta", XR_STOP_GRACEFUL), 1);
+	fx_free(&f);
+}
+
+/* free with workers running: SIGKILL + reap, forced events, no leftovers */
+static void
+test_free_running_workers(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_new(&f, wedged_yaml, NULL, NULL);
+	fx_start_ready(&f);
+	fx_free(&f);
+	assert_int_equal(ts_stop_count(&f.rec, "good", XR_STOP_FORCED), 1);
+	assert_int_equal(ts_stop_count(&f.rec, "wedged", XR_STOP_FORCED), 1);
+}
+
+/* ---- PROC-INT-04/08 ---- */
+
+static void
+crash_case(const char *restart)
+{
+	char yaml[512];
+	struct fx f;
+	xr_diag d = { 0 };
+	pid_t victim;
+	const ts_ev *e = NULL;
+	int r;
+
+	snprintf(yaml, sizeof(yaml),
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    execution_ipc: {transport: tcp_local}\n"
+	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    process_groups:\n"
+	    "      - {name: crashy, workers: 2, restart: %s,"
+	    " services: [echo.v1.Echo]}\n", restart);
+	fx_new(&f, yaml, NULL, NULL);
+	fx_start_ready(&f);
+	victim = f.w[1].pid;
+	assert_int_equal(kill(victim, SIGKILL), 0);
+	/* run the loop until the supervisor has reaped it */
+	while (ts_worker_count(&f.rec, XR_ERR_WORKER_FAILED, NULL) == 0) {
+		struct timeval tv = { 0, 20 * 1000 };
+
+		event_base_loopexit(f.base, &tv);
+		event_base_dispatch(f.base);
+	}
+	r = xr_supervisor_wait_ready(f.sup, READY_MS, &d);
+	for (size_t i = 0; i < f.rec.n; i++)
+		if (f.rec.ev[i].kind == 0 &&
+		    f.rec.ev[i].err == XR_ERR_WORKER_FAILED)
+			e = &f.rec.ev[i];
+	/* PROC-INT-04: the crash surfaces as worker_failed with the signal */
+	assert_non_null(e);
+	assert_int_equal(ts_worker_count(&f.rec, XR_ERR_WORKER_FAILED, NULL), 1);
+	assert_int_equal(xr_err_category(e->err), XR_CAT_WORKER_FAILED);
+	assert_string_equal(e->w.group, "crashy");
+	assert_int_equal(e->w.index, 1);
+	assert_int_equal(e->w.last_signal, SIGKILL);
+	assert_string_equal(e->reason, "killed by signal 9");
+	remember_pgids(&f);
+	if (strcmp(restart, "on-failure") == 0) {
+		assert_int_equal(r, XR_OK);
+		assert_int_equal(f.w[1].state, XR_WORKER_READY);
+		assert_int_equal(f.w[1].restarts, 1);
+		assert_int_not_equal(f.w[1].pid, victim);
+		assert_int_equal(f.w[1].last_signal, SIGKILL);
+		assert_int_equal(ts_say(f.w[1].port, &f.ks, "back", 0, NULL, 0,
+		    NULL), XR_STATUS_OK);
+	} else {
+		/* PROC-INT-08: the caller gets worker_failed */
+		assert_int_equal(r, XR_ERR_WORKER_FAILED);
+		assert_non_null(strstr(d.reason, "killed by signal 9"));
+		assert_int_equal(f.w[1].state, XR_WORKER_FAILED);
+		assert_int_equal(f.w[1].restarts, 0);
+		assert_int_equal(f.w[1].pid, 0);
+	}
+	assert_int_equal(f.w[0].state, XR_WORKER_READY);
+	assert_int_equal(f.w[0].restarts, 0);
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	assert_int_equal(ts_stop_count(&f.rec, "crashy", XR_STOP_GRACEFUL), 1);
+	fx_free(&f);
+}
+
+static void
+test_proc_int_04_crash_restarts(void **state)
+{
+	(void)state;
+	crash_case("on-failure");
+}
+
+static void
+test_proc_int_08_crash_no_restart(void **state)
+{
+	(void)state;
+	crash_case("never");
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_boot_api_01_start_ready_stop),
+		cmocka_unit_test(test_boot_api_02_config_order),
+		cmocka_unit_test(test_boot_api_02_subset),
+		cmocka_unit_test(test_boot_api_03_exec_failure),
+		cmocka_unit_test(test_boot_api_03_child_rejects_bundle),
+		cmocka_unit_test(test_key_ipc_03_bundle_once_and_keys),
+		cmocka_unit_test(test_worker_hardening),
+		cmocka_unit_test(test_stop_ipc_01_graceful_drains_inflight),
+		cmocka_unit_test(test_stop_ipc_01_no_drain),
+		cmocka_unit_test(test_stop_ipc_02_03_ignored_stop_is_forced),
+		cmocka_unit_test(test_stop_ipc_02_force_terminate),
+		cmocka_unit_test(test_free_running_workers),
+		cmocka_unit_test(test_proc_int_04_crash_restarts),
+		cmocka_unit_test(test_proc_int_08_crash_no_restart),
+	};
+	int r;
+
+	if ((r = ts_worker_mode(argc, argv)) >= 0)
+		return r;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
