@@ -312,7 +312,9 @@ xr_lifecycle_ready(xr_lifecycle *lc, uint32_t timeout_ms, xr_diag *d)
 				lc->state = XR_LC_FAILED;
 			return r;
 		}
-		/* the ingress channels: connected and past their handshake */
+		/* the ingress channels (made as each worker reported ready):
+		 * connected and past their handshake */
+		phase(lc, "ingress");
 		left = deadline > xr_mono_ms() ? deadline - xr_mono_ms() : 0;
 		for (size_t i = 0; i < lc->nworkers; i++) {
 			if (lc->wch[i] == NULL)
