@@ -526,10 +526,15 @@ conn_close(struct conn *c, int flush)
 		s->st.connections_open--;
 	}
 	if (flush && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		struct timeval tv = { s->o.frame_timeout_ms / 1000,
+		    (suseconds_t)(s->o.frame_timeout_ms % 1000) * 1000 };
+
 		c->state = CONN_CLOSING;
 		bufferevent_disable(c->bev, EV_READ);
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-		event_del(&c->timer);
+		/* a peer that never reads does not keep us: the flush has
+		 * the frame timeout, then the connection is dropped */
+		event_add(&c->timer, &tv);
 		return;
 	}
 	c->state = CONN_DEAD;
