@@ -29,7 +29,11 @@ struct xr_registry {
 	size_t index_mask;
 	uint8_t *scratch;		/* response serialization, reused */
 	size_t scratch_cap;
+	struct xr_call *free_calls;	/* finished calls kept for reuse */
+	size_t n_free;
 };
+
+#define CALL_FREELIST_MAX 1024
 
 struct xr_call {
 	xr_registry *reg;
@@ -46,6 +50,7 @@ struct xr_call {
 	unsigned handler_done:1;	/* reply/fail called */
 	unsigned cancelled:1;
 	unsigned hold;			/* >0 while registry code uses the call */
+	struct xr_call *next_free;
 };
 
 static uint64_t
@@ -76,6 +81,12 @@ xr_registry_free(xr_registry *r)
 {
 	if (r == NULL)
 		return;
+	while (r->free_calls != NULL) {
+		xr_call *c = r->free_calls;
+
+		r->free_calls = c->next_free;
+		free(c);
+	}
 	free(r->methods);
 	free(r->index);
 	free(r->scratch);
@@ -185,13 +196,35 @@ xr_registry_count(const xr_registry *r)
 static void
 call_maybe_free(xr_call *c)
 {
+	xr_registry *r = c->reg;
+
 	if (!c->owner_done || !c->handler_done || c->hold > 0)
 		return;
 	if (c->has_deadline)
 		event_del(&c->deadline);
 	if (c->req != NULL)
 		protobuf_c_message_free_unpacked(c->req, NULL);
+	/* keep it for the next call: no allocation per call in steady state */
+	if (r->n_free < CALL_FREELIST_MAX) {
+		c->next_free = r->free_calls;
+		r->free_calls = c;
+		r->n_free++;
+		return;
+	}
 	free(c);
+}
+
+static xr_call *
+call_alloc(xr_registry *r)
+{
+	xr_call *c = r->free_calls;
+
+	if (c == NULL)
+		return calloc(1, sizeof(*c));
+	r->free_calls = c->next_free;
+	r->n_free--;
+	memset(c, 0, sizeof(*c));
+	return c;
 }
 
 static void
@@ -246,7 +279,7 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 		    "request does not decode as the method's input", NULL, 0);
 		return NULL;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = call_alloc(r)) == NULL) {
 		protobuf_c_message_free_unpacked(msg, NULL);
 		complete(owner, call_id, XR_STATUS_RESOURCE_EXHAUSTED,
 		    "out of memory", NULL, 0);
