@@ -239,7 +239,8 @@ bundle_pack(xr_supervisor *s, struct worker *w,
  * The child between fork and exec: async-signal-safe calls only. Default
  * signal dispositions and an empty mask (ignored signals survive exec), its
  * own process group, death signal, the two channel ends dup2'd to the fixed
- * fds 3 and 4, every other fd from 5 up closed at exec (the error pipe with
+ * fds 3 and 4, /dev/null as stdin and stdout, every other fd from 5 up
+ * closed at exec (the error pipe with
  * them: EOF on it means exec succeeded), then exec. On failure the errno goes
  * down the error pipe.
  */
@@ -248,7 +249,7 @@ child_exec(const xr_supervisor *s, int boot, int ctl, int errfd, pid_t parent)
 {
 	struct sigaction sa;
 	sigset_t none;
-	int b, c, e = errfd, err;
+	int b, c, e = errfd, err, nul;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -269,6 +270,11 @@ child_exec(const xr_supervisor *s, int boot, int ctl, int errfd, pid_t parent)
 		goto fail;
 	}
 	if (dup2(b, 3) != 3 || dup2(c, 4) != 4)
+		goto fail;
+	/* stdin and stdout are the application's (e.g. fundload's input and
+	 * output): a worker gets /dev/null; stderr stays for diagnostics */
+	if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+	    dup2(nul, 0) != 0 || dup2(nul, 1) != 1)
 		goto fail;
 	if (close_range(5, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
 		for (int fd = 5; fd < s->max_fd; fd++)
