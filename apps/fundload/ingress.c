@@ -1,0 +1,534 @@
+/* apps/fundload/ingress.c — read, validate, send in a bounded window,
+ * coordinate the prime slot, write in input order. */
+#include "ingress.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "err.h"
+#include "fundload/v1/fundload.pb.h"
+#include "input.h"
+#include "rules.h"
+#include "service.h"
+
+#define DEF_WINDOW 256
+#define DEF_TIMEOUT_MS 30000
+#define READ_CHUNK 65536
+#define MAX_CHANNELS 64
+
+/* ---------- line reader: bounded buffer, never blocks with work pending ---------- */
+
+struct reader {
+	int fd;
+	bool blocking_ok;		/* regular file: read() never waits */
+	bool eof;
+	bool skipping;			/* inside a line over XR_FL_LINE_MAX */
+	char *buf;
+	size_t cap, start, end;
+};
+
+enum { RD_LINE = 1, RD_WAIT = 0, RD_EOF = -1, RD_ERROR = -2, RD_LONG = 2 };
+
+static int
+reader_init(struct reader *r, int fd)
+{
+	struct stat st;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->blocking_ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	r->cap = XR_FL_LINE_MAX + 1 + READ_CHUNK;
+	if ((r->buf = malloc(r->cap)) == NULL)
+		return XR_ERR_NOMEM;
+	return XR_OK;
+}
+
+/*
+ * The next line: RD_LINE (`*line`/`*len` valid until the next call),
+ * RD_LONG (a line over XR_FL_LINE_MAX: reported once, its rest skipped),
+ * RD_WAIT (no complete line and the fd has nothing now), RD_EOF, RD_ERROR.
+ */
+static int
+reader_next(struct reader *r, const char **line, size_t *len)
+{
+	for (;;) {
+		char *nl = r->start < r->end ?
+		    memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
+		ssize_t n;
+
+		if (nl != NULL) {
+			size_t l = (size_t)(nl - (r->buf + r->start));
+			bool skipped = r->skipping;
+
+			*line = r->buf + r->start;
+			*len = l;
+			r->start += l + 1;
+			r->skipping = false;
+			if (skipped)
+				continue;	/* the tail of a long line */
+			return RD_LINE;
+		}
+		if (r->end - r->start > XR_FL_LINE_MAX) {
+			bool skipped = r->skipping;
+
+			r->start = r->end = 0;
+			r->skipping = true;
+			if (!skipped)
+				return RD_LONG;
+			continue;
+		}
+		if (r->eof) {
+			if (r->start == r->end)
+				return RD_EOF;
+			*line = r->buf + r->start;
+			*len = r->end - r->start;
+			r->start = r->end;
+			if (r->skipping) {
+				r->skipping = false;
+				return RD_EOF;
+			}
+			return RD_LINE;
+		}
+		if (r->start > 0) {
+			memmove(r->buf, r->buf + r->start, r->end - r->start);
+			r->end -= r->start;
+			r->start = 0;
+		}
+		if (!r->blocking_ok) {
+			struct pollfd p = { r->fd, POLLIN, 0 };
+			int pr = poll(&p, 1, 0);
+
+			if (pr == 0)
+				return RD_WAIT;
+			if (pr < 0 && errno != EINTR)
+				return RD_ERROR;
+			if (pr < 0)
+				continue;
+		}
+		n = read(r->fd, r->buf + r->end, r->cap - r->end);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return RD_WAIT;
+		if (n < 0)
+			return RD_ERROR;
+		if (n == 0)
+			r->eof = true;
+		r->end += (size_t)n;
+	}
+}
+
+/* ---------- the window ---------- */
+
+/* FAILED: the call failed (the run stops; the load is never written) */
+enum slot_state { SLOT_FREE = 0, SLOT_UNSENT, SLOT_SENT, SLOT_DONE,
+    SLOT_FAILED };
+
+struct slot {
+	struct xr_fl_ingress *g;
+	uint8_t state;
+	bool prime;		/* experiment rules and a prime numeric id */
+	bool accepted, ignored, was_held;
+	int64_t day;
+	uint64_t line;
+	xr_fl_parsed p;
+};
+
+struct xr_fl_ingress {
+	xr_fl_ingress_opts o;
+	struct reader rd;
+	struct slot *slots;
+	uint32_t w;			/* window size */
+	uint64_t head, tail;		/* slots [head, tail) are in use */
+	uint32_t inflight;
+	uint64_t lineno;
+	xr_fl_dayset *taken;		/* days whose prime slot is taken */
+	/* scratch of one pump: customers with a waiting load, days with an
+	 * undecided prime-id load */
+	const struct slot **blk_cust;
+	int64_t *blk_day;
+	xr_channel *known[MAX_CHANNELS];
+	size_t nknown;
+	struct event *rev;
+	bool readable;
+	int fatal;
+	char fatal_why[256];
+	xr_fl_ingress_stats st;
+	char outbuf[XR_FL_OUT_MAX];
+};
+
+static void set_fatal(xr_fl_ingress *g, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The first error stops the run; later ones are consequences. */
+static void
+set_fatal(xr_fl_ingress *g, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (g->fatal != XR_OK)
+		return;
+	g->fatal = code;
+	va_start(ap, fmt);
+	vsnprintf(g->fatal_why, sizeof(g->fatal_why), fmt, ap);
+	va_end(ap);
+}
+
+static struct slot *
+slot_at(const xr_fl_ingress *g, uint64_t i)
+{
+	return &g->slots[i % g->w];
+}
+
+static void
+read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	xr_fl_ingress *g = arg;
+
+	(void)fd;
+	(void)what;
+	g->readable = true;
+}
+
+xr_fl_ingress *
+xr_fl_ingress_new(const xr_fl_ingress_opts *o)
+{
+	xr_fl_ingress *g;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->o = *o;
+	g->w = o->window == 0 ? DEF_WINDOW : o->window;
+	if (g->w > XR_FL_WINDOW_MAX)
+		g->w = XR_FL_WINDOW_MAX;
+	if (g->o.call_timeout_ms == 0)
+		g->o.call_timeout_ms = DEF_TIMEOUT_MS;
+	g->fatal = XR_OK;
+	if (reader_init(&g->rd, o->in_fd) != XR_OK ||
+	    (g->slots = calloc(g->w, sizeof(*g->slots))) == NULL ||
+	    (g->blk_cust = calloc(g->w, sizeof(*g->blk_cust))) == NULL ||
+	    (g->blk_day = calloc(g->w, sizeof(*g->blk_day))) == NULL ||
+	    (g->taken = xr_fl_dayset_new()) == NULL) {
+		xr_fl_ingress_free(g);
+		return NULL;
+	}
+	if (!g->rd.blocking_ok &&
+	    (g->rev = event_new(o->base, o->in_fd, EV_READ, read_cb, g)) == NULL)
+		g->rd.blocking_ok = true;	/* cannot watch: plain reads */
+	return g;
+}
+
+void
+xr_fl_ingress_free(xr_fl_ingress *g)
+{
+	if (g == NULL)
+		return;
+	if (g->rev != NULL)
+		event_free(g->rev);
+	free(g->rd.buf);
+	free(g->slots);
+	free(g->blk_cust);
+	free(g->blk_day);
+	xr_fl_dayset_free(g->taken);
+	free(g);
+}
+
+void
+xr_fl_ingress_stats_get(const xr_fl_ingress *g, xr_fl_ingress_stats *out)
+{
+	*out = g->st;
+}
+
+/* ---------- a call ---------- */
+
+static void
+call_done(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+{
+	struct slot *s = arg;
+	xr_fl_ingress *g = s->g;
+	fundload_v1_Decision dec = fundload_v1_Decision_init_zero;
+	pb_istream_t is;
+
+	g->inflight--;
+	s->state = SLOT_FAILED;
+	if (st->code != XR_STATUS_OK) {
+		set_fatal(g, st->code == XR_STATUS_UNAVAILABLE ?
+		    XR_ERR_WORKER_FAILED : XR_ERR_RPC, "Decide failed: %s: %s",
+		    xr_status_name(st->code), st->message);
+		return;
+	}
+	is = pb_istream_from_buffer(resp, len);
+	if (!pb_decode(&is, fundload_v1_Decision_fields, &dec)) {
+		set_fatal(g, XR_ERR_RPC, "%s", "Decide: the decision does not "
+		    "decode");
+		return;
+	}
+	/* the worker's prime bit must be what the ingress coordinated on */
+	if (dec.prime_slot_consumed != (s->prime && dec.accepted) ||
+	    (dec.ignored && dec.accepted) || dec.day != s->day) {
+		set_fatal(g, XR_ERR_INTERNAL, "%s", "Decide: the decision "
+		    "disagrees with the ingress (rules or calendar mismatch)");
+		return;
+	}
+	s->state = SLOT_DONE;
+	s->accepted = dec.accepted;
+	s->ignored = dec.ignored;
+	if (dec.prime_slot_consumed)
+		xr_fl_dayset_add(g->taken, s->day);
+}
+
+static void
+send_load(xr_fl_ingress *g, struct slot *s)
+{
+	fundload_v1_LoadRequest req = fundload_v1_LoadRequest_init_zero;
+	uint8_t buf[fundload_v1_LoadRequest_size];
+	pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
+	xr_channel *ch;
+	size_t i;
+	int err = XR_OK;
+
+	if ((ch = g->o.pick(g->o.pick_arg, s->p.customer, s->p.customer_len,
+	    &err)) == NULL) {
+		set_fatal(g, err != XR_OK ? err : XR_ERR_WORKER_FAILED,
+		    "no channel for a customer: %s", xr_strerror(err));
+		return;
+	}
+	for (i = 0; i < g->nknown && g->known[i] != ch; i++)
+		;
+	if (i == g->nknown && g->nknown < MAX_CHANNELS)
+		g->known[g->nknown++] = ch;
+	memcpy(req.id, s->p.id, s->p.id_len + 1);
+	memcpy(req.customer_id, s->p.customer, s->p.customer_len + 1);
+	req.amount_cents = s->p.amount;
+	req.time_unix = s->p.time;
+	req.prime_slot = xr_fl_dayset_has(g->taken, s->day) ?
+	    fundload_v1_PrimeSlot_PRIME_SLOT_TAKEN :
+	    fundload_v1_PrimeSlot_PRIME_SLOT_FREE;
+	if (!pb_encode(&os, fundload_v1_LoadRequest_fields, &req)) {
+		set_fatal(g, XR_ERR_INTERNAL, "%s", "cannot encode a request");
+		return;
+	}
+	s->state = SLOT_SENT;
+	if (++g->inflight > g->st.max_inflight)
+		g->st.max_inflight = g->inflight;
+	/* the callback may run inside (memory transport) */
+	xr_call_start(ch, XR_FL_METHOD_DECIDE, buf, os.bytes_written,
+	    g->o.call_timeout_ms, call_done, s);
+}
+
+/* ---------- coordination ---------- */
+
+static bool
+cust_blocked(const xr_fl_ingress *g, size_t n, const struct slot *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g->blk_cust[i]->p.customer_len == s->p.customer_len &&
+		    memcmp(g->blk_cust[i]->p.customer, s->p.customer,
+		    s->p.customer_len) == 0)
+			return true;
+	return false;
+}
+
+static bool
+day_blocked(const xr_fl_ingress *g, size_t n, int64_t day)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g->blk_day[i] == day)
+			return true;
+	return false;
+}
+
+/*
+ * Send every load of the window that may go now, in input order. A load
+ * waits (stays UNSENT) while
+ *  - it has a prime id (experiment), its day's slot is not known taken,
+ *    and an earlier prime-id load of the same day has no decision yet; or
+ *  - an earlier load of its customer waits (per-customer order).
+ * Everything else is sent at once. docs/fundload.md has the proof that the
+ * decisions are those of a sequential run.
+ */
+static void
+pump(xr_fl_ingress *g)
+{
+	size_t ncust = 0, nday = 0;
+
+	for (uint64_t i = g->head; i < g->tail && g->fatal == XR_OK; i++) {
+		struct slot *s = slot_at(g, i);
+		bool open_prime;
+
+		if (s->state == SLOT_DONE)
+			continue;
+		open_prime = s->prime && !xr_fl_dayset_has(g->taken, s->day);
+		if (s->state == SLOT_UNSENT &&
+		    (cust_blocked(g, ncust, s) ||
+		    (open_prime && day_blocked(g, nday, s->day)))) {
+			if (!s->was_held) {
+				s->was_held = true;
+				g->st.held++;
+			}
+			g->blk_cust[ncust++] = s;
+			if (open_prime && !day_blocked(g, nday, s->day))
+				g->blk_day[nday++] = s->day;
+			continue;
+		}
+		if (s->state == SLOT_UNSENT)
+			send_load(g, s);
+		/* sent and still undecided: later prime-id loads of its day wait */
+		if (s->state == SLOT_SENT && open_prime &&
+		    !day_blocked(g, nday, s->day))
+			g->blk_day[nday++] = s->day;
+	}
+}
+
+/* Write the decided loads at the head of the window, in input order (also
+ * after an error: everything before the first undecided load). */
+static int
+emit(xr_fl_ingress *g)
+{
+	while (g->head < g->tail) {
+		struct slot *s = slot_at(g, g->head);
+
+		if (s->state != SLOT_DONE)
+			break;
+		if (s->ignored) {
+			g->st.ignored++;
+		} else {
+			size_t n = xr_fl_format_decision(g->outbuf, s->p.id,
+			    s->p.id_len, s->p.customer, s->p.customer_len,
+			    s->accepted);
+
+			if (fwrite(g->outbuf, 1, n, g->o.out) != n)
+				return XR_ERR_SYSTEM;
+			if (s->accepted)
+				g->st.accepted++;
+			else
+				g->st.declined++;
+		}
+		s->state = SLOT_FREE;
+		g->head++;
+	}
+	return XR_OK;
+}
+
+/* Read lines into the window until it is full, the input waits or ends. */
+static int
+fill(xr_fl_ingress *g, bool *wait)
+{
+	char why[512];
+
+	*wait = false;
+	while (g->tail - g->head < g->w && g->fatal == XR_OK) {
+		const char *line;
+		size_t len;
+		struct slot *s;
+		xr_fl_bad b;
+		int r = reader_next(&g->rd, &line, &len);
+
+		if (r == RD_WAIT) {
+			*wait = true;
+			return XR_OK;
+		}
+		if (r == RD_EOF)
+			return XR_OK;
+		if (r == RD_ERROR)
+			return XR_ERR_SYSTEM;
+		g->lineno++;
+		g->st.lines++;
+		s = slot_at(g, g->tail);
+		if (r == RD_LONG)
+			b = xr_fl_parse_line(NULL, (size_t)XR_FL_LINE_MAX + 1,
+			    &s->p, why, sizeof(why));
+		else
+			b = xr_fl_parse_line(line, len, &s->p, why, sizeof(why));
+		if (b != XR_FL_LINE_OK) {
+			g->st.invalid++;
+			fprintf(g->o.err, "fundload: line %llu: %s: %s\n",
+			    (unsigned long long)g->lineno, xr_fl_bad_name(b),
+			    why);
+			continue;
+		}
+		s->g = g;
+		s->state = SLOT_UNSENT;
+		s->line = g->lineno;
+		s->day = xr_fl_day(s->p.time);
+		s->prime = g->o.rules == XR_RULES_EXPERIMENT &&
+		    xr_fl_id_is_prime(s->p.id, s->p.id_len);
+		s->accepted = s->ignored = s->was_held = false;
+		g->tail++;
+	}
+	return XR_OK;
+}
+
+/* Every channel a load went to must still be up: a lost connection means
+ * a lost shard state, and a customer must never move to another worker. */
+static void
+check_health(xr_fl_ingress *g)
+{
+	char why[256] = "";
+	int r;
+
+	for (size_t i = 0; i < g->nknown; i++)
+		if (!xr_channel_is_usable(g->known[i])) {
+			set_fatal(g, XR_ERR_WORKER_FAILED, "%s",
+			    "the connection to a worker was lost");
+			return;
+		}
+	if (g->o.health != NULL &&
+	    (r = g->o.health(g->o.health_arg, why, sizeof(why))) != XR_OK)
+		set_fatal(g, r, "%s", why);
+}
+
+int
+xr_fl_ingress_run(xr_fl_ingress *g, xr_diag *d)
+{
+	bool wait = false;
+	int r;
+
+	for (;;) {
+		check_health(g);
+		if (g->fatal == XR_OK) {
+			if ((r = fill(g, &wait)) != XR_OK)
+				return xr_diag_set(d, r, "reading the input: %s",
+				    strerror(errno));
+			pump(g);
+		}
+		if ((r = emit(g)) != XR_OK)
+			return xr_diag_set(d, r, "writing the output: %s",
+			    strerror(errno));
+		if (g->fatal != XR_OK)
+			break;
+		if (g->head == g->tail && g->rd.eof && !wait &&
+		    g->rd.start == g->rd.end)
+			break;		/* all read, all written */
+		if (g->inflight == 0 && !wait)
+			continue;	/* room in the window: read on */
+		if (wait) {
+			fflush(g->o.out);	/* a slow producer sees output */
+			g->readable = false;
+			if (event_add(g->rev, NULL) != 0)
+				return xr_diag_set(d, XR_ERR_SYSTEM,
+				    "cannot watch the input");
+		}
+		if (event_base_loop(g->o.base, EVLOOP_ONCE) < 0)
+			return xr_diag_set(d, XR_ERR_INTERNAL,
+			    "the event loop failed");
+		if (wait)
+			event_del(g->rev);
+	}
+	if (g->fatal != XR_OK)
+		return xr_diag_set(d, g->fatal, "%s", g->fatal_why);
+	if (fflush(g->o.out) != 0)
+		return xr_diag_set(d, XR_ERR_SYSTEM, "writing the output: %s",
+		    strerror(errno));
+	return XR_OK;
+}

@@ -1,0 +1,331 @@
+/*
+ * apps/fundload/main.c — the fund-load reference application.
+ *
+ *   fundload [--config FILE] [--rules baseline|experiment] [--window N]
+ *            [--stats] [INPUT]
+ *
+ * Reads one JSON load per line from INPUT (default: standard input), runs
+ * every valid load through the execrpc lifecycle of the config's profile
+ * (memory, tcp_local + inline, or process_supervisor with N workers; no
+ * --config: the defaults, memory) and writes one decision line per load, in
+ * input order. docs/fundload.md is the manual.
+ *
+ * In process_supervisor mode the supervisor re-executes this program as
+ *   fundload --worker --bootstrap-fd 3 --control-fd 4
+ * which serves fundload.v1.FundLoad (and echo.v1.Echo) in a worker.
+ *
+ * Exit status: 0 every line was valid and decided; 65 (EX_DATAERR) some
+ * lines were invalid (each has its diagnostic; every valid line was
+ * decided); 64 (EX_USAGE) bad arguments; otherwise the category number of
+ * the execrpc error that stopped the run (2 config_invalid, 6
+ * worker_failed, ...; see core/err.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "echo.h"
+#include "err.h"
+#include "ingress.h"
+#include "lifecycle.h"
+#include "service.h"
+
+#define EXIT_USAGE 64
+#define EXIT_DATAERR 65
+
+static int
+add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)ctx;
+	return xr_echo_register(reg);
+}
+
+/* The services this program hosts, in-process or as a worker. */
+static const xr_service_module modules[] = {
+	{ XR_FL_SERVICE, xr_fl_service_add },
+	{ "echo.v1.Echo", add_echo },
+};
+#define NMODULES (sizeof(modules) / sizeof(modules[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: fundload [--config FILE] [--rules baseline|experiment]\n"
+	    "                [--window N] [--stats] [INPUT]\n"
+	    "       fundload --worker --bootstrap-fd N --control-fd M\n"
+	    "exit status: 0 ok, %d some input lines invalid, %d usage,\n"
+	    "             1..11 the execrpc error category (2 config_invalid)\n",
+	    EXIT_DATAERR, EXIT_USAGE);
+}
+
+static int
+worker_mode(int argc, char **argv)
+{
+	int bfd = -1, cfd = -1, status;
+
+	for (int i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--bootstrap-fd") == 0)
+			bfd = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--control-fd") == 0)
+			cfd = atoi(argv[i + 1]);
+	}
+	if (bfd < 3 || cfd < 3 || bfd == cfd) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	status = xr_worker_main(bfd, cfd, modules, NMODULES);
+	xr_fl_service_free_all();
+	return status;
+}
+
+/* Print "fundload: NAME (code N): reason" and return the category. */
+static int
+fail(int r, const xr_diag *d)
+{
+	fprintf(stderr, "fundload: %s (code %d): %s\n", xr_err_name(r), r,
+	    d != NULL && d->reason[0] != '\0' ? d->reason : xr_strerror(r));
+	return (int)xr_err_category(r);
+}
+
+/* ---------- the runtime as the ingress sees it ---------- */
+
+struct app {
+	xr_lifecycle *lc;
+	bool ready;
+	int worker_err;			/* a worker failed or came back */
+	char worker_why[200];
+};
+
+static xr_channel *
+pick(void *arg, const char *customer, size_t len, int *err)
+{
+	struct app *a = arg;
+
+	return xr_lifecycle_pick(a->lc, customer, len, err);
+}
+
+/* After ready, any worker event is fatal to a run: a worker that died took
+ * its customers' state with it, and one that came back has none. */
+static void
+on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
+{
+	struct app *a = arg;
+
+	if (!a->ready || a->worker_err != XR_OK)
+		return;
+	a->worker_err = err != XR_OK ? err : XR_ERR_WORKER_FAILED;
+	snprintf(a->worker_why, sizeof(a->worker_why),
+	    "worker %s[%u] pid %d: %s", w->group, w->index, (int)w->pid,
+	    reason);
+}
+
+static int
+health(void *arg, char *why, size_t cap)
+{
+	struct app *a = arg;
+
+	if (a->worker_err != XR_OK)
+		snprintf(why, cap, "%s", a->worker_why);
+	return a->worker_err;
+}
+
+/* One line of counters on stderr, after the workers are reaped: the
+ * ingress's peak RSS, and the largest worker's (process_supervisor). */
+static void
+print_stats(const xr_config *cfg, const xr_fl_ingress_stats *st)
+{
+	struct rusage self, kids;
+
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	fprintf(stderr, "fundload: stats profile=%s/%s workers=%u rules=%s "
+	    "lines=%llu invalid=%llu accepted=%llu declined=%llu ignored=%llu "
+	    "held=%llu max_inflight=%u maxrss_kb=%ld worker_maxrss_kb=%ld\n",
+	    xr_transport_name(cfg->transport), xr_boot_mode_name(cfg->boot_mode),
+	    cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR ?
+	    cfg->groups[0].workers : 0, xr_rules_name(cfg->fundload_rules),
+	    (unsigned long long)st->lines, (unsigned long long)st->invalid,
+	    (unsigned long long)st->accepted, (unsigned long long)st->declined,
+	    (unsigned long long)st->ignored, (unsigned long long)st->held,
+	    st->max_inflight, self.ru_maxrss, kids.ru_maxrss);
+}
+
+static bool
+hosts_fundload(const xr_config *cfg)
+{
+	/* process_supervisor sends every call to the first group */
+	size_t ng = cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR ? 1 :
+	    cfg->n_groups;
+
+	for (size_t g = 0; g < ng; g++)
+		for (size_t s = 0; s < cfg->groups[g].n_services; s++)
+			if (strcmp(cfg->groups[g].services[s], XR_FL_SERVICE) == 0)
+				return true;
+	return false;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct rlimit nocore = { 0, 0 };
+	const char *cfg_path = NULL, *rules = NULL, *input = NULL;
+	struct event_base *base = NULL;
+	xr_fl_ingress_opts io = { 0 };
+	xr_lifecycle_opts lo = { 0 };
+	xr_fl_ingress *g = NULL;
+	xr_fl_ingress_stats st;
+	struct app a = { 0 };
+	xr_config cfg;
+	xr_diag d = { 0 }, sd = { 0 };
+	unsigned long window = 0;
+	bool stats = false, have_cfg = false;
+	int c, r, fd = STDIN_FILENO, status;
+	char *end;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--worker") == 0)
+			return worker_mode(argc, argv);
+	while ((c = getopt_long(argc, argv, "c:r:w:sh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 'r':
+			rules = optarg;
+			break;
+		case 'w':
+			window = strtoul(optarg, &end, 10);
+			if (*end != '\0' || window < 1 || window > XR_FL_WINDOW_MAX) {
+				fprintf(stderr, "fundload: --window: 1..%d\n",
+				    XR_FL_WINDOW_MAX);
+				return EXIT_USAGE;
+			}
+			break;
+		case 's':
+			stats = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 < argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (optind < argc)
+		input = argv[optind];
+	if (rules != NULL && strcmp(rules, "baseline") != 0 &&
+	    strcmp(rules, "experiment") != 0) {
+		fprintf(stderr, "fundload: --rules: baseline or experiment\n");
+		return EXIT_USAGE;
+	}
+
+	/* the runtime holds keys: no core dumps; closed pipes are errors */
+	setrlimit(RLIMIT_CORE, &nocore);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (cfg_path != NULL) {
+		if ((r = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
+			return fail(r, &d);
+	} else {
+		xr_config_defaults(&cfg);
+	}
+	have_cfg = true;
+	if (rules != NULL)
+		cfg.fundload_rules = strcmp(rules, "experiment") == 0 ?
+		    XR_RULES_EXPERIMENT : XR_RULES_BASELINE;
+	if (!hosts_fundload(&cfg)) {
+		xr_diag_set(&d, XR_ERR_CONFIG_INVALID, "runtime.platform."
+		    "process_groups: no group%s serves %s",
+		    cfg.boot_mode == XR_BOOT_PROCESS_SUPERVISOR ? " (the first, "
+		    "in process_supervisor mode)" : "", XR_FL_SERVICE);
+		status = fail(d.code, &d);
+		goto out;
+	}
+	if (input != NULL && strcmp(input, "-") != 0 &&
+	    (fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
+		xr_diag_set(&d, XR_ERR_SYSTEM, "%s: %s", input, strerror(errno));
+		status = fail(d.code, &d);
+		goto out;
+	}
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+
+	if ((base = event_base_new()) == NULL) {
+		status = fail(XR_ERR_NOMEM, NULL);
+		goto out;
+	}
+	lo.cfg = &cfg;
+	lo.mods = modules;
+	lo.n_mods = NMODULES;
+	lo.on_worker_event = on_worker;
+	lo.worker_arg = &a;
+	if ((a.lc = xr_lifecycle_new(base, &lo, &d)) == NULL ||
+	    (r = xr_lifecycle_start(a.lc, &d)) != XR_OK ||
+	    (r = xr_lifecycle_ready(a.lc,
+	    cfg.ready_timeout_seconds * 1000, &d)) != XR_OK) {
+		status = fail(d.code != XR_OK ? d.code : XR_ERR_INTERNAL, &d);
+		goto out;
+	}
+	a.ready = true;
+
+	io.base = base;
+	io.in_fd = fd;
+	io.out = stdout;
+	io.err = stderr;
+	io.rules = cfg.fundload_rules;
+	io.window = (uint32_t)window;
+	io.pick = pick;
+	io.pick_arg = &a;
+	io.health = health;
+	io.health_arg = &a;
+	if ((g = xr_fl_ingress_new(&io)) == NULL) {
+		status = fail(XR_ERR_NOMEM, NULL);
+		goto out;
+	}
+	r = xr_fl_ingress_run(g, &d);
+	fflush(stdout);
+	xr_fl_ingress_stats_get(g, &st);
+	if (r != XR_OK)
+		status = fail(r, &d);
+	else
+		status = st.invalid > 0 ? EXIT_DATAERR : 0;
+	a.ready = false;
+	if ((r = xr_lifecycle_stop(a.lc, cfg.graceful_timeout_seconds * 1000,
+	    &sd)) != XR_OK && status == 0)
+		status = fail(r, &sd);
+	if (stats)
+		print_stats(&cfg, &st);
+ out:
+	xr_lifecycle_free(a.lc);	/* calls still pending complete here */
+	xr_fl_service_free_all();
+	xr_fl_ingress_free(g);
+	if (base != NULL)
+		event_base_free(base);
+	if (fd != STDIN_FILENO && fd >= 0)
+		close(fd);
+	if (have_cfg)
+		xr_config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,98 @@
+/* apps/fundload/service.c — fundload.v1.FundLoad/Decide. */
+#include "service.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "err.h"
+#include "fundload/v1/fundload.pb-c.h"
+#include "rules.h"
+
+struct fl_service {
+	xr_fl_rules *rules;
+	struct fl_service *next;
+};
+
+static struct fl_service *services;	/* every registration, for free_all */
+
+static void
+decide(xr_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Fundload__V1__LoadRequest *req =
+	    (const Fundload__V1__LoadRequest *)msg;
+	Fundload__V1__Decision resp = FUNDLOAD__V1__DECISION__INIT;
+	struct fl_service *svc = arg;
+	xr_fl_decision dec;
+	xr_fl_load l;
+	int r;
+
+	l.id = req->id;
+	l.id_len = strnlen(req->id, XR_FL_ID_MAX + 1);
+	l.customer = req->customer_id;
+	l.customer_len = strnlen(req->customer_id, XR_FL_ID_MAX + 1);
+	l.amount = req->amount_cents;
+	l.time = req->time_unix;
+	if (xr_fl_rules_mode(svc->rules) == XR_RULES_EXPERIMENT &&
+	    req->prime_slot == FUNDLOAD__V1__PRIME_SLOT__PRIME_SLOT_UNSPECIFIED &&
+	    xr_fl_id_is_prime(l.id, l.id_len)) {
+		xr_call_fail(call, XR_STATUS_INVALID_ARGUMENT,
+		    "prime-id load without prime_slot");
+		return;
+	}
+	r = xr_fl_rules_decide(svc->rules, &l,
+	    req->prime_slot == FUNDLOAD__V1__PRIME_SLOT__PRIME_SLOT_FREE, &dec);
+	if (r == XR_ERR_INVALID_ARG) {
+		xr_call_fail(call, XR_STATUS_INVALID_ARGUMENT,
+		    "load outside the limits (id, customer_id 1..64 bytes; "
+		    "amount, time in range)");
+		return;
+	}
+	if (r != XR_OK) {
+		xr_call_fail(call, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "out of memory");
+		return;
+	}
+	resp.accepted = dec.verdict == XR_FL_ACCEPTED;
+	resp.ignored = dec.verdict == XR_FL_IGNORED;
+	resp.prime_slot_consumed = dec.prime_slot_consumed;
+	resp.reason = (Fundload__V1__Reason)dec.reason;
+	resp.day = dec.day;
+	xr_call_reply(call, &resp.base);
+}
+
+int
+xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	static const xr_handler_fn fns[] = { decide };
+	struct fl_service *svc;
+	int r;
+
+	if ((svc = calloc(1, sizeof(*svc))) == NULL ||
+	    (svc->rules = xr_fl_rules_new(ctx->fundload_rules)) == NULL) {
+		free(svc);
+		return XR_ERR_NOMEM;
+	}
+	if ((r = xr_registry_add(reg, &fundload__v1__fund_load__descriptor,
+	    fns, svc)) != XR_OK) {
+		xr_fl_rules_free(svc->rules);
+		free(svc);
+		return r;
+	}
+	svc->next = services;
+	services = svc;
+	return XR_OK;
+}
+
+void
+xr_fl_service_free_all(void)
+{
+	struct fl_service *svc, *next;
+
+	for (svc = services; svc != NULL; svc = next) {
+		next = svc->next;
+		xr_fl_rules_free(svc->rules);
+		free(svc);
+	}
+	services = NULL;
+}

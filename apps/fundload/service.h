@@ -1,0 +1,43 @@
+/*
+ * apps/fundload/service.h — fundload.v1.FundLoad (proto/fundload/v1), the
+ * execution side of the fund-load workload: Decide applies the rules
+ * (rules.h) to one load with the shard's per-customer state.
+ *
+ * One state per registration: every registry the module is added to (the
+ * inline runtime's, each worker's) owns its own customers. The ingress
+ * routes each customer to one registry (xr_lifecycle_pick by customer id)
+ * and tells each load whether its day's prime slot is free
+ * (docs/fundload.md, "Coordination").
+ */
+#ifndef XR_FL_SERVICE_H
+#define XR_FL_SERVICE_H
+
+#include "registry.h"
+#include "worker.h"
+
+/* Full names. */
+#define XR_FL_SERVICE "fundload.v1.FundLoad"
+#define XR_FL_METHOD_DECIDE "fundload.v1.FundLoad/Decide"
+
+/*
+ * The xr_service_module add(): register FundLoad on `reg` with a new empty
+ * state for ctx->fundload_rules. Returns XR_OK, XR_ERR_NOMEM, or
+ * xr_registry_add()'s error. The state lives until
+ * xr_fl_service_free_all().
+ *
+ * Decide answers fundload.v1.Decision, or fails with INVALID_ARGUMENT (an
+ * id or customer_id not 1..64 bytes, amount or time out of range, a prime
+ * id under the experiment rules without prime_slot) or RESOURCE_EXHAUSTED
+ * (out of memory; nothing was recorded).
+ */
+int xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx);
+
+/*
+ * Free the state of every registration made by this process. Call it once
+ * the registries are gone (after xr_worker_main() returns, or after
+ * xr_lifecycle_free()); the registry has no destructor hook for a
+ * service's argument.
+ */
+void xr_fl_service_free_all(void);
+
+#endif /* XR_FL_SERVICE_H */

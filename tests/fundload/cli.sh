@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# fundload/cli: arguments and exit statuses, config handling, standard
+# input, streaming from a slow producer, bounded diagnostics, a worker lost
+# mid-run, a closed stdout.
+# usage: cli.sh FUNDLOAD GOLDEN_DIR
+set -u
+trap "" PIPE	# a write to a closed FIFO must not kill the script
+export LC_ALL=C
+fl=${1:?usage: cli.sh FUNDLOAD GOLDEN_DIR}
+golden=${2:?}
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+pass=0 fail=0
+check() {	# check NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name" >&2; fi
+}
+rc_of() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; }
+valid='{"id":"1","customer_id":"1","load_amount":"$1.00","time":"2000-01-01T00:00:00Z"}'
+
+cat >"$tmp/tcp.yaml" <<'EOF'
+runtime:
+  platform:
+    execution_ipc:
+      transport: tcp_local
+EOF
+cat >"$tmp/ps2.yaml" <<'EOF'
+runtime:
+  platform:
+    execution_ipc:
+      transport: tcp_local
+    bootstrap:
+      mode: process_supervisor
+    lifecycle:
+      ready_timeout_seconds: 20
+      graceful_timeout_seconds: 2
+    process_groups:
+      - name: execution
+        workers: 2
+        restart: never
+        services: [fundload.v1.FundLoad]
+EOF
+printf 'apps:\n  fundload:\n    rules: experiment\n' >"$tmp/exp.yaml"
+printf 'runtime:\n  platform:\n    execution_ipc:\n      transport: carrier-pigeon\n' >"$tmp/bad.yaml"
+printf 'runtime:\n  platform:\n    process_groups:\n      - name: execution\n        services: [echo.v1.Echo]\n' >"$tmp/noapp.yaml"
+
+# --- arguments ---
+check "help exits 0" [ "$(rc_of "$fl" --help)" -eq 0 ]
+check "help prints usage" grep -q '^usage: fundload' "$tmp/out"
+check "unknown option: 64" [ "$(rc_of "$fl" --bogus)" -eq 64 ]
+check "bad --rules: 64" [ "$(rc_of "$fl" --rules lenient)" -eq 64 ]
+check "--window 0: 64" [ "$(rc_of "$fl" --window 0)" -eq 64 ]
+check "--window 1025: 64" [ "$(rc_of "$fl" --window 1025)" -eq 64 ]
+check "two inputs: 64" [ "$(rc_of "$fl" a b)" -eq 64 ]
+check "missing input: 1" [ "$(rc_of "$fl" "$tmp/nonexistent")" -eq 1 ]
+check "missing input: says so" grep -q 'nonexistent' "$tmp/err"
+
+# --- config ---
+check "invalid config: 2 (config_invalid)" [ "$(rc_of "$fl" --config "$tmp/bad.yaml" "$golden/cases.jsonl")" -eq 2 ]
+check "invalid config: names the key" grep -q 'execution_ipc.transport' "$tmp/err"
+check "no group serves FundLoad: 2" [ "$(rc_of "$fl" --config "$tmp/noapp.yaml" "$golden/cases.jsonl")" -eq 2 ]
+check "config selects experiment" [ "$(rc_of "$fl" --config "$tmp/exp.yaml" "$golden/cases.jsonl")" -eq 65 ]
+check "config selects experiment: output" cmp -s "$tmp/out" "$golden/experiment.expected"
+check "--rules overrides the config" [ "$(rc_of "$fl" --config "$tmp/exp.yaml" --rules baseline "$golden/cases.jsonl")" -eq 65 ]
+check "--rules overrides the config: output" cmp -s "$tmp/out" "$golden/baseline.expected"
+
+# --- input forms ---
+check "stdin" [ "$("$fl" <"$golden/cases.jsonl" 2>/dev/null | cmp -s - "$golden/baseline.expected"; echo $?)" -eq 0 ]
+check "- is stdin" [ "$("$fl" - <"$golden/cases.jsonl" 2>/dev/null | cmp -s - "$golden/baseline.expected"; echo $?)" -eq 0 ]
+printf '%s\r\n%s' "${valid/\"id\":\"1\"/\"id\":\"2\"}" "$valid" >"$tmp/crlf.jsonl"
+check "CRLF and no final newline: exit 0" [ "$(rc_of "$fl" "$tmp/crlf.jsonl")" -eq 0 ]
+check "CRLF and no final newline: 2 lines" [ "$(grep -c accepted\":true "$tmp/out")" -eq 2 ]
+check "empty input: exit 0, no output" [ "$(rc_of "$fl" /dev/null)" -eq 0 ] 
+check "empty input: nothing written" [ ! -s "$tmp/out" ]
+
+# --- a huge line: one bounded diagnostic, the rest processed ---
+{ echo "$valid"; printf '{"id":"'; head -c 200000 /dev/zero | tr '\0' 7; echo '"}'; echo "${valid/\"id\":\"1\"/\"id\":\"3\"}"; } >"$tmp/huge.jsonl"
+check "huge line: exit 65" [ "$(rc_of "$fl" --config "$tmp/tcp.yaml" "$tmp/huge.jsonl")" -eq 65 ]
+check "huge line: the others decided" [ "$(wc -l <"$tmp/out")" -eq 2 ]
+check "huge line: line_too_long on line 2" grep -q '^fundload: line 2: line_too_long: ' "$tmp/err"
+check "huge line: diagnostic bounded" [ "$(wc -c <"$tmp/err")" -lt 300 ]
+printf '{"id":"1","customer_id":"1","load_amount":"$1.%s","time":"2000-01-01T00:00:00Z"}\n' "$(head -c 5000 /dev/zero | tr '\0' 9)" >"$tmp/long.jsonl"
+check "long bad amount: 65" [ "$(rc_of "$fl" "$tmp/long.jsonl")" -eq 65 ]
+check "long bad amount: quoted at most 80 bytes" [ "$(wc -c <"$tmp/err")" -lt 250 ]
+printf '{"id":"\033[2J\001","customer_id":1}\n' >"$tmp/ctl.jsonl"
+check "control bytes: 65" [ "$(rc_of "$fl" "$tmp/ctl.jsonl")" -eq 65 ]
+check "control bytes never reach stderr raw" [ "$(tr -d '\n' <"$tmp/err" | tr -d '[:print:]' | wc -c)" -eq 0 ]
+
+# --- streaming: a decision is written before the producer is done ---
+wait_lines() {	# wait_lines FILE N: up to 10 s for N lines
+  for _ in $(seq 100); do
+    [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+mkfifo "$tmp/in"
+"$fl" --config "$tmp/tcp.yaml" <"$tmp/in" >"$tmp/s.out" 2>"$tmp/s.err" &
+spid=$!
+pids+=("$spid")
+exec 3>"$tmp/in"
+echo "$valid" >&3
+check "streaming: 1st decision before EOF" wait_lines "$tmp/s.out" 1
+echo "${valid/\"id\":\"1\"/\"id\":\"9\"}" >&3
+check "streaming: 2nd decision before EOF" wait_lines "$tmp/s.out" 2
+exec 3>&-
+wait "$spid"
+check "streaming: exit 0" [ $? -eq 0 ]
+
+# --- a worker lost mid-run: worker_failed (6), nothing hangs ---
+# (PROC-INT-04 / PROC-INT-08 as the application sees them: the crash
+# reaches the caller as the worker-failed category)
+"$fl" --config "$tmp/ps2.yaml" <"$tmp/in" >"$tmp/w.out" 2>"$tmp/w.err" &
+wpid=$!
+pids+=("$wpid")
+exec 3>"$tmp/in"
+echo "$valid" >&3
+check "worker lost: first decision" wait_lines "$tmp/w.out" 1
+workers=$(awk -v p="$wpid" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null | tr '\n' ' ')
+check "worker lost: 2 workers running" [ "$(echo $workers | wc -w)" -eq 2 ]
+kill -9 $workers 2>/dev/null
+for _ in $(seq 100); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.1; done
+echo "$valid" >&3 2>/dev/null
+exec 3>&-
+wait "$wpid"
+rc=$?
+check "worker lost: exit 6 (worker_failed), got $rc" [ "$rc" -eq 6 ]
+check "worker lost: says worker_failed" grep -q 'worker_failed' "$tmp/w.err"
+
+# --- stdout closed early: an error exit, no hang ---
+for _ in $(seq 20000); do echo "$valid"; done >"$tmp/many.jsonl"
+sed -i 's/"id":"1"/"id":"X"/' "$tmp/many.jsonl"
+awk '{ sub(/"id":"X"/, "\"id\":\"" NR "\""); print }' "$tmp/many.jsonl" >"$tmp/many2.jsonl"
+set -o pipefail
+timeout 20 "$fl" --window 1 "$tmp/many2.jsonl" 2>/dev/null | head -c 10 >/dev/null
+rc=$?
+set +o pipefail
+check "closed stdout: error exit, no hang (got $rc)" [ "$rc" -ne 0 -a "$rc" -ne 124 ]
+
+echo "fundload/cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
