@@ -2,7 +2,11 @@
  * apps/fundload/main.c — the fund-load reference application.
  *
  *   fundload [--config FILE] [--rules baseline|experiment] [--window N]
- *            [--stats] [INPUT]
+ *            [--stats] [--control] [INPUT]
+ *
+ * --control (process_supervisor): serve the lifecycle control socket of the
+ * config (execrpc status|stats|drain|stop) while running, and print the stop
+ * events on stderr.
  *
  * Reads one JSON load per line from INPUT (default: standard input), runs
  * every valid load through the execrpc lifecycle of the config's profile
@@ -61,7 +65,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: fundload [--config FILE] [--rules baseline|experiment]\n"
-	    "                [--window N] [--stats] [INPUT]\n"
+	    "                [--window N] [--stats] [--control] [INPUT]\n"
 	    "       fundload --worker --bootstrap-fd N --control-fd M\n"
 	    "exit status: 0 ok, %d some input lines invalid, %d usage,\n"
 	    "             1..11 the execrpc error category (2 config_invalid)\n",
@@ -160,6 +164,15 @@ print_stats(const xr_config *cfg, const xr_fl_ingress_stats *st)
 	    st->max_inflight, self.ru_maxrss, kids.ru_maxrss);
 }
 
+/* --control: the stop events of the process groups, on stderr. */
+static void
+on_stop_event(void *arg, const char *group, xr_stop_mode mode)
+{
+	(void)arg;
+	fprintf(stderr, "fundload: stop event: group %s %s\n", group,
+	    xr_stop_mode_name(mode));
+}
+
 static bool
 hosts_fundload(const xr_config *cfg)
 {
@@ -182,6 +195,7 @@ main(int argc, char **argv)
 		{ "rules", required_argument, NULL, 'r' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "control", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -196,7 +210,7 @@ main(int argc, char **argv)
 	xr_config cfg;
 	xr_diag d = { 0 }, sd = { 0 };
 	unsigned long window = 0;
-	bool stats = false, have_cfg = false;
+	bool stats = false, have_cfg = false, control = false;
 	int c, r, fd = STDIN_FILENO, status;
 	char *end;
 
@@ -221,6 +235,9 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			stats = true;
+			break;
+		case 'C':
+			control = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -281,6 +298,8 @@ main(int argc, char **argv)
 	lo.n_mods = NMODULES;
 	lo.on_worker_event = on_worker;
 	lo.worker_arg = &a;
+	if (control)
+		lo.on_stop_event = on_stop_event;
 	if ((a.lc = xr_lifecycle_new(base, &lo, &d)) == NULL ||
 	    (r = xr_lifecycle_start(a.lc, &d)) != XR_OK ||
 	    (r = xr_lifecycle_ready(a.lc,
@@ -289,6 +308,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	a.ready = true;
+	if (control && xr_lifecycle_supervisor(a.lc) != NULL &&
+	    (r = xr_supervisor_control_listen(xr_lifecycle_supervisor(a.lc),
+	    cfg.control_socket, &d)) != XR_OK) {
+		status = fail(r, &d);
+		goto out;
+	}
 
 	io.base = base;
 	io.in_fd = fd;
