@@ -9,9 +9,8 @@
 #include <event2/event.h>
 
 #include "log.h"
-#include "rx.h"
+#include "rx.h"		/* xr_mono_ms */
 
-#define MAX_WORKERS (XR_CFG_MAX_GROUPS * 64)
 
 struct xr_lifecycle {
 	struct event_base *base;
