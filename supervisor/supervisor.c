@@ -632,6 +632,10 @@ reap(xr_supervisor *s)
 			xr_debug("supervisor: %s[%u] pid %d reaped",
 			    w->grp->cfg->name, w->index, (int)w->pid);
 			w->pid = 0;
+			/* a STOPPED (or READY) sent just before the exit may
+			 * still be queued: read it before the exit counts */
+			if (w->ctl_fd >= 0)
+				ctl_read_cb(w->ctl_fd, EV_READ, w);
 			ctl_close(w);
 			fsm(w, E_EXIT, 0);
 		}

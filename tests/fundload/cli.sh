@@ -121,7 +121,14 @@ pids+=("$wpid")
 exec 3>"$tmp/in"
 echo "$valid" >&3
 check "worker lost: first decision" wait_lines "$tmp/w.out" 1
-workers=$(awk -v p="$wpid" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null | tr '\n' ' ')
+# the children of $wpid (a bash loop: processes that vanish while we look
+# must not cut the scan short, as they would make mawk stop)
+workers=""
+for st in /proc/[0-9]*/stat; do
+  line=$(cat "$st" 2>/dev/null) || continue
+  read -ra f <<< "${line##*) }"	# f[0] state, f[1] ppid
+  [ "${f[1]:-}" = "$wpid" ] && workers="$workers ${st//[^0-9]/}"
+done
 check "worker lost: 2 workers running" [ "$(echo $workers | wc -w)" -eq 2 ]
 kill -9 $workers 2>/dev/null
 for _ in $(seq 100); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.1; done
