@@ -13,50 +13,7 @@
 
 #include "frame.h"
 #include "rx.h"
-
-static int
-io_wait(int fd, short ev, uint64_t deadline)
-{
-	for (;;) {
-		uint64_t now = xr_mono_ms();
-		struct pollfd p = { fd, ev, 0 };
-		int r;
-
-		if (now >= deadline)
-			return XR_ERR_AGAIN;
-		r = poll(&p, 1, (int)(deadline - now));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return XR_ERR_SYSTEM;
-		if (r == 0)
-			return XR_ERR_AGAIN;
-		return XR_OK;
-	}
-}
-
-static int
-read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
-{
-	size_t have = 0;
-	int r;
-
-	while (have < len) {
-		ssize_t n;
-
-		if ((r = io_wait(fd, POLLIN, deadline)) != XR_OK)
-			return r;
-		n = recv(fd, buf + have, len - have, 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return XR_ERR_CLOSED;
-		if (n < 0)
-			return XR_ERR_SYSTEM;
-		have += (size_t)n;
-	}
-	return XR_OK;
-}
+#include "sockio.h"
 
 int
 xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
@@ -101,7 +58,7 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 	while (off < len) {
 		ssize_t n;
 
-		if ((r = io_wait(fd, POLLOUT, deadline)) != XR_OK) {
+		if ((r = xr_sock_wait(fd, POLLOUT, deadline)) != XR_OK) {
 			xr_diag_set(d, r, "sending the command: %s",
 			    xr_err_name(r));
 			goto out;
@@ -118,7 +75,7 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 	}
 	free(buf);
 	buf = NULL;
-	if ((r = read_full(fd, hdr, sizeof(hdr), deadline)) != XR_OK) {
+	if ((r = xr_sock_read_full(fd, hdr, sizeof(hdr), deadline)) != XR_OK) {
 		xr_diag_set(d, r, "no reply: %s", r == XR_ERR_AGAIN ?
 		    "timed out" : xr_err_name(r));
 		goto out;
@@ -133,7 +90,7 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 		r = xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = read_full(fd, buf, rlen, deadline)) != XR_OK) {
+	if ((r = xr_sock_read_full(fd, buf, rlen, deadline)) != XR_OK) {
 		xr_diag_set(d, r, "truncated reply: %s", r == XR_ERR_AGAIN ?
 		    "timed out" : xr_err_name(r));
 		goto out;

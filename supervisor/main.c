@@ -105,15 +105,9 @@ fail(int code, const xr_diag *d)
 static int
 worker_mode(int argc, char **argv)
 {
-	int bfd = -1, cfd = -1;
+	int bfd, cfd;
 
-	for (int i = 1; i + 1 < argc; i++) {
-		if (strcmp(argv[i], "--bootstrap-fd") == 0)
-			bfd = atoi(argv[i + 1]);
-		else if (strcmp(argv[i], "--control-fd") == 0)
-			cfd = atoi(argv[i + 1]);
-	}
-	if (bfd < 3 || cfd < 3 || bfd == cfd) {
+	if (xr_worker_args(argc, argv, &bfd, &cfd) != XR_OK) {
 		fprintf(stderr, "usage: execrpc-supervisor --worker "
 		    "--bootstrap-fd N --control-fd M\n");
 		return 64;

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include "keys.h"
 #include "replay.h"
 #include "rx.h"
+#include "sockio.h"
 
 #define PROBE_TTL_MS 30000		/* accept answers this fresh */
 #define PROBE_MAX_PAYLOAD (1u << 20)	/* largest answer read */
@@ -104,39 +104,6 @@ send_env(xr_probe *p, const Execrpc__V1__Envelope *e)
 	return r;
 }
 
-/* Read exactly len bytes before the monotonic deadline. */
-static int
-read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
-{
-	size_t have = 0;
-
-	while (have < len) {
-		uint64_t now = xr_mono_ms();
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		ssize_t n;
-		int r;
-
-		if (now >= deadline)
-			return XR_ERR_AGAIN;
-		r = poll(&pfd, 1, (int)(deadline - now));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return XR_ERR_SYSTEM;
-		if (r == 0)
-			return XR_ERR_AGAIN;
-		n = recv(fd, buf + have, len - have, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return XR_ERR_CLOSED;
-		if (n < 0)
-			return XR_ERR_SYSTEM;
-		have += (size_t)n;
-	}
-	return XR_OK;
-}
-
 /* Receive one frame through the client-side pipeline; the envelope stays in
  * p->codec until xr_codec_reset(). */
 static int
@@ -148,14 +115,15 @@ recv_env(xr_probe *p, uint64_t deadline, const Execrpc__V1__Envelope **e)
 	uint32_t len;
 	int r;
 
-	if ((r = read_full(p->fd, prefix, sizeof(prefix), deadline)) != XR_OK)
+	if ((r = xr_sock_read_full(p->fd, prefix, sizeof(prefix),
+	    deadline)) != XR_OK)
 		return r;
 	len = xr_frame_get_len(prefix);
 	if ((r = xr_rx_check_len(&p->rx, len)) != XR_OK)
 		return r;
 	if ((body = malloc(len > 0 ? len : 1)) == NULL)
 		return XR_ERR_NOMEM;
-	if ((r = read_full(p->fd, body, len, deadline)) == XR_OK)
+	if ((r = xr_sock_read_full(p->fd, body, len, deadline)) == XR_OK)
 		r = xr_rx_frame(&p->rx, &p->sess, body, len, xr_now_ms(), &dec,
 		    &v);
 	free(body);

@@ -536,3 +536,34 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 	close(control_fd);
 	return w.status;
 }
+
+static int
+parse_fd(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 3 || v > 65535)
+		return -1;
+	return (int)v;
+}
+
+int
+xr_worker_args(int argc, char **argv, int *bootstrap_fd, int *control_fd)
+{
+	int bfd = -1, cfd = -1;
+
+	for (int i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--bootstrap-fd") == 0)
+			bfd = parse_fd(argv[i + 1]);
+		else if (strcmp(argv[i], "--control-fd") == 0)
+			cfd = parse_fd(argv[i + 1]);
+	}
+	if (bfd < 0 || cfd < 0 || bfd == cfd)
+		return XR_ERR_INVALID_ARG;
+	*bootstrap_fd = bfd;
+	*control_fd = cfd;
+	return XR_OK;
+}

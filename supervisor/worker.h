@@ -71,4 +71,11 @@ typedef struct xr_service_module {
 int xr_worker_main(int bootstrap_fd, int control_fd,
     const xr_service_module *mods, size_t n_mods);
 
+/*
+ * Find the channel fds in a worker's argv ("--bootstrap-fd N --control-fd
+ * M", anywhere after argv[0]). Returns XR_OK, or XR_ERR_INVALID_ARG if one
+ * is missing, not a decimal number, below 3, or both are equal.
+ */
+int xr_worker_args(int argc, char **argv, int *bootstrap_fd, int *control_fd);
+
 #endif /* XR_WORKER_H */

@@ -75,15 +75,9 @@ usage(FILE *f)
 static int
 worker_mode(int argc, char **argv)
 {
-	int bfd = -1, cfd = -1, status;
+	int bfd, cfd, status;
 
-	for (int i = 1; i + 1 < argc; i++) {
-		if (strcmp(argv[i], "--bootstrap-fd") == 0)
-			bfd = atoi(argv[i + 1]);
-		else if (strcmp(argv[i], "--control-fd") == 0)
-			cfd = atoi(argv[i + 1]);
-	}
-	if (bfd < 3 || cfd < 3 || bfd == cfd) {
+	if (xr_worker_args(argc, argv, &bfd, &cfd) != XR_OK) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}

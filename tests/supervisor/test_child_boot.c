@@ -367,10 +367,37 @@ test_child_boot_03_bad_runtime(void **state)
 	expect_bundle_fail(m_bad_version, "unsupported bundle version 2");
 }
 
+/* The worker's argv: both fds, decimal, >= 3, distinct — else refused. */
+static void
+test_worker_args(void **state)
+{
+	char *ok[] = { "w", "--worker", "--bootstrap-fd", "3", "--control-fd",
+	    "4" };
+	char *swapped[] = { "w", "--control-fd", "7", "--bootstrap-fd", "5" };
+	char *missing[] = { "w", "--worker", "--bootstrap-fd", "3" };
+	char *junk[] = { "w", "--bootstrap-fd", "3x", "--control-fd", "4" };
+	char *low[] = { "w", "--bootstrap-fd", "2", "--control-fd", "4" };
+	char *same[] = { "w", "--bootstrap-fd", "4", "--control-fd", "4" };
+	int b = 0, c = 0;
+
+	(void)state;
+	assert_int_equal(xr_worker_args(6, ok, &b, &c), XR_OK);
+	assert_int_equal(b, 3);
+	assert_int_equal(c, 4);
+	assert_int_equal(xr_worker_args(5, swapped, &b, &c), XR_OK);
+	assert_int_equal(b, 5);
+	assert_int_equal(c, 7);
+	assert_int_equal(xr_worker_args(4, missing, &b, &c), XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_worker_args(5, junk, &b, &c), XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_worker_args(5, low, &b, &c), XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_worker_args(5, same, &b, &c), XR_ERR_INVALID_ARG);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_worker_args),
 		cmocka_unit_test(test_child_boot_01_02_ready_serves_stops),
 		cmocka_unit_test(test_child_boot_01_registry_from_names),
 		cmocka_unit_test(test_child_boot_03_garbage),
