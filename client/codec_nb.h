@@ -1,6 +1,6 @@
 /*
  * client/codec_nb.h — the nanopb side of envelope coding (private to the
- * client library; client/ is the one place that calls nanopb, STYLE.md).
+ * client library; client/ is the one place that calls nanopb, docs/design.md).
  *
  * Encoding: the caller fills an execrpc_v1_Envelope (all static fields) and
  * passes the payload bytes separately; the payload goes out through the

@@ -1,6 +1,6 @@
 /*
  * core/codec.h — the protobuf-c side of envelope coding: the one place in
- * core that calls protobuf-c (STYLE.md). Used by server, supervisor and the
+ * core that calls protobuf-c (docs/design.md, code conventions). Used by server, supervisor and the
  * CLIs; the client has its own nanopb codec.
  *
  * Decoding uses a per-codec arena (a ProtobufCAllocator), so a frame costs no

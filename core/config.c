@@ -1,5 +1,5 @@
 /*
- * core/config.c — the YAML configuration (DESIGN.md section 7).
+ * core/config.c — the YAML configuration (docs/design.md section 7).
  *
  * Two passes. First libyaml's event stream is turned into a small tree of
  * our own (struct cn), refusing what we do not support: aliases, anchors,
@@ -84,7 +84,7 @@ static const char *const auth_mode_names[] = { "hmac" };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Allowed keys per mapping, in the order of DESIGN.md section 7. */
+/* Allowed keys per mapping, in the order of docs/design.md section 7. */
 static const char *const keys_root[] = { "runtime", "apps", NULL };
 static const char *const keys_runtime[] = { "platform", NULL };
 static const char *const keys_platform[] = { "execution_ipc", "bootstrap",

@@ -1,5 +1,5 @@
 /*
- * core/config.h — the YAML configuration (DESIGN.md section 7): parse,
+ * core/config.h — the YAML configuration (docs/design.md section 7): parse,
  * validate, normalize defaults.
  *
  * A config that names only some keys gets the defaults for the rest; an empty
@@ -68,7 +68,7 @@ typedef struct xr_config {
 	xr_rules fundload_rules;		/* default baseline */
 } xr_config;
 
-/* Fill `cfg` with the defaults of DESIGN.md section 7 (the default group is
+/* Fill `cfg` with the defaults of docs/design.md section 7 (the default group is
  * {name: execution, workers: 2, restart: on-failure,
  *  services: [fundload.v1.FundLoad]}). */
 void xr_config_defaults(xr_config *cfg);

@@ -1,5 +1,5 @@
 /*
- * core/err.h — the single execrpc error space (DESIGN.md section 8).
+ * core/err.h — the single execrpc error space (docs/design.md section 8).
  *
  * Every fallible execrpc function returns XR_OK (0) or one negative xr_err
  * code. Codes are stable: they appear in CLI exit statuses, lifecycle replies
@@ -24,7 +24,7 @@ typedef enum xr_err {
 	XR_ERR_NO_SPACE = -6,		/* output buffer too small / limit hit */
 	XR_ERR_CLOSED = -7,		/* peer closed / object shut down */
 
-	/* transport rejects (category TRANSPORT_REJECT), DESIGN.md section 2 */
+	/* transport rejects (category TRANSPORT_REJECT), docs/design.md section 2 */
 	XR_ERR_OVERSIZED = -10,		/* length prefix over the limit */
 	XR_ERR_BAD_SIGNATURE = -11,	/* tag missing, wrong length or wrong */
 	XR_ERR_MALFORMED = -12,		/* envelope does not decode / bad version */
@@ -52,7 +52,7 @@ typedef enum xr_err {
 	XR_ERR_RPC = -40,
 } xr_err;
 
-/* Categories of DESIGN.md section 8. The number is stable and is the exit
+/* Categories of docs/design.md section 8. The number is stable and is the exit
  * status of the CLIs for an error of that category. */
 typedef enum xr_category {
 	XR_CAT_OK = 0,

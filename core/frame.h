@@ -1,5 +1,5 @@
 /*
- * core/frame.h — stream framing and the outer Frame wrapper (DESIGN.md s. 2).
+ * core/frame.h — stream framing and the outer Frame wrapper (docs/design.md s. 2).
  *
  * On a stream a frame is a 4-byte big-endian length L followed by L bytes of
  * a serialized execrpc.v1.Frame { bytes envelope = 1; bytes tag = 2; }.

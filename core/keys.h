@@ -1,6 +1,6 @@
 /*
  * core/keys.h — key material: the master secret and the directional keys
- * (DESIGN.md section 3).
+ * (docs/design.md section 3).
  *
  * Secrets live only in memory. Every buffer that held key material is
  * zeroized (mbedtls_platform_zeroize) before it is released. No function here
@@ -19,7 +19,7 @@
 #define XR_SECRET_MAX 4096	/* maximum static secret length accepted */
 #define XR_KEY_MAX 64		/* a directional key never exceeds this */
 
-/* Directions of DESIGN.md section 2; the label is part of the MAC input. */
+/* Directions of docs/design.md section 2; the label is part of the MAC input. */
 typedef enum xr_dir {
 	XR_DIR_WEB_TO_EXEC = 0,	/* label "web->exec" */
 	XR_DIR_EXEC_TO_WEB = 1,	/* label "exec->web" */

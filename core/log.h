@@ -6,7 +6,7 @@
  * secrets (raw, lowercase/uppercase hex, base64) and those runs are replaced
  * by "[REDACTED]" before the line reaches the sink.
  *
- * Library code logs at XR_LOG_DEBUG only (STYLE.md); programs decide the rest.
+ * Library code logs at XR_LOG_DEBUG only (docs/design.md, code conventions); programs decide the rest.
  * Not thread-safe across threads that log concurrently while registering.
  */
 #ifndef XR_LOG_H

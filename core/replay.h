@@ -1,5 +1,5 @@
 /*
- * core/replay.h — the replay model of DESIGN.md section 2.
+ * core/replay.h — the replay model of docs/design.md section 2.
  *
  * Two mechanisms, each with bounded state:
  *  - a bounded nonce cache for session-opening frames (KIND_HELLO), which

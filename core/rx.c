@@ -1,4 +1,4 @@
-/* core/rx.c — the receive pipeline, top to bottom (DESIGN.md section 2). */
+/* core/rx.c — the receive pipeline, top to bottom (docs/design.md section 2). */
 #include "rx.h"
 
 #include <time.h>

@@ -1,5 +1,5 @@
 /*
- * core/rx.h — the receive pipeline of DESIGN.md section 2, in one function.
+ * core/rx.h — the receive pipeline of docs/design.md section 2, in one function.
  *
  * Order, each step fail-fast with its own code and counter:
  *   1. length prefix over the body limit       -> XR_ERR_OVERSIZED

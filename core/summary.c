@@ -1,5 +1,5 @@
 /*
- * core/summary.c — the runtime summary as JSON (DESIGN.md section 7).
+ * core/summary.c — the runtime summary as JSON (docs/design.md section 7).
  *
  * Built from the normalized config only: names of modes, limits and groups.
  * The secret appears as its mode and source, never as bytes or a path.

@@ -1,5 +1,5 @@
 /*
- * core/summary.h — the runtime summary (DESIGN.md section 7): JSON with
+ * core/summary.h — the runtime summary (docs/design.md section 7): JSON with
  * sorted keys, deterministic for a given config, never any secret material
  * (only the secret *mode*, and for static secrets whether it is a file or an
  * inline value — never the path's content or the value).

@@ -3,7 +3,7 @@
  * groups of the config as worker processes, hands each its key bundle once,
  * waits for readiness, stops them (graceful, then SIGKILL of the process
  * group), restarts crashed workers by policy, and serves the control socket
- * of the lifecycle CLI. DESIGN.md section 6; docs/supervisor.md.
+ * of the lifecycle CLI. docs/design.md section 6; docs/supervisor.md.
  *
  * Single-threaded on the caller's event_base. The functions that wait
  * (wait_ready, stop_groups, force_terminate_groups, run) run that base until

@@ -1,6 +1,6 @@
 /*
  * supervisor/worker.h — the child side of the bootstrap supervisor: an
- * execution worker process (DESIGN.md section 6, docs/supervisor.md).
+ * execution worker process (docs/design.md section 6, docs/supervisor.md).
  *
  * A worker is started by the supervisor with two inherited SOCK_SEQPACKET
  * sockets: the one-shot bootstrap channel (fd 3 by convention) that carries

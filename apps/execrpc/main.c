@@ -7,7 +7,7 @@
  * command (status, stats, drain, stop, worker, ...) add a handler and a row.
  *
  * Exit statuses: 0 on success; for an execrpc error, its category number
- * (xr_err_category(), DESIGN.md section 8: 2 for config_invalid, ...);
+ * (xr_err_category(), docs/design.md section 8: 2 for config_invalid, ...);
  * EXIT_USAGE (64, as sysexits.h EX_USAGE) for --help, an unknown command or
  * wrong arguments.
  */

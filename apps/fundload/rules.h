@@ -1,5 +1,5 @@
 /*
- * apps/fundload/rules.h — the fund-load adjudication rules (DESIGN.md
+ * apps/fundload/rules.h — the fund-load adjudication rules (docs/design.md
  * section 9, docs/fundload.md): pure, transport-independent, no I/O.
  *
  * An xr_fl_rules holds the per-customer state of one shard: the ids seen

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli/config: `execrpc config check` and `execrpc config summary`
-# (BOOT-CFG-01 and IPC-INT-03 through the CLI; exit statuses of DESIGN.md
+# (BOOT-CFG-01 and IPC-INT-03 through the CLI; exit statuses of docs/design.md
 # section 8). Usage: test_cli_config.sh PATH/TO/execrpc
 set -u
 bin=${1:?usage: test_cli_config.sh EXECRPC}

@@ -24,7 +24,7 @@
 
 static const char canary[] = "CANARY-SECRET-0123456789abcdef-XYZ!!";
 
-/* The example of DESIGN.md section 7, verbatim. */
+/* The example of docs/design.md section 7, verbatim. */
 static const char design_example[] =
     "runtime:\n"
     "  platform:\n"
@@ -361,7 +361,7 @@ test_BOOT_CFG_05_supervisor_requires_tcp_local(void **state)
 	xr_config_free(&cfg);
 }
 
-/* The DESIGN.md section 7 example parses to the values it shows. */
+/* The docs/design.md section 7 example parses to the values it shows. */
 static void
 test_design_example(void **state)
 {
@@ -986,7 +986,7 @@ test_names(void **state)
 }
 
 /* Every truncation and every bit flip of a valid config ends in success
- * or a clean, coded error with the config reset (STYLE.md: parser loop). */
+ * or a clean, coded error with the config reset (docs/design.md, code conventions: parser loop). */
 static void
 test_truncate_and_flip(void **state)
 {

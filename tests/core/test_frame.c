@@ -261,7 +261,7 @@ test_split_length_past_end(void **state)
 	free(b);
 }
 
-/* STYLE.md: every bit flip and every truncation of a valid input gives a
+/* docs/design.md, code conventions: every bit flip and every truncation of a valid input gives a
  * clean result. Any truncation loses the tag or cuts a field: always
  * BAD_SIGNATURE. A bit flip may still parse (e.g. inside the envelope); then
  * the views must lie inside the body. */

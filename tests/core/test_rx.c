@@ -743,7 +743,7 @@ test_pipeline_order(void **state)
 	free(ok);
 }
 
-/* ---- fuzz loops (STYLE.md) ---- */
+/* ---- fuzz loops (docs/design.md, code conventions) ---- */
 
 /* Every bit flip of a valid HELLO body and every truncation of it is
  * rejected cleanly; no flip leaves the tag valid, so the decoder never

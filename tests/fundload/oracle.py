@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tests/fundload/oracle.py [--rules baseline|experiment] INPUT
 
-An independent implementation of DESIGN.md section 9 as docs/fundload.md
+An independent implementation of docs/design.md section 9 as docs/fundload.md
 states it, sharing no code with apps/fundload: the parity gate checks that
 the C reference (fundload_ref) and every runtime profile agree with it on
 the generated inputs. Prints the decisions on stdout; exits 65 if any line

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fundload/parity — the cross-profile parity gate (DESIGN.md section 9).
+# fundload/parity — the cross-profile parity gate (docs/design.md section 9).
 # Proves IPC-INT-12 for the reference workload: the memory profile's output
 # is exactly tcp_local's (and process_supervisor's, and the sequential
 # reference's).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # supervisor/cli_lifecycle: execrpc-supervisor driven by the execrpc CLI
 # through the control socket (BOOT-API-01 end to end; STOP-IPC-03 events;
-# exit statuses of DESIGN.md section 8).
+# exit statuses of docs/design.md section 8).
 # Usage: cli_lifecycle.sh PATH/TO/execrpc-supervisor PATH/TO/execrpc
 set -u
 sup=${1:?usage: cli_lifecycle.sh SUPERVISOR EXECRPC}

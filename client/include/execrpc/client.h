@@ -3,7 +3,7 @@
  *
  * A channel carries unary calls to one execution endpoint, over one of two
  * transports behind the same API:
- *  - tcp_local: signed frames over one loopback TCP connection (DESIGN.md
+ *  - tcp_local: signed frames over one loopback TCP connection (docs/design.md
  *    section 2, docs/protocol.md), many calls in flight, responses in any
  *    order;
  *  - memory: in-process dispatch to an xr_local_target, no socket.

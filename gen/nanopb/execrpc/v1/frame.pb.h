@@ -69,7 +69,7 @@ typedef PB_BYTES_ARRAY_T(16) execrpc_v1_Envelope_session_id_t;
 typedef PB_BYTES_ARRAY_T(16) execrpc_v1_Envelope_ack_nonce_t;
 typedef PB_BYTES_ARRAY_T(16) execrpc_v1_Envelope_trace_id_t;
 /* The signed unit. Fields 1..8 are what the receive pipeline checks
- (DESIGN.md section 2); the rest is the call. */
+ (docs/design.md section 2); the rest is the call. */
 typedef struct _execrpc_v1_Envelope {
     uint32_t version; /* protocol version; 1 */
     execrpc_v1_Kind kind;

@@ -145,7 +145,7 @@ struct  Execrpc__V1__Header
 
 /*
  * The signed unit. Fields 1..8 are what the receive pipeline checks
- * (DESIGN.md section 2); the rest is the call.
+ * (docs/design.md section 2); the rest is the call.
  */
 struct  Execrpc__V1__Envelope
 {
