@@ -1,4 +1,4 @@
-/* supervisor/transport.c — the runtime transport service. */
+/* runtime/transport.c — the runtime transport service. */
 #include "transport.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* supervisor/lifecycle.c — start/ready/stop/status for inline and
+/* runtime/lifecycle.c — start/ready/stop/status for inline and
  * process_supervisor bootstrap modes. */
 #include "lifecycle.h"
 

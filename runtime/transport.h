@@ -1,5 +1,5 @@
 /*
- * supervisor/transport.h — the runtime transport service (docs/design.md s. 5):
+ * runtime/transport.h — the runtime transport service (docs/design.md s. 5):
  * one object, chosen once from runtime.platform.execution_ipc.transport,
  * that produces the ingress channels. The application never builds a
  * channel by hand (IPC-INT-11) and uses the same call API in both profiles.

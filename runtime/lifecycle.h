@@ -1,5 +1,5 @@
 /*
- * supervisor/lifecycle.h — the lifecycle service (docs/design.md section 6):
+ * runtime/lifecycle.h — the lifecycle service (docs/design.md section 6):
  * start(), ready(timeout), stop(graceful_timeout), status(), for both
  * runtime.platform.bootstrap.mode values:
  *
