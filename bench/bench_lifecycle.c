@@ -19,7 +19,7 @@
 #include <event2/event.h>
 
 #include "echo.h"
-#include "lifecycle.h"
+#include "runtime.h"
 
 static int
 echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
@@ -66,7 +66,7 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return xr_worker_main(3, 4, mods, 1);
+		return xr_runtime_worker_main(argc, argv, mods, 1);
 	if (argc >= 2)
 		runs = atoi(argv[1]);
 	if (argc >= 3)
@@ -79,6 +79,8 @@ main(int argc, char **argv)
 	    "runtime:\n  platform:\n"
 	    "    execution_ipc: {transport: tcp_local}\n"
 	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    lifecycle: {ready_timeout_seconds: 10, "
+	    "graceful_timeout_seconds: 5}\n"
 	    "    process_groups:\n"
 	    "      - {name: execution, workers: %d, services: [echo.v1.Echo]}\n",
 	    workers);
@@ -100,13 +102,13 @@ main(int argc, char **argv)
 		t0 = now_ms();
 		if ((lc = xr_lifecycle_new(base, &o, &d)) == NULL ||
 		    xr_lifecycle_start(lc, &d) != XR_OK ||
-		    xr_lifecycle_ready(lc, 10000, &d) != XR_OK) {
+		    xr_lifecycle_ready(lc, &d) != XR_OK) {
 			fprintf(stderr, "start: %s\n", d.reason);
 			return 1;
 		}
 		t1 = now_ms();
 		up[i] = t1 - t0;
-		if (xr_lifecycle_stop(lc, 5000, &d) != XR_OK) {
+		if (xr_lifecycle_stop(lc, &d) != XR_OK) {
 			fprintf(stderr, "stop: %s\n", d.reason);
 			return 1;
 		}

@@ -1,34 +1,35 @@
 /* runtime/lifecycle.c — start/ready/stop/status for inline and
- * process_supervisor bootstrap modes. */
+ * process_supervisor bootstrap modes, over one transport service. */
 #include "lifecycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "log.h"
 #include "rx.h"		/* xr_mono_ms */
 
-
 struct xr_lifecycle {
 	struct event_base *base;
 	xr_lifecycle_opts o;
 	const xr_config *cfg;
+	/*
+	 * process_supervisor: what the supervisor hands to the workers — the
+	 * config with every empty `services` list filled with the module
+	 * names (the parent knows the module table; the bundle names the
+	 * services). A shallow copy that borrows what cfg owns: never passed
+	 * to xr_config_free().
+	 */
+	xr_config scfg;
 	xr_lc_state state;
 	xr_registry *reg;		/* inline */
 	xr_keyset ks;
-	xr_transport_svc *transport;	/* inline */
-	xr_channel *ch;			/* inline: the ingress channel */
+	xr_transport_svc *transport;	/* every mode, after start */
 	xr_supervisor *sup;		/* process_supervisor */
-	/* process_supervisor: one ingress channel per worker of the first
-	 * group, (re)made when the worker reports ready with its port */
-	size_t nworkers;
-	xr_channel **wch;
-	uint16_t *wport;
-	size_t rr;			/* round-robin cursor */
-	int worker_failed;		/* a worker died with restart: never */
+	int stop_asked;			/* inline: xr_lifecycle_stop_begin() */
 	int timed_out;
 };
 
@@ -64,6 +65,33 @@ find_module(const xr_lifecycle_opts *o, const char *name)
 		if (strcmp(o->mods[i].name, name) == 0)
 			return &o->mods[i];
 	return NULL;
+}
+
+/* The supervisor's copy of the config: empty service lists filled. */
+static int
+fill_services(xr_lifecycle *lc, xr_diag *d)
+{
+	lc->scfg = *lc->cfg;
+	for (size_t g = 0; g < lc->scfg.n_groups; g++) {
+		xr_group_cfg *gc = &lc->scfg.groups[g];
+
+		if (gc->n_services != 0)
+			continue;
+		if (lc->o.n_mods > XR_CFG_MAX_SERVICES)
+			return xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
+			    "process_groups[%zu].services: [] means all %zu "
+			    "modules, more than %d", g, lc->o.n_mods,
+			    XR_CFG_MAX_SERVICES);
+		for (size_t m = 0; m < lc->o.n_mods; m++) {
+			if (strlen(lc->o.mods[m].name) >= sizeof(gc->services[0]))
+				return xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
+				    "module name too long");
+			snprintf(gc->services[m], sizeof(gc->services[m]), "%s",
+			    lc->o.mods[m].name);
+		}
+		gc->n_services = lc->o.n_mods;
+	}
+	return XR_OK;
 }
 
 xr_lifecycle *
@@ -108,12 +136,27 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 	lc->base = base;
 	lc->o = *o;
 	lc->cfg = cfg;
+	if (fill_services(lc, d) != XR_OK) {
+		free(lc);
+		return NULL;
+	}
 	return lc;
+}
+
+const char *
+xr_lifecycle_route(const xr_lifecycle *lc, const char *service)
+{
+	for (size_t g = 0; g < lc->scfg.n_groups; g++)
+		for (size_t s = 0; s < lc->scfg.groups[g].n_services; s++)
+			if (strcmp(lc->scfg.groups[g].services[s], service) == 0)
+				return lc->scfg.groups[g].name;
+	return NULL;
 }
 
 /* ---------- inline ---------- */
 
-/* Is service `g`/`s` listed by an earlier group (or earlier in its own)? */
+/* Is service `g`/`s` of the filled config listed earlier (by an earlier
+ * group, or earlier in its own)? */
 static int
 listed_before(const xr_config *cfg, size_t g, size_t s)
 {
@@ -129,15 +172,20 @@ listed_before(const xr_config *cfg, size_t g, size_t s)
 static int
 build_registry(xr_lifecycle *lc, xr_diag *d)
 {
-	const xr_config *cfg = lc->cfg;
+	const xr_config *cfg = &lc->scfg;	/* every list filled */
 	int r;
 
 	if ((lc->reg = xr_registry_new(lc->base)) == NULL)
 		return xr_diag_set(d, XR_ERR_NOMEM, "lifecycle: out of memory");
 	for (size_t g = 0; g < cfg->n_groups; g++) {
 		const xr_group_cfg *gc = &cfg->groups[g];
-		xr_worker_ctx ctx = { gc->name, 0, cfg->fundload_rules,
-		    cfg->max_payload_bytes, lc->base };
+		xr_worker_ctx ctx = {
+			.group = gc->name,
+			.index = 0,
+			.fundload_rules = cfg->fundload_rules,
+			.max_payload_bytes = cfg->max_payload_bytes,
+			.base = lc->base,
+		};
 
 		for (size_t s = 0; s < gc->n_services; s++) {
 			const xr_service_module *m =
@@ -155,6 +203,22 @@ build_registry(xr_lifecycle *lc, xr_diag *d)
 }
 
 static int
+new_transport(xr_lifecycle *lc, xr_diag *d)
+{
+	int r;
+
+	if ((r = xr_config_keyset(lc->cfg, &lc->ks, d)) != XR_OK)
+		return r;
+	/* defence in depth: a key that reaches a log line is redacted */
+	for (int i = 0; i < XR_DIR_COUNT; i++)
+		(void)xr_log_register_secret(lc->ks.k[i].b, lc->ks.k[i].len);
+	if ((lc->transport = xr_transport_new(lc->base, lc->cfg, &lc->ks,
+	    lc->o.mods, lc->o.n_mods, d)) == NULL)
+		return d != NULL && d->code != XR_OK ? d->code : XR_ERR_NOMEM;
+	return XR_OK;
+}
+
+static int
 start_inline(xr_lifecycle *lc, xr_diag *d)
 {
 	int r;
@@ -163,49 +227,47 @@ start_inline(xr_lifecycle *lc, xr_diag *d)
 	if ((r = build_registry(lc, d)) != XR_OK)
 		return r;
 	phase(lc, "runtime_services");
-	if ((r = xr_config_keyset(lc->cfg, &lc->ks, d)) != XR_OK)
+	if ((r = new_transport(lc, d)) != XR_OK ||
+	    (r = xr_transport_serve(lc->transport, lc->reg, d)) != XR_OK)
 		return r;
-	if ((lc->transport = xr_transport_new(lc->base, lc->cfg, &lc->ks,
-	    lc->reg, d)) == NULL)
-		return d != NULL ? d->code : XR_ERR_INTERNAL;
-	/* inline: the execution endpoint is the transport's, already up */
+	/* inline: each group is one worker, the endpoint served here */
 	phase(lc, "workers");
 	phase(lc, "ingress");
-	if ((lc->ch = xr_transport_channel(lc->transport, d)) == NULL)
-		return d != NULL ? d->code : XR_ERR_INTERNAL;
+	for (size_t g = 0; g < lc->cfg->n_groups; g++)
+		if ((r = xr_transport_worker_up(lc->transport,
+		    lc->cfg->groups[g].name, 0, xr_transport_port(lc->transport),
+		    d)) != XR_OK)
+			return r;
 	return XR_OK;
 }
 
 /* ---------- process_supervisor ---------- */
 
+static const xr_group_cfg *
+find_group(const xr_config *cfg, const char *name)
+{
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		if (strcmp(cfg->groups[g].name, name) == 0)
+			return &cfg->groups[g];
+	return NULL;
+}
+
+/* The supervisor's worker events feed the transport's ingress side. */
 static void
 worker_event(void *arg, const xr_worker_info *w, int err, const char *reason)
 {
 	xr_lifecycle *lc = arg;
-	const char *first = lc->cfg->groups[0].name;
+	const xr_group_cfg *gc = find_group(lc->cfg, w->group);
 
-	if (strcmp(w->group, first) == 0 && w->index < lc->nworkers) {
-		size_t i = w->index;
-
-		if (err == XR_OK && strcmp(reason, "ready") == 0 &&
-		    w->port != 0 && lc->state != XR_LC_STOPPING &&
-		    (lc->wch[i] == NULL || lc->wport[i] != w->port ||
-		    !xr_channel_is_usable(lc->wch[i]))) {
-			xr_channel_opts co = { 0 };
-			int e;
-
-			xr_channel_free(lc->wch[i]);
-			co.host = "127.0.0.1";
-			co.port = w->port;
-			co.max_payload_bytes = lc->cfg->max_payload_bytes;
-			co.ttl_seconds = lc->cfg->ttl_seconds;
-			co.client_name = "ingress";
-			lc->wch[i] = xr_channel_new_tcp(lc->base, &co, &lc->ks, &e);
-			lc->wport[i] = w->port;
-		} else if (err == XR_ERR_WORKER_FAILED &&
-		    lc->cfg->groups[0].restart == XR_RESTART_NEVER) {
-			lc->worker_failed = 1;
-		}
+	if (err == XR_OK && strcmp(reason, "ready") == 0 && w->port != 0) {
+		if (xr_transport_worker_up(lc->transport, w->group, w->index,
+		    w->port, NULL) != XR_OK)
+			xr_debug("lifecycle: no ingress channel to %s[%u]",
+			    w->group, w->index);
+	} else if (err != XR_OK) {
+		xr_transport_worker_down(lc->transport, w->group, w->index,
+		    err == XR_ERR_WORKER_FAILED && gc != NULL &&
+		    gc->restart == XR_RESTART_NEVER);
 	}
 	if (lc->o.on_worker_event != NULL)
 		lc->o.on_worker_event(lc->o.worker_arg, w, err, reason);
@@ -220,14 +282,9 @@ start_supervisor(xr_lifecycle *lc, xr_diag *d)
 	/* the workers build their registries from their bundles */
 	phase(lc, "registries");
 	phase(lc, "runtime_services");
-	if ((r = xr_config_keyset(lc->cfg, &lc->ks, d)) != XR_OK)
+	if ((r = new_transport(lc, d)) != XR_OK)
 		return r;
-	lc->nworkers = lc->cfg->groups[0].workers;
-	lc->wch = calloc(lc->nworkers, sizeof(*lc->wch));
-	lc->wport = calloc(lc->nworkers, sizeof(*lc->wport));
-	if (lc->wch == NULL || lc->wport == NULL)
-		return xr_diag_set(d, XR_ERR_NOMEM, "lifecycle: out of memory");
-	so.cfg = lc->cfg;
+	so.cfg = &lc->scfg;
 	so.keys = &lc->ks;
 	so.worker_exe = lc->o.worker_exe;
 	so.worker_args = lc->o.worker_args;
@@ -236,12 +293,12 @@ start_supervisor(xr_lifecycle *lc, xr_diag *d)
 	so.on_worker_event = worker_event;
 	so.worker_arg = lc;
 	if ((lc->sup = xr_supervisor_new(lc->base, &so, d)) == NULL)
-		return d != NULL ? d->code : XR_ERR_INTERNAL;
+		return d != NULL && d->code != XR_OK ? d->code : XR_ERR_INTERNAL;
 	phase(lc, "workers");
 	return xr_supervisor_start_groups(lc->sup, NULL, 0, d);
 }
 
-/* ---------- public ---------- */
+/* ---------- start, ready ---------- */
 
 int
 xr_lifecycle_start(xr_lifecycle *lc, xr_diag *d)
@@ -262,30 +319,11 @@ xr_lifecycle_start(xr_lifecycle *lc, xr_diag *d)
 	return r;
 }
 
-static void
-ready_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	xr_lifecycle *lc = arg;
-
-	(void)fd;
-	(void)what;
-	lc->timed_out = 1;
-}
-
-static size_t
-usable_workers(const xr_lifecycle *lc)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < lc->nworkers; i++)
-		n += lc->wch[i] != NULL && xr_channel_is_usable(lc->wch[i]);
-	return n;
-}
-
 int
-xr_lifecycle_ready(xr_lifecycle *lc, uint32_t timeout_ms, xr_diag *d)
+xr_lifecycle_ready(xr_lifecycle *lc, xr_diag *d)
 {
-	uint64_t deadline = xr_mono_ms() + timeout_ms;
+	uint32_t timeout_ms = lc->cfg->ready_timeout_seconds * 1000;
+	uint64_t deadline = xr_mono_ms() + timeout_ms, now;
 	int r;
 
 	if (lc->state == XR_LC_READY)
@@ -293,95 +331,56 @@ xr_lifecycle_ready(xr_lifecycle *lc, uint32_t timeout_ms, xr_diag *d)
 	if (lc->state != XR_LC_STARTING)
 		return xr_diag_set(d, XR_ERR_LIFECYCLE_NOT_READY,
 		    "lifecycle: ready() in state %s", xr_lc_state_name(lc->state));
-	if (lc->sup == NULL) {
-		r = xr_channel_wait_ready(lc->ch, timeout_ms);
-		if (r == XR_ERR_READY_TIMEOUT)
-			return xr_diag_set(d, r, "ingress not connected within "
-			    "%u ms", timeout_ms);
-		if (r != XR_OK) {
-			lc->state = XR_LC_FAILED;
-			return xr_diag_set(d, r, "ingress channel failed (%s)",
-			    xr_strerror(r));
-		}
-	} else {
-		uint64_t left;
-
+	if (lc->sup != NULL) {
 		if ((r = xr_supervisor_wait_ready(lc->sup, timeout_ms, d)) != XR_OK) {
 			if (r != XR_ERR_READY_TIMEOUT)
 				lc->state = XR_LC_FAILED;
 			return r;
 		}
-		/* the ingress channels (made as each worker reported ready):
+		/* the ingress channels, made as each worker reported ready:
 		 * connected and past their handshake */
 		phase(lc, "ingress");
-		left = deadline > xr_mono_ms() ? deadline - xr_mono_ms() : 0;
-		for (size_t i = 0; i < lc->nworkers; i++) {
-			if (lc->wch[i] == NULL)
-				continue;
-			r = xr_channel_wait_ready(lc->wch[i], (uint32_t)left);
-			if (r != XR_OK)
-				return xr_diag_set(d, r == XR_ERR_READY_TIMEOUT ?
-				    r : XR_ERR_WORKER_FAILED,
-				    "ingress to worker %zu not ready (%s)", i,
-				    xr_strerror(r));
-			left = deadline > xr_mono_ms() ? deadline - xr_mono_ms() : 0;
-		}
-		if (usable_workers(lc) == 0)
-			return xr_diag_set(d, XR_ERR_WORKER_FAILED,
-			    "no worker of group %s is usable",
-			    lc->cfg->groups[0].name);
+	}
+	now = xr_mono_ms();
+	r = xr_transport_ingress_ready(lc->transport,
+	    deadline > now ? (uint32_t)(deadline - now) : 0, d);
+	if (r != XR_OK) {
+		if (r != XR_ERR_READY_TIMEOUT)
+			lc->state = XR_LC_FAILED;
+		return r;
 	}
 	lc->state = XR_LC_READY;
 	phase(lc, "ready");
 	return XR_OK;
 }
 
-static uint64_t
-key_hash(const void *key, size_t len)
-{
-	const uint8_t *p = key;
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 xr_channel *
-xr_lifecycle_pick(xr_lifecycle *lc, const void *key, size_t key_len,
-    int *err)
+xr_lifecycle_pick(xr_lifecycle *lc, const char *service, const void *key,
+    size_t key_len, int *err)
 {
-	size_t start, i;
+	xr_queue *q;
 
 	if (lc->state != XR_LC_READY) {
 		*err = XR_ERR_LIFECYCLE_NOT_READY;
 		return NULL;
 	}
-	if (lc->sup == NULL) {
-		*err = XR_OK;
-		return lc->ch;
-	}
-	if (lc->worker_failed && usable_workers(lc) < lc->nworkers) {
-		*err = XR_ERR_WORKER_FAILED;
+	if ((q = xr_transport_queue(lc->transport, service, NULL)) == NULL) {
+		*err = XR_ERR_LIFECYCLE_RESOLUTION;
 		return NULL;
 	}
-	/* affinity: the key's worker; round robin without a key. A worker
-	 * that is down is skipped (the next usable one, in index order), and
-	 * used again once it is back. */
-	start = key != NULL ? (size_t)(key_hash(key, key_len) % lc->nworkers)
-	    : lc->rr++ % lc->nworkers;
-	for (i = 0; i < lc->nworkers; i++) {
-		xr_channel *ch = lc->wch[(start + i) % lc->nworkers];
+	return xr_queue_pick(q, key, key_len, err);
+}
 
-		if (ch != NULL && xr_channel_is_usable(ch)) {
-			*err = XR_OK;
-			return ch;
-		}
-	}
-	*err = XR_ERR_WORKER_FAILED;
-	return NULL;
+/* ---------- stop ---------- */
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	xr_lifecycle *lc = arg;
+
+	(void)fd;
+	(void)what;
+	lc->timed_out = 1;
 }
 
 static void
@@ -392,56 +391,44 @@ drained_cb(void *arg)
 	*done = 1;
 }
 
-/* Calls started on `ch` that have no status yet. */
-static uint64_t
-pending_calls(const xr_channel *ch)
-{
-	xr_channel_stats st;
-
-	if (ch == NULL)
-		return 0;
-	xr_channel_stats_get(ch, &st);
-	return st.calls_started - st.calls_ok - st.calls_failed;
-}
-
 /*
- * Inline stop: no new ingress calls (state STOPPING), drain the endpoint
- * (tcp_local: GOAWAY, in-flight calls finish, connections close), and wait
- * until the ingress channel has the last responses — or the timeout.
+ * Inline stop: no new ingress calls, drain the endpoint (tcp_local: GOAWAY,
+ * in-flight calls finish, connections close), and wait until the ingress
+ * channels have the last responses — or the timeout. Without
+ * drain_inflight the channels close first (pending calls: UNAVAILABLE).
  */
 static int
 stop_inline(xr_lifecycle *lc, uint32_t graceful_ms, xr_diag *d)
 {
-	struct event *tev = evtimer_new(lc->base, ready_timer_cb, lc);
+	struct event *tev = evtimer_new(lc->base, timer_cb, lc);
 	struct timeval tv = { graceful_ms / 1000, (graceful_ms % 1000) * 1000 };
 	int drained = 0, r = XR_OK;
 
-	if (!lc->cfg->drain_inflight) {
-		xr_channel_free(lc->ch);	/* pending calls: UNAVAILABLE */
-		lc->ch = NULL;
-	}
+	if (!lc->cfg->drain_inflight)
+		xr_transport_close(lc->transport);
 	lc->timed_out = 0;
-	if (tev == NULL)
+	if (tev == NULL) {
+		xr_transport_close(lc->transport);
 		return xr_diag_set(d, XR_ERR_STOP_FAILED, "out of memory");
+	}
 	evtimer_add(tev, &tv);
 	xr_transport_drain(lc->transport, drained_cb, &drained);
-	while (!lc->timed_out && (!drained || pending_calls(lc->ch) > 0))
+	while (!lc->timed_out && (!drained ||
+	    xr_transport_ingress_pending(lc->transport) > 0))
 		event_base_loop(lc->base, EVLOOP_ONCE);
-	if (!drained || pending_calls(lc->ch) > 0)
+	if (!drained || xr_transport_ingress_pending(lc->transport) > 0)
 		r = xr_diag_set(d, XR_ERR_STOP_TIMEOUT,
 		    "in-flight calls did not finish within %u ms (forced)",
 		    graceful_ms);
 	event_free(tev);
-	xr_channel_free(lc->ch);
-	lc->ch = NULL;
-	xr_transport_free(lc->transport);
-	lc->transport = NULL;
+	xr_transport_close(lc->transport);
 	return r;
 }
 
 int
-xr_lifecycle_stop(xr_lifecycle *lc, uint32_t graceful_ms, xr_diag *d)
+xr_lifecycle_stop(xr_lifecycle *lc, xr_diag *d)
 {
+	uint32_t graceful_ms = lc->cfg->graceful_timeout_seconds * 1000;
 	int r = XR_OK;
 
 	if (lc->state == XR_LC_STOPPED || lc->state == XR_LC_NEW) {
@@ -449,18 +436,80 @@ xr_lifecycle_stop(xr_lifecycle *lc, uint32_t graceful_ms, xr_diag *d)
 		return XR_OK;
 	}
 	lc->state = XR_LC_STOPPING;
+	if (lc->transport != NULL)
+		xr_transport_ingress_stop(lc->transport);
 	if (lc->sup != NULL) {
 		r = xr_supervisor_stop_groups(lc->sup, graceful_ms,
 		    lc->cfg->drain_inflight, d);
-		for (size_t i = 0; i < lc->nworkers; i++) {
-			xr_channel_free(lc->wch[i]);
-			lc->wch[i] = NULL;
-		}
-	} else {
+		xr_transport_close(lc->transport);
+	} else if (lc->transport != NULL) {
 		r = stop_inline(lc, graceful_ms, d);
 	}
 	lc->state = XR_LC_STOPPED;
 	return r;
+}
+
+int
+xr_lifecycle_stop_begin(xr_lifecycle *lc)
+{
+	lc->stop_asked = 1;
+	if (lc->sup != NULL)
+		return xr_supervisor_stop_begin(lc->sup,
+		    lc->cfg->graceful_timeout_seconds * 1000,
+		    lc->cfg->drain_inflight);
+	event_base_loopbreak(lc->base);
+	return XR_OK;
+}
+
+int
+xr_lifecycle_run(xr_lifecycle *lc, xr_diag *d)
+{
+	if (lc->state == XR_LC_NEW || lc->transport == NULL)
+		return xr_diag_set(d, XR_ERR_LIFECYCLE_NOT_READY,
+		    "lifecycle: run() before start()");
+	if (lc->sup != NULL)
+		return xr_supervisor_run(lc->sup, d);
+	while (!lc->stop_asked)
+		if (event_base_loop(lc->base, EVLOOP_ONCE) < 0)
+			return xr_diag_set(d, XR_ERR_INTERNAL,
+			    "lifecycle: the event loop failed");
+	return XR_OK;
+}
+
+/* ---------- queries ---------- */
+
+int
+xr_lifecycle_control_listen(xr_lifecycle *lc, xr_diag *d)
+{
+	if (lc->sup == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "the control socket "
+		    "needs runtime.platform.bootstrap.mode: process_supervisor, "
+		    "started");
+	return xr_supervisor_control_listen(lc->sup, lc->cfg->control_socket,
+	    d);
+}
+
+size_t
+xr_lifecycle_workers(const xr_lifecycle *lc, xr_worker_info *out, size_t cap)
+{
+	if (lc->sup != NULL)
+		return xr_supervisor_workers(lc->sup, out, cap);
+	if (lc->transport == NULL)
+		return 0;
+	for (size_t g = 0; g < lc->cfg->n_groups && g < cap; g++) {
+		xr_worker_info *w = &out[g];
+
+		memset(w, 0, sizeof(*w));
+		snprintf(w->group, sizeof(w->group), "%s",
+		    lc->cfg->groups[g].name);
+		w->pid = getpid();
+		w->state = lc->state == XR_LC_READY ? XR_WORKER_READY :
+		    lc->state == XR_LC_STARTING ? XR_WORKER_STARTING :
+		    XR_WORKER_STOPPED;
+		w->port = xr_transport_port(lc->transport);
+		w->last_exit_status = -1;
+	}
+	return lc->cfg->n_groups;
 }
 
 xr_lc_state
@@ -475,35 +524,16 @@ xr_lifecycle_transport(const xr_lifecycle *lc)
 	return lc->transport;
 }
 
-xr_supervisor *
-xr_lifecycle_supervisor(const xr_lifecycle *lc)
-{
-	return lc->sup;
-}
-
-xr_registry *
-xr_lifecycle_registry(const xr_lifecycle *lc)
-{
-	return lc->reg;
-}
-
 void
 xr_lifecycle_free(xr_lifecycle *lc)
 {
 	if (lc == NULL)
 		return;
-	if (lc->state == XR_LC_STARTING || lc->state == XR_LC_READY ||
-	    lc->state == XR_LC_FAILED) {
-		for (size_t i = 0; i < lc->nworkers && lc->wch != NULL; i++)
-			xr_channel_free(lc->wch[i]);
-		xr_channel_free(lc->ch);
-		xr_transport_free(lc->transport);
-		lc->ch = NULL;
-		lc->transport = NULL;
-	}
+	/* channels and endpoint first: pending calls complete now */
+	if (lc->transport != NULL)
+		xr_transport_close(lc->transport);
 	xr_supervisor_free(lc->sup);
-	free(lc->wch);
-	free(lc->wport);
+	xr_transport_free(lc->transport);
 	xr_registry_free(lc->reg);
 	xr_keyset_wipe(&lc->ks);
 	free(lc);

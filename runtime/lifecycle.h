@@ -1,20 +1,34 @@
 /*
  * runtime/lifecycle.h — the lifecycle service (docs/design.md section 6):
- * start(), ready(timeout), stop(graceful_timeout), status(), for both
+ * start(), ready(), stop(), status(), for both
  * runtime.platform.bootstrap.mode values:
  *
  *  - inline: the execution endpoint runs in this process (transport
  *    memory: in-process dispatch; tcp_local: a loopback endpoint here);
+ *    every process group is one in-process worker.
  *  - process_supervisor (requires tcp_local): the supervisor starts the
- *    process groups, and the ingress spreads calls over their workers.
+ *    process groups as worker processes, and the ingress reaches each
+ *    worker through the transport service.
+ *
+ * In both, the lifecycle owns one transport service (transport.h) made from
+ * the config; calls are routed by service name to the group that hosts the
+ * service (a group with an empty `services` list hosts every module of
+ * o->mods; a service listed by two groups goes to the first in config
+ * order), through a queue (one worker) or a topic (every worker).
+ *
+ * Policy comes from the config, not from callers:
+ * lifecycle.ready_timeout_seconds bounds ready(),
+ * lifecycle.graceful_timeout_seconds and lifecycle.drain_inflight drive
+ * stop(), control.socket is where control_listen() serves.
  *
  * Start order is fixed and observable through `on_phase`:
  *   "config" -> "registries" -> "runtime_services" -> "workers" -> "ingress"
- * and then "ready". No ingress channel exists before ready:
- * xr_lifecycle_pick() fails with XR_ERR_LIFECYCLE_NOT_READY.
+ * and then "ready". No ingress call is accepted before ready: picks and
+ * publishes fail with XR_ERR_LIFECYCLE_NOT_READY.
  *
- * Single-threaded on the caller's event_base; the functions that wait run
- * the base until their condition or deadline.
+ * Single-threaded on the caller's event_base; the functions that wait
+ * (ready, stop, run, the blocking calls) run the base until their condition
+ * or deadline and must not be called from a callback running on it.
  */
 #ifndef XR_LIFECYCLE_H
 #define XR_LIFECYCLE_H
@@ -65,47 +79,93 @@ typedef struct xr_lifecycle_opts {
 xr_lifecycle *xr_lifecycle_new(struct event_base *base,
     const xr_lifecycle_opts *o, xr_diag *d);
 
+/*
+ * The name of the process group that calls to `service` go to: the first
+ * group in config order that lists it, or that has an empty list while
+ * o->mods has a module of that name. NULL if none (a queue or topic for
+ * it would fail with XR_ERR_LIFECYCLE_RESOLUTION). Valid from new() on;
+ * borrowed from the lifecycle.
+ */
+const char *xr_lifecycle_route(const xr_lifecycle *lc, const char *service);
+
 /* Start: registries, runtime services (keys, transport), workers, ingress.
  * Returns XR_OK, or the failing step's error (config/secret errors,
  * XR_ERR_BOOTSTRAP_START_FAILED, ...) with `d` filled; state FAILED. */
 int xr_lifecycle_start(xr_lifecycle *lc, xr_diag *d);
 
-/* Wait until the ingress can take calls (workers ready, channels
- * connected), at most `timeout_ms`. XR_OK (state READY),
- * XR_ERR_READY_TIMEOUT, XR_ERR_CHILD_BOOTSTRAP_FAILED, XR_ERR_WORKER_FAILED,
- * XR_ERR_LIFECYCLE_NOT_READY (start() not called). */
-int xr_lifecycle_ready(xr_lifecycle *lc, uint32_t timeout_ms, xr_diag *d);
+/* Wait until the ingress can take calls (every worker ready, its channel
+ * past the handshake), at most lifecycle.ready_timeout_seconds. XR_OK
+ * (state READY); XR_ERR_READY_TIMEOUT (state stays STARTING);
+ * XR_ERR_CHILD_BOOTSTRAP_FAILED, XR_ERR_WORKER_FAILED,
+ * XR_ERR_BOOTSTRAP_START_FAILED (state FAILED); XR_ERR_LIFECYCLE_NOT_READY
+ * (start() not called). */
+int xr_lifecycle_ready(xr_lifecycle *lc, xr_diag *d);
 
 /*
- * The ingress channel for a call: in process_supervisor mode the worker
- * the affinity key maps to (key NULL: round robin); otherwise the one
- * channel. NULL with *err = XR_ERR_LIFECYCLE_NOT_READY before ready (or
- * after stop), XR_ERR_WORKER_FAILED if no worker is usable. Borrowed: valid
- * until stop().
+ * The ingress channel for one call to `service`: the queue pick of the
+ * group hosting it (xr_queue_pick(): `key` NULL round robin, else
+ * affinity). NULL with *err = XR_ERR_LIFECYCLE_NOT_READY (not ready,
+ * stopping, stopped), XR_ERR_LIFECYCLE_RESOLUTION (no group hosts
+ * `service`), XR_ERR_WORKER_FAILED (no usable worker). Borrowed, as
+ * xr_queue_pick()'s.
  */
-xr_channel *xr_lifecycle_pick(xr_lifecycle *lc, const void *key,
-    size_t key_len, int *err);
+xr_channel *xr_lifecycle_pick(xr_lifecycle *lc, const char *service,
+    const void *key, size_t key_len, int *err);
 
 /*
- * Stop: refuse new ingress calls, drain in-flight calls (lifecycle policy
- * drain_inflight), stop the workers, within `graceful_timeout_ms`; past it
- * force. XR_OK, or XR_ERR_STOP_TIMEOUT (forced) / XR_ERR_STOP_FAILED.
+ * Stop: refuse new ingress calls, then with lifecycle.drain_inflight let
+ * in-flight calls finish (else abandon them: UNAVAILABLE), stop the
+ * workers (process_supervisor) or the endpoint (inline) — all within
+ * lifecycle.graceful_timeout_seconds; past it force. Every pending ingress
+ * call has a status on return. XR_OK, or XR_ERR_STOP_TIMEOUT (forced) /
+ * XR_ERR_STOP_FAILED with `d` filled. State STOPPED either way.
  */
-int xr_lifecycle_stop(xr_lifecycle *lc, uint32_t graceful_timeout_ms,
-    xr_diag *d);
+int xr_lifecycle_stop(xr_lifecycle *lc, xr_diag *d);
+
+/*
+ * Begin a stop without waiting; safe from callbacks on the base (e.g. a
+ * SIGTERM event). process_supervisor: the groups stop with the lifecycle
+ * policy (xr_supervisor_stop_begin()); inline: xr_lifecycle_run()
+ * returns. Call xr_lifecycle_stop() after run() to finish. XR_OK.
+ */
+int xr_lifecycle_stop_begin(xr_lifecycle *lc);
+
+/*
+ * Serve until a stop: process_supervisor supervises the workers
+ * (restarts), serves the control socket and returns when a stop begun by
+ * xr_lifecycle_stop_begin() or a control-socket STOP has completed; inline
+ * runs the base until xr_lifecycle_stop_begin(). Then call
+ * xr_lifecycle_stop(). XR_OK; XR_ERR_LIFECYCLE_NOT_READY before start();
+ * XR_ERR_INTERNAL if the loop failed.
+ */
+int xr_lifecycle_run(xr_lifecycle *lc, xr_diag *d);
+
+/*
+ * Serve the lifecycle control socket (docs/supervisor.md) at
+ * runtime.platform.control.socket: see xr_supervisor_control_listen().
+ * After start(), process_supervisor only: otherwise XR_ERR_INVALID_ARG.
+ */
+int xr_lifecycle_control_listen(xr_lifecycle *lc, xr_diag *d);
+
+/*
+ * Copy up to `cap` workers (config order, then index) into `out`; returns
+ * the total. process_supervisor: the supervisor's view. inline: one per
+ * group, this process (index 0, pid getpid(), port the endpoint's or 0,
+ * state ready while the lifecycle is). 0 before start().
+ */
+size_t xr_lifecycle_workers(const xr_lifecycle *lc, xr_worker_info *out,
+    size_t cap);
 
 /* Current state, and its stable name ("ready", ...). */
 xr_lc_state xr_lifecycle_status(const xr_lifecycle *lc);
 const char *xr_lc_state_name(xr_lc_state s);
 
-/* The runtime's bound services: the transport service (inline mode) and
- * the supervisor (process_supervisor mode); NULL when not in that mode or
- * not started. Borrowed. */
+/* The runtime transport service, in every mode, from start() until free
+ * (IPC-INT-09/10); NULL before. Borrowed. */
 xr_transport_svc *xr_lifecycle_transport(const xr_lifecycle *lc);
-xr_supervisor *xr_lifecycle_supervisor(const xr_lifecycle *lc);
-xr_registry *xr_lifecycle_registry(const xr_lifecycle *lc);
 
-/* Stop (forced if still running) and free. NULL is a no-op. */
+/* Stop (forced if still running: workers SIGKILLed, pending calls
+ * UNAVAILABLE) and free. NULL is a no-op. */
 void xr_lifecycle_free(xr_lifecycle *lc);
 
 #endif /* XR_LIFECYCLE_H */

@@ -1,57 +1,158 @@
-/* runtime/transport.c — the runtime transport service. */
+/* runtime/transport.c — the runtime transport service: endpoint, channels,
+ * routing by service, queue and topic bindings. */
 #include "transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
+#include "log.h"
+#include "rx.h"		/* xr_mono_ms */
+
+/* One worker as the ingress sees it. */
+struct slot {
+	xr_channel *ch;			/* NULL before its first up */
+	uint16_t port;
+	bool up;
+};
+
+struct group;
+
+struct xr_queue {
+	xr_transport_svc *t;
+	struct group *g;
+};
+
+struct xr_topic {
+	xr_transport_svc *t;
+	struct group *g;
+};
+
+struct group {
+	char name[XR_CFG_NAME_MAX];
+	size_t n;			/* slots: workers, or 1 inline */
+	struct slot *slots;
+	size_t rr;			/* round-robin cursor */
+	bool failed;			/* a worker is gone for good */
+	xr_queue q;
+	xr_topic tp;
+};
+
+/* A service and the group that hosts it (the first in config order). */
+struct route {
+	char service[XR_CFG_NAME_MAX + 64];
+	struct group *g;
+};
+
 struct xr_transport_svc {
 	struct event_base *base;
 	int profile;			/* XR_TRANSPORT_* */
-	xr_registry *reg;
+	xr_keyset ks;
+	xr_channel_opts copts;		/* tcp_local channels */
+	char host[XR_CFG_HOST_MAX];	/* the endpoint's bind_host */
+	xr_server_opts sopts;
+	/* execution side */
+	xr_registry *reg;		/* served */
 	xr_local_target local;		/* memory */
 	xr_server *srv;			/* tcp_local */
-	xr_keyset ks;			/* tcp_local: for the channels */
-	xr_channel_opts copts;
-	char host[XR_CFG_HOST_MAX];
+	/* ingress side */
+	size_t n_groups;
+	struct group *groups;
+	size_t n_routes;
+	struct route *routes;
+	bool ready, stopping;
 };
+
+/* ---------- resolution ---------- */
+
+static int
+add_route(xr_transport_svc *t, const char *service, struct group *g)
+{
+	for (size_t i = 0; i < t->n_routes; i++)
+		if (strcmp(t->routes[i].service, service) == 0)
+			return XR_OK;	/* an earlier group hosts it */
+	if (strlen(service) >= sizeof(t->routes[0].service))
+		return XR_ERR_INVALID_ARG;
+	snprintf(t->routes[t->n_routes].service,
+	    sizeof(t->routes[0].service), "%s", service);
+	t->routes[t->n_routes++].g = g;
+	return XR_OK;
+}
+
+static int
+build_ingress(xr_transport_svc *t, const xr_config *cfg,
+    const xr_service_module *mods, size_t n_mods, xr_diag *d)
+{
+	size_t cap = 0;
+	int r;
+
+	if ((t->groups = calloc(cfg->n_groups ? cfg->n_groups : 1,
+	    sizeof(*t->groups))) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "transport: out of memory");
+	for (size_t i = 0; i < cfg->n_groups; i++)
+		cap += cfg->groups[i].n_services ? cfg->groups[i].n_services :
+		    n_mods;
+	if ((t->routes = calloc(cap ? cap : 1, sizeof(*t->routes))) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "transport: out of memory");
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		const xr_group_cfg *gc = &cfg->groups[i];
+		struct group *g = &t->groups[t->n_groups++];
+
+		size_t n = cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR ?
+		    gc->workers : 1;
+
+		snprintf(g->name, sizeof(g->name), "%s", gc->name);
+		if ((g->slots = calloc(n ? n : 1, sizeof(*g->slots))) == NULL)
+			return xr_diag_set(d, XR_ERR_NOMEM,
+			    "transport: out of memory");
+		g->n = n ? n : 1;
+		g->q.t = g->tp.t = t;
+		g->q.g = g->tp.g = g;
+		for (size_t s = 0; s < gc->n_services; s++)
+			if ((r = add_route(t, gc->services[s], g)) != XR_OK)
+				return xr_diag_set(d, r, "transport: service "
+				    "name too long");
+		if (gc->n_services == 0)	/* every module */
+			for (size_t m = 0; m < n_mods; m++)
+				if ((r = add_route(t, mods[m].name, g)) != XR_OK)
+					return xr_diag_set(d, r, "transport: "
+					    "service name too long");
+	}
+	return XR_OK;
+}
 
 xr_transport_svc *
 xr_transport_new(struct event_base *base, const xr_config *cfg,
-    const xr_keyset *ks, xr_registry *reg, xr_diag *d)
+    const xr_keyset *ks, const xr_service_module *mods, size_t n_mods,
+    xr_diag *d)
 {
 	xr_transport_svc *t = calloc(1, sizeof(*t));
-	xr_server_opts o = { 0 };
 
 	if (t == NULL) {
 		xr_diag_set(d, XR_ERR_NOMEM, "transport: out of memory");
 		return NULL;
 	}
 	t->base = base;
-	t->reg = reg;
 	t->profile = cfg->transport;
-	if (cfg->transport == XR_TRANSPORT_MEMORY) {
-		t->local = xr_registry_local_target(reg);
-		return t;
-	}
-	snprintf(t->host, sizeof(t->host), "%s", cfg->bind_host);
-	o.bind_host = t->host;
-	o.bind_port = (uint16_t)cfg->bind_port;
-	o.max_payload_bytes = cfg->max_payload_bytes;
-	o.ttl_seconds = cfg->ttl_seconds;
-	o.nonce_cache_size = cfg->nonce_cache_size;
-	if ((t->srv = xr_server_new(base, &o, ks, reg, d)) == NULL ||
-	    xr_server_listen(t->srv, d) != XR_OK) {
-		xr_transport_free(t);
-		return NULL;
-	}
 	t->ks = *ks;
-	/* channels connect where the endpoint listens */
-	t->copts.host = strcmp(t->host, "localhost") == 0 ? "127.0.0.1" : t->host;
-	t->copts.port = xr_server_port(t->srv);
+	snprintf(t->host, sizeof(t->host), "%s", cfg->bind_host);
+	t->sopts.bind_host = t->host;
+	t->sopts.bind_port = (uint16_t)cfg->bind_port;
+	t->sopts.max_payload_bytes = cfg->max_payload_bytes;
+	t->sopts.ttl_seconds = cfg->ttl_seconds;
+	t->sopts.nonce_cache_size = cfg->nonce_cache_size;
+	/* channels connect where the endpoints listen */
+	t->copts.host = strcmp(t->host, "localhost") == 0 ? "127.0.0.1" :
+	    t->host;
 	t->copts.max_payload_bytes = cfg->max_payload_bytes;
 	t->copts.ttl_seconds = cfg->ttl_seconds;
 	t->copts.client_name = "ingress";
+	if (build_ingress(t, cfg, mods, n_mods, d) != XR_OK) {
+		xr_transport_free(t);
+		return NULL;
+	}
 	return t;
 }
 
@@ -59,6 +160,68 @@ int
 xr_transport_profile(const xr_transport_svc *t)
 {
 	return t->profile;
+}
+
+static struct group *
+find_group(const xr_transport_svc *t, const char *service)
+{
+	for (size_t i = 0; i < t->n_routes; i++)
+		if (strcmp(t->routes[i].service, service) == 0)
+			return t->routes[i].g;
+	return NULL;
+}
+
+xr_queue *
+xr_transport_queue(xr_transport_svc *t, const char *service, xr_diag *d)
+{
+	struct group *g = service != NULL ? find_group(t, service) : NULL;
+
+	if (g == NULL) {
+		xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
+		    "no process group hosts service \"%s\"",
+		    service != NULL ? service : "(null)");
+		return NULL;
+	}
+	return &g->q;
+}
+
+xr_topic *
+xr_transport_topic(xr_transport_svc *t, const char *service, xr_diag *d)
+{
+	xr_queue *q = xr_transport_queue(t, service, d);
+
+	return q != NULL ? &q->g->tp : NULL;
+}
+
+const char *
+xr_queue_group(const xr_queue *q)
+{
+	return q->g->name;
+}
+
+const char *
+xr_topic_group(const xr_topic *tp)
+{
+	return tp->g->name;
+}
+
+/* ---------- the execution side ---------- */
+
+int
+xr_transport_serve(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
+{
+	if (t->reg != NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG,
+		    "transport: already serving");
+	t->reg = reg;
+	if (t->profile == XR_TRANSPORT_MEMORY) {
+		t->local = xr_registry_local_target(reg);
+		return XR_OK;
+	}
+	if ((t->srv = xr_server_new(t->base, &t->sopts, &t->ks, reg,
+	    d)) == NULL)
+		return d != NULL ? d->code : XR_ERR_INTERNAL;
+	return xr_server_listen(t->srv, d);
 }
 
 uint16_t
@@ -73,23 +236,6 @@ xr_transport_server(const xr_transport_svc *t)
 	return t->srv;
 }
 
-xr_channel *
-xr_transport_channel(xr_transport_svc *t, xr_diag *d)
-{
-	xr_channel *ch;
-	int err = XR_OK;
-
-	if (t->profile == XR_TRANSPORT_MEMORY)
-		ch = xr_channel_new_memory(t->base, &t->local);
-	else
-		ch = xr_channel_new_tcp(t->base, &t->copts, &t->ks, &err);
-	if (ch == NULL)
-		xr_diag_set(d, err != XR_OK ? err : XR_ERR_NOMEM,
-		    "transport: cannot create a channel (%s)",
-		    xr_strerror(err != XR_OK ? err : XR_ERR_NOMEM));
-	return ch;
-}
-
 void
 xr_transport_drain(xr_transport_svc *t, void (*done)(void *), void *arg)
 {
@@ -99,12 +245,395 @@ xr_transport_drain(xr_transport_svc *t, void (*done)(void *), void *arg)
 		done(arg);
 }
 
+/* ---------- channels ---------- */
+
+xr_channel *
+xr_transport_channel(xr_transport_svc *t, uint16_t port, xr_diag *d)
+{
+	xr_channel_opts co = t->copts;
+	xr_channel *ch;
+	int err = XR_ERR_NOMEM;
+
+	if (t->profile == XR_TRANSPORT_MEMORY) {
+		if (t->reg == NULL) {
+			xr_diag_set(d, XR_ERR_INVALID_ARG, "transport: memory "
+			    "channel with no registry served here");
+			return NULL;
+		}
+		ch = xr_channel_new_memory(t->base, &t->local);
+	} else {
+		if (port == 0 && t->srv == NULL) {
+			xr_diag_set(d, XR_ERR_INVALID_ARG, "transport: channel "
+			    "to port 0 with no endpoint served here");
+			return NULL;
+		}
+		co.port = port != 0 ? port : xr_server_port(t->srv);
+		ch = xr_channel_new_tcp(t->base, &co, &t->ks, &err);
+	}
+	if (ch == NULL)
+		xr_diag_set(d, err, "transport: cannot create a channel (%s)",
+		    xr_strerror(err));
+	return ch;
+}
+
+/* ---------- the ingress side ---------- */
+
+static struct slot *
+find_slot(xr_transport_svc *t, const char *group, uint32_t index,
+    struct group **gp)
+{
+	for (size_t i = 0; i < t->n_groups; i++)
+		if (strcmp(t->groups[i].name, group) == 0) {
+			if (index >= t->groups[i].n)
+				return NULL;
+			if (gp != NULL)
+				*gp = &t->groups[i];
+			return &t->groups[i].slots[index];
+		}
+	return NULL;
+}
+
+int
+xr_transport_worker_up(xr_transport_svc *t, const char *group,
+    uint32_t index, uint16_t port, xr_diag *d)
+{
+	struct slot *s = find_slot(t, group, index, NULL);
+
+	if (s == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "transport: no "
+		    "worker %s[%u]", group, index);
+	if (t->stopping)
+		return XR_OK;
+	if (s->ch == NULL || s->port != port || !xr_channel_is_usable(s->ch)) {
+		xr_channel_free(s->ch);
+		s->port = port;
+		if ((s->ch = xr_transport_channel(t, port, d)) == NULL) {
+			s->up = false;
+			return d != NULL ? d->code : XR_ERR_NOMEM;
+		}
+	}
+	s->up = true;
+	xr_debug("transport: worker %s[%u] up at port %u", group, index,
+	    (unsigned)port);
+	return XR_OK;
+}
+
+void
+xr_transport_worker_down(xr_transport_svc *t, const char *group,
+    uint32_t index, bool permanent)
+{
+	struct group *g;
+	struct slot *s = find_slot(t, group, index, &g);
+
+	if (s == NULL)
+		return;
+	s->up = false;
+	if (permanent)
+		g->failed = true;
+	xr_debug("transport: worker %s[%u] down%s", group, index,
+	    permanent ? " for good" : "");
+}
+
+static bool
+slot_usable(const struct slot *s)
+{
+	return s->up && s->ch != NULL && xr_channel_is_usable(s->ch);
+}
+
+static size_t
+usable_slots(const struct group *g)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->n; i++)
+		n += slot_usable(&g->slots[i]);
+	return n;
+}
+
+int
+xr_transport_ingress_ready(xr_transport_svc *t, uint32_t timeout_ms,
+    xr_diag *d)
+{
+	uint64_t deadline = xr_mono_ms() + timeout_ms, now;
+	int r;
+
+	for (size_t i = 0; i < t->n_groups; i++) {
+		struct group *g = &t->groups[i];
+
+		for (size_t k = 0; k < g->n; k++) {
+			if (!g->slots[k].up || g->slots[k].ch == NULL)
+				continue;
+			now = xr_mono_ms();
+			r = xr_channel_wait_ready(g->slots[k].ch,
+			    deadline > now ? (uint32_t)(deadline - now) : 0);
+			if (r != XR_OK)
+				return xr_diag_set(d, r == XR_ERR_READY_TIMEOUT ?
+				    r : XR_ERR_WORKER_FAILED, "ingress to "
+				    "worker %s[%zu] not ready (%s)", g->name, k,
+				    xr_strerror(r));
+		}
+		if (usable_slots(g) == 0)
+			return xr_diag_set(d, XR_ERR_WORKER_FAILED,
+			    "no worker of group %s is usable", g->name);
+	}
+	t->ready = !t->stopping;
+	return XR_OK;
+}
+
+void
+xr_transport_ingress_stop(xr_transport_svc *t)
+{
+	t->ready = false;
+	t->stopping = true;
+}
+
+uint64_t
+xr_transport_ingress_pending(const xr_transport_svc *t)
+{
+	xr_channel_stats st;
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < t->n_groups; i++)
+		for (size_t k = 0; k < t->groups[i].n; k++) {
+			if (t->groups[i].slots[k].ch == NULL)
+				continue;
+			xr_channel_stats_get(t->groups[i].slots[k].ch, &st);
+			n += st.calls_started - st.calls_ok - st.calls_failed;
+		}
+	return n;
+}
+
+void
+xr_transport_close(xr_transport_svc *t)
+{
+	xr_transport_ingress_stop(t);
+	for (size_t i = 0; i < t->n_groups; i++)
+		for (size_t k = 0; k < t->groups[i].n; k++) {
+			struct slot *s = &t->groups[i].slots[k];
+			xr_channel *ch = s->ch;
+
+			/* detach first: completions may run in here */
+			s->ch = NULL;
+			s->up = false;
+			xr_channel_free(ch);
+		}
+	xr_server_free(t->srv);
+	t->srv = NULL;
+}
+
+/* ---------- QUEUE ---------- */
+
+static uint64_t
+key_hash(const void *key, size_t len)
+{
+	const uint8_t *p = key;
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+xr_channel *
+xr_queue_pick(xr_queue *q, const void *key, size_t key_len, int *err)
+{
+	struct group *g = q->g;
+	size_t start;
+
+	if (!q->t->ready) {
+		*err = XR_ERR_LIFECYCLE_NOT_READY;
+		return NULL;
+	}
+	if (g->failed && usable_slots(g) < g->n) {
+		*err = XR_ERR_WORKER_FAILED;
+		return NULL;
+	}
+	start = key != NULL ? (size_t)(key_hash(key, key_len) % g->n) :
+	    g->rr++ % g->n;
+	for (size_t i = 0; i < g->n; i++) {
+		struct slot *s = &g->slots[(start + i) % g->n];
+
+		if (slot_usable(s)) {
+			*err = XR_OK;
+			return s->ch;
+		}
+	}
+	*err = XR_ERR_WORKER_FAILED;
+	return NULL;
+}
+
+/* ---------- TOPIC ---------- */
+
+struct publish;
+
+struct delivery {
+	struct publish *p;
+	size_t i;
+};
+
+struct publish {
+	xr_topic_done_fn done;
+	void *arg;
+	size_t n, left;
+	bool starting;
+	xr_topic_result *res;
+	struct delivery *dl;
+};
+
+static void
+publish_free(struct publish *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free((void *)(uintptr_t)p->res[i].resp);
+	free(p->res);
+	free(p->dl);
+	free(p);
+}
+
+static void
+delivery_cb(void *arg, const xr_status *st, const uint8_t *resp,
+    size_t resp_len)
+{
+	struct delivery *dl = arg;
+	struct publish *p = dl->p;
+	xr_topic_result *r = &p->res[dl->i];
+	uint8_t *copy;
+
+	r->status = *st;
+	if (st->code == XR_STATUS_OK && resp_len > 0) {
+		if ((copy = malloc(resp_len)) == NULL) {
+			r->status.code = XR_STATUS_RESOURCE_EXHAUSTED;
+			snprintf(r->status.message, sizeof(r->status.message),
+			    "out of memory for the response");
+		} else {
+			memcpy(copy, resp, resp_len);
+			r->resp = copy;
+			r->resp_len = resp_len;
+		}
+	}
+	if (--p->left == 0 && !p->starting) {
+		p->done(p->arg, p->res, p->n);
+		publish_free(p);
+	}
+}
+
+int
+xr_topic_publish(xr_topic *tp, const char *method, const uint8_t *req,
+    size_t req_len, uint32_t timeout_ms, xr_topic_done_fn done, void *arg)
+{
+	struct group *g = tp->g;
+	struct publish *p;
+	size_t n = usable_slots(g), k = 0;
+
+	if (!tp->t->ready)
+		return XR_ERR_LIFECYCLE_NOT_READY;
+	if (n == 0)
+		return XR_ERR_WORKER_FAILED;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->res = calloc(n, sizeof(*p->res))) == NULL ||
+	    (p->dl = calloc(n, sizeof(*p->dl))) == NULL) {
+		if (p != NULL)
+			free(p->res);
+		free(p);
+		return XR_ERR_NOMEM;
+	}
+	p->done = done;
+	p->arg = arg;
+	p->n = p->left = n;
+	p->starting = true;
+	/* the targets are fixed before the first call: a call that
+	 * completes at once cannot change the set */
+	for (size_t i = 0; i < g->n && k < n; i++)
+		if (slot_usable(&g->slots[i])) {
+			p->res[k].group = g->name;
+			p->res[k].index = (uint32_t)i;
+			p->dl[k].p = p;
+			p->dl[k].i = k;
+			k++;
+		}
+	for (k = 0; k < n; k++)
+		xr_call_start(g->slots[p->res[k].index].ch, method, req,
+		    req_len, timeout_ms, delivery_cb, &p->dl[k]);
+	p->starting = false;
+	if (p->left == 0) {
+		p->done(p->arg, p->res, p->n);
+		publish_free(p);
+	}
+	return XR_OK;
+}
+
+struct sync_pub {
+	bool done;
+	xr_topic_result *res;
+	size_t n;
+};
+
+static void
+sync_done(void *arg, const xr_topic_result *res, size_t n)
+{
+	struct sync_pub *s = arg;
+
+	s->done = true;
+	if ((s->res = calloc(n ? n : 1, sizeof(*s->res))) == NULL)
+		return;
+	s->n = n;
+	for (size_t i = 0; i < n; i++) {
+		s->res[i] = res[i];
+		s->res[i].resp = NULL;
+		if (res[i].resp_len > 0 &&
+		    (s->res[i].resp = malloc(res[i].resp_len)) != NULL)
+			memcpy((void *)(uintptr_t)s->res[i].resp, res[i].resp,
+			    res[i].resp_len);
+		else
+			s->res[i].resp_len = 0;
+	}
+}
+
+int
+xr_topic_publish_sync(xr_topic *tp, const char *method,
+    const uint8_t *req, size_t req_len, uint32_t timeout_ms,
+    xr_topic_result **out, size_t *n)
+{
+	struct sync_pub s = { 0 };
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = xr_topic_publish(tp, method, req, req_len, timeout_ms,
+	    sync_done, &s)) != XR_OK)
+		return r;
+	while (!s.done)
+		if (event_base_loop(tp->t->base, EVLOOP_ONCE) < 0)
+			break;
+	if (!s.done || s.res == NULL)
+		return XR_ERR_NOMEM;
+	*out = s.res;
+	*n = s.n;
+	return XR_OK;
+}
+
+void
+xr_topic_results_free(xr_topic_result *res, size_t n)
+{
+	if (res == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((void *)(uintptr_t)res[i].resp);
+	free(res);
+}
+
 void
 xr_transport_free(xr_transport_svc *t)
 {
 	if (t == NULL)
 		return;
-	xr_server_free(t->srv);
+	xr_transport_close(t);
+	for (size_t i = 0; i < t->n_groups; i++)
+		free(t->groups[i].slots);
+	free(t->groups);
+	free(t->routes);
 	xr_keyset_wipe(&t->ks);
 	free(t);
 }

@@ -45,7 +45,9 @@ struct bundle {
 struct worker {
 	struct event_base *base;
 	xr_registry *reg;
-	xr_server *srv;
+	const xr_worker_endpoint *ep;
+	bool ep_opened;			/* ep->close() is owed */
+	xr_server *srv;			/* ep's; NULL once closed */
 	xr_auth *ctl_auth;
 	xr_chan chan;
 	struct event *ctl_ev;
@@ -379,6 +381,15 @@ drained(void *arg)
 }
 
 static void
+close_endpoint(struct worker *w)
+{
+	if (w->ep_opened)
+		w->ep->close(w->ep->arg);
+	w->ep_opened = false;
+	w->srv = NULL;
+}
+
+static void
 begin_stop(struct worker *w, bool drain_inflight)
 {
 	if (w->stopping)
@@ -390,8 +401,7 @@ begin_stop(struct worker *w, bool drain_inflight)
 		return;
 	}
 	/* no drain: close every connection, abandoning their calls */
-	xr_server_free(w->srv);
-	w->srv = NULL;
+	close_endpoint(w);
 	finish(w);
 }
 
@@ -437,10 +447,23 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The bundle's runtime slice as the config the endpoint hook resolves. */
+static void
+slice_config(const struct bundle *b, xr_config *slice)
+{
+	xr_config_defaults(slice);
+	slice->transport = XR_TRANSPORT_TCP_LOCAL;
+	snprintf(slice->bind_host, sizeof(slice->bind_host), "%s", b->host);
+	slice->bind_port = b->bind_port;
+	slice->max_payload_bytes = b->max_payload;
+	slice->ttl_seconds = b->ttl;
+	slice->nonce_cache_size = b->nonce_cache;
+}
+
 static int
 serve_setup(struct worker *w, struct bundle *b, int control_fd, xr_diag *d)
 {
-	xr_server_opts o = { 0 };
+	xr_config slice;
 	xr_diag sd = { 0 };
 	xr_worker_ctx ctx;
 	int r, fl;
@@ -457,17 +480,17 @@ serve_setup(struct worker *w, struct bundle *b, int control_fd, xr_diag *d)
 		if ((r = b->mods[i]->add(w->reg, &ctx)) != XR_OK)
 			return fail(d, "registering service \"%s\" failed: %s",
 			    b->mods[i]->name, xr_strerror(r));
-	o.bind_host = b->host;
-	o.bind_port = (uint16_t)b->bind_port;
-	o.max_payload_bytes = b->max_payload;
-	o.ttl_seconds = b->ttl;
-	o.nonce_cache_size = b->nonce_cache;
-	if ((w->srv = xr_server_new(w->base, &o, &b->keys, w->reg, &sd)) == NULL)
+	if (w->ep == NULL)
+		return fail(d, "no endpoint hook");
+	slice_config(b, &slice);
+	w->ep_opened = true;
+	w->srv = w->ep->open(w->ep->arg, w->base, &slice, &b->keys, w->reg,
+	    &sd);
+	xr_config_free(&slice);
+	if (w->srv == NULL)
 		return fail(d, "endpoint: %s", sd.reason);
 	if ((w->ctl_auth = xr_auth_new(&b->keys)) == NULL)
 		return fail(d, "out of memory");
-	if (xr_server_listen(w->srv, &sd) != XR_OK)
-		return fail(d, "endpoint: %s", sd.reason);
 	if (xr_chan_init(&w->chan, control_fd, w->ctl_auth, b->sid,
 	    b->ttl) != XR_OK)
 		return fail(d, "out of memory");
@@ -483,7 +506,8 @@ serve_setup(struct worker *w, struct bundle *b, int control_fd, xr_diag *d)
 
 int
 xr_worker_main(int bootstrap_fd, int control_fd,
-    const xr_service_module *mods, size_t n_mods)
+    const xr_service_module *mods, size_t n_mods,
+    const xr_worker_endpoint *ep)
 {
 	Execrpc__V1__BootstrapBundle *msg = NULL;
 	struct bundle *b = NULL;
@@ -492,6 +516,7 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 	int r;
 
 	memset(&w, 0, sizeof(w));
+	w.ep = ep;
 	w.status = 1;
 	if ((r = harden(&d)) != XR_OK) {
 		close(bootstrap_fd);
@@ -527,7 +552,7 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 	}
 	if (w.ctl_ev != NULL)
 		event_free(w.ctl_ev);
-	xr_server_free(w.srv);
+	close_endpoint(&w);
 	xr_registry_free(w.reg);
 	xr_chan_fini(&w.chan);
 	xr_auth_free(w.ctl_auth);

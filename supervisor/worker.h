@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "registry.h"
+#include "server.h"
 
 struct event_base;
 
@@ -38,6 +39,33 @@ typedef struct xr_service_module {
 	int (*add)(xr_registry *reg, const xr_worker_ctx *ctx);
 } xr_service_module;
 
+/*
+ * Where a worker's execution endpoint comes from. supervisor/ does not build
+ * the endpoint itself: the layer above (runtime/, xr_runtime_worker_main())
+ * resolves it through its transport service, the same one the ingress
+ * uses, so that every runtime.platform.execution_ipc value of the bundle's
+ * runtime slice reaches the endpoint in one place.
+ */
+typedef struct xr_worker_endpoint {
+	/*
+	 * Open the endpoint on `base` serving `reg` (both borrowed; they
+	 * outlive the endpoint), listening, for `slice`: an xr_config that
+	 * holds the bundle's runtime slice (transport tcp_local, bind_host,
+	 * bind_port, max_payload_bytes, ttl_seconds, nonce_cache_size; every
+	 * other key has its default; borrowed during the call) with the
+	 * bundle's keys `ks` (copied if kept). Returns the endpoint, owned by
+	 * the hook until close(), or NULL with `d` filled.
+	 */
+	xr_server *(*open)(void *arg, struct event_base *base,
+	    const xr_config *slice, const xr_keyset *ks, xr_registry *reg,
+	    xr_diag *d);
+	/* Close and free what open() made: every connection closes and its
+	 * calls are abandoned. Called at most once per open(), also after a
+	 * failed one. */
+	void (*close)(void *arg);
+	void *arg;
+} xr_worker_endpoint;
+
 /* Largest bootstrap bundle datagram a worker accepts. */
 #define XR_BUNDLE_MAX 8192
 
@@ -54,22 +82,24 @@ typedef struct xr_service_module {
  * the fd; validate the bundle (version, group, services non-empty and each
  * one in `mods`, runtime slice: loopback bind_host and limits in range, key
  * bundle with a known kdf and 32..64-byte keys, control session id); build
- * the registry from the service names; start an xr_server on the slice's
- * bind_host and bind_port with the bundle's keys and limits; send READY{port}
- * on `control_fd`; serve.
+ * the registry from the service names; open the endpoint through `ep` with
+ * the runtime slice and the bundle's keys; send READY{port} on
+ * `control_fd`; serve.
  * STOP{drain_inflight}: stop accepting; with drain_inflight let in-flight
- * calls finish (xr_server_drain), else close every connection; flush stdio;
+ * calls finish (xr_server_drain), else close the endpoint (ep->close);
+ * flush stdio;
  * send STOPPED; return 0. DRAIN: stop accepting and finish in-flight calls,
  * keep running until STOP. The supervisor enforces the graceful timeout (it
  * SIGKILLs a worker that has not acknowledged by then).
  *
  * Returns the exit status: 0 after STOP; the child-bootstrap category (8)
- * on any bootstrap failure, with "execrpc-worker: child_bootstrap_failed
+ * on any bootstrap failure (also `ep` NULL), with "execrpc-worker: child_bootstrap_failed
  * (code -34): REASON" on stderr (the reason never holds key bytes); 1 if
  * the control channel closed (the supervisor is gone).
  */
 int xr_worker_main(int bootstrap_fd, int control_fd,
-    const xr_service_module *mods, size_t n_mods);
+    const xr_service_module *mods, size_t n_mods,
+    const xr_worker_endpoint *ep);
 
 /*
  * Find the channel fds in a worker's argv ("--bootstrap-fd N --control-fd

@@ -14,7 +14,8 @@
  * stops the groups gracefully, printing the stop events.
  *
  * The binary is also its own worker: `--worker --bootstrap-fd 3
- * --control-fd 4` runs xr_worker_main().
+ * --control-fd 4` runs xr_runtime_worker_main(). It uses the runtime's
+ * public API only (runtime/runtime.h).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,7 +34,7 @@
 #include "execrpc/echo/v1/echo.pb.h"
 #include "execrpc/v1/lifecycle.pb-c.h"
 #include "frame.h"
-#include "lifecycle.h"
+#include "runtime.h"
 #include "rx.h"
 
 static int
@@ -80,7 +81,8 @@ say(xr_lifecycle *lc, const char *key, const char *text)
 	int err, code;
 
 	snprintf(req.text, sizeof(req.text), "%s", text);
-	if ((ch = xr_lifecycle_pick(lc, key, key ? strlen(key) : 0, &err)) == NULL) {
+	if ((ch = xr_lifecycle_pick(lc, "echo.v1.Echo", key,
+	    key ? strlen(key) : 0, &err)) == NULL) {
 		printf("   %-24s -> no worker: %s\n", text, xr_strerror(err));
 		return XR_STATUS_UNAVAILABLE;
 	}
@@ -148,7 +150,8 @@ print_worker_stats(xr_lifecycle *lc, const char *key)
 	xr_channel *ch;
 	int err;
 
-	if ((ch = xr_lifecycle_pick(lc, key, key ? strlen(key) : 0, &err)) == NULL ||
+	if ((ch = xr_lifecycle_pick(lc, "echo.v1.Echo", key,
+	    key ? strlen(key) : 0, &err)) == NULL ||
 	    xr_call_sync_bytes(ch, "execrpc.v1.Endpoint/Stats", buf, len, &resp,
 	    &rlen, 2000, &st) != XR_STATUS_OK ||
 	    (ws = execrpc__v1__worker_status__unpack(NULL, rlen, resp)) == NULL) {
@@ -202,10 +205,10 @@ run_for(struct event_base *base, int ms)
 }
 
 static int
-find_port(xr_supervisor *sup, int index, pid_t *pid)
+find_port(xr_lifecycle *lc, int index, pid_t *pid)
 {
 	xr_worker_info w[64];
-	size_t n = xr_supervisor_workers(sup, w, 64);
+	size_t n = xr_lifecycle_workers(lc, w, 64);
 
 	for (size_t i = 0; i < n; i++)
 		if ((int)w[i].index == index) {
@@ -230,7 +233,7 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return xr_worker_main(3, 4, mods, 1);
+		return xr_runtime_worker_main(argc, argv, mods, 1);
 	if (argc != 3 || strcmp(argv[1], "--config") != 0) {
 		fprintf(stderr, "usage: execrpc-demo --config FILE\n");
 		return 64;
@@ -253,9 +256,8 @@ main(int argc, char **argv)
 	fflush(stdout);
 	if ((lc = xr_lifecycle_new(base, &o, &d)) == NULL ||
 	    (r = xr_lifecycle_start(lc, &d)) != XR_OK ||
-	    (r = xr_lifecycle_ready(lc, cfg.ready_timeout_seconds * 1000, &d)) != XR_OK ||
-	    (r = xr_supervisor_control_listen(xr_lifecycle_supervisor(lc),
-	    cfg.control_socket, &d)) != XR_OK) {
+	    (r = xr_lifecycle_ready(lc, &d)) != XR_OK ||
+	    (r = xr_lifecycle_control_listen(lc, &d)) != XR_OK) {
 		fprintf(stderr, "execrpc-demo: %s: %s\n",
 		    xr_category_name(xr_err_category(d.code)), d.reason);
 		xr_lifecycle_free(lc);
@@ -276,7 +278,7 @@ main(int argc, char **argv)
 	}
 
 	printf("== a frame signed with the wrong key, sent to worker 0\n");
-	port = (uint16_t)find_port(xr_lifecycle_supervisor(lc), 0, &victim);
+	port = (uint16_t)find_port(lc, 0, &victim);
 	tampered_hello(port);
 	printf("== reject counters of every worker (execrpc.v1.Endpoint/Stats)\n");
 	for (uint32_t i = 0; i < cfg.groups[0].workers; i++)
@@ -295,9 +297,9 @@ main(int argc, char **argv)
 
 	printf("== serving the control socket until `execrpc stop`\n");
 	fflush(stdout);
-	if ((r = xr_supervisor_run(xr_lifecycle_supervisor(lc), &d)) != XR_OK)
+	if ((r = xr_lifecycle_run(lc, &d)) != XR_OK)
 		fprintf(stderr, "execrpc-demo: %s\n", d.reason);
-	r = xr_lifecycle_stop(lc, cfg.graceful_timeout_seconds * 1000, &d);
+	r = xr_lifecycle_stop(lc, &d);
 	printf("== stopped: lifecycle %s\n", xr_lc_state_name(xr_lifecycle_status(lc)));
 	xr_lifecycle_free(lc);
 	xr_config_free(&cfg);

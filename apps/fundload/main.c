@@ -40,7 +40,7 @@
 #include "echo.h"
 #include "err.h"
 #include "ingress.h"
-#include "lifecycle.h"
+#include "runtime.h"
 #include "service.h"
 
 #define EXIT_USAGE 64
@@ -75,13 +75,9 @@ usage(FILE *f)
 static int
 worker_mode(int argc, char **argv)
 {
-	int bfd, cfd, status;
+	int status;
 
-	if (xr_worker_args(argc, argv, &bfd, &cfd) != XR_OK) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	status = xr_worker_main(bfd, cfd, modules, NMODULES);
+	status = xr_runtime_worker_main(argc, argv, modules, NMODULES);
 	xr_fl_service_free_all();
 	return status;
 }
@@ -99,6 +95,7 @@ fail(int r, const xr_diag *d)
 
 struct app {
 	xr_lifecycle *lc;
+	xr_queue *q;			/* fundload.v1.FundLoad's */
 	bool ready;
 	int worker_err;			/* a worker failed or came back */
 	char worker_why[200];
@@ -109,7 +106,7 @@ pick(void *arg, const char *customer, size_t len, int *err)
 {
 	struct app *a = arg;
 
-	return xr_lifecycle_pick(a->lc, customer, len, err);
+	return xr_queue_pick(a->q, customer, len, err);
 }
 
 /* After ready, any worker event is fatal to a run: a worker that died took
@@ -165,20 +162,6 @@ on_stop_event(void *arg, const char *group, xr_stop_mode mode)
 	(void)arg;
 	fprintf(stderr, "fundload: stop event: group %s %s\n", group,
 	    xr_stop_mode_name(mode));
-}
-
-static bool
-hosts_fundload(const xr_config *cfg)
-{
-	/* process_supervisor sends every call to the first group */
-	size_t ng = cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR ? 1 :
-	    cfg->n_groups;
-
-	for (size_t g = 0; g < ng; g++)
-		for (size_t s = 0; s < cfg->groups[g].n_services; s++)
-			if (strcmp(cfg->groups[g].services[s], XR_FL_SERVICE) == 0)
-				return true;
-	return false;
 }
 
 int
@@ -267,14 +250,6 @@ main(int argc, char **argv)
 	if (rules != NULL)
 		cfg.fundload_rules = strcmp(rules, "experiment") == 0 ?
 		    XR_RULES_EXPERIMENT : XR_RULES_BASELINE;
-	if (!hosts_fundload(&cfg)) {
-		xr_diag_set(&d, XR_ERR_CONFIG_INVALID, "runtime.platform."
-		    "process_groups: no group%s serves %s",
-		    cfg.boot_mode == XR_BOOT_PROCESS_SUPERVISOR ? " (the first, "
-		    "in process_supervisor mode)" : "", XR_FL_SERVICE);
-		status = fail(d.code, &d);
-		goto out;
-	}
 	if (input != NULL && strcmp(input, "-") != 0 &&
 	    (fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
 		xr_diag_set(&d, XR_ERR_SYSTEM, "%s: %s", input, strerror(errno));
@@ -294,17 +269,26 @@ main(int argc, char **argv)
 	lo.worker_arg = &a;
 	if (control)
 		lo.on_stop_event = on_stop_event;
-	if ((a.lc = xr_lifecycle_new(base, &lo, &d)) == NULL ||
-	    (r = xr_lifecycle_start(a.lc, &d)) != XR_OK ||
-	    (r = xr_lifecycle_ready(a.lc,
-	    cfg.ready_timeout_seconds * 1000, &d)) != XR_OK) {
+	if ((a.lc = xr_lifecycle_new(base, &lo, &d)) == NULL) {
+		status = fail(d.code, &d);
+		goto out;
+	}
+	if (xr_lifecycle_route(a.lc, XR_FL_SERVICE) == NULL) {
+		xr_diag_set(&d, XR_ERR_CONFIG_INVALID, "runtime.platform."
+		    "process_groups: no group serves %s", XR_FL_SERVICE);
+		status = fail(d.code, &d);
+		goto out;
+	}
+	if ((r = xr_lifecycle_start(a.lc, &d)) != XR_OK ||
+	    (a.q = xr_transport_queue(xr_lifecycle_transport(a.lc),
+	    XR_FL_SERVICE, &d)) == NULL ||
+	    (r = xr_lifecycle_ready(a.lc, &d)) != XR_OK) {
 		status = fail(d.code != XR_OK ? d.code : XR_ERR_INTERNAL, &d);
 		goto out;
 	}
 	a.ready = true;
-	if (control && xr_lifecycle_supervisor(a.lc) != NULL &&
-	    (r = xr_supervisor_control_listen(xr_lifecycle_supervisor(a.lc),
-	    cfg.control_socket, &d)) != XR_OK) {
+	if (control && cfg.boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
+	    (r = xr_lifecycle_control_listen(a.lc, &d)) != XR_OK) {
 		status = fail(r, &d);
 		goto out;
 	}
@@ -331,8 +315,7 @@ main(int argc, char **argv)
 	else
 		status = st.invalid > 0 ? EXIT_DATAERR : 0;
 	a.ready = false;
-	if ((r = xr_lifecycle_stop(a.lc, cfg.graceful_timeout_seconds * 1000,
-	    &sd)) != XR_OK && status == 0)
+	if ((r = xr_lifecycle_stop(a.lc, &sd)) != XR_OK && status == 0)
 		status = fail(r, &sd);
 	if (stats)
 		print_stats(&cfg, &st);

@@ -21,7 +21,7 @@
 
 #include "echo.h"
 #include "echo/v1/echo.pb-c.h"
-#include "lifecycle.h"
+#include "runtime.h"
 #include "log.h"
 #include "rx.h"
 #include "summary.h"
@@ -49,6 +49,18 @@ static const char *yaml_tcp =
     "  platform:\n"
     "    execution_ipc:\n"
     "      transport: tcp_local\n"
+    "    process_groups:\n"
+    "      - name: execution\n"
+    "        services: [echo.v1.Echo]\n";
+
+/* tcp_local with lifecycle.graceful_timeout_seconds: 1 */
+static const char *yaml_tcp_g1 =
+    "runtime:\n"
+    "  platform:\n"
+    "    execution_ipc:\n"
+    "      transport: tcp_local\n"
+    "    lifecycle:\n"
+    "      graceful_timeout_seconds: 1\n"
     "    process_groups:\n"
     "      - name: execution\n"
     "        services: [echo.v1.Echo]\n";
@@ -90,7 +102,7 @@ rt_up(struct rt *rt, const char *yaml)
 	o.phase_arg = &rt->ph;
 	assert_non_null(rt->lc = xr_lifecycle_new(rt->base, &o, &d));
 	assert_int_equal(xr_lifecycle_start(rt->lc, &d), XR_OK);
-	assert_int_equal(xr_lifecycle_ready(rt->lc, 5000, &d), XR_OK);
+	assert_int_equal(xr_lifecycle_ready(rt->lc, &d), XR_OK);
 }
 
 static void
@@ -98,7 +110,7 @@ rt_down(struct rt *rt)
 {
 	xr_diag d = { 0 };
 
-	assert_int_equal(xr_lifecycle_stop(rt->lc, 2000, &d), XR_OK);
+	assert_int_equal(xr_lifecycle_stop(rt->lc, &d), XR_OK);
 	xr_lifecycle_free(rt->lc);
 	xr_config_free(&rt->cfg);
 	event_base_free(rt->base);
@@ -191,8 +203,8 @@ test_ipc_int_01_09_memory_no_socket(void **state)
 	    XR_TRANSPORT_MEMORY);
 	assert_null(xr_transport_server(xr_lifecycle_transport(rt.lc)));
 	assert_int_equal(xr_transport_port(xr_lifecycle_transport(rt.lc)), 0);
-	assert_non_null(ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err));
-	assert_non_null(ch2 = xr_lifecycle_pick(rt.lc, "k", 1, &err));
+	assert_non_null(ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err));
+	assert_non_null(ch2 = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", "k", 1, &err));
 	assert_ptr_equal(ch, ch2);
 	say(ch, "in-process", 0, 0, "echo.v1.Echo/Say", 1000, &r);
 	assert_int_equal(r.code, XR_STATUS_OK);
@@ -224,7 +236,7 @@ test_ipc_int_02_04_10_tcp_local_defaults(void **state)
 	assert_int_not_equal(xr_transport_port(t), 0);
 	/* listener + the ingress connection, both ends */
 	assert_true(count_sockets() >= before + 3);
-	assert_non_null(ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err));
+	assert_non_null(ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err));
 	say(ch, "over tcp", 0, 0, "echo.v1.Echo/Say", 1000, &r);
 	assert_int_equal(r.code, XR_STATUS_OK);
 	xr_server_stats_get(xr_transport_server(t), &st);
@@ -273,7 +285,7 @@ test_ipc_int_11_channels_from_service(void **state)
 	(void)state;
 	rt_up(&rt, yaml_tcp);
 	assert_non_null(ch = xr_transport_channel(xr_lifecycle_transport(rt.lc),
-	    &d));
+	    0, &d));
 	assert_int_equal(xr_channel_wait_ready(ch, 2000), XR_OK);
 	say(ch, "second", 0, 0, "echo.v1.Echo/Say", 1000, &r);
 	assert_int_equal(r.code, XR_STATUS_OK);
@@ -311,7 +323,7 @@ test_ipc_int_12_parity(void **state)
 		int err;
 
 		rt_up(&rt, yamls[p]);
-		ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err);
+		ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err);
 		for (int i = 0; i < N; i++)
 			say(ch, calls[i].text, calls[i].delay, calls[i].fail,
 			    calls[i].method, calls[i].timeout, &res[p][i]);
@@ -351,7 +363,7 @@ test_proc_int_01_05_start_order(void **state)
 	{
 		xr_diag d = { 0 };
 
-		assert_int_equal(xr_lifecycle_stop(rt.lc, 1000, &d), XR_OK);
+		assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_OK);
 	}
 	assert_int_equal(xr_lifecycle_status(rt.lc), XR_LC_STOPPED);
 	rt_down(&rt);
@@ -376,19 +388,19 @@ test_proc_int_02_07_not_ready(void **state)
 	o.mods = mods;
 	o.n_mods = 1;
 	assert_non_null(lc = xr_lifecycle_new(base, &o, &d));
-	assert_null(xr_lifecycle_pick(lc, NULL, 0, &err));
+	assert_null(xr_lifecycle_pick(lc, "echo.v1.Echo", NULL, 0, &err));
 	assert_int_equal(err, XR_ERR_LIFECYCLE_NOT_READY);
-	assert_int_equal(xr_lifecycle_ready(lc, 100, &d),
+	assert_int_equal(xr_lifecycle_ready(lc, &d),
 	    XR_ERR_LIFECYCLE_NOT_READY);
 	assert_int_equal(xr_lifecycle_start(lc, &d), XR_OK);
 	err = 0;
-	assert_null(xr_lifecycle_pick(lc, NULL, 0, &err));
+	assert_null(xr_lifecycle_pick(lc, "echo.v1.Echo", NULL, 0, &err));
 	assert_int_equal(err, XR_ERR_LIFECYCLE_NOT_READY);
 	assert_int_equal(xr_err_category(err), XR_CAT_LIFECYCLE_NOT_READY);
-	assert_int_equal(xr_lifecycle_ready(lc, 5000, &d), XR_OK);
-	assert_non_null(xr_lifecycle_pick(lc, NULL, 0, &err));
-	assert_int_equal(xr_lifecycle_stop(lc, 1000, &d), XR_OK);
-	assert_null(xr_lifecycle_pick(lc, NULL, 0, &err));
+	assert_int_equal(xr_lifecycle_ready(lc, &d), XR_OK);
+	assert_non_null(xr_lifecycle_pick(lc, "echo.v1.Echo", NULL, 0, &err));
+	assert_int_equal(xr_lifecycle_stop(lc, &d), XR_OK);
+	assert_null(xr_lifecycle_pick(lc, "echo.v1.Echo", NULL, 0, &err));
 	assert_int_equal(err, XR_ERR_LIFECYCLE_NOT_READY);
 	xr_lifecycle_free(lc);
 	xr_config_free(&cfg);
@@ -488,12 +500,12 @@ test_proc_int_03_graceful_stop_drains(void **state)
 		int err;
 
 		rt_up(&rt, yamls[i]);
-		ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err);
+		ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err);
 		for (int k = 0; k < 3; k++)
 			start_say(ch, 200 + 50 * (uint32_t)k, 5000, &p[k]);
 		/* let the requests reach the endpoint before the stop */
 		run_for(rt.base, 50);
-		assert_int_equal(xr_lifecycle_stop(rt.lc, 3000, &d), XR_OK);
+		assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_OK);
 		for (int k = 0; k < 3; k++) {
 			if (p[k].code != 0)
 				fprintf(stderr, "profile %d call %d: %d\n", i, k, p[k].code);
@@ -506,8 +518,9 @@ test_proc_int_03_graceful_stop_drains(void **state)
 	}
 }
 
-/* A stop whose in-flight calls outlive the graceful timeout is reported as
- * a stop timeout, and every call still gets a definite status. */
+/* A stop whose in-flight calls outlive lifecycle.graceful_timeout_seconds
+ * is reported as a stop timeout after that long, and every call still gets
+ * a definite status. */
 static void
 test_stop_timeout_forced(void **state)
 {
@@ -517,12 +530,17 @@ test_stop_timeout_forced(void **state)
 	xr_channel *ch;
 	int err;
 
+	uint64_t t0, took;
+
 	(void)state;
-	rt_up(&rt, yaml_tcp);
-	ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err);
+	rt_up(&rt, yaml_tcp_g1);
+	ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err);
 	start_say(ch, 3000, 10000, &p);
 	run_for(rt.base, 50);
-	assert_int_equal(xr_lifecycle_stop(rt.lc, 200, &d), XR_ERR_STOP_TIMEOUT);
+	t0 = xr_mono_ms();
+	assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_ERR_STOP_TIMEOUT);
+	took = xr_mono_ms() - t0;
+	assert_true(took >= 950 && took < 2500);
 	assert_int_equal(xr_err_category(d.code), XR_CAT_STOP_TIMEOUT);
 	assert_int_equal(p.done, 1);
 	assert_int_equal(p.code, XR_STATUS_UNAVAILABLE);
@@ -570,7 +588,7 @@ test_ipc_int_08_sec_ipc_08_no_secret_in_logs(void **state)
 	xr_log_set_level(XR_LOG_DEBUG);
 	xr_log_set_sink(capture, NULL);
 	rt_up(&rt, yaml);
-	ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err);
+	ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err);
 	say(ch, canary, 0, 0, "echo.v1.Echo/Say", 1000, &r);
 	assert_int_equal(r.code, XR_STATUS_OK);
 	say(ch, "x", 0, 5, "echo.v1.Echo/Say", 1000, &r);
@@ -721,7 +739,7 @@ test_thousand_concurrent_calls_client(void **state)
 
 	(void)state;
 	rt_up(&rt, yaml_tcp);
-	ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err);
+	ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err);
 	for (int i = 0; i < N; i++) {
 		Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 		uint8_t buf[64];

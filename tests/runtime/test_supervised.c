@@ -20,7 +20,7 @@
 
 #include "echo.h"
 #include "echo/v1/echo.pb-c.h"
-#include "lifecycle.h"
+#include "runtime.h"
 #include "rx.h"
 
 static int
@@ -93,7 +93,8 @@ rt_up(struct rt *rt, int workers, const char *restart)
 	    "runtime:\n  platform:\n"
 	    "    execution_ipc: {transport: tcp_local}\n"
 	    "    bootstrap: {mode: process_supervisor}\n"
-	    "    lifecycle: {graceful_timeout_seconds: 3}\n"
+	    "    lifecycle: {ready_timeout_seconds: 10, "
+	    "graceful_timeout_seconds: 3}\n"
 	    "    process_groups:\n"
 	    "      - {name: execution, workers: %d, restart: %s, "
 	    "services: [echo.v1.Echo]}\n", workers, restart);
@@ -111,7 +112,7 @@ rt_up(struct rt *rt, int workers, const char *restart)
 	o.worker_arg = &rt->ev;
 	assert_non_null(rt->lc = xr_lifecycle_new(rt->base, &o, &d));
 	assert_int_equal(xr_lifecycle_start(rt->lc, &d), XR_OK);
-	assert_int_equal(xr_lifecycle_ready(rt->lc, 10000, &d), XR_OK);
+	assert_int_equal(xr_lifecycle_ready(rt->lc, &d), XR_OK);
 }
 
 static void
@@ -174,23 +175,27 @@ test_boot_api_01_round_robin_and_affinity(void **state)
 	rt_up(&rt, 2, "on-failure");
 	assert_string_equal(rt.ev.phases,
 	    "config,registries,runtime_services,workers,ingress,ready,");
-	assert_non_null(xr_lifecycle_supervisor(rt.lc));
-	assert_null(xr_lifecycle_transport(rt.lc));
+	/* IPC-INT-10: the transport service is bound in this mode too */
+	assert_non_null(xr_lifecycle_transport(rt.lc));
+	assert_int_equal(xr_transport_profile(xr_lifecycle_transport(rt.lc)),
+	    XR_TRANSPORT_TCP_LOCAL);
+	assert_null(xr_transport_server(xr_lifecycle_transport(rt.lc)));
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(say(xr_lifecycle_pick(rt.lc, NULL, 0, &err),
+		assert_int_equal(say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err),
 		    "rr", 0, &pids[i]), XR_STATUS_OK);
 	distinct = pids[0] != pids[1];
 	assert_true(distinct);
 	assert_true(pids[0] == pids[2] && pids[1] == pids[3]);
 	assert_true(pids[0] != (uint64_t)getpid());
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(say(xr_lifecycle_pick(rt.lc, "cust-42", 7, &err),
+		assert_int_equal(say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo",
+		    "cust-42", 7, &err),
 		    "affinity", 0, &pid), XR_STATUS_OK);
 		if (i == 0)
 			first = pid;
 		assert_true(pid == first);
 	}
-	assert_int_equal(xr_lifecycle_stop(rt.lc, 3000, &d), XR_OK);
+	assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_OK);
 	assert_int_equal(rt.ev.stop_graceful, 1);
 	assert_int_equal(rt.ev.stop_forced, 0);
 	rt_free(&rt);
@@ -231,11 +236,11 @@ test_proc_int_03_stop_drains_workers(void **state)
 	len = echo__v1__say_request__pack(&req, buf);
 	for (int i = 0; i < 4; i++) {
 		memset(&p[i], 0, sizeof(p[i]));
-		xr_call_start(xr_lifecycle_pick(rt.lc, NULL, 0, &err),
+		xr_call_start(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err),
 		    "echo.v1.Echo/Say", buf, len, 5000, pending_cb, &p[i]);
 	}
 	run_for(rt.base, 50);
-	assert_int_equal(xr_lifecycle_stop(rt.lc, 3000, &d), XR_OK);
+	assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_OK);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(p[i].done, 1);
 		assert_int_equal(p[i].code, XR_STATUS_OK);
@@ -263,14 +268,13 @@ test_proc_int_04_crash_restart(void **state)
 
 	(void)state;
 	rt_up(&rt, 2, "on-failure");
-	assert_int_equal(xr_supervisor_workers(xr_lifecycle_supervisor(rt.lc),
-	    w, 2), 2);
+	assert_int_equal(xr_lifecycle_workers(rt.lc, w, 2), 2);
 	/* a slow call to worker 0 (round robin starts there) */
 	req.text = "victim";
 	req.delay_ms = 2000;
 	len = echo__v1__say_request__pack(&req, buf);
 	memset(&p, 0, sizeof(p));
-	ch = xr_lifecycle_pick(rt.lc, NULL, 0, &err);
+	ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err);
 	xr_call_start(ch, "echo.v1.Echo/Say", buf, len, 5000, pending_cb, &p);
 	run_for(rt.base, 50);
 	assert_int_equal(say(ch, "who", 0, &pid), XR_STATUS_OK);
@@ -282,17 +286,17 @@ test_proc_int_04_crash_restart(void **state)
 	assert_int_equal(rt.ev.failed, 1);
 	assert_int_equal(rt.ev.last_signal, SIGKILL);
 	assert_int_equal(rt.ev.ready, 3);	/* 2 at start + the restart */
-	xr_supervisor_workers(xr_lifecycle_supervisor(rt.lc), w, 2);
+	xr_lifecycle_workers(rt.lc, w, 2);
 	assert_int_equal(w[0].restarts + w[1].restarts, 1);
 	/* both workers serve again */
 	for (int i = 0; i < 2; i++) {
-		int code = say(xr_lifecycle_pick(rt.lc, NULL, 0, &err), "back",
+		int code = say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err), "back",
 		    0, &seen[i]);
 
 		assert_int_equal(code, XR_STATUS_OK);
 	}
 	assert_true(seen[0] != seen[1]);
-	assert_int_equal(xr_lifecycle_stop(rt.lc, 3000, &d), XR_OK);
+	assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_OK);
 	rt_free(&rt);
 }
 
@@ -308,15 +312,15 @@ test_proc_int_08_crash_raises(void **state)
 
 	(void)state;
 	rt_up(&rt, 2, "never");
-	xr_supervisor_workers(xr_lifecycle_supervisor(rt.lc), w, 2);
+	xr_lifecycle_workers(rt.lc, w, 2);
 	kill(w[1].pid, SIGKILL);
 	for (int i = 0; i < 100 && rt.ev.failed == 0; i++)
 		run_for(rt.base, 20);
 	assert_int_equal(rt.ev.failed, 1);
-	assert_null(xr_lifecycle_pick(rt.lc, NULL, 0, &err));
+	assert_null(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err));
 	assert_int_equal(err, XR_ERR_WORKER_FAILED);
 	assert_int_equal(xr_err_category(err), XR_CAT_WORKER_FAILED);
-	xr_lifecycle_stop(rt.lc, 3000, &d);
+	xr_lifecycle_stop(rt.lc, &d);
 	rt_free(&rt);
 }
 
@@ -332,6 +336,6 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return xr_worker_main(3, 4, mods, 1);
+		return xr_runtime_worker_main(argc, argv, mods, 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

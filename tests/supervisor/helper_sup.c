@@ -29,6 +29,7 @@
 #include "echo/v1/echo.pb-c.h"
 #include "probe.h"
 #include "registry.h"
+#include "runtime.h"
 #include "rx.h"
 #include "worker.h"
 
@@ -120,19 +121,15 @@ static const xr_service_module test_modules[] = {
 int
 ts_worker_mode(int argc, char **argv)
 {
-	int bfd = -1, cfd = -1, worker = 0;
+	int worker = 0;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--worker") == 0)
 			worker = 1;
-		else if (strcmp(argv[i], "--bootstrap-fd") == 0 && i + 1 < argc)
-			bfd = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--control-fd") == 0 && i + 1 < argc)
-			cfd = atoi(argv[++i]);
-	}
 	if (!worker)
 		return -1;
-	return xr_worker_main(bfd, cfd, test_modules,
+	/* the worker as programs run it: its endpoint from the runtime */
+	return xr_runtime_worker_main(argc, argv, test_modules,
 	    sizeof(test_modules) / sizeof(test_modules[0]));
 }
 

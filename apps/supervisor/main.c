@@ -1,12 +1,14 @@
 /*
- * supervisor/main.c — execrpc-supervisor: the bootstrap supervisor program.
+ * apps/supervisor/main.c — execrpc-supervisor: the bootstrap supervisor
+ * program.
  *
  *   execrpc-supervisor --config FILE [--log-level LEVEL]
  *
- * Loads the config (bootstrap.mode must be process_supervisor), generates or
- * loads the secret, starts every process group with itself as the worker
- * executable, waits for readiness (lifecycle.ready_timeout_seconds), serves
- * the control socket (control.socket) and prints one line per worker:
+ * Loads the config (bootstrap.mode must be process_supervisor) and runs its
+ * lifecycle (runtime/lifecycle.h): generates or loads the secret, starts
+ * every process group with itself as the worker executable, waits for
+ * readiness (lifecycle.ready_timeout_seconds), serves the control socket
+ * (control.socket) and prints one line per worker:
  *
  *   worker GROUP INDEX pid PID port PORT
  *
@@ -17,8 +19,8 @@
  *
  *   execrpc-supervisor --worker --bootstrap-fd 3 --control-fd 4
  *
- * is how the supervisor starts its workers (xr_worker_main with the module
- * table below); not for interactive use.
+ * is how the supervisor starts its workers (xr_runtime_worker_main with the
+ * module table below); not for interactive use.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -31,8 +33,7 @@
 #include "config.h"
 #include "echo.h"
 #include "log.h"
-#include "supervisor.h"
-#include "worker.h"
+#include "runtime.h"
 
 static int
 add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
@@ -45,10 +46,10 @@ add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
 static const xr_service_module modules[] = {
 	{ "echo.v1.Echo", add_echo },
 };
+#define NMODULES (sizeof(modules) / sizeof(modules[0]))
 
 struct run {
-	xr_supervisor *sup;
-	const xr_config *cfg;
+	xr_lifecycle *lc;
 	int started;		/* initial readiness reached */
 };
 
@@ -89,8 +90,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	xr_supervisor_stop_begin(r->sup, r->cfg->graceful_timeout_seconds * 1000,
-	    r->cfg->drain_inflight);
+	xr_lifecycle_stop_begin(r->lc);	/* the lifecycle policy */
 }
 
 static int
@@ -102,20 +102,6 @@ fail(int code, const xr_diag *d)
 	return (int)xr_err_category(code);
 }
 
-static int
-worker_mode(int argc, char **argv)
-{
-	int bfd, cfd;
-
-	if (xr_worker_args(argc, argv, &bfd, &cfd) != XR_OK) {
-		fprintf(stderr, "usage: execrpc-supervisor --worker "
-		    "--bootstrap-fd N --control-fd M\n");
-		return 64;
-	}
-	return xr_worker_main(bfd, cfd, modules,
-	    sizeof(modules) / sizeof(modules[0]));
-}
-
 int
 main(int argc, char **argv)
 {
@@ -125,10 +111,9 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfg_path = NULL;
-	xr_supervisor_opts o = { 0 };
+	xr_lifecycle_opts o = { 0 };
 	xr_config cfg;
-	xr_keyset ks;
-	xr_diag d = { 0 };
+	xr_diag d = { 0 }, sd = { 0 };
 	struct run r = { 0 };
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -138,7 +123,8 @@ main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--worker") == 0)
-			return worker_mode(argc, argv);
+			return xr_runtime_worker_main(argc, argv, modules,
+			    NMODULES);
 	while ((ch = getopt_long(argc, argv, "c:l:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -164,47 +150,38 @@ main(int argc, char **argv)
 	}
 	if ((ret = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
 		return fail(ret, &d);
-	memset(&ks, 0, sizeof(ks));
 	if (cfg.boot_mode != XR_BOOT_PROCESS_SUPERVISOR) {
 		ret = xr_diag_set(&d, XR_ERR_CONFIG_INVALID,
 		    "runtime.platform.bootstrap.mode: \"%s\"; execrpc-supervisor "
 		    "needs process_supervisor", xr_boot_mode_name(cfg.boot_mode));
 		goto out;
 	}
-	if ((ret = xr_config_keyset(&cfg, &ks, &d)) != XR_OK)
-		goto out;
-	for (int i = 0; i < XR_DIR_COUNT; i++)
-		xr_log_register_secret(ks.k[i].b, ks.k[i].len);
 	if (cfg.secret_inline != NULL)
 		xr_log_register_secret(cfg.secret_inline, cfg.secret_inline_len);
-
 	if ((base = event_base_new()) == NULL) {
 		ret = xr_diag_set(&d, XR_ERR_NOMEM, "cannot create the event loop");
 		goto out;
 	}
-	r.cfg = &cfg;
 	o.cfg = &cfg;
-	o.keys = &ks;
+	o.mods = modules;
+	o.n_mods = NMODULES;
 	o.on_stop_event = on_stop;
 	o.on_worker_event = on_worker;
 	o.worker_arg = &r;
-	if ((r.sup = xr_supervisor_new(base, &o, &d)) == NULL) {
+	if ((r.lc = xr_lifecycle_new(base, &o, &d)) == NULL) {
 		ret = d.code;
 		goto out;
 	}
-	xr_keyset_wipe(&ks);	/* the supervisor holds its own copy */
-	if ((ret = xr_supervisor_start_groups(r.sup, NULL, 0, &d)) != XR_OK ||
-	    (ret = xr_supervisor_wait_ready(r.sup,
-	    cfg.ready_timeout_seconds * 1000, &d)) != XR_OK ||
-	    (ret = xr_supervisor_control_listen(r.sup, cfg.control_socket,
-	    &d)) != XR_OK)
+	if ((ret = xr_lifecycle_start(r.lc, &d)) != XR_OK ||
+	    (ret = xr_lifecycle_ready(r.lc, &d)) != XR_OK ||
+	    (ret = xr_lifecycle_control_listen(r.lc, &d)) != XR_OK)
 		goto out;
-	n = xr_supervisor_workers(r.sup, NULL, 0);
+	n = xr_lifecycle_workers(r.lc, NULL, 0);
 	if ((ws = calloc(n, sizeof(*ws))) == NULL) {
 		ret = xr_diag_set(&d, XR_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	xr_supervisor_workers(r.sup, ws, n);
+	xr_lifecycle_workers(r.lc, ws, n);
 	for (size_t i = 0; i < n; i++)
 		print_worker(&ws[i]);
 	r.started = 1;
@@ -215,19 +192,23 @@ main(int argc, char **argv)
 		ret = xr_diag_set(&d, XR_ERR_NOMEM, "cannot watch signals");
 		goto out;
 	}
-	if ((ret = xr_supervisor_run(r.sup, &d)) != XR_OK)
+	if ((ret = xr_lifecycle_run(r.lc, &d)) != XR_OK)
 		goto out;
+	/* the groups are stopped: this closes the ingress */
+	if ((ret = xr_lifecycle_stop(r.lc, &sd)) != XR_OK) {
+		d = sd;
+		goto out;
+	}
 	status = 0;
  out:
 	if (ret != XR_OK)
 		status = fail(ret, &d);
-	xr_keyset_wipe(&ks);
 	free(ws);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
-	xr_supervisor_free(r.sup);
+	xr_lifecycle_free(r.lc);
 	if (base != NULL)
 		event_base_free(base);
 	xr_config_free(&cfg);
