@@ -19,23 +19,13 @@
 
 #include <event2/event.h>
 
-#include "echo.h"
 #include "echo/v1/echo.pb-c.h"
-#include "runtime.h"
+#include "helper_rt.h"
 #include "log.h"
 #include "rx.h"
 #include "summary.h"
 
-static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
-static const xr_service_module mods[] = {
-	{ "echo.v1.Echo", echo_add },
-};
+#define SAY "echo.v1.Echo/Say"
 
 static const char *yaml_memory =
     "runtime:\n"
@@ -65,55 +55,14 @@ static const char *yaml_tcp_g1 =
     "      - name: execution\n"
     "        services: [echo.v1.Echo]\n";
 
-struct phases {
-	char seen[256];
-};
-
+/* Stop (asserts a clean stop) and free. */
 static void
-on_phase(void *arg, const char *name)
-{
-	struct phases *p = arg;
-
-	strncat(p->seen, name, sizeof(p->seen) - strlen(p->seen) - 2);
-	strcat(p->seen, ",");
-}
-
-struct rt {
-	struct event_base *base;
-	xr_config cfg;
-	xr_lifecycle *lc;
-	struct phases ph;
-};
-
-static void
-rt_up(struct rt *rt, const char *yaml)
-{
-	xr_lifecycle_opts o = { 0 };
-	xr_diag d = { 0 };
-
-	memset(rt, 0, sizeof(*rt));
-	assert_non_null(rt->base = event_base_new());
-	assert_int_equal(xr_config_load_string(yaml, strlen(yaml), &rt->cfg,
-	    &d), XR_OK);
-	o.cfg = &rt->cfg;
-	o.mods = mods;
-	o.n_mods = 1;
-	o.on_phase = on_phase;
-	o.phase_arg = &rt->ph;
-	assert_non_null(rt->lc = xr_lifecycle_new(rt->base, &o, &d));
-	assert_int_equal(xr_lifecycle_start(rt->lc, &d), XR_OK);
-	assert_int_equal(xr_lifecycle_ready(rt->lc, &d), XR_OK);
-}
-
-static void
-rt_down(struct rt *rt)
+rt_down(rt_ctx *r)
 {
 	xr_diag d = { 0 };
 
-	assert_int_equal(xr_lifecycle_stop(rt->lc, &d), XR_OK);
-	xr_lifecycle_free(rt->lc);
-	xr_config_free(&rt->cfg);
-	event_base_free(rt->base);
+	assert_int_equal(xr_lifecycle_stop(r->lc, &d), XR_OK);
+	rt_free(r);
 }
 
 /* Number of socket fds this process holds. */
@@ -140,47 +89,12 @@ count_sockets(void)
 	return n;
 }
 
-struct result {
-	int code;
-	char message[256];
-	uint8_t resp[512];
-	size_t resp_len;
-};
-
+/* A Say as the parity test compares them. */
 static void
 say(xr_channel *ch, const char *text, uint32_t delay, uint32_t fail,
-    const char *method, uint32_t timeout_ms, struct result *out)
+    const char *method, uint32_t timeout_ms, rt_result *out)
 {
-	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
-	uint8_t buf[256], *resp = NULL;
-	size_t len, rlen = 0;
-	xr_status st;
-
-	req.text = (char *)(uintptr_t)text;
-	req.delay_ms = delay;
-	req.fail_code = fail;
-	len = echo__v1__say_request__pack(&req, buf);
-	memset(out, 0, sizeof(*out));
-	out->code = xr_call_sync_bytes(ch, method, buf, len, &resp, &rlen,
-	    timeout_ms, &st);
-	snprintf(out->message, sizeof(out->message), "%s", st.message);
-	assert_true(rlen <= sizeof(out->resp));
-	if (rlen > 0)
-		memcpy(out->resp, resp, rlen);
-	out->resp_len = rlen;
-	free(resp);
-}
-
-/* The response with the worker pid zeroed: pids differ between runs. */
-static void
-say_text(const struct result *r, char *buf, size_t cap)
-{
-	Echo__V1__SayResponse *m = echo__v1__say_response__unpack(NULL,
-	    r->resp_len, r->resp);
-
-	assert_non_null(m);
-	snprintf(buf, cap, "%s", m->text);
-	echo__v1__say_response__free_unpacked(m, NULL);
+	rt_say(ch, method, text, delay, fail, timeout_ms, out);
 }
 
 /* IPC-INT-01 + IPC-INT-09: no execution_ipc section -> memory: calls run
@@ -189,10 +103,9 @@ say_text(const struct result *r, char *buf, size_t cap)
 static void
 test_ipc_int_01_09_memory_no_socket(void **state)
 {
-	struct rt rt;
+	rt_ctx rt;
 	xr_channel *ch, *ch2;
-	struct result r;
-	char text[64];
+	rt_result r;
 	int err, before;
 
 	(void)state;
@@ -208,8 +121,7 @@ test_ipc_int_01_09_memory_no_socket(void **state)
 	assert_ptr_equal(ch, ch2);
 	say(ch, "in-process", 0, 0, "echo.v1.Echo/Say", 1000, &r);
 	assert_int_equal(r.code, XR_STATUS_OK);
-	say_text(&r, text, sizeof(text));
-	assert_string_equal(text, "in-process");
+	assert_string_equal(r.text, "in-process");
 	assert_int_equal(count_sockets(), before);
 	rt_down(&rt);
 }
@@ -220,11 +132,11 @@ test_ipc_int_01_09_memory_no_socket(void **state)
 static void
 test_ipc_int_02_04_10_tcp_local_defaults(void **state)
 {
-	struct rt rt;
+	rt_ctx rt;
 	xr_transport_svc *t;
 	xr_server_stats st;
 	xr_channel *ch;
-	struct result r;
+	rt_result r;
 	int err, before;
 
 	(void)state;
@@ -277,10 +189,10 @@ test_ipc_int_03_summary_profile(void **state)
 static void
 test_ipc_int_11_channels_from_service(void **state)
 {
-	struct rt rt;
+	rt_ctx rt;
 	xr_channel *ch;
 	xr_diag d = { 0 };
-	struct result r;
+	rt_result r;
 
 	(void)state;
 	rt_up(&rt, yaml_tcp);
@@ -313,12 +225,12 @@ test_ipc_int_12_parity(void **state)
 		{ "bad", "not-a-method", 0, 0, 1000 },
 	};
 	enum { N = sizeof(calls) / sizeof(calls[0]) };
-	static struct result res[2][N];
+	static rt_result res[2][N];
 	const char *yamls[2] = { yaml_memory, yaml_tcp };
 
 	(void)state;
 	for (int p = 0; p < 2; p++) {
-		struct rt rt;
+		rt_ctx rt;
 		xr_channel *ch;
 		int err;
 
@@ -330,16 +242,13 @@ test_ipc_int_12_parity(void **state)
 		rt_down(&rt);
 	}
 	for (int i = 0; i < N; i++) {
-		char a[64], b[64];
-
 		assert_int_equal(res[0][i].code, res[1][i].code);
 		assert_string_equal(res[0][i].message, res[1][i].message);
 		assert_int_equal(res[0][i].resp_len != 0, res[1][i].resp_len != 0);
 		if (res[0][i].code == XR_STATUS_OK) {
-			say_text(&res[0][i], a, sizeof(a));
-			say_text(&res[1][i], b, sizeof(b));
-			assert_string_equal(a, b);
-			assert_string_equal(a, calls[i].text);
+			/* the text; the pids are the same process here */
+			assert_string_equal(res[0][i].text, res[1][i].text);
+			assert_string_equal(res[0][i].text, calls[i].text);
 		}
 	}
 	assert_int_equal(res[0][3].code, 3);
@@ -353,11 +262,11 @@ test_ipc_int_12_parity(void **state)
 static void
 test_proc_int_01_05_start_order(void **state)
 {
-	struct rt rt;
+	rt_ctx rt;
 
 	(void)state;
 	rt_up(&rt, yaml_tcp);
-	assert_string_equal(rt.ph.seen,
+	assert_string_equal(rt.ev.phases,
 	    "config,registries,runtime_services,workers,ingress,ready,");
 	assert_int_equal(xr_lifecycle_status(rt.lc), XR_LC_READY);
 	{
@@ -385,8 +294,8 @@ test_proc_int_02_07_not_ready(void **state)
 	assert_int_equal(xr_config_load_string(yaml_tcp, strlen(yaml_tcp),
 	    &cfg, &d), XR_OK);
 	o.cfg = &cfg;
-	o.mods = mods;
-	o.n_mods = 1;
+	o.mods = rt_mods;
+	o.n_mods = RT_NMODS;
 	assert_non_null(lc = xr_lifecycle_new(base, &o, &d));
 	assert_null(xr_lifecycle_pick(lc, "echo.v1.Echo", NULL, 0, &err));
 	assert_int_equal(err, XR_ERR_LIFECYCLE_NOT_READY);
@@ -424,8 +333,8 @@ test_proc_int_06_resolution(void **state)
 	assert_int_equal(xr_config_load_string(yaml_unknown_svc,
 	    strlen(yaml_unknown_svc), &cfg, &d), XR_OK);
 	o.cfg = &cfg;
-	o.mods = mods;
-	o.n_mods = 1;
+	o.mods = rt_mods;
+	o.n_mods = RT_NMODS;
 	assert_null(xr_lifecycle_new(base, &o, &d));
 	assert_int_equal(d.code, XR_ERR_LIFECYCLE_RESOLUTION);
 	assert_non_null(strstr(d.reason, "nobody.v1.Home"));
@@ -444,44 +353,10 @@ test_proc_int_06_resolution(void **state)
 	event_base_free(base);
 }
 
-struct pending {
-	int done, code;
-};
-
 static void
-pending_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+start_say(xr_channel *ch, uint32_t delay, uint32_t timeout, rt_pending *p)
 {
-	struct pending *p = arg;
-
-	(void)resp;
-	(void)len;
-	p->done = 1;
-	p->code = st->code;
-}
-
-/* Run the base for `ms` milliseconds. */
-static void
-run_for(struct event_base *base, int ms)
-{
-	struct timeval tv = { 0, ms * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-}
-
-static void
-start_say(xr_channel *ch, uint32_t delay, uint32_t timeout,
-    struct pending *p)
-{
-	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
-	uint8_t buf[64];
-	size_t len;
-
-	req.text = "drain";
-	req.delay_ms = delay;
-	len = echo__v1__say_request__pack(&req, buf);
-	memset(p, 0, sizeof(*p));
-	xr_call_start(ch, "echo.v1.Echo/Say", buf, len, timeout, pending_cb, p);
+	rt_start_say(ch, SAY, delay, timeout, p);
 }
 
 /* PROC-INT-03: a graceful stop drains in-flight calls within the timeout,
@@ -493,8 +368,8 @@ test_proc_int_03_graceful_stop_drains(void **state)
 
 	(void)state;
 	for (int i = 0; i < 2; i++) {
-		struct rt rt;
-		struct pending p[3];
+		rt_ctx rt;
+		rt_pending p[3];
 		xr_diag d = { 0 };
 		xr_channel *ch;
 		int err;
@@ -504,7 +379,7 @@ test_proc_int_03_graceful_stop_drains(void **state)
 		for (int k = 0; k < 3; k++)
 			start_say(ch, 200 + 50 * (uint32_t)k, 5000, &p[k]);
 		/* let the requests reach the endpoint before the stop */
-		run_for(rt.base, 50);
+		rt_run_for(rt.base, 50);
 		assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_OK);
 		for (int k = 0; k < 3; k++) {
 			if (p[k].code != 0)
@@ -524,8 +399,8 @@ test_proc_int_03_graceful_stop_drains(void **state)
 static void
 test_stop_timeout_forced(void **state)
 {
-	struct rt rt;
-	struct pending p;
+	rt_ctx rt;
+	rt_pending p;
 	xr_diag d = { 0 };
 	xr_channel *ch;
 	int err;
@@ -536,7 +411,7 @@ test_stop_timeout_forced(void **state)
 	rt_up(&rt, yaml_tcp_g1);
 	ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err);
 	start_say(ch, 3000, 10000, &p);
-	run_for(rt.base, 50);
+	rt_run_for(rt.base, 50);
 	t0 = xr_mono_ms();
 	assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_ERR_STOP_TIMEOUT);
 	took = xr_mono_ms() - t0;
@@ -572,9 +447,9 @@ test_ipc_int_08_sec_ipc_08_no_secret_in_logs(void **state)
 	static const char *hex_uc = "43414E4152592D30313233";
 	static const char *b64 = "Q0FOQVJZLTAxMjM0NTY3ODktYWJjZGVm";
 	char yaml[1024];
-	struct rt rt;
+	rt_ctx rt;
 	xr_channel *ch;
-	struct result r;
+	rt_result r;
 	int err;
 
 	(void)state;
@@ -634,7 +509,7 @@ test_server_killed_mid_call(void **state)
 	xr_keyset ks;
 	xr_channel_opts co = { 0 };
 	xr_channel *ch;
-	struct pending p[5];
+	rt_pending p[5];
 	uint64_t t0;
 	static const char secret[] = "0123456789abcdef0123456789abcdef-kill";
 
@@ -732,7 +607,7 @@ test_thousand_concurrent_calls_client(void **state)
 {
 	enum { N = 1000 };
 	static struct matched m[N];
-	struct rt rt;
+	rt_ctx rt;
 	xr_channel *ch;
 	int err, done = 0, ok = 0;
 	uint64_t t0;
@@ -768,7 +643,7 @@ test_thousand_concurrent_calls_client(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ipc_int_01_09_memory_no_socket),
@@ -786,7 +661,11 @@ main(void)
 		cmocka_unit_test(test_thousand_concurrent_calls_client),
 	};
 
+	int r;
+
 	signal(SIGPIPE, SIG_IGN);
+	if ((r = rt_worker_mode(argc, argv)) >= 0)
+		return r;
 	if (getenv("XR_DEBUG") != NULL)
 		xr_log_set_level(XR_LOG_DEBUG);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,77 +18,16 @@
 
 #include <event2/event.h>
 
-#include "echo.h"
-#include "echo/v1/echo.pb-c.h"
-#include "runtime.h"
-#include "rx.h"
+#include "helper_rt.h"
 
-static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
+#define SAY "echo.v1.Echo/Say"
 
-static const xr_service_module mods[] = { { "echo.v1.Echo", echo_add } };
-
-struct events {
-	char phases[256];
-	int stop_graceful, stop_forced;
-	int failed;		/* XR_ERR_WORKER_FAILED events */
-	int last_signal;
-	int ready;
-};
-
+/* One group "execution" of `workers` echo workers with `restart`. */
 static void
-on_phase(void *arg, const char *name)
-{
-	struct events *ev = arg;
-
-	strncat(ev->phases, name, sizeof(ev->phases) - strlen(ev->phases) - 2);
-	strcat(ev->phases, ",");
-}
-
-static void
-on_stop(void *arg, const char *group, xr_stop_mode mode)
-{
-	struct events *ev = arg;
-
-	assert_string_equal(group, "execution");
-	if (mode == XR_STOP_GRACEFUL)
-		ev->stop_graceful++;
-	else
-		ev->stop_forced++;
-}
-
-static void
-on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
-{
-	struct events *ev = arg;
-
-	if (err == XR_ERR_WORKER_FAILED) {
-		ev->failed++;
-		ev->last_signal = w->last_signal;
-	} else if (err == XR_OK && strcmp(reason, "ready") == 0) {
-		ev->ready++;
-	}
-}
-
-struct rt {
-	struct event_base *base;
-	xr_config cfg;
-	xr_lifecycle *lc;
-	struct events ev;
-};
-
-static void
-rt_up(struct rt *rt, int workers, const char *restart)
+up(rt_ctx *r, int workers, const char *restart)
 {
 	char yaml[512];
-	xr_lifecycle_opts o = { 0 };
-	xr_diag d = { 0 };
 
-	memset(rt, 0, sizeof(*rt));
 	snprintf(yaml, sizeof(yaml),
 	    "runtime:\n  platform:\n"
 	    "    execution_ipc: {transport: tcp_local}\n"
@@ -98,66 +37,21 @@ rt_up(struct rt *rt, int workers, const char *restart)
 	    "    process_groups:\n"
 	    "      - {name: execution, workers: %d, restart: %s, "
 	    "services: [echo.v1.Echo]}\n", workers, restart);
-	assert_non_null(rt->base = event_base_new());
-	assert_int_equal(xr_config_load_string(yaml, strlen(yaml), &rt->cfg,
-	    &d), XR_OK);
-	o.cfg = &rt->cfg;
-	o.mods = mods;
-	o.n_mods = 1;
-	o.on_phase = on_phase;
-	o.phase_arg = &rt->ev;
-	o.on_stop_event = on_stop;
-	o.stop_arg = &rt->ev;
-	o.on_worker_event = on_worker;
-	o.worker_arg = &rt->ev;
-	assert_non_null(rt->lc = xr_lifecycle_new(rt->base, &o, &d));
-	assert_int_equal(xr_lifecycle_start(rt->lc, &d), XR_OK);
-	assert_int_equal(xr_lifecycle_ready(rt->lc, &d), XR_OK);
-}
-
-static void
-rt_free(struct rt *rt)
-{
-	xr_lifecycle_free(rt->lc);
-	xr_config_free(&rt->cfg);
-	event_base_free(rt->base);
+	rt_up(r, yaml);
 }
 
 /* A blocking Say through the channel; returns the status code and the
  * answering worker's pid. */
 static int
-say(xr_channel *ch, const char *text, uint32_t delay, uint64_t *pid)
+say(xr_channel *ch, const char *text, uint64_t *pid)
 {
-	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
-	Echo__V1__SayResponse *r;
-	uint8_t buf[128], *resp = NULL;
-	size_t len, rlen = 0;
-	xr_status st;
-	int code;
+	rt_result res;
 
-	req.text = (char *)(uintptr_t)text;
-	req.delay_ms = delay;
-	len = echo__v1__say_request__pack(&req, buf);
-	code = xr_call_sync_bytes(ch, "echo.v1.Echo/Say", buf, len, &resp,
-	    &rlen, 5000, &st);
-	*pid = 0;
-	if (code == XR_STATUS_OK) {
-		assert_non_null(r = echo__v1__say_response__unpack(NULL, rlen, resp));
-		assert_string_equal(r->text, text);
-		*pid = r->worker_pid;
-		echo__v1__say_response__free_unpacked(r, NULL);
-	}
-	free(resp);
-	return code;
-}
-
-static void
-run_for(struct event_base *base, int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
+	rt_say(ch, SAY, text, 0, 0, 5000, &res);
+	if (res.code == XR_STATUS_OK)
+		assert_string_equal(res.text, text);
+	*pid = res.pid;
+	return res.code;
 }
 
 /* BOOT-API-01 / PROC-INT-01: the lifecycle drives the supervisor; calls
@@ -166,13 +60,13 @@ run_for(struct event_base *base, int ms)
 static void
 test_boot_api_01_round_robin_and_affinity(void **state)
 {
-	struct rt rt;
+	rt_ctx rt;
 	uint64_t pids[4], first = 0, pid;
 	xr_diag d = { 0 };
 	int err, distinct = 0;
 
 	(void)state;
-	rt_up(&rt, 2, "on-failure");
+	up(&rt, 2, "on-failure");
 	assert_string_equal(rt.ev.phases,
 	    "config,registries,runtime_services,workers,ingress,ready,");
 	/* IPC-INT-10: the transport service is bound in this mode too */
@@ -181,16 +75,15 @@ test_boot_api_01_round_robin_and_affinity(void **state)
 	    XR_TRANSPORT_TCP_LOCAL);
 	assert_null(xr_transport_server(xr_lifecycle_transport(rt.lc)));
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err),
-		    "rr", 0, &pids[i]), XR_STATUS_OK);
+		assert_int_equal(say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo",
+		    NULL, 0, &err), "rr", &pids[i]), XR_STATUS_OK);
 	distinct = pids[0] != pids[1];
 	assert_true(distinct);
 	assert_true(pids[0] == pids[2] && pids[1] == pids[3]);
 	assert_true(pids[0] != (uint64_t)getpid());
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo",
-		    "cust-42", 7, &err),
-		    "affinity", 0, &pid), XR_STATUS_OK);
+		    "cust-42", 7, &err), "affinity", &pid), XR_STATUS_OK);
 		if (i == 0)
 			first = pid;
 		assert_true(pid == first);
@@ -201,45 +94,22 @@ test_boot_api_01_round_robin_and_affinity(void **state)
 	rt_free(&rt);
 }
 
-struct pending {
-	int done, code;
-};
-
-static void
-pending_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
-{
-	struct pending *p = arg;
-
-	(void)resp;
-	(void)len;
-	p->done = 1;
-	p->code = st->code;
-}
-
 /* PROC-INT-03 / STOP-IPC-01: a graceful stop drains calls in flight on the
  * workers; each gets OK; one graceful event. */
 static void
 test_proc_int_03_stop_drains_workers(void **state)
 {
-	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
-	struct rt rt;
-	struct pending p[4];
-	uint8_t buf[64];
-	size_t len;
+	rt_ctx rt;
+	rt_pending p[4];
 	xr_diag d = { 0 };
 	int err;
 
 	(void)state;
-	rt_up(&rt, 2, "on-failure");
-	req.text = "slow";
-	req.delay_ms = 300;
-	len = echo__v1__say_request__pack(&req, buf);
-	for (int i = 0; i < 4; i++) {
-		memset(&p[i], 0, sizeof(p[i]));
-		xr_call_start(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err),
-		    "echo.v1.Echo/Say", buf, len, 5000, pending_cb, &p[i]);
-	}
-	run_for(rt.base, 50);
+	up(&rt, 2, "on-failure");
+	for (int i = 0; i < 4; i++)
+		rt_start_say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0,
+		    &err), SAY, 300, 5000, &p[i]);
+	rt_run_for(rt.base, 50);
 	assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_OK);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(p[i].done, 1);
@@ -255,32 +125,25 @@ test_proc_int_03_stop_drains_workers(void **state)
 static void
 test_proc_int_04_crash_restart(void **state)
 {
-	struct rt rt;
+	rt_ctx rt;
 	xr_worker_info w[2];
-	struct pending p;
-	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
-	uint8_t buf[64];
-	size_t len;
+	rt_pending p;
 	xr_diag d = { 0 };
 	uint64_t pid, seen[2] = { 0, 0 };
 	int err;
 	xr_channel *ch;
 
 	(void)state;
-	rt_up(&rt, 2, "on-failure");
+	up(&rt, 2, "on-failure");
 	assert_int_equal(xr_lifecycle_workers(rt.lc, w, 2), 2);
 	/* a slow call to worker 0 (round robin starts there) */
-	req.text = "victim";
-	req.delay_ms = 2000;
-	len = echo__v1__say_request__pack(&req, buf);
-	memset(&p, 0, sizeof(p));
 	ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err);
-	xr_call_start(ch, "echo.v1.Echo/Say", buf, len, 5000, pending_cb, &p);
-	run_for(rt.base, 50);
-	assert_int_equal(say(ch, "who", 0, &pid), XR_STATUS_OK);
+	rt_start_say(ch, SAY, 2000, 5000, &p);
+	rt_run_for(rt.base, 50);
+	assert_int_equal(say(ch, "who", &pid), XR_STATUS_OK);
 	kill(w[0].pid == (pid_t)pid ? w[0].pid : w[1].pid, SIGKILL);
 	for (int i = 0; i < 100 && (!p.done || rt.ev.ready < 3); i++)
-		run_for(rt.base, 20);
+		rt_run_for(rt.base, 20);
 	assert_int_equal(p.done, 1);
 	assert_int_equal(p.code, XR_STATUS_UNAVAILABLE);
 	assert_int_equal(rt.ev.failed, 1);
@@ -289,12 +152,9 @@ test_proc_int_04_crash_restart(void **state)
 	xr_lifecycle_workers(rt.lc, w, 2);
 	assert_int_equal(w[0].restarts + w[1].restarts, 1);
 	/* both workers serve again */
-	for (int i = 0; i < 2; i++) {
-		int code = say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err), "back",
-		    0, &seen[i]);
-
-		assert_int_equal(code, XR_STATUS_OK);
-	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(say(xr_lifecycle_pick(rt.lc, "echo.v1.Echo",
+		    NULL, 0, &err), "back", &seen[i]), XR_STATUS_OK);
 	assert_true(seen[0] != seen[1]);
 	assert_int_equal(xr_lifecycle_stop(rt.lc, &d), XR_OK);
 	rt_free(&rt);
@@ -305,17 +165,17 @@ test_proc_int_04_crash_restart(void **state)
 static void
 test_proc_int_08_crash_raises(void **state)
 {
-	struct rt rt;
+	rt_ctx rt;
 	xr_worker_info w[2];
 	xr_diag d = { 0 };
 	int err = 0;
 
 	(void)state;
-	rt_up(&rt, 2, "never");
+	up(&rt, 2, "never");
 	xr_lifecycle_workers(rt.lc, w, 2);
 	kill(w[1].pid, SIGKILL);
 	for (int i = 0; i < 100 && rt.ev.failed == 0; i++)
-		run_for(rt.base, 20);
+		rt_run_for(rt.base, 20);
 	assert_int_equal(rt.ev.failed, 1);
 	assert_null(xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL, 0, &err));
 	assert_int_equal(err, XR_ERR_WORKER_FAILED);
@@ -333,9 +193,10 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_proc_int_04_crash_restart),
 		cmocka_unit_test(test_proc_int_08_crash_raises),
 	};
+	int r;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return xr_runtime_worker_main(argc, argv, mods, 1);
+	if ((r = rt_worker_mode(argc, argv)) >= 0)
+		return r;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
