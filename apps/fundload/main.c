@@ -135,9 +135,11 @@ health(void *arg, char *why, size_t cap)
 }
 
 /* One line of counters on stderr, after the workers are reaped: the
- * ingress's peak RSS, and the largest worker's (process_supervisor). */
+ * ingress's peak RSS, and the largest worker's (process_supervisor, where
+ * `workers` is the FundLoad group's count). */
 static void
-print_stats(const xr_config *cfg, const xr_fl_ingress_stats *st)
+print_stats(const xr_config *cfg, uint32_t workers,
+    const xr_fl_ingress_stats *st)
 {
 	struct rusage self, kids;
 
@@ -147,8 +149,7 @@ print_stats(const xr_config *cfg, const xr_fl_ingress_stats *st)
 	    "lines=%llu invalid=%llu accepted=%llu declined=%llu ignored=%llu "
 	    "held=%llu max_inflight=%u maxrss_kb=%ld worker_maxrss_kb=%ld\n",
 	    xr_transport_name(cfg->transport), xr_boot_mode_name(cfg->boot_mode),
-	    cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR ?
-	    cfg->groups[0].workers : 0, xr_rules_name(cfg->fundload_rules),
+	    workers, xr_rules_name(cfg->fundload_rules),
 	    (unsigned long long)st->lines, (unsigned long long)st->invalid,
 	    (unsigned long long)st->accepted, (unsigned long long)st->declined,
 	    (unsigned long long)st->ignored, (unsigned long long)st->held,
@@ -177,7 +178,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct rlimit nocore = { 0, 0 };
-	const char *cfg_path = NULL, *rules = NULL, *input = NULL;
+	const char *cfg_path = NULL, *rules = NULL, *input = NULL, *group;
 	struct event_base *base = NULL;
 	xr_fl_ingress_opts io = { 0 };
 	xr_lifecycle_opts lo = { 0 };
@@ -187,6 +188,7 @@ main(int argc, char **argv)
 	xr_config cfg;
 	xr_diag d = { 0 }, sd = { 0 };
 	unsigned long window = 0;
+	uint32_t workers = 0;
 	bool stats = false, have_cfg = false, control = false;
 	int c, r, fd = STDIN_FILENO, status;
 	char *end;
@@ -273,12 +275,16 @@ main(int argc, char **argv)
 		status = fail(d.code, &d);
 		goto out;
 	}
-	if (xr_lifecycle_route(a.lc, XR_FL_SERVICE) == NULL) {
+	if ((group = xr_lifecycle_route(a.lc, XR_FL_SERVICE)) == NULL) {
 		xr_diag_set(&d, XR_ERR_CONFIG_INVALID, "runtime.platform."
 		    "process_groups: no group serves %s", XR_FL_SERVICE);
 		status = fail(d.code, &d);
 		goto out;
 	}
+	for (size_t i = 0; i < cfg.n_groups; i++)
+		if (cfg.boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
+		    strcmp(cfg.groups[i].name, group) == 0)
+			workers = cfg.groups[i].workers;
 	if ((r = xr_lifecycle_start(a.lc, &d)) != XR_OK ||
 	    (a.q = xr_transport_queue(xr_lifecycle_transport(a.lc),
 	    XR_FL_SERVICE, &d)) == NULL ||
@@ -318,7 +324,7 @@ main(int argc, char **argv)
 	if ((r = xr_lifecycle_stop(a.lc, &sd)) != XR_OK && status == 0)
 		status = fail(r, &sd);
 	if (stats)
-		print_stats(&cfg, &st);
+		print_stats(&cfg, workers, &st);
  out:
 	xr_lifecycle_free(a.lc);	/* calls still pending complete here */
 	xr_fl_service_free_all();

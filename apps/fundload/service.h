@@ -5,7 +5,7 @@
  *
  * One state per registration: every registry the module is added to (the
  * inline runtime's, each worker's) owns its own customers. The ingress
- * routes each customer to one registry (xr_lifecycle_pick by customer id)
+ * routes each customer to one registry (xr_queue_pick by customer id)
  * and tells each load whether its day's prime slot is free
  * (docs/fundload.md, "Coordination").
  */
@@ -34,7 +34,7 @@ int xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx);
 
 /*
  * Free the state of every registration made by this process. Call it once
- * the registries are gone (after xr_worker_main() returns, or after
+ * the registries are gone (after xr_runtime_worker_main() returns, or after
  * xr_lifecycle_free()); the registry has no destructor hook for a
  * service's argument.
  */
