@@ -56,7 +56,8 @@ typedef enum xr_lc_state {
 } xr_lc_state;
 
 typedef struct xr_lifecycle_opts {
-	const xr_config *cfg;			/* borrowed; must outlive */
+	const xr_config *cfg;			/* borrowed; must outlive and not
+						 * change after new() */
 	const xr_service_module *mods;		/* service name -> registration */
 	size_t n_mods;
 	/* process_supervisor only (see xr_supervisor_opts) */

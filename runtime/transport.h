@@ -190,7 +190,8 @@ const char *xr_topic_group(const xr_topic *tp);
 
 /* One worker's delivery. */
 typedef struct xr_topic_result {
-	const char *group;	/* the group's name */
+	const char *group;	/* the group's name (the service's: valid
+				 * until it is freed) */
 	uint32_t index;		/* the worker's index in the group */
 	xr_status status;	/* the delivery's final status */
 	const uint8_t *resp;	/* response payload (status OK), else NULL */
