@@ -7,11 +7,12 @@
  * echo.v1.Echo) it: starts the supervisor and its workers through the
  * lifecycle; serves the control socket; sends signed calls through the
  * ingress (round robin, then affinity by key) and prints which worker
- * answered; sends a frame signed with a wrong key to a worker and prints the
- * worker's reject counters (Endpoint/Stats); waits for SIGUSR1 (the script
- * runs `execrpc status` meanwhile); SIGKILLs a worker and keeps calling while
- * it is restarted; then serves the control socket until `execrpc stop`
- * stops the groups gracefully, printing the stop events.
+ * answered; sends a frame signed with a wrong key to a worker and prints
+ * every worker's reject counters (Endpoint/Stats, published to the group as
+ * a topic); waits for SIGUSR1 (the script runs `execrpc status`
+ * meanwhile); SIGKILLs a worker and keeps calling while it is restarted;
+ * then serves the control socket until `execrpc stop` stops the groups
+ * gracefully, printing the stop events.
  *
  * The binary is also its own worker: `--worker --bootstrap-fd 3
  * --control-fd 4` runs xr_runtime_worker_main(). It uses the runtime's
@@ -138,39 +139,46 @@ tampered_hello(uint16_t port)
 		close(fd);
 }
 
-/* The worker's Endpoint/Stats through the ingress channel to it. */
+/* Every worker's Endpoint/Stats: one topic delivery to each worker of the
+ * group hosting echo.v1.Echo, each answer printed. */
 static void
-print_worker_stats(xr_lifecycle *lc, const char *key)
+print_worker_stats(xr_lifecycle *lc)
 {
 	Execrpc__V1__StatsRequest req = EXECRPC__V1__STATS_REQUEST__INIT;
 	Execrpc__V1__WorkerStatus *ws;
-	uint8_t buf[16], *resp = NULL;
-	size_t len = execrpc__v1__stats_request__pack(&req, buf), rlen = 0;
-	xr_status st;
-	xr_channel *ch;
-	int err;
+	xr_topic_result *res = NULL;
+	xr_topic *tp;
+	uint8_t buf[16];
+	size_t len = execrpc__v1__stats_request__pack(&req, buf), n = 0;
 
-	if ((ch = xr_lifecycle_pick(lc, "echo.v1.Echo", key,
-	    key ? strlen(key) : 0, &err)) == NULL ||
-	    xr_call_sync_bytes(ch, "execrpc.v1.Endpoint/Stats", buf, len, &resp,
-	    &rlen, 2000, &st) != XR_STATUS_OK ||
-	    (ws = execrpc__v1__worker_status__unpack(NULL, rlen, resp)) == NULL) {
+	if ((tp = xr_transport_topic(xr_lifecycle_transport(lc),
+	    "echo.v1.Echo", NULL)) == NULL ||
+	    xr_topic_publish_sync(tp, "execrpc.v1.Endpoint/Stats", buf, len,
+	    2000, &res, &n) != XR_OK) {
 		printf("   stats unavailable\n");
-		free(resp);
 		return;
 	}
-	printf("   worker pid %d: calls %llu, rejects: bad_signature %llu, "
-	    "replay %llu, expired %llu, malformed %llu, oversized %llu, "
-	    "kind_not_allowed %llu\n", ws->pid,
-	    (unsigned long long)ws->calls,
-	    (unsigned long long)ws->rejects->bad_signature,
-	    (unsigned long long)ws->rejects->replay,
-	    (unsigned long long)ws->rejects->expired,
-	    (unsigned long long)ws->rejects->malformed,
-	    (unsigned long long)ws->rejects->oversized,
-	    (unsigned long long)ws->rejects->kind_not_allowed);
-	execrpc__v1__worker_status__free_unpacked(ws, NULL);
-	free(resp);
+	for (size_t i = 0; i < n; i++) {
+		if (res[i].status.code != XR_STATUS_OK ||
+		    (ws = execrpc__v1__worker_status__unpack(NULL,
+		    res[i].resp_len, res[i].resp)) == NULL) {
+			printf("   worker %s/%u: stats unavailable\n",
+			    res[i].group, res[i].index);
+			continue;
+		}
+		printf("   worker pid %d: calls %llu, rejects: bad_signature "
+		    "%llu, replay %llu, expired %llu, malformed %llu, oversized "
+		    "%llu, kind_not_allowed %llu\n", ws->pid,
+		    (unsigned long long)ws->calls,
+		    (unsigned long long)ws->rejects->bad_signature,
+		    (unsigned long long)ws->rejects->replay,
+		    (unsigned long long)ws->rejects->expired,
+		    (unsigned long long)ws->rejects->malformed,
+		    (unsigned long long)ws->rejects->oversized,
+		    (unsigned long long)ws->rejects->kind_not_allowed);
+		execrpc__v1__worker_status__free_unpacked(ws, NULL);
+	}
+	xr_topic_results_free(res, n);
 	fflush(stdout);
 }
 
@@ -280,9 +288,9 @@ main(int argc, char **argv)
 	printf("== a frame signed with the wrong key, sent to worker 0\n");
 	port = (uint16_t)find_port(lc, 0, &victim);
 	tampered_hello(port);
-	printf("== reject counters of every worker (execrpc.v1.Endpoint/Stats)\n");
-	for (uint32_t i = 0; i < cfg.groups[0].workers; i++)
-		print_worker_stats(lc, NULL);	/* round robin: each once */
+	printf("== reject counters of every worker (execrpc.v1.Endpoint/Stats, "
+	    "a topic)\n");
+	print_worker_stats(lc);
 
 	wait_usr1(base, "run `execrpc status` now");
 
