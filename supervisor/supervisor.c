@@ -120,7 +120,7 @@ static void check_round(xr_supervisor *s);
 /* ---------- small helpers ---------- */
 
 void
-xr__sup_worker_info(const struct worker *w, xr_worker_info *out)
+xr__sup_worker_info(const struct sup_worker *w, xr_worker_info *out)
 {
 	memset(out, 0, sizeof(*out));
 	snprintf(out->group, sizeof(out->group), "%s", w->grp->cfg->name);
@@ -134,7 +134,7 @@ xr__sup_worker_info(const struct worker *w, xr_worker_info *out)
 }
 
 static void
-worker_event(struct worker *w, int err, const char *reason)
+worker_event(struct sup_worker *w, int err, const char *reason)
 {
 	xr_supervisor *s = w->sup;
 	xr_worker_info info;
@@ -149,7 +149,7 @@ worker_event(struct worker *w, int err, const char *reason)
 
 /* Arm the worker's timer for the absolute monotonic time `at_ms`. */
 static void
-arm_timer(struct worker *w, uint64_t at_ms)
+arm_timer(struct sup_worker *w, uint64_t at_ms)
 {
 	uint64_t now = xr_mono_ms(), left = at_ms > now ? at_ms - now : 0;
 	struct timeval tv = { (time_t)(left / 1000),
@@ -160,7 +160,7 @@ arm_timer(struct worker *w, uint64_t at_ms)
 }
 
 static void
-send_cmd(struct worker *w, const Execrpc__V1__Command *c)
+send_cmd(struct sup_worker *w, const Execrpc__V1__Command *c)
 {
 	int r;
 
@@ -173,7 +173,7 @@ send_cmd(struct worker *w, const Execrpc__V1__Command *c)
 
 /* Close our end of the control channel (the process is gone). */
 static void
-ctl_close(struct worker *w)
+ctl_close(struct sup_worker *w)
 {
 	if (w->ctl_ev_set) {
 		event_del(&w->ctl_ev);
@@ -191,7 +191,7 @@ ctl_close(struct worker *w)
 /* Serialize the worker's bundle into a malloc'd buffer (key bytes inside:
  * the caller wipes it). */
 static int
-bundle_pack(xr_supervisor *s, struct worker *w,
+bundle_pack(xr_supervisor *s, struct sup_worker *w,
     const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len)
 {
 	Execrpc__V1__BootstrapBundle b = EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT;
@@ -294,7 +294,7 @@ static void ctl_read_cb(evutil_socket_t fd, short what, void *arg);
  * XR_ERR_BOOTSTRAP_START_FAILED with w->reason set (nothing left running).
  */
 static int
-spawn(struct worker *w)
+spawn(struct sup_worker *w)
 {
 	xr_supervisor *s = w->sup;
 	int boot[2] = { -1, -1 }, ctl[2] = { -1, -1 }, ep[2] = { -1, -1 };
@@ -392,7 +392,7 @@ spawn(struct worker *w)
 /* ---------- actions ---------- */
 
 static void
-exit_reason(const struct worker *w, char *buf, size_t cap)
+exit_reason(const struct sup_worker *w, char *buf, size_t cap)
 {
 	if (w->last_signal != 0)
 		snprintf(buf, cap, "killed by signal %d", w->last_signal);
@@ -401,7 +401,7 @@ exit_reason(const struct worker *w, char *buf, size_t cap)
 }
 
 static int
-act_spawn(struct worker *w)
+act_spawn(struct sup_worker *w)
 {
 	w->err = 0;
 	if (spawn(w) != XR_OK) {
@@ -414,7 +414,7 @@ act_spawn(struct worker *w)
 }
 
 static int
-act_crash(struct worker *w)
+act_crash(struct sup_worker *w)
 {
 	bool was_starting = w->state == XR_WORKER_STARTING;
 	char why[48];
@@ -449,7 +449,7 @@ act_crash(struct worker *w)
 }
 
 static void
-act_kill(struct worker *w)
+act_kill(struct sup_worker *w)
 {
 	if (w->pid <= 0)
 		return;
@@ -466,7 +466,7 @@ act_kill(struct worker *w)
 }
 
 static int
-run_action(struct worker *w, enum waction a, uint32_t arg)
+run_action(struct sup_worker *w, enum waction a, uint32_t arg)
 {
 	xr_supervisor *s = w->sup;
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
@@ -534,7 +534,7 @@ run_action(struct worker *w, enum waction a, uint32_t arg)
 }
 
 static void
-fsm(struct worker *w, enum wevent ev, uint32_t arg)
+fsm(struct sup_worker *w, enum wevent ev, uint32_t arg)
 {
 	const struct transition *t = &fsm_table[w->state][ev];
 	int next;
@@ -554,7 +554,7 @@ fsm(struct worker *w, enum wevent ev, uint32_t arg)
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct sup_worker *w = arg;
 
 	(void)fd;
 	(void)what;
@@ -570,7 +570,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 ctl_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct sup_worker *w = arg;
 	Execrpc__V1__Command *c;
 	int r;
 
@@ -609,7 +609,7 @@ reap(xr_supervisor *s)
 {
 	for (size_t g = 0; g < s->ngroups; g++) {
 		for (uint32_t i = 0; i < s->groups[g].n; i++) {
-			struct worker *w = &s->groups[g].w[i];
+			struct sup_worker *w = &s->groups[g].w[i];
 			pid_t r;
 			int st = 0;
 
@@ -815,7 +815,7 @@ ready_check(xr_supervisor *s, void *arg)
 		if (!gr->started)
 			continue;
 		for (uint32_t i = 0; i < gr->n; i++) {
-			struct worker *w = &gr->w[i];
+			struct sup_worker *w = &gr->w[i];
 
 			if (w->state == XR_WORKER_FAILED)
 				return xr_diag_set(d, w->err != 0 ? w->err :
@@ -958,7 +958,7 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 		if ((gr->w = calloc(gr->n, sizeof(*gr->w))) == NULL)
 			goto nomem;
 		for (uint32_t i = 0; i < gr->n; i++) {
-			struct worker *w = &gr->w[i];
+			struct sup_worker *w = &gr->w[i];
 
 			w->sup = s;
 			w->grp = gr;
@@ -1168,7 +1168,7 @@ xr_supervisor_free(xr_supervisor *s)
 		bool had = false;
 
 		for (uint32_t i = 0; gr->w != NULL && i < gr->n; i++) {
-			struct worker *w = &gr->w[i];
+			struct sup_worker *w = &gr->w[i];
 			int st;
 
 			event_del(&w->timer);

@@ -1,6 +1,6 @@
 /*
  * supervisor/supervisor_priv.h — the supervisor's state, shared by
- * supervisor.c (process groups, state machine, stop rounds) and ctlsock.c
+ * supervisor.c (process groups, state machine, stop rounds) and ctl_server.c
  * (the lifecycle control socket). Not installed; not for other layers.
  */
 #ifndef XR_SUPERVISOR_PRIV_H
@@ -15,13 +15,13 @@
 #include <event2/event_struct.h>
 
 #include "auth.h"
-#include "chan.h"
+#include "worker_chan.h"
 #include "supervisor.h"
 
 struct group;
 struct ctl_conn;
 
-struct worker {
+struct sup_worker {
 	xr_supervisor *sup;
 	struct group *grp;
 	uint32_t index;
@@ -47,7 +47,7 @@ struct worker {
 
 struct group {
 	const xr_group_cfg *cfg;
-	struct worker *w;		/* cfg->workers of them */
+	struct sup_worker *w;		/* cfg->workers of them */
 	uint32_t n;
 	bool started;			/* wait_ready waits for it */
 	bool in_stop;			/* in the current stop round */
@@ -91,7 +91,7 @@ struct xr_supervisor {
 	struct stop_ev events[XR_CFG_MAX_GROUPS];
 	size_t nevents;
 
-	/* the control socket (ctlsock.c) */
+	/* the control socket (ctl_server.c) */
 	char *ctl_path;
 	dev_t ctl_dev;
 	ino_t ctl_ino;
@@ -102,7 +102,7 @@ struct xr_supervisor {
 };
 
 /* supervisor.c */
-void xr__sup_worker_info(const struct worker *w, xr_worker_info *out);
+void xr__sup_worker_info(const struct sup_worker *w, xr_worker_info *out);
 /* Begin a stop round (or join the current one) for every running group. */
 void xr__sup_stop_begin(xr_supervisor *s, uint32_t graceful_timeout_ms,
     bool drain_inflight, bool exit_on_done);
@@ -111,7 +111,7 @@ void xr__sup_drain_group(xr_supervisor *s, struct group *g);
 /* The group named `name`, or NULL. */
 struct group *xr__sup_group(xr_supervisor *s, const char *name);
 
-/* ctlsock.c */
+/* ctl_server.c */
 /* A stop round completed: answer the STOP commands waiting for it. */
 void xr__ctl_round_done(xr_supervisor *s);
 /* Close the control socket and every connection (no callbacks run). */

@@ -18,7 +18,7 @@
 #include <event2/event.h>
 
 #include "auth.h"
-#include "chan.h"
+#include "worker_chan.h"
 #include "err.h"
 #include "execrpc/v1/bootstrap.pb-c.h"
 #include "keys.h"
@@ -42,7 +42,7 @@ struct bundle {
 	uint8_t sid[XR_SESSION_ID_LEN];
 };
 
-struct worker {
+struct worker_proc {
 	struct event_base *base;
 	xr_registry *reg;
 	xr_server *srv;
@@ -347,7 +347,8 @@ validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
 /* ---------- serving and stopping ---------- */
 
 static void
-send_cmd(struct worker *w, Execrpc__V1__CommandType type, uint32_t port)
+send_cmd(struct worker_proc *w, Execrpc__V1__CommandType type,
+    uint32_t port)
 {
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
 	int r;
@@ -360,7 +361,7 @@ send_cmd(struct worker *w, Execrpc__V1__CommandType type, uint32_t port)
 
 /* The stop sequence's end: flush, acknowledge, leave the loop. */
 static void
-finish(struct worker *w)
+finish(struct worker_proc *w)
 {
 	if (w->finished)
 		return;
@@ -379,7 +380,7 @@ drained(void *arg)
 }
 
 static void
-begin_stop(struct worker *w, bool drain_inflight)
+begin_stop(struct worker_proc *w, bool drain_inflight)
 {
 	if (w->stopping)
 		return;
@@ -398,7 +399,7 @@ begin_stop(struct worker *w, bool drain_inflight)
 static void
 ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_proc *w = arg;
 	Execrpc__V1__Command *c;
 	int r;
 
@@ -438,7 +439,8 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static int
-serve_setup(struct worker *w, struct bundle *b, int control_fd, xr_diag *d)
+serve_setup(struct worker_proc *w, struct bundle *b, int control_fd,
+    xr_diag *d)
 {
 	xr_server_opts o = { 0 };
 	xr_diag sd = { 0 };
@@ -487,7 +489,7 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 {
 	Execrpc__V1__BootstrapBundle *msg = NULL;
 	struct bundle *b = NULL;
-	struct worker w;
+	struct worker_proc w;
 	xr_diag d = { 0 };
 	int r;
 

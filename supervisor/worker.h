@@ -5,7 +5,7 @@
  * A worker is started by the supervisor with two inherited SOCK_SEQPACKET
  * sockets: the one-shot bootstrap channel (fd 3 by convention) that carries
  * exactly one execrpc.v1.BootstrapBundle, and the control channel (fd 4) that
- * stays open for the worker's life (supervisor/chan.h). The application
+ * stays open for the worker's life (supervisor/worker_chan.h). The application
  * supplies the services a bundle may name as a table of modules; the worker
  * builds its registry from the bundle's names, and nothing else.
  */

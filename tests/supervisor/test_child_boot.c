@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "chan.h"
+#include "worker_chan.h"
 #include "dispatch.h"
 #include "helper_sup.h"
 #include "worker.h"

@@ -26,7 +26,7 @@
 
 #include <event2/event.h>
 
-#include "control.h"
+#include "ctl_client.h"
 #include "frame.h"
 #include "helper_sup.h"
 

@@ -1,6 +1,6 @@
 /*
- * supervisor/chan.h — the supervisor <-> worker control channel (internal to
- * supervisor/; see docs/supervisor.md "Control channel").
+ * supervisor/worker_chan.h — the signed supervisor <-> worker channel
+ * (internal to supervisor/; see docs/supervisor.md "The control channel").
  *
  * The channel is an inherited AF_UNIX SOCK_SEQPACKET socketpair (the worker's
  * end is fd 4) that stays open for the worker's life. One datagram is one
@@ -18,8 +18,8 @@
  * (each side counts from 1). Which command types a side accepts is checked by
  * the caller (worker: STOP, DRAIN; supervisor: READY, STOPPED).
  */
-#ifndef XR_CHAN_H
-#define XR_CHAN_H
+#ifndef XR_WORKER_CHAN_H
+#define XR_WORKER_CHAN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -70,4 +70,4 @@ int xr_chan_send(xr_chan *c, const Execrpc__V1__Command *cmd);
  */
 int xr_chan_recv(xr_chan *c, Execrpc__V1__Command **out);
 
-#endif /* XR_CHAN_H */
+#endif /* XR_WORKER_CHAN_H */

@@ -1,5 +1,5 @@
-/* supervisor/control.c — control socket client and reply JSON. */
-#include "control.h"
+/* supervisor/ctl_client.c — control socket client and reply JSON. */
+#include "ctl_client.h"
 
 #include <errno.h>
 #include <poll.h>

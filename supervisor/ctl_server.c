@@ -1,8 +1,8 @@
 /*
- * supervisor/ctlsock.c — the lifecycle control socket, server side:
+ * supervisor/ctl_server.c — the lifecycle control socket, server side:
  * AF_UNIX stream, mode 0600, peer uid checked; one length-prefixed
  * execrpc.v1.Command per connection, answered with one execrpc.v1.Reply
- * (supervisor/control.h). STOP is answered when its stop round completes.
+ * (supervisor/ctl_client.h). STOP is answered when its stop round completes.
  */
 #include "supervisor_priv.h"
 
@@ -19,7 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "control.h"
+#include "ctl_client.h"
 #include "frame.h"
 #include "log.h"
 #include "probe.h"
@@ -145,7 +145,7 @@ send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
 		if (!sel[g])
 			continue;
 		for (uint32_t i = 0; i < s->groups[g].n; i++, k++) {
-			const struct worker *w = &s->groups[g].w[i];
+			const struct sup_worker *w = &s->groups[g].w[i];
 			Execrpc__V1__WorkerStatus *o = &ws[k];
 
 			execrpc__v1__worker_status__init(o);

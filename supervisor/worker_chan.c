@@ -1,5 +1,5 @@
-/* supervisor/chan.c — the signed supervisor <-> worker control channel. */
-#include "chan.h"
+/* supervisor/worker_chan.c — the signed supervisor <-> worker channel. */
+#include "worker_chan.h"
 
 #include <errno.h>
 #include <string.h>
