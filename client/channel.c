@@ -128,6 +128,9 @@ xr_channel_is_usable(const xr_channel *ch)
 	    ch->state == XR_CH_READY;
 }
 
+_Static_assert(XR_CHANNEL_REJECT_KINDS == XR_REJECT_COUNT,
+    "xr_channel_stats.rejects is indexed by xr_reject");
+
 void
 xr_channel_stats_get(const xr_channel *ch, xr_channel_stats *out)
 {
@@ -135,8 +138,7 @@ xr_channel_stats_get(const xr_channel *ch, xr_channel_stats *out)
 	if (ch == NULL)
 		return;
 	*out = ch->stats;
-	for (int i = 0; i < XR_REJECT_COUNT && i < 6; i++)
-		out->rejects[i] = ch->rx.counters.rejects[i];
+	memcpy(out->rejects, ch->rx.counters.rejects, sizeof(out->rejects));
 }
 
 /* "package.Service/Method": non-empty parts, fits Envelope.method. */

@@ -633,7 +633,6 @@ stats_handler(xr_call *call, const ProtobufCMessage *req, void *arg)
 {
 	xr_server *s = arg;
 	Execrpc__V1__WorkerStatus ws = EXECRPC__V1__WORKER_STATUS__INIT;
-	Execrpc__V1__RejectCounters rc = EXECRPC__V1__REJECT_COUNTERS__INIT;
 
 	(void)req;
 	ws.pid = (int32_t)getpid();
@@ -642,13 +641,10 @@ stats_handler(xr_call *call, const ProtobufCMessage *req, void *arg)
 	    : EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
 	ws.calls = s->st.calls_started;
 	ws.calls_failed = s->st.calls_failed;
-	rc.oversized = s->rx.counters.rejects[XR_REJECT_OVERSIZED];
-	rc.bad_signature = s->rx.counters.rejects[XR_REJECT_BAD_SIGNATURE];
-	rc.malformed = s->rx.counters.rejects[XR_REJECT_MALFORMED];
-	rc.kind_not_allowed = s->rx.counters.rejects[XR_REJECT_KIND_NOT_ALLOWED];
-	rc.expired = s->rx.counters.rejects[XR_REJECT_EXPIRED];
-	rc.replay = s->rx.counters.rejects[XR_REJECT_REPLAY];
-	ws.rejects = &rc;
+	/* indexed by xr_reject, like the counters themselves */
+	ws.n_rejects_by_kind = XR_REJECT_COUNT;
+	ws.rejects_by_kind = s->rx.counters.rejects;
+	ws.stats = EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED;
 	ws.last_exit_status = -1;
 	xr_call_reply(call, &ws.base);
 }

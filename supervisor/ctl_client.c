@@ -121,7 +121,6 @@ static json_t *
 worker_json(const Execrpc__V1__WorkerStatus *w)
 {
 	json_t *o = json_object(), *rj;
-	const Execrpc__V1__RejectCounters *rc = w->rejects;
 
 	if (o == NULL)
 		return NULL;
@@ -134,23 +133,20 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 	json_object_set_new(o, "last_exit_status",
 	    json_integer(w->last_exit_status));
 	json_object_set_new(o, "last_signal", json_integer(w->last_signal));
-	if (rc != NULL) {
+	if (w->n_rejects_by_kind > 0) {
 		json_object_set_new(o, "calls", json_integer((json_int_t)w->calls));
 		json_object_set_new(o, "calls_failed",
 		    json_integer((json_int_t)w->calls_failed));
 		rj = json_object();
-		json_object_set_new(rj, "oversized",
-		    json_integer((json_int_t)rc->oversized));
-		json_object_set_new(rj, "bad_signature",
-		    json_integer((json_int_t)rc->bad_signature));
-		json_object_set_new(rj, "malformed",
-		    json_integer((json_int_t)rc->malformed));
-		json_object_set_new(rj, "kind_not_allowed",
-		    json_integer((json_int_t)rc->kind_not_allowed));
-		json_object_set_new(rj, "expired",
-		    json_integer((json_int_t)rc->expired));
-		json_object_set_new(rj, "replay",
-		    json_integer((json_int_t)rc->replay));
+		/* the names of xr_reject; kinds this build does not know (a
+		 * newer worker) are left out */
+		for (size_t i = 0; i < w->n_rejects_by_kind; i++) {
+			const char *name = xr_reject_name((int)i);
+
+			if (name != NULL)
+				json_object_set_new(rj, name, json_integer(
+				    (json_int_t)w->rejects_by_kind[i]));
+		}
 		json_object_set_new(o, "rejects", rj);
 	}
 	return o;

@@ -128,7 +128,7 @@ send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
 	xr_supervisor *s = c->s;
 	Execrpc__V1__Reply r = EXECRPC__V1__REPLY__INIT;
 	Execrpc__V1__WorkerStatus *ws = NULL, **wp = NULL;
-	Execrpc__V1__RejectCounters *rc = NULL;
+	uint64_t (*rc)[XR_REJECT_COUNT] = NULL;
 	Execrpc__V1__StopEvent ev[XR_CFG_MAX_GROUPS], *evp[XR_CFG_MAX_GROUPS];
 	uint64_t stats_deadline = xr_mono_ms() + STATS_TOTAL_MS;
 	size_t total = 0, k = 0;
@@ -175,20 +175,14 @@ send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
 					    o->group, w->index, pd.reason);
 					continue;
 				}
-				execrpc__v1__reject_counters__init(&rc[k]);
 				o->calls = got->calls;
 				o->calls_failed = got->calls_failed;
-				if (got->rejects != NULL) {
-					rc[k].oversized = got->rejects->oversized;
-					rc[k].bad_signature =
-					    got->rejects->bad_signature;
-					rc[k].malformed = got->rejects->malformed;
-					rc[k].kind_not_allowed =
-					    got->rejects->kind_not_allowed;
-					rc[k].expired = got->rejects->expired;
-					rc[k].replay = got->rejects->replay;
-				}
-				o->rejects = &rc[k];
+				for (size_t j = 0; j < XR_REJECT_COUNT &&
+				    j < got->n_rejects_by_kind; j++)
+					rc[k][j] = got->rejects_by_kind[j];
+				o->n_rejects_by_kind = XR_REJECT_COUNT;
+				o->rejects_by_kind = rc[k];
+				o->stats = EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED;
 				execrpc__v1__worker_status__free_unpacked(got,
 				    NULL);
 			}

@@ -156,16 +156,13 @@ print_worker_stats(xr_lifecycle *lc, const char *key)
 		free(resp);
 		return;
 	}
-	printf("   worker pid %d: calls %llu, rejects: bad_signature %llu, "
-	    "replay %llu, expired %llu, malformed %llu, oversized %llu, "
-	    "kind_not_allowed %llu\n", ws->pid,
-	    (unsigned long long)ws->calls,
-	    (unsigned long long)ws->rejects->bad_signature,
-	    (unsigned long long)ws->rejects->replay,
-	    (unsigned long long)ws->rejects->expired,
-	    (unsigned long long)ws->rejects->malformed,
-	    (unsigned long long)ws->rejects->oversized,
-	    (unsigned long long)ws->rejects->kind_not_allowed);
+	printf("   worker pid %d: calls %llu, rejects:", ws->pid,
+	    (unsigned long long)ws->calls);
+	for (size_t i = 0; i < ws->n_rejects_by_kind; i++)	/* xr_reject */
+		printf("%s %s %llu", i > 0 ? "," : "",
+		    xr_reject_name((int)i) != NULL ? xr_reject_name((int)i) :
+		    "?", (unsigned long long)ws->rejects_by_kind[i]);
+	printf("\n");
 	execrpc__v1__worker_status__free_unpacked(ws, NULL);
 	free(resp);
 	fflush(stdout);

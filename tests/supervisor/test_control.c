@@ -259,7 +259,9 @@ test_control_socket_round_trips(void **state)
 		assert_int_equal(ws->restarts, 0);
 		assert_int_equal(ws->last_exit_status, -1);
 		assert_int_equal(ws->last_signal, 0);
-		assert_null(ws->rejects);
+		assert_int_equal(ws->n_rejects_by_kind, 0);
+		assert_int_equal(ws->stats,
+		    EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED);
 	}
 	assert_int_equal(xr_control_reply_json(c.status, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"stop_events\":[],\"workers\":[{"
@@ -275,10 +277,13 @@ test_control_socket_round_trips(void **state)
 
 		assert_string_equal(ws->group, "ctl");
 		assert_int_equal(ws->pid, w[i].pid);
-		assert_non_null(ws->rejects);
+		assert_int_equal(ws->n_rejects_by_kind, XR_REJECT_COUNT);
+		assert_int_equal(ws->stats,
+		    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED);
 		assert_int_equal(ws->calls, 1);	/* the stats call itself */
 		assert_int_equal(ws->calls_failed, 0);
-		assert_int_equal(ws->rejects->bad_signature, 0);
+		for (size_t j = 0; j < XR_REJECT_COUNT; j++)
+			assert_int_equal(ws->rejects_by_kind[j], 0);
 	}
 	assert_int_equal(xr_control_reply_json(c.stats, &json), XR_OK);
 	assert_non_null(strstr(json, "\"calls\":1,\"calls_failed\":0,"
