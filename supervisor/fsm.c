@@ -37,6 +37,7 @@ xr__sup_worker_info(const struct sup_worker *w, xr_worker_info *out)
 	out->restarts = w->restarts;
 	out->last_exit_status = w->last_exit_status;
 	out->last_signal = w->last_signal;
+	out->refused = w->refused;
 }
 
 static void
@@ -367,6 +368,34 @@ xr__sup_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)xr__sup_fsm(w, XR_SUP_EV_DEADLINE, 0);
 }
 
+/* ---------- the supervisor's end of the worker channel ---------- */
+
+static void
+ch_ready(void *arg, const Execrpc__V1__Command *c)
+{
+	(void)xr__sup_fsm(arg, XR_SUP_EV_READY, c->port);
+}
+
+static void
+ch_stopped(void *arg, const Execrpc__V1__Command *c)
+{
+	(void)c;
+	(void)xr__sup_fsm(arg, XR_SUP_EV_STOPPED, 0);
+}
+
+#define S(st) XR_CHAN_STATE(XR_WORKER_##st)
+
+/* What the supervisor acts on, in which of the worker's states. READY may
+ * cross a STOP sent while STARTING, so STOPPING takes it too (port only). */
+static const xr_chan_cmd sup_cmds[] = {
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_READY, XR_CHAN_TO_SUPERVISOR,
+	    S(STARTING) | S(STOPPING), XR_CHAN_ONCE, ch_ready },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, XR_CHAN_TO_SUPERVISOR,
+	    S(STOPPING), XR_CHAN_ONCE, ch_stopped },
+};
+
+#undef S
+
 void
 xr__sup_chan_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -391,13 +420,14 @@ xr__sup_chan_read_cb(evutil_socket_t fd, short what, void *arg)
 			    w->grp->cfg->name, w->index, xr_err_name(r));
 			continue;
 		}
-		if (c->type == EXECRPC__V1__COMMAND_TYPE__COMMAND_READY)
-			(void)xr__sup_fsm(w, XR_SUP_EV_READY, c->port);
-		else if (c->type == EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED)
-			(void)xr__sup_fsm(w, XR_SUP_EV_STOPPED, 0);
-		else
-			xr_debug("supervisor: %s[%u]: unexpected command %d",
-			    w->grp->cfg->name, w->index, (int)c->type);
+		if (xr_chan_dispatch(&w->chan, sup_cmds,
+		    sizeof(sup_cmds) / sizeof(sup_cmds[0]),
+		    XR_CHAN_TO_SUPERVISOR, (int)w->state, w, c) != XR_OK) {
+			w->refused++;
+			xr_debug("supervisor: %s[%u]: command %d refused in "
+			    "state %s", w->grp->cfg->name, w->index,
+			    (int)c->type, xr_worker_state_name(w->state));
+		}
 		execrpc__v1__command__free_unpacked(c, NULL);
 	}
 }

@@ -55,6 +55,9 @@ typedef struct xr_worker_info {
 	uint32_t restarts;	/* times the worker was respawned after a crash */
 	int last_exit_status;	/* exit status of the last process, -1 if none */
 	int last_signal;	/* signal that killed the last process, 0 if none */
+	uint32_t refused;	/* worker-channel commands refused (a type,
+				 * state or repeat its table does not allow),
+				 * over the slot's life */
 } xr_worker_info;
 
 /* A group finished a stop: `mode` graceful if every worker acknowledged

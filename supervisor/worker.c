@@ -396,6 +396,46 @@ begin_stop(struct worker_proc *w, bool drain_inflight)
 	finish(w);
 }
 
+/* ---------- the worker's end of the worker channel ---------- */
+
+/* The worker's states, as its command table sees them. */
+enum { WP_SERVING = 1, WP_DRAINING, WP_STOPPING };
+
+static int
+wp_state(const struct worker_proc *w)
+{
+	if (w->stopping)
+		return WP_STOPPING;
+	return xr_server_draining(w->srv) ? WP_DRAINING : WP_SERVING;
+}
+
+static void
+ch_stop(void *arg, const Execrpc__V1__Command *c)
+{
+	begin_stop(arg, c->drain_inflight);
+}
+
+static void
+ch_drain(void *arg, const Execrpc__V1__Command *c)
+{
+	struct worker_proc *w = arg;
+
+	(void)c;
+	xr_server_drain(w->srv, NULL, NULL);
+}
+
+#define S(st) XR_CHAN_STATE(WP_##st)
+
+/* What the worker acts on, in which of its states. */
+static const xr_chan_cmd worker_cmds[] = {
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, XR_CHAN_TO_WORKER,
+	    S(SERVING) | S(DRAINING), XR_CHAN_ONCE, ch_stop },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN, XR_CHAN_TO_WORKER,
+	    S(SERVING), 0, ch_drain },
+};
+
+#undef S
+
 static void
 ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -421,19 +461,11 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 			    xr_err_name(r));
 			continue;
 		}
-		switch (c->type) {
-		case EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP:
-			begin_stop(w, c->drain_inflight);
-			break;
-		case EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN:
-			if (!w->stopping && !xr_server_draining(w->srv))
-				xr_server_drain(w->srv, NULL, NULL);
-			break;
-		default:
-			xr_debug("worker: unexpected control command %d",
+		if (xr_chan_dispatch(&w->chan, worker_cmds,
+		    sizeof(worker_cmds) / sizeof(worker_cmds[0]),
+		    XR_CHAN_TO_WORKER, wp_state(w), w, c) != XR_OK)
+			xr_debug("worker: control command %d refused",
 			    (int)c->type);
-			break;
-		}
 		execrpc__v1__command__free_unpacked(c, NULL);
 	}
 }
