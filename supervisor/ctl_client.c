@@ -133,6 +133,11 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 	json_object_set_new(o, "last_exit_status",
 	    json_integer(w->last_exit_status));
 	json_object_set_new(o, "last_signal", json_integer(w->last_signal));
+	if (w->stats != EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED)
+		json_object_set_new(o, "stats", json_string(w->stats ==
+		    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED ? "answered" :
+		    w->stats == EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER ?
+		    "no_answer" : "unknown"));
 	if (w->n_rejects_by_kind > 0) {
 		json_object_set_new(o, "calls", json_integer((json_int_t)w->calls));
 		json_object_set_new(o, "calls_failed",

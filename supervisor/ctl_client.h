@@ -39,9 +39,10 @@ int xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
  * Render a reply as one line of JSON with sorted keys (jansson,
  * JSON_SORT_KEYS): {"error": {...} (only when error_code != 0),
  * "stop_events": [{"group", "mode"}], "workers": [{"group", "index", "pid",
- * "port", "restarts", "state", "last_exit_status", "last_signal"} plus
- * "calls", "calls_failed", "rejects" for workers whose counters were read
- * (STATS)]}. `*out` is malloc'd (caller frees). Returns XR_OK or
+ * "port", "restarts", "state", "last_exit_status", "last_signal"}, plus for
+ * STATS "stats": "answered" or "no_answer" for each worker asked, and
+ * "calls", "calls_failed", "rejects" {xr_reject_name(): count} for those
+ * that answered]}. `*out` is malloc'd (caller frees). Returns XR_OK or
  * XR_ERR_NOMEM.
  */
 int xr_control_reply_json(const Execrpc__V1__Reply *r, char **out);

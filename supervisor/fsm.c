@@ -383,15 +383,26 @@ ch_stopped(void *arg, const Execrpc__V1__Command *c)
 	(void)xr__sup_fsm(arg, XR_SUP_EV_STOPPED, 0);
 }
 
+static void
+ch_stats_reply(void *arg, const Execrpc__V1__Command *c)
+{
+	struct sup_worker *w = arg;
+
+	xr__ctl_stats_reply(w->sup, w, c);
+}
+
 #define S(st) XR_CHAN_STATE(XR_WORKER_##st)
 
 /* What the supervisor acts on, in which of the worker's states. READY may
- * cross a STOP sent while STARTING, so STOPPING takes it too (port only). */
+ * cross a STOP sent while STARTING, so STOPPING takes it too (port only);
+ * a STATS_REPLY may cross a STOP too. */
 static const xr_chan_cmd sup_cmds[] = {
 	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_READY, XR_CHAN_TO_SUPERVISOR,
 	    S(STARTING) | S(STOPPING), XR_CHAN_ONCE, ch_ready },
 	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, XR_CHAN_TO_SUPERVISOR,
 	    S(STOPPING), XR_CHAN_ONCE, ch_stopped },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY, XR_CHAN_TO_SUPERVISOR,
+	    S(READY) | S(DRAINING) | S(STOPPING), 0, ch_stats_reply },
 };
 
 #undef S
@@ -471,6 +482,7 @@ xr__sup_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			if (w->ctl_fd >= 0)
 				xr__sup_chan_read_cb(w->ctl_fd, EV_READ, w);
 			xr__sup_chan_close(w);
+			xr__ctl_worker_gone(s, w);
 			(void)xr__sup_fsm(w, XR_SUP_EV_EXIT, 0);
 		}
 	}

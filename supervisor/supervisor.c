@@ -249,8 +249,7 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 	for (size_t i = 0; i < nargs; i++)
 		if ((s->argv[i + 1] = strdup(args[i])) == NULL)
 			goto nomem;
-	if ((s->ctl_auth = xr_auth_new(&s->keys)) == NULL ||
-	    (s->rpc_auth = xr_auth_new(&s->keys)) == NULL)
+	if ((s->ctl_auth = xr_auth_new(&s->keys)) == NULL)
 		goto nomem;
 	s->ngroups = o->cfg->n_groups;
 	for (size_t g = 0; g < s->ngroups; g++) {
@@ -448,7 +447,6 @@ xr_supervisor_free(xr_supervisor *s)
 	if (s->wake != NULL)
 		event_free(s->wake);
 	xr_auth_free(s->ctl_auth);
-	xr_auth_free(s->rpc_auth);
 	if (s->argv != NULL)
 		for (size_t i = 0; s->argv[i] != NULL; i++)
 			free(s->argv[i]);

@@ -73,7 +73,6 @@ struct xr_supervisor {
 	const xr_config *cfg;
 	xr_keyset keys;
 	xr_auth *ctl_auth;		/* control key: worker channels */
-	xr_auth *rpc_auth;		/* web->exec / exec->web: stats probes */
 	char *exe;
 	char **argv;
 	char **envp;
@@ -106,6 +105,7 @@ struct xr_supervisor {
 	struct event *ctl_backoff;
 	struct ctl_conn_list ctl_conns;
 	int ctl_stop_waiters;		/* STOP replies not yet written */
+	uint64_t stats_seq;		/* the last STATS request id */
 };
 
 /* ---- supervisor.c ---- */
@@ -193,5 +193,11 @@ uint64_t xr__sup_round_wait_deadline(const xr_supervisor *s);
 void xr__ctl_round_done(xr_supervisor *s);
 /* Close the control socket and every connection (no callbacks run). */
 void xr__ctl_shutdown(xr_supervisor *s);
+/* A worker's STATS_REPLY `c`: it counts for the STATS command waiting for
+ * c->request_id, if any (a late or unknown one is dropped). */
+void xr__ctl_stats_reply(xr_supervisor *s, const struct sup_worker *w,
+    const Execrpc__V1__Command *c);
+/* A worker's process is gone: STATS commands stop waiting for it. */
+void xr__ctl_worker_gone(xr_supervisor *s, const struct sup_worker *w);
 
 #endif /* XR_SUPERVISOR_PRIV_H */

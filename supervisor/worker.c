@@ -424,6 +424,35 @@ ch_drain(void *arg, const Execrpc__V1__Command *c)
 	xr_server_drain(w->srv, NULL, NULL);
 }
 
+/* STATS: the endpoint's counters, answered at once on the channel */
+static void
+ch_stats(void *arg, const Execrpc__V1__Command *c)
+{
+	struct worker_proc *w = arg;
+	Execrpc__V1__Command r = EXECRPC__V1__COMMAND__INIT;
+	Execrpc__V1__WorkerStatus ws = EXECRPC__V1__WORKER_STATUS__INIT;
+	xr_server_stats st;
+	int e;
+
+	xr_server_stats_get(w->srv, &st);
+	ws.pid = (int32_t)getpid();
+	ws.port = xr_server_port(w->srv);
+	ws.state = xr_server_draining(w->srv) ?
+	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_DRAINING :
+	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
+	ws.calls = st.calls_started;
+	ws.calls_failed = st.calls_failed;
+	ws.n_rejects_by_kind = XR_REJECT_COUNT;	/* indexed by xr_reject */
+	ws.rejects_by_kind = st.rejects;
+	ws.last_exit_status = -1;
+	ws.stats = EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED;
+	r.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY;
+	r.request_id = c->request_id;
+	r.status = &ws;
+	if ((e = xr_chan_send(&w->chan, &r)) != XR_OK)
+		xr_debug("worker: stats reply: %s", xr_err_name(e));
+}
+
 #define S(st) XR_CHAN_STATE(WP_##st)
 
 /* What the worker acts on, in which of its states. */
@@ -432,6 +461,8 @@ static const xr_chan_cmd worker_cmds[] = {
 	    S(SERVING) | S(DRAINING), XR_CHAN_ONCE, ch_stop },
 	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN, XR_CHAN_TO_WORKER,
 	    S(SERVING), 0, ch_drain },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS, XR_CHAN_TO_WORKER,
+	    S(SERVING) | S(DRAINING), 0, ch_stats },
 };
 
 #undef S

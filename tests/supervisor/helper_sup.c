@@ -27,7 +27,7 @@
 
 #include "echo.h"
 #include "echo/v1/echo.pb-c.h"
-#include "probe.h"
+#include "ts_probe.h"
 #include "registry.h"
 #include "rx.h"
 #include "worker.h"
@@ -229,7 +229,7 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 	Echo__V1__SayResponse *resp;
 	xr_auth *a = xr_auth_new(ks);
-	xr_probe *p = NULL;
+	ts_probe *p = NULL;
 	xr_diag d = { 0 };
 	uint8_t pb[256], *rb = NULL;
 	size_t rl = 0;
@@ -239,12 +239,12 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 	assert_non_null(a);
 	req.text = (char *)(uintptr_t)text;
 	req.delay_ms = delay_ms;
-	r = xr_probe_open("127.0.0.1", port, a, 5000, &p, &d);
+	r = ts_probe_open("127.0.0.1", port, a, 5000, &p, &d);
 	if (r != XR_OK)
 		fail_msg("probe open: %s", d.reason);
-	assert_int_equal(xr_probe_send(p, "echo.v1.Echo/Say", pb,
+	assert_int_equal(ts_probe_send(p, "echo.v1.Echo/Say", pb,
 	    echo__v1__say_request__pack(&req, pb), 0, &id), XR_OK);
-	assert_int_equal(xr_probe_recv(p, 5000 + delay_ms, &id, &status, &rb,
+	assert_int_equal(ts_probe_recv(p, 5000 + delay_ms, &id, &status, &rb,
 	    &rl), XR_OK);
 	if (status == 0) {
 		resp = echo__v1__say_response__unpack(NULL, rl, rb);
@@ -256,7 +256,7 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 		echo__v1__say_response__free_unpacked(resp, NULL);
 	}
 	free(rb);
-	xr_probe_close(p);
+	ts_probe_close(p);
 	xr_auth_free(a);
 	return status;
 }
@@ -269,7 +269,7 @@ ts_stats(uint16_t port, const xr_keyset *ks)
 	xr_diag d = { 0 };
 
 	assert_non_null(a);
-	if (xr_probe_stats("127.0.0.1", port, a, 5000, &ws, &d) != XR_OK)
+	if (ts_probe_stats("127.0.0.1", port, a, 5000, &ws, &d) != XR_OK)
 		fail_msg("stats: %s", d.reason);
 	xr_auth_free(a);
 	return ws;

@@ -65,7 +65,7 @@ int ts_stop_count(const ts_rec *r, const char *group, xr_stop_mode mode);
 /* Number of worker events with `err` and, if non-NULL, `reason`. */
 int ts_worker_count(const ts_rec *r, int err, const char *reason);
 
-/* ---- calls to a worker (through the supervisor's own probe client) ---- */
+/* ---- calls to a worker's endpoint (ts_probe.h) ---- */
 
 /* echo.v1.Echo/Say over a signed connection made with `ks`. Returns the
  * gRPC status (asserts on transport failure); text / pid of the answer. */
