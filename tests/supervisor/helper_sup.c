@@ -31,6 +31,7 @@
 #include "registry.h"
 #include "rx.h"
 #include "worker.h"
+#include "worker_chan.h"
 
 /* ---------- the test module table ---------- */
 
@@ -117,14 +118,95 @@ static const xr_service_module test_modules[] = {
 	{ "test.v1.Empty", add_empty },
 };
 
+/* ---------- a hand-made worker that breaks the channel's rules ---------- */
+
+static void
+fake_send(xr_chan *ch, Execrpc__V1__CommandType type, uint32_t port,
+    uint64_t request_id)
+{
+	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
+
+	c.type = type;
+	c.port = port;
+	c.request_id = request_id;
+	if (xr_chan_send(ch, &c) != XR_OK)
+		_exit(3);
+}
+
+/*
+ * TS_FAKE_SCRIPT on the worker channel, then: STOP -> STOPPED, exit 0.
+ * Exit 3 on any set-up failure. No endpoint is started.
+ */
+static int
+fake_worker(int bfd, int cfd)
+{
+	Execrpc__V1__BootstrapBundle *b;
+	const Execrpc__V1__KeyBundle *k;
+	uint8_t buf[XR_BUNDLE_MAX], sid[XR_SESSION_ID_LEN];
+	xr_keyset ks;
+	xr_auth *a;
+	xr_chan ch;
+	ssize_t n;
+
+	if ((n = recv(bfd, buf, sizeof(buf), 0)) <= 0 ||
+	    (b = execrpc__v1__bootstrap_bundle__unpack(NULL, (size_t)n,
+	    buf)) == NULL || (k = b->keys) == NULL ||
+	    b->control_session_id.len != XR_SESSION_ID_LEN)
+		return 3;
+	close(bfd);
+	memcpy(sid, b->control_session_id.data, sizeof(sid));
+	if (xr_keyset_from_keys(k->kdf == EXECRPC__V1__KDF__KDF_NONE ?
+	    XR_KDF_NONE : XR_KDF_HKDF_SHA256, k->web_to_exec.data,
+	    k->web_to_exec.len, k->exec_to_web.data, k->exec_to_web.len,
+	    k->control.data, k->control.len, &ks) != XR_OK ||
+	    (a = xr_auth_new(&ks)) == NULL ||
+	    xr_chan_init(&ch, cfd, a, sid, 30) != XR_OK)
+		return 3;
+	xr_wipe(k->web_to_exec.data, k->web_to_exec.len);
+	xr_wipe(k->exec_to_web.data, k->exec_to_web.len);
+	xr_wipe(k->control.data, k->control.len);
+	execrpc__v1__bootstrap_bundle__free_unpacked(b, NULL);
+	xr_wipe(buf, (size_t)n);
+	xr_keyset_wipe(&ks);	/* the auth holds its own copy */
+	/* TS_FAKE_SCRIPT */
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
+	    TS_FAKE_PORT, 0);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
+	    TS_FAKE_PORT + 1, 0);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, 0, 0);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, 0, 0);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY, 0, 999);
+	for (;;) {
+		struct pollfd p = { cfd, POLLIN, 0 };
+		Execrpc__V1__Command *c = NULL;
+		int r;
+
+		if (poll(&p, 1, 30000) != 1)
+			return 3;
+		if ((r = xr_chan_recv(&ch, &c)) == XR_ERR_CLOSED)
+			return 1;
+		if (r != XR_OK)
+			continue;
+		if (c->type == EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP) {
+			fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED,
+			    0, 0);
+			execrpc__v1__command__free_unpacked(c, NULL);
+			return 0;
+		}
+		execrpc__v1__command__free_unpacked(c, NULL);
+	}
+}
+
 int
 ts_worker_mode(int argc, char **argv)
 {
-	int bfd = -1, cfd = -1, worker = 0;
+	int bfd = -1, cfd = -1, worker = 0, fake = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--worker") == 0)
 			worker = 1;
+		else if (strcmp(argv[i], "--fake-worker") == 0)
+			fake = 1;
 		else if (strcmp(argv[i], "--bootstrap-fd") == 0 && i + 1 < argc)
 			bfd = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--control-fd") == 0 && i + 1 < argc)
@@ -132,6 +214,8 @@ ts_worker_mode(int argc, char **argv)
 	}
 	if (!worker)
 		return -1;
+	if (fake)
+		return fake_worker(bfd, cfd);
 	return xr_worker_main(bfd, cfd, test_modules,
 	    sizeof(test_modules) / sizeof(test_modules[0]));
 }

@@ -29,8 +29,14 @@
 #include "supervisor.h"
 
 /* If argv asks for worker mode, run the worker and return its exit status;
- * else return -1. */
+ * else return -1. With "--fake-worker" too, the worker is a hand-made one
+ * that sends, on the worker channel, TS_FAKE_SCRIPT: READY{TS_FAKE_PORT},
+ * READY{TS_FAKE_PORT + 1} (a second READY), STOPPED (no STOP was sent),
+ * STOP (the supervisor's command, the wrong way), STATS_REPLY{request_id
+ * 999} (nobody asked); then answers STOP with STOPPED and exits 0. */
 int ts_worker_mode(int argc, char **argv);
+
+#define TS_FAKE_PORT 1111
 
 /* Parse YAML into `cfg` (asserts). */
 void ts_config(xr_config *cfg, const char *yaml);
