@@ -60,8 +60,12 @@ typedef struct xr_service_module {
  * STOP{drain_inflight}: stop accepting; with drain_inflight let in-flight
  * calls finish (xr_server_drain), else close every connection; flush stdio;
  * send STOPPED; return 0. DRAIN: stop accepting and finish in-flight calls,
- * keep running until STOP. The supervisor enforces the graceful timeout (it
- * SIGKILLs a worker that has not acknowledged by then).
+ * keep running until STOP. STATS{request_id}: answer STATS_REPLY with the
+ * endpoint's counters (xr_server_stats_get). Commands are taken by the
+ * worker's command table (worker_chan.h): STOP once, while serving or
+ * draining; DRAIN while serving; STATS while serving or draining; anything
+ * else is refused and logged. The supervisor enforces the graceful timeout
+ * (it SIGKILLs a worker that has not acknowledged by then).
  *
  * Returns the exit status: 0 after STOP; the child-bootstrap category (8)
  * on any bootstrap failure, with "execrpc-worker: child_bootstrap_failed

@@ -1,6 +1,6 @@
 /*
  * supervisor/worker_chan.h — the signed supervisor <-> worker channel
- * (internal to supervisor/; see docs/supervisor.md "The control channel").
+ * (internal to supervisor/; see docs/supervisor.md "The worker channel").
  *
  * The channel is an inherited AF_UNIX SOCK_SEQPACKET socketpair (the worker's
  * end is fd 4) that stays open for the worker's life. One datagram is one
