@@ -147,6 +147,7 @@ fake_worker(int bfd, int cfd)
 	xr_auth *a;
 	xr_chan ch;
 	ssize_t n;
+	int status;
 
 	if ((n = recv(bfd, buf, sizeof(buf), 0)) <= 0 ||
 	    (b = execrpc__v1__bootstrap_bundle__unpack(NULL, (size_t)n,
@@ -176,25 +177,30 @@ fake_worker(int bfd, int cfd)
 	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, 0, 0);
 	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, 0, 0);
 	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY, 0, 999);
-	for (;;) {
+	for (status = -1; status < 0;) {
 		struct pollfd p = { cfd, POLLIN, 0 };
 		Execrpc__V1__Command *c = NULL;
 		int r;
 
-		if (poll(&p, 1, 30000) != 1)
-			return 3;
+		if (poll(&p, 1, 30000) != 1) {
+			status = 3;
+			break;
+		}
 		if ((r = xr_chan_recv(&ch, &c)) == XR_ERR_CLOSED)
-			return 1;
+			status = 1;
 		if (r != XR_OK)
 			continue;
 		if (c->type == EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP) {
 			fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED,
 			    0, 0);
-			execrpc__v1__command__free_unpacked(c, NULL);
-			return 0;
+			status = 0;
 		}
 		execrpc__v1__command__free_unpacked(c, NULL);
 	}
+	xr_chan_fini(&ch);
+	xr_auth_free(a);
+	close(cfd);
+	return status;
 }
 
 int
