@@ -26,8 +26,11 @@
 #include "log.h"
 
 #define ACCEPT_BACKOFF_MS 250
-#define STATS_DEADLINE_MS 1000	/* a STATS reply waits for workers this long */
+#define STATS_DEADLINE_MS 1000	/* a STATS reply waits this long for workers */
 #define MAX_CONNS 64		/* control connections open at once */
+
+#define ANSWERED EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED
+#define NO_ANSWER EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER
 
 /* One worker's part of a STATS command. */
 struct stats_slot {
@@ -178,7 +181,7 @@ send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
 				continue;
 			sl = &c->slots[flat];
 			o->stats = sl->state;
-			if (sl->state != EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED)
+			if (sl->state != ANSWERED)
 				continue;
 			o->calls = sl->calls;
 			o->calls_failed = sl->calls_failed;
@@ -318,8 +321,7 @@ stats_begin(struct ctl_conn *c, const bool *sel)
 			if (!sel[g] || (w->state != XR_WORKER_READY &&
 			    w->state != XR_WORKER_DRAINING))
 				continue;
-			c->slots[pos].state =
-			    EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER;
+			c->slots[pos].state = NO_ANSWER;
 			if (xr__sup_send(w, &q) != XR_OK)
 				continue;
 			c->slots[pos].waiting = true;
@@ -354,7 +356,7 @@ xr__ctl_stats_reply(xr_supervisor *s, const struct sup_worker *w,
 	}
 	sl = &c->slots[pos];
 	if (st != NULL) {
-		sl->state = EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED;
+		sl->state = ANSWERED;
 		sl->calls = st->calls;
 		sl->calls_failed = st->calls_failed;
 		for (size_t i = 0; i < XR_REJECT_COUNT &&

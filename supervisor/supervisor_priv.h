@@ -135,7 +135,8 @@ enum xr_sup_event {
 	XR_SUP_EV_STOP,		/* a stop round includes the worker */
 	XR_SUP_EV_STOPPED,	/* STOPPED on the worker channel */
 	XR_SUP_EV_EXIT,		/* the process was reaped */
-	XR_SUP_EV_DEADLINE,	/* the worker's timer: backoff over / stop deadline */
+	XR_SUP_EV_DEADLINE,	/* the worker's timer: backoff over, or the
+				 * stop deadline */
 	XR_SUP_EV_KILL,		/* force_terminate */
 	XR_SUP_EV_COUNT
 };
