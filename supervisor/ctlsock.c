@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "log.h"
 #include "probe.h"
+#include "reader.h"
 
 #define ACCEPT_BACKOFF_MS 250
 #define STATS_TOTAL_MS 3000	/* a STATS command probes for at most this */
@@ -36,6 +37,7 @@ struct ctl_conn {
 	bool answered;		/* a reply was queued: close once written */
 	bool waiting_stop;	/* counted in s->ctl_stop_waiters */
 	bool dead;
+	xr_reader rd;		/* the command frame */
 	TAILQ_ENTRY(ctl_conn) link;
 };
 
@@ -310,32 +312,26 @@ static void
 read_cb(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	uint8_t hdr[XR_FRAME_PREFIX_LEN];
 	Execrpc__V1__Command *cmd;
 	const uint8_t *body;
-	uint32_t len;
+	size_t len;
+	int r;
 
 	if (c->answered || c->waiting_stop || c->dead)
 		return;
-	if (evbuffer_get_length(in) < sizeof(hdr))
+	/* the limit is checked on the prefix, before the body is buffered */
+	if ((r = xr_reader_bufferevent(&c->rd, bev, &body, &len)) ==
+	    XR_ERR_AGAIN)
 		return;
-	evbuffer_copyout(in, hdr, sizeof(hdr));
-	len = xr_frame_get_len(hdr);
-	if (len > XR_CONTROL_MAX_COMMAND) {
-		/* limit before buffering */
+	if (r == XR_ERR_OVERSIZED) {
 		conn_error(c, XR_ERR_OVERSIZED, "command larger than 4096 bytes");
 		return;
 	}
-	if (evbuffer_get_length(in) < sizeof(hdr) + len)
-		return;
-	body = evbuffer_pullup(in, (ssize_t)(sizeof(hdr) + len));
-	if (body == NULL) {
+	if (r != XR_OK) {
 		conn_close(c);
 		return;
 	}
-	cmd = execrpc__v1__command__unpack(NULL, len, body + sizeof(hdr));
-	evbuffer_drain(in, sizeof(hdr) + len);
+	cmd = execrpc__v1__command__unpack(NULL, len, body);
 	if (cmd == NULL) {
 		conn_error(c, XR_ERR_MALFORMED, "command does not decode as "
 		    "execrpc.v1.Command");
@@ -409,6 +405,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->s = s;
+	xr_reader_init(&c->rd, XR_CONTROL_MAX_COMMAND);
 	event_assign(&c->free_ev, s->base, -1, 0, free_cb, c);
 	TAILQ_INSERT_TAIL(&s->ctl_conns, c, link);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
