@@ -25,7 +25,7 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define BACKOFF_RESET_MS 10000	/* ready this long: next crash starts over */
-#define REAP_GRACE_MS 5000	/* a SIGKILLed process must be reaped by then */
+#define REAP_GRACE_MS 5000	/* default: a SIGKILLed process is reaped by then */
 #define FD_FALLBACK_MAX 65536	/* without close_range: mark fds up to this */
 
 static const char *const default_args[] = {
@@ -927,6 +927,8 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 	s->stop_arg = o->stop_arg;
 	s->on_worker_event = o->on_worker_event;
 	s->worker_arg = o->worker_arg;
+	s->reap_grace_ms = o->reap_timeout_ms != 0 ? o->reap_timeout_ms :
+	    REAP_GRACE_MS;
 	TAILQ_INIT(&s->ctl_conns);
 	s->max_fd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
 	    nofile.rlim_cur < FD_FALLBACK_MAX ? (int)nofile.rlim_cur :
@@ -1076,7 +1078,7 @@ round_wait_deadline(const xr_supervisor *s)
 			if (s->groups[g].w[i].state == XR_WORKER_STOPPING &&
 			    s->groups[g].w[i].deadline_ms > at)
 				at = s->groups[g].w[i].deadline_ms;
-	return at + REAP_GRACE_MS;
+	return at + s->reap_grace_ms;
 }
 
 int
@@ -1089,9 +1091,19 @@ xr_supervisor_stop_groups(xr_supervisor *s, uint32_t graceful_timeout_ms,
 	r = loop_until(s, round_check, NULL, round_wait_deadline(s));
 	if (r < 0)
 		return xr_diag_set(d, r, "event loop failed");
-	if (r == 0)
-		return xr_diag_set(d, XR_ERR_STOP_FAILED, "workers not reaped "
-		    "within %d ms of their SIGKILL", REAP_GRACE_MS);
+	if (r == 0) {
+		char names[200] = "";
+		size_t off = 0;
+
+		for (size_t g = 0; g < s->ngroups; g++)
+			if (s->groups[g].in_stop && off < sizeof(names))
+				off += (size_t)snprintf(names + off,
+				    sizeof(names) - off, "%s%s", off > 0 ?
+				    ", " : "", s->groups[g].cfg->name);
+		return xr_diag_set(d, XR_ERR_STOP_FAILED, "group(s) %s: workers "
+		    "not reaped within %u ms of their SIGKILL", names,
+		    s->reap_grace_ms);
+	}
 	return round_result(s, d);
 }
 
@@ -1120,7 +1132,8 @@ xr_supervisor_force_terminate_groups(xr_supervisor *s,
 			fsm(&gr->w[i], E_KILL, 0);
 	}
 	check_round(s);
-	r = loop_until(s, groups_down_check, sel, xr_mono_ms() + REAP_GRACE_MS);
+	r = loop_until(s, groups_down_check, sel, xr_mono_ms() +
+	    s->reap_grace_ms);
 	return r == 1 ? XR_OK : r < 0 ? r : XR_ERR_STOP_FAILED;
 }
 

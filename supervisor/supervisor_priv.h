@@ -71,6 +71,7 @@ struct xr_supervisor {
 	char **argv;
 	char **envp;
 	int max_fd;			/* fallback bound for closing fds */
+	uint32_t reap_grace_ms;		/* opts reap_timeout_ms, or the default */
 	xr_stop_event_fn on_stop_event;
 	void *stop_arg;
 	xr_worker_event_fn on_worker_event;
