@@ -28,6 +28,7 @@
 
 #include "auth.h"
 #include "codec_nb.h"
+#include "reader.h"
 #include "replay.h"
 #include "rx.h"
 
@@ -115,6 +116,7 @@ struct xr_channel {
 	int close_err;			/* why it closed: XR_ERR_* */
 	xr_auth *auth;			/* keys: wiped on free */
 	xr_rx rx;
+	xr_reader rd;			/* the connection's frames (limit: rx) */
 	xr_session sess;
 	xr_client_call *q_head, *q_tail;	/* calls queued before READY */
 	char client_name[XR_CLIENT_NAME_MAX];

@@ -12,8 +12,41 @@
 #include <jansson.h>
 
 #include "frame.h"
+#include "reader.h"
 #include "rx.h"
 #include "sockio.h"
+
+/*
+ * Read one length-prefixed reply through the frame reader `rd`, each wait
+ * bounded by `deadline`. Returns XR_OK with `*body`/`*len` viewing the body
+ * in rd's buffer, or the reader's error (XR_ERR_OVERSIZED on the prefix
+ * alone), XR_ERR_AGAIN at the deadline, XR_ERR_CLOSED, XR_ERR_SYSTEM.
+ */
+static int
+read_reply(int fd, xr_reader *rd, uint64_t deadline, const uint8_t **body,
+    size_t *len)
+{
+	uint8_t chunk[4096];
+	size_t used;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if ((r = xr_sock_wait(fd, POLLIN, deadline)) != XR_OK)
+			return r;
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return XR_ERR_CLOSED;
+		if (n < 0)
+			return XR_ERR_SYSTEM;
+		/* one reply per connection: bytes after it are not read */
+		r = xr_reader_feed(rd, chunk, (size_t)n, &used, body, len);
+		if (r != XR_ERR_AGAIN)
+			return r;
+	}
+}
 
 int
 xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
@@ -21,12 +54,14 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 {
 	struct sockaddr_un sun;
 	uint64_t deadline = xr_mono_ms() + timeout_ms;
-	uint8_t hdr[XR_FRAME_PREFIX_LEN], *buf = NULL;
-	size_t len = execrpc__v1__command__get_packed_size(cmd), off = 0;
-	uint32_t rlen;
+	uint8_t *buf = NULL;
+	const uint8_t *body = NULL;
+	size_t len = execrpc__v1__command__get_packed_size(cmd), off = 0, rlen;
+	xr_reader rd;
 	int fd = -1, r;
 
 	*out = NULL;
+	xr_reader_init(&rd, XR_CONTROL_MAX_REPLY);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
@@ -75,29 +110,24 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 	}
 	free(buf);
 	buf = NULL;
-	if ((r = xr_sock_read_full(fd, hdr, sizeof(hdr), deadline)) != XR_OK) {
-		xr_diag_set(d, r, "no reply: %s", r == XR_ERR_AGAIN ?
-		    "timed out" : xr_err_name(r));
+	if ((r = read_reply(fd, &rd, deadline, &body, &rlen)) != XR_OK) {
+		if (r == XR_ERR_OVERSIZED)
+			xr_diag_set(d, r, "reply of %zu bytes over the limit",
+			    rd.need);
+		else if (r == XR_ERR_NOMEM)
+			xr_diag_set(d, r, "out of memory");
+		else if (rd.got < XR_FRAME_PREFIX_LEN)
+			xr_diag_set(d, r, "no reply: %s", r == XR_ERR_AGAIN ?
+			    "timed out" : xr_err_name(r));
+		else
+			xr_diag_set(d, r, "truncated reply: %s",
+			    r == XR_ERR_AGAIN ? "timed out" : xr_err_name(r));
 		goto out;
 	}
-	rlen = xr_frame_get_len(hdr);
-	if (rlen > XR_CONTROL_MAX_REPLY) {
-		r = xr_diag_set(d, XR_ERR_OVERSIZED, "reply of %u bytes over "
-		    "the limit", rlen);
-		goto out;
-	}
-	if ((buf = malloc(rlen > 0 ? rlen : 1)) == NULL) {
-		r = xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((r = xr_sock_read_full(fd, buf, rlen, deadline)) != XR_OK) {
-		xr_diag_set(d, r, "truncated reply: %s", r == XR_ERR_AGAIN ?
-		    "timed out" : xr_err_name(r));
-		goto out;
-	}
-	if ((*out = execrpc__v1__reply__unpack(NULL, rlen, buf)) == NULL)
+	if ((*out = execrpc__v1__reply__unpack(NULL, rlen, body)) == NULL)
 		r = xr_diag_set(d, XR_ERR_MALFORMED, "reply does not decode");
  out:
+	xr_reader_free(&rd);
 	free(buf);
 	close(fd);
 	return r;

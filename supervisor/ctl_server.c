@@ -24,6 +24,7 @@
 #include "ctl_client.h"
 #include "frame.h"
 #include "log.h"
+#include "reader.h"
 
 #define ACCEPT_BACKOFF_MS 250
 #define STATS_DEADLINE_MS 1000	/* a STATS reply waits this long for workers */
@@ -47,6 +48,7 @@ struct ctl_conn {
 	bool answered;		/* a reply was queued: close once written */
 	bool waiting_stop;	/* counted in s->ctl_stop_waiters */
 	bool dead;
+	xr_reader rd;		/* the command frame */
 	/* STATS */
 	uint64_t stats_id;	/* the request id asked; 0: none waiting */
 	struct stats_slot *slots;	/* one per worker, config order */
@@ -438,32 +440,26 @@ static void
 read_cb(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	uint8_t hdr[XR_FRAME_PREFIX_LEN];
 	Execrpc__V1__Command *cmd;
 	const uint8_t *body;
-	uint32_t len;
+	size_t len;
+	int r;
 
 	if (c->answered || c->waiting_stop || c->dead)
 		return;
-	if (evbuffer_get_length(in) < sizeof(hdr))
+	/* the limit is checked on the prefix, before the body is buffered */
+	if ((r = xr_reader_bufferevent(&c->rd, bev, &body, &len)) ==
+	    XR_ERR_AGAIN)
 		return;
-	evbuffer_copyout(in, hdr, sizeof(hdr));
-	len = xr_frame_get_len(hdr);
-	if (len > XR_CONTROL_MAX_COMMAND) {
-		/* limit before buffering */
+	if (r == XR_ERR_OVERSIZED) {
 		conn_error(c, XR_ERR_OVERSIZED, "command larger than 4096 bytes");
 		return;
 	}
-	if (evbuffer_get_length(in) < sizeof(hdr) + len)
-		return;
-	body = evbuffer_pullup(in, (ssize_t)(sizeof(hdr) + len));
-	if (body == NULL) {
+	if (r != XR_OK) {
 		conn_close(c);
 		return;
 	}
-	cmd = execrpc__v1__command__unpack(NULL, len, body + sizeof(hdr));
-	evbuffer_drain(in, sizeof(hdr) + len);
+	cmd = execrpc__v1__command__unpack(NULL, len, body);
 	if (cmd == NULL) {
 		conn_error(c, XR_ERR_MALFORMED, "command does not decode as "
 		    "execrpc.v1.Command");
@@ -537,6 +533,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->s = s;
+	xr_reader_init(&c->rd, XR_CONTROL_MAX_COMMAND);
 	event_assign(&c->free_ev, s->base, -1, 0, free_cb, c);
 	evtimer_assign(&c->stats_ev, s->base, stats_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&s->ctl_conns, c, link);

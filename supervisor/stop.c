@@ -150,7 +150,7 @@ xr__sup_round_result(xr_supervisor *s, xr_diag *d)
 }
 
 /* A joined round may hold groups with an earlier, longer timeout: the
- * latest kill deadline counts. */
+ * latest kill deadline counts, plus the reap timeout. */
 uint64_t
 xr__sup_round_wait_deadline(const xr_supervisor *s)
 {
@@ -162,5 +162,5 @@ xr__sup_round_wait_deadline(const xr_supervisor *s)
 			if (s->groups[g].w[i].state == XR_WORKER_STOPPING &&
 			    s->groups[g].w[i].deadline_ms > at)
 				at = s->groups[g].w[i].deadline_ms;
-	return at + XR_SUP_REAP_GRACE_MS;
+	return at + s->reap_grace_ms;
 }

@@ -230,6 +230,8 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 	s->stop_arg = o->stop_arg;
 	s->on_worker_event = o->on_worker_event;
 	s->worker_arg = o->worker_arg;
+	s->reap_grace_ms = o->reap_timeout_ms != 0 ? o->reap_timeout_ms :
+	    XR_SUP_REAP_GRACE_MS;
 	TAILQ_INIT(&s->ctl_conns);
 	s->max_fd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
 	    nofile.rlim_cur < FD_FALLBACK_MAX ? (int)nofile.rlim_cur :
@@ -355,9 +357,19 @@ xr_supervisor_stop_groups(xr_supervisor *s, uint32_t graceful_timeout_ms,
 	r = loop_until(s, round_check, NULL, xr__sup_round_wait_deadline(s));
 	if (r < 0)
 		return xr_diag_set(d, r, "event loop failed");
-	if (r == 0)
-		return xr_diag_set(d, XR_ERR_STOP_FAILED, "workers not reaped "
-		    "within %d ms of their SIGKILL", XR_SUP_REAP_GRACE_MS);
+	if (r == 0) {
+		char names[200] = "";
+		size_t off = 0;
+
+		for (size_t g = 0; g < s->ngroups; g++)
+			if (s->groups[g].in_stop && off < sizeof(names))
+				off += (size_t)snprintf(names + off,
+				    sizeof(names) - off, "%s%s", off > 0 ?
+				    ", " : "", s->groups[g].cfg->name);
+		return xr_diag_set(d, XR_ERR_STOP_FAILED, "group(s) %s: workers "
+		    "not reaped within %u ms of their SIGKILL", names,
+		    s->reap_grace_ms);
+	}
 	return xr__sup_round_result(s, d);
 }
 
@@ -372,7 +384,7 @@ xr_supervisor_force_terminate_groups(xr_supervisor *s,
 		return r;
 	xr__sup_kill_groups(s, sel);
 	r = loop_until(s, groups_down_check, sel,
-	    xr_mono_ms() + XR_SUP_REAP_GRACE_MS);
+	    xr_mono_ms() + s->reap_grace_ms);
 	return r == 1 ? XR_OK : r < 0 ? r : XR_ERR_STOP_FAILED;
 }
 

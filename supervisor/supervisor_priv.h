@@ -20,7 +20,8 @@
 #include "supervisor.h"
 #include "worker_chan.h"
 
-#define XR_SUP_REAP_GRACE_MS 5000	/* a SIGKILLed process is reaped by then */
+/* Default reap timeout: a SIGKILLed process is reaped by then. */
+#define XR_SUP_REAP_GRACE_MS 5000
 
 struct group;
 struct ctl_conn;
@@ -77,6 +78,7 @@ struct xr_supervisor {
 	char **argv;
 	char **envp;
 	int max_fd;			/* fallback bound for closing fds */
+	uint32_t reap_grace_ms;		/* opts reap_timeout_ms, or the default */
 	xr_stop_event_fn on_stop_event;
 	void *stop_arg;
 	xr_worker_event_fn on_worker_event;
@@ -185,7 +187,7 @@ void xr__sup_drain_group(xr_supervisor *s, struct group *g);
  * forced groups in `d`. */
 int xr__sup_round_result(xr_supervisor *s, xr_diag *d);
 /* When a waiter gives up on the round: the latest kill deadline of its
- * workers plus XR_SUP_REAP_GRACE_MS. */
+ * workers plus the reap timeout (s->reap_grace_ms). */
 uint64_t xr__sup_round_wait_deadline(const xr_supervisor *s);
 
 /* ---- ctl_server.c ---- */

@@ -103,6 +103,18 @@ add_wedge(xr_registry *reg, const xr_worker_ctx *ctx)
 	return xr_echo_register(reg);
 }
 
+/* test.v1.Stall: registration never returns, so the worker, holding a
+ * valid bundle, never reaches READY. */
+static int
+add_stall(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)reg;
+	(void)ctx;
+	for (;;)
+		pause();
+	return XR_OK;
+}
+
 static int
 add_empty(xr_registry *reg, const xr_worker_ctx *ctx)
 {
@@ -116,6 +128,7 @@ static const xr_service_module test_modules[] = {
 	{ "test.v1.Probe", add_probe },
 	{ "test.v1.Wedge", add_wedge },
 	{ "test.v1.Empty", add_empty },
+	{ "test.v1.Stall", add_stall },
 };
 
 /* ---------- a hand-made worker that breaks the channel's rules ---------- */

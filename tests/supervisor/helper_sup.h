@@ -12,6 +12,8 @@
  *   test.v1.Wedge  echo, plus a timer that wedges the event loop right after
  *                  READY: a worker that never honours STOP
  *   test.v1.Empty  registers nothing (only the built-in Endpoint/Stats)
+ *   test.v1.Stall  never returns from registration: a worker that took its
+ *                  bundle but never sends READY
  */
 #ifndef TS_HELPER_SUP_H
 #define TS_HELPER_SUP_H
