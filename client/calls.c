@@ -1,22 +1,23 @@
 /*
  * client/calls.c — the pending-call table of a channel.
  *
- * Calls are keyed by call_id in a chained hash table with power-of-two
- * buckets; ids are sequential, so `id & mask` spreads them evenly. Call
- * structs come from a per-channel freelist and carry their deadline timer
- * (event_assign'ed), so a channel in steady state allocates nothing per call.
+ * Calls are keyed by call_id in an xr_hmap (core/hmap.h; the 8-byte key
+ * lives in the slot). Call structs come from a per-channel freelist and
+ * carry their deadline timer (event_assign'ed), and the map only grows, so
+ * a channel in steady state allocates nothing per call.
  */
 #include "channel_priv.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define CALLS_FIRST_BUCKETS 64
-
 void
 xr_calls_init(xr_calls *t)
 {
 	memset(t, 0, sizeof(*t));
+	/* the in-flight cap (channel.c, checked on start) bounds the count;
+	 * the map's own bound is only the backstop */
+	(void)xr_hmap_init(&t->map, XR_HMAP_MAX_ENTRIES);
 }
 
 void
@@ -30,9 +31,8 @@ xr_calls_destroy(xr_calls *t)
 	}
 	t->free = NULL;
 	t->nfree = 0;
-	free(t->buckets);
-	t->buckets = NULL;
-	t->nbuckets = 0;
+	xr_hmap_fini(&t->map);
+	t->count = 0;
 }
 
 xr_client_call *
@@ -73,86 +73,41 @@ xr_calls_release(xr_channel *ch, xr_client_call *c)
 	t->nfree++;
 }
 
-static int
-calls_grow(xr_calls *t)
-{
-	size_t n = t->nbuckets ? t->nbuckets * 2 : CALLS_FIRST_BUCKETS;
-	xr_client_call **nb, *c, *next;
-
-	if ((nb = calloc(n, sizeof(*nb))) == NULL)
-		return XR_ERR_NOMEM;
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		for (c = t->buckets[i]; c != NULL; c = next) {
-			next = c->hnext;
-			c->hnext = nb[c->id & (n - 1)];
-			nb[c->id & (n - 1)] = c;
-		}
-	}
-	free(t->buckets);
-	t->buckets = nb;
-	t->nbuckets = n;
-	return XR_OK;
-}
-
 int
 xr_calls_insert(xr_channel *ch, xr_client_call *c)
 {
 	xr_calls *t = &ch->calls;
-	size_t i;
 	int r;
 
-	if (t->count >= t->nbuckets && (r = calls_grow(t)) != XR_OK)
+	/* ids are unique and the cap is far below the map's bound: only
+	 * growth can fail (XR_ERR_NOMEM) */
+	if ((r = xr_hmap_insert(&t->map, &c->id, sizeof(c->id), c)) != XR_OK)
 		return r;
-	i = c->id & (t->nbuckets - 1);
-	c->hnext = t->buckets[i];
-	t->buckets[i] = c;
-	t->count++;
+	t->count = xr_hmap_count(&t->map);
 	return XR_OK;
 }
 
 xr_client_call *
 xr_calls_find(xr_channel *ch, uint64_t id)
 {
-	xr_calls *t = &ch->calls;
-	xr_client_call *c;
-
-	if (t->nbuckets == 0)
-		return NULL;
-	for (c = t->buckets[id & (t->nbuckets - 1)]; c != NULL; c = c->hnext)
-		if (c->id == id)
-			return c;
-	return NULL;
+	return xr_hmap_find(&ch->calls.map, &id, sizeof(id));
 }
 
 xr_client_call *
 xr_calls_any(xr_channel *ch)
 {
-	xr_calls *t = &ch->calls;
+	xr_hmap_iter it;
+	void *c;
 
-	if (t->count == 0)
-		return NULL;
-	for (size_t i = 0; i < t->nbuckets; i++)
-		if (t->buckets[i] != NULL)
-			return t->buckets[i];
-	return NULL;
+	xr_hmap_iter_init(&it, &ch->calls.map);
+	return xr_hmap_iter_next(&it, NULL, NULL, &c) ? c : NULL;
 }
 
 static void
 calls_remove(xr_calls *t, xr_client_call *c)
 {
-	xr_client_call **pp;
-
-	if (t->nbuckets == 0)
-		return;
-	for (pp = &t->buckets[c->id & (t->nbuckets - 1)]; *pp != NULL;
-	    pp = &(*pp)->hnext) {
-		if (*pp == c) {
-			*pp = c->hnext;
-			c->hnext = NULL;
-			t->count--;
-			return;
-		}
-	}
+	(void)xr_hmap_remove(&t->map, &c->id, sizeof(c->id));
+	t->count = xr_hmap_count(&t->map);
 }
 
 void

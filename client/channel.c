@@ -13,6 +13,7 @@
 #include <pb_encode.h>
 
 #include "keys.h"
+#include "loop.h"
 
 void
 xr_channel_enter(xr_channel *ch)
@@ -128,6 +129,9 @@ xr_channel_is_usable(const xr_channel *ch)
 	    ch->state == XR_CH_READY;
 }
 
+_Static_assert(XR_CHANNEL_REJECT_KINDS == XR_REJECT_COUNT,
+    "xr_channel_stats.rejects is indexed by xr_reject");
+
 void
 xr_channel_stats_get(const xr_channel *ch, xr_channel_stats *out)
 {
@@ -135,8 +139,7 @@ xr_channel_stats_get(const xr_channel *ch, xr_channel_stats *out)
 	if (ch == NULL)
 		return;
 	*out = ch->stats;
-	for (int i = 0; i < XR_REJECT_COUNT && i < 6; i++)
-		out->rejects[i] = ch->rx.counters.rejects[i];
+	memcpy(out->rejects, ch->rx.counters.rejects, sizeof(out->rejects));
 }
 
 /* "package.Service/Method": non-empty parts, fits Envelope.method. */
@@ -275,43 +278,31 @@ xr_call_cancel(xr_client_call *c)
 
 /* ---- readiness ----------------------------------------------------------- */
 
-static void
-wait_timer_cb(evutil_socket_t fd, short what, void *arg)
+static int
+ready_done(void *arg)
 {
-	(void)fd;
-	(void)what;
-	*(int *)arg = 1;
+	const xr_channel *ch = arg;
+
+	return ch->freeing || (ch->state != XR_CH_CONNECTING &&
+	    ch->state != XR_CH_HANDSHAKE);
 }
 
 int
 xr_channel_wait_ready(xr_channel *ch, uint32_t timeout_ms)
 {
-	struct event ev;
-	struct timeval tv;
-	int timed_out = 0, armed = 0, r;
+	int r;
 
 	if (ch == NULL)
 		return XR_ERR_INVALID_ARG;
 	if (ch->kind == XR_CH_MEMORY)
 		return ch->freeing ? XR_ERR_CLOSED : XR_OK;
 	xr_channel_enter(ch);
-	if (timeout_ms > 0) {
-		tv.tv_sec = (time_t)(timeout_ms / 1000);
-		tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
-		if (event_assign(&ev, ch->base, -1, 0, wait_timer_cb,
-		    &timed_out) == 0 && evtimer_add(&ev, &tv) == 0)
-			armed = 1;
-		else
-			timed_out = 1;
-	} else
-		timed_out = 1;	/* 0: just report the current state */
-	while (!ch->freeing && (ch->state == XR_CH_CONNECTING ||
-	    ch->state == XR_CH_HANDSHAKE) && !timed_out) {
-		if (event_base_loop(ch->base, EVLOOP_ONCE) != 0)
-			break;	/* nothing pending, or called from a callback */
-	}
-	if (armed)
-		evtimer_del(&ev);
+	/* 0: just report the current state. The loop's own result does not
+	 * matter: the state says where it got (a timeout, or a loop that
+	 * cannot run from inside a callback, leave it connecting) */
+	if (timeout_ms > 0)
+		(void)xr_loop_until(ch->base, ready_done, ch,
+		    xr_mono_ms() + timeout_ms);
 	if (ch->freeing || ch->state == XR_CH_CLOSED)
 		r = XR_ERR_CLOSED;
 	else if (ch->state == XR_CH_READY || ch->state == XR_CH_DRAINING)
@@ -368,6 +359,12 @@ sync_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t resp_len)
 	}
 }
 
+static int
+sync_done(void *arg)
+{
+	return ((const struct sync_call *)arg)->done;
+}
+
 /* Start the call and run the base until it completes. */
 static void
 sync_run(xr_channel *ch, const char *method, const uint8_t *req,
@@ -377,22 +374,21 @@ sync_run(xr_channel *ch, const char *method, const uint8_t *req,
 	xr_client_call *c;
 
 	c = xr_call_start(ch, method, req, req_len, timeout_ms, sync_cb, s);
-	/* `ch` may be gone once the base runs: only `c` and `base` are used */
-	while (!s->done) {
-		if (event_base_loop(base, EVLOOP_ONCE) != 0 && !s->done) {
-			/* no event can complete it, or the loop is already
-			 * running (a blocking call from a callback) */
-			if (c != NULL)
-				xr_call_cancel(c);
-			s->st.code = XR_STATUS_INTERNAL;
-			snprintf(s->st.message, sizeof(s->st.message),
-			    "event loop cannot run (blocking call from a "
-			    "callback, or nothing can complete the call)");
-			s->done = 1;
-			free(s->resp);
-			s->resp = NULL;
-			s->resp_len = 0;
-		}
+	/* `ch` may be gone once the base runs: only `c` and `base` are used.
+	 * No deadline here: the call's own deadline timer completes it. */
+	if (xr_loop_until(base, sync_done, s, 0) != XR_OK) {
+		/* no event can complete it, or the loop is already running
+		 * (a blocking call from a callback) */
+		if (c != NULL)
+			xr_call_cancel(c);
+		s->st.code = XR_STATUS_INTERNAL;
+		snprintf(s->st.message, sizeof(s->st.message),
+		    "event loop cannot run (blocking call from a "
+		    "callback, or nothing can complete the call)");
+		s->done = 1;
+		free(s->resp);
+		s->resp = NULL;
+		s->resp_len = 0;
 	}
 }
 

@@ -28,6 +28,8 @@
 
 #include "auth.h"
 #include "codec_nb.h"
+#include "hmap.h"
+#include "reader.h"
 #include "replay.h"
 #include "rx.h"
 
@@ -69,7 +71,6 @@ struct xr_client_call {
 	uint64_t deadline_ms;		/* xr_mono_ms() deadline, 0 = none */
 	xr_call_cb cb;
 	void *arg;
-	xr_client_call *hnext;		/* hash chain */
 	xr_client_call *qprev, *qnext;	/* send queue; qnext: freelist */
 	void *mem_handle;		/* memory: the target's handle */
 	int mem_in_start;		/* memory: inside target->start() */
@@ -78,11 +79,10 @@ struct xr_client_call {
 	char method[XR_CLIENT_METHOD_MAX];
 };
 
-/* Pending calls by call_id (chained hash, power-of-two buckets) + freelist. */
+/* Pending calls by call_id (an xr_hmap keyed by the 8 id bytes) + freelist. */
 typedef struct xr_calls {
-	xr_client_call **buckets;
-	size_t nbuckets;
-	size_t count;			/* calls in the table */
+	xr_hmap map;			/* call_id -> xr_client_call */
+	size_t count;			/* calls in the map (= its count) */
 	xr_client_call *free;		/* freelist (qnext) */
 	size_t nfree;
 	uint64_t next_id;
@@ -115,6 +115,7 @@ struct xr_channel {
 	int close_err;			/* why it closed: XR_ERR_* */
 	xr_auth *auth;			/* keys: wiped on free */
 	xr_rx rx;
+	xr_reader rd;			/* the connection's frames (limit: rx) */
 	xr_session sess;
 	xr_client_call *q_head, *q_tail;	/* calls queued before READY */
 	char client_name[XR_CLIENT_NAME_MAX];
@@ -129,7 +130,7 @@ int xr_channel_leave(xr_channel *ch);
 
 /* calls.c */
 void xr_calls_init(xr_calls *t);
-/* Free every call (the table must be empty) and the buckets. */
+/* Free every call (the table must be empty) and the table. */
 void xr_calls_destroy(xr_calls *t);
 /* A fresh call from the freelist (or malloc), with the next call id; not
  * yet in the table. NULL on allocation failure. */

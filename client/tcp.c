@@ -3,10 +3,11 @@
  * channel, a bufferevent on the caller's base, the HELLO handshake of
  * docs/protocol.md, the receive pipeline of core/rx.h, signed writes.
  *
- * Read path: the 4-byte prefix is peeked and checked (xr_rx_check_len)
- * before the body is waited for; only then is the frame made contiguous and
- * run through xr_rx_frame(). Any rejected frame closes the connection, and
- * closing fails every pending call with UNAVAILABLE at once.
+ * Read path: the frame reader of core/reader.h checks the 4-byte prefix
+ * (xr_rx_check_len) before the body is waited for; only then is the frame
+ * made contiguous in the input buffer and run through xr_rx_frame(). Any
+ * rejected frame closes the connection, and closing fails every pending
+ * call with UNAVAILABLE at once.
  *
  * Write path: each frame is encoded and signed straight into space reserved
  * in the bufferevent's output buffer, so the frames of many calls started in
@@ -337,41 +338,27 @@ tcp_dispatch(xr_channel *ch, const xr_env_view *v)
 static void
 tcp_read_frames(xr_channel *ch)
 {
-	struct evbuffer *in;
 	xr_env_decoder dec = xr_nb_decoder(&ch->dec);
 	xr_env_view view;
-	uint8_t pfx[XR_FRAME_PREFIX_LEN];
-	uint8_t *p;
-	uint32_t len;
-	size_t total;
+	const uint8_t *body;
+	size_t len;
 	int r;
 
 	while (ch->bev != NULL && !ch->freeing &&
 	    ch->state != XR_CH_CLOSED && ch->state != XR_CH_CONNECTING) {
-		in = bufferevent_get_input(ch->bev);
-		if (evbuffer_copyout(in, pfx, sizeof(pfx)) < (ev_ssize_t)sizeof(pfx)) {
-			bufferevent_setwatermark(ch->bev, EV_READ, 0, 0);
+		/* 1. the limit, before any of the body is waited for; the
+		 * reader wakes us again only when the whole frame is in */
+		r = xr_reader_bufferevent(&ch->rd, ch->bev, &body, &len);
+		if (r == XR_ERR_AGAIN)
 			return;
-		}
-		len = xr_frame_get_len(pfx);
-		/* 1. the limit, before any of the body is waited for */
-		if (xr_rx_check_len(&ch->rx, len) != XR_OK) {
-			xr_tcp_close(ch, XR_ERR_OVERSIZED, "oversized frame");
-			return;
-		}
-		total = XR_FRAME_PREFIX_LEN + (size_t)len;
-		if (evbuffer_get_length(in) < total) {
-			/* wake up again only when the whole frame is in */
-			bufferevent_setwatermark(ch->bev, EV_READ, total, 0);
-			return;
-		}
-		if ((p = evbuffer_pullup(in, (ev_ssize_t)total)) == NULL) {
-			xr_tcp_close(ch, XR_ERR_NOMEM, "out of memory");
+		if (r != XR_OK) {
+			xr_tcp_close(ch, r, r == XR_ERR_OVERSIZED ?
+			    "oversized frame" : "out of memory");
 			return;
 		}
 		/* 2.-6. tag, decode, kind, ttl, session + sequence */
-		r = xr_rx_frame(&ch->rx, &ch->sess, p + XR_FRAME_PREFIX_LEN, len,
-		    xr_now_ms(), &dec, &view);
+		r = xr_rx_frame(&ch->rx, &ch->sess, body, len, xr_now_ms(), &dec,
+		    &view);
 		if (r != XR_OK) {
 			xr_tcp_close(ch, r, xr_err_name(r));
 			return;
@@ -379,9 +366,6 @@ tcp_read_frames(xr_channel *ch)
 		tcp_dispatch(ch, &view);
 		ch->dec.payload = NULL;
 		ch->dec.payload_len = 0;
-		if (ch->bev == NULL)
-			return;		/* closed from a callback */
-		evbuffer_drain(in, total);
 	}
 }
 
@@ -467,6 +451,7 @@ xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts, const xr_keyset *ks)
 	    XR_CLIENT_DEF_TTL_S) * 1000u;
 	ch->rx.max_body = xr_frame_max_body(ch->max_payload);
 	ch->rx.nonces = NULL;	/* the client opens no sessions */
+	xr_reader_init_rx(&ch->rd, &ch->rx);
 
 	fd = socket(ch->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);

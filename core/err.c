@@ -18,7 +18,7 @@ static const struct err_row err_rows[] = {
 	{ XR_ERR_NOMEM, "nomem", "out of memory", XR_CAT_INTERNAL },
 	{ XR_ERR_INVALID_ARG, "invalid_argument", "invalid argument", XR_CAT_INTERNAL },
 	{ XR_ERR_SYSTEM, "system", "system call failed", XR_CAT_INTERNAL },
-	{ XR_ERR_AGAIN, "again", "incomplete input", XR_CAT_INTERNAL },
+	{ XR_ERR_AGAIN, "again", "incomplete input, or a deadline passed", XR_CAT_INTERNAL },
 	{ XR_ERR_NO_SPACE, "no_space", "buffer or limit exhausted", XR_CAT_INTERNAL },
 	{ XR_ERR_CLOSED, "closed", "connection or object closed", XR_CAT_INTERNAL },
 	{ XR_ERR_OVERSIZED, "oversized", "frame length over the limit", XR_CAT_TRANSPORT_REJECT },
@@ -139,6 +139,18 @@ xr_diag_set(xr_diag *d, int code, const char *fmt, ...)
 	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+int
+xr_diag_print(FILE *f, const char *prog, int code, const xr_diag *d)
+{
+	const char *why = d != NULL && d->reason[0] != '\0' ? d->reason :
+	    xr_strerror(code);
+
+	fprintf(f, "%s: %s (code %d): %s\n", prog, xr_err_name(code), code,
+	    why);
+	fflush(f);
+	return (int)xr_err_category(code);
 }
 
 #include "dispatch.h"

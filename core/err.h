@@ -5,12 +5,26 @@
  * code. Codes are stable: they appear in CLI exit statuses, lifecycle replies
  * and logs, so they are never renumbered. Each code belongs to one category
  * (xr_err_category()); the category number is what a CLI exits with.
+ *
+ * Constructor convention, for every module of the tree:
+ *  - a heap object: `xr_x *xr_x_new(..., xr_diag *d)` returns the object, or
+ *    NULL with `d` (may be NULL) filled with the code and the reason;
+ *    `void xr_x_free(xr_x *x)` releases it, zeroizes any key material it
+ *    held, and is a no-op on NULL.
+ *  - a struct in caller storage (embedded, on the stack):
+ *    `int xr_x_init(xr_x *x, ...)` returns XR_OK or an xr_err and leaves `x`
+ *    safe to pass to `void xr_x_fini(xr_x *x)`, which releases what init and
+ *    later calls acquired and is a no-op on a zeroed or already finished
+ *    struct (and on NULL).
+ * Older constructors that return NULL without a diagnostic (no `d`) keep
+ * their signatures until their callers are reworked.
  */
 #ifndef XR_ERR_H
 #define XR_ERR_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum xr_err {
 	XR_OK = 0,
@@ -20,7 +34,10 @@ typedef enum xr_err {
 	XR_ERR_NOMEM = -2,		/* allocation failed */
 	XR_ERR_INVALID_ARG = -3,	/* caller passed a bad argument */
 	XR_ERR_SYSTEM = -4,		/* a system call failed; see errno */
-	XR_ERR_AGAIN = -5,		/* incomplete input: feed more bytes */
+	XR_ERR_AGAIN = -5,		/* incomplete input: feed more bytes;
+					 * or a deadline passed first
+					 * (deadline-bounded reads,
+					 * xr_loop_until) */
 	XR_ERR_NO_SPACE = -6,		/* output buffer too small / limit hit */
 	XR_ERR_CLOSED = -7,		/* peer closed / object shut down */
 
@@ -110,5 +127,15 @@ typedef struct xr_diag {
  * Returns `code`, so callers can write `return xr_diag_set(d, XR_ERR_X, ...)`. */
 int xr_diag_set(xr_diag *d, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * The programs' one diagnostic line: write "PROG: NAME (code N): REASON\n"
+ * to `f` and flush it, where NAME is xr_err_name(code) and REASON is
+ * d->reason, or xr_strerror(code) when `d` is NULL or its reason is empty.
+ * Returns the exit status for `code`: (int)xr_err_category(code). For
+ * programs only (library code never prints above debug level); a failed
+ * write is not reported.
+ */
+int xr_diag_print(FILE *f, const char *prog, int code, const xr_diag *d);
 
 #endif /* XR_ERR_H */

@@ -1,10 +1,7 @@
-/* core/frame.c — length prefix, Frame wrapper, incremental reader. */
+/* core/frame.c — length prefix and the Frame wrapper. */
 #include "frame.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-#include "keys.h"
 
 #define FRAME_KEY_ENVELOPE 0x0a	/* field 1, wire type 2 */
 #define FRAME_KEY_TAG 0x12	/* field 2, wire type 2 */
@@ -145,86 +142,4 @@ xr_frame_split(const uint8_t *body, size_t len, const uint8_t **env,
 	if (!seen_tag)
 		return XR_ERR_BAD_SIGNATURE;
 	return XR_OK;
-}
-
-void
-xr_frame_reader_init(xr_frame_reader *r, size_t max_body)
-{
-	memset(r, 0, sizeof(*r));
-	r->max_body = max_body;
-}
-
-int
-xr_frame_reader_feed(xr_frame_reader *r, const uint8_t *p, size_t n,
-    size_t *used, const uint8_t **body, size_t *body_len)
-{
-	size_t off = 0, take;
-
-	*used = 0;
-	if (r->dead != 0)
-		return r->dead;		/* the error that killed the stream */
-	if (r->prefix_have == XR_FRAME_PREFIX_LEN && r->have == r->need) {
-		/* the previous call completed a frame: start the next one */
-		r->prefix_have = 0;
-		r->need = r->have = 0;
-	}
-	if (r->prefix_have < XR_FRAME_PREFIX_LEN) {
-		take = XR_FRAME_PREFIX_LEN - r->prefix_have;
-		if (take > n)
-			take = n;
-		memcpy(r->prefix + r->prefix_have, p, take);
-		r->prefix_have += take;
-		off += take;
-		if (r->prefix_have < XR_FRAME_PREFIX_LEN) {
-			*used = off;
-			return XR_ERR_AGAIN;
-		}
-		r->need = xr_frame_get_len(r->prefix);
-		r->have = 0;
-		if (r->need > r->max_body) {
-			/* reject before buffering a single body byte */
-			r->dead = XR_ERR_OVERSIZED;
-			*used = off;
-			return XR_ERR_OVERSIZED;
-		}
-		if (r->need > r->cap) {
-			uint8_t *nb = malloc(r->need);
-
-			if (nb == NULL) {
-				/* the prefix is consumed: the stream is unusable */
-				r->dead = XR_ERR_NOMEM;
-				*used = off;
-				return XR_ERR_NOMEM;
-			}
-			if (r->buf != NULL) {
-				xr_wipe(r->buf, r->cap);
-				free(r->buf);
-			}
-			r->buf = nb;
-			r->cap = r->need;
-		}
-	}
-	take = r->need - r->have;
-	if (take > n - off)
-		take = n - off;
-	if (take > 0)
-		memcpy(r->buf + r->have, p + off, take);
-	r->have += take;
-	off += take;
-	*used = off;
-	if (r->have < r->need)
-		return XR_ERR_AGAIN;
-	*body = r->buf;
-	*body_len = r->need;
-	return XR_OK;
-}
-
-void
-xr_frame_reader_free(xr_frame_reader *r)
-{
-	if (r->buf != NULL) {
-		xr_wipe(r->buf, r->cap);
-		free(r->buf);
-	}
-	xr_frame_reader_init(r, r->max_body);
 }

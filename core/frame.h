@@ -5,7 +5,8 @@
  * a serialized execrpc.v1.Frame { bytes envelope = 1; bytes tag = 2; }.
  * This module handles the prefix and the two-field wrapper by hand, so that
  * it depends on no protobuf generator and never touches the Envelope: the
- * envelope bytes are returned as a view for the verifier.
+ * envelope bytes are returned as a view for the verifier. Streams read
+ * frames through the one reader in core/reader.h.
  */
 #ifndef XR_FRAME_H
 #define XR_FRAME_H
@@ -57,41 +58,5 @@ void xr_frame_trailer(uint8_t out[XR_FRAME_TRAILER_LEN],
  */
 int xr_frame_split(const uint8_t *body, size_t len, const uint8_t **env,
     size_t *env_len, const uint8_t **tag, size_t *tag_len);
-
-/*
- * Incremental reader for byte streams that arrive in arbitrary chunks. The
- * length is checked against `max_body` as soon as the 4 prefix bytes are in,
- * before any of the body is buffered; the body buffer is allocated only after
- * that check, at the announced size.
- */
-typedef struct xr_frame_reader {
-	uint8_t prefix[XR_FRAME_PREFIX_LEN];
-	size_t prefix_have;
-	uint8_t *buf;		/* body buffer, capacity `cap` */
-	size_t cap;
-	size_t need;		/* announced body length */
-	size_t have;		/* body bytes buffered */
-	size_t max_body;
-	int dead;		/* 0, or the error that made the stream unusable */
-} xr_frame_reader;
-
-/* Initialize with a body limit. No allocation. */
-void xr_frame_reader_init(xr_frame_reader *r, size_t max_body);
-
-/*
- * Consume bytes from `p` (n bytes) up to the end of at most one frame;
- * `*used` says how many were consumed. Returns XR_OK when a frame completed:
- * `*body`/`*body_len` view it until the next call. XR_ERR_AGAIN when all n
- * bytes were consumed without completing a frame. XR_ERR_OVERSIZED when the
- * prefix announces more than max_body (nothing buffered; the reader stays
- * dead). XR_ERR_NOMEM if the body buffer cannot be allocated (the reader
- * is dead too). A dead reader returns the same error again and consumes
- * nothing.
- */
-int xr_frame_reader_feed(xr_frame_reader *r, const uint8_t *p, size_t n,
-    size_t *used, const uint8_t **body, size_t *body_len);
-
-/* Release the body buffer (zeroized first). The reader can be re-inited. */
-void xr_frame_reader_free(xr_frame_reader *r);
 
 #endif /* XR_FRAME_H */

@@ -16,14 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include <event2/event.h>
 
 #include "config.h"
 #include "echo.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 
 struct run {
@@ -69,23 +68,10 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	xr_server_drain(r->srv, drained, r);
 }
 
-static void
-harden(void)
-{
-	struct rlimit rl = { 0, 0 };
-
-	/* this process holds keys: no core dumps, no ptrace attach */
-	setrlimit(RLIMIT_CORE, &rl);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static int
 fail(int code, const xr_diag *d)
 {
-	fprintf(stderr, "execrpc-server: %s (code %d): %s\n",
-	    xr_category_name(xr_err_category(code)), code, d->reason);
-	return (int)xr_err_category(code);
+	return xr_diag_print(stderr, "execrpc-server", code, d);
 }
 
 int
@@ -105,7 +91,9 @@ main(int argc, char **argv)
 	xr_registry *reg = NULL;
 	int ch, lvl, ret;
 
-	harden();
+	/* this process holds keys: no core dumps, no ptrace attach */
+	if ((ret = xr_proc_harden(0, &d)) != XR_OK)
+		return fail(ret, &d);
 	while ((ch = getopt_long(argc, argv, "c:l:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

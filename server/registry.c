@@ -8,14 +8,16 @@
 #include <event2/event_struct.h>
 
 #include "err.h"
+#include "hmap.h"
 #include "log.h"
 
 #define METHOD_NAME_MAX 160
 #define STATUS_MSG_MAX 256
+/* Methods one registry holds at most (the hash map's bound). */
+#define REGISTRY_MAX_METHODS 4096
 
 struct method {
 	char name[METHOD_NAME_MAX];
-	uint64_t hash;
 	const ProtobufCMessageDescriptor *in, *out;
 	xr_handler_fn fn;
 	void *arg;
@@ -23,10 +25,7 @@ struct method {
 
 struct xr_registry {
 	struct event_base *base;
-	struct method *methods;		/* dense array */
-	size_t n, cap;
-	uint32_t *index;		/* open addressing: method idx + 1, 0 = empty */
-	size_t index_mask;
+	xr_hmap methods;		/* full name -> struct method (owned) */
 	uint8_t *scratch;		/* response serialization, reused */
 	size_t scratch_cap;
 	struct xr_call *free_calls;	/* finished calls kept for reuse */
@@ -53,18 +52,6 @@ struct xr_call {
 	struct xr_call *next_free;
 };
 
-static uint64_t
-name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *s != '\0'; s++) {
-		h ^= (uint8_t)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 xr_registry *
 xr_registry_new(struct event_base *base)
 {
@@ -73,12 +60,19 @@ xr_registry_new(struct event_base *base)
 	if (r == NULL)
 		return NULL;
 	r->base = base;
+	if (xr_hmap_init(&r->methods, REGISTRY_MAX_METHODS) != XR_OK) {
+		free(r);
+		return NULL;
+	}
 	return r;
 }
 
 void
 xr_registry_free(xr_registry *r)
 {
+	xr_hmap_iter it;
+	void *m;
+
 	if (r == NULL)
 		return;
 	while (r->free_calls != NULL) {
@@ -87,8 +81,10 @@ xr_registry_free(xr_registry *r)
 		r->free_calls = c->next_free;
 		free(c);
 	}
-	free(r->methods);
-	free(r->index);
+	xr_hmap_iter_init(&it, &r->methods);
+	while (xr_hmap_iter_next(&it, NULL, NULL, &m))
+		free(m);
+	xr_hmap_fini(&r->methods);
 	free(r->scratch);
 	free(r);
 }
@@ -96,88 +92,58 @@ xr_registry_free(xr_registry *r)
 static const struct method *
 find(const xr_registry *r, const char *name)
 {
-	uint64_t h;
-	size_t i;
-
-	if (r->index == NULL)
-		return NULL;
-	h = name_hash(name);
-	for (i = h & r->index_mask; r->index[i] != 0; i = (i + 1) & r->index_mask) {
-		const struct method *m = &r->methods[r->index[i] - 1];
-
-		if (m->hash == h && strcmp(m->name, name) == 0)
-			return m;
-	}
-	return NULL;
-}
-
-static int
-reindex(xr_registry *r)
-{
-	size_t size = 16;
-	uint32_t *idx;
-
-	while (size < r->n * 2)
-		size <<= 1;
-	if ((idx = calloc(size, sizeof(*idx))) == NULL)
-		return XR_ERR_NOMEM;
-	free(r->index);
-	r->index = idx;
-	r->index_mask = size - 1;
-	for (size_t k = 0; k < r->n; k++) {
-		size_t i = r->methods[k].hash & r->index_mask;
-
-		while (r->index[i] != 0)
-			i = (i + 1) & r->index_mask;
-		r->index[i] = (uint32_t)(k + 1);
-	}
-	return XR_OK;
+	return xr_hmap_find(&r->methods, name, strlen(name));
 }
 
 int
 xr_registry_add(xr_registry *r, const ProtobufCServiceDescriptor *sd,
     const xr_handler_fn *handlers, void *svc_arg)
 {
-	size_t old_n = r->n;
-	int ret = XR_ERR_INVALID_ARG;
+	struct method *m = NULL;
+	unsigned i, added = 0;
+	int ret = XR_OK;
 
 	if (sd == NULL || handlers == NULL)
 		return XR_ERR_INVALID_ARG;
-	if (r->n + sd->n_methods > r->cap) {
-		size_t cap = r->cap ? r->cap : 8;
-		struct method *nm;
-
-		while (cap < r->n + sd->n_methods)
-			cap *= 2;
-		if ((nm = realloc(r->methods, cap * sizeof(*nm))) == NULL)
-			return XR_ERR_NOMEM;
-		r->methods = nm;
-		r->cap = cap;
-	}
-	for (unsigned i = 0; i < sd->n_methods; i++) {
-		struct method *m = &r->methods[r->n];
+	for (i = 0; i < sd->n_methods; i++) {
 		int n;
 
+		if ((m = calloc(1, sizeof(*m))) == NULL) {
+			ret = XR_ERR_NOMEM;
+			goto fail;
+		}
 		n = snprintf(m->name, sizeof(m->name), "%s/%s", sd->name,
 		    sd->methods[i].name);
 		if (n < 0 || (size_t)n >= sizeof(m->name) ||
-		    handlers[i] == NULL || find(r, m->name) != NULL)
+		    handlers[i] == NULL) {
+			ret = XR_ERR_INVALID_ARG;
 			goto fail;
-		m->hash = name_hash(m->name);
+		}
 		m->in = sd->methods[i].input;
 		m->out = sd->methods[i].output;
 		m->fn = handlers[i];
 		m->arg = svc_arg;
-		r->n++;
-		if ((ret = reindex(r)) != XR_OK)
+		/* a name registered before: INVALID_ARG; the bound: NO_SPACE */
+		if ((ret = xr_hmap_insert(&r->methods, m->name, (size_t)n,
+		    m)) != XR_OK) {
+			if (ret == XR_ERR_NO_SPACE)
+				ret = XR_ERR_INVALID_ARG;
 			goto fail;
-		ret = XR_ERR_INVALID_ARG;
+		}
+		m = NULL;
+		added++;
 	}
 	return XR_OK;
  fail:
-	r->n = old_n;
-	if (reindex(r) != XR_OK)
-		return XR_ERR_NOMEM;
+	free(m);
+	/* nothing is registered on error: take this call's methods out */
+	while (added-- > 0) {
+		char name[METHOD_NAME_MAX];
+		int n = snprintf(name, sizeof(name), "%s/%s", sd->name,
+		    sd->methods[added].name);
+
+		free(xr_hmap_remove(&r->methods, name, (size_t)n));
+	}
 	return ret;
 }
 
@@ -190,7 +156,7 @@ xr_registry_has(const xr_registry *r, const char *method)
 size_t
 xr_registry_count(const xr_registry *r)
 {
-	return r->n;
+	return xr_hmap_count(&r->methods);
 }
 
 static void

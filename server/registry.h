@@ -50,7 +50,8 @@ void xr_registry_free(xr_registry *r);
 /*
  * Register every method of service `sd`: handlers[i] serves sd->methods[i].
  * Returns XR_OK, XR_ERR_INVALID_ARG (a NULL handler, a name registered
- * before, a name too long) or XR_ERR_NOMEM. Nothing is registered on error.
+ * before, a full name of 160 bytes or more, over 4096 methods in all) or
+ * XR_ERR_NOMEM. Nothing is registered on error.
  */
 int xr_registry_add(xr_registry *r, const ProtobufCServiceDescriptor *sd,
     const xr_handler_fn *handlers, void *svc_arg);

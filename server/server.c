@@ -23,6 +23,7 @@
 #include "execrpc/v1/lifecycle.pb-c.h"
 #include "frame.h"
 #include "log.h"
+#include "reader.h"
 #include "replay.h"
 #include "rx.h"
 
@@ -52,6 +53,7 @@ struct conn {
 	uint64_t accepted_ms, last_rx_ms, frame_started_ms;
 	int goaway_sent;
 	int read_paused;		/* backpressure */
+	xr_reader rd;			/* this stream's frames */
 	struct event timer;		/* handshake / frame / idle deadline */
 	struct event free_ev;		/* deferred free */
 	TAILQ_ENTRY(conn) link;
@@ -355,44 +357,26 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	xr_env_decoder dec = xr_codec_decoder(s->codec);
 
 	while (c->state == CONN_HANDSHAKE || c->state == CONN_OPEN) {
-		size_t have = evbuffer_get_length(in);
-		uint8_t prefix[XR_FRAME_PREFIX_LEN];
-		const uint8_t *frame;
-		uint32_t len;
+		const uint8_t *body;
+		size_t len;
 		xr_env_view v;
 		int r;
 
-		if (have < XR_FRAME_PREFIX_LEN)
+		/* 1. the length, before a byte of the body is buffered; the
+		 * reader wakes us again only when the whole frame is in */
+		r = xr_reader_bufferevent(&c->rd, bev, &body, &len);
+		if (r == XR_ERR_AGAIN)
 			break;
-		evbuffer_copyout(in, prefix, sizeof(prefix));
-		len = xr_frame_get_len(prefix);
-		/* 1. the length, before a byte of the body is buffered */
-		if (xr_rx_check_len(&s->rx, len) != XR_OK) {
-			xr_debug("server: frame rejected: %s",
-			    xr_err_name(XR_ERR_OVERSIZED));
-			conn_close(c, 0);
-			return;
-		}
-		if (have - XR_FRAME_PREFIX_LEN < len) {
-			if (c->frame_started_ms == 0)
-				c->frame_started_ms = xr_mono_ms();
-			/* wake us only when the whole frame is in */
-			bufferevent_setwatermark(bev, EV_READ,
-			    XR_FRAME_PREFIX_LEN + (size_t)len, 0);
-			break;
-		}
-		bufferevent_setwatermark(bev, EV_READ, 0, 0);
-		frame = evbuffer_pullup(in, XR_FRAME_PREFIX_LEN + (ssize_t)len);
-		if (frame == NULL) {
-			conn_close(c, 0);
-			return;
-		}
-		/* 2-6. the receive pipeline */
-		r = xr_rx_frame(&s->rx, &c->sess, frame + XR_FRAME_PREFIX_LEN,
-		    len, xr_now_ms(), &dec, &v);
 		if (r != XR_OK) {
 			xr_debug("server: frame rejected: %s", xr_err_name(r));
-			evbuffer_drain(in, XR_FRAME_PREFIX_LEN + (size_t)len);
+			conn_close(c, 0);
+			return;
+		}
+		/* 2-6. the receive pipeline, on the frame in place */
+		r = xr_rx_frame(&s->rx, &c->sess, body, len, xr_now_ms(), &dec,
+		    &v);
+		if (r != XR_OK) {
+			xr_debug("server: frame rejected: %s", xr_err_name(r));
 			conn_close(c, 0);
 			return;
 		}
@@ -400,7 +384,6 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		c->frame_started_ms = 0;
 		conn_dispatch(c, xr_codec_envelope(s->codec), &v);
 		xr_codec_reset(s->codec);
-		evbuffer_drain(in, XR_FRAME_PREFIX_LEN + (size_t)len);
 	}
 	if (c->state == CONN_HANDSHAKE || c->state == CONN_OPEN) {
 		if (evbuffer_get_length(in) == 0)
@@ -589,6 +572,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	c->calls_mask = nslots - 1;
 	c->state = CONN_HANDSHAKE;
 	c->accepted_ms = c->last_rx_ms = xr_mono_ms();
+	xr_reader_init_rx(&c->rd, &s->rx);
 	event_assign(&c->timer, s->base, -1, 0, conn_timer_cb, c);
 	event_assign(&c->free_ev, s->base, -1, 0, conn_free_cb, c);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
@@ -633,7 +617,6 @@ stats_handler(xr_call *call, const ProtobufCMessage *req, void *arg)
 {
 	xr_server *s = arg;
 	Execrpc__V1__WorkerStatus ws = EXECRPC__V1__WORKER_STATUS__INIT;
-	Execrpc__V1__RejectCounters rc = EXECRPC__V1__REJECT_COUNTERS__INIT;
 
 	(void)req;
 	ws.pid = (int32_t)getpid();
@@ -642,13 +625,10 @@ stats_handler(xr_call *call, const ProtobufCMessage *req, void *arg)
 	    : EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
 	ws.calls = s->st.calls_started;
 	ws.calls_failed = s->st.calls_failed;
-	rc.oversized = s->rx.counters.rejects[XR_REJECT_OVERSIZED];
-	rc.bad_signature = s->rx.counters.rejects[XR_REJECT_BAD_SIGNATURE];
-	rc.malformed = s->rx.counters.rejects[XR_REJECT_MALFORMED];
-	rc.kind_not_allowed = s->rx.counters.rejects[XR_REJECT_KIND_NOT_ALLOWED];
-	rc.expired = s->rx.counters.rejects[XR_REJECT_EXPIRED];
-	rc.replay = s->rx.counters.rejects[XR_REJECT_REPLAY];
-	ws.rejects = &rc;
+	/* indexed by xr_reject, like the counters themselves */
+	ws.n_rejects_by_kind = XR_REJECT_COUNT;
+	ws.rejects_by_kind = s->rx.counters.rejects;
+	ws.stats = EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED;
 	ws.last_exit_status = -1;
 	xr_call_reply(call, &ws.base);
 }

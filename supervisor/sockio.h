@@ -1,7 +1,7 @@
 /*
  * supervisor/sockio.h — blocking socket I/O bounded by a deadline, for the
- * small synchronous clients of this layer (the control CLI, the stats
- * probe). Deadlines are absolute xr_mono_ms() values.
+ * small synchronous clients of this layer (the control socket client, and
+ * the tests' endpoint probe). Deadlines are absolute xr_mono_ms() values.
  */
 #ifndef XR_SOCKIO_H
 #define XR_SOCKIO_H

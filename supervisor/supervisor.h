@@ -55,6 +55,9 @@ typedef struct xr_worker_info {
 	uint32_t restarts;	/* times the worker was respawned after a crash */
 	int last_exit_status;	/* exit status of the last process, -1 if none */
 	int last_signal;	/* signal that killed the last process, 0 if none */
+	uint32_t refused;	/* worker-channel commands refused (a type,
+				 * state or repeat its table does not allow),
+				 * over the slot's life */
 } xr_worker_info;
 
 /* A group finished a stop: `mode` graceful if every worker acknowledged
@@ -87,6 +90,8 @@ typedef struct xr_supervisor_opts {
 	void *stop_arg;
 	xr_worker_event_fn on_worker_event;
 	void *worker_arg;
+	uint32_t reap_timeout_ms;	/* how long a SIGKILLed process may take
+					 * to be reaped; 0 = 5000 */
 } xr_supervisor_opts;
 
 /* Stable names: "starting", "ready", ...; "graceful" / "forced". */
@@ -131,8 +136,10 @@ int xr_supervisor_wait_ready(xr_supervisor *s, uint32_t timeout_ms,
  * emit one stop event per group. Workers are not restarted while stopping.
  * Returns XR_OK when every group stopped gracefully (or nothing ran);
  * XR_ERR_STOP_TIMEOUT, with the groups named in `d`, when any was forced
- * (all processes are gone either way); XR_ERR_STOP_FAILED if a process
- * could not be reaped within 5 s of its SIGKILL.
+ * (all processes are gone either way); XR_ERR_STOP_FAILED, with the groups
+ * named in `d`, if a process could not be reaped within the reap timeout
+ * (opts, 5 s by default) of its SIGKILL; it stays in the round, and a later
+ * stop_groups call waits for it again.
  */
 int xr_supervisor_stop_groups(xr_supervisor *s, uint32_t graceful_timeout_ms,
     bool drain_inflight, xr_diag *d);
@@ -141,7 +148,8 @@ int xr_supervisor_stop_groups(xr_supervisor *s, uint32_t graceful_timeout_ms,
  * SIGKILL the process groups of every worker of the named groups (NULL, 0 =
  * all) now, without a graceful phase, and reap them; each group that had a
  * process gets one `forced` stop event. Returns XR_OK, XR_ERR_INVALID_ARG
- * (unknown group) or XR_ERR_STOP_FAILED (not reaped within 5 s).
+ * (unknown group) or XR_ERR_STOP_FAILED (not reaped within the reap
+ * timeout).
  */
 int xr_supervisor_force_terminate_groups(xr_supervisor *s,
     const char *const *names, size_t n);

@@ -1,7 +1,9 @@
 /*
- * supervisor/supervisor_priv.h — the supervisor's state, shared by
- * supervisor.c (process groups, state machine, stop rounds) and ctlsock.c
- * (the lifecycle control socket). Not installed; not for other layers.
+ * supervisor/supervisor_priv.h — the supervisor's state, shared by its
+ * files: supervisor.c (public API, waiting), spawn.c (fork + exec + the
+ * bundle), fsm.c (the worker state machine, the supervisor's end of the
+ * worker channel, reaping), stop.c (stop rounds) and ctl_server.c (the
+ * lifecycle control socket). Not installed; not for other layers.
  */
 #ifndef XR_SUPERVISOR_PRIV_H
 #define XR_SUPERVISOR_PRIV_H
@@ -15,19 +17,24 @@
 #include <event2/event_struct.h>
 
 #include "auth.h"
-#include "chan.h"
 #include "supervisor.h"
+#include "worker_chan.h"
+
+/* Default reap timeout: a SIGKILLed process is reaped by then. */
+#define XR_SUP_REAP_GRACE_MS 5000
 
 struct group;
 struct ctl_conn;
 
-struct worker {
+/* The supervisor's record of one worker slot (group, index); the process
+ * in it changes with restarts. */
+struct sup_worker {
 	xr_supervisor *sup;
 	struct group *grp;
 	uint32_t index;
 	xr_worker_state state;
 	pid_t pid;			/* 0: no process */
-	int ctl_fd;			/* our end of the control channel, -1 */
+	int ctl_fd;			/* our end of the worker channel, -1 */
 	xr_chan chan;
 	struct event ctl_ev;		/* ctl_fd readable */
 	bool ctl_ev_set;
@@ -41,13 +48,14 @@ struct worker {
 	uint64_t ready_ms;		/* monotonic time of READY */
 	bool acked;			/* STOPPED received in this stop */
 	bool killed;			/* SIGKILL sent in this stop */
+	uint32_t refused;		/* worker-channel commands refused */
 	int err;			/* why FAILED (an xr_err), else 0 */
 	char reason[256];		/* and the reason, for wait_ready */
 };
 
 struct group {
 	const xr_group_cfg *cfg;
-	struct worker *w;		/* cfg->workers of them */
+	struct sup_worker *w;		/* cfg->workers of them */
 	uint32_t n;
 	bool started;			/* wait_ready waits for it */
 	bool in_stop;			/* in the current stop round */
@@ -66,11 +74,11 @@ struct xr_supervisor {
 	const xr_config *cfg;
 	xr_keyset keys;
 	xr_auth *ctl_auth;		/* control key: worker channels */
-	xr_auth *rpc_auth;		/* web->exec / exec->web: stats probes */
 	char *exe;
 	char **argv;
 	char **envp;
 	int max_fd;			/* fallback bound for closing fds */
+	uint32_t reap_grace_ms;		/* opts reap_timeout_ms, or the default */
 	xr_stop_event_fn on_stop_event;
 	void *stop_arg;
 	xr_worker_event_fn on_worker_event;
@@ -81,7 +89,7 @@ struct xr_supervisor {
 	struct event *sigchld;
 	struct event *wake;		/* bounds a waiting function's loop */
 
-	/* the stop round */
+	/* the stop round (stop.c) */
 	bool stopping;			/* a round is in progress */
 	bool exit_on_done;		/* run() returns when it completes */
 	bool want_exit;			/* a round with exit_on_done completed */
@@ -91,7 +99,7 @@ struct xr_supervisor {
 	struct stop_ev events[XR_CFG_MAX_GROUPS];
 	size_t nevents;
 
-	/* the control socket (ctlsock.c) */
+	/* the control socket (ctl_server.c) */
 	char *ctl_path;
 	dev_t ctl_dev;
 	ino_t ctl_ino;
@@ -99,22 +107,100 @@ struct xr_supervisor {
 	struct event *ctl_backoff;
 	struct ctl_conn_list ctl_conns;
 	int ctl_stop_waiters;		/* STOP replies not yet written */
+	uint64_t stats_seq;		/* the last STATS request id */
 };
 
-/* supervisor.c */
-void xr__sup_worker_info(const struct worker *w, xr_worker_info *out);
-/* Begin a stop round (or join the current one) for every running group. */
-void xr__sup_stop_begin(xr_supervisor *s, uint32_t graceful_timeout_ms,
-    bool drain_inflight, bool exit_on_done);
-/* Send DRAIN to the ready workers of group `g`. */
-void xr__sup_drain_group(xr_supervisor *s, struct group *g);
+/* ---- supervisor.c ---- */
+
 /* The group named `name`, or NULL. */
 struct group *xr__sup_group(xr_supervisor *s, const char *name);
 
-/* ctlsock.c */
+/* ---- spawn.c ---- */
+
+/*
+ * Start one worker process for `w` (which has none) and hand it its bundle:
+ * on XR_OK w->pid, w->ctl_fd and w->chan are set and the channel is
+ * watched. Returns XR_OK, or XR_ERR_BOOTSTRAP_START_FAILED with w->reason
+ * set (nothing left running).
+ */
+int xr__sup_spawn(struct sup_worker *w);
+/* Close our end of the worker channel (the process is gone or going). */
+void xr__sup_chan_close(struct sup_worker *w);
+
+/* ---- fsm.c ---- */
+
+/* Events of the worker state machine. */
+enum xr_sup_event {
+	XR_SUP_EV_START,	/* start_groups */
+	XR_SUP_EV_READY,	/* READY{port} on the worker channel */
+	XR_SUP_EV_DRAIN,	/* DRAIN command */
+	XR_SUP_EV_STOP,		/* a stop round includes the worker */
+	XR_SUP_EV_STOPPED,	/* STOPPED on the worker channel */
+	XR_SUP_EV_EXIT,		/* the process was reaped */
+	XR_SUP_EV_DEADLINE,	/* the worker's timer: backoff over, or the
+				 * stop deadline */
+	XR_SUP_EV_KILL,		/* force_terminate */
+	XR_SUP_EV_COUNT
+};
+
+/*
+ * Feed `ev` (with `arg`: the port for READY) to `w`'s state machine: the
+ * cell (w->state, ev) runs its handler and moves to its next state, then the
+ * stop round is checked. Returns 1 if a handler ran; 0 if the cell is empty
+ * (the event means nothing in this state: nothing changes); a negative
+ * xr_err if the handler refused the event (a protocol error such as STOPPED
+ * before any STOP, or READY with port 0: logged, nothing changes).
+ */
+int xr__sup_fsm(struct sup_worker *w, enum xr_sup_event ev, uint32_t arg);
+/* evtimer callback of w->timer (arg: the worker). */
+void xr__sup_timer_cb(evutil_socket_t fd, short what, void *arg);
+/* The worker channel is readable (arg: the worker). */
+void xr__sup_chan_read_cb(evutil_socket_t fd, short what, void *arg);
+/* SIGCHLD: reap every worker process that has exited (arg: supervisor). */
+void xr__sup_sigchld_cb(evutil_socket_t sig, short what, void *arg);
+/* Sign and send `c` to the worker (nothing if it has no channel). Returns
+ * what xr_chan_send() returns, XR_ERR_CLOSED without a channel. */
+int xr__sup_send(struct sup_worker *w, const Execrpc__V1__Command *c);
+void xr__sup_worker_info(const struct sup_worker *w, xr_worker_info *out);
+
+/* ---- stop.c ---- */
+
+/* True if a worker of `g` has (or is getting) a process. */
+bool xr__sup_group_running(const struct group *g);
+/* Open a stop round, or re-arm the current one, with this timeout. */
+void xr__sup_round_open(xr_supervisor *s, uint32_t graceful_timeout_ms,
+    bool drain);
+/* Begin a stop round (or join the current one) for every running group. */
+void xr__sup_stop_begin(xr_supervisor *s, uint32_t graceful_timeout_ms,
+    bool drain_inflight, bool exit_on_done);
+/* SIGKILL every worker of the selected groups (in a round, opened if
+ * none); `sel[g]` is cleared for groups with nothing to kill. */
+void xr__sup_kill_groups(xr_supervisor *s, bool sel[XR_CFG_MAX_GROUPS]);
+/* After a transition: emit the stop events of groups that have stopped and
+ * close the round when none is left. */
+void xr__sup_check_round(xr_supervisor *s);
+/* Record and report group `g`'s stop event; it leaves the round. */
+void xr__sup_emit_stop_event(xr_supervisor *s, struct group *g);
+/* Send DRAIN to the ready workers of group `g`. */
+void xr__sup_drain_group(xr_supervisor *s, struct group *g);
+/* A completed round's result: XR_OK or XR_ERR_STOP_TIMEOUT naming the
+ * forced groups in `d`. */
+int xr__sup_round_result(xr_supervisor *s, xr_diag *d);
+/* When a waiter gives up on the round: the latest kill deadline of its
+ * workers plus the reap timeout (s->reap_grace_ms). */
+uint64_t xr__sup_round_wait_deadline(const xr_supervisor *s);
+
+/* ---- ctl_server.c ---- */
+
 /* A stop round completed: answer the STOP commands waiting for it. */
 void xr__ctl_round_done(xr_supervisor *s);
 /* Close the control socket and every connection (no callbacks run). */
 void xr__ctl_shutdown(xr_supervisor *s);
+/* A worker's STATS_REPLY `c`: it counts for the STATS command waiting for
+ * c->request_id, if any (a late or unknown one is dropped). */
+void xr__ctl_stats_reply(xr_supervisor *s, const struct sup_worker *w,
+    const Execrpc__V1__Command *c);
+/* A worker's process is gone: STATS commands stop waiting for it. */
+void xr__ctl_worker_gone(xr_supervisor *s, const struct sup_worker *w);
 
 #endif /* XR_SUPERVISOR_PRIV_H */

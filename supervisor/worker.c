@@ -18,7 +18,7 @@
 #include <event2/event.h>
 
 #include "auth.h"
-#include "chan.h"
+#include "worker_chan.h"
 #include "err.h"
 #include "execrpc/v1/bootstrap.pb-c.h"
 #include "keys.h"
@@ -42,7 +42,7 @@ struct bundle {
 	uint8_t sid[XR_SESSION_ID_LEN];
 };
 
-struct worker {
+struct worker_proc {
 	struct event_base *base;
 	xr_registry *reg;
 	const xr_worker_endpoint *ep;
@@ -349,7 +349,8 @@ validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
 /* ---------- serving and stopping ---------- */
 
 static void
-send_cmd(struct worker *w, Execrpc__V1__CommandType type, uint32_t port)
+send_cmd(struct worker_proc *w, Execrpc__V1__CommandType type,
+    uint32_t port)
 {
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
 	int r;
@@ -362,7 +363,7 @@ send_cmd(struct worker *w, Execrpc__V1__CommandType type, uint32_t port)
 
 /* The stop sequence's end: flush, acknowledge, leave the loop. */
 static void
-finish(struct worker *w)
+finish(struct worker_proc *w)
 {
 	if (w->finished)
 		return;
@@ -381,7 +382,7 @@ drained(void *arg)
 }
 
 static void
-close_endpoint(struct worker *w)
+close_endpoint(struct worker_proc *w)
 {
 	if (w->ep_opened)
 		w->ep->close(w->ep->arg);
@@ -390,7 +391,7 @@ close_endpoint(struct worker *w)
 }
 
 static void
-begin_stop(struct worker *w, bool drain_inflight)
+begin_stop(struct worker_proc *w, bool drain_inflight)
 {
 	if (w->stopping)
 		return;
@@ -405,10 +406,81 @@ begin_stop(struct worker *w, bool drain_inflight)
 	finish(w);
 }
 
+/* ---------- the worker's end of the worker channel ---------- */
+
+/* The worker's states, as its command table sees them. */
+enum { WP_SERVING = 1, WP_DRAINING, WP_STOPPING };
+
+static int
+wp_state(const struct worker_proc *w)
+{
+	if (w->stopping)
+		return WP_STOPPING;
+	return xr_server_draining(w->srv) ? WP_DRAINING : WP_SERVING;
+}
+
+static void
+ch_stop(void *arg, const Execrpc__V1__Command *c)
+{
+	begin_stop(arg, c->drain_inflight);
+}
+
+static void
+ch_drain(void *arg, const Execrpc__V1__Command *c)
+{
+	struct worker_proc *w = arg;
+
+	(void)c;
+	xr_server_drain(w->srv, NULL, NULL);
+}
+
+/* STATS: the endpoint's counters, answered at once on the channel */
+static void
+ch_stats(void *arg, const Execrpc__V1__Command *c)
+{
+	struct worker_proc *w = arg;
+	Execrpc__V1__Command r = EXECRPC__V1__COMMAND__INIT;
+	Execrpc__V1__WorkerStatus ws = EXECRPC__V1__WORKER_STATUS__INIT;
+	xr_server_stats st;
+	int e;
+
+	xr_server_stats_get(w->srv, &st);
+	ws.pid = (int32_t)getpid();
+	ws.port = xr_server_port(w->srv);
+	ws.state = xr_server_draining(w->srv) ?
+	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_DRAINING :
+	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
+	ws.calls = st.calls_started;
+	ws.calls_failed = st.calls_failed;
+	ws.n_rejects_by_kind = XR_REJECT_COUNT;	/* indexed by xr_reject */
+	ws.rejects_by_kind = st.rejects;
+	ws.last_exit_status = -1;
+	ws.stats = EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED;
+	r.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY;
+	r.request_id = c->request_id;
+	r.status = &ws;
+	if ((e = xr_chan_send(&w->chan, &r)) != XR_OK)
+		xr_debug("worker: stats reply: %s", xr_err_name(e));
+}
+
+#define S(st) XR_CHAN_STATE(WP_##st)
+
+/* What the worker acts on, in which of its states. */
+static const xr_chan_cmd worker_cmds[] = {
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, XR_CHAN_TO_WORKER,
+	    S(SERVING) | S(DRAINING), XR_CHAN_ONCE, ch_stop },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN, XR_CHAN_TO_WORKER,
+	    S(SERVING), 0, ch_drain },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS, XR_CHAN_TO_WORKER,
+	    S(SERVING) | S(DRAINING), 0, ch_stats },
+};
+
+#undef S
+
 static void
 ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_proc *w = arg;
 	Execrpc__V1__Command *c;
 	int r;
 
@@ -430,19 +502,11 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 			    xr_err_name(r));
 			continue;
 		}
-		switch (c->type) {
-		case EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP:
-			begin_stop(w, c->drain_inflight);
-			break;
-		case EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN:
-			if (!w->stopping && !xr_server_draining(w->srv))
-				xr_server_drain(w->srv, NULL, NULL);
-			break;
-		default:
-			xr_debug("worker: unexpected control command %d",
+		if (xr_chan_dispatch(&w->chan, worker_cmds,
+		    sizeof(worker_cmds) / sizeof(worker_cmds[0]),
+		    XR_CHAN_TO_WORKER, wp_state(w), w, c) != XR_OK)
+			xr_debug("worker: control command %d refused",
 			    (int)c->type);
-			break;
-		}
 		execrpc__v1__command__free_unpacked(c, NULL);
 	}
 }
@@ -461,7 +525,8 @@ slice_config(const struct bundle *b, xr_config *slice)
 }
 
 static int
-serve_setup(struct worker *w, struct bundle *b, int control_fd, xr_diag *d)
+serve_setup(struct worker_proc *w, struct bundle *b, int control_fd,
+    xr_diag *d)
 {
 	xr_config slice;
 	xr_diag sd = { 0 };
@@ -511,7 +576,7 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 {
 	Execrpc__V1__BootstrapBundle *msg = NULL;
 	struct bundle *b = NULL;
-	struct worker w;
+	struct worker_proc w;
 	xr_diag d = { 0 };
 	int r;
 

@@ -5,7 +5,7 @@
  * A worker is started by the supervisor with two inherited SOCK_SEQPACKET
  * sockets: the one-shot bootstrap channel (fd 3 by convention) that carries
  * exactly one execrpc.v1.BootstrapBundle, and the control channel (fd 4) that
- * stays open for the worker's life (supervisor/chan.h). The application
+ * stays open for the worker's life (supervisor/worker_chan.h). The application
  * supplies the services a bundle may name as a table of modules; the worker
  * builds its registry from the bundle's names, and nothing else.
  */
@@ -89,8 +89,12 @@ typedef struct xr_worker_endpoint {
  * calls finish (xr_server_drain), else close the endpoint (ep->close);
  * flush stdio;
  * send STOPPED; return 0. DRAIN: stop accepting and finish in-flight calls,
- * keep running until STOP. The supervisor enforces the graceful timeout (it
- * SIGKILLs a worker that has not acknowledged by then).
+ * keep running until STOP. STATS{request_id}: answer STATS_REPLY with the
+ * endpoint's counters (xr_server_stats_get). Commands are taken by the
+ * worker's command table (worker_chan.h): STOP once, while serving or
+ * draining; DRAIN while serving; STATS while serving or draining; anything
+ * else is refused and logged. The supervisor enforces the graceful timeout
+ * (it SIGKILLs a worker that has not acknowledged by then).
  *
  * Returns the exit status: 0 after STOP; the child-bootstrap category (8)
  * on any bootstrap failure (also `ep` NULL), with "execrpc-worker: child_bootstrap_failed

@@ -166,16 +166,14 @@ print_worker_stats(xr_lifecycle *lc)
 			    res[i].group, res[i].index);
 			continue;
 		}
-		printf("   worker pid %d: calls %llu, rejects: bad_signature "
-		    "%llu, replay %llu, expired %llu, malformed %llu, oversized "
-		    "%llu, kind_not_allowed %llu\n", ws->pid,
-		    (unsigned long long)ws->calls,
-		    (unsigned long long)ws->rejects->bad_signature,
-		    (unsigned long long)ws->rejects->replay,
-		    (unsigned long long)ws->rejects->expired,
-		    (unsigned long long)ws->rejects->malformed,
-		    (unsigned long long)ws->rejects->oversized,
-		    (unsigned long long)ws->rejects->kind_not_allowed);
+		printf("   worker pid %d: calls %llu, rejects:", ws->pid,
+		    (unsigned long long)ws->calls);
+		for (size_t k = 0; k < ws->n_rejects_by_kind; k++) /* xr_reject */
+			printf("%s %s %llu", k > 0 ? "," : "",
+			    xr_reject_name((int)k) != NULL ?
+			    xr_reject_name((int)k) : "?",
+			    (unsigned long long)ws->rejects_by_kind[k]);
+		printf("\n");
 		execrpc__v1__worker_status__free_unpacked(ws, NULL);
 	}
 	xr_topic_results_free(res, n);

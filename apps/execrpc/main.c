@@ -18,7 +18,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
-#include "control.h"
+#include "ctl_client.h"
 #include "err.h"
 #include "summary.h"
 
@@ -121,7 +121,7 @@ cmd_config_summary(int argc, char **argv)
 
 /*
  * The lifecycle commands: one execrpc.v1.Command to the supervisor's control
- * socket (supervisor/control.h), the reply printed as JSON with sorted keys.
+ * socket (supervisor/ctl_client.h), the reply printed as JSON with sorted keys.
  * A reply with an error (e.g. stop_timeout when a group had to be forced)
  * still prints its JSON, then exits with the error's category.
  */

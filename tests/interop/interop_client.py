@@ -262,10 +262,15 @@ def check_stats(port, keys):
         c.hello()
         env, _ = c.call("execrpc.v1.Endpoint/Stats", lc_pb2.StatsRequest())
         need(env.status.code == pb.STATUS_OK, f"status {env.status.code}")
-        r = lc_pb2.WorkerStatus.FromString(env.payload).rejects
+        ws = lc_pb2.WorkerStatus.FromString(env.payload)
+        # rejects_by_kind is indexed by xr_reject (core/err.h)
+        kinds = ["oversized", "bad_signature", "malformed",
+                 "kind_not_allowed", "expired", "replay"]
+        need(len(ws.rejects_by_kind) == len(kinds),
+             f"{len(ws.rejects_by_kind)} reject kinds, want {len(kinds)}")
         want = dict(bad_signature=1, replay=2, oversized=1, malformed=0,
                     expired=0, kind_not_allowed=0)
-        got = {k: getattr(r, k) for k in want}
+        got = dict(zip(kinds, ws.rejects_by_kind))
         need(got == want, f"rejects {got}, want {want}")
 
 

@@ -256,21 +256,17 @@ rt_start_say(xr_channel *ch, const char *method, uint32_t delay_ms,
 }
 
 void
-rt_stats_rejects(const xr_topic_result *res, uint64_t rejects[6],
-    uint64_t *calls)
+rt_stats_rejects(const xr_topic_result *res,
+    uint64_t rejects[XR_REJECT_COUNT], uint64_t *calls)
 {
 	Execrpc__V1__WorkerStatus *ws;
 
 	assert_int_equal(res->status.code, XR_STATUS_OK);
 	assert_non_null(ws = execrpc__v1__worker_status__unpack(NULL,
 	    res->resp_len, res->resp));
-	assert_non_null(ws->rejects);
-	rejects[XR_REJECT_OVERSIZED] = ws->rejects->oversized;
-	rejects[XR_REJECT_BAD_SIGNATURE] = ws->rejects->bad_signature;
-	rejects[XR_REJECT_MALFORMED] = ws->rejects->malformed;
-	rejects[XR_REJECT_KIND_NOT_ALLOWED] = ws->rejects->kind_not_allowed;
-	rejects[XR_REJECT_EXPIRED] = ws->rejects->expired;
-	rejects[XR_REJECT_REPLAY] = ws->rejects->replay;
+	assert_int_equal(ws->n_rejects_by_kind, XR_REJECT_COUNT);
+	for (size_t i = 0; i < XR_REJECT_COUNT; i++)
+		rejects[i] = ws->rejects_by_kind[i];
 	*calls = ws->calls;
 	execrpc__v1__worker_status__free_unpacked(ws, NULL);
 }

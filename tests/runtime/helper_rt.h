@@ -84,9 +84,9 @@ void rt_start_say(xr_channel *ch, const char *method, uint32_t delay_ms,
 uint64_t rt_say_pid(const uint8_t *resp, size_t len);
 
 /* The worker's Endpoint/Stats rejects of one topic result (asserts OK):
- * indexed like xr_reject; also the calls counter. */
-void rt_stats_rejects(const xr_topic_result *res, uint64_t rejects[6],
-    uint64_t *calls);
+ * indexed by xr_reject; also the calls counter. */
+void rt_stats_rejects(const xr_topic_result *res,
+    uint64_t rejects[XR_REJECT_COUNT], uint64_t *calls);
 
 /* ---- raw connections to an endpoint at 127.0.0.1:port ---- */
 

@@ -46,7 +46,7 @@ oversized_prefix(uint8_t p[XR_FRAME_PREFIX_LEN])
 
 /* Every worker's Endpoint/Stats rejects, through the topic. */
 static void
-worker_rejects(rt_ctx *r, size_t n, uint64_t rej[][6])
+worker_rejects(rt_ctx *r, size_t n, uint64_t rej[][XR_REJECT_COUNT])
 {
 	xr_topic *tp;
 	xr_topic_result *res;
@@ -112,7 +112,7 @@ test_max_payload_process_supervisor(void **state)
 	rt_ctx r;
 	xr_worker_info w[2];
 	uint8_t prefix[XR_FRAME_PREFIX_LEN];
-	uint64_t rej[2][6];
+	uint64_t rej[2][XR_REJECT_COUNT];
 	xr_diag d = { 0 };
 
 	(void)state;
@@ -160,7 +160,7 @@ test_replay_limits_process_supervisor(void **state)
 	rt_ctx r;
 	xr_worker_info w;
 	xr_keyset ks;
-	uint64_t rej[1][6];
+	uint64_t rej[1][XR_REJECT_COUNT];
 	xr_diag d = { 0 };
 
 	(void)state;

@@ -250,7 +250,7 @@ stats_calls(xr_topic *tp, size_t n, uint64_t *calls)
 {
 	xr_topic_result *res;
 	size_t got;
-	uint64_t rej[6];
+	uint64_t rej[XR_REJECT_COUNT];
 
 	assert_int_equal(xr_topic_publish_sync(tp, "execrpc.v1.Endpoint/Stats",
 	    NULL, 0, 2000, &res, &got), XR_OK);

@@ -99,10 +99,12 @@ port0=$(awk '$2=="alpha" && $3==0 {print $7}' "$tmp/sup.out")
 json "j['workers'][0]['pid'] == $pid0 and j['workers'][0]['port'] == $port0" && ok || bad "status pid/port: $out"
 case "$out" in '{"stop_events":[],"workers":[{"group":"alpha","index":0,"last_exit_status":-1,"last_signal":0,"pid":'*) ok ;; *) bad "status key order: $out" ;; esac
 
-# --- stats: counters from every worker
+# --- stats: counters from every worker (asked over the worker channel: no
+# call counted), the reject keys named after xr_reject
 run stats --control "$sock"
 [ "$rc" = 0 ] && ok || bad "stats rc=$rc $err"
-json 'all(w["calls"] == 1 and w["rejects"]["bad_signature"] == 0 and w["calls_failed"] == 0 for w in j["workers"])' && ok || bad "stats: $out"
+json 'all(w["stats"] == "answered" and w["calls"] == 0 and w["calls_failed"] == 0 for w in j["workers"])' && ok || bad "stats: $out"
+json 'all(w["rejects"] == {"oversized":0,"bad_signature":0,"malformed":0,"kind_not_allowed":0,"expired":0,"replay":0} for w in j["workers"])' && ok || bad "stats rejects: $out"
 
 # --- a crashed worker comes back (restart: on-failure is the default)
 kill -KILL "$pid0"

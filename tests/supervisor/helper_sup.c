@@ -27,11 +27,12 @@
 
 #include "echo.h"
 #include "echo/v1/echo.pb-c.h"
-#include "probe.h"
+#include "ts_probe.h"
 #include "registry.h"
 #include "runtime.h"
 #include "rx.h"
 #include "worker.h"
+#include "worker_chan.h"
 
 /* ---------- the test module table ---------- */
 
@@ -103,6 +104,18 @@ add_wedge(xr_registry *reg, const xr_worker_ctx *ctx)
 	return xr_echo_register(reg);
 }
 
+/* test.v1.Stall: registration never returns, so the worker, holding a
+ * valid bundle, never reaches READY. */
+static int
+add_stall(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)reg;
+	(void)ctx;
+	for (;;)
+		pause();
+	return XR_OK;
+}
+
 static int
 add_empty(xr_registry *reg, const xr_worker_ctx *ctx)
 {
@@ -116,18 +129,113 @@ static const xr_service_module test_modules[] = {
 	{ "test.v1.Probe", add_probe },
 	{ "test.v1.Wedge", add_wedge },
 	{ "test.v1.Empty", add_empty },
+	{ "test.v1.Stall", add_stall },
 };
+
+/* ---------- a hand-made worker that breaks the channel's rules ---------- */
+
+static void
+fake_send(xr_chan *ch, Execrpc__V1__CommandType type, uint32_t port,
+    uint64_t request_id)
+{
+	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
+
+	c.type = type;
+	c.port = port;
+	c.request_id = request_id;
+	if (xr_chan_send(ch, &c) != XR_OK)
+		_exit(3);
+}
+
+/*
+ * TS_FAKE_SCRIPT on the worker channel, then: STOP -> STOPPED, exit 0.
+ * Exit 3 on any set-up failure. No endpoint is started.
+ */
+static int
+fake_worker(int bfd, int cfd)
+{
+	Execrpc__V1__BootstrapBundle *b;
+	const Execrpc__V1__KeyBundle *k;
+	uint8_t buf[XR_BUNDLE_MAX], sid[XR_SESSION_ID_LEN];
+	xr_keyset ks;
+	xr_auth *a;
+	xr_chan ch;
+	ssize_t n;
+	int status;
+
+	if ((n = recv(bfd, buf, sizeof(buf), 0)) <= 0 ||
+	    (b = execrpc__v1__bootstrap_bundle__unpack(NULL, (size_t)n,
+	    buf)) == NULL || (k = b->keys) == NULL ||
+	    b->control_session_id.len != XR_SESSION_ID_LEN)
+		return 3;
+	close(bfd);
+	memcpy(sid, b->control_session_id.data, sizeof(sid));
+	if (xr_keyset_from_keys(k->kdf == EXECRPC__V1__KDF__KDF_NONE ?
+	    XR_KDF_NONE : XR_KDF_HKDF_SHA256, k->web_to_exec.data,
+	    k->web_to_exec.len, k->exec_to_web.data, k->exec_to_web.len,
+	    k->control.data, k->control.len, &ks) != XR_OK ||
+	    (a = xr_auth_new(&ks)) == NULL ||
+	    xr_chan_init(&ch, cfd, a, sid, 30) != XR_OK)
+		return 3;
+	xr_wipe(k->web_to_exec.data, k->web_to_exec.len);
+	xr_wipe(k->exec_to_web.data, k->exec_to_web.len);
+	xr_wipe(k->control.data, k->control.len);
+	execrpc__v1__bootstrap_bundle__free_unpacked(b, NULL);
+	xr_wipe(buf, (size_t)n);
+	xr_keyset_wipe(&ks);	/* the auth holds its own copy */
+	/* TS_FAKE_SCRIPT */
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
+	    TS_FAKE_PORT, 0);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
+	    TS_FAKE_PORT + 1, 0);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, 0, 0);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, 0, 0);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY, 0, 999);
+	for (status = -1; status < 0;) {
+		struct pollfd p = { cfd, POLLIN, 0 };
+		Execrpc__V1__Command *c = NULL;
+		int r;
+
+		if (poll(&p, 1, 30000) != 1) {
+			status = 3;
+			break;
+		}
+		if ((r = xr_chan_recv(&ch, &c)) == XR_ERR_CLOSED)
+			status = 1;
+		if (r != XR_OK)
+			continue;
+		if (c->type == EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP) {
+			fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED,
+			    0, 0);
+			status = 0;
+		}
+		execrpc__v1__command__free_unpacked(c, NULL);
+	}
+	xr_chan_fini(&ch);
+	xr_auth_free(a);
+	close(cfd);
+	return status;
+}
 
 int
 ts_worker_mode(int argc, char **argv)
 {
-	int worker = 0;
+	int bfd = -1, cfd = -1, worker = 0, fake = 0;
 
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--worker") == 0)
 			worker = 1;
+		else if (strcmp(argv[i], "--fake-worker") == 0)
+			fake = 1;
+		else if (strcmp(argv[i], "--bootstrap-fd") == 0 && i + 1 < argc)
+			bfd = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--control-fd") == 0 && i + 1 < argc)
+			cfd = atoi(argv[++i]);
+	}
 	if (!worker)
 		return -1;
+	if (fake)
+		return fake_worker(bfd, cfd);
 	/* the worker as programs run it: its endpoint from the runtime */
 	return xr_runtime_worker_main(argc, argv, test_modules,
 	    sizeof(test_modules) / sizeof(test_modules[0]));
@@ -226,7 +334,7 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 	Echo__V1__SayResponse *resp;
 	xr_auth *a = xr_auth_new(ks);
-	xr_probe *p = NULL;
+	ts_probe *p = NULL;
 	xr_diag d = { 0 };
 	uint8_t pb[256], *rb = NULL;
 	size_t rl = 0;
@@ -236,12 +344,12 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 	assert_non_null(a);
 	req.text = (char *)(uintptr_t)text;
 	req.delay_ms = delay_ms;
-	r = xr_probe_open("127.0.0.1", port, a, 5000, &p, &d);
+	r = ts_probe_open("127.0.0.1", port, a, 5000, &p, &d);
 	if (r != XR_OK)
 		fail_msg("probe open: %s", d.reason);
-	assert_int_equal(xr_probe_send(p, "echo.v1.Echo/Say", pb,
+	assert_int_equal(ts_probe_send(p, "echo.v1.Echo/Say", pb,
 	    echo__v1__say_request__pack(&req, pb), 0, &id), XR_OK);
-	assert_int_equal(xr_probe_recv(p, 5000 + delay_ms, &id, &status, &rb,
+	assert_int_equal(ts_probe_recv(p, 5000 + delay_ms, &id, &status, &rb,
 	    &rl), XR_OK);
 	if (status == 0) {
 		resp = echo__v1__say_response__unpack(NULL, rl, rb);
@@ -253,7 +361,7 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 		echo__v1__say_response__free_unpacked(resp, NULL);
 	}
 	free(rb);
-	xr_probe_close(p);
+	ts_probe_close(p);
 	xr_auth_free(a);
 	return status;
 }
@@ -266,7 +374,7 @@ ts_stats(uint16_t port, const xr_keyset *ks)
 	xr_diag d = { 0 };
 
 	assert_non_null(a);
-	if (xr_probe_stats("127.0.0.1", port, a, 5000, &ws, &d) != XR_OK)
+	if (ts_probe_stats("127.0.0.1", port, a, 5000, &ws, &d) != XR_OK)
 		fail_msg("stats: %s", d.reason);
 	xr_auth_free(a);
 	return ws;

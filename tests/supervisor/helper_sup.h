@@ -12,6 +12,8 @@
  *   test.v1.Wedge  echo, plus a timer that wedges the event loop right after
  *                  READY: a worker that never honours STOP
  *   test.v1.Empty  registers nothing (only the built-in Endpoint/Stats)
+ *   test.v1.Stall  never returns from registration: a worker that took its
+ *                  bundle but never sends READY
  */
 #ifndef TS_HELPER_SUP_H
 #define TS_HELPER_SUP_H
@@ -29,8 +31,14 @@
 #include "supervisor.h"
 
 /* If argv asks for worker mode, run the worker and return its exit status;
- * else return -1. */
+ * else return -1. With "--fake-worker" too, the worker is a hand-made one
+ * that sends, on the worker channel, TS_FAKE_SCRIPT: READY{TS_FAKE_PORT},
+ * READY{TS_FAKE_PORT + 1} (a second READY), STOPPED (no STOP was sent),
+ * STOP (the supervisor's command, the wrong way), STATS_REPLY{request_id
+ * 999} (nobody asked); then answers STOP with STOPPED and exits 0. */
 int ts_worker_mode(int argc, char **argv);
+
+#define TS_FAKE_PORT 1111
 
 /* Parse YAML into `cfg` (asserts). */
 void ts_config(xr_config *cfg, const char *yaml);
@@ -65,7 +73,7 @@ int ts_stop_count(const ts_rec *r, const char *group, xr_stop_mode mode);
 /* Number of worker events with `err` and, if non-NULL, `reason`. */
 int ts_worker_count(const ts_rec *r, int err, const char *reason);
 
-/* ---- calls to a worker (through the supervisor's own probe client) ---- */
+/* ---- calls to a worker's endpoint (ts_probe.h) ---- */
 
 /* echo.v1.Echo/Say over a signed connection made with `ks`. Returns the
  * gRPC status (asserts on transport failure); text / pid of the answer. */

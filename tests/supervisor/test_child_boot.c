@@ -5,7 +5,9 @@
  *
  * CHILD-BOOT-01  the registry is built from the bundle's service names
  * CHILD-BOOT-02  the worker comes up: READY{port} on the control channel,
- *                the port serves signed calls, STOP -> STOPPED -> exit 0
+ *                the port serves signed calls, STATS -> STATS_REPLY with
+ *                the endpoint's exact counters, a command it does not act
+ *                on (READY) is refused, STOP -> STOPPED -> exit 0
  * CHILD-BOOT-03  malformed bundles (garbage, truncated, oversized, unknown
  *                service, no key bundle, short key, non-loopback bind_host,
  *                bad version, none at all, two bundles) exit with the
@@ -25,10 +27,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "chan.h"
 #include "dispatch.h"
 #include "helper_sup.h"
 #include "worker.h"
+#include "worker_chan.h"
 
 static xr_keyset ks;
 static uint8_t sid[16];
@@ -113,6 +115,25 @@ send_stop(xr_chan *ch)
 	assert_int_equal(xr_chan_send(ch, &c), XR_OK);
 }
 
+/* STATS{request_id} -> STATS_REPLY{request_id, the worker's counters} */
+static Execrpc__V1__Command *
+ask_stats(xr_chan *ch, uint64_t id)
+{
+	Execrpc__V1__Command q = EXECRPC__V1__COMMAND__INIT, *c = NULL;
+	struct pollfd p = { ch->fd, POLLIN, 0 };
+
+	q.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS;
+	q.request_id = id;
+	assert_int_equal(xr_chan_send(ch, &q), XR_OK);
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	assert_int_equal(xr_chan_recv(ch, &c), XR_OK);
+	assert_int_equal(c->type,
+	    EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY);
+	assert_int_equal(c->request_id, id);
+	assert_non_null(c->status);
+	return c;
+}
+
 static void
 test_child_boot_01_02_ready_serves_stops(void **state)
 {
@@ -158,6 +179,32 @@ test_child_boot_01_02_ready_serves_stops(void **state)
 	usleep(100 * 1000);
 	assert_int_equal(ts_say(port, &ks, "still", 0, text, sizeof(text),
 	    NULL), XR_STATUS_OK);
+
+	/* STATS: the endpoint's counters, exactly (2 calls; the forged
+	 * control frame is the channel's business, not the endpoint's) */
+	c = ask_stats(&ch, 77);
+	assert_int_equal(c->status->pid, child.pid);
+	assert_int_equal(c->status->port, port);
+	assert_int_equal(c->status->calls, 2);
+	assert_int_equal(c->status->calls_failed, 0);
+	assert_int_equal(c->status->n_rejects_by_kind, XR_REJECT_COUNT);
+	for (size_t i = 0; i < XR_REJECT_COUNT; i++)
+		assert_int_equal(c->status->rejects_by_kind[i], 0);
+	assert_int_equal(c->status->stats,
+	    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED);
+	execrpc__v1__command__free_unpacked(c, NULL);
+	/* a command the worker does not act on (it sends READY, it does not
+	 * take one) is refused: no answer, still serving */
+	{
+		Execrpc__V1__Command q = EXECRPC__V1__COMMAND__INIT;
+
+		q.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_READY;
+		q.port = 1;
+		assert_int_equal(xr_chan_send(&ch, &q), XR_OK);
+	}
+	c = ask_stats(&ch, 78);	/* the next datagram is this answer */
+	assert_int_equal(c->status->calls, 2);
+	execrpc__v1__command__free_unpacked(c, NULL);
 
 	/* STOP -> STOPPED -> exit 0 */
 	send_stop(&ch);

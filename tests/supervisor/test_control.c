@@ -4,6 +4,11 @@
  * fields, the socket's file mode, the peer-credential check, malformed and
  * oversized commands, stale / live / non-socket paths. A client thread talks
  * to the socket while the main thread runs xr_supervisor_run().
+ *
+ * STATS asks the workers over their worker channels: exact counters after
+ * known calls and rejects; with one worker SIGSTOPped the reply comes at the
+ * deadline with that worker "no_answer", and the loop keeps serving other
+ * commands meanwhile; its late answer is dropped, not mistaken for the next.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,9 +31,12 @@
 
 #include <event2/event.h>
 
-#include "control.h"
+#include "ctl_client.h"
+#include "dispatch.h"
 #include "frame.h"
 #include "helper_sup.h"
+#include "rx.h"
+#include "ts_probe.h"
 
 static const char yaml[] =
     "runtime:\n"
@@ -155,6 +163,53 @@ foreign_peer(const char *path)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* One call of `method` to the worker at `port`; its gRPC status. */
+static int
+call_method(uint16_t port, const xr_keyset *ks, const char *method)
+{
+	xr_auth *a = xr_auth_new(ks);
+	ts_probe *p = NULL;
+	xr_diag d = { 0 };
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	uint64_t id;
+	int status = -1;
+
+	assert_non_null(a);
+	assert_int_equal(ts_probe_open("127.0.0.1", port, a, 5000, &p, &d),
+	    XR_OK);
+	assert_int_equal(ts_probe_send(p, method, NULL, 0, 0, &id), XR_OK);
+	assert_int_equal(ts_probe_recv(p, 5000, &id, &status, &resp, &len),
+	    XR_OK);
+	free(resp);
+	ts_probe_close(p);
+	xr_auth_free(a);
+	return status;
+}
+
+static void
+make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
+{
+	xr_keyset other;
+	xr_auth *oa;
+	ts_probe *p = NULL;
+	xr_diag d = { 0 };
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ts_say(port0, ks, "t", 0, NULL, 0, NULL),
+		    XR_STATUS_OK);
+	assert_int_equal(ts_say(port1, ks, "t", 0, NULL, 0, NULL),
+	    XR_STATUS_OK);
+	assert_int_equal(call_method(port1, ks, "nope.v1.Nope/Nothing"),
+	    XR_STATUS_UNIMPLEMENTED);
+	ts_keys(&other, NULL);
+	assert_non_null(oa = xr_auth_new(&other));
+	assert_int_not_equal(ts_probe_open("127.0.0.1", port1, oa, 2000, &p,
+	    &d), XR_OK);
+	xr_auth_free(oa);
+	xr_keyset_wipe(&other);
+}
+
 static void *
 client_main(void *arg)
 {
@@ -229,6 +284,10 @@ test_control_socket_round_trips(void **state)
 	assert_int_equal(xr_supervisor_wait_ready(sup, 20000, &d), XR_OK);
 	assert_int_equal(xr_supervisor_workers(sup, w, 8), 3);
 
+	/* known traffic for STATS: ctl[0] 3 calls; ctl[1] 1 call, 1 failed
+	 * call (unknown method), 1 HELLO signed with another key */
+	make_traffic(w[0].port, w[1].port, &ks);
+
 	/* the parent directory is created 0700; the socket is 0600 */
 	assert_int_equal(xr_supervisor_control_listen(sup, c.path, &d), XR_OK);
 	assert_int_equal(stat(c.dir, &st), 0);
@@ -259,14 +318,17 @@ test_control_socket_round_trips(void **state)
 		assert_int_equal(ws->restarts, 0);
 		assert_int_equal(ws->last_exit_status, -1);
 		assert_int_equal(ws->last_signal, 0);
-		assert_null(ws->rejects);
+		assert_int_equal(ws->n_rejects_by_kind, 0);
+		assert_int_equal(ws->stats,
+		    EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED);
 	}
 	assert_int_equal(xr_control_reply_json(c.status, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"stop_events\":[],\"workers\":[{"
 	    "\"group\":\"ctl\",\"index\":0,\"last_exit_status\":-1,"
 	    "\"last_signal\":0,\"pid\":"));
 	free(json);
-	/* STATS of one group: counters read from each worker */
+	/* STATS of one group: each worker's exact counters, read over its
+	 * worker channel (asking costs no call) */
 	assert_int_equal(c.rc[1], XR_OK);
 	assert_int_equal(c.stats->error_code, 0);
 	assert_int_equal(c.stats->n_workers, 2);
@@ -275,15 +337,25 @@ test_control_socket_round_trips(void **state)
 
 		assert_string_equal(ws->group, "ctl");
 		assert_int_equal(ws->pid, w[i].pid);
-		assert_non_null(ws->rejects);
-		assert_int_equal(ws->calls, 1);	/* the stats call itself */
-		assert_int_equal(ws->calls_failed, 0);
-		assert_int_equal(ws->rejects->bad_signature, 0);
+		assert_int_equal(ws->stats,
+		    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED);
+		assert_int_equal(ws->calls, i == 0 ? 3 : 2);
+		assert_int_equal(ws->calls_failed, i == 0 ? 0 : 1);
+		assert_int_equal(ws->n_rejects_by_kind, XR_REJECT_COUNT);
+		for (size_t j = 0; j < XR_REJECT_COUNT; j++)
+			assert_int_equal(ws->rejects_by_kind[j],
+			    i == 1 && j == XR_REJECT_BAD_SIGNATURE ? 1 : 0);
 	}
 	assert_int_equal(xr_control_reply_json(c.stats, &json), XR_OK);
-	assert_non_null(strstr(json, "\"calls\":1,\"calls_failed\":0,"
-	    "\"group\":\"ctl\""));
+	assert_non_null(strstr(json, "{\"calls\":3,\"calls_failed\":0,"
+	    "\"group\":\"ctl\",\"index\":0,"));
+	assert_non_null(strstr(json, "{\"calls\":2,\"calls_failed\":1,"
+	    "\"group\":\"ctl\",\"index\":1,"));
 	assert_non_null(strstr(json, "\"rejects\":{\"bad_signature\":0,"
+	    "\"expired\":0,\"kind_not_allowed\":0,\"malformed\":0,"
+	    "\"oversized\":0,\"replay\":0},\"restarts\":0,\"state\":"
+	    "\"ready\",\"stats\":\"answered\"}"));
+	assert_non_null(strstr(json, "\"rejects\":{\"bad_signature\":1,"
 	    "\"expired\":0,\"kind_not_allowed\":0,\"malformed\":0,"
 	    "\"oversized\":0,\"replay\":0}"));
 	free(json);
@@ -339,6 +411,160 @@ test_control_socket_round_trips(void **state)
 	assert_int_not_equal(lstat(c.path, &st), 0);
 	assert_int_equal(ts_children_of(getpid(), NULL, 0), 0);
 	rmdir(c.dir);
+	rmdir(tmpl);
+	event_base_free(base);
+	xr_config_free(&cfg);
+	xr_keyset_wipe(&ks);
+}
+
+/* ---- STATS never blocks the loop ---- */
+
+struct nb {
+	char path[100];
+	pid_t stopped;		/* the SIGSTOPped worker */
+	Execrpc__V1__Reply *stats, *status, *stats2, *stop;
+	int rc[4];
+	uint64_t stats_at, stats_ms, status_at, status_ms, stats2_ms;
+};
+
+/* STATUS while the STATS is waiting for the stopped worker */
+static void *
+nb_status_main(void *arg)
+{
+	struct nb *n = arg;
+	uint64_t t0;
+
+	usleep(200 * 1000);
+	t0 = xr_mono_ms();
+	n->status = call(n->path, EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS,
+	    NULL, 0, &n->rc[1]);
+	n->status_at = xr_mono_ms();
+	n->status_ms = n->status_at - t0;
+	return NULL;
+}
+
+static void *
+nb_client_main(void *arg)
+{
+	struct nb *n = arg;
+	pthread_t thr;
+	uint64_t t0;
+	int th;
+
+	th = pthread_create(&thr, NULL, nb_status_main, n);
+	t0 = xr_mono_ms();
+	n->stats = call(n->path, EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS,
+	    NULL, 0, &n->rc[0]);
+	n->stats_at = xr_mono_ms();
+	n->stats_ms = n->stats_at - t0;
+	if (th == 0)
+		pthread_join(thr, NULL);
+	/* the stopped worker answers the first STATS late: dropped, and not
+	 * taken for an answer to the next one */
+	kill(n->stopped, SIGCONT);
+	usleep(300 * 1000);
+	t0 = xr_mono_ms();
+	n->stats2 = call(n->path, EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS,
+	    NULL, 0, &n->rc[2]);
+	n->stats2_ms = xr_mono_ms() - t0;
+	n->stop = call(n->path, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP,
+	    NULL, 5000, &n->rc[3]);
+	return NULL;
+}
+
+static void
+test_control_stats_never_blocks(void **state)
+{
+	xr_supervisor_opts o = { 0 };
+	struct event_base *base;
+	xr_supervisor *sup;
+	xr_config cfg;
+	xr_keyset ks;
+	xr_diag d = { 0 };
+	xr_worker_info w[8];
+	struct nb n;
+	pthread_t thr;
+	char tmpl[] = "/tmp/xr-ctl-XXXXXX";
+	char *json = NULL, *p;
+
+	(void)state;
+	memset(&n, 0, sizeof(n));
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(n.path, sizeof(n.path), "%s/ctl.sock", tmpl);
+	ts_config(&cfg, yaml);
+	ts_keys(&ks, NULL);
+	assert_non_null(base = event_base_new());
+	o.cfg = &cfg;
+	o.keys = &ks;
+	assert_non_null(sup = xr_supervisor_new(base, &o, &d));
+	assert_int_equal(xr_supervisor_start_groups(sup, NULL, 0, &d), XR_OK);
+	assert_int_equal(xr_supervisor_wait_ready(sup, 20000, &d), XR_OK);
+	assert_int_equal(xr_supervisor_workers(sup, w, 8), 3);
+	assert_int_equal(xr_supervisor_control_listen(sup, n.path, &d), XR_OK);
+	n.stopped = w[1].pid;		/* ctl[1] */
+	assert_int_equal(kill(n.stopped, SIGSTOP), 0);
+
+	assert_int_equal(pthread_create(&thr, NULL, nb_client_main, &n), 0);
+	assert_int_equal(xr_supervisor_run(sup, &d), XR_OK);
+	pthread_join(thr, NULL);
+
+	/* the STATS reply came at the deadline (1000 ms), not later */
+	assert_int_equal(n.rc[0], XR_OK);
+	assert_int_equal(n.stats->error_code, 0);
+	assert_int_equal(n.stats->n_workers, 3);
+	if (n.stats_ms < 900 || n.stats_ms > 2500)
+		fail_msg("STATS answered after %llu ms (deadline 1000)",
+		    (unsigned long long)n.stats_ms);
+	for (size_t i = 0; i < 3; i++) {
+		const Execrpc__V1__WorkerStatus *ws = n.stats->workers[i];
+
+		assert_int_equal(ws->pid, w[i].pid);
+		assert_int_equal(ws->state,
+		    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY);
+		if (i == 1) {
+			/* the stopped one: asked, no answer, no counters */
+			assert_int_equal(ws->stats,
+			    EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER);
+			assert_int_equal(ws->n_rejects_by_kind, 0);
+			assert_int_equal(ws->calls, 0);
+		} else {
+			assert_int_equal(ws->stats,
+			    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED);
+			assert_int_equal(ws->n_rejects_by_kind,
+			    XR_REJECT_COUNT);
+		}
+	}
+	assert_int_equal(xr_control_reply_json(n.stats, &json), XR_OK);
+	assert_non_null(p = strstr(json, "\"stats\":\"no_answer\""));
+	assert_null(strstr(p + 1, "\"stats\":\"no_answer\""));	/* once */
+	assert_non_null(strstr(json, "{\"group\":\"ctl\",\"index\":1,"
+	    "\"last_exit_status\":-1,\"last_signal\":0,\"pid\":"));
+	free(json);
+	/* meanwhile the loop served a STATUS at once */
+	assert_int_equal(n.rc[1], XR_OK);
+	assert_int_equal(n.status->error_code, 0);
+	assert_int_equal(n.status->n_workers, 3);
+	if (n.status_ms > 500 || n.status_at >= n.stats_at)
+		fail_msg("STATUS took %llu ms while STATS waited",
+		    (unsigned long long)n.status_ms);
+	/* the next STATS: every worker answers, promptly */
+	assert_int_equal(n.rc[2], XR_OK);
+	assert_int_equal(n.stats2->n_workers, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(n.stats2->workers[i]->stats,
+		    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED);
+	assert_true(n.stats2_ms < 1000);
+	/* and the stop is graceful: the stopped worker was continued */
+	assert_int_equal(n.rc[3], XR_OK);
+	assert_int_equal(n.stop->error_code, 0);
+	assert_int_equal(n.stop->n_stop_events, 2);
+
+	execrpc__v1__reply__free_unpacked(n.stats, NULL);
+	execrpc__v1__reply__free_unpacked(n.status, NULL);
+	execrpc__v1__reply__free_unpacked(n.stats2, NULL);
+	execrpc__v1__reply__free_unpacked(n.stop, NULL);
+	xr_supervisor_free(sup);
+	assert_int_equal(ts_children_of(getpid(), NULL, 0), 0);
 	rmdir(tmpl);
 	event_base_free(base);
 	xr_config_free(&cfg);
@@ -432,6 +658,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_socket_round_trips),
+		cmocka_unit_test(test_control_stats_never_blocks),
 		cmocka_unit_test(test_control_socket_paths),
 		cmocka_unit_test(test_control_no_supervisor),
 	};

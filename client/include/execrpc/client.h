@@ -128,10 +128,15 @@ int xr_call_sync_bytes(xr_channel *ch, const char *method, const uint8_t *req,
     size_t req_len, uint8_t **resp, size_t *resp_len, uint32_t timeout_ms,
     xr_status *st);
 
+/* Number of reject kinds: XR_REJECT_COUNT of core/err.h (checked there). */
+#define XR_CHANNEL_REJECT_KINDS 6
+
 /* Counters of a channel (tcp_local): frames rejected by category, calls. */
 typedef struct xr_channel_stats {
 	uint64_t calls_started, calls_ok, calls_failed;
-	uint64_t rejects[6];	/* indexed like xr_reject in core/err.h */
+	/* indexed by xr_reject (core/err.h): oversized, bad_signature,
+	 * malformed, kind_not_allowed, expired, replay */
+	uint64_t rejects[XR_CHANNEL_REJECT_KINDS];
 } xr_channel_stats;
 void xr_channel_stats_get(const xr_channel *ch, xr_channel_stats *out);
 

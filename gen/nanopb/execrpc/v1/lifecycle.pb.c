@@ -9,9 +9,6 @@
 PB_BIND(execrpc_v1_Command, execrpc_v1_Command, 2)
 
 
-PB_BIND(execrpc_v1_RejectCounters, execrpc_v1_RejectCounters, AUTO)
-
-
 PB_BIND(execrpc_v1_WorkerStatus, execrpc_v1_WorkerStatus, AUTO)
 
 
@@ -22,6 +19,7 @@ PB_BIND(execrpc_v1_Reply, execrpc_v1_Reply, 4)
 
 
 PB_BIND(execrpc_v1_StatsRequest, execrpc_v1_StatsRequest, AUTO)
+
 
 
 

@@ -13,11 +13,12 @@
 typedef enum _execrpc_v1_CommandType {
     execrpc_v1_CommandType_COMMAND_UNSPECIFIED = 0,
     execrpc_v1_CommandType_COMMAND_STATUS = 1,
-    execrpc_v1_CommandType_COMMAND_STATS = 2,
+    execrpc_v1_CommandType_COMMAND_STATS = 2, /* CLI -> supervisor; supervisor -> worker (request_id) */
     execrpc_v1_CommandType_COMMAND_DRAIN = 3,
     execrpc_v1_CommandType_COMMAND_STOP = 4,
     execrpc_v1_CommandType_COMMAND_READY = 5, /* worker -> supervisor: bootstrap done, endpoint bound */
-    execrpc_v1_CommandType_COMMAND_STOPPED = 6 /* worker -> supervisor: stop acknowledged, exiting 0 */
+    execrpc_v1_CommandType_COMMAND_STOPPED = 6, /* worker -> supervisor: stop acknowledged, exiting 0 */
+    execrpc_v1_CommandType_COMMAND_STATS_REPLY = 7 /* worker -> supervisor: request_id, status */
 } execrpc_v1_CommandType;
 
 typedef enum _execrpc_v1_WorkerState {
@@ -31,6 +32,13 @@ typedef enum _execrpc_v1_WorkerState {
     execrpc_v1_WorkerState_WORKER_STATE_BACKOFF = 7
 } execrpc_v1_WorkerState;
 
+/* STATS: whether a WorkerStatus carries the worker's counters. */
+typedef enum _execrpc_v1_StatsState {
+    execrpc_v1_StatsState_STATS_STATE_UNSPECIFIED = 0, /* not asked (STATUS, or the worker not serving) */
+    execrpc_v1_StatsState_STATS_STATE_ANSWERED = 1, /* calls, calls_failed, rejects_by_kind are set */
+    execrpc_v1_StatsState_STATS_STATE_NO_ANSWER = 2 /* asked; no answer before the deadline */
+} execrpc_v1_StatsState;
+
 typedef enum _execrpc_v1_StopMode {
     execrpc_v1_StopMode_STOP_MODE_UNSPECIFIED = 0,
     execrpc_v1_StopMode_STOP_MODE_GRACEFUL = 1,
@@ -38,24 +46,6 @@ typedef enum _execrpc_v1_StopMode {
 } execrpc_v1_StopMode;
 
 /* Struct definitions */
-typedef struct _execrpc_v1_Command {
-    execrpc_v1_CommandType type;
-    uint32_t graceful_timeout_ms; /* STOP/DRAIN */
-    bool drain_inflight; /* STOP */
-    uint32_t port; /* READY: the worker's bound port */
-    pb_size_t groups_count;
-    char groups[16][64]; /* empty = all groups */
-} execrpc_v1_Command;
-
-typedef struct _execrpc_v1_RejectCounters {
-    uint64_t oversized;
-    uint64_t bad_signature;
-    uint64_t malformed;
-    uint64_t kind_not_allowed;
-    uint64_t expired;
-    uint64_t replay;
-} execrpc_v1_RejectCounters;
-
 typedef struct _execrpc_v1_WorkerStatus {
     char group[64];
     uint32_t index;
@@ -65,11 +55,27 @@ typedef struct _execrpc_v1_WorkerStatus {
     uint32_t restarts;
     uint64_t calls;
     uint64_t calls_failed;
-    bool has_rejects;
-    execrpc_v1_RejectCounters rejects;
     int32_t last_exit_status; /* -1 if none */
     int32_t last_signal; /* 0 if none */
+    /* Rejected frames by kind, indexed by xr_reject (core/err.h): oversized,
+ bad_signature, malformed, kind_not_allowed, expired, replay. Empty when
+ the counters were not read. */
+    pb_size_t rejects_by_kind_count;
+    uint64_t rejects_by_kind[16];
+    execrpc_v1_StatsState stats;
 } execrpc_v1_WorkerStatus;
+
+typedef struct _execrpc_v1_Command {
+    execrpc_v1_CommandType type;
+    uint32_t graceful_timeout_ms; /* STOP/DRAIN */
+    bool drain_inflight; /* STOP */
+    uint32_t port; /* READY: the worker's bound port */
+    pb_size_t groups_count;
+    char groups[16][64]; /* empty = all groups */
+    uint64_t request_id; /* STATS to a worker; echoed in STATS_REPLY */
+    bool has_status;
+    execrpc_v1_WorkerStatus status; /* STATS_REPLY: the worker's counters */
+} execrpc_v1_Command;
 
 typedef struct _execrpc_v1_StopEvent {
     char group[64];
@@ -96,12 +102,16 @@ extern "C" {
 
 /* Helper constants for enums */
 #define _execrpc_v1_CommandType_MIN execrpc_v1_CommandType_COMMAND_UNSPECIFIED
-#define _execrpc_v1_CommandType_MAX execrpc_v1_CommandType_COMMAND_STOPPED
-#define _execrpc_v1_CommandType_ARRAYSIZE ((execrpc_v1_CommandType)(execrpc_v1_CommandType_COMMAND_STOPPED+1))
+#define _execrpc_v1_CommandType_MAX execrpc_v1_CommandType_COMMAND_STATS_REPLY
+#define _execrpc_v1_CommandType_ARRAYSIZE ((execrpc_v1_CommandType)(execrpc_v1_CommandType_COMMAND_STATS_REPLY+1))
 
 #define _execrpc_v1_WorkerState_MIN execrpc_v1_WorkerState_WORKER_STATE_UNSPECIFIED
 #define _execrpc_v1_WorkerState_MAX execrpc_v1_WorkerState_WORKER_STATE_BACKOFF
 #define _execrpc_v1_WorkerState_ARRAYSIZE ((execrpc_v1_WorkerState)(execrpc_v1_WorkerState_WORKER_STATE_BACKOFF+1))
+
+#define _execrpc_v1_StatsState_MIN execrpc_v1_StatsState_STATS_STATE_UNSPECIFIED
+#define _execrpc_v1_StatsState_MAX execrpc_v1_StatsState_STATS_STATE_NO_ANSWER
+#define _execrpc_v1_StatsState_ARRAYSIZE ((execrpc_v1_StatsState)(execrpc_v1_StatsState_STATS_STATE_NO_ANSWER+1))
 
 #define _execrpc_v1_StopMode_MIN execrpc_v1_StopMode_STOP_MODE_UNSPECIFIED
 #define _execrpc_v1_StopMode_MAX execrpc_v1_StopMode_STOP_MODE_FORCED
@@ -109,8 +119,8 @@ extern "C" {
 
 #define execrpc_v1_Command_type_ENUMTYPE execrpc_v1_CommandType
 
-
 #define execrpc_v1_WorkerStatus_state_ENUMTYPE execrpc_v1_WorkerState
+#define execrpc_v1_WorkerStatus_stats_ENUMTYPE execrpc_v1_StatsState
 
 #define execrpc_v1_StopEvent_mode_ENUMTYPE execrpc_v1_StopMode
 
@@ -118,31 +128,18 @@ extern "C" {
 
 
 /* Initializer values for message structs */
-#define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}}
-#define execrpc_v1_RejectCounters_init_default   {0, 0, 0, 0, 0, 0}
-#define execrpc_v1_WorkerStatus_init_default     {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, false, execrpc_v1_RejectCounters_init_default, 0, 0}
+#define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_default}
+#define execrpc_v1_WorkerStatus_init_default     {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN}
 #define execrpc_v1_StopEvent_init_default        {"", _execrpc_v1_StopMode_MIN}
 #define execrpc_v1_Reply_init_default            {0, "", 0, {execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default}, 0, {execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default}}
 #define execrpc_v1_StatsRequest_init_default     {0}
-#define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}}
-#define execrpc_v1_RejectCounters_init_zero      {0, 0, 0, 0, 0, 0}
-#define execrpc_v1_WorkerStatus_init_zero        {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, false, execrpc_v1_RejectCounters_init_zero, 0, 0}
+#define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_zero}
+#define execrpc_v1_WorkerStatus_init_zero        {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN}
 #define execrpc_v1_StopEvent_init_zero           {"", _execrpc_v1_StopMode_MIN}
 #define execrpc_v1_Reply_init_zero               {0, "", 0, {execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero}, 0, {execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero}}
 #define execrpc_v1_StatsRequest_init_zero        {0}
 
 /* Field tags (for use in manual encoding/decoding) */
-#define execrpc_v1_Command_type_tag              1
-#define execrpc_v1_Command_graceful_timeout_ms_tag 2
-#define execrpc_v1_Command_drain_inflight_tag    3
-#define execrpc_v1_Command_port_tag              4
-#define execrpc_v1_Command_groups_tag            5
-#define execrpc_v1_RejectCounters_oversized_tag  1
-#define execrpc_v1_RejectCounters_bad_signature_tag 2
-#define execrpc_v1_RejectCounters_malformed_tag  3
-#define execrpc_v1_RejectCounters_kind_not_allowed_tag 4
-#define execrpc_v1_RejectCounters_expired_tag    5
-#define execrpc_v1_RejectCounters_replay_tag     6
 #define execrpc_v1_WorkerStatus_group_tag        1
 #define execrpc_v1_WorkerStatus_index_tag        2
 #define execrpc_v1_WorkerStatus_pid_tag          3
@@ -151,9 +148,17 @@ extern "C" {
 #define execrpc_v1_WorkerStatus_restarts_tag     6
 #define execrpc_v1_WorkerStatus_calls_tag        7
 #define execrpc_v1_WorkerStatus_calls_failed_tag 8
-#define execrpc_v1_WorkerStatus_rejects_tag      9
 #define execrpc_v1_WorkerStatus_last_exit_status_tag 10
 #define execrpc_v1_WorkerStatus_last_signal_tag  11
+#define execrpc_v1_WorkerStatus_rejects_by_kind_tag 12
+#define execrpc_v1_WorkerStatus_stats_tag        13
+#define execrpc_v1_Command_type_tag              1
+#define execrpc_v1_Command_graceful_timeout_ms_tag 2
+#define execrpc_v1_Command_drain_inflight_tag    3
+#define execrpc_v1_Command_port_tag              4
+#define execrpc_v1_Command_groups_tag            5
+#define execrpc_v1_Command_request_id_tag        6
+#define execrpc_v1_Command_status_tag            7
 #define execrpc_v1_StopEvent_group_tag           1
 #define execrpc_v1_StopEvent_mode_tag            2
 #define execrpc_v1_Reply_error_code_tag          1
@@ -167,19 +172,12 @@ X(a, STATIC,   SINGULAR, UENUM,    type,              1) \
 X(a, STATIC,   SINGULAR, UINT32,   graceful_timeout_ms,   2) \
 X(a, STATIC,   SINGULAR, BOOL,     drain_inflight,    3) \
 X(a, STATIC,   SINGULAR, UINT32,   port,              4) \
-X(a, STATIC,   REPEATED, STRING,   groups,            5)
+X(a, STATIC,   REPEATED, STRING,   groups,            5) \
+X(a, STATIC,   SINGULAR, UINT64,   request_id,        6) \
+X(a, STATIC,   OPTIONAL, MESSAGE,  status,            7)
 #define execrpc_v1_Command_CALLBACK NULL
 #define execrpc_v1_Command_DEFAULT NULL
-
-#define execrpc_v1_RejectCounters_FIELDLIST(X, a) \
-X(a, STATIC,   SINGULAR, UINT64,   oversized,         1) \
-X(a, STATIC,   SINGULAR, UINT64,   bad_signature,     2) \
-X(a, STATIC,   SINGULAR, UINT64,   malformed,         3) \
-X(a, STATIC,   SINGULAR, UINT64,   kind_not_allowed,   4) \
-X(a, STATIC,   SINGULAR, UINT64,   expired,           5) \
-X(a, STATIC,   SINGULAR, UINT64,   replay,            6)
-#define execrpc_v1_RejectCounters_CALLBACK NULL
-#define execrpc_v1_RejectCounters_DEFAULT NULL
+#define execrpc_v1_Command_status_MSGTYPE execrpc_v1_WorkerStatus
 
 #define execrpc_v1_WorkerStatus_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, STRING,   group,             1) \
@@ -190,12 +188,12 @@ X(a, STATIC,   SINGULAR, UINT32,   port,              5) \
 X(a, STATIC,   SINGULAR, UINT32,   restarts,          6) \
 X(a, STATIC,   SINGULAR, UINT64,   calls,             7) \
 X(a, STATIC,   SINGULAR, UINT64,   calls_failed,      8) \
-X(a, STATIC,   OPTIONAL, MESSAGE,  rejects,           9) \
 X(a, STATIC,   SINGULAR, INT32,    last_exit_status,  10) \
-X(a, STATIC,   SINGULAR, INT32,    last_signal,      11)
+X(a, STATIC,   SINGULAR, INT32,    last_signal,      11) \
+X(a, STATIC,   REPEATED, UINT64,   rejects_by_kind,  12) \
+X(a, STATIC,   SINGULAR, UENUM,    stats,            13)
 #define execrpc_v1_WorkerStatus_CALLBACK NULL
 #define execrpc_v1_WorkerStatus_DEFAULT NULL
-#define execrpc_v1_WorkerStatus_rejects_MSGTYPE execrpc_v1_RejectCounters
 
 #define execrpc_v1_StopEvent_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, STRING,   group,             1) \
@@ -219,7 +217,6 @@ X(a, STATIC,   REPEATED, MESSAGE,  stop_events,       4)
 #define execrpc_v1_StatsRequest_DEFAULT NULL
 
 extern const pb_msgdesc_t execrpc_v1_Command_msg;
-extern const pb_msgdesc_t execrpc_v1_RejectCounters_msg;
 extern const pb_msgdesc_t execrpc_v1_WorkerStatus_msg;
 extern const pb_msgdesc_t execrpc_v1_StopEvent_msg;
 extern const pb_msgdesc_t execrpc_v1_Reply_msg;
@@ -227,19 +224,17 @@ extern const pb_msgdesc_t execrpc_v1_StatsRequest_msg;
 
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
 #define execrpc_v1_Command_fields &execrpc_v1_Command_msg
-#define execrpc_v1_RejectCounters_fields &execrpc_v1_RejectCounters_msg
 #define execrpc_v1_WorkerStatus_fields &execrpc_v1_WorkerStatus_msg
 #define execrpc_v1_StopEvent_fields &execrpc_v1_StopEvent_msg
 #define execrpc_v1_Reply_fields &execrpc_v1_Reply_msg
 #define execrpc_v1_StatsRequest_fields &execrpc_v1_StatsRequest_msg
 
 /* Maximum encoded size of messages (where known) */
-#define execrpc_v1_Command_size                  1056
-#define execrpc_v1_RejectCounters_size           66
-#define execrpc_v1_Reply_size                    14877
+#define execrpc_v1_Command_size                  1388
+#define execrpc_v1_Reply_size                    21917
 #define execrpc_v1_StatsRequest_size             0
 #define execrpc_v1_StopEvent_size                67
-#define execrpc_v1_WorkerStatus_size             208
+#define execrpc_v1_WorkerStatus_size             318
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -52,51 +52,6 @@ void   execrpc__v1__command__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__command__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-void   execrpc__v1__reject_counters__init
-                     (Execrpc__V1__RejectCounters         *message)
-{
-  static const Execrpc__V1__RejectCounters init_value = EXECRPC__V1__REJECT_COUNTERS__INIT;
-  *message = init_value;
-}
-size_t execrpc__v1__reject_counters__get_packed_size
-                     (const Execrpc__V1__RejectCounters *message)
-{
-  assert(message->base.descriptor == &execrpc__v1__reject_counters__descriptor);
-  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
-}
-size_t execrpc__v1__reject_counters__pack
-                     (const Execrpc__V1__RejectCounters *message,
-                      uint8_t       *out)
-{
-  assert(message->base.descriptor == &execrpc__v1__reject_counters__descriptor);
-  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
-}
-size_t execrpc__v1__reject_counters__pack_to_buffer
-                     (const Execrpc__V1__RejectCounters *message,
-                      ProtobufCBuffer *buffer)
-{
-  assert(message->base.descriptor == &execrpc__v1__reject_counters__descriptor);
-  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
-}
-Execrpc__V1__RejectCounters *
-       execrpc__v1__reject_counters__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data)
-{
-  return (Execrpc__V1__RejectCounters *)
-     protobuf_c_message_unpack (&execrpc__v1__reject_counters__descriptor,
-                                allocator, len, data);
-}
-void   execrpc__v1__reject_counters__free_unpacked
-                     (Execrpc__V1__RejectCounters *message,
-                      ProtobufCAllocator *allocator)
-{
-  if(!message)
-    return;
-  assert(message->base.descriptor == &execrpc__v1__reject_counters__descriptor);
-  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
-}
 void   execrpc__v1__worker_status__init
                      (Execrpc__V1__WorkerStatus         *message)
 {
@@ -277,7 +232,7 @@ void   execrpc__v1__stats_request__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__stats_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[5] =
+static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[7] =
 {
   {
     "type",
@@ -339,18 +294,44 @@ static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[5]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "request_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, request_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, status),
+    &execrpc__v1__worker_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__command__field_indices_by_name[] = {
   2,   /* field[2] = drain_inflight */
   1,   /* field[1] = graceful_timeout_ms */
   4,   /* field[4] = groups */
   3,   /* field[3] = port */
+  5,   /* field[5] = request_id */
+  6,   /* field[6] = status */
   0,   /* field[0] = type */
 };
 static const ProtobufCIntRange execrpc__v1__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
 {
@@ -360,117 +341,14 @@ const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
   "Execrpc__V1__Command",
   "execrpc.v1",
   sizeof(Execrpc__V1__Command),
-  5,
+  7,
   execrpc__v1__command__field_descriptors,
   execrpc__v1__command__field_indices_by_name,
   1,  execrpc__v1__command__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__command__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__reject_counters__field_descriptors[6] =
-{
-  {
-    "oversized",
-    1,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__RejectCounters, oversized),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "bad_signature",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__RejectCounters, bad_signature),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "malformed",
-    3,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__RejectCounters, malformed),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "kind_not_allowed",
-    4,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__RejectCounters, kind_not_allowed),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "expired",
-    5,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__RejectCounters, expired),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "replay",
-    6,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__RejectCounters, replay),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned execrpc__v1__reject_counters__field_indices_by_name[] = {
-  1,   /* field[1] = bad_signature */
-  4,   /* field[4] = expired */
-  3,   /* field[3] = kind_not_allowed */
-  2,   /* field[2] = malformed */
-  0,   /* field[0] = oversized */
-  5,   /* field[5] = replay */
-};
-static const ProtobufCIntRange execrpc__v1__reject_counters__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 6 }
-};
-const ProtobufCMessageDescriptor execrpc__v1__reject_counters__descriptor =
-{
-  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "execrpc.v1.RejectCounters",
-  "RejectCounters",
-  "Execrpc__V1__RejectCounters",
-  "execrpc.v1",
-  sizeof(Execrpc__V1__RejectCounters),
-  6,
-  execrpc__v1__reject_counters__field_descriptors,
-  execrpc__v1__reject_counters__field_indices_by_name,
-  1,  execrpc__v1__reject_counters__number_ranges,
-  (ProtobufCMessageInit) execrpc__v1__reject_counters__init,
-  NULL,NULL,NULL    /* reserved[123] */
-};
-static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[11] =
+static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[12] =
 {
   {
     "group",
@@ -569,18 +447,6 @@ static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descript
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "rejects",
-    9,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__WorkerStatus, rejects),
-    &execrpc__v1__reject_counters__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "last_exit_status",
     10,
     PROTOBUF_C_LABEL_NONE,
@@ -604,24 +470,50 @@ static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rejects_by_kind",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Execrpc__V1__WorkerStatus, n_rejects_by_kind),
+    offsetof(Execrpc__V1__WorkerStatus, rejects_by_kind),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stats",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__WorkerStatus, stats),
+    &execrpc__v1__stats_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__worker_status__field_indices_by_name[] = {
   6,   /* field[6] = calls */
   7,   /* field[7] = calls_failed */
   0,   /* field[0] = group */
   1,   /* field[1] = index */
-  9,   /* field[9] = last_exit_status */
-  10,   /* field[10] = last_signal */
+  8,   /* field[8] = last_exit_status */
+  9,   /* field[9] = last_signal */
   2,   /* field[2] = pid */
   4,   /* field[4] = port */
-  8,   /* field[8] = rejects */
+  10,   /* field[10] = rejects_by_kind */
   5,   /* field[5] = restarts */
   3,   /* field[3] = state */
+  11,   /* field[11] = stats */
 };
-static const ProtobufCIntRange execrpc__v1__worker_status__number_ranges[1 + 1] =
+static const ProtobufCIntRange execrpc__v1__worker_status__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 10, 8 },
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
 {
@@ -631,10 +523,10 @@ const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
   "Execrpc__V1__WorkerStatus",
   "execrpc.v1",
   sizeof(Execrpc__V1__WorkerStatus),
-  11,
+  12,
   execrpc__v1__worker_status__field_descriptors,
   execrpc__v1__worker_status__field_indices_by_name,
-  1,  execrpc__v1__worker_status__number_ranges,
+  2,  execrpc__v1__worker_status__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__worker_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -784,7 +676,7 @@ const ProtobufCMessageDescriptor execrpc__v1__stats_request__descriptor =
   (ProtobufCMessageInit) execrpc__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number[7] =
+static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number[8] =
 {
   { "COMMAND_UNSPECIFIED", "EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED", 0 },
   { "COMMAND_STATUS", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS", 1 },
@@ -793,15 +685,17 @@ static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number
   { "COMMAND_STOP", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP", 4 },
   { "COMMAND_READY", "EXECRPC__V1__COMMAND_TYPE__COMMAND_READY", 5 },
   { "COMMAND_STOPPED", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED", 6 },
+  { "COMMAND_STATS_REPLY", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY", 7 },
 };
 static const ProtobufCIntRange execrpc__v1__command_type__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 8}
 };
-static const ProtobufCEnumValueIndex execrpc__v1__command_type__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex execrpc__v1__command_type__enum_values_by_name[8] =
 {
   { "COMMAND_DRAIN", 3 },
   { "COMMAND_READY", 5 },
   { "COMMAND_STATS", 2 },
+  { "COMMAND_STATS_REPLY", 7 },
   { "COMMAND_STATUS", 1 },
   { "COMMAND_STOP", 4 },
   { "COMMAND_STOPPED", 6 },
@@ -814,9 +708,9 @@ const ProtobufCEnumDescriptor execrpc__v1__command_type__descriptor =
   "CommandType",
   "Execrpc__V1__CommandType",
   "execrpc.v1",
-  7,
+  8,
   execrpc__v1__command_type__enum_values_by_number,
-  7,
+  8,
   execrpc__v1__command_type__enum_values_by_name,
   1,
   execrpc__v1__command_type__value_ranges,
@@ -860,6 +754,36 @@ const ProtobufCEnumDescriptor execrpc__v1__worker_state__descriptor =
   execrpc__v1__worker_state__enum_values_by_name,
   1,
   execrpc__v1__worker_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue execrpc__v1__stats_state__enum_values_by_number[3] =
+{
+  { "STATS_STATE_UNSPECIFIED", "EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED", 0 },
+  { "STATS_STATE_ANSWERED", "EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED", 1 },
+  { "STATS_STATE_NO_ANSWER", "EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER", 2 },
+};
+static const ProtobufCIntRange execrpc__v1__stats_state__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex execrpc__v1__stats_state__enum_values_by_name[3] =
+{
+  { "STATS_STATE_ANSWERED", 1 },
+  { "STATS_STATE_NO_ANSWER", 2 },
+  { "STATS_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor execrpc__v1__stats_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "execrpc.v1.StatsState",
+  "StatsState",
+  "Execrpc__V1__StatsState",
+  "execrpc.v1",
+  3,
+  execrpc__v1__stats_state__enum_values_by_number,
+  3,
+  execrpc__v1__stats_state__enum_values_by_name,
+  1,
+  execrpc__v1__stats_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue execrpc__v1__stop_mode__enum_values_by_number[3] =

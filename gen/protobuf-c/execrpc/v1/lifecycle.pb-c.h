@@ -16,7 +16,6 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Execrpc__V1__Command Execrpc__V1__Command;
-typedef struct Execrpc__V1__RejectCounters Execrpc__V1__RejectCounters;
 typedef struct Execrpc__V1__WorkerStatus Execrpc__V1__WorkerStatus;
 typedef struct Execrpc__V1__StopEvent Execrpc__V1__StopEvent;
 typedef struct Execrpc__V1__Reply Execrpc__V1__Reply;
@@ -28,6 +27,9 @@ typedef struct Execrpc__V1__StatsRequest Execrpc__V1__StatsRequest;
 typedef enum _Execrpc__V1__CommandType {
   EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED = 0,
   EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS = 1,
+  /*
+   * CLI -> supervisor; supervisor -> worker (request_id)
+   */
   EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS = 2,
   EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN = 3,
   EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP = 4,
@@ -38,7 +40,11 @@ typedef enum _Execrpc__V1__CommandType {
   /*
    * worker -> supervisor: stop acknowledged, exiting 0
    */
-  EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED = 6
+  EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED = 6,
+  /*
+   * worker -> supervisor: request_id, status
+   */
+  EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__COMMAND_TYPE)
 } Execrpc__V1__CommandType;
 typedef enum _Execrpc__V1__WorkerState {
@@ -52,6 +58,24 @@ typedef enum _Execrpc__V1__WorkerState {
   EXECRPC__V1__WORKER_STATE__WORKER_STATE_BACKOFF = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__WORKER_STATE)
 } Execrpc__V1__WorkerState;
+/*
+ * STATS: whether a WorkerStatus carries the worker's counters.
+ */
+typedef enum _Execrpc__V1__StatsState {
+  /*
+   * not asked (STATUS, or the worker not serving)
+   */
+  EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED = 0,
+  /*
+   * calls, calls_failed, rejects_by_kind are set
+   */
+  EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED = 1,
+  /*
+   * asked; no answer before the deadline
+   */
+  EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__STATS_STATE)
+} Execrpc__V1__StatsState;
 typedef enum _Execrpc__V1__StopMode {
   EXECRPC__V1__STOP_MODE__STOP_MODE_UNSPECIFIED = 0,
   EXECRPC__V1__STOP_MODE__STOP_MODE_GRACEFUL = 1,
@@ -82,25 +106,18 @@ struct  Execrpc__V1__Command
    */
   size_t n_groups;
   char **groups;
+  /*
+   * STATS to a worker; echoed in STATS_REPLY
+   */
+  uint64_t request_id;
+  /*
+   * STATS_REPLY: the worker's counters
+   */
+  Execrpc__V1__WorkerStatus *status;
 };
 #define EXECRPC__V1__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__command__descriptor) \
-    , EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED, 0, 0, 0, 0,NULL }
-
-
-struct  Execrpc__V1__RejectCounters
-{
-  ProtobufCMessage base;
-  uint64_t oversized;
-  uint64_t bad_signature;
-  uint64_t malformed;
-  uint64_t kind_not_allowed;
-  uint64_t expired;
-  uint64_t replay;
-};
-#define EXECRPC__V1__REJECT_COUNTERS__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__reject_counters__descriptor) \
-    , 0, 0, 0, 0, 0, 0 }
+    , EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED, 0, 0, 0, 0,NULL, 0, NULL }
 
 
 struct  Execrpc__V1__WorkerStatus
@@ -114,7 +131,6 @@ struct  Execrpc__V1__WorkerStatus
   uint32_t restarts;
   uint64_t calls;
   uint64_t calls_failed;
-  Execrpc__V1__RejectCounters *rejects;
   /*
    * -1 if none
    */
@@ -123,10 +139,18 @@ struct  Execrpc__V1__WorkerStatus
    * 0 if none
    */
   int32_t last_signal;
+  /*
+   * Rejected frames by kind, indexed by xr_reject (core/err.h): oversized,
+   * bad_signature, malformed, kind_not_allowed, expired, replay. Empty when
+   * the counters were not read.
+   */
+  size_t n_rejects_by_kind;
+  uint64_t *rejects_by_kind;
+  Execrpc__V1__StatsState stats;
 };
 #define EXECRPC__V1__WORKER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__worker_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED }
 
 
 struct  Execrpc__V1__StopEvent
@@ -185,25 +209,6 @@ Execrpc__V1__Command *
                       const uint8_t       *data);
 void   execrpc__v1__command__free_unpacked
                      (Execrpc__V1__Command *message,
-                      ProtobufCAllocator *allocator);
-/* Execrpc__V1__RejectCounters methods */
-void   execrpc__v1__reject_counters__init
-                     (Execrpc__V1__RejectCounters         *message);
-size_t execrpc__v1__reject_counters__get_packed_size
-                     (const Execrpc__V1__RejectCounters   *message);
-size_t execrpc__v1__reject_counters__pack
-                     (const Execrpc__V1__RejectCounters   *message,
-                      uint8_t             *out);
-size_t execrpc__v1__reject_counters__pack_to_buffer
-                     (const Execrpc__V1__RejectCounters   *message,
-                      ProtobufCBuffer     *buffer);
-Execrpc__V1__RejectCounters *
-       execrpc__v1__reject_counters__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data);
-void   execrpc__v1__reject_counters__free_unpacked
-                     (Execrpc__V1__RejectCounters *message,
                       ProtobufCAllocator *allocator);
 /* Execrpc__V1__WorkerStatus methods */
 void   execrpc__v1__worker_status__init
@@ -286,9 +291,6 @@ void   execrpc__v1__stats_request__free_unpacked
 typedef void (*Execrpc__V1__Command_Closure)
                  (const Execrpc__V1__Command *message,
                   void *closure_data);
-typedef void (*Execrpc__V1__RejectCounters_Closure)
-                 (const Execrpc__V1__RejectCounters *message,
-                  void *closure_data);
 typedef void (*Execrpc__V1__WorkerStatus_Closure)
                  (const Execrpc__V1__WorkerStatus *message,
                   void *closure_data);
@@ -330,9 +332,9 @@ void execrpc__v1__endpoint__stats(ProtobufCService *service,
 
 extern const ProtobufCEnumDescriptor    execrpc__v1__command_type__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__worker_state__descriptor;
+extern const ProtobufCEnumDescriptor    execrpc__v1__stats_state__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__stop_mode__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__command__descriptor;
-extern const ProtobufCMessageDescriptor execrpc__v1__reject_counters__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__stop_event__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__reply__descriptor;

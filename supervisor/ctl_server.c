@@ -1,8 +1,10 @@
 /*
- * supervisor/ctlsock.c — the lifecycle control socket, server side:
+ * supervisor/ctl_server.c — the lifecycle control socket, server side:
  * AF_UNIX stream, mode 0600, peer uid checked; one length-prefixed
  * execrpc.v1.Command per connection, answered with one execrpc.v1.Reply
- * (supervisor/control.h). STOP is answered when its stop round completes.
+ * (supervisor/ctl_client.h). STOP is answered when its stop round completes;
+ * STATS when every worker asked over its worker channel has answered, or at
+ * a deadline: the loop never blocks on a worker.
  */
 #include "supervisor_priv.h"
 
@@ -19,15 +21,25 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "control.h"
+#include "ctl_client.h"
 #include "frame.h"
 #include "log.h"
-#include "probe.h"
+#include "reader.h"
 
 #define ACCEPT_BACKOFF_MS 250
-#define STATS_TOTAL_MS 3000	/* a STATS command probes for at most this */
-#define STATS_EACH_MS 1000	/* one worker's probe */
+#define STATS_DEADLINE_MS 1000	/* a STATS reply waits this long for workers */
 #define MAX_CONNS 64		/* control connections open at once */
+
+#define ANSWERED EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED
+#define NO_ANSWER EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER
+
+/* One worker's part of a STATS command. */
+struct stats_slot {
+	Execrpc__V1__StatsState state;	/* UNSPECIFIED: not asked */
+	bool waiting;			/* asked, no answer yet */
+	uint64_t calls, calls_failed;
+	uint64_t rejects[XR_REJECT_COUNT];	/* indexed by xr_reject */
+};
 
 struct ctl_conn {
 	xr_supervisor *s;
@@ -36,6 +48,14 @@ struct ctl_conn {
 	bool answered;		/* a reply was queued: close once written */
 	bool waiting_stop;	/* counted in s->ctl_stop_waiters */
 	bool dead;
+	xr_reader rd;		/* the command frame */
+	/* STATS */
+	uint64_t stats_id;	/* the request id asked; 0: none waiting */
+	struct stats_slot *slots;	/* one per worker, config order */
+	size_t nslots;
+	size_t nwaiting;	/* slots still waiting */
+	bool sel[XR_CFG_MAX_GROUPS];
+	struct event stats_ev;	/* the deadline */
 	TAILQ_ENTRY(ctl_conn) link;
 };
 
@@ -50,7 +70,9 @@ conn_destroy(struct ctl_conn *c)
 	if (c->waiting_stop)
 		s->ctl_stop_waiters--;
 	event_del(&c->free_ev);
+	event_del(&c->stats_ev);
 	bufferevent_free(c->bev);
+	free(c->slots);
 	free(c);
 }
 
@@ -118,8 +140,9 @@ conn_error(struct ctl_conn *c, int code, const char *msg)
 }
 
 /*
- * Build and send a reply: the workers of the selected groups (with their
- * counters when `stats`), the stop events of the last round when `events`.
+ * Build and send a reply: the workers of the selected groups (with what
+ * their STATS slots hold when `stats`), the stop events of the last round
+ * when `events`.
  */
 static void
 send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
@@ -128,26 +151,24 @@ send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
 	xr_supervisor *s = c->s;
 	Execrpc__V1__Reply r = EXECRPC__V1__REPLY__INIT;
 	Execrpc__V1__WorkerStatus *ws = NULL, **wp = NULL;
-	Execrpc__V1__RejectCounters *rc = NULL;
 	Execrpc__V1__StopEvent ev[XR_CFG_MAX_GROUPS], *evp[XR_CFG_MAX_GROUPS];
-	uint64_t stats_deadline = xr_mono_ms() + STATS_TOTAL_MS;
-	size_t total = 0, k = 0;
+	size_t total = 0, k = 0, flat = 0;
 
 	for (size_t g = 0; g < s->ngroups; g++)
 		total += s->groups[g].n;
 	if ((ws = calloc(total + 1, sizeof(*ws))) == NULL ||
-	    (wp = calloc(total + 1, sizeof(*wp))) == NULL ||
-	    (rc = calloc(total + 1, sizeof(*rc))) == NULL) {
+	    (wp = calloc(total + 1, sizeof(*wp))) == NULL) {
 		conn_close(c);
 		goto out;
 	}
 	for (size_t g = 0; g < s->ngroups; g++) {
-		if (!sel[g])
-			continue;
-		for (uint32_t i = 0; i < s->groups[g].n; i++, k++) {
-			const struct worker *w = &s->groups[g].w[i];
+		for (uint32_t i = 0; i < s->groups[g].n; i++, flat++) {
+			const struct sup_worker *w = &s->groups[g].w[i];
 			Execrpc__V1__WorkerStatus *o = &ws[k];
+			struct stats_slot *sl;
 
+			if (!sel[g])
+				continue;
 			execrpc__v1__worker_status__init(o);
 			o->group = (char *)(uintptr_t)s->groups[g].cfg->name;
 			o->index = w->index;
@@ -157,41 +178,17 @@ send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
 			o->restarts = w->restarts;
 			o->last_exit_status = w->last_exit_status;
 			o->last_signal = w->last_signal;
-			wp[k] = o;
-			/* the probe blocks the loop (bounded): never while a
-			 * stop round's deadlines are running */
-			if (stats && !s->stopping &&
-			    w->state == XR_WORKER_READY && w->port != 0 &&
-			    xr_mono_ms() < stats_deadline) {
-				Execrpc__V1__WorkerStatus *got = NULL;
-				uint64_t left = stats_deadline - xr_mono_ms();
-				xr_diag pd = { 0 };
-
-				if (xr_probe_stats(s->cfg->bind_host, w->port,
-				    s->rpc_auth, left < STATS_EACH_MS ?
-				    (uint32_t)left : STATS_EACH_MS, &got,
-				    &pd) != XR_OK) {
-					xr_debug("supervisor: stats of %s[%u]: %s",
-					    o->group, w->index, pd.reason);
-					continue;
-				}
-				execrpc__v1__reject_counters__init(&rc[k]);
-				o->calls = got->calls;
-				o->calls_failed = got->calls_failed;
-				if (got->rejects != NULL) {
-					rc[k].oversized = got->rejects->oversized;
-					rc[k].bad_signature =
-					    got->rejects->bad_signature;
-					rc[k].malformed = got->rejects->malformed;
-					rc[k].kind_not_allowed =
-					    got->rejects->kind_not_allowed;
-					rc[k].expired = got->rejects->expired;
-					rc[k].replay = got->rejects->replay;
-				}
-				o->rejects = &rc[k];
-				execrpc__v1__worker_status__free_unpacked(got,
-				    NULL);
-			}
+			wp[k++] = o;
+			if (!stats || c->slots == NULL || flat >= c->nslots)
+				continue;
+			sl = &c->slots[flat];
+			o->stats = sl->state;
+			if (sl->state != ANSWERED)
+				continue;
+			o->calls = sl->calls;
+			o->calls_failed = sl->calls_failed;
+			o->n_rejects_by_kind = XR_REJECT_COUNT;
+			o->rejects_by_kind = sl->rejects;
 		}
 	}
 	r.n_workers = k;
@@ -220,7 +217,6 @@ send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
  out:
 	free(ws);
 	free(wp);
-	free(rc);
 }
 
 void
@@ -246,6 +242,140 @@ xr__ctl_round_done(xr_supervisor *s)
 	TAILQ_FOREACH(c, &s->ctl_conns, link)
 		if (c->waiting_stop && !c->answered && !c->dead)
 			send_status(c, all, false, true, code, msg);
+}
+
+/* ---------- STATS ---------- */
+
+/* The position of `w` among all workers (config order, then index). */
+static size_t
+worker_pos(const xr_supervisor *s, const struct sup_worker *w)
+{
+	size_t pos = 0;
+
+	for (size_t g = 0; g < s->ngroups && &s->groups[g] != w->grp; g++)
+		pos += s->groups[g].n;
+	return pos + w->index;
+}
+
+static void
+stats_finish(struct ctl_conn *c)
+{
+	evtimer_del(&c->stats_ev);
+	c->stats_id = 0;	/* answers still coming are late: dropped */
+	c->nwaiting = 0;
+	send_status(c, c->sel, true, false, XR_OK, NULL);
+}
+
+/* The deadline: workers that have not answered are reported without
+ * counters (STATS_STATE_NO_ANSWER). */
+static void
+stats_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->stats_id != 0 && !c->dead)
+		stats_finish(c);
+}
+
+/* Stop waiting for slot `pos` of `c`; the reply goes out with the last. */
+static void
+stats_settle(struct ctl_conn *c, size_t pos)
+{
+	if (c->stats_id == 0 || c->dead || pos >= c->nslots ||
+	    !c->slots[pos].waiting)
+		return;
+	c->slots[pos].waiting = false;
+	if (--c->nwaiting == 0)
+		stats_finish(c);
+}
+
+/*
+ * Ask every serving worker of the selected groups for its counters over its
+ * worker channel (STATS{request_id}); the reply is sent by
+ * xr__ctl_stats_reply() when the last has answered, or at the deadline.
+ */
+static void
+stats_begin(struct ctl_conn *c, const bool *sel)
+{
+	xr_supervisor *s = c->s;
+	Execrpc__V1__Command q = EXECRPC__V1__COMMAND__INIT;
+	struct timeval tv = { STATS_DEADLINE_MS / 1000,
+	    (STATS_DEADLINE_MS % 1000) * 1000 };
+	size_t total = 0, pos = 0;
+
+	for (size_t g = 0; g < s->ngroups; g++)
+		total += s->groups[g].n;
+	if ((c->slots = calloc(total + 1, sizeof(*c->slots))) == NULL) {
+		conn_close(c);
+		return;
+	}
+	c->nslots = total;
+	memcpy(c->sel, sel, sizeof(c->sel));
+	c->stats_id = ++s->stats_seq;
+	q.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS;
+	q.request_id = c->stats_id;
+	for (size_t g = 0; g < s->ngroups; g++)
+		for (uint32_t i = 0; i < s->groups[g].n; i++, pos++) {
+			struct sup_worker *w = &s->groups[g].w[i];
+
+			if (!sel[g] || (w->state != XR_WORKER_READY &&
+			    w->state != XR_WORKER_DRAINING))
+				continue;
+			c->slots[pos].state = NO_ANSWER;
+			if (xr__sup_send(w, &q) != XR_OK)
+				continue;
+			c->slots[pos].waiting = true;
+			c->nwaiting++;
+		}
+	if (c->nwaiting == 0) {
+		stats_finish(c);
+		return;
+	}
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_add(&c->stats_ev, &tv);
+}
+
+void
+xr__ctl_stats_reply(xr_supervisor *s, const struct sup_worker *w,
+    const Execrpc__V1__Command *cmd)
+{
+	const Execrpc__V1__WorkerStatus *st = cmd->status;
+	struct ctl_conn *c;
+	struct stats_slot *sl;
+	size_t pos = worker_pos(s, w);
+
+	TAILQ_FOREACH(c, &s->ctl_conns, link)
+		if (cmd->request_id != 0 && c->stats_id == cmd->request_id)
+			break;
+	if (c == NULL || c->dead || pos >= c->nslots ||
+	    !c->slots[pos].waiting) {
+		xr_debug("supervisor: %s[%u]: late stats reply %llu dropped",
+		    w->grp->cfg->name, w->index,
+		    (unsigned long long)cmd->request_id);
+		return;
+	}
+	sl = &c->slots[pos];
+	if (st != NULL) {
+		sl->state = ANSWERED;
+		sl->calls = st->calls;
+		sl->calls_failed = st->calls_failed;
+		for (size_t i = 0; i < XR_REJECT_COUNT &&
+		    i < st->n_rejects_by_kind; i++)
+			sl->rejects[i] = st->rejects_by_kind[i];
+	}
+	stats_settle(c, pos);
+}
+
+void
+xr__ctl_worker_gone(xr_supervisor *s, const struct sup_worker *w)
+{
+	struct ctl_conn *c;
+	size_t pos = worker_pos(s, w);
+
+	TAILQ_FOREACH(c, &s->ctl_conns, link)
+		stats_settle(c, pos);
 }
 
 /* ---------- commands ---------- */
@@ -276,7 +406,7 @@ handle(struct ctl_conn *c, const Execrpc__V1__Command *cmd)
 		send_status(c, sel, false, false, XR_OK, NULL);
 		return;
 	case EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS:
-		send_status(c, sel, true, false, XR_OK, NULL);
+		stats_begin(c, sel);
 		return;
 	case EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN:
 		for (size_t g = 0; g < s->ngroups; g++)
@@ -310,32 +440,26 @@ static void
 read_cb(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	uint8_t hdr[XR_FRAME_PREFIX_LEN];
 	Execrpc__V1__Command *cmd;
 	const uint8_t *body;
-	uint32_t len;
+	size_t len;
+	int r;
 
 	if (c->answered || c->waiting_stop || c->dead)
 		return;
-	if (evbuffer_get_length(in) < sizeof(hdr))
+	/* the limit is checked on the prefix, before the body is buffered */
+	if ((r = xr_reader_bufferevent(&c->rd, bev, &body, &len)) ==
+	    XR_ERR_AGAIN)
 		return;
-	evbuffer_copyout(in, hdr, sizeof(hdr));
-	len = xr_frame_get_len(hdr);
-	if (len > XR_CONTROL_MAX_COMMAND) {
-		/* limit before buffering */
+	if (r == XR_ERR_OVERSIZED) {
 		conn_error(c, XR_ERR_OVERSIZED, "command larger than 4096 bytes");
 		return;
 	}
-	if (evbuffer_get_length(in) < sizeof(hdr) + len)
-		return;
-	body = evbuffer_pullup(in, (ssize_t)(sizeof(hdr) + len));
-	if (body == NULL) {
+	if (r != XR_OK) {
 		conn_close(c);
 		return;
 	}
-	cmd = execrpc__v1__command__unpack(NULL, len, body + sizeof(hdr));
-	evbuffer_drain(in, sizeof(hdr) + len);
+	cmd = execrpc__v1__command__unpack(NULL, len, body);
 	if (cmd == NULL) {
 		conn_error(c, XR_ERR_MALFORMED, "command does not decode as "
 		    "execrpc.v1.Command");
@@ -409,7 +533,9 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->s = s;
+	xr_reader_init(&c->rd, XR_CONTROL_MAX_COMMAND);
 	event_assign(&c->free_ev, s->base, -1, 0, free_cb, c);
+	evtimer_assign(&c->stats_ev, s->base, stats_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&s->ctl_conns, c, link);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_set_timeouts(c->bev, &io, &io);

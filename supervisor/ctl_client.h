@@ -1,6 +1,6 @@
 /*
- * supervisor/control.h — the lifecycle control socket protocol, client side
- * (the execrpc CLI and scripts), and its JSON rendering.
+ * supervisor/ctl_client.h — the lifecycle control socket, client side
+ * (the execrpc CLI and scripts), and the JSON rendering of its replies.
  *
  * Wire: one command per connection. The client sends a 4-byte big-endian
  * length and that many bytes of a serialized execrpc.v1.Command (at most
@@ -10,8 +10,8 @@
  * credential check, not by frame signatures: the CLI holds no keys
  * (docs/supervisor.md).
  */
-#ifndef XR_CONTROL_H
-#define XR_CONTROL_H
+#ifndef XR_CTL_CLIENT_H
+#define XR_CTL_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,11 +39,12 @@ int xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
  * Render a reply as one line of JSON with sorted keys (jansson,
  * JSON_SORT_KEYS): {"error": {...} (only when error_code != 0),
  * "stop_events": [{"group", "mode"}], "workers": [{"group", "index", "pid",
- * "port", "restarts", "state", "last_exit_status", "last_signal"} plus
- * "calls", "calls_failed", "rejects" for workers whose counters were read
- * (STATS)]}. `*out` is malloc'd (caller frees). Returns XR_OK or
+ * "port", "restarts", "state", "last_exit_status", "last_signal"}, plus for
+ * STATS "stats": "answered" or "no_answer" for each worker asked, and
+ * "calls", "calls_failed", "rejects" {xr_reject_name(): count} for those
+ * that answered]}. `*out` is malloc'd (caller frees). Returns XR_OK or
  * XR_ERR_NOMEM.
  */
 int xr_control_reply_json(const Execrpc__V1__Reply *r, char **out);
 
-#endif /* XR_CONTROL_H */
+#endif /* XR_CTL_CLIENT_H */

@@ -1,6 +1,6 @@
 /*
- * supervisor/chan.h — the supervisor <-> worker control channel (internal to
- * supervisor/; see docs/supervisor.md "Control channel").
+ * supervisor/worker_chan.h — the signed supervisor <-> worker channel
+ * (internal to supervisor/; see docs/supervisor.md "The worker channel").
  *
  * The channel is an inherited AF_UNIX SOCK_SEQPACKET socketpair (the worker's
  * end is fd 4) that stays open for the worker's life. One datagram is one
@@ -15,11 +15,16 @@
  * Replay: the bootstrap bundle carries a fresh random 16-byte control session
  * id. Both ends start with that session OPEN; every frame carries the id and
  * a sequence strictly greater than the previous frame in its direction
- * (each side counts from 1). Which command types a side accepts is checked by
- * the caller (worker: STOP, DRAIN; supervisor: READY, STOPPED).
+ * (each side counts from 1).
+ *
+ * What a side does with a verified command is decided by its command table
+ * (xr_chan_dispatch, in the manner of OpenSSH's monitor.c mon_dispatch): a
+ * row per command type the side acts on, with the states in which it is
+ * accepted and whether it may come only once per channel. The supervisor's
+ * table is in fsm.c, the worker's in worker.c.
  */
-#ifndef XR_CHAN_H
-#define XR_CHAN_H
+#ifndef XR_WORKER_CHAN_H
+#define XR_WORKER_CHAN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +43,28 @@ typedef struct xr_chan {
 	xr_codec *codec;	/* owned */
 	xr_rx rx;		/* verifies with rx.auth (borrowed) */
 	xr_session sess;	/* OPEN with the bundle's control session id */
+	uint32_t once_done;	/* XR_CHAN_ONCE rows that ran, by table index */
 } xr_chan;
+
+/* Which end of the channel acts on a command. */
+typedef enum xr_chan_side {
+	XR_CHAN_TO_SUPERVISOR = 1,	/* the worker sends it */
+	XR_CHAN_TO_WORKER = 2,		/* the supervisor sends it */
+} xr_chan_side;
+
+#define XR_CHAN_ONCE 0x1u		/* at most once per channel (per spawn) */
+#define XR_CHAN_STATE(st) (1u << (st))	/* a state's bit in xr_chan_cmd.states */
+#define XR_CHAN_MAX_CMDS 32		/* rows in one command table */
+
+/* One row of a side's command table. */
+typedef struct xr_chan_cmd {
+	int type;		/* an Execrpc__V1__CommandType */
+	xr_chan_side to;	/* the side that acts on it */
+	uint32_t states;	/* XR_CHAN_STATE() of every receiver state (0..31)
+				 * in which it is accepted */
+	unsigned flags;		/* XR_CHAN_ONCE */
+	void (*fn)(void *arg, const Execrpc__V1__Command *c);
+} xr_chan_cmd;
 
 /*
  * Set up a channel on `fd` with `auth` (borrowed; must hold the control key
@@ -70,4 +96,15 @@ int xr_chan_send(xr_chan *c, const Execrpc__V1__Command *cmd);
  */
 int xr_chan_recv(xr_chan *c, Execrpc__V1__Command **out);
 
-#endif /* XR_CHAN_H */
+/*
+ * Act on a received command `c` by the table `tab` (`n` rows, at most
+ * XR_CHAN_MAX_CMDS) of side `side`, the receiver being in state `state`:
+ * the row of c->type must exist, be for `side`, accept `state`, and, if
+ * XR_CHAN_ONCE, not have run on this channel before; then its handler runs
+ * with `arg`. Returns XR_OK, or XR_ERR_KIND_NOT_ALLOWED when the command is
+ * refused (nothing runs; the caller counts and logs it).
+ */
+int xr_chan_dispatch(xr_chan *ch, const xr_chan_cmd *tab, size_t n,
+    xr_chan_side side, int state, void *arg, const Execrpc__V1__Command *c);
+
+#endif /* XR_WORKER_CHAN_H */

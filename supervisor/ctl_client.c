@@ -1,5 +1,5 @@
-/* supervisor/control.c — control socket client and reply JSON. */
-#include "control.h"
+/* supervisor/ctl_client.c — control socket client and reply JSON. */
+#include "ctl_client.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,8 +12,41 @@
 #include <jansson.h>
 
 #include "frame.h"
+#include "reader.h"
 #include "rx.h"
 #include "sockio.h"
+
+/*
+ * Read one length-prefixed reply through the frame reader `rd`, each wait
+ * bounded by `deadline`. Returns XR_OK with `*body`/`*len` viewing the body
+ * in rd's buffer, or the reader's error (XR_ERR_OVERSIZED on the prefix
+ * alone), XR_ERR_AGAIN at the deadline, XR_ERR_CLOSED, XR_ERR_SYSTEM.
+ */
+static int
+read_reply(int fd, xr_reader *rd, uint64_t deadline, const uint8_t **body,
+    size_t *len)
+{
+	uint8_t chunk[4096];
+	size_t used;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if ((r = xr_sock_wait(fd, POLLIN, deadline)) != XR_OK)
+			return r;
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return XR_ERR_CLOSED;
+		if (n < 0)
+			return XR_ERR_SYSTEM;
+		/* one reply per connection: bytes after it are not read */
+		r = xr_reader_feed(rd, chunk, (size_t)n, &used, body, len);
+		if (r != XR_ERR_AGAIN)
+			return r;
+	}
+}
 
 int
 xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
@@ -21,12 +54,14 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 {
 	struct sockaddr_un sun;
 	uint64_t deadline = xr_mono_ms() + timeout_ms;
-	uint8_t hdr[XR_FRAME_PREFIX_LEN], *buf = NULL;
-	size_t len = execrpc__v1__command__get_packed_size(cmd), off = 0;
-	uint32_t rlen;
+	uint8_t *buf = NULL;
+	const uint8_t *body = NULL;
+	size_t len = execrpc__v1__command__get_packed_size(cmd), off = 0, rlen;
+	xr_reader rd;
 	int fd = -1, r;
 
 	*out = NULL;
+	xr_reader_init(&rd, XR_CONTROL_MAX_REPLY);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
@@ -75,29 +110,24 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 	}
 	free(buf);
 	buf = NULL;
-	if ((r = xr_sock_read_full(fd, hdr, sizeof(hdr), deadline)) != XR_OK) {
-		xr_diag_set(d, r, "no reply: %s", r == XR_ERR_AGAIN ?
-		    "timed out" : xr_err_name(r));
+	if ((r = read_reply(fd, &rd, deadline, &body, &rlen)) != XR_OK) {
+		if (r == XR_ERR_OVERSIZED)
+			xr_diag_set(d, r, "reply of %zu bytes over the limit",
+			    rd.need);
+		else if (r == XR_ERR_NOMEM)
+			xr_diag_set(d, r, "out of memory");
+		else if (rd.got < XR_FRAME_PREFIX_LEN)
+			xr_diag_set(d, r, "no reply: %s", r == XR_ERR_AGAIN ?
+			    "timed out" : xr_err_name(r));
+		else
+			xr_diag_set(d, r, "truncated reply: %s",
+			    r == XR_ERR_AGAIN ? "timed out" : xr_err_name(r));
 		goto out;
 	}
-	rlen = xr_frame_get_len(hdr);
-	if (rlen > XR_CONTROL_MAX_REPLY) {
-		r = xr_diag_set(d, XR_ERR_OVERSIZED, "reply of %u bytes over "
-		    "the limit", rlen);
-		goto out;
-	}
-	if ((buf = malloc(rlen > 0 ? rlen : 1)) == NULL) {
-		r = xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((r = xr_sock_read_full(fd, buf, rlen, deadline)) != XR_OK) {
-		xr_diag_set(d, r, "truncated reply: %s", r == XR_ERR_AGAIN ?
-		    "timed out" : xr_err_name(r));
-		goto out;
-	}
-	if ((*out = execrpc__v1__reply__unpack(NULL, rlen, buf)) == NULL)
+	if ((*out = execrpc__v1__reply__unpack(NULL, rlen, body)) == NULL)
 		r = xr_diag_set(d, XR_ERR_MALFORMED, "reply does not decode");
  out:
+	xr_reader_free(&rd);
 	free(buf);
 	close(fd);
 	return r;
@@ -121,7 +151,6 @@ static json_t *
 worker_json(const Execrpc__V1__WorkerStatus *w)
 {
 	json_t *o = json_object(), *rj;
-	const Execrpc__V1__RejectCounters *rc = w->rejects;
 
 	if (o == NULL)
 		return NULL;
@@ -134,23 +163,25 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 	json_object_set_new(o, "last_exit_status",
 	    json_integer(w->last_exit_status));
 	json_object_set_new(o, "last_signal", json_integer(w->last_signal));
-	if (rc != NULL) {
+	if (w->stats != EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED)
+		json_object_set_new(o, "stats", json_string(w->stats ==
+		    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED ? "answered" :
+		    w->stats == EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER ?
+		    "no_answer" : "unknown"));
+	if (w->n_rejects_by_kind > 0) {
 		json_object_set_new(o, "calls", json_integer((json_int_t)w->calls));
 		json_object_set_new(o, "calls_failed",
 		    json_integer((json_int_t)w->calls_failed));
 		rj = json_object();
-		json_object_set_new(rj, "oversized",
-		    json_integer((json_int_t)rc->oversized));
-		json_object_set_new(rj, "bad_signature",
-		    json_integer((json_int_t)rc->bad_signature));
-		json_object_set_new(rj, "malformed",
-		    json_integer((json_int_t)rc->malformed));
-		json_object_set_new(rj, "kind_not_allowed",
-		    json_integer((json_int_t)rc->kind_not_allowed));
-		json_object_set_new(rj, "expired",
-		    json_integer((json_int_t)rc->expired));
-		json_object_set_new(rj, "replay",
-		    json_integer((json_int_t)rc->replay));
+		/* the names of xr_reject; kinds this build does not know (a
+		 * newer worker) are left out */
+		for (size_t i = 0; i < w->n_rejects_by_kind; i++) {
+			const char *name = xr_reject_name((int)i);
+
+			if (name != NULL)
+				json_object_set_new(rj, name, json_integer(
+				    (json_int_t)w->rejects_by_kind[i]));
+		}
 		json_object_set_new(o, "rejects", rj);
 	}
 	return o;

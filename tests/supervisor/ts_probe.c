@@ -1,5 +1,5 @@
-/* supervisor/probe.c — blocking signed tcp_local probe (Endpoint/Stats). */
-#include "probe.h"
+/* tests/supervisor/ts_probe.c — blocking signed tcp_local test client. */
+#include "ts_probe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #define PROBE_TTL_MS 30000		/* accept answers this fresh */
 #define PROBE_MAX_PAYLOAD (1u << 20)	/* largest answer read */
 
-struct xr_probe {
+struct ts_probe {
 	int fd;
 	xr_auth *auth;			/* borrowed */
 	xr_codec *codec;
@@ -89,7 +89,7 @@ send_all(int fd, const uint8_t *p, size_t len)
 }
 
 static int
-send_env(xr_probe *p, const Execrpc__V1__Envelope *e)
+send_env(ts_probe *p, const Execrpc__V1__Envelope *e)
 {
 	size_t cap = xr_codec_sealed_len(e), len;
 	uint8_t *buf = malloc(cap);
@@ -107,7 +107,7 @@ send_env(xr_probe *p, const Execrpc__V1__Envelope *e)
 /* Receive one frame through the client-side pipeline; the envelope stays in
  * p->codec until xr_codec_reset(). */
 static int
-recv_env(xr_probe *p, uint64_t deadline, const Execrpc__V1__Envelope **e)
+recv_env(ts_probe *p, uint64_t deadline, const Execrpc__V1__Envelope **e)
 {
 	xr_env_decoder dec = xr_codec_decoder(p->codec);
 	uint8_t prefix[XR_FRAME_PREFIX_LEN], *body;
@@ -139,15 +139,15 @@ probe_fail(int r, xr_diag *d, const char *what)
 }
 
 int
-xr_probe_open(const char *host, uint16_t port, xr_auth *auth,
-    uint32_t timeout_ms, xr_probe **out, xr_diag *d)
+ts_probe_open(const char *host, uint16_t port, xr_auth *auth,
+    uint32_t timeout_ms, ts_probe **out, xr_diag *d)
 {
 	Execrpc__V1__Envelope e;
 	Execrpc__V1__Hello hello = EXECRPC__V1__HELLO__INIT;
 	const Execrpc__V1__Envelope *ack;
 	uint8_t nonce[XR_NONCE_LEN], pb[128];
 	uint64_t deadline = xr_mono_ms() + timeout_ms;
-	xr_probe *p;
+	ts_probe *p;
 	int r;
 
 	*out = NULL;
@@ -195,12 +195,12 @@ xr_probe_open(const char *host, uint16_t port, xr_auth *auth,
 	*out = p;
 	return XR_OK;
  fail:
-	xr_probe_close(p);
+	ts_probe_close(p);
 	return r;
 }
 
 int
-xr_probe_send(xr_probe *p, const char *method, const uint8_t *req,
+ts_probe_send(ts_probe *p, const char *method, const uint8_t *req,
     size_t req_len, uint32_t call_timeout_ms, uint64_t *call_id)
 {
 	Execrpc__V1__Envelope e;
@@ -223,7 +223,7 @@ xr_probe_send(xr_probe *p, const char *method, const uint8_t *req,
 }
 
 int
-xr_probe_recv(xr_probe *p, uint32_t timeout_ms, uint64_t *call_id,
+ts_probe_recv(ts_probe *p, uint32_t timeout_ms, uint64_t *call_id,
     int *status, uint8_t **resp, size_t *resp_len)
 {
 	uint64_t deadline = xr_mono_ms() + timeout_ms;
@@ -254,7 +254,7 @@ xr_probe_recv(xr_probe *p, uint32_t timeout_ms, uint64_t *call_id,
 }
 
 void
-xr_probe_close(xr_probe *p)
+ts_probe_close(ts_probe *p)
 {
 	if (p == NULL)
 		return;
@@ -266,25 +266,25 @@ xr_probe_close(xr_probe *p)
 }
 
 int
-xr_probe_stats(const char *host, uint16_t port, xr_auth *auth,
+ts_probe_stats(const char *host, uint16_t port, xr_auth *auth,
     uint32_t timeout_ms, Execrpc__V1__WorkerStatus **out, xr_diag *d)
 {
 	uint64_t deadline = xr_mono_ms() + timeout_ms, now, id;
 	uint8_t *resp = NULL;
 	size_t len = 0;
-	xr_probe *p = NULL;
+	ts_probe *p = NULL;
 	int r, status = XR_STATUS_UNKNOWN;
 
 	*out = NULL;
-	if ((r = xr_probe_open(host, port, auth, timeout_ms, &p, d)) != XR_OK)
+	if ((r = ts_probe_open(host, port, auth, timeout_ms, &p, d)) != XR_OK)
 		return r;
-	if ((r = xr_probe_send(p, "execrpc.v1.Endpoint/Stats", NULL, 0,
+	if ((r = ts_probe_send(p, "execrpc.v1.Endpoint/Stats", NULL, 0,
 	    timeout_ms, &id)) != XR_OK) {
 		probe_fail(r, d, "send stats");
 		goto out;
 	}
 	now = xr_mono_ms();
-	if ((r = xr_probe_recv(p, (uint32_t)(deadline > now ? deadline - now :
+	if ((r = ts_probe_recv(p, (uint32_t)(deadline > now ? deadline - now :
 	    0), &id, &status, &resp, &len)) != XR_OK) {
 		probe_fail(r, d, "stats response");
 		goto out;
@@ -300,6 +300,6 @@ xr_probe_stats(const char *host, uint16_t port, xr_auth *auth,
 		    "does not decode");
  out:
 	free(resp);
-	xr_probe_close(p);
+	ts_probe_close(p);
 	return r;
 }

@@ -1,5 +1,5 @@
-/* supervisor/chan.c — the signed supervisor <-> worker control channel. */
-#include "chan.h"
+/* supervisor/worker_chan.c — the signed supervisor <-> worker channel. */
+#include "worker_chan.h"
 
 #include <errno.h>
 #include <string.h>
@@ -116,4 +116,26 @@ xr_chan_recv(xr_chan *c, Execrpc__V1__Command **out)
 	}
 	xr_wipe(buf, (size_t)n);
 	return r;
+}
+
+int
+xr_chan_dispatch(xr_chan *ch, const xr_chan_cmd *tab, size_t n,
+    xr_chan_side side, int state, void *arg, const Execrpc__V1__Command *c)
+{
+	for (size_t i = 0; i < n && i < XR_CHAN_MAX_CMDS; i++) {
+		const xr_chan_cmd *row = &tab[i];
+
+		if (row->type != (int)c->type)
+			continue;
+		if (row->to != side || state < 0 || state >= 32 ||
+		    (row->states & XR_CHAN_STATE(state)) == 0 ||
+		    ((row->flags & XR_CHAN_ONCE) != 0 &&
+		    (ch->once_done & (1u << i)) != 0))
+			return XR_ERR_KIND_NOT_ALLOWED;
+		if ((row->flags & XR_CHAN_ONCE) != 0)
+			ch->once_done |= 1u << i;
+		row->fn(arg, c);
+		return XR_OK;
+	}
+	return XR_ERR_KIND_NOT_ALLOWED;
 }

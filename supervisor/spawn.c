@@ -1,0 +1,231 @@
+/*
+ * supervisor/spawn.c — starting a worker process: fork, the child's set-up
+ * between fork and exec, exec, and the one-shot bootstrap bundle; the
+ * supervisor's end of the worker channel is opened here and closed by
+ * xr__sup_chan_close().
+ */
+#include "supervisor_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "execrpc/v1/bootstrap.pb-c.h"
+#include "keys.h"
+#include "log.h"
+
+/* Serialize the worker's bundle into a malloc'd buffer (key bytes inside:
+ * the caller wipes it). */
+static int
+bundle_pack(xr_supervisor *s, struct sup_worker *w,
+    const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len)
+{
+	Execrpc__V1__BootstrapBundle b = EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT;
+	Execrpc__V1__RuntimeSlice rt = EXECRPC__V1__RUNTIME_SLICE__INIT;
+	Execrpc__V1__KeyBundle kb = EXECRPC__V1__KEY_BUNDLE__INIT;
+	const xr_config *cfg = s->cfg;
+	const xr_group_cfg *g = w->grp->cfg;
+	char *svc[XR_CFG_MAX_SERVICES];
+
+	b.version = 1;
+	b.group = (char *)(uintptr_t)g->name;
+	b.index = w->index;
+	for (size_t i = 0; i < g->n_services; i++)
+		svc[i] = (char *)(uintptr_t)g->services[i];
+	b.n_services = g->n_services;
+	b.services = svc;
+	rt.bind_host = (char *)(uintptr_t)cfg->bind_host;
+	rt.bind_port = 0;	/* workers bind ephemeral ports, report them */
+	rt.max_payload_bytes = cfg->max_payload_bytes;
+	rt.ttl_seconds = cfg->ttl_seconds;
+	rt.nonce_cache_size = cfg->nonce_cache_size;
+	rt.graceful_timeout_ms = cfg->graceful_timeout_seconds * 1000;
+	rt.drain_inflight = cfg->drain_inflight;
+	rt.fundload_rules = (char *)(uintptr_t)xr_rules_name(cfg->fundload_rules);
+	kb.kdf = s->keys.kdf == XR_KDF_NONE ? EXECRPC__V1__KDF__KDF_NONE :
+	    EXECRPC__V1__KDF__KDF_HKDF_SHA256;
+	kb.web_to_exec.data = s->keys.k[XR_DIR_WEB_TO_EXEC].b;
+	kb.web_to_exec.len = s->keys.k[XR_DIR_WEB_TO_EXEC].len;
+	kb.exec_to_web.data = s->keys.k[XR_DIR_EXEC_TO_WEB].b;
+	kb.exec_to_web.len = s->keys.k[XR_DIR_EXEC_TO_WEB].len;
+	kb.control.data = s->keys.k[XR_DIR_CONTROL].b;
+	kb.control.len = s->keys.k[XR_DIR_CONTROL].len;
+	b.runtime = &rt;
+	b.keys = &kb;
+	b.control_session_id.data = (uint8_t *)(uintptr_t)sid;
+	b.control_session_id.len = XR_SESSION_ID_LEN;
+	*len = execrpc__v1__bootstrap_bundle__get_packed_size(&b);
+	if ((*out = malloc(*len)) == NULL)
+		return XR_ERR_NOMEM;
+	execrpc__v1__bootstrap_bundle__pack(&b, *out);
+	return XR_OK;
+}
+
+/*
+ * The child between fork and exec: async-signal-safe calls only. Default
+ * signal dispositions and an empty mask (ignored signals survive exec), its
+ * own process group, death signal, the two channel ends dup2'd to the fixed
+ * fds 3 and 4, /dev/null as stdin and stdout, every other fd from 5 up
+ * closed at exec (the error pipe with
+ * them: EOF on it means exec succeeded), then exec. On failure the errno goes
+ * down the error pipe.
+ */
+static void __attribute__((noreturn))
+child_exec(const xr_supervisor *s, int boot, int ctl, int errfd, pid_t parent)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int b, c, e = errfd, err, nul;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (setpgid(0, 0) != 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+		goto fail;
+	if (getppid() != parent)
+		_exit(127);	/* the supervisor is already gone */
+	if ((b = fcntl(boot, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (c = fcntl(ctl, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (e = fcntl(errfd, F_DUPFD_CLOEXEC, 10)) < 0) {
+		e = errfd;
+		goto fail;
+	}
+	if (dup2(b, 3) != 3 || dup2(c, 4) != 4)
+		goto fail;
+	/* stdin and stdout are the application's (e.g. fundload's input and
+	 * output): a worker gets /dev/null; stderr stays for diagnostics */
+	if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+	    dup2(nul, 0) != 0 || dup2(nul, 1) != 1)
+		goto fail;
+	if (close_range(5, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+		for (int fd = 5; fd < s->max_fd; fd++)
+			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	execve(s->exe, s->argv, s->envp);
+ fail:
+	err = errno;
+	(void)!write(e, &err, sizeof(err));
+	_exit(127);
+}
+
+int
+xr__sup_spawn(struct sup_worker *w)
+{
+	xr_supervisor *s = w->sup;
+	int boot[2] = { -1, -1 }, ctl[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	uint8_t sid[XR_SESSION_ID_LEN], *bundle = NULL;
+	size_t blen = 0;
+	pid_t pid = -1, parent = getpid();
+	int r = XR_ERR_BOOTSTRAP_START_FAILED, err = 0, fl, st;
+	ssize_t n;
+
+	w->reason[0] = '\0';
+	if (xr_random_bytes(sid, sizeof(sid)) != XR_OK ||
+	    bundle_pack(s, w, sid, &bundle, &blen) != XR_OK) {
+		snprintf(w->reason, sizeof(w->reason), "cannot build the bundle");
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, boot) != 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0 ||
+	    pipe2(ep, O_CLOEXEC) != 0) {
+		snprintf(w->reason, sizeof(w->reason), "socketpair/pipe: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if ((pid = fork()) == 0)
+		child_exec(s, boot[1], ctl[1], ep[1], parent);
+	err = errno;
+	/* the child's ends: ours are closed right away */
+	close(boot[1]);
+	close(ctl[1]);
+	close(ep[1]);
+	boot[1] = ctl[1] = ep[1] = -1;
+	if (pid < 0) {
+		snprintf(w->reason, sizeof(w->reason), "fork: %s",
+		    strerror(err));
+		goto out;
+	}
+	(void)setpgid(pid, pid);	/* both sides: no race with kill(-pid) */
+	/* EOF: exec succeeded; an int: exec (or the setup before it) failed */
+	do
+		n = read(ep[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	if (n != 0) {
+		snprintf(w->reason, sizeof(w->reason), "exec %s: %s", s->exe,
+		    n == (ssize_t)sizeof(err) ? strerror(err) : "failed");
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		pid = -1;
+		goto out;
+	}
+	/* exactly one bundle, then our end is closed */
+	do
+		n = send(boot[0], bundle, blen, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)blen)	/* the child died; its exit says why */
+		xr_debug("supervisor: bundle send: %s", strerror(errno));
+	w->pid = pid;
+	w->ctl_fd = ctl[0];
+	ctl[0] = -1;
+	if ((fl = fcntl(w->ctl_fd, F_GETFL)) < 0 ||
+	    fcntl(w->ctl_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    xr_chan_init(&w->chan, w->ctl_fd, s->ctl_auth, sid,
+	    s->cfg->ttl_seconds) != XR_OK) {
+		/* cannot talk to it: it can only be killed */
+		snprintf(w->reason, sizeof(w->reason), "control channel setup");
+		kill(-pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		w->pid = 0;
+		xr__sup_chan_close(w);
+		goto out;
+	}
+	event_assign(&w->ctl_ev, s->base, w->ctl_fd, EV_READ | EV_PERSIST,
+	    xr__sup_chan_read_cb, w);
+	event_add(&w->ctl_ev, NULL);
+	w->ctl_ev_set = true;
+	w->port = 0;
+	w->acked = w->killed = false;
+	r = XR_OK;
+ out:
+	if (bundle != NULL) {
+		xr_wipe(bundle, blen);
+		free(bundle);
+	}
+	xr_wipe(sid, sizeof(sid));
+	for (int i = 0; i < 2; i++) {
+		if (boot[i] >= 0)
+			close(boot[i]);
+		if (ctl[i] >= 0)
+			close(ctl[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	return r;
+}
+
+void
+xr__sup_chan_close(struct sup_worker *w)
+{
+	if (w->ctl_ev_set) {
+		event_del(&w->ctl_ev);
+		w->ctl_ev_set = false;
+	}
+	if (w->ctl_fd >= 0) {
+		close(w->ctl_fd);
+		w->ctl_fd = -1;
+	}
+	xr_chan_fini(&w->chan);
+}

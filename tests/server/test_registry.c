@@ -1,0 +1,232 @@
+/* tests/server/test_registry.c — server/registry.c's method table: lookup
+ * by full name, refusals that register nothing, many methods, and dispatch
+ * of an unknown and a known method. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <event2/event.h>
+
+#include "echo.h"
+#include "echo/v1/echo.pb-c.h"
+#include "err.h"
+#include "registry.h"
+
+static void
+h_say(xr_call *call, const ProtobufCMessage *req, void *arg)
+{
+	(*(int *)arg)++;
+	xr_echo_say(call, req, NULL);
+}
+
+/* A service descriptor named `name` with methods `names` (Say's types). */
+static ProtobufCServiceDescriptor
+svc(const char *name, ProtobufCMethodDescriptor *md, const char *const *names,
+    unsigned n)
+{
+	ProtobufCServiceDescriptor sd;
+
+	memset(&sd, 0, sizeof(sd));
+	for (unsigned i = 0; i < n; i++) {
+		md[i].name = names[i];
+		md[i].input = &echo__v1__say_request__descriptor;
+		md[i].output = &echo__v1__say_response__descriptor;
+	}
+	sd.name = name;
+	sd.n_methods = n;
+	sd.methods = md;
+	return sd;
+}
+
+static void
+test_lookup_by_full_name(void **state)
+{
+	struct event_base *b = event_base_new();
+	xr_registry *r = xr_registry_new(b);
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(xr_registry_count(r), 0);
+	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/Say"), 0);
+	assert_int_equal(xr_echo_register(r), XR_OK);
+	assert_int_equal(xr_registry_count(r), echo__v1__echo__descriptor.n_methods);
+	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/Say"), 1);
+	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/Sa"), 0);
+	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/Say "), 0);
+	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/say"), 0);
+	assert_int_equal(xr_registry_has(r, ""), 0);
+	/* the same service again: refused, nothing changes */
+	assert_int_equal(xr_echo_register(r), XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_registry_count(r), echo__v1__echo__descriptor.n_methods);
+	xr_registry_free(r);
+	xr_registry_free(NULL);
+	event_base_free(b);
+}
+
+/* A refusal part-way through a service registers none of its methods. */
+static void
+test_refusals_register_nothing(void **state)
+{
+	static const char *const dup[] = { "Extra1", "Extra2", "Say" };
+	static const char *const three[] = { "a", "b", "c" };
+	static const char *const one[] = { "m" };
+	ProtobufCMethodDescriptor md[3];
+	ProtobufCServiceDescriptor sd;
+	struct event_base *b = event_base_new();
+	xr_registry *r = xr_registry_new(b);
+	int calls = 0;
+	xr_handler_fn fns[3] = { h_say, h_say, h_say };
+	char longname[200];
+	size_t base_n;
+
+	(void)state;
+	assert_int_equal(xr_echo_register(r), XR_OK);
+	base_n = xr_registry_count(r);
+	/* the third name is already registered */
+	sd = svc("echo.v1.Echo", md, dup, 3);
+	assert_int_equal(xr_registry_add(r, &sd, fns, &calls),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_registry_count(r), base_n);
+	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/Extra1"), 0);
+	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/Extra2"), 0);
+	/* a NULL handler in the middle */
+	fns[1] = NULL;
+	sd = svc("t.v1.Svc", md, three, 3);
+	assert_int_equal(xr_registry_add(r, &sd, fns, &calls),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_registry_count(r), base_n);
+	assert_int_equal(xr_registry_has(r, "t.v1.Svc/a"), 0);
+	/* and then it goes in whole */
+	fns[1] = h_say;
+	assert_int_equal(xr_registry_add(r, &sd, fns, &calls), XR_OK);
+	assert_int_equal(xr_registry_count(r), base_n + 3);
+	assert_int_equal(xr_registry_has(r, "t.v1.Svc/c"), 1);
+	/* a full name of 160 bytes or more */
+	memset(longname, 's', 158);
+	longname[158] = '\0';
+	sd = svc(longname, md, one, 1);		/* 158 + "/m" = 160 */
+	assert_int_equal(xr_registry_add(r, &sd, fns, &calls),
+	    XR_ERR_INVALID_ARG);
+	longname[157] = '\0';			/* 159: fits */
+	sd = svc(longname, md, one, 1);
+	assert_int_equal(xr_registry_add(r, &sd, fns, &calls), XR_OK);
+	assert_int_equal(xr_registry_count(r), base_n + 4);
+	assert_int_equal(xr_registry_add(r, NULL, fns, &calls),
+	    XR_ERR_INVALID_ARG);
+	xr_registry_free(r);
+	event_base_free(b);
+}
+
+static void
+test_many_methods(void **state)
+{
+	enum { N = 1000 };
+	static char names[N][8];
+	static const char *np[N];
+	static ProtobufCMethodDescriptor md[N];
+	static xr_handler_fn fns[N];
+	ProtobufCServiceDescriptor sd;
+	struct event_base *b = event_base_new();
+	xr_registry *r = xr_registry_new(b);
+	int calls = 0;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "m%d", i);
+		np[i] = names[i];
+		fns[i] = h_say;
+	}
+	sd = svc("t.v1.Many", md, np, N);
+	assert_int_equal(xr_registry_add(r, &sd, fns, &calls), XR_OK);
+	assert_int_equal(xr_registry_count(r), N);
+	for (int i = 0; i < N; i++) {
+		char full[32];
+
+		snprintf(full, sizeof(full), "t.v1.Many/m%d", i);
+		assert_int_equal(xr_registry_has(r, full), 1);
+		snprintf(full, sizeof(full), "t.v1.Many/m%d", i + N);
+		assert_int_equal(xr_registry_has(r, full), 0);
+	}
+	xr_registry_free(r);
+	event_base_free(b);
+}
+
+struct done {
+	int n, code;
+	char msg[64];
+	char text[64];
+};
+
+static void
+on_complete(void *owner, uint64_t call_id, int code, const char *msg,
+    const uint8_t *resp, size_t resp_len)
+{
+	struct done *d = owner;
+	Echo__V1__SayResponse *m;
+
+	assert_int_equal(call_id, 77);
+	d->n++;
+	d->code = code;
+	snprintf(d->msg, sizeof(d->msg), "%s", msg);
+	if (code == XR_STATUS_OK &&
+	    (m = echo__v1__say_response__unpack(NULL, resp_len, resp)) != NULL) {
+		snprintf(d->text, sizeof(d->text), "%s", m->text);
+		echo__v1__say_response__free_unpacked(m, NULL);
+	}
+}
+
+/* Dispatch resolves the method through the table: unknown names fail
+ * synchronously, a known one reaches its handler. */
+static void
+test_dispatch(void **state)
+{
+	static const char *const one[] = { "Say" };
+	ProtobufCMethodDescriptor md[1];
+	ProtobufCServiceDescriptor sd;
+	struct event_base *b = event_base_new();
+	xr_registry *r = xr_registry_new(b);
+	xr_handler_fn fns[1] = { h_say };
+	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
+	uint8_t buf[64];
+	size_t len;
+	struct done d = { 0 };
+	int calls = 0;
+
+	(void)state;
+	sd = svc("echo.v1.Echo", md, one, 1);
+	assert_int_equal(xr_registry_add(r, &sd, fns, &calls), XR_OK);
+	req.text = "hi";
+	len = echo__v1__say_request__pack(&req, buf);
+	assert_null(xr_dispatch_start(r, "echo.v1.Echo/Nope", buf, len, 0,
+	    on_complete, &d, 77));
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.code, XR_STATUS_UNIMPLEMENTED);
+	assert_int_equal(calls, 0);
+	assert_null(xr_dispatch_start(r, "echo.v1.Echo/Say", buf, len, 0,
+	    on_complete, &d, 77));
+	assert_int_equal(d.n, 2);
+	assert_int_equal(d.code, XR_STATUS_OK);
+	assert_string_equal(d.text, "hi");
+	assert_int_equal(calls, 1);
+	xr_registry_free(r);
+	event_base_free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lookup_by_full_name),
+		cmocka_unit_test(test_refusals_register_nothing),
+		cmocka_unit_test(test_many_methods),
+		cmocka_unit_test(test_dispatch),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
