@@ -7,9 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "log.h"
+#include "loop.h"
 #include "rx.h"		/* xr_mono_ms */
 
 struct xr_lifecycle {
@@ -30,7 +29,7 @@ struct xr_lifecycle {
 	xr_transport_svc *transport;	/* every mode, after start */
 	xr_supervisor *sup;		/* process_supervisor */
 	int stop_asked;			/* inline: xr_lifecycle_stop_begin() */
-	int timed_out;
+	int drained;			/* inline stop: the endpoint drained */
 };
 
 static const char *const state_names[] = {
@@ -374,21 +373,21 @@ xr_lifecycle_pick(xr_lifecycle *lc, const char *service, const void *key,
 /* ---------- stop ---------- */
 
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+drained_cb(void *arg)
 {
 	xr_lifecycle *lc = arg;
 
-	(void)fd;
-	(void)what;
-	lc->timed_out = 1;
+	lc->drained = 1;
 }
 
-static void
-drained_cb(void *arg)
+/* The inline stop is over: the endpoint drained, every ingress call has its
+ * status. */
+static int
+inline_stopped(void *arg)
 {
-	int *done = arg;
+	xr_lifecycle *lc = arg;
 
-	*done = 1;
+	return lc->drained && xr_transport_ingress_pending(lc->transport) == 0;
 }
 
 /*
@@ -400,27 +399,20 @@ drained_cb(void *arg)
 static int
 stop_inline(xr_lifecycle *lc, uint32_t graceful_ms, xr_diag *d)
 {
-	struct event *tev = evtimer_new(lc->base, timer_cb, lc);
-	struct timeval tv = { graceful_ms / 1000, (graceful_ms % 1000) * 1000 };
-	int drained = 0, r = XR_OK;
+	int r;
 
 	if (!lc->cfg->drain_inflight)
 		xr_transport_close(lc->transport);
-	lc->timed_out = 0;
-	if (tev == NULL) {
-		xr_transport_close(lc->transport);
-		return xr_diag_set(d, XR_ERR_STOP_FAILED, "out of memory");
-	}
-	evtimer_add(tev, &tv);
-	xr_transport_drain(lc->transport, drained_cb, &drained);
-	while (!lc->timed_out && (!drained ||
-	    xr_transport_ingress_pending(lc->transport) > 0))
-		event_base_loop(lc->base, EVLOOP_ONCE);
-	if (!drained || xr_transport_ingress_pending(lc->transport) > 0)
-		r = xr_diag_set(d, XR_ERR_STOP_TIMEOUT,
-		    "in-flight calls did not finish within %u ms (forced)",
-		    graceful_ms);
-	event_free(tev);
+	lc->drained = 0;
+	xr_transport_drain(lc->transport, drained_cb, lc);
+	r = xr_loop_until(lc->base, inline_stopped, lc,
+	    xr_mono_ms() + graceful_ms);
+	if (r == XR_ERR_AGAIN)
+		r = xr_diag_set(d, XR_ERR_STOP_TIMEOUT, "in-flight calls did "
+		    "not finish within %u ms (forced)", graceful_ms);
+	else if (r != XR_OK)
+		r = xr_diag_set(d, XR_ERR_STOP_FAILED, "the event loop "
+		    "failed (%s)", xr_strerror(r));
 	xr_transport_close(lc->transport);
 	return r;
 }
@@ -457,8 +449,13 @@ xr_lifecycle_stop_begin(xr_lifecycle *lc)
 		return xr_supervisor_stop_begin(lc->sup,
 		    lc->cfg->graceful_timeout_seconds * 1000,
 		    lc->cfg->drain_inflight);
-	event_base_loopbreak(lc->base);
-	return XR_OK;
+	return XR_OK;	/* run() sees stop_asked after this round */
+}
+
+static int
+stop_asked(void *arg)
+{
+	return ((xr_lifecycle *)arg)->stop_asked;
 }
 
 int
@@ -469,10 +466,9 @@ xr_lifecycle_run(xr_lifecycle *lc, xr_diag *d)
 		    "lifecycle: run() before start()");
 	if (lc->sup != NULL)
 		return xr_supervisor_run(lc->sup, d);
-	while (!lc->stop_asked)
-		if (event_base_loop(lc->base, EVLOOP_ONCE) < 0)
-			return xr_diag_set(d, XR_ERR_INTERNAL,
-			    "lifecycle: the event loop failed");
+	if (xr_loop_until(lc->base, stop_asked, lc, 0) != XR_OK)
+		return xr_diag_set(d, XR_ERR_INTERNAL, "lifecycle: the event "
+		    "loop failed, or has nothing that could stop it");
 	return XR_OK;
 }
 

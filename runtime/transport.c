@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
+#include "hmap.h"		/* xr_hash_fnv1a */
 #include "log.h"
+#include "loop.h"
 #include "rx.h"		/* xr_mono_ms */
 
 /* One worker as the ingress sees it. */
@@ -423,19 +423,6 @@ xr_transport_close(xr_transport_svc *t)
 
 /* ---------- QUEUE ---------- */
 
-static uint64_t
-key_hash(const void *key, size_t len)
-{
-	const uint8_t *p = key;
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 xr_channel *
 xr_queue_pick(xr_queue *q, const void *key, size_t key_len, int *err)
 {
@@ -450,7 +437,7 @@ xr_queue_pick(xr_queue *q, const void *key, size_t key_len, int *err)
 		*err = XR_ERR_WORKER_FAILED;
 		return NULL;
 	}
-	start = key != NULL ? (size_t)(key_hash(key, key_len) % g->n) :
+	start = key != NULL ? (size_t)(xr_hash_fnv1a(key, key_len) % g->n) :
 	    g->rr++ % g->n;
 	for (size_t i = 0; i < g->n; i++) {
 		struct slot *s = &g->slots[(start + i) % g->n];
@@ -564,8 +551,10 @@ xr_topic_publish(xr_topic *tp, const char *method, const uint8_t *req,
 	return XR_OK;
 }
 
+/* A blocking publish's context: on the heap, so that a loop failure can
+ * leave it to the deliveries still pending (orphan: freed when done). */
 struct sync_pub {
-	bool done;
+	bool done, orphan;
 	xr_topic_result *res;
 	size_t n;
 };
@@ -576,6 +565,10 @@ sync_done(void *arg, const xr_topic_result *res, size_t n)
 	struct sync_pub *s = arg;
 
 	s->done = true;
+	if (s->orphan) {
+		free(s);
+		return;
+	}
 	if ((s->res = calloc(n ? n : 1, sizeof(*s->res))) == NULL)
 		return;
 	s->n = n;
@@ -591,26 +584,40 @@ sync_done(void *arg, const xr_topic_result *res, size_t n)
 	}
 }
 
+static int
+sync_is_done(void *arg)
+{
+	return ((struct sync_pub *)arg)->done;
+}
+
 int
 xr_topic_publish_sync(xr_topic *tp, const char *method,
     const uint8_t *req, size_t req_len, uint32_t timeout_ms,
     xr_topic_result **out, size_t *n)
 {
-	struct sync_pub s = { 0 };
+	struct sync_pub *s;
 	int r;
 
 	*out = NULL;
 	*n = 0;
-	if ((r = xr_topic_publish(tp, method, req, req_len, timeout_ms,
-	    sync_done, &s)) != XR_OK)
-		return r;
-	while (!s.done)
-		if (event_base_loop(tp->t->base, EVLOOP_ONCE) < 0)
-			break;
-	if (!s.done || s.res == NULL)
+	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return XR_ERR_NOMEM;
-	*out = s.res;
-	*n = s.n;
+	if ((r = xr_topic_publish(tp, method, req, req_len, timeout_ms,
+	    sync_done, s)) != XR_OK) {
+		free(s);
+		return r;
+	}
+	if ((r = xr_loop_until(tp->t->base, sync_is_done, s, 0)) != XR_OK) {
+		s->orphan = true;	/* the pending deliveries free it */
+		return XR_ERR_INTERNAL;
+	}
+	if (s->res == NULL) {
+		free(s);
+		return XR_ERR_NOMEM;
+	}
+	*out = s->res;
+	*n = s->n;
+	free(s);
 	return XR_OK;
 }
 

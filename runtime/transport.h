@@ -221,7 +221,9 @@ int xr_topic_publish(xr_topic *tp, const char *method, const uint8_t *req,
  * Blocking publish: runs the base until every delivery has a status (not
  * from a callback on the base). On XR_OK, *out is a malloc'd array of *n
  * results (their resp bytes included) that the caller frees with
- * xr_topic_results_free(). Returns as xr_topic_publish().
+ * xr_topic_results_free(). Returns as xr_topic_publish(), or
+ * XR_ERR_INTERNAL if the base cannot run (e.g. called from a callback on
+ * it; the deliveries then finish unobserved).
  */
 int xr_topic_publish_sync(xr_topic *tp, const char *method,
     const uint8_t *req, size_t req_len, uint32_t timeout_ms,

@@ -96,10 +96,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static int
 fail(int code, const xr_diag *d)
 {
-	fprintf(stderr, "execrpc-supervisor: %s (code %d): %s\n",
-	    xr_err_name(code), code, d->reason[0] != '\0' ? d->reason :
-	    xr_strerror(code));
-	return (int)xr_err_category(code);
+	return xr_diag_print(stderr, "execrpc-supervisor", code, d);
 }
 
 int
