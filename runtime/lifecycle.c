@@ -139,6 +139,14 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 		free(lc);
 		return NULL;
 	}
+	for (size_t i = 0; i < o->n_ingress_services; i++)
+		if (xr_lifecycle_route(lc, o->ingress_services[i]) == NULL) {
+			xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
+			    "runtime.platform.process_groups: no group hosts "
+			    "\"%s\"", o->ingress_services[i]);
+			free(lc);
+			return NULL;
+		}
 	return lc;
 }
 

@@ -60,6 +60,10 @@ typedef struct xr_lifecycle_opts {
 						 * change after new() */
 	const xr_service_module *mods;		/* service name -> registration */
 	size_t n_mods;
+	/* the services the application will call through the ingress (may
+	 * be NULL): each must be hosted by a group, checked by new() */
+	const char *const *ingress_services;
+	size_t n_ingress_services;
 	/* process_supervisor only (see xr_supervisor_opts) */
 	const char *worker_exe;
 	const char *const *worker_args;
@@ -74,8 +78,10 @@ typedef struct xr_lifecycle_opts {
 
 /*
  * Resolve the lifecycle for o->cfg's bootstrap mode. An unknown mode, a
- * process_supervisor without tcp_local, or a service name of the config with
- * no module in o->mods -> NULL with XR_ERR_LIFECYCLE_RESOLUTION in `d`.
+ * process_supervisor without tcp_local, a service name of the config with
+ * no module in o->mods, or one of o->ingress_services that no group hosts
+ * -> NULL with XR_ERR_LIFECYCLE_RESOLUTION in `d` (so a service the
+ * application calls is resolved at start, not at its first call).
  */
 xr_lifecycle *xr_lifecycle_new(struct event_base *base,
     const xr_lifecycle_opts *o, xr_diag *d);

@@ -49,6 +49,9 @@ static const xr_service_module mods[] = {
 	{ "echo.v1.Echo", echo_add },
 };
 
+/* What the demo calls: resolved when the lifecycle is made. */
+static const char *const calls[] = { "echo.v1.Echo" };
+
 static void
 on_stop_event(void *arg, const char *group, xr_stop_mode mode)
 {
@@ -253,6 +256,8 @@ main(int argc, char **argv)
 	o.cfg = &cfg;
 	o.mods = mods;
 	o.n_mods = 1;
+	o.ingress_services = calls;
+	o.n_ingress_services = 1;
 	o.on_stop_event = on_stop_event;
 	o.on_worker_event = on_worker_event;
 

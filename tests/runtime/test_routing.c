@@ -75,6 +75,36 @@ assert_unresolved(rt_ctx *r)
 	assert_null(xr_lifecycle_route(r->lc, "nobody.v1.Home"));
 }
 
+/* A service the application declares it calls is resolved by new(). */
+static void
+test_ingress_services_resolved_at_new(void **state)
+{
+	static const char *const ok[] = { "test.v1.Echo", "echo.v1.Echo" };
+	static const char *const bad[] = { "echo.v1.Echo", "nobody.v1.Home" };
+	struct event_base *base = event_base_new();
+	xr_lifecycle_opts o = { 0 };
+	xr_lifecycle *lc;
+	xr_config cfg;
+	xr_diag d = { 0 };
+
+	(void)state;
+	assert_int_equal(xr_config_load_string(yaml_ps_two,
+	    strlen(yaml_ps_two), &cfg, &d), XR_OK);
+	o.cfg = &cfg;
+	o.mods = rt_mods;
+	o.n_mods = RT_NMODS;
+	o.ingress_services = ok;
+	o.n_ingress_services = 2;
+	assert_non_null(lc = xr_lifecycle_new(base, &o, &d));
+	xr_lifecycle_free(lc);
+	o.ingress_services = bad;
+	assert_null(xr_lifecycle_new(base, &o, &d));
+	assert_int_equal(d.code, XR_ERR_LIFECYCLE_RESOLUTION);
+	assert_non_null(strstr(d.reason, "nobody.v1.Home"));
+	xr_config_free(&cfg);
+	event_base_free(base);
+}
+
 /* The queue groups: echo.v1.Echo -> a (listed first), test.v1.Echo -> b. */
 static void
 assert_routes(rt_ctx *r)
@@ -437,6 +467,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_topic_process_supervisor),
 		cmocka_unit_test(test_topic_inline),
 		cmocka_unit_test(test_empty_services_all_modules),
+		cmocka_unit_test(test_ingress_services_resolved_at_new),
 	};
 	int r;
 
