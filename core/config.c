@@ -1,11 +1,10 @@
 /*
  * core/config.c — the YAML configuration (docs/design.md section 7).
  *
- * Two passes. First libyaml's event stream is turned into a small tree of
- * our own (struct cn), refusing what we do not support: aliases, anchors,
- * explicit tags, multiple documents, deep nesting. Then the tree is checked
- * against the schema section by section and copied into an xr_config that
- * already holds the defaults.
+ * Two passes. First the text becomes a tree (core/yamltree.c), which
+ * refuses aliases, anchors, explicit tags, multiple documents and deep
+ * nesting. Then the tree is checked against the schema section by section
+ * and copied into an xr_config that already holds the defaults.
  *
  * Scalar typing (libyaml reports only the text and its style):
  *  - integer keys take a plain (unquoted) scalar [-+]?[0-9]+ without leading
@@ -16,12 +15,9 @@
  *  - a mapping key whose value is null (`runtime:` with nothing under it)
  *    counts as an empty mapping.
  *
- * Secrets: every scalar byte that passed through libyaml (events, queued
- * tokens, the parser's input buffers) and through our tree is zeroized before
- * it is freed. The one copy libyaml may leave behind is a scalar buffer that
- * its scanner grew with realloc(3) while reading a long quoted value; libyaml
- * offers no allocator hook to prevent that. Use secret_file outside
- * development. Values under ...auth are never echoed in a diagnostic.
+ * Secrets: the tree wipes every scalar it held (core/yamltree.h). Use
+ * secret_file outside development. Values under ...auth are never echoed
+ * in a diagnostic.
  */
 #include "config.h"
 
@@ -33,38 +29,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <yaml.h>
+#include "yamltree.h"
 
 #define CFG_FILE_MAX	(1024 * 1024)	/* largest config file accepted */
-#define CFG_DEPTH_MAX	32		/* nesting of mappings/sequences */
-#define CFG_NODES_MAX	65536		/* nodes in one document */
 #define CFG_SOCKET_MAX	107		/* sizeof(sun_path) less the NUL */
 #define CFG_PATH_LEN	192		/* a key path in a diagnostic */
-#define CFG_ECHO_MAX	32		/* bytes of a bad value echoed */
+#define CFG_ECHO_MAX	XR_YT_ECHO_MAX	/* bytes of a bad value echoed */
 
 #define P_PLATFORM	"runtime.platform"
 #define P_IPC		P_PLATFORM ".execution_ipc"
 #define P_AUTH		P_IPC ".auth"
 #define P_GROUPS	P_PLATFORM ".process_groups"
-
-/* One node of the parsed document. */
-enum cn_type { CN_SCALAR, CN_MAP, CN_SEQ };
-
-struct cn {
-	enum cn_type type;
-	size_t line, col;	/* 1-based position of the node */
-	char *s;		/* scalar bytes, NUL-terminated (may hold NULs) */
-	size_t len;
-	bool plain;		/* plain (unquoted) scalar */
-	struct cn **kid;	/* map: key, value, key, value...; seq: items */
-	size_t n, cap;
-};
-
-struct cn_build {
-	yaml_parser_t p;
-	size_t nodes;
-	xr_diag *d;
-};
 
 /* Validation state. */
 struct vctx {
@@ -213,293 +188,7 @@ xr_config_free(xr_config *cfg)
 	cfg->secret_inline_len = 0;
 }
 
-/* ---- the document tree -------------------------------------------------- */
-
-static void
-cn_free(struct cn *n)
-{
-	if (n == NULL)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		cn_free(n->kid[i]);
-	free(n->kid);
-	if (n->s != NULL) {
-		xr_wipe(n->s, n->len);
-		free(n->s);
-	}
-	free(n);
-}
-
-static int
-cn_push(struct cn *n, struct cn *k)
-{
-	struct cn **nk;
-
-	if (n->n == n->cap) {
-		size_t cap = n->cap ? n->cap * 2 : 8;
-
-		if ((nk = reallocarray(n->kid, cap, sizeof(*nk))) == NULL)
-			return XR_ERR_NOMEM;
-		n->kid = nk;
-		n->cap = cap;
-	}
-	n->kid[n->n++] = k;
-	return XR_OK;
-}
-
-/* Wipe scalar bytes and release an event. */
-static void
-ev_clear(yaml_event_t *ev)
-{
-	if (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.value != NULL)
-		xr_wipe(ev->data.scalar.value, ev->data.scalar.length);
-	yaml_event_delete(ev);
-}
-
-/* Zeroize what the parser still holds: its input buffers and any scalar
- * token it scanned ahead. Called right before yaml_parser_delete(). */
-static void
-parser_wipe(yaml_parser_t *p)
-{
-	yaml_token_t *t;
-
-	if (p->buffer.start != NULL)
-		xr_wipe(p->buffer.start,
-		    (size_t)(p->buffer.end - p->buffer.start));
-	if (p->raw_buffer.start != NULL)
-		xr_wipe(p->raw_buffer.start,
-		    (size_t)(p->raw_buffer.end - p->raw_buffer.start));
-	for (t = p->tokens.head; t != NULL && t != p->tokens.tail; t++)
-		if (t->type == YAML_SCALAR_TOKEN &&
-		    t->data.scalar.value != NULL)
-			xr_wipe(t->data.scalar.value, t->data.scalar.length);
-}
-
-static int
-syntax_error(struct cn_build *b)
-{
-	yaml_parser_t *p = &b->p;
-	const char *problem = p->problem != NULL ? p->problem : "invalid YAML";
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		return xr_diag_set(b->d, XR_ERR_NOMEM,
-		    "config: out of memory while parsing YAML");
-	case YAML_READER_ERROR:
-		return xr_diag_set(b->d, XR_ERR_CONFIG_SYNTAX,
-		    "config: YAML syntax error at byte offset %zu: %s",
-		    p->problem_offset, problem);
-	default:
-		if (p->context != NULL)
-			return xr_diag_set(b->d, XR_ERR_CONFIG_SYNTAX,
-			    "config: YAML syntax error at line %zu, column %zu: "
-			    "%s (%s at line %zu, column %zu)",
-			    p->problem_mark.line + 1, p->problem_mark.column + 1,
-			    problem, p->context, p->context_mark.line + 1,
-			    p->context_mark.column + 1);
-		return xr_diag_set(b->d, XR_ERR_CONFIG_SYNTAX,
-		    "config: YAML syntax error at line %zu, column %zu: %s",
-		    p->problem_mark.line + 1, p->problem_mark.column + 1,
-		    problem);
-	}
-}
-
-static int
-ev_next(struct cn_build *b, yaml_event_t *ev)
-{
-	if (!yaml_parser_parse(&b->p, ev)) {
-		memset(ev, 0, sizeof(*ev));
-		return syntax_error(b);
-	}
-	return XR_OK;
-}
-
-/* Refuse what the tree does not model; returns XR_OK for a plain node. */
-static int
-ev_check(struct cn_build *b, const yaml_event_t *ev)
-{
-	const yaml_char_t *anchor = NULL, *tag = NULL;
-	size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
-
-	switch (ev->type) {
-	case YAML_ALIAS_EVENT:
-		return xr_diag_set(b->d, XR_ERR_CONFIG_INVALID,
-		    "config: line %zu, column %zu: YAML aliases are not "
-		    "supported", line, col);
-	case YAML_SCALAR_EVENT:
-		anchor = ev->data.scalar.anchor;
-		tag = ev->data.scalar.tag;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor;
-		tag = ev->data.sequence_start.tag;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor;
-		tag = ev->data.mapping_start.tag;
-		break;
-	default:
-		return xr_diag_set(b->d, XR_ERR_INTERNAL,
-		    "config: line %zu, column %zu: unexpected YAML event",
-		    line, col);
-	}
-	if (anchor != NULL)
-		return xr_diag_set(b->d, XR_ERR_CONFIG_INVALID,
-		    "config: line %zu, column %zu: YAML anchors are not "
-		    "supported", line, col);
-	if (tag != NULL)
-		return xr_diag_set(b->d, XR_ERR_CONFIG_INVALID,
-		    "config: line %zu, column %zu: explicit YAML tags are not "
-		    "supported", line, col);
-	return XR_OK;
-}
-
-/* Build the node that starts with `ev` (the caller clears `ev`). */
-static int
-cn_build(struct cn_build *b, const yaml_event_t *ev, int depth,
-    struct cn **out)
-{
-	struct cn *n = NULL, *k = NULL;
-	yaml_event_t kev;
-	yaml_event_type_t end;
-	int r;
-
-	*out = NULL;
-	if ((r = ev_check(b, ev)) != XR_OK)
-		goto out;
-	if (depth > CFG_DEPTH_MAX || ++b->nodes > CFG_NODES_MAX) {
-		r = xr_diag_set(b->d, XR_ERR_CONFIG_INVALID,
-		    "config: line %zu, column %zu: document too deep or too "
-		    "large (limits: depth %d, %d nodes)",
-		    ev->start_mark.line + 1, ev->start_mark.column + 1,
-		    CFG_DEPTH_MAX, CFG_NODES_MAX);
-		goto out;
-	}
-	if ((n = calloc(1, sizeof(*n))) == NULL) {
-		r = xr_diag_set(b->d, XR_ERR_NOMEM, "config: out of memory");
-		goto out;
-	}
-	n->line = ev->start_mark.line + 1;
-	n->col = ev->start_mark.column + 1;
-	if (ev->type == YAML_SCALAR_EVENT) {
-		n->type = CN_SCALAR;
-		n->len = ev->data.scalar.length;
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		if ((n->s = malloc(n->len + 1)) == NULL) {
-			r = xr_diag_set(b->d, XR_ERR_NOMEM,
-			    "config: out of memory");
-			goto out;
-		}
-		memcpy(n->s, ev->data.scalar.value, n->len);
-		n->s[n->len] = '\0';
-		r = XR_OK;
-		goto out;
-	}
-	n->type = ev->type == YAML_MAPPING_START_EVENT ? CN_MAP : CN_SEQ;
-	end = n->type == CN_MAP ? YAML_MAPPING_END_EVENT :
-	    YAML_SEQUENCE_END_EVENT;
-	for (;;) {
-		if ((r = ev_next(b, &kev)) != XR_OK)
-			goto out;
-		if (kev.type == end) {
-			ev_clear(&kev);
-			break;
-		}
-		r = cn_build(b, &kev, depth + 1, &k);
-		ev_clear(&kev);
-		if (r != XR_OK)
-			goto out;
-		if ((r = cn_push(n, k)) != XR_OK) {
-			cn_free(k);
-			r = xr_diag_set(b->d, r, "config: out of memory");
-			goto out;
-		}
-		k = NULL;
-	}
-	r = XR_OK;
- out:
-	if (r != XR_OK) {
-		cn_free(n);
-		n = NULL;
-	}
-	*out = n;
-	return r;
-}
-
-/* Parse one YAML document into a tree; *root is NULL for an empty stream. */
-static int
-cn_load(const char *yaml, size_t len, struct cn **root, xr_diag *d)
-{
-	struct cn_build b;
-	yaml_event_t ev;
-	int r, step;
-
-	*root = NULL;
-	memset(&b, 0, sizeof(b));
-	b.d = d;
-	if (!yaml_parser_initialize(&b.p))
-		return xr_diag_set(d, XR_ERR_NOMEM, "config: out of memory");
-	yaml_parser_set_input_string(&b.p, (const unsigned char *)yaml, len);
-	/* stream start, [document start, root node, document end], end */
-	for (step = 0;; step++) {
-		if ((r = ev_next(&b, &ev)) != XR_OK)
-			goto out;
-		switch (ev.type) {
-		case YAML_STREAM_START_EVENT:
-		case YAML_DOCUMENT_END_EVENT:
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (step > 1) {
-				r = xr_diag_set(d, XR_ERR_CONFIG_INVALID,
-				    "config: line %zu: multiple YAML documents "
-				    "are not supported",
-				    ev.start_mark.line + 1);
-				goto out;
-			}
-			break;
-		case YAML_STREAM_END_EVENT:
-			ev_clear(&ev);
-			r = XR_OK;
-			goto out;
-		default:
-			if ((r = cn_build(&b, &ev, 0, root)) != XR_OK)
-				goto out;
-			break;
-		}
-		ev_clear(&ev);
-	}
- out:
-	if (r != XR_OK) {
-		ev_clear(&ev);
-		cn_free(*root);
-		*root = NULL;
-	}
-	parser_wipe(&b.p);
-	yaml_parser_delete(&b.p);
-	return r;
-}
-
 /* ---- validation helpers ------------------------------------------------- */
-
-/* A printable, bounded rendering of untrusted text for a diagnostic. */
-static const char *
-san(const char *s, size_t len, char *buf, size_t cap)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 4 < cap && i < CFG_ECHO_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ?
-		    (char)c : '?';
-	}
-	if (i < len && o + 4 <= cap) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 static void
 path_join(char *out, size_t cap, const char *parent, const char *key,
@@ -507,7 +196,7 @@ path_join(char *out, size_t cap, const char *parent, const char *key,
 {
 	char k[CFG_ECHO_MAX + 8];
 
-	san(key, keylen, k, sizeof(k));
+	xr_yt_san(key, keylen, k, sizeof(k));
 	if (parent[0] == '\0')
 		snprintf(out, cap, "%s", k);
 	else
@@ -532,67 +221,39 @@ join_names(const char *const *names, size_t n, char *buf, size_t cap)
 	return buf;
 }
 
-static bool
-cn_is_null(const struct cn *n)
-{
-	return n == NULL || (n->type == CN_SCALAR && n->plain &&
-	    (n->len == 0 || strcmp(n->s, "~") == 0 ||
-	    strcmp(n->s, "null") == 0 || strcmp(n->s, "Null") == 0 ||
-	    strcmp(n->s, "NULL") == 0));
-}
-
-static bool
-key_is(const struct cn *k, const char *name)
-{
-	return k->type == CN_SCALAR && strlen(k->s) == k->len &&
-	    strcmp(k->s, name) == 0;
-}
-
-/* The value of `key` in mapping `n`, or NULL (absent / n is not a map). */
-static const struct cn *
-cn_get(const struct cn *n, const char *key)
-{
-	if (n == NULL || n->type != CN_MAP)
-		return NULL;
-	for (size_t i = 0; i + 1 < n->n; i += 2)
-		if (key_is(n->kid[i], key))
-			return n->kid[i + 1];
-	return NULL;
-}
-
 /*
  * Check that `n` is a mapping (or null: an empty one) whose keys are strings
  * from `keys`, each at most once.
  */
 static int
-v_map(struct vctx *c, const struct cn *n, const char *path,
+v_map(struct vctx *c, const xr_ynode *n, const char *path,
     const char *const *keys)
 {
 	char p[CFG_PATH_LEN], allowed[160];
 
-	if (cn_is_null(n))
+	if (xr_yt_is_null(n))
 		return XR_OK;
-	if (n->type != CN_MAP)
+	if (n->type != XR_YN_MAP)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a mapping (line %zu)",
 		    path[0] ? path : "config", n->line);
 	for (size_t i = 0; i + 1 < n->n; i += 2) {
-		const struct cn *k = n->kid[i];
+		const xr_ynode *k = n->kid[i];
 		bool known = false;
 
-		if (k->type != CN_SCALAR)
+		if (k->type != XR_YN_SCALAR)
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: mapping keys must be strings (line %zu)",
 			    path[0] ? path : "config", k->line);
 		path_join(p, sizeof(p), path, k->s, k->len);
 		for (size_t j = 0; keys[j] != NULL && !known; j++)
-			known = key_is(k, keys[j]);
+			known = xr_yt_key_is(k, keys[j]);
 		if (!known)
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: unknown key (allowed: %s)", p,
 			    join_names(keys, 0, allowed, sizeof(allowed)));
 		for (size_t j = 0; j < i; j += 2)
-			if (key_is(n->kid[j], k->s))
+			if (xr_yt_key_is(n->kid[j], k->s))
 				return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 				    "%s: duplicate key (lines %zu and %zu)", p,
 				    n->kid[j]->line, k->line);
@@ -625,13 +286,13 @@ parse_int(const char *s, size_t len, long long *out)
 }
 
 static int
-v_uint(struct vctx *c, const struct cn *n, const char *path, long long min,
+v_uint(struct vctx *c, const xr_ynode *n, const char *path, long long min,
     long long max, uint32_t *out)
 {
 	char e[CFG_ECHO_MAX + 8];
 	long long v;
 
-	if (n->type != CN_SCALAR || cn_is_null(n))
+	if (n->type != XR_YN_SCALAR || xr_yt_is_null(n))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected an integer (allowed: %lld..%lld)", path,
 		    min, max);
@@ -642,22 +303,22 @@ v_uint(struct vctx *c, const struct cn *n, const char *path, long long min,
 	if (!parse_int(n->s, n->len, &v))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: \"%s\" is not a decimal integer (allowed: "
-		    "%lld..%lld)", path, san(n->s, n->len, e, sizeof(e)),
+		    "%lld..%lld)", path, xr_yt_san(n->s, n->len, e, sizeof(e)),
 		    min, max);
 	if (v < min || v > max)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: %s out of range (allowed: %lld..%lld)", path,
-		    san(n->s, n->len, e, sizeof(e)), min, max);
+		    xr_yt_san(n->s, n->len, e, sizeof(e)), min, max);
 	*out = (uint32_t)v;
 	return XR_OK;
 }
 
 static int
-v_bool(struct vctx *c, const struct cn *n, const char *path, bool *out)
+v_bool(struct vctx *c, const xr_ynode *n, const char *path, bool *out)
 {
-	if (n->type == CN_SCALAR && n->plain && strcmp(n->s, "true") == 0)
+	if (n->type == XR_YN_SCALAR && n->plain && strcmp(n->s, "true") == 0)
 		*out = true;
-	else if (n->type == CN_SCALAR && n->plain &&
+	else if (n->type == XR_YN_SCALAR && n->plain &&
 	    strcmp(n->s, "false") == 0)
 		*out = false;
 	else
@@ -668,10 +329,10 @@ v_bool(struct vctx *c, const struct cn *n, const char *path, bool *out)
 
 /* A string of 1..cap-1 bytes without NUL into `buf`. */
 static int
-v_str(struct vctx *c, const struct cn *n, const char *path, char *buf,
+v_str(struct vctx *c, const xr_ynode *n, const char *path, char *buf,
     size_t cap)
 {
-	if (n->type != CN_SCALAR || cn_is_null(n))
+	if (n->type != XR_YN_SCALAR || xr_yt_is_null(n))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a string", path);
 	if (n->len == 0 || n->len >= cap || strlen(n->s) != n->len)
@@ -683,13 +344,13 @@ v_str(struct vctx *c, const struct cn *n, const char *path, char *buf,
 
 /* One of `names`; the value is echoed only if `echo`. */
 static int
-v_enum(struct vctx *c, const struct cn *n, const char *path,
+v_enum(struct vctx *c, const xr_ynode *n, const char *path,
     const char *const *names, size_t count, bool echo, unsigned *out)
 {
 	char allowed[128], e[CFG_ECHO_MAX + 8];
 
 	join_names(names, count, allowed, sizeof(allowed));
-	if (n->type != CN_SCALAR || cn_is_null(n))
+	if (n->type != XR_YN_SCALAR || xr_yt_is_null(n))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a string (allowed: %s)", path, allowed);
 	for (size_t i = 0; i < count; i++) {
@@ -701,7 +362,7 @@ v_enum(struct vctx *c, const struct cn *n, const char *path,
 	if (echo)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: unsupported value \"%s\" (allowed: %s)", path,
-		    san(n->s, n->len, e, sizeof(e)), allowed);
+		    xr_yt_san(n->s, n->len, e, sizeof(e)), allowed);
 	return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 	    "%s: unsupported value (allowed: %s)", path, allowed);
 }
@@ -720,36 +381,36 @@ name_ok(const char *s, const char *extra)
 /* ---- sections ----------------------------------------------------------- */
 
 static int
-v_auth(struct vctx *c, const struct cn *n)
+v_auth(struct vctx *c, const xr_ynode *n)
 {
 	xr_config *cfg = c->cfg;
-	const struct cn *v;
+	const xr_ynode *v;
 	unsigned e;
 	int r;
 
 	if ((r = v_map(c, n, P_AUTH, keys_auth)) != XR_OK)
 		return r;
-	if ((v = cn_get(n, "mode")) != NULL) {
+	if ((v = xr_yt_get(n, "mode")) != NULL) {
 		if ((r = v_enum(c, v, P_AUTH ".mode", auth_mode_names,
 		    NELEM(auth_mode_names), false, &e)) != XR_OK)
 			return r;
 		cfg->auth_hmac = true;
 	}
-	if ((v = cn_get(n, "secret_mode")) != NULL) {
+	if ((v = xr_yt_get(n, "secret_mode")) != NULL) {
 		if ((r = v_enum(c, v, P_AUTH ".secret_mode", secret_mode_names,
 		    NELEM(secret_mode_names), false, &e)) != XR_OK)
 			return r;
 		cfg->secret_mode = (xr_secret_mode)e;
 	}
-	if ((v = cn_get(n, "secret_file")) != NULL) {
+	if ((v = xr_yt_get(n, "secret_file")) != NULL) {
 		if ((r = v_str(c, v, P_AUTH ".secret_file", cfg->secret_file,
 		    sizeof(cfg->secret_file))) != XR_OK)
 			return r;
 		c->have_secret_file = true;
 	}
-	if ((v = cn_get(n, "secret")) != NULL) {
+	if ((v = xr_yt_get(n, "secret")) != NULL) {
 		/* never echo any part of this value */
-		if (v->type != CN_SCALAR || cn_is_null(v))
+		if (v->type != XR_YN_SCALAR || xr_yt_is_null(v))
 			return xr_diag_set(c->d, XR_ERR_SECRET_INVALID,
 			    P_AUTH ".secret: expected a string");
 		if (v->len < XR_SECRET_MIN)
@@ -767,17 +428,17 @@ v_auth(struct vctx *c, const struct cn *n)
 		cfg->secret_inline_len = v->len;
 		c->have_secret = true;
 	}
-	if ((v = cn_get(n, "kdf")) != NULL) {
+	if ((v = xr_yt_get(n, "kdf")) != NULL) {
 		if ((r = v_enum(c, v, P_AUTH ".kdf", kdf_names,
 		    NELEM(kdf_names), false, &e)) != XR_OK)
 			return r;
 		cfg->kdf = (xr_kdf)e;
 	}
-	if ((v = cn_get(n, "ttl_seconds")) != NULL &&
+	if ((v = xr_yt_get(n, "ttl_seconds")) != NULL &&
 	    (r = v_uint(c, v, P_AUTH ".ttl_seconds", 1, 3600,
 	    &cfg->ttl_seconds)) != XR_OK)
 		return r;
-	if ((v = cn_get(n, "nonce_cache_size")) != NULL &&
+	if ((v = xr_yt_get(n, "nonce_cache_size")) != NULL &&
 	    (r = v_uint(c, v, P_AUTH ".nonce_cache_size", 16, 16777216,
 	    &cfg->nonce_cache_size)) != XR_OK)
 		return r;
@@ -785,22 +446,22 @@ v_auth(struct vctx *c, const struct cn *n)
 }
 
 static int
-v_ipc(struct vctx *c, const struct cn *n)
+v_ipc(struct vctx *c, const xr_ynode *n)
 {
 	xr_config *cfg = c->cfg;
-	const struct cn *v;
+	const xr_ynode *v;
 	unsigned e;
 	int r;
 
 	if ((r = v_map(c, n, P_IPC, keys_ipc)) != XR_OK)
 		return r;
-	if ((v = cn_get(n, "transport")) != NULL) {
+	if ((v = xr_yt_get(n, "transport")) != NULL) {
 		if ((r = v_enum(c, v, P_IPC ".transport", transport_names,
 		    NELEM(transport_names), true, &e)) != XR_OK)
 			return r;
 		cfg->transport = (xr_transport)e;
 	}
-	if ((v = cn_get(n, "bind_host")) != NULL) {
+	if ((v = xr_yt_get(n, "bind_host")) != NULL) {
 		char ebuf[CFG_ECHO_MAX + 8];
 
 		if ((r = v_str(c, v, P_IPC ".bind_host", cfg->bind_host,
@@ -810,30 +471,30 @@ v_ipc(struct vctx *c, const struct cn *n)
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    P_IPC ".bind_host: \"%s\" is not a loopback "
 			    "address (allowed: 127.0.0.0/8, ::1, localhost)",
-			    san(v->s, v->len, ebuf, sizeof(ebuf)));
+			    xr_yt_san(v->s, v->len, ebuf, sizeof(ebuf)));
 	}
-	if ((v = cn_get(n, "bind_port")) != NULL &&
+	if ((v = xr_yt_get(n, "bind_port")) != NULL &&
 	    (r = v_uint(c, v, P_IPC ".bind_port", 0, 65535,
 	    &cfg->bind_port)) != XR_OK)
 		return r;
-	if ((v = cn_get(n, "max_payload_bytes")) != NULL &&
+	if ((v = xr_yt_get(n, "max_payload_bytes")) != NULL &&
 	    (r = v_uint(c, v, P_IPC ".max_payload_bytes", 1, 67108864,
 	    &cfg->max_payload_bytes)) != XR_OK)
 		return r;
-	return v_auth(c, cn_get(n, "auth"));
+	return v_auth(c, xr_yt_get(n, "auth"));
 }
 
 static int
-v_group(struct vctx *c, const struct cn *n, size_t idx)
+v_group(struct vctx *c, const xr_ynode *n, size_t idx)
 {
 	xr_group_cfg *g = &c->cfg->groups[idx];
 	char path[CFG_PATH_LEN], p[CFG_PATH_LEN + 32];
-	const struct cn *v, *s;
+	const xr_ynode *v, *s;
 	unsigned e;
 	int r;
 
 	snprintf(path, sizeof(path), P_GROUPS "[%zu]", idx);
-	if (cn_is_null(n) || n->type != CN_MAP)
+	if (xr_yt_is_null(n) || n->type != XR_YN_MAP)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a mapping (keys: name, workers, restart, "
 		    "services)", path);
@@ -844,7 +505,7 @@ v_group(struct vctx *c, const struct cn *n, size_t idx)
 	g->restart = XR_RESTART_ON_FAILURE;
 
 	snprintf(p, sizeof(p), "%s.name", path);
-	if ((v = cn_get(n, "name")) == NULL)
+	if ((v = xr_yt_get(n, "name")) == NULL)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: required", p);
 	if ((r = v_str(c, v, p, g->name, sizeof(g->name))) != XR_OK)
@@ -860,12 +521,12 @@ v_group(struct vctx *c, const struct cn *n, size_t idx)
 			    P_GROUPS "[%zu])", p, g->name, i);
 
 	snprintf(p, sizeof(p), "%s.workers", path);
-	if ((v = cn_get(n, "workers")) != NULL &&
+	if ((v = xr_yt_get(n, "workers")) != NULL &&
 	    (r = v_uint(c, v, p, 1, 64, &g->workers)) != XR_OK)
 		return r;
 
 	snprintf(p, sizeof(p), "%s.restart", path);
-	if ((v = cn_get(n, "restart")) != NULL) {
+	if ((v = xr_yt_get(n, "restart")) != NULL) {
 		if ((r = v_enum(c, v, p, restart_names, NELEM(restart_names),
 		    true, &e)) != XR_OK)
 			return r;
@@ -873,10 +534,10 @@ v_group(struct vctx *c, const struct cn *n, size_t idx)
 	}
 
 	snprintf(p, sizeof(p), "%s.services", path);
-	if ((v = cn_get(n, "services")) == NULL)
+	if ((v = xr_yt_get(n, "services")) == NULL)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: required (a non-empty list of service names)", p);
-	if (v->type != CN_SEQ || v->n == 0)
+	if (v->type != XR_YN_SEQ || v->n == 0)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a non-empty list of service names", p);
 	if (v->n > XR_CFG_MAX_SERVICES)
@@ -906,11 +567,11 @@ v_group(struct vctx *c, const struct cn *n, size_t idx)
 }
 
 static int
-v_groups(struct vctx *c, const struct cn *n)
+v_groups(struct vctx *c, const xr_ynode *n)
 {
 	int r;
 
-	if (n->type != CN_SEQ || n->n == 0)
+	if (n->type != XR_YN_SEQ || n->n == 0)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    P_GROUPS ": expected a non-empty list of groups");
 	if (n->n > XR_CFG_MAX_GROUPS)
@@ -928,50 +589,50 @@ v_groups(struct vctx *c, const struct cn *n)
 }
 
 static int
-v_platform(struct vctx *c, const struct cn *n)
+v_platform(struct vctx *c, const xr_ynode *n)
 {
 	xr_config *cfg = c->cfg;
-	const struct cn *s, *v;
+	const xr_ynode *s, *v;
 	unsigned e;
 	int r;
 
 	if ((r = v_map(c, n, P_PLATFORM, keys_platform)) != XR_OK ||
-	    (r = v_ipc(c, cn_get(n, "execution_ipc"))) != XR_OK)
+	    (r = v_ipc(c, xr_yt_get(n, "execution_ipc"))) != XR_OK)
 		return r;
 
-	s = cn_get(n, "bootstrap");
+	s = xr_yt_get(n, "bootstrap");
 	if ((r = v_map(c, s, P_PLATFORM ".bootstrap", keys_bootstrap)) !=
 	    XR_OK)
 		return r;
-	if ((v = cn_get(s, "mode")) != NULL) {
+	if ((v = xr_yt_get(s, "mode")) != NULL) {
 		if ((r = v_enum(c, v, P_PLATFORM ".bootstrap.mode", boot_names,
 		    NELEM(boot_names), true, &e)) != XR_OK)
 			return r;
 		cfg->boot_mode = (xr_boot_mode)e;
 	}
 
-	s = cn_get(n, "lifecycle");
+	s = xr_yt_get(n, "lifecycle");
 	if ((r = v_map(c, s, P_PLATFORM ".lifecycle", keys_lifecycle)) !=
 	    XR_OK)
 		return r;
-	if ((v = cn_get(s, "ready_timeout_seconds")) != NULL &&
+	if ((v = xr_yt_get(s, "ready_timeout_seconds")) != NULL &&
 	    (r = v_uint(c, v, P_PLATFORM ".lifecycle.ready_timeout_seconds",
 	    1, 3600, &cfg->ready_timeout_seconds)) != XR_OK)
 		return r;
-	if ((v = cn_get(s, "graceful_timeout_seconds")) != NULL &&
+	if ((v = xr_yt_get(s, "graceful_timeout_seconds")) != NULL &&
 	    (r = v_uint(c, v,
 	    P_PLATFORM ".lifecycle.graceful_timeout_seconds", 0, 3600,
 	    &cfg->graceful_timeout_seconds)) != XR_OK)
 		return r;
-	if ((v = cn_get(s, "drain_inflight")) != NULL &&
+	if ((v = xr_yt_get(s, "drain_inflight")) != NULL &&
 	    (r = v_bool(c, v, P_PLATFORM ".lifecycle.drain_inflight",
 	    &cfg->drain_inflight)) != XR_OK)
 		return r;
 
-	s = cn_get(n, "control");
+	s = xr_yt_get(n, "control");
 	if ((r = v_map(c, s, P_PLATFORM ".control", keys_control)) != XR_OK)
 		return r;
-	if ((v = cn_get(s, "socket")) != NULL) {
+	if ((v = xr_yt_get(s, "socket")) != NULL) {
 		/* a unix socket path must fit sun_path */
 		char sock[CFG_SOCKET_MAX + 1];
 
@@ -982,32 +643,32 @@ v_platform(struct vctx *c, const struct cn *n)
 		    "%s", sock);
 	}
 
-	if ((v = cn_get(n, "process_groups")) != NULL &&
+	if ((v = xr_yt_get(n, "process_groups")) != NULL &&
 	    (r = v_groups(c, v)) != XR_OK)
 		return r;
 	return XR_OK;
 }
 
 static int
-v_root(struct vctx *c, const struct cn *root)
+v_root(struct vctx *c, const xr_ynode *root)
 {
-	const struct cn *rt, *apps, *fl, *v;
+	const xr_ynode *rt, *apps, *fl, *v;
 	unsigned e;
 	int r;
 
 	if ((r = v_map(c, root, "", keys_root)) != XR_OK)
 		return r;
-	rt = cn_get(root, "runtime");
+	rt = xr_yt_get(root, "runtime");
 	if ((r = v_map(c, rt, "runtime", keys_runtime)) != XR_OK ||
-	    (r = v_platform(c, cn_get(rt, "platform"))) != XR_OK)
+	    (r = v_platform(c, xr_yt_get(rt, "platform"))) != XR_OK)
 		return r;
-	apps = cn_get(root, "apps");
+	apps = xr_yt_get(root, "apps");
 	if ((r = v_map(c, apps, "apps", keys_apps)) != XR_OK)
 		return r;
-	fl = cn_get(apps, "fundload");
+	fl = xr_yt_get(apps, "fundload");
 	if ((r = v_map(c, fl, "apps.fundload", keys_fundload)) != XR_OK)
 		return r;
-	if ((v = cn_get(fl, "rules")) != NULL) {
+	if ((v = xr_yt_get(fl, "rules")) != NULL) {
 		if ((r = v_enum(c, v, "apps.fundload.rules", rules_names,
 		    NELEM(rules_names), true, &e)) != XR_OK)
 			return r;
@@ -1049,7 +710,7 @@ xr_config_load_string(const char *yaml, size_t len, xr_config *cfg,
     xr_diag *d)
 {
 	struct vctx c;
-	struct cn *root = NULL;
+	xr_ynode *root = NULL;
 	int r;
 
 	if (d != NULL)
@@ -1065,13 +726,13 @@ xr_config_load_string(const char *yaml, size_t len, xr_config *cfg,
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
 	c.d = d;
-	if ((r = cn_load(yaml != NULL ? yaml : "", len, &root, d)) != XR_OK ||
+	if ((r = xr_yt_load(yaml != NULL ? yaml : "", len, &root, d)) != XR_OK ||
 	    (r = v_root(&c, root)) != XR_OK ||
 	    (r = v_cross(&c)) != XR_OK)
 		goto out;
 	r = XR_OK;
  out:
-	cn_free(root);
+	xr_yt_free(root);
 	if (r != XR_OK) {
 		xr_config_free(cfg);
 		xr_config_defaults(cfg);
