@@ -1,7 +1,8 @@
 /*
- * tests/core/test_config.c — core/config.c: YAML parse, defaults,
- * validation, secret sources (BOOT-CFG-01..05, SEC-IPC-07 config part,
- * KEY-IPC-02, KEY-IPC-04).
+ * tests/core/test_config.c — core/config.c, core/cfgtab.c, core/cfgapps.c:
+ * YAML parse, defaults, validation, the schema table (every row's range and
+ * default), the apps.NAME sections (flattening, bounds), secret sources
+ * (BOOT-CFG-01..05, SEC-IPC-07 config part, KEY-IPC-02, KEY-IPC-04).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -730,6 +731,399 @@ test_number_ranges(void **state)
 	    "out of range", NULL);
 }
 
+/* ---- the table (core/cfgtab.h) ------------------------------------------ */
+
+/*
+ * A flow-style YAML document that sets the key of `row` to `value` (a group
+ * key: in the one group {name: g}), and the key's path as diagnostics show
+ * it ("process_groups[0]" for a group's).
+ */
+static void
+yaml_for_row(const xr_cfg_row *row, const char *value, char *y, size_t cap,
+    char *dpath, size_t dcap)
+{
+	char comp[16][48];
+	size_t n = 0, o = 0;
+	const char *p = row->path;
+
+	while (*p != '\0' && n < 16) {
+		size_t len = strcspn(p, ".");
+
+		assert_true(len < sizeof(comp[0]));
+		memcpy(comp[n], p, len);
+		comp[n++][len] = '\0';
+		p += len + (p[len] == '.');
+	}
+	dpath[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		bool grp = strcmp(comp[i], "process_groups[]") == 0;
+
+		if (grp)
+			strcpy(comp[i], "process_groups");
+		snprintf(dpath + strlen(dpath), dcap - strlen(dpath), "%s%s%s",
+		    i ? "." : "", comp[i], grp ? "[0]" : "");
+		if (i + 1 == n)
+			o += (size_t)snprintf(y + o, cap - o, "%s: %s", comp[i],
+			    value);
+		else if (grp) {
+			o += (size_t)snprintf(y + o, cap - o,
+			    "%s: [{name: g, ", comp[i]);
+		} else {
+			o += (size_t)snprintf(y + o, cap - o, "%s: {", comp[i]);
+		}
+	}
+	/* "}" for mappings, "}]" where a group list opened */
+	for (size_t i = n - 1; i-- > 0;) {
+		if (strcmp(comp[i], "process_groups") == 0)
+			o += (size_t)snprintf(y + o, cap - o, "}]");
+		else
+			o += (size_t)snprintf(y + o, cap - o, "}");
+	}
+	assert_true(o < cap);
+}
+
+/* The field of `row` in `cfg` (a group row: in groups[0]). */
+static uint64_t
+row_get(const xr_config *cfg, const xr_cfg_row *row)
+{
+	return xr_cfg_get_u((row->flags & XR_CF_GROUP) ? (const void *)
+	    &cfg->groups[0] : (const void *)cfg, row);
+}
+
+/* Every uint row: min-1 and max+1 are refused with the key path and the
+ * range, min and max are accepted and stored; the same through
+ * xr_config_check_uint(). The ranges are the ones the rows state; that
+ * they are the documented ones is test_number_ranges'. */
+static void
+test_table_uint_ranges(void **state)
+{
+	char y[512], path[160], want[300], v[32];
+	size_t nuint = 0;
+	xr_config cfg;
+	xr_diag d;
+
+	(void)state;
+	for (size_t k = 0; k < XR_CK__COUNT; k++) {
+		const xr_cfg_row *row = &xr_cfg_rows[k];
+		long long vals[4];
+
+		if (row->type != XR_CT_UINT)
+			continue;
+		nuint++;
+		vals[0] = (long long)row->min - 1;
+		vals[1] = (long long)row->min;
+		vals[2] = (long long)row->max;
+		vals[3] = (long long)row->max + 1;
+		for (int i = 0; i < 4; i++) {
+			snprintf(v, sizeof(v), "%lld", vals[i]);
+			yaml_for_row(row, v, y, sizeof(y), path, sizeof(path));
+			if (i == 1 || i == 2) {
+				expect_ok(y, &cfg);
+				assert_int_equal(row_get(&cfg, row), vals[i]);
+				xr_config_free(&cfg);
+				continue;
+			}
+			snprintf(want, sizeof(want), "%s: %lld out of range "
+			    "(allowed: %llu..%llu)", path, vals[i],
+			    (unsigned long long)row->min,
+			    (unsigned long long)row->max);
+			expect_err(y, XR_ERR_CONFIG_INVALID, want, NULL);
+		}
+		/* the worker's check of its bundle uses the same rows */
+		assert_int_equal(xr_config_check_uint(row->path, row->min, &d),
+		    XR_OK);
+		assert_int_equal(xr_config_check_uint(row->path, row->max, &d),
+		    XR_OK);
+		assert_int_equal(xr_config_check_uint(row->path, row->max + 1,
+		    &d), XR_ERR_CONFIG_INVALID);
+		snprintf(want, sizeof(want), "%s: %llu out of range (allowed: "
+		    "%llu..%llu)", row->path, (unsigned long long)row->max + 1,
+		    (unsigned long long)row->min, (unsigned long long)row->max);
+		assert_string_equal(d.reason, want);
+		if (row->min > 0) {
+			assert_int_equal(xr_config_check_uint(row->path,
+			    row->min - 1, &d), XR_ERR_CONFIG_INVALID);
+			assert_non_null(strstr(d.reason, "out of range"));
+		}
+	}
+	assert_int_equal(nuint, 7);
+	assert_int_equal(xr_config_check_uint(P_AUTH ".kdf", 1, &d),
+	    XR_ERR_CONFIG_INVALID);
+	assert_int_equal(xr_config_check_uint("no.such.key", 1, &d),
+	    XR_ERR_CONFIG_INVALID);
+}
+
+/* Every row's default is what xr_config_defaults() gives (a group row's:
+ * what a group that names only its name gets), and the uint defaults the
+ * endpoint and the client fall back on are the rows' (the endpoint's is
+ * also seen on the wire: tests/server, SEC-IPC defaults). */
+static void
+test_table_defaults(void **state)
+{
+	xr_config def, grp;
+	size_t nend = 0, ncli = 0;
+
+	(void)state;
+	xr_config_defaults(&def);
+	expect_ok("runtime: {platform: {process_groups: [{name: g}]}}", &grp);
+	for (size_t k = 0; k < XR_CK__COUNT; k++) {
+		const xr_cfg_row *row = &xr_cfg_rows[k];
+		const xr_config *c = (row->flags & XR_CF_GROUP) ? &grp : &def;
+		const char *base = (row->flags & XR_CF_GROUP) ?
+		    (const char *)&c->groups[0] : (const char *)c;
+
+		assert_ptr_equal(xr_cfg_row_find(row->path), row);
+		switch (row->type) {
+		case XR_CT_UINT:
+		case XR_CT_BOOL:
+		case XR_CT_ENUM:
+			if (row_get(c, row) != row->def)
+				fail_msg("%s: default %llu, row says %llu",
+				    row->path,
+				    (unsigned long long)row_get(c, row),
+				    (unsigned long long)row->def);
+			break;
+		case XR_CT_HOST:
+		case XR_CT_PATH:
+		case XR_CT_NAME:
+			/* a required key has no default to compare */
+			if ((row->flags & XR_CF_REQUIRED) == 0)
+				assert_string_equal(base + row->off,
+				    row->def_s);
+			break;
+		default:
+			break;
+		}
+		if (row->type == XR_CT_UINT)
+			assert_int_equal(xr_cfg_default_u32((xr_cfg_key)k),
+			    row->def);
+		else
+			assert_int_equal(xr_cfg_default_u32((xr_cfg_key)k), 0);
+		nend += (row->flags & XR_CF_ENDPOINT) != 0;
+		ncli += (row->flags & XR_CF_CLIENT) != 0;
+		/* a secret is never shown */
+		if (row->flags & XR_CF_SECRET)
+			assert_int_equal(row->flags & (XR_CF_SUMMARY |
+			    XR_CF_ECHO), 0);
+	}
+	/* the documented values the endpoint and client options fall back on */
+	assert_int_equal(nend, 3);
+	assert_int_equal(ncli, 2);
+	assert_int_equal(xr_cfg_default_u32(XR_CK_MAX_PAYLOAD_BYTES), 1048576);
+	assert_int_equal(xr_cfg_default_u32(XR_CK_TTL_SECONDS), 30);
+	assert_int_equal(xr_cfg_default_u32(XR_CK_NONCE_CACHE_SIZE), 65536);
+	assert_true(xr_cfg_rows[XR_CK_MAX_PAYLOAD_BYTES].flags & XR_CF_CLIENT);
+	assert_true(xr_cfg_rows[XR_CK_TTL_SECONDS].flags & XR_CF_CLIENT);
+	/* the default group is not a row: it is spelled out */
+	assert_string_equal(def.groups[0].name, XR_CFG_DEFAULT_GROUP);
+	assert_int_equal(def.groups[0].workers, XR_CFG_DEFAULT_GROUP_WORKERS);
+	assert_int_equal(def.groups[0].n_services, 0);
+	assert_int_equal(grp.groups[0].workers, 1);
+	assert_string_equal(xr_cfg_enum_name(XR_CK_KDF, 1), "hkdf_sha256");
+	assert_string_equal(xr_cfg_enum_name(XR_CK_KDF, 2), "unknown");
+	assert_string_equal(xr_cfg_enum_name(XR_CK_BIND_PORT, 0), "unknown");
+	xr_config_free(&grp);
+}
+
+/* ---- apps.NAME ---------------------------------------------------------- */
+
+/* A section is its flattened (key, scalar) pairs, in document order. */
+static void
+test_apps_flatten(void **state)
+{
+	xr_config cfg, exp;
+	const xr_app_section *sec;
+
+	(void)state;
+	expect_ok("apps:\n"
+	    "  my-app.v2:\n"
+	    "    rules: experiment\n"
+	    "    limits:\n"
+	    "      day: 5\n"
+	    "      week: {max: '20', min: \"1\"}\n"
+	    "    hosts: [a, b]\n"
+	    "    routes:\n"
+	    "      - {path: /x, to: [p, q]}\n"
+	    "      - ~\n"
+	    "    empty_string: \"\"\n"
+	    "    nothing:\n"
+	    "    quoted: \"a: b # c\"\n"
+	    "  other: {Key_1: \"multi\\nline\"}\n", &cfg);
+	expected_defaults(&exp);
+	expect_app(&exp, "my-app.v2", "rules", "experiment");
+	expect_app(&exp, "my-app.v2", "limits.day", "5");
+	expect_app(&exp, "my-app.v2", "limits.week.max", "20");
+	expect_app(&exp, "my-app.v2", "limits.week.min", "1");
+	expect_app(&exp, "my-app.v2", "hosts[0]", "a");
+	expect_app(&exp, "my-app.v2", "hosts[1]", "b");
+	expect_app(&exp, "my-app.v2", "routes[0].path", "/x");
+	expect_app(&exp, "my-app.v2", "routes[0].to[0]", "p");
+	expect_app(&exp, "my-app.v2", "routes[0].to[1]", "q");
+	expect_app(&exp, "my-app.v2", "routes[1]", "~");
+	expect_app(&exp, "my-app.v2", "empty_string", "");
+	expect_app(&exp, "my-app.v2", "nothing", "");
+	expect_app(&exp, "my-app.v2", "quoted", "a: b # c");
+	expect_app(&exp, "other", "Key_1", "multi\nline");
+	assert_cfg_eq(&exp, &cfg);
+
+	sec = xr_config_app(&cfg, "my-app.v2");
+	assert_ptr_equal(sec, &cfg.apps[0]);
+	assert_ptr_equal(xr_config_app(&cfg, "other"), &cfg.apps[1]);
+	assert_null(xr_config_app(&cfg, "my-app"));
+	assert_null(xr_config_app(&cfg, NULL));
+	assert_null(xr_config_app(NULL, "other"));
+	assert_string_equal(xr_app_get(sec, "limits.week.min"), "1");
+	assert_string_equal(xr_app_get(sec, "nothing"), "");
+	assert_null(xr_app_get(sec, "limits"));
+	assert_null(xr_app_get(sec, "limits.week"));
+	assert_null(xr_app_get(NULL, "rules"));
+	assert_null(xr_app_get(sec, NULL));
+	xr_config_free(&cfg);
+
+	/* absent `apps` and an empty one: no sections */
+	expect_ok("apps: {}\n", &cfg);
+	assert_int_equal(cfg.n_apps, 0);
+	xr_config_free(&cfg);
+}
+
+/* Bounds and shape: each refusal is config_invalid naming the path. */
+static void
+test_apps_bounds(void **state)
+{
+	char y[16384], k[200], v[300];
+	size_t o;
+	xr_config cfg;
+
+	(void)state;
+	/* XR_CFG_MAX_APPS sections accepted, one more refused */
+	for (int n = XR_CFG_MAX_APPS; n <= XR_CFG_MAX_APPS + 1; n++) {
+		o = (size_t)snprintf(y, sizeof(y), "apps:\n");
+		for (int i = 0; i < n; i++)
+			o += (size_t)snprintf(y + o, sizeof(y) - o,
+			    "  a%d: {k: v}\n", i);
+		if (n == XR_CFG_MAX_APPS) {
+			expect_ok(y, &cfg);
+			assert_int_equal(cfg.n_apps, n);
+			xr_config_free(&cfg);
+		} else {
+			expect_err(y, XR_ERR_CONFIG_INVALID,
+			    "apps: too many sections (allowed: 0..8)", NULL);
+		}
+	}
+	/* XR_CFG_MAX_APP_SETTINGS settings accepted, one more refused, also
+	 * when a list makes them */
+	for (int n = XR_CFG_MAX_APP_SETTINGS;
+	    n <= XR_CFG_MAX_APP_SETTINGS + 1; n++) {
+		o = (size_t)snprintf(y, sizeof(y), "apps:\n  x:\n");
+		for (int i = 0; i < n; i++)
+			o += (size_t)snprintf(y + o, sizeof(y) - o,
+			    "    k%d: %d\n", i, i);
+		if (n == XR_CFG_MAX_APP_SETTINGS) {
+			expect_ok(y, &cfg);
+			assert_int_equal(cfg.apps[0].n, n);
+			assert_string_equal(cfg.apps[0].s[n - 1].key, "k31");
+			xr_config_free(&cfg);
+		} else {
+			expect_err(y, XR_ERR_CONFIG_INVALID,
+			    "apps.x: too many settings at apps.x.k32",
+			    "(allowed: 0..32 scalar values)");
+		}
+	}
+	o = (size_t)snprintf(y, sizeof(y), "apps: {x: {l: [");
+	for (int i = 0; i < XR_CFG_MAX_APP_SETTINGS + 1; i++)
+		o += (size_t)snprintf(y + o, sizeof(y) - o, "%s%d",
+		    i ? ", " : "", i);
+	snprintf(y + o, sizeof(y) - o, "]}}");
+	expect_err(y, XR_ERR_CONFIG_INVALID, "apps.x: too many settings at "
+	    "apps.x.l[32]", NULL);
+
+	/* a flattened key of 127 bytes accepted, 128 refused */
+	memset(k, 'k', 127);
+	k[127] = '\0';
+	snprintf(y, sizeof(y), "apps: {x: {%s: v}}", k);
+	expect_ok(y, &cfg);
+	assert_string_equal(cfg.apps[0].s[0].key, k);
+	xr_config_free(&cfg);
+	k[125] = '\0';		/* "kkk...k.ab" = 125 + 1 + 2 = 128 bytes */
+	snprintf(y, sizeof(y), "apps: {x: {%s: {ab: v}}}", k);
+	expect_err(y, XR_ERR_CONFIG_INVALID, "key too long (allowed: 1..127 "
+	    "bytes below apps.x)", "apps.x.kkkk");
+	snprintf(y, sizeof(y), "apps: {x: {%s: {a: v}}}", k);
+	expect_ok(y, &cfg);
+	xr_config_free(&cfg);
+	k[124] = '\0';		/* "kkk...k[10]": 124 + 4 = 128 */
+	o = (size_t)snprintf(y, sizeof(y), "apps: {x: {%s: [", k);
+	for (int i = 0; i < 11; i++)
+		o += (size_t)snprintf(y + o, sizeof(y) - o, "%s%d",
+		    i ? ", " : "", i);
+	snprintf(y + o, sizeof(y) - o, "]}}");
+	expect_err(y, XR_ERR_CONFIG_INVALID, "[10]: key too long", NULL);
+
+	/* a value of 255 bytes accepted, 256 refused and never echoed */
+	memset(v, 'v', 255);
+	v[255] = '\0';
+	snprintf(y, sizeof(y), "apps: {x: {k: \"%s\"}}", v);
+	expect_ok(y, &cfg);
+	assert_string_equal(xr_app_get(xr_config_app(&cfg, "x"), "k"), v);
+	xr_config_free(&cfg);
+	strcat(v, "v");
+	snprintf(y, sizeof(y), "apps: {x: {k: \"%s\"}}", v);
+	expect_err(y, XR_ERR_CONFIG_INVALID, "apps.x.k: value too long "
+	    "(allowed: 0..255 bytes without NUL)", NULL);
+	expect_err("apps: {x: {k: \"a\\0b\"}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k: value too long", "without NUL");
+	{
+		xr_diag d;
+
+		snprintf(y, sizeof(y), "apps: {x: {k: \"%s%s\"}}", canary,
+		    v);
+		assert_int_equal(load(y, &cfg, &d), XR_ERR_CONFIG_INVALID);
+		assert_no_canary(d.reason);
+	}
+
+	/* scalars only as leaves */
+	expect_err("apps: {x: {k: {}}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k: an empty mapping has no value", "scalars as leaves");
+	expect_err("apps: {x: {k: []}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k: an empty list has no value", NULL);
+	expect_err("apps: {x: {k: [a, []]}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k[1]: an empty list", NULL);
+	expect_err("apps: {x: {k: [{}]}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k[0]: an empty mapping", NULL);
+	expect_err("apps: {x: [a, b]}", XR_ERR_CONFIG_INVALID,
+	    "apps.x: expected a mapping", NULL);
+	expect_err("apps: {x: 5}", XR_ERR_CONFIG_INVALID,
+	    "apps.x: expected a mapping", NULL);
+	expect_err("apps: [x]", XR_ERR_CONFIG_INVALID,
+	    "apps: expected a mapping", NULL);
+
+	/* names and keys */
+	expect_err("apps: {\"a b\": {k: v}}", XR_ERR_CONFIG_INVALID,
+	    "apps.a b: invalid section name", "[A-Za-z0-9_.-], 1..63 bytes");
+	expect_err("apps: {\"\": {k: v}}", XR_ERR_CONFIG_INVALID,
+	    "invalid section name", NULL);
+	memset(k, 'n', 64);
+	k[64] = '\0';
+	snprintf(y, sizeof(y), "apps: {%s: {k: v}}", k);
+	expect_err(y, XR_ERR_CONFIG_INVALID, "invalid section name", NULL);
+	k[63] = '\0';
+	snprintf(y, sizeof(y), "apps: {%s: {k: v}}", k);
+	expect_ok(y, &cfg);
+	assert_non_null(xr_config_app(&cfg, k));
+	xr_config_free(&cfg);
+	expect_err("apps: {x: {a.b: v}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.a.b: invalid key", "(allowed: [A-Za-z0-9_-], nested keys "
+	    "joined with '.')");
+	expect_err("apps: {x: {\"k[0]\": v}}", XR_ERR_CONFIG_INVALID,
+	    "invalid key", NULL);
+	expect_err("apps: {x: {[k]: v}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x: mapping keys must be strings", NULL);
+	expect_err("apps: {x: {k: 1, k: 2}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k: duplicate key", NULL);
+	expect_err("apps: {x: {}, x: {}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x: duplicate key", NULL);
+}
+
 /* Integers must be plain decimal; booleans plain true/false. */
 static void
 test_scalar_types(void **state)
@@ -1338,6 +1732,10 @@ main(void)
 		cmocka_unit_test(test_unknown_key_each_level),
 		cmocka_unit_test(test_wrong_node_type),
 		cmocka_unit_test(test_number_ranges),
+		cmocka_unit_test(test_table_uint_ranges),
+		cmocka_unit_test(test_table_defaults),
+		cmocka_unit_test(test_apps_flatten),
+		cmocka_unit_test(test_apps_bounds),
 		cmocka_unit_test(test_scalar_types),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_anchors_aliases_documents),
