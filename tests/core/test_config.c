@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "execrpc/v1/bootstrap.pb-c.h"
 #include "keys.h"
 
 #define P_IPC "runtime.platform.execution_ipc"
@@ -925,6 +926,38 @@ test_table_defaults(void **state)
 	xr_config_free(&grp);
 }
 
+/* The rows flagged XR_CF_BUNDLE are the runtime slice of the worker's
+ * bundle, field for field (by the key's last component; seconds travel as
+ * _ms), and the slice carries nothing else. */
+static void
+test_table_bundle_rows(void **state)
+{
+	const ProtobufCMessageDescriptor *rt =
+	    &execrpc__v1__runtime_slice__descriptor;
+	size_t nrows = 0;
+
+	(void)state;
+	for (size_t k = 0; k < XR_CK__COUNT; k++) {
+		const xr_cfg_row *row = &xr_cfg_rows[k];
+		const char *leaf = strrchr(row->path, '.') + 1;
+		char name[64];
+		size_t len = strlen(leaf);
+
+		if ((row->flags & XR_CF_BUNDLE) == 0)
+			continue;
+		nrows++;
+		snprintf(name, sizeof(name), "%s", leaf);
+		if (len > 8 && strcmp(leaf + len - 8, "_seconds") == 0 &&
+		    protobuf_c_message_descriptor_get_field_by_name(rt,
+		    name) == NULL)
+			snprintf(name + len - 8, sizeof(name) - (len - 8), "_ms");
+		if (protobuf_c_message_descriptor_get_field_by_name(rt,
+		    name) == NULL)
+			fail_msg("%s: no RuntimeSlice.%s", row->path, name);
+	}
+	assert_int_equal(nrows, rt->n_fields);
+}
+
 /* ---- apps.NAME ---------------------------------------------------------- */
 
 /* A section is its flattened (key, scalar) pairs, in document order. */
@@ -1734,6 +1767,7 @@ main(void)
 		cmocka_unit_test(test_number_ranges),
 		cmocka_unit_test(test_table_uint_ranges),
 		cmocka_unit_test(test_table_defaults),
+		cmocka_unit_test(test_table_bundle_rows),
 		cmocka_unit_test(test_apps_flatten),
 		cmocka_unit_test(test_apps_bounds),
 		cmocka_unit_test(test_scalar_types),
