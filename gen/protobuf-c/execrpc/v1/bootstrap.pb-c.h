@@ -123,7 +123,8 @@ struct  Execrpc__V1__BootstrapBundle
   ProtobufCBinaryData control_session_id;
   /*
    * Every apps.NAME section of the config, in order: at most 8 sections of
-   * at most 32 settings each (app < 64, key < 128, value < 256 bytes).
+   * at most 32 settings each (app < 64, key < 128, value < 256 bytes). A
+   * section without settings has no entry: the worker sees no section.
    */
   size_t n_apps;
   Execrpc__V1__AppSetting **apps;
