@@ -939,13 +939,15 @@ test_table_bundle_rows(void **state)
 	(void)state;
 	for (size_t k = 0; k < XR_CK__COUNT; k++) {
 		const xr_cfg_row *row = &xr_cfg_rows[k];
-		const char *leaf = strrchr(row->path, '.') + 1;
+		const char *leaf;
 		char name[64];
-		size_t len = strlen(leaf);
+		size_t len;
 
 		if ((row->flags & XR_CF_BUNDLE) == 0)
 			continue;
 		nrows++;
+		assert_non_null(leaf = strrchr(row->path, '.'));
+		len = strlen(++leaf);
 		snprintf(name, sizeof(name), "%s", leaf);
 		if (len > 8 && strcmp(leaf + len - 8, "_seconds") == 0 &&
 		    protobuf_c_message_descriptor_get_field_by_name(rt,
