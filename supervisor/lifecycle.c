@@ -101,6 +101,17 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 				    cfg->groups[g].services[s]);
 				return NULL;
 			}
+	/* each module checks its apps section (absent: NULL) */
+	for (size_t m = 0; m < o->n_mods; m++) {
+		xr_diag ad = { 0 };
+
+		if (o->mods[m].check_app != NULL &&
+		    o->mods[m].check_app(xr_config_app(cfg, o->mods[m].app),
+		    &ad) != XR_OK) {
+			xr_diag_set(d, XR_ERR_CONFIG_INVALID, "%s", ad.reason);
+			return NULL;
+		}
+	}
 	if ((lc = calloc(1, sizeof(*lc))) == NULL) {
 		xr_diag_set(d, XR_ERR_NOMEM, "lifecycle: out of memory");
 		return NULL;
@@ -113,45 +124,51 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 
 /* ---------- inline ---------- */
 
-/* Is service `g`/`s` listed by an earlier group (or earlier in its own)? */
-static int
-listed_before(const xr_config *cfg, size_t g, size_t s)
+/* The module of entry `i` of group `gc`'s services; an empty list is every
+ * module of the table. NULL past the end. */
+static const xr_service_module *
+group_module(const xr_lifecycle *lc, const xr_group_cfg *gc, size_t i)
 {
-	const char *name = cfg->groups[g].services[s];
-
-	for (size_t i = 0; i <= g; i++)
-		for (size_t j = 0; j < (i == g ? s : cfg->groups[i].n_services); j++)
-			if (strcmp(cfg->groups[i].services[j], name) == 0)
-				return 1;
-	return 0;
+	if (gc->n_services == 0)
+		return i < lc->o.n_mods ? &lc->o.mods[i] : NULL;
+	return i < gc->n_services ? find_module(&lc->o, gc->services[i]) : NULL;
 }
 
 static int
 build_registry(xr_lifecycle *lc, xr_diag *d)
 {
 	const xr_config *cfg = lc->cfg;
-	int r;
+	const xr_service_module *m, **done;
+	size_t ndone = 0;
+	int r = XR_OK;
 
-	if ((lc->reg = xr_registry_new(lc->base)) == NULL)
+	if ((lc->reg = xr_registry_new(lc->base)) == NULL ||
+	    (done = calloc(lc->o.n_mods + 1, sizeof(*done))) == NULL)
 		return xr_diag_set(d, XR_ERR_NOMEM, "lifecycle: out of memory");
-	for (size_t g = 0; g < cfg->n_groups; g++) {
+	for (size_t g = 0; g < cfg->n_groups && r == XR_OK; g++) {
 		const xr_group_cfg *gc = &cfg->groups[g];
-		xr_worker_ctx ctx = { gc->name, 0, cfg->fundload_rules,
-		    cfg->max_payload_bytes, lc->base };
 
-		for (size_t s = 0; s < gc->n_services; s++) {
-			const xr_service_module *m =
-			    find_module(&lc->o, gc->services[s]);
+		for (size_t s = 0; r == XR_OK &&
+		    (m = group_module(lc, gc, s)) != NULL; s++) {
+			xr_worker_ctx ctx = { gc->name, 0,
+			    xr_config_app(cfg, m->app), cfg->max_payload_bytes,
+			    lc->base };
+			bool seen = false;
 
-			if (listed_before(cfg, g, s))
-				continue;	/* one registry: register once */
+			/* one registry: register each module once */
+			for (size_t i = 0; i < ndone && !seen; i++)
+				seen = done[i] == m;
+			if (seen)
+				continue;
+			done[ndone++] = m;
 			if ((r = m->add(lc->reg, &ctx)) != XR_OK)
-				return xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
+				r = xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
 				    "service \"%s\": registration failed (%s)",
-				    gc->services[s], xr_strerror(r));
+				    m->name, xr_strerror(r));
 		}
 	}
-	return XR_OK;
+	free(done);
+	return r;
 }
 
 static int

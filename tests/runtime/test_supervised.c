@@ -30,7 +30,9 @@ echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
 	return xr_echo_register(reg);
 }
 
-static const xr_service_module mods[] = { { "echo.v1.Echo", echo_add } };
+static const xr_service_module mods[] = {
+	{ "echo.v1.Echo", echo_add, NULL, NULL },
+};
 
 struct events {
 	char phases[256];
@@ -95,8 +97,10 @@ rt_up(struct rt *rt, int workers, const char *restart)
 	    "    bootstrap: {mode: process_supervisor}\n"
 	    "    lifecycle: {graceful_timeout_seconds: 3}\n"
 	    "    process_groups:\n"
-	    "      - {name: execution, workers: %d, restart: %s, "
-	    "services: [echo.v1.Echo]}\n", workers, restart);
+	    /* no services: the bundle names none, the worker hosts its
+	     * whole table (echo.v1.Echo) */
+	    "      - {name: execution, workers: %d, restart: %s}\n",
+	    workers, restart);
 	assert_non_null(rt->base = event_base_new());
 	assert_int_equal(xr_config_load_string(yaml, strlen(yaml), &rt->cfg,
 	    &d), XR_OK);
