@@ -28,7 +28,9 @@ echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
 	return xr_echo_register(reg);
 }
 
-static const xr_service_module mods[] = { { "echo.v1.Echo", echo_add } };
+static const xr_service_module mods[] = {
+	{ "echo.v1.Echo", echo_add, NULL, NULL },
+};
 
 static double
 now_ms(void)

@@ -27,14 +27,17 @@
 #include "execrpc/client.h"
 
 #include "auth.h"
+#include "cfgtab.h"
 #include "codec_nb.h"
 #include "hmap.h"
 #include "reader.h"
 #include "replay.h"
 #include "rx.h"
 
-#define XR_CLIENT_DEF_MAX_PAYLOAD	1048576u
-#define XR_CLIENT_DEF_TTL_S		30u
+/* "0 = default" options that are config keys: the config table's defaults. */
+#define XR_CLIENT_DEF_MAX_PAYLOAD \
+	xr_cfg_default_u32(XR_CK_MAX_PAYLOAD_BYTES)
+#define XR_CLIENT_DEF_TTL_S		xr_cfg_default_u32(XR_CK_TTL_SECONDS)
 #define XR_CLIENT_DEF_MAX_INFLIGHT	4096u
 #define XR_CLIENT_DEF_CONNECT_MS	5000u
 /* Bytes queued for the socket past which new calls get RESOURCE_EXHAUSTED. */

@@ -1,11 +1,13 @@
 /*
  * core/config.c — the YAML configuration (docs/design.md section 7).
  *
- * Two passes. First libyaml's event stream is turned into a small tree of
- * our own (struct cn), refusing what we do not support: aliases, anchors,
- * explicit tags, multiple documents, deep nesting. Then the tree is checked
- * against the schema section by section and copied into an xr_config that
- * already holds the defaults.
+ * Two passes. First the text becomes a tree (core/yamltree.c), which
+ * refuses aliases, anchors, explicit tags, multiple documents and deep
+ * nesting. Then the tree is checked against the table of core/cfgtab.c and
+ * copied into an xr_config that already holds the table's defaults: the
+ * keys a mapping allows are the next components of the rows under its
+ * path, each row's type says how its value is read, and its range or names
+ * bound it.
  *
  * Scalar typing (libyaml reports only the text and its style):
  *  - integer keys take a plain (unquoted) scalar [-+]?[0-9]+ without leading
@@ -16,16 +18,12 @@
  *  - a mapping key whose value is null (`runtime:` with nothing under it)
  *    counts as an empty mapping.
  *
- * Secrets: every scalar byte that passed through libyaml (events, queued
- * tokens, the parser's input buffers) and through our tree is zeroized before
- * it is freed. The one copy libyaml may leave behind is a scalar buffer that
- * its scanner grew with realloc(3) while reading a long quoted value; libyaml
- * offers no allocator hook to prevent that. Use secret_file outside
- * development. Values under ...auth are never echoed in a diagnostic.
+ * Secrets: the tree wipes every scalar it held (core/yamltree.h). Use
+ * secret_file outside development. Values of rows without XR_CF_ECHO are
+ * never echoed in a diagnostic, and nothing under ...auth is.
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,481 +31,38 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <yaml.h>
+#include "cfgpriv.h"
+#include "yamltree.h"
 
 #define CFG_FILE_MAX	(1024 * 1024)	/* largest config file accepted */
-#define CFG_DEPTH_MAX	32		/* nesting of mappings/sequences */
-#define CFG_NODES_MAX	65536		/* nodes in one document */
-#define CFG_SOCKET_MAX	107		/* sizeof(sun_path) less the NUL */
-#define CFG_PATH_LEN	192		/* a key path in a diagnostic */
-#define CFG_ECHO_MAX	32		/* bytes of a bad value echoed */
+#define CFG_KEYS_MAX	16		/* keys one mapping of the schema has */
+#define CFG_KEY_LEN	32		/* longest schema key, with the NUL */
+#define CFG_ECHO_LEN	(XR_YT_ECHO_MAX + 8)
 
 #define P_PLATFORM	"runtime.platform"
 #define P_IPC		P_PLATFORM ".execution_ipc"
 #define P_AUTH		P_IPC ".auth"
-#define P_GROUPS	P_PLATFORM ".process_groups"
+#define P_GROUP		P_PLATFORM ".process_groups[]"
 
-/* One node of the parsed document. */
-enum cn_type { CN_SCALAR, CN_MAP, CN_SEQ };
-
-struct cn {
-	enum cn_type type;
-	size_t line, col;	/* 1-based position of the node */
-	char *s;		/* scalar bytes, NUL-terminated (may hold NULs) */
-	size_t len;
-	bool plain;		/* plain (unquoted) scalar */
-	struct cn **kid;	/* map: key, value, key, value...; seq: items */
-	size_t n, cap;
+/* The keys of one schema mapping, in table order. */
+struct keylist {
+	size_t n;
+	char k[CFG_KEYS_MAX][CFG_KEY_LEN];
+	const char *p[CFG_KEYS_MAX + 1];	/* NULL-terminated */
 };
 
-struct cn_build {
-	yaml_parser_t p;
-	size_t nodes;
-	xr_diag *d;
-};
+static int v_section(xr_cfg_vctx *c, const xr_ynode *n, const char *sp,
+    const char *dp, void *base);
 
-/* Validation state. */
-struct vctx {
-	xr_config *cfg;
-	xr_diag *d;
-	bool have_secret;
-	bool have_secret_file;
-};
-
-static const char *const transport_names[] = { "memory", "tcp_local" };
-static const char *const boot_names[] = { "inline", "process_supervisor" };
-static const char *const secret_mode_names[] = { "generated", "static" };
-static const char *const kdf_names[] = { "none", "hkdf_sha256" };
-static const char *const restart_names[] = { "never", "on-failure" };
-static const char *const rules_names[] = { "baseline", "experiment" };
-static const char *const auth_mode_names[] = { "hmac" };
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Allowed keys per mapping, in the order of docs/design.md section 7. */
-static const char *const keys_root[] = { "runtime", "apps", NULL };
-static const char *const keys_runtime[] = { "platform", NULL };
-static const char *const keys_platform[] = { "execution_ipc", "bootstrap",
-    "lifecycle", "control", "process_groups", NULL };
-static const char *const keys_ipc[] = { "transport", "bind_host",
-    "bind_port", "max_payload_bytes", "auth", NULL };
-static const char *const keys_auth[] = { "mode", "secret_mode",
-    "secret_file", "secret", "kdf", "ttl_seconds", "nonce_cache_size", NULL };
-static const char *const keys_bootstrap[] = { "mode", NULL };
-static const char *const keys_lifecycle[] = { "ready_timeout_seconds",
-    "graceful_timeout_seconds", "drain_inflight", NULL };
-static const char *const keys_control[] = { "socket", NULL };
-static const char *const keys_group[] = { "name", "workers", "restart",
-    "services", NULL };
-static const char *const keys_apps[] = { "fundload", NULL };
-static const char *const keys_fundload[] = { "rules", NULL };
-
-/* ---- names -------------------------------------------------------------- */
-
-static const char *
-name_of(const char *const *names, size_t n, unsigned v)
-{
-	return v < n ? names[v] : "unknown";
-}
-
-const char *
-xr_transport_name(xr_transport t)
-{
-	return name_of(transport_names, NELEM(transport_names), t);
-}
-
-const char *
-xr_boot_mode_name(xr_boot_mode m)
-{
-	return name_of(boot_names, NELEM(boot_names), m);
-}
-
-const char *
-xr_secret_mode_name(xr_secret_mode m)
-{
-	return name_of(secret_mode_names, NELEM(secret_mode_names), m);
-}
-
-const char *
-xr_kdf_name(xr_kdf k)
-{
-	return name_of(kdf_names, NELEM(kdf_names), k);
-}
-
-const char *
-xr_restart_name(xr_restart r)
-{
-	return name_of(restart_names, NELEM(restart_names), r);
-}
-
-const char *
-xr_rules_name(xr_rules r)
-{
-	return name_of(rules_names, NELEM(rules_names), r);
-}
-
-bool
-xr_host_is_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (host == NULL)
-		return false;
-	if (strcmp(host, "localhost") == 0)
-		return true;
-	/* glibc's inet_pton(AF_INET) takes exactly four decimal octets */
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
-}
-
-/* ---- defaults and lifetime ---------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------ */
 
 void
-xr_config_defaults(xr_config *cfg)
-{
-	xr_group_cfg *g;
-
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->transport = XR_TRANSPORT_MEMORY;
-	snprintf(cfg->bind_host, sizeof(cfg->bind_host), "127.0.0.1");
-	cfg->bind_port = 0;
-	cfg->max_payload_bytes = 1048576;
-	cfg->auth_hmac = true;
-	cfg->secret_mode = XR_SECRET_GENERATED;
-	cfg->secret_inline = NULL;
-	cfg->secret_inline_len = 0;
-	cfg->kdf = XR_KDF_HKDF_SHA256;
-	cfg->ttl_seconds = 30;
-	cfg->nonce_cache_size = 65536;
-	cfg->boot_mode = XR_BOOT_INLINE;
-	cfg->ready_timeout_seconds = 5;
-	cfg->graceful_timeout_seconds = 10;
-	cfg->drain_inflight = true;
-	snprintf(cfg->control_socket, sizeof(cfg->control_socket),
-	    "/run/execrpc/control.sock");
-	cfg->n_groups = 1;
-	g = &cfg->groups[0];
-	snprintf(g->name, sizeof(g->name), "execution");
-	g->workers = 2;
-	g->restart = XR_RESTART_ON_FAILURE;
-	g->n_services = 1;
-	snprintf(g->services[0], sizeof(g->services[0]),
-	    "fundload.v1.FundLoad");
-	cfg->fundload_rules = XR_RULES_BASELINE;
-}
-
-void
-xr_config_free(xr_config *cfg)
-{
-	if (cfg == NULL)
-		return;
-	if (cfg->secret_inline != NULL) {
-		xr_wipe(cfg->secret_inline, cfg->secret_inline_len);
-		free(cfg->secret_inline);
-	}
-	cfg->secret_inline = NULL;
-	cfg->secret_inline_len = 0;
-}
-
-/* ---- the document tree -------------------------------------------------- */
-
-static void
-cn_free(struct cn *n)
-{
-	if (n == NULL)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		cn_free(n->kid[i]);
-	free(n->kid);
-	if (n->s != NULL) {
-		xr_wipe(n->s, n->len);
-		free(n->s);
-	}
-	free(n);
-}
-
-static int
-cn_push(struct cn *n, struct cn *k)
-{
-	struct cn **nk;
-
-	if (n->n == n->cap) {
-		size_t cap = n->cap ? n->cap * 2 : 8;
-
-		if ((nk = reallocarray(n->kid, cap, sizeof(*nk))) == NULL)
-			return XR_ERR_NOMEM;
-		n->kid = nk;
-		n->cap = cap;
-	}
-	n->kid[n->n++] = k;
-	return XR_OK;
-}
-
-/* Wipe scalar bytes and release an event. */
-static void
-ev_clear(yaml_event_t *ev)
-{
-	if (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.value != NULL)
-		xr_wipe(ev->data.scalar.value, ev->data.scalar.length);
-	yaml_event_delete(ev);
-}
-
-/* Zeroize what the parser still holds: its input buffers and any scalar
- * token it scanned ahead. Called right before yaml_parser_delete(). */
-static void
-parser_wipe(yaml_parser_t *p)
-{
-	yaml_token_t *t;
-
-	if (p->buffer.start != NULL)
-		xr_wipe(p->buffer.start,
-		    (size_t)(p->buffer.end - p->buffer.start));
-	if (p->raw_buffer.start != NULL)
-		xr_wipe(p->raw_buffer.start,
-		    (size_t)(p->raw_buffer.end - p->raw_buffer.start));
-	for (t = p->tokens.head; t != NULL && t != p->tokens.tail; t++)
-		if (t->type == YAML_SCALAR_TOKEN &&
-		    t->data.scalar.value != NULL)
-			xr_wipe(t->data.scalar.value, t->data.scalar.length);
-}
-
-static int
-syntax_error(struct cn_build *b)
-{
-	yaml_parser_t *p = &b->p;
-	const char *problem = p->problem != NULL ? p->problem : "invalid YAML";
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		return xr_diag_set(b->d, XR_ERR_NOMEM,
-		    "config: out of memory while parsing YAML");
-	case YAML_READER_ERROR:
-		return xr_diag_set(b->d, XR_ERR_CONFIG_SYNTAX,
-		    "config: YAML syntax error at byte offset %zu: %s",
-		    p->problem_offset, problem);
-	default:
-		if (p->context != NULL)
-			return xr_diag_set(b->d, XR_ERR_CONFIG_SYNTAX,
-			    "config: YAML syntax error at line %zu, column %zu: "
-			    "%s (%s at line %zu, column %zu)",
-			    p->problem_mark.line + 1, p->problem_mark.column + 1,
-			    problem, p->context, p->context_mark.line + 1,
-			    p->context_mark.column + 1);
-		return xr_diag_set(b->d, XR_ERR_CONFIG_SYNTAX,
-		    "config: YAML syntax error at line %zu, column %zu: %s",
-		    p->problem_mark.line + 1, p->problem_mark.column + 1,
-		    problem);
-	}
-}
-
-static int
-ev_next(struct cn_build *b, yaml_event_t *ev)
-{
-	if (!yaml_parser_parse(&b->p, ev)) {
-		memset(ev, 0, sizeof(*ev));
-		return syntax_error(b);
-	}
-	return XR_OK;
-}
-
-/* Refuse what the tree does not model; returns XR_OK for a plain node. */
-static int
-ev_check(struct cn_build *b, const yaml_event_t *ev)
-{
-	const yaml_char_t *anchor = NULL, *tag = NULL;
-	size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
-
-	switch (ev->type) {
-	case YAML_ALIAS_EVENT:
-		return xr_diag_set(b->d, XR_ERR_CONFIG_INVALID,
-		    "config: line %zu, column %zu: YAML aliases are not "
-		    "supported", line, col);
-	case YAML_SCALAR_EVENT:
-		anchor = ev->data.scalar.anchor;
-		tag = ev->data.scalar.tag;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor;
-		tag = ev->data.sequence_start.tag;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor;
-		tag = ev->data.mapping_start.tag;
-		break;
-	default:
-		return xr_diag_set(b->d, XR_ERR_INTERNAL,
-		    "config: line %zu, column %zu: unexpected YAML event",
-		    line, col);
-	}
-	if (anchor != NULL)
-		return xr_diag_set(b->d, XR_ERR_CONFIG_INVALID,
-		    "config: line %zu, column %zu: YAML anchors are not "
-		    "supported", line, col);
-	if (tag != NULL)
-		return xr_diag_set(b->d, XR_ERR_CONFIG_INVALID,
-		    "config: line %zu, column %zu: explicit YAML tags are not "
-		    "supported", line, col);
-	return XR_OK;
-}
-
-/* Build the node that starts with `ev` (the caller clears `ev`). */
-static int
-cn_build(struct cn_build *b, const yaml_event_t *ev, int depth,
-    struct cn **out)
-{
-	struct cn *n = NULL, *k = NULL;
-	yaml_event_t kev;
-	yaml_event_type_t end;
-	int r;
-
-	*out = NULL;
-	if ((r = ev_check(b, ev)) != XR_OK)
-		goto out;
-	if (depth > CFG_DEPTH_MAX || ++b->nodes > CFG_NODES_MAX) {
-		r = xr_diag_set(b->d, XR_ERR_CONFIG_INVALID,
-		    "config: line %zu, column %zu: document too deep or too "
-		    "large (limits: depth %d, %d nodes)",
-		    ev->start_mark.line + 1, ev->start_mark.column + 1,
-		    CFG_DEPTH_MAX, CFG_NODES_MAX);
-		goto out;
-	}
-	if ((n = calloc(1, sizeof(*n))) == NULL) {
-		r = xr_diag_set(b->d, XR_ERR_NOMEM, "config: out of memory");
-		goto out;
-	}
-	n->line = ev->start_mark.line + 1;
-	n->col = ev->start_mark.column + 1;
-	if (ev->type == YAML_SCALAR_EVENT) {
-		n->type = CN_SCALAR;
-		n->len = ev->data.scalar.length;
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		if ((n->s = malloc(n->len + 1)) == NULL) {
-			r = xr_diag_set(b->d, XR_ERR_NOMEM,
-			    "config: out of memory");
-			goto out;
-		}
-		memcpy(n->s, ev->data.scalar.value, n->len);
-		n->s[n->len] = '\0';
-		r = XR_OK;
-		goto out;
-	}
-	n->type = ev->type == YAML_MAPPING_START_EVENT ? CN_MAP : CN_SEQ;
-	end = n->type == CN_MAP ? YAML_MAPPING_END_EVENT :
-	    YAML_SEQUENCE_END_EVENT;
-	for (;;) {
-		if ((r = ev_next(b, &kev)) != XR_OK)
-			goto out;
-		if (kev.type == end) {
-			ev_clear(&kev);
-			break;
-		}
-		r = cn_build(b, &kev, depth + 1, &k);
-		ev_clear(&kev);
-		if (r != XR_OK)
-			goto out;
-		if ((r = cn_push(n, k)) != XR_OK) {
-			cn_free(k);
-			r = xr_diag_set(b->d, r, "config: out of memory");
-			goto out;
-		}
-		k = NULL;
-	}
-	r = XR_OK;
- out:
-	if (r != XR_OK) {
-		cn_free(n);
-		n = NULL;
-	}
-	*out = n;
-	return r;
-}
-
-/* Parse one YAML document into a tree; *root is NULL for an empty stream. */
-static int
-cn_load(const char *yaml, size_t len, struct cn **root, xr_diag *d)
-{
-	struct cn_build b;
-	yaml_event_t ev;
-	int r, step;
-
-	*root = NULL;
-	memset(&b, 0, sizeof(b));
-	b.d = d;
-	if (!yaml_parser_initialize(&b.p))
-		return xr_diag_set(d, XR_ERR_NOMEM, "config: out of memory");
-	yaml_parser_set_input_string(&b.p, (const unsigned char *)yaml, len);
-	/* stream start, [document start, root node, document end], end */
-	for (step = 0;; step++) {
-		if ((r = ev_next(&b, &ev)) != XR_OK)
-			goto out;
-		switch (ev.type) {
-		case YAML_STREAM_START_EVENT:
-		case YAML_DOCUMENT_END_EVENT:
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (step > 1) {
-				r = xr_diag_set(d, XR_ERR_CONFIG_INVALID,
-				    "config: line %zu: multiple YAML documents "
-				    "are not supported",
-				    ev.start_mark.line + 1);
-				goto out;
-			}
-			break;
-		case YAML_STREAM_END_EVENT:
-			ev_clear(&ev);
-			r = XR_OK;
-			goto out;
-		default:
-			if ((r = cn_build(&b, &ev, 0, root)) != XR_OK)
-				goto out;
-			break;
-		}
-		ev_clear(&ev);
-	}
- out:
-	if (r != XR_OK) {
-		ev_clear(&ev);
-		cn_free(*root);
-		*root = NULL;
-	}
-	parser_wipe(&b.p);
-	yaml_parser_delete(&b.p);
-	return r;
-}
-
-/* ---- validation helpers ------------------------------------------------- */
-
-/* A printable, bounded rendering of untrusted text for a diagnostic. */
-static const char *
-san(const char *s, size_t len, char *buf, size_t cap)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 4 < cap && i < CFG_ECHO_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ?
-		    (char)c : '?';
-	}
-	if (i < len && o + 4 <= cap) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-static void
-path_join(char *out, size_t cap, const char *parent, const char *key,
+xr_cfg_path_join(char *out, size_t cap, const char *parent, const char *key,
     size_t keylen)
 {
-	char k[CFG_ECHO_MAX + 8];
+	char k[CFG_ECHO_LEN];
 
-	san(key, keylen, k, sizeof(k));
+	xr_yt_san(key, keylen, k, sizeof(k));
 	if (parent[0] == '\0')
 		snprintf(out, cap, "%s", k);
 	else
@@ -516,12 +71,12 @@ path_join(char *out, size_t cap, const char *parent, const char *key,
 
 /* "a, b, c" from a NULL-terminated list. */
 static const char *
-join_names(const char *const *names, size_t n, char *buf, size_t cap)
+join_names(const char *const *names, char *buf, size_t cap)
 {
 	size_t o = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; (n == 0 || i < n) && names[i] != NULL; i++) {
+	for (size_t i = 0; names[i] != NULL; i++) {
 		int w = snprintf(buf + o, cap - o, "%s%s", i ? ", " : "",
 		    names[i]);
 
@@ -532,67 +87,67 @@ join_names(const char *const *names, size_t n, char *buf, size_t cap)
 	return buf;
 }
 
-static bool
-cn_is_null(const struct cn *n)
+/* The keys directly under schema path `sp` ("" = the document): the next
+ * component (up to '.' or '[') of every row below it, once each. */
+static void
+children(const char *sp, struct keylist *kl)
 {
-	return n == NULL || (n->type == CN_SCALAR && n->plain &&
-	    (n->len == 0 || strcmp(n->s, "~") == 0 ||
-	    strcmp(n->s, "null") == 0 || strcmp(n->s, "Null") == 0 ||
-	    strcmp(n->s, "NULL") == 0));
+	size_t splen = strlen(sp);
+
+	kl->n = 0;
+	for (size_t i = 0; i < XR_CK__COUNT; i++) {
+		const char *p = xr_cfg_rows[i].path, *rest;
+		size_t len;
+		bool dup = false;
+
+		if (splen > 0 && (strncmp(p, sp, splen) != 0 || p[splen] != '.'))
+			continue;
+		rest = splen > 0 ? p + splen + 1 : p;
+		len = strcspn(rest, ".[");
+		for (size_t j = 0; j < kl->n && !dup; j++)
+			dup = strlen(kl->k[j]) == len &&
+			    strncmp(kl->k[j], rest, len) == 0;
+		if (dup || kl->n == CFG_KEYS_MAX || len >= CFG_KEY_LEN)
+			continue;
+		memcpy(kl->k[kl->n], rest, len);
+		kl->k[kl->n][len] = '\0';
+		kl->p[kl->n] = kl->k[kl->n];
+		kl->n++;
+	}
+	kl->p[kl->n] = NULL;
 }
 
-static bool
-key_is(const struct cn *k, const char *name)
-{
-	return k->type == CN_SCALAR && strlen(k->s) == k->len &&
-	    strcmp(k->s, name) == 0;
-}
-
-/* The value of `key` in mapping `n`, or NULL (absent / n is not a map). */
-static const struct cn *
-cn_get(const struct cn *n, const char *key)
-{
-	if (n == NULL || n->type != CN_MAP)
-		return NULL;
-	for (size_t i = 0; i + 1 < n->n; i += 2)
-		if (key_is(n->kid[i], key))
-			return n->kid[i + 1];
-	return NULL;
-}
-
-/*
- * Check that `n` is a mapping (or null: an empty one) whose keys are strings
- * from `keys`, each at most once.
- */
-static int
-v_map(struct vctx *c, const struct cn *n, const char *path,
+int
+xr_cfg_check_map(xr_cfg_vctx *c, const xr_ynode *n, const char *path,
     const char *const *keys)
 {
-	char p[CFG_PATH_LEN], allowed[160];
+	char p[XR_CFG_DIAG_PATH], allowed[160];
 
-	if (cn_is_null(n))
+	if (xr_yt_is_null(n))
 		return XR_OK;
-	if (n->type != CN_MAP)
+	if (n->type != XR_YN_MAP)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a mapping (line %zu)",
 		    path[0] ? path : "config", n->line);
 	for (size_t i = 0; i + 1 < n->n; i += 2) {
-		const struct cn *k = n->kid[i];
-		bool known = false;
+		const xr_ynode *k = n->kid[i];
+		bool known = keys == NULL;
 
-		if (k->type != CN_SCALAR)
+		if (k->type != XR_YN_SCALAR)
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: mapping keys must be strings (line %zu)",
 			    path[0] ? path : "config", k->line);
-		path_join(p, sizeof(p), path, k->s, k->len);
-		for (size_t j = 0; keys[j] != NULL && !known; j++)
-			known = key_is(k, keys[j]);
+		xr_cfg_path_join(p, sizeof(p), path, k->s, k->len);
+		for (size_t j = 0; keys != NULL && keys[j] != NULL && !known;
+		    j++)
+			known = xr_yt_key_is(k, keys[j]);
 		if (!known)
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: unknown key (allowed: %s)", p,
-			    join_names(keys, 0, allowed, sizeof(allowed)));
+			    join_names(keys, allowed, sizeof(allowed)));
 		for (size_t j = 0; j < i; j += 2)
-			if (key_is(n->kid[j], k->s))
+			if (n->kid[j]->len == k->len &&
+			    memcmp(n->kid[j]->s, k->s, k->len) == 0)
 				return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 				    "%s: duplicate key (lines %zu and %zu)", p,
 				    n->kid[j]->line, k->line);
@@ -625,13 +180,13 @@ parse_int(const char *s, size_t len, long long *out)
 }
 
 static int
-v_uint(struct vctx *c, const struct cn *n, const char *path, long long min,
-    long long max, uint32_t *out)
+v_uint(xr_cfg_vctx *c, const xr_ynode *n, const char *path,
+    const xr_cfg_row *row, uint64_t *out)
 {
-	char e[CFG_ECHO_MAX + 8];
-	long long v;
+	long long min = (long long)row->min, max = (long long)row->max, v;
+	char e[CFG_ECHO_LEN];
 
-	if (n->type != CN_SCALAR || cn_is_null(n))
+	if (n->type != XR_YN_SCALAR || xr_yt_is_null(n))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected an integer (allowed: %lld..%lld)", path,
 		    min, max);
@@ -642,24 +197,24 @@ v_uint(struct vctx *c, const struct cn *n, const char *path, long long min,
 	if (!parse_int(n->s, n->len, &v))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: \"%s\" is not a decimal integer (allowed: "
-		    "%lld..%lld)", path, san(n->s, n->len, e, sizeof(e)),
+		    "%lld..%lld)", path, xr_yt_san(n->s, n->len, e, sizeof(e)),
 		    min, max);
 	if (v < min || v > max)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: %s out of range (allowed: %lld..%lld)", path,
-		    san(n->s, n->len, e, sizeof(e)), min, max);
-	*out = (uint32_t)v;
+		    xr_yt_san(n->s, n->len, e, sizeof(e)), min, max);
+	*out = (uint64_t)v;
 	return XR_OK;
 }
 
 static int
-v_bool(struct vctx *c, const struct cn *n, const char *path, bool *out)
+v_bool(xr_cfg_vctx *c, const xr_ynode *n, const char *path, uint64_t *out)
 {
-	if (n->type == CN_SCALAR && n->plain && strcmp(n->s, "true") == 0)
-		*out = true;
-	else if (n->type == CN_SCALAR && n->plain &&
+	if (n->type == XR_YN_SCALAR && n->plain && strcmp(n->s, "true") == 0)
+		*out = 1;
+	else if (n->type == XR_YN_SCALAR && n->plain &&
 	    strcmp(n->s, "false") == 0)
-		*out = false;
+		*out = 0;
 	else
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a boolean (allowed: true, false)", path);
@@ -668,10 +223,10 @@ v_bool(struct vctx *c, const struct cn *n, const char *path, bool *out)
 
 /* A string of 1..cap-1 bytes without NUL into `buf`. */
 static int
-v_str(struct vctx *c, const struct cn *n, const char *path, char *buf,
+v_str(xr_cfg_vctx *c, const xr_ynode *n, const char *path, char *buf,
     size_t cap)
 {
-	if (n->type != CN_SCALAR || cn_is_null(n))
+	if (n->type != XR_YN_SCALAR || xr_yt_is_null(n))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a string", path);
 	if (n->len == 0 || n->len >= cap || strlen(n->s) != n->len)
@@ -681,27 +236,27 @@ v_str(struct vctx *c, const struct cn *n, const char *path, char *buf,
 	return XR_OK;
 }
 
-/* One of `names`; the value is echoed only if `echo`. */
+/* One of the row's names; the value is echoed only with XR_CF_ECHO. */
 static int
-v_enum(struct vctx *c, const struct cn *n, const char *path,
-    const char *const *names, size_t count, bool echo, unsigned *out)
+v_enum(xr_cfg_vctx *c, const xr_ynode *n, const char *path,
+    const xr_cfg_row *row, uint64_t *out)
 {
-	char allowed[128], e[CFG_ECHO_MAX + 8];
+	char allowed[128], e[CFG_ECHO_LEN];
 
-	join_names(names, count, allowed, sizeof(allowed));
-	if (n->type != CN_SCALAR || cn_is_null(n))
+	join_names(row->names, allowed, sizeof(allowed));
+	if (n->type != XR_YN_SCALAR || xr_yt_is_null(n))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: expected a string (allowed: %s)", path, allowed);
-	for (size_t i = 0; i < count; i++) {
-		if (strlen(n->s) == n->len && strcmp(n->s, names[i]) == 0) {
-			*out = (unsigned)i;
+	for (size_t i = 0; row->names[i] != NULL; i++) {
+		if (strlen(n->s) == n->len && strcmp(n->s, row->names[i]) == 0) {
+			*out = i;
 			return XR_OK;
 		}
 	}
-	if (echo)
+	if (row->flags & XR_CF_ECHO)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: unsupported value \"%s\" (allowed: %s)", path,
-		    san(n->s, n->len, e, sizeof(e)), allowed);
+		    xr_yt_san(n->s, n->len, e, sizeof(e)), allowed);
 	return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 	    "%s: unsupported value (allowed: %s)", path, allowed);
 }
@@ -717,179 +272,57 @@ name_ok(const char *s, const char *extra)
 	return true;
 }
 
-/* ---- sections ----------------------------------------------------------- */
+/* ---- typed rows ----------------------------------------------------------- */
 
+/* The inline secret: never echo any part of it. */
 static int
-v_auth(struct vctx *c, const struct cn *n)
+v_secret(xr_cfg_vctx *c, const xr_ynode *v, const char *path,
+    const xr_cfg_row *row)
 {
 	xr_config *cfg = c->cfg;
-	const struct cn *v;
-	unsigned e;
-	int r;
 
-	if ((r = v_map(c, n, P_AUTH, keys_auth)) != XR_OK)
-		return r;
-	if ((v = cn_get(n, "mode")) != NULL) {
-		if ((r = v_enum(c, v, P_AUTH ".mode", auth_mode_names,
-		    NELEM(auth_mode_names), false, &e)) != XR_OK)
-			return r;
-		cfg->auth_hmac = true;
-	}
-	if ((v = cn_get(n, "secret_mode")) != NULL) {
-		if ((r = v_enum(c, v, P_AUTH ".secret_mode", secret_mode_names,
-		    NELEM(secret_mode_names), false, &e)) != XR_OK)
-			return r;
-		cfg->secret_mode = (xr_secret_mode)e;
-	}
-	if ((v = cn_get(n, "secret_file")) != NULL) {
-		if ((r = v_str(c, v, P_AUTH ".secret_file", cfg->secret_file,
-		    sizeof(cfg->secret_file))) != XR_OK)
-			return r;
-		c->have_secret_file = true;
-	}
-	if ((v = cn_get(n, "secret")) != NULL) {
-		/* never echo any part of this value */
-		if (v->type != CN_SCALAR || cn_is_null(v))
-			return xr_diag_set(c->d, XR_ERR_SECRET_INVALID,
-			    P_AUTH ".secret: expected a string");
-		if (v->len < XR_SECRET_MIN)
-			return xr_diag_set(c->d, XR_ERR_SECRET_INVALID,
-			    P_AUTH ".secret: too short (minimum %d bytes)",
-			    XR_SECRET_MIN);
-		if (v->len > XR_SECRET_MAX)
-			return xr_diag_set(c->d, XR_ERR_SECRET_INVALID,
-			    P_AUTH ".secret: too long (maximum %d bytes)",
-			    XR_SECRET_MAX);
-		if ((cfg->secret_inline = malloc(v->len)) == NULL)
-			return xr_diag_set(c->d, XR_ERR_NOMEM,
-			    "config: out of memory");
-		memcpy(cfg->secret_inline, v->s, v->len);
-		cfg->secret_inline_len = v->len;
-		c->have_secret = true;
-	}
-	if ((v = cn_get(n, "kdf")) != NULL) {
-		if ((r = v_enum(c, v, P_AUTH ".kdf", kdf_names,
-		    NELEM(kdf_names), false, &e)) != XR_OK)
-			return r;
-		cfg->kdf = (xr_kdf)e;
-	}
-	if ((v = cn_get(n, "ttl_seconds")) != NULL &&
-	    (r = v_uint(c, v, P_AUTH ".ttl_seconds", 1, 3600,
-	    &cfg->ttl_seconds)) != XR_OK)
-		return r;
-	if ((v = cn_get(n, "nonce_cache_size")) != NULL &&
-	    (r = v_uint(c, v, P_AUTH ".nonce_cache_size", 16, 16777216,
-	    &cfg->nonce_cache_size)) != XR_OK)
-		return r;
+	if (v->type != XR_YN_SCALAR || xr_yt_is_null(v))
+		return xr_diag_set(c->d, XR_ERR_SECRET_INVALID,
+		    "%s: expected a string", path);
+	if (v->len < row->min)
+		return xr_diag_set(c->d, XR_ERR_SECRET_INVALID,
+		    "%s: too short (minimum %llu bytes)", path,
+		    (unsigned long long)row->min);
+	if (v->len > row->max)
+		return xr_diag_set(c->d, XR_ERR_SECRET_INVALID,
+		    "%s: too long (maximum %llu bytes)", path,
+		    (unsigned long long)row->max);
+	if ((cfg->secret_inline = malloc(v->len)) == NULL)
+		return xr_diag_set(c->d, XR_ERR_NOMEM, "config: out of memory");
+	memcpy(cfg->secret_inline, v->s, v->len);
+	cfg->secret_inline_len = v->len;
+	c->have_secret = true;
 	return XR_OK;
 }
 
+/* A group's services: absent, null or [] = every service of the program. */
 static int
-v_ipc(struct vctx *c, const struct cn *n)
+v_services(xr_cfg_vctx *c, const xr_ynode *v, const char *p,
+    const xr_cfg_row *row, xr_group_cfg *g)
 {
-	xr_config *cfg = c->cfg;
-	const struct cn *v;
-	unsigned e;
-	int r;
-
-	if ((r = v_map(c, n, P_IPC, keys_ipc)) != XR_OK)
-		return r;
-	if ((v = cn_get(n, "transport")) != NULL) {
-		if ((r = v_enum(c, v, P_IPC ".transport", transport_names,
-		    NELEM(transport_names), true, &e)) != XR_OK)
-			return r;
-		cfg->transport = (xr_transport)e;
-	}
-	if ((v = cn_get(n, "bind_host")) != NULL) {
-		char ebuf[CFG_ECHO_MAX + 8];
-
-		if ((r = v_str(c, v, P_IPC ".bind_host", cfg->bind_host,
-		    sizeof(cfg->bind_host))) != XR_OK)
-			return r;
-		if (!xr_host_is_loopback(cfg->bind_host))
-			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-			    P_IPC ".bind_host: \"%s\" is not a loopback "
-			    "address (allowed: 127.0.0.0/8, ::1, localhost)",
-			    san(v->s, v->len, ebuf, sizeof(ebuf)));
-	}
-	if ((v = cn_get(n, "bind_port")) != NULL &&
-	    (r = v_uint(c, v, P_IPC ".bind_port", 0, 65535,
-	    &cfg->bind_port)) != XR_OK)
-		return r;
-	if ((v = cn_get(n, "max_payload_bytes")) != NULL &&
-	    (r = v_uint(c, v, P_IPC ".max_payload_bytes", 1, 67108864,
-	    &cfg->max_payload_bytes)) != XR_OK)
-		return r;
-	return v_auth(c, cn_get(n, "auth"));
-}
-
-static int
-v_group(struct vctx *c, const struct cn *n, size_t idx)
-{
-	xr_group_cfg *g = &c->cfg->groups[idx];
-	char path[CFG_PATH_LEN], p[CFG_PATH_LEN + 32];
-	const struct cn *v, *s;
-	unsigned e;
-	int r;
-
-	snprintf(path, sizeof(path), P_GROUPS "[%zu]", idx);
-	if (cn_is_null(n) || n->type != CN_MAP)
+	if (xr_yt_is_null(v))
+		return XR_OK;
+	if (v->type != XR_YN_SEQ)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-		    "%s: expected a mapping (keys: name, workers, restart, "
-		    "services)", path);
-	if ((r = v_map(c, n, path, keys_group)) != XR_OK)
-		return r;
-	memset(g, 0, sizeof(*g));
-	g->workers = 1;
-	g->restart = XR_RESTART_ON_FAILURE;
-
-	snprintf(p, sizeof(p), "%s.name", path);
-	if ((v = cn_get(n, "name")) == NULL)
+		    "%s: expected a list of service names (empty: every "
+		    "service of the program)", p);
+	if (v->n > row->max)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-		    "%s: required", p);
-	if ((r = v_str(c, v, p, g->name, sizeof(g->name))) != XR_OK)
-		return r;
-	if (!name_ok(g->name, "-."))
-		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-		    "%s: invalid group name (allowed: [A-Za-z0-9_.-], 1..%d "
-		    "bytes)", p, XR_CFG_NAME_MAX - 1);
-	for (size_t i = 0; i < idx; i++)
-		if (strcmp(c->cfg->groups[i].name, g->name) == 0)
-			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-			    "%s: duplicate group name \"%s\" (also "
-			    P_GROUPS "[%zu])", p, g->name, i);
-
-	snprintf(p, sizeof(p), "%s.workers", path);
-	if ((v = cn_get(n, "workers")) != NULL &&
-	    (r = v_uint(c, v, p, 1, 64, &g->workers)) != XR_OK)
-		return r;
-
-	snprintf(p, sizeof(p), "%s.restart", path);
-	if ((v = cn_get(n, "restart")) != NULL) {
-		if ((r = v_enum(c, v, p, restart_names, NELEM(restart_names),
-		    true, &e)) != XR_OK)
-			return r;
-		g->restart = (xr_restart)e;
-	}
-
-	snprintf(p, sizeof(p), "%s.services", path);
-	if ((v = cn_get(n, "services")) == NULL)
-		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-		    "%s: required (a non-empty list of service names)", p);
-	if (v->type != CN_SEQ || v->n == 0)
-		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-		    "%s: expected a non-empty list of service names", p);
-	if (v->n > XR_CFG_MAX_SERVICES)
-		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-		    "%s: too many services (allowed: 1..%d)", p,
-		    XR_CFG_MAX_SERVICES);
+		    "%s: too many services (allowed: %llu..%llu)", p,
+		    (unsigned long long)row->min,
+		    (unsigned long long)row->max);
 	for (size_t i = 0; i < v->n; i++) {
-		char sp[CFG_PATH_LEN + 64];
+		char sp[XR_CFG_DIAG_PATH + 32];
 		char *dst = g->services[i];
+		int r;
 
-		s = v->kid[i];
 		snprintf(sp, sizeof(sp), "%s[%zu]", p, i);
-		if ((r = v_str(c, s, sp, dst, sizeof(g->services[i]))) !=
+		if ((r = v_str(c, v->kid[i], sp, dst, sizeof(g->services[i]))) !=
 		    XR_OK)
 			return r;
 		if (!name_ok(dst, "."))
@@ -906,119 +339,142 @@ v_group(struct vctx *c, const struct cn *n, size_t idx)
 }
 
 static int
-v_groups(struct vctx *c, const struct cn *n)
-{
-	int r;
-
-	if (n->type != CN_SEQ || n->n == 0)
-		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-		    P_GROUPS ": expected a non-empty list of groups");
-	if (n->n > XR_CFG_MAX_GROUPS)
-		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-		    P_GROUPS ": too many groups (allowed: 1..%d)",
-		    XR_CFG_MAX_GROUPS);
-	c->cfg->n_groups = 0;
-	memset(c->cfg->groups, 0, sizeof(c->cfg->groups));
-	for (size_t i = 0; i < n->n; i++) {
-		if ((r = v_group(c, n->kid[i], i)) != XR_OK)
-			return r;
-		c->cfg->n_groups = i + 1;
-	}
-	return XR_OK;
-}
-
-static int
-v_platform(struct vctx *c, const struct cn *n)
+v_groups(xr_cfg_vctx *c, const xr_ynode *n, const char *path,
+    const xr_cfg_row *row)
 {
 	xr_config *cfg = c->cfg;
-	const struct cn *s, *v;
-	unsigned e;
+	struct keylist kl;
+	char allowed[128];
 	int r;
 
-	if ((r = v_map(c, n, P_PLATFORM, keys_platform)) != XR_OK ||
-	    (r = v_ipc(c, cn_get(n, "execution_ipc"))) != XR_OK)
-		return r;
+	if (n->type != XR_YN_SEQ || n->n == 0)
+		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+		    "%s: expected a non-empty list of groups", path);
+	if (n->n > row->max)
+		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+		    "%s: too many groups (allowed: %llu..%llu)", path,
+		    (unsigned long long)row->min,
+		    (unsigned long long)row->max);
+	children(P_GROUP, &kl);
+	cfg->n_groups = 0;
+	memset(cfg->groups, 0, sizeof(cfg->groups));
+	for (size_t i = 0; i < n->n; i++) {
+		xr_group_cfg *g = &cfg->groups[i];
+		char gp[XR_CFG_DIAG_PATH + 24];
 
-	s = cn_get(n, "bootstrap");
-	if ((r = v_map(c, s, P_PLATFORM ".bootstrap", keys_bootstrap)) !=
-	    XR_OK)
-		return r;
-	if ((v = cn_get(s, "mode")) != NULL) {
-		if ((r = v_enum(c, v, P_PLATFORM ".bootstrap.mode", boot_names,
-		    NELEM(boot_names), true, &e)) != XR_OK)
+		snprintf(gp, sizeof(gp), "%s[%zu]", path, i);
+		if (xr_yt_is_null(n->kid[i]) || n->kid[i]->type != XR_YN_MAP)
+			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    "%s: expected a mapping (keys: %s)", gp,
+			    join_names(kl.p, allowed, sizeof(allowed)));
+		xr_cfg_put_defaults(g, true);
+		if ((r = v_section(c, n->kid[i], P_GROUP, gp, g)) != XR_OK)
 			return r;
-		cfg->boot_mode = (xr_boot_mode)e;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->groups[j].name, g->name) == 0)
+				return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+				    "%s.name: duplicate group name \"%s\" (also "
+				    "%s[%zu])", gp, g->name, path, j);
+		cfg->n_groups = i + 1;
 	}
-
-	s = cn_get(n, "lifecycle");
-	if ((r = v_map(c, s, P_PLATFORM ".lifecycle", keys_lifecycle)) !=
-	    XR_OK)
-		return r;
-	if ((v = cn_get(s, "ready_timeout_seconds")) != NULL &&
-	    (r = v_uint(c, v, P_PLATFORM ".lifecycle.ready_timeout_seconds",
-	    1, 3600, &cfg->ready_timeout_seconds)) != XR_OK)
-		return r;
-	if ((v = cn_get(s, "graceful_timeout_seconds")) != NULL &&
-	    (r = v_uint(c, v,
-	    P_PLATFORM ".lifecycle.graceful_timeout_seconds", 0, 3600,
-	    &cfg->graceful_timeout_seconds)) != XR_OK)
-		return r;
-	if ((v = cn_get(s, "drain_inflight")) != NULL &&
-	    (r = v_bool(c, v, P_PLATFORM ".lifecycle.drain_inflight",
-	    &cfg->drain_inflight)) != XR_OK)
-		return r;
-
-	s = cn_get(n, "control");
-	if ((r = v_map(c, s, P_PLATFORM ".control", keys_control)) != XR_OK)
-		return r;
-	if ((v = cn_get(s, "socket")) != NULL) {
-		/* a unix socket path must fit sun_path */
-		char sock[CFG_SOCKET_MAX + 1];
-
-		if ((r = v_str(c, v, P_PLATFORM ".control.socket", sock,
-		    sizeof(sock))) != XR_OK)
-			return r;
-		snprintf(cfg->control_socket, sizeof(cfg->control_socket),
-		    "%s", sock);
-	}
-
-	if ((v = cn_get(n, "process_groups")) != NULL &&
-	    (r = v_groups(c, v)) != XR_OK)
-		return r;
 	return XR_OK;
 }
 
+/* The value `v` of row `row` at display path `p`, into `base`. */
 static int
-v_root(struct vctx *c, const struct cn *root)
+v_row(xr_cfg_vctx *c, const xr_cfg_row *row, const xr_ynode *v,
+    const char *p, void *base)
 {
-	const struct cn *rt, *apps, *fl, *v;
-	unsigned e;
+	char s[XR_CFG_PATH_MAX], e[CFG_ECHO_LEN];
+	char *field = (char *)base + row->off;
+	uint64_t u = 0;
 	int r;
 
-	if ((r = v_map(c, root, "", keys_root)) != XR_OK)
-		return r;
-	rt = cn_get(root, "runtime");
-	if ((r = v_map(c, rt, "runtime", keys_runtime)) != XR_OK ||
-	    (r = v_platform(c, cn_get(rt, "platform"))) != XR_OK)
-		return r;
-	apps = cn_get(root, "apps");
-	if ((r = v_map(c, apps, "apps", keys_apps)) != XR_OK)
-		return r;
-	fl = cn_get(apps, "fundload");
-	if ((r = v_map(c, fl, "apps.fundload", keys_fundload)) != XR_OK)
-		return r;
-	if ((v = cn_get(fl, "rules")) != NULL) {
-		if ((r = v_enum(c, v, "apps.fundload.rules", rules_names,
-		    NELEM(rules_names), true, &e)) != XR_OK)
+	switch (row->type) {
+	case XR_CT_UINT:
+		r = v_uint(c, v, p, row, &u);
+		break;
+	case XR_CT_BOOL:
+		r = v_bool(c, v, p, &u);
+		break;
+	case XR_CT_ENUM:
+		r = v_enum(c, v, p, row, &u);
+		break;
+	case XR_CT_HOST:
+	case XR_CT_PATH:
+	case XR_CT_NAME:
+		if ((r = v_str(c, v, p, s, row->max + 1)) != XR_OK)
 			return r;
-		c->cfg->fundload_rules = (xr_rules)e;
+		if (row->type == XR_CT_HOST && !xr_host_is_loopback(s))
+			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    "%s: \"%s\" is not a loopback address (allowed: "
+			    "127.0.0.0/8, ::1, localhost)", p,
+			    xr_yt_san(v->s, v->len, e, sizeof(e)));
+		if (row->type == XR_CT_NAME && !name_ok(s, "-."))
+			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    "%s: invalid group name (allowed: [A-Za-z0-9_.-], "
+			    "1..%llu bytes)", p, (unsigned long long)row->max);
+		snprintf(field, row->size, "%s", s);
+		if (row == &xr_cfg_rows[XR_CK_SECRET_FILE])
+			c->have_secret_file = true;
+		return XR_OK;
+	case XR_CT_SECRET:
+		return v_secret(c, v, p, row);
+	case XR_CT_SERVICES:
+		return v_services(c, v, p, row, base);
+	case XR_CT_GROUPS:
+		return v_groups(c, v, p, row);
+	case XR_CT_APPS:
+		return xr_cfg_apps(c, v, row);
+	default:
+		return xr_diag_set(c->d, XR_ERR_INTERNAL,
+		    "%s: no reader for this key", p);
+	}
+	if (r == XR_OK)
+		xr_cfg_put_u(base, row, u);
+	return r;
+}
+
+/*
+ * The mapping `n` at schema path `sp` (display path `dp`): its keys must be
+ * the schema's, then each key in table order is a row (its value read into
+ * `base`) or a mapping of rows below it.
+ */
+static int
+v_section(xr_cfg_vctx *c, const xr_ynode *n, const char *sp, const char *dp,
+    void *base)
+{
+	struct keylist kl;
+	int r;
+
+	children(sp, &kl);
+	if ((r = xr_cfg_check_map(c, n, dp, kl.p)) != XR_OK)
+		return r;
+	for (size_t i = 0; i < kl.n; i++) {
+		char sfull[XR_CFG_DIAG_PATH], dfull[XR_CFG_DIAG_PATH];
+		const xr_ynode *v = xr_yt_get(n, kl.k[i]);
+		const xr_cfg_row *row;
+
+		snprintf(sfull, sizeof(sfull), "%s%s%s", sp, sp[0] ? "." : "",
+		    kl.k[i]);
+		snprintf(dfull, sizeof(dfull), "%s%s%s", dp, dp[0] ? "." : "",
+		    kl.k[i]);
+		if ((row = xr_cfg_row_find(sfull)) == NULL)
+			r = v_section(c, v, sfull, dfull, base);
+		else if (v != NULL)
+			r = v_row(c, row, v, dfull, base);
+		else if (row->flags & XR_CF_REQUIRED)
+			r = xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    "%s: required", dfull);
+		if (r != XR_OK)
+			return r;
 	}
 	return XR_OK;
 }
 
 /* Rules that span keys, checked once every key has its value. */
 static int
-v_cross(struct vctx *c)
+v_cross(xr_cfg_vctx *c)
 {
 	const xr_config *cfg = c->cfg;
 
@@ -1044,12 +500,25 @@ v_cross(struct vctx *c)
 
 /* ---- entry points ------------------------------------------------------- */
 
+void
+xr_config_free(xr_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	if (cfg->secret_inline != NULL) {
+		xr_wipe(cfg->secret_inline, cfg->secret_inline_len);
+		free(cfg->secret_inline);
+	}
+	cfg->secret_inline = NULL;
+	cfg->secret_inline_len = 0;
+}
+
 int
 xr_config_load_string(const char *yaml, size_t len, xr_config *cfg,
     xr_diag *d)
 {
-	struct vctx c;
-	struct cn *root = NULL;
+	xr_cfg_vctx c;
+	xr_ynode *root = NULL;
 	int r;
 
 	if (d != NULL)
@@ -1065,13 +534,14 @@ xr_config_load_string(const char *yaml, size_t len, xr_config *cfg,
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
 	c.d = d;
-	if ((r = cn_load(yaml != NULL ? yaml : "", len, &root, d)) != XR_OK ||
-	    (r = v_root(&c, root)) != XR_OK ||
+	if ((r = xr_yt_load(yaml != NULL ? yaml : "", len, &root, d)) !=
+	    XR_OK ||
+	    (r = v_section(&c, root, "", "", cfg)) != XR_OK ||
 	    (r = v_cross(&c)) != XR_OK)
 		goto out;
 	r = XR_OK;
  out:
-	cn_free(root);
+	xr_yt_free(root);
 	if (r != XR_OK) {
 		xr_config_free(cfg);
 		xr_config_defaults(cfg);

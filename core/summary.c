@@ -1,8 +1,11 @@
 /*
  * core/summary.c — the runtime summary as JSON (docs/design.md section 7).
  *
- * Built from the normalized config only: names of modes, limits and groups.
- * The secret appears as its mode and source, never as bytes or a path.
+ * Built from the normalized config only, by walking the rows of the table
+ * (core/cfgtab.h) flagged XR_CF_SUMMARY: a row's key is its path less
+ * "runtime.platform." (a group's: less the group's prefix). The secret
+ * appears as its mode and source, never as bytes or a path; the apps
+ * sections as their flattened settings, whatever application they are for.
  */
 #include "summary.h"
 
@@ -27,48 +30,72 @@ secret_source(const xr_config *cfg)
 	return cfg->secret_file[0] != '\0' ? "file" : "inline";
 }
 
-static json_t *
-summary_auth(const xr_config *cfg)
+/* The key of row `r` in the summary: its path less the prefix (the
+ * platform's, or a group's). */
+static const char *
+summary_key(const xr_cfg_row *r)
 {
-	json_t *a;
+	static const char *const prefixes[] = {
+		"runtime.platform.process_groups[].", "runtime.platform.",
+	};
 
-	if ((a = json_object()) == NULL)
-		return NULL;
-	if (!put(a, "kdf", json_string(xr_kdf_name(cfg->kdf))) ||
-	    !put(a, "mode", json_string("hmac")) ||
-	    !put(a, "nonce_cache_size",
-	    json_integer(cfg->nonce_cache_size)) ||
-	    !put(a, "secret_file_configured",
-	    json_boolean(cfg->secret_mode == XR_SECRET_STATIC &&
-	    cfg->secret_file[0] != '\0')) ||
-	    !put(a, "secret_mode",
-	    json_string(xr_secret_mode_name(cfg->secret_mode))) ||
-	    !put(a, "secret_source", json_string(secret_source(cfg))) ||
-	    !put(a, "ttl_seconds", json_integer(cfg->ttl_seconds))) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(r->path, prefixes[i], strlen(prefixes[i])) == 0)
+			return r->path + strlen(prefixes[i]);
+	return r->path;
 }
 
-static json_t *
-summary_ipc(const xr_config *cfg)
+/* Put `v` (a new reference, may be NULL) at the dotted `key` under `o`,
+ * making the objects on the way; false if anything failed. */
+static bool
+put_path(json_t *o, const char *key, json_t *v)
 {
-	json_t *o;
+	const char *dot;
+	char part[64];
+	json_t *sub;
 
-	if ((o = json_object()) == NULL)
-		return NULL;
-	if (!put(o, "auth", summary_auth(cfg)) ||
-	    !put(o, "bind_host", json_string(cfg->bind_host)) ||
-	    !put(o, "bind_port", json_integer(cfg->bind_port)) ||
-	    !put(o, "max_payload_bytes",
-	    json_integer(cfg->max_payload_bytes)) ||
-	    !put(o, "transport",
-	    json_string(xr_transport_name(cfg->transport)))) {
-		json_decref(o);
+	while ((dot = strchr(key, '.')) != NULL) {
+		size_t len = (size_t)(dot - key);
+
+		if (len >= sizeof(part)) {
+			json_decref(v);
+			return false;
+		}
+		memcpy(part, key, len);
+		part[len] = '\0';
+		if ((sub = json_object_get(o, part)) == NULL &&
+		    !put(o, part, sub = json_object())) {
+			json_decref(v);
+			return false;
+		}
+		o = sub;
+		key = dot + 1;
+	}
+	return put(o, key, v);
+}
+
+/* The value of a scalar row in `base` (an xr_config or xr_group_cfg), or
+ * NULL for a row that is no scalar. */
+static json_t *
+row_value(const void *base, const xr_cfg_row *r)
+{
+	uint64_t u = xr_cfg_get_u(base, r);
+
+	switch (r->type) {
+	case XR_CT_UINT:
+		return json_integer((json_int_t)u);
+	case XR_CT_BOOL:
+		return json_boolean(u != 0);
+	case XR_CT_ENUM:
+		return json_string(xr_cfg_enum_name(
+		    (xr_cfg_key)(r - xr_cfg_rows), (unsigned)u));
+	case XR_CT_HOST:
+	case XR_CT_PATH:
+	case XR_CT_NAME:
+		return json_string((const char *)base + r->off);
+	default:
 		return NULL;
 	}
-	return o;
 }
 
 static json_t *
@@ -78,18 +105,49 @@ summary_group(const xr_group_cfg *g)
 
 	if ((o = json_object()) == NULL)
 		return NULL;
-	if ((svc = json_array()) == NULL)
-		goto fail;
-	if (!put(o, "services", svc))
-		goto fail;
-	for (size_t i = 0; i < g->n_services; i++)
-		if (json_array_append_new(svc,
-		    json_string(g->services[i])) != 0)
+	for (size_t i = 0; i < XR_CK__COUNT; i++) {
+		const xr_cfg_row *r = &xr_cfg_rows[i];
+
+		if ((r->flags & (XR_CF_GROUP | XR_CF_SUMMARY)) !=
+		    (XR_CF_GROUP | XR_CF_SUMMARY))
+			continue;
+		if (r->type != XR_CT_SERVICES) {
+			if (!put_path(o, summary_key(r), row_value(g, r)))
+				goto fail;
+			continue;
+		}
+		if ((svc = json_array()) == NULL ||
+		    !put_path(o, summary_key(r), svc))
 			goto fail;
-	if (!put(o, "name", json_string(g->name)) ||
-	    !put(o, "restart", json_string(xr_restart_name(g->restart))) ||
-	    !put(o, "workers", json_integer(g->workers)))
-		goto fail;
+		for (size_t j = 0; j < g->n_services; j++)
+			if (json_array_append_new(svc,
+			    json_string(g->services[j])) != 0)
+				goto fail;
+	}
+	return o;
+ fail:
+	json_decref(o);
+	return NULL;
+}
+
+/* "apps": {"NAME": {"key": "value", ...}, ...}: every section, generically. */
+static json_t *
+summary_apps(const xr_config *cfg)
+{
+	json_t *o, *sec;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_apps && i < XR_CFG_MAX_APPS; i++) {
+		const xr_app_section *a = &cfg->apps[i];
+
+		if ((sec = json_object()) == NULL || !put(o, a->name, sec))
+			goto fail;
+		for (size_t j = 0; j < a->n && j < XR_CFG_MAX_APP_SETTINGS; j++)
+			if (!put(sec, a->s[j].key,
+			    json_string(a->s[j].value)))
+				goto fail;
+	}
 	return o;
  fail:
 	json_decref(o);
@@ -99,37 +157,38 @@ summary_group(const xr_group_cfg *g)
 static json_t *
 summary_build(const xr_config *cfg)
 {
-	json_t *root, *o, *groups, *fl;
+	json_t *root, *groups;
 
 	if ((root = json_object()) == NULL)
 		return NULL;
-	if ((o = json_object()) == NULL || !put(root, "bootstrap", o) ||
-	    !put(o, "mode", json_string(xr_boot_mode_name(cfg->boot_mode))))
-		goto fail;
-	if (!put(root, "execution_ipc", summary_ipc(cfg)))
-		goto fail;
-	if ((o = json_object()) == NULL || !put(root, "lifecycle", o) ||
-	    !put(o, "drain_inflight", json_boolean(cfg->drain_inflight)) ||
-	    !put(o, "graceful_timeout_seconds",
-	    json_integer(cfg->graceful_timeout_seconds)) ||
-	    !put(o, "ready_timeout_seconds",
-	    json_integer(cfg->ready_timeout_seconds)))
-		goto fail;
-	if ((o = json_object()) == NULL || !put(root, "control", o) ||
-	    !put(o, "socket", json_string(cfg->control_socket)))
-		goto fail;
-	if ((groups = json_array()) == NULL ||
-	    !put(root, "process_groups", groups))
-		goto fail;
-	for (size_t i = 0; i < cfg->n_groups && i < XR_CFG_MAX_GROUPS; i++)
-		if (json_array_append_new(groups,
-		    summary_group(&cfg->groups[i])) != 0)
+	for (size_t i = 0; i < XR_CK__COUNT; i++) {
+		const xr_cfg_row *r = &xr_cfg_rows[i];
+
+		if ((r->flags & XR_CF_SUMMARY) == 0 ||
+		    (r->flags & (XR_CF_GROUP | XR_CF_SECRET)) != 0)
+			continue;
+		if (r->type == XR_CT_GROUPS) {
+			if ((groups = json_array()) == NULL ||
+			    !put_path(root, summary_key(r), groups))
+				goto fail;
+			for (size_t g = 0; g < cfg->n_groups &&
+			    g < XR_CFG_MAX_GROUPS; g++)
+				if (json_array_append_new(groups,
+				    summary_group(&cfg->groups[g])) != 0)
+					goto fail;
+		} else if (r->type == XR_CT_APPS) {
+			if (!put_path(root, summary_key(r), summary_apps(cfg)))
+				goto fail;
+		} else if (!put_path(root, summary_key(r), row_value(cfg, r)))
 			goto fail;
-	if ((o = json_object()) == NULL || !put(root, "apps", o) ||
-	    (fl = json_object()) == NULL || !put(o, "fundload", fl) ||
-	    !put(fl, "rules", json_string(xr_rules_name(cfg->fundload_rules))))
-		goto fail;
-	if (!put(root, "version", json_string(XR_SUMMARY_VERSION)))
+	}
+	/* the secret as its source, never its bytes or path */
+	if (!put_path(root, "execution_ipc.auth.secret_file_configured",
+	    json_boolean(cfg->secret_mode == XR_SECRET_STATIC &&
+	    cfg->secret_file[0] != '\0')) ||
+	    !put_path(root, "execution_ipc.auth.secret_source",
+	    json_string(secret_source(cfg))) ||
+	    !put(root, "version", json_string(XR_SUMMARY_VERSION)))
 		goto fail;
 	return root;
  fail:

@@ -28,7 +28,8 @@
  *  "lifecycle":{"drain_inflight":B,"graceful_timeout_seconds":N,"ready_timeout_seconds":N},
  *  "control":{"socket":...},
  *  "process_groups":[{"name":...,"restart":...,"services":[...],"workers":N}],
- *  "apps":{"fundload":{"rules":...}},
+ *  "apps":{"NAME":{"KEY":"VALUE",...},...},   (every apps.NAME section,
+ *                                             flattened as in config.h)
  *  "version":"execrpc 0.1.0"}
  */
 int xr_summary_json(const xr_config *cfg, char **out);

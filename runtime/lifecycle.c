@@ -2,6 +2,7 @@
  * process_supervisor bootstrap modes, over one transport service. */
 #include "lifecycle.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,6 @@ struct xr_lifecycle {
 	struct event_base *base;
 	xr_lifecycle_opts o;
 	const xr_config *cfg;
-	/*
-	 * process_supervisor: what the supervisor hands to the workers — the
-	 * config with every empty `services` list filled with the module
-	 * names (the parent knows the module table; the bundle names the
-	 * services). A shallow copy that borrows what cfg owns: never passed
-	 * to xr_config_free().
-	 */
-	xr_config scfg;
 	xr_lc_state state;
 	xr_registry *reg;		/* inline */
 	xr_keyset ks;
@@ -66,33 +59,6 @@ find_module(const xr_lifecycle_opts *o, const char *name)
 	return NULL;
 }
 
-/* The supervisor's copy of the config: empty service lists filled. */
-static int
-fill_services(xr_lifecycle *lc, xr_diag *d)
-{
-	lc->scfg = *lc->cfg;
-	for (size_t g = 0; g < lc->scfg.n_groups; g++) {
-		xr_group_cfg *gc = &lc->scfg.groups[g];
-
-		if (gc->n_services != 0)
-			continue;
-		if (lc->o.n_mods > XR_CFG_MAX_SERVICES)
-			return xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
-			    "process_groups[%zu].services: [] means all %zu "
-			    "modules, more than %d", g, lc->o.n_mods,
-			    XR_CFG_MAX_SERVICES);
-		for (size_t m = 0; m < lc->o.n_mods; m++) {
-			if (strlen(lc->o.mods[m].name) >= sizeof(gc->services[0]))
-				return xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
-				    "module name too long");
-			snprintf(gc->services[m], sizeof(gc->services[m]), "%s",
-			    lc->o.mods[m].name);
-		}
-		gc->n_services = lc->o.n_mods;
-	}
-	return XR_OK;
-}
-
 xr_lifecycle *
 xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
     xr_diag *d)
@@ -128,6 +94,17 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 				    cfg->groups[g].services[s]);
 				return NULL;
 			}
+	/* each module checks its apps section (absent: NULL) */
+	for (size_t m = 0; m < o->n_mods; m++) {
+		xr_diag ad = { 0 };
+
+		if (o->mods[m].check_app != NULL &&
+		    o->mods[m].check_app(xr_config_app(cfg, o->mods[m].app),
+		    &ad) != XR_OK) {
+			xr_diag_set(d, XR_ERR_CONFIG_INVALID, "%s", ad.reason);
+			return NULL;
+		}
+	}
 	if ((lc = calloc(1, sizeof(*lc))) == NULL) {
 		xr_diag_set(d, XR_ERR_NOMEM, "lifecycle: out of memory");
 		return NULL;
@@ -135,10 +112,6 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 	lc->base = base;
 	lc->o = *o;
 	lc->cfg = cfg;
-	if (fill_services(lc, d) != XR_OK) {
-		free(lc);
-		return NULL;
-	}
 	for (size_t i = 0; i < o->n_ingress_services; i++)
 		if (xr_lifecycle_route(lc, o->ingress_services[i]) == NULL) {
 			xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
@@ -150,63 +123,70 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 	return lc;
 }
 
+/* The module of entry `i` of group `gc`'s services; an empty list is every
+ * module of the table. NULL past the end. */
+static const xr_service_module *
+group_module(const xr_lifecycle *lc, const xr_group_cfg *gc, size_t i)
+{
+	if (gc->n_services == 0)
+		return i < lc->o.n_mods ? &lc->o.mods[i] : NULL;
+	return i < gc->n_services ? find_module(&lc->o, gc->services[i]) : NULL;
+}
+
 const char *
 xr_lifecycle_route(const xr_lifecycle *lc, const char *service)
 {
-	for (size_t g = 0; g < lc->scfg.n_groups; g++)
-		for (size_t s = 0; s < lc->scfg.groups[g].n_services; s++)
-			if (strcmp(lc->scfg.groups[g].services[s], service) == 0)
-				return lc->scfg.groups[g].name;
+	const xr_service_module *m;
+
+	for (size_t g = 0; g < lc->cfg->n_groups; g++)
+		for (size_t s = 0;
+		    (m = group_module(lc, &lc->cfg->groups[g], s)) != NULL; s++)
+			if (strcmp(m->name, service) == 0)
+				return lc->cfg->groups[g].name;
 	return NULL;
 }
 
 /* ---------- inline ---------- */
 
-/* Is service `g`/`s` of the filled config listed earlier (by an earlier
- * group, or earlier in its own)? */
-static int
-listed_before(const xr_config *cfg, size_t g, size_t s)
-{
-	const char *name = cfg->groups[g].services[s];
-
-	for (size_t i = 0; i <= g; i++)
-		for (size_t j = 0; j < (i == g ? s : cfg->groups[i].n_services); j++)
-			if (strcmp(cfg->groups[i].services[j], name) == 0)
-				return 1;
-	return 0;
-}
-
 static int
 build_registry(xr_lifecycle *lc, xr_diag *d)
 {
-	const xr_config *cfg = &lc->scfg;	/* every list filled */
-	int r;
+	const xr_config *cfg = lc->cfg;
+	const xr_service_module *m, **done;
+	size_t ndone = 0;
+	int r = XR_OK;
 
-	if ((lc->reg = xr_registry_new(lc->base)) == NULL)
+	if ((lc->reg = xr_registry_new(lc->base)) == NULL ||
+	    (done = calloc(lc->o.n_mods + 1, sizeof(*done))) == NULL)
 		return xr_diag_set(d, XR_ERR_NOMEM, "lifecycle: out of memory");
-	for (size_t g = 0; g < cfg->n_groups; g++) {
+	for (size_t g = 0; g < cfg->n_groups && r == XR_OK; g++) {
 		const xr_group_cfg *gc = &cfg->groups[g];
-		xr_worker_ctx ctx = {
-			.group = gc->name,
-			.index = 0,
-			.fundload_rules = cfg->fundload_rules,
-			.max_payload_bytes = cfg->max_payload_bytes,
-			.base = lc->base,
-		};
 
-		for (size_t s = 0; s < gc->n_services; s++) {
-			const xr_service_module *m =
-			    find_module(&lc->o, gc->services[s]);
+		for (size_t s = 0; r == XR_OK &&
+		    (m = group_module(lc, gc, s)) != NULL; s++) {
+			xr_worker_ctx ctx = {
+				.group = gc->name,
+				.index = 0,
+				.app = xr_config_app(cfg, m->app),
+				.max_payload_bytes = cfg->max_payload_bytes,
+				.base = lc->base,
+			};
+			bool seen = false;
 
-			if (listed_before(cfg, g, s))
-				continue;	/* one registry: register once */
+			/* one registry: register each module once */
+			for (size_t i = 0; i < ndone && !seen; i++)
+				seen = done[i] == m;
+			if (seen)
+				continue;
+			done[ndone++] = m;
 			if ((r = m->add(lc->reg, &ctx)) != XR_OK)
-				return xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
+				r = xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
 				    "service \"%s\": registration failed (%s)",
-				    gc->services[s], xr_strerror(r));
+				    m->name, xr_strerror(r));
 		}
 	}
-	return XR_OK;
+	free(done);
+	return r;
 }
 
 static int
@@ -291,7 +271,7 @@ start_supervisor(xr_lifecycle *lc, xr_diag *d)
 	phase(lc, "runtime_services");
 	if ((r = new_transport(lc, d)) != XR_OK)
 		return r;
-	so.cfg = &lc->scfg;
+	so.cfg = lc->cfg;
 	so.keys = &lc->ks;
 	so.worker_exe = lc->o.worker_exe;
 	so.worker_args = lc->o.worker_args;

@@ -638,12 +638,15 @@ stats_handler(xr_call *call, const ProtobufCMessage *req, void *arg)
 static void
 opts_defaults(xr_server_opts *o)
 {
+	/* the config keys: the config table's defaults */
 	if (o->max_payload_bytes == 0)
-		o->max_payload_bytes = 1048576;
+		o->max_payload_bytes =
+		    xr_cfg_default_u32(XR_CK_MAX_PAYLOAD_BYTES);
 	if (o->ttl_seconds == 0)
-		o->ttl_seconds = 30;
+		o->ttl_seconds = xr_cfg_default_u32(XR_CK_TTL_SECONDS);
 	if (o->nonce_cache_size == 0)
-		o->nonce_cache_size = 65536;
+		o->nonce_cache_size =
+		    xr_cfg_default_u32(XR_CK_NONCE_CACHE_SIZE);
 	if (o->max_inflight == 0)
 		o->max_inflight = 1024;
 	if (o->max_outbuf == 0)

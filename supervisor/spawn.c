@@ -33,10 +33,14 @@ bundle_pack(xr_supervisor *s, struct sup_worker *w,
 	const xr_config *cfg = s->cfg;
 	const xr_group_cfg *g = w->grp->cfg;
 	char *svc[XR_CFG_MAX_SERVICES];
+	Execrpc__V1__AppSetting as[XR_CFG_MAX_APPS * XR_CFG_MAX_APP_SETTINGS];
+	Execrpc__V1__AppSetting *asp[XR_CFG_MAX_APPS * XR_CFG_MAX_APP_SETTINGS];
+	size_t na = 0;
 
 	b.version = 1;
 	b.group = (char *)(uintptr_t)g->name;
 	b.index = w->index;
+	/* none listed: the worker hosts every module it has */
 	for (size_t i = 0; i < g->n_services; i++)
 		svc[i] = (char *)(uintptr_t)g->services[i];
 	b.n_services = g->n_services;
@@ -48,7 +52,18 @@ bundle_pack(xr_supervisor *s, struct sup_worker *w,
 	rt.nonce_cache_size = cfg->nonce_cache_size;
 	rt.graceful_timeout_ms = cfg->graceful_timeout_seconds * 1000;
 	rt.drain_inflight = cfg->drain_inflight;
-	rt.fundload_rules = (char *)(uintptr_t)xr_rules_name(cfg->fundload_rules);
+	/* every apps section, opaque: each worker module checks its own */
+	for (size_t i = 0; i < cfg->n_apps && i < XR_CFG_MAX_APPS; i++)
+		for (size_t j = 0; j < cfg->apps[i].n &&
+		    j < XR_CFG_MAX_APP_SETTINGS; j++, na++) {
+			execrpc__v1__app_setting__init(&as[na]);
+			as[na].app = (char *)(uintptr_t)cfg->apps[i].name;
+			as[na].key = (char *)(uintptr_t)cfg->apps[i].s[j].key;
+			as[na].value = (char *)(uintptr_t)cfg->apps[i].s[j].value;
+			asp[na] = &as[na];
+		}
+	b.n_apps = na;
+	b.apps = asp;
 	kb.kdf = s->keys.kdf == XR_KDF_NONE ? EXECRPC__V1__KDF__KDF_NONE :
 	    EXECRPC__V1__KDF__KDF_HKDF_SHA256;
 	kb.web_to_exec.data = s->keys.k[XR_DIR_WEB_TO_EXEC].b;

@@ -37,7 +37,8 @@ struct bundle {
 	const xr_service_module *mods[XR_CFG_MAX_SERVICES];
 	char host[XR_CFG_HOST_MAX];
 	uint32_t bind_port, max_payload, ttl, nonce_cache;
-	xr_rules rules;
+	size_t n_apps;
+	xr_app_section apps[XR_CFG_MAX_APPS];
 	xr_keyset keys;
 	uint8_t sid[XR_SESSION_ID_LEN];
 };
@@ -244,31 +245,38 @@ key_problem(const ProtobufCBinaryData *k)
 	return NULL;
 }
 
-/* Validate a decoded bundle against the module table and copy what the
- * worker keeps into `out`. Diagnostics name fields, never key bytes. */
-static int
-validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
-    size_t n_mods, struct bundle *out, xr_diag *d)
+/* The section `name` of a validated bundle, or NULL. */
+static const xr_app_section *
+bundle_app(const struct bundle *out, const char *name)
 {
-	const Execrpc__V1__RuntimeSlice *rt = b->runtime;
-	const Execrpc__V1__KeyBundle *k = b->keys;
-	char pb[XR_CFG_NAME_MAX + 64];
-	const char *why;
-	xr_kdf kdf;
+	for (size_t i = 0; name != NULL && i < out->n_apps; i++)
+		if (strcmp(out->apps[i].name, name) == 0)
+			return &out->apps[i];
+	return NULL;
+}
 
-	if (b->version != 1)
-		return fail(d, "unsupported bundle version %u (want 1)",
-		    b->version);
-	if (!name_ok(b->group))
-		return fail(d, "bad group name \"%s\"",
-		    printable(b->group, pb, sizeof(pb)));
-	snprintf(out->group, sizeof(out->group), "%s", b->group);
-	out->index = b->index;
-	if (b->n_services == 0)
-		return fail(d, "bundle names no services");
+/* The service names: each one a module of the table, once; none = every
+ * module of the table. */
+static int
+check_services(const Execrpc__V1__BootstrapBundle *b,
+    const xr_service_module *mods, size_t n_mods, struct bundle *out,
+    xr_diag *d)
+{
+	char pb[XR_CFG_NAME_MAX + 64];
+
 	if (b->n_services > XR_CFG_MAX_SERVICES)
 		return fail(d, "bundle names %zu services (at most %d)",
 		    b->n_services, XR_CFG_MAX_SERVICES);
+	if (b->n_services == 0) {
+		if (n_mods == 0 || n_mods > XR_CFG_MAX_SERVICES)
+			return fail(d, "bundle names no services and the "
+			    "program offers %zu (1..%d)", n_mods,
+			    XR_CFG_MAX_SERVICES);
+		for (size_t i = 0; i < n_mods; i++)
+			out->mods[i] = &mods[i];
+		out->n_services = n_mods;
+		return XR_OK;
+	}
 	for (size_t i = 0; i < b->n_services; i++) {
 		const xr_service_module *m = NULL;
 
@@ -285,6 +293,18 @@ validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
 		out->mods[i] = m;
 	}
 	out->n_services = b->n_services;
+	return XR_OK;
+}
+
+/* The runtime slice, against the ranges of the config table. */
+static int
+check_runtime(const Execrpc__V1__RuntimeSlice *rt, struct bundle *out,
+    xr_diag *d)
+{
+	const xr_cfg_row *grace =
+	    &xr_cfg_rows[XR_CK_GRACEFUL_TIMEOUT_SECONDS];
+	char pb[XR_CFG_NAME_MAX + 64];
+	xr_diag cd = { 0 };
 
 	if (rt == NULL)
 		return fail(d, "bundle has no runtime slice");
@@ -293,33 +313,101 @@ validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
 		return fail(d, "runtime.bind_host \"%s\" is not a loopback "
 		    "address", printable(rt->bind_host, pb, sizeof(pb)));
 	snprintf(out->host, sizeof(out->host), "%s", rt->bind_host);
-	if (rt->bind_port > 65535)
-		return fail(d, "runtime.bind_port %u out of range 0..65535",
-		    rt->bind_port);
-	if (rt->max_payload_bytes < 1 || rt->max_payload_bytes > (64u << 20))
-		return fail(d, "runtime.max_payload_bytes %u out of range "
-		    "1..67108864", rt->max_payload_bytes);
-	if (rt->ttl_seconds < 1 || rt->ttl_seconds > 3600)
-		return fail(d, "runtime.ttl_seconds %u out of range 1..3600",
-		    rt->ttl_seconds);
-	if (rt->nonce_cache_size < 16 || rt->nonce_cache_size > 16777216)
-		return fail(d, "runtime.nonce_cache_size %u out of range "
-		    "16..16777216", rt->nonce_cache_size);
-	if (rt->graceful_timeout_ms > 3600000)
-		return fail(d, "runtime.graceful_timeout_ms %u out of range "
-		    "0..3600000", rt->graceful_timeout_ms);
-	if (strcmp(rt->fundload_rules, "baseline") == 0)
-		out->rules = XR_RULES_BASELINE;
-	else if (strcmp(rt->fundload_rules, "experiment") == 0)
-		out->rules = XR_RULES_EXPERIMENT;
-	else
-		return fail(d, "runtime.fundload_rules \"%s\" is not baseline "
-		    "or experiment", printable(rt->fundload_rules, pb,
-		    sizeof(pb)));
+	if (xr_config_check_uint(xr_cfg_rows[XR_CK_BIND_PORT].path,
+	    rt->bind_port, &cd) != XR_OK ||
+	    xr_config_check_uint(xr_cfg_rows[XR_CK_MAX_PAYLOAD_BYTES].path,
+	    rt->max_payload_bytes, &cd) != XR_OK ||
+	    xr_config_check_uint(xr_cfg_rows[XR_CK_TTL_SECONDS].path,
+	    rt->ttl_seconds, &cd) != XR_OK ||
+	    xr_config_check_uint(xr_cfg_rows[XR_CK_NONCE_CACHE_SIZE].path,
+	    rt->nonce_cache_size, &cd) != XR_OK)
+		return fail(d, "runtime slice: %s", cd.reason);
+	if (rt->graceful_timeout_ms / 1000 < grace->min ||
+	    rt->graceful_timeout_ms > grace->max * 1000)
+		return fail(d, "runtime slice: %s: %u ms out of range "
+		    "(allowed: %llu..%llu s)", grace->path,
+		    rt->graceful_timeout_ms, (unsigned long long)grace->min,
+		    (unsigned long long)grace->max);
 	out->bind_port = rt->bind_port;
 	out->max_payload = rt->max_payload_bytes;
 	out->ttl = rt->ttl_seconds;
 	out->nonce_cache = rt->nonce_cache_size;
+	return XR_OK;
+}
+
+/* Rebuild the apps sections within the config's bounds, then let each
+ * module of the bundle check its own. */
+static int
+check_apps(const Execrpc__V1__BootstrapBundle *b, struct bundle *out,
+    xr_diag *d)
+{
+	char pb[XR_CFG_NAME_MAX + 64];
+	xr_diag ad = { 0 };
+
+	for (size_t i = 0; i < b->n_apps; i++) {
+		const Execrpc__V1__AppSetting *a = b->apps[i];
+		xr_app_section *sec;
+		xr_app_setting *s;
+
+		if (!name_ok(a->app))
+			return fail(d, "apps[%zu]: bad section name \"%s\"", i,
+			    printable(a->app, pb, sizeof(pb)));
+		if (a->key[0] == '\0' || strlen(a->key) >= sizeof(s->key))
+			return fail(d, "apps[%zu]: key of %zu bytes (allowed: "
+			    "1..%zu)", i, strlen(a->key), sizeof(s->key) - 1);
+		if (strlen(a->value) >= sizeof(s->value))
+			return fail(d, "apps[%zu]: value of %zu bytes (allowed: "
+			    "0..%zu)", i, strlen(a->value),
+			    sizeof(s->value) - 1);
+		if ((sec = (xr_app_section *)bundle_app(out, a->app)) == NULL) {
+			if (out->n_apps == XR_CFG_MAX_APPS)
+				return fail(d, "apps[%zu]: more than %d "
+				    "sections", i, XR_CFG_MAX_APPS);
+			sec = &out->apps[out->n_apps++];
+			snprintf(sec->name, sizeof(sec->name), "%s", a->app);
+		}
+		if (sec->n == XR_CFG_MAX_APP_SETTINGS)
+			return fail(d, "apps[%zu]: more than %d settings in "
+			    "apps.%s", i, XR_CFG_MAX_APP_SETTINGS, sec->name);
+		s = &sec->s[sec->n++];
+		snprintf(s->key, sizeof(s->key), "%s", a->key);
+		snprintf(s->value, sizeof(s->value), "%s", a->value);
+	}
+	for (size_t i = 0; i < out->n_services; i++) {
+		const xr_service_module *m = out->mods[i];
+
+		if (m->check_app != NULL &&
+		    m->check_app(bundle_app(out, m->app), &ad) != XR_OK)
+			return fail(d, "service \"%s\": %s", m->name,
+			    ad.reason);
+	}
+	return XR_OK;
+}
+
+/* Validate a decoded bundle against the module table and copy what the
+ * worker keeps into `out`. Diagnostics name fields, never key bytes. */
+static int
+validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
+    size_t n_mods, struct bundle *out, xr_diag *d)
+{
+	const Execrpc__V1__KeyBundle *k = b->keys;
+	char pb[XR_CFG_NAME_MAX + 64];
+	const char *why;
+	xr_kdf kdf;
+	int r;
+
+	if (b->version != 1)
+		return fail(d, "unsupported bundle version %u (want 1)",
+		    b->version);
+	if (!name_ok(b->group))
+		return fail(d, "bad group name \"%s\"",
+		    printable(b->group, pb, sizeof(pb)));
+	snprintf(out->group, sizeof(out->group), "%s", b->group);
+	out->index = b->index;
+	if ((r = check_services(b, mods, n_mods, out, d)) != XR_OK ||
+	    (r = check_runtime(b->runtime, out, d)) != XR_OK ||
+	    (r = check_apps(b, out, d)) != XR_OK)
+		return r;
 
 	if (k == NULL)
 		return fail(d, "bundle has no key bundle");
@@ -538,13 +626,14 @@ serve_setup(struct worker_proc *w, struct bundle *b, int control_fd,
 		return fail(d, "cannot set up the event loop");
 	ctx.group = b->group;
 	ctx.index = b->index;
-	ctx.fundload_rules = b->rules;
 	ctx.max_payload_bytes = b->max_payload;
 	ctx.base = w->base;
-	for (size_t i = 0; i < b->n_services; i++)
+	for (size_t i = 0; i < b->n_services; i++) {
+		ctx.app = bundle_app(b, b->mods[i]->app);
 		if ((r = b->mods[i]->add(w->reg, &ctx)) != XR_OK)
 			return fail(d, "registering service \"%s\" failed: %s",
 			    b->mods[i]->name, xr_strerror(r));
+	}
 	if (w->ep == NULL)
 		return fail(d, "no endpoint hook");
 	slice_config(b, &slice);

@@ -21,22 +21,32 @@
 
 struct event_base;
 
-/* What a service module gets to register its methods. All pointers are
- * valid for the life of the worker's registry. */
+/* What a service module gets to register its methods. The pointers are
+ * valid during the add() call only: a service copies what it keeps. */
 typedef struct xr_worker_ctx {
 	const char *group;		/* process group name */
 	uint32_t index;			/* worker index within the group */
-	xr_rules fundload_rules;	/* runtime slice: apps.fundload.rules */
+	const xr_app_section *app;	/* apps.<module's app>, or NULL */
 	uint32_t max_payload_bytes;	/* runtime slice */
 	struct event_base *base;	/* the worker's event loop */
 } xr_worker_ctx;
 
-/* One registrable service: `name` is the full service name a bundle lists
+/*
+ * One registrable service: `name` is the full service name a bundle lists
  * ("echo.v1.Echo"); `add` registers its methods on `reg` and returns XR_OK
- * or an xr_err (the worker then fails with the child-bootstrap category). */
+ * or an xr_err (the worker then fails with the child-bootstrap category).
+ * `app` names the apps.NAME section the module reads (NULL: none); it gets
+ * it as ctx->app. `check_app` (may be NULL) validates that section (`sec`
+ * NULL when the config has none): XR_OK, or XR_ERR_CONFIG_INVALID with a
+ * reason naming "apps.NAME.KEY" and the allowed values. It runs where the
+ * modules are known: in xr_lifecycle_new (config_invalid) and on the
+ * worker's bundle (child_bootstrap_failed).
+ */
 typedef struct xr_service_module {
 	const char *name;
 	int (*add)(xr_registry *reg, const xr_worker_ctx *ctx);
+	const char *app;
+	int (*check_app)(const xr_app_section *sec, xr_diag *d);
 } xr_service_module;
 
 /*
@@ -66,8 +76,9 @@ typedef struct xr_worker_endpoint {
 	void *arg;
 } xr_worker_endpoint;
 
-/* Largest bootstrap bundle datagram a worker accepts. */
-#define XR_BUNDLE_MAX 8192
+/* Largest bootstrap bundle datagram a worker accepts: room for the largest
+ * config (16 services, 8 apps sections of 32 settings at their limits). */
+#define XR_BUNDLE_MAX (128 * 1024)
 
 /*
  * The worker program: call it from main() when the process was started as a
@@ -79,12 +90,14 @@ typedef struct xr_worker_endpoint {
  * SIGPIPE ignored); read the bundle once from `bootstrap_fd` (a datagram over
  * XR_BUNDLE_MAX, a bundle that does not decode, or any second datagram before
  * the supervisor closes its end is a protocol error), wipe the buffer, close
- * the fd; validate the bundle (version, group, services non-empty and each
- * one in `mods`, runtime slice: loopback bind_host and limits in range, key
- * bundle with a known kdf and 32..64-byte keys, control session id); build
- * the registry from the service names; open the endpoint through `ep` with
- * the runtime slice and the bundle's keys; send READY{port} on
- * `control_fd`; serve.
+ * the fd; validate the bundle (version, group, services each one in `mods`
+ * — none listed: every module of `mods` —, runtime slice: loopback
+ * bind_host and limits in the config table's ranges, apps sections within
+ * the config's bounds and accepted by each module's check_app, key bundle
+ * with a known kdf and 32..64-byte keys, control session id); build the
+ * registry from the service names, each module getting its apps section;
+ * open the endpoint through `ep` with the runtime slice and the bundle's
+ * keys; send READY{port} on `control_fd`; serve.
  * STOP{drain_inflight}: stop accepting; with drain_inflight let in-flight
  * calls finish (xr_server_drain), else close the endpoint (ep->close);
  * flush stdio;

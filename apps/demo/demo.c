@@ -46,7 +46,7 @@ echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
 }
 
 static const xr_service_module mods[] = {
-	{ "echo.v1.Echo", echo_add },
+	{ "echo.v1.Echo", echo_add, NULL, NULL },
 };
 
 /* What the demo calls: resolved when the lifecycle is made. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "rules.h"	/* xr_rules */
 #include "execrpc/client.h"
 
 struct event_base;

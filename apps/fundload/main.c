@@ -37,6 +37,7 @@
 
 #include <event2/event.h>
 
+#include "appcfg.h"
 #include "echo.h"
 #include "err.h"
 #include "ingress.h"
@@ -55,8 +56,8 @@ add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
 
 /* The services this program hosts, in-process or as a worker. */
 static const xr_service_module modules[] = {
-	{ XR_FL_SERVICE, xr_fl_service_add },
-	{ "echo.v1.Echo", add_echo },
+	{ XR_FL_SERVICE, xr_fl_service_add, XR_FL_APP, xr_fl_app_check },
+	{ "echo.v1.Echo", add_echo, NULL, NULL },
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 
@@ -149,7 +150,8 @@ print_stats(const xr_config *cfg, uint32_t workers,
 	    "lines=%llu invalid=%llu accepted=%llu declined=%llu ignored=%llu "
 	    "held=%llu max_inflight=%u maxrss_kb=%ld worker_maxrss_kb=%ld\n",
 	    xr_transport_name(cfg->transport), xr_boot_mode_name(cfg->boot_mode),
-	    workers, xr_rules_name(cfg->fundload_rules),
+	    workers,
+	    xr_rules_name(xr_fl_app_rules(xr_config_app(cfg, XR_FL_APP))),
 	    (unsigned long long)st->lines, (unsigned long long)st->invalid,
 	    (unsigned long long)st->accepted, (unsigned long long)st->declined,
 	    (unsigned long long)st->ignored, (unsigned long long)st->held,
@@ -179,6 +181,7 @@ main(int argc, char **argv)
 	};
 	const struct rlimit nocore = { 0, 0 };
 	const char *cfg_path = NULL, *rules = NULL, *input = NULL, *group;
+	xr_rules rules_opt = XR_RULES_BASELINE;
 	struct event_base *base = NULL;
 	xr_fl_ingress_opts io = { 0 };
 	xr_lifecycle_opts lo = { 0 };
@@ -232,8 +235,7 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		input = argv[optind];
-	if (rules != NULL && strcmp(rules, "baseline") != 0 &&
-	    strcmp(rules, "experiment") != 0) {
+	if (rules != NULL && xr_rules_parse(rules, &rules_opt) != XR_OK) {
 		fprintf(stderr, "fundload: --rules: baseline or experiment\n");
 		return EXIT_USAGE;
 	}
@@ -249,9 +251,12 @@ main(int argc, char **argv)
 		xr_config_defaults(&cfg);
 	}
 	have_cfg = true;
-	if (rules != NULL)
-		cfg.fundload_rules = strcmp(rules, "experiment") == 0 ?
-		    XR_RULES_EXPERIMENT : XR_RULES_BASELINE;
+	/* --rules overrides apps.fundload.rules (workers get it in the bundle) */
+	if (rules != NULL &&
+	    (r = xr_fl_app_set_rules(&cfg, rules_opt, &d)) != XR_OK) {
+		status = fail(r, &d);
+		goto out;
+	}
 	if (input != NULL && strcmp(input, "-") != 0 &&
 	    (fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
 		xr_diag_set(&d, XR_ERR_SYSTEM, "%s: %s", input, strerror(errno));
@@ -303,7 +308,7 @@ main(int argc, char **argv)
 	io.in_fd = fd;
 	io.out = stdout;
 	io.err = stderr;
-	io.rules = cfg.fundload_rules;
+	io.rules = xr_fl_app_rules(xr_config_app(&cfg, XR_FL_APP));
 	io.window = (uint32_t)window;
 	io.pick = pick;
 	io.pick_arg = &a;

@@ -298,6 +298,27 @@ btab_reserve(struct btab *t, size_t more)
 	return XR_OK;
 }
 
+/* ---------- the rule sets and the config section ---------- */
+
+static const char *const rules_names[] = { "baseline", "experiment" };
+
+const char *
+xr_rules_name(xr_rules r)
+{
+	return (unsigned)r < 2 ? rules_names[r] : "unknown";
+}
+
+int
+xr_rules_parse(const char *s, xr_rules *out)
+{
+	for (unsigned i = 0; s != NULL && i < 2; i++)
+		if (strcmp(s, rules_names[i]) == 0) {
+			*out = (xr_rules)i;
+			return XR_OK;
+		}
+	return XR_ERR_INVALID_ARG;
+}
+
 /* ---------- the state ---------- */
 
 struct xr_fl_rules {

@@ -22,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"	/* xr_rules: XR_RULES_BASELINE, XR_RULES_EXPERIMENT */
+/* The rule sets: baseline, or baseline + experiment. */
+typedef enum { XR_RULES_BASELINE = 0, XR_RULES_EXPERIMENT = 1 } xr_rules;
 
 /* Limits, in cents / loads. */
 #define XR_FL_DAY_LIMIT		500000ULL	/* $5,000.00 per UTC day */
@@ -72,6 +73,13 @@ typedef struct xr_fl_decision {
 } xr_fl_decision;
 
 typedef struct xr_fl_rules xr_fl_rules;
+
+/* "baseline" / "experiment" ("unknown" for anything else). */
+const char *xr_rules_name(xr_rules r);
+
+/* The rule set named `s`. Returns XR_OK, or XR_ERR_INVALID_ARG for a name
+ * that is neither "baseline" nor "experiment". */
+int xr_rules_parse(const char *s, xr_rules *out);
 
 /* New empty state for `mode`. NULL on allocation failure. */
 xr_fl_rules *xr_fl_rules_new(xr_rules mode);

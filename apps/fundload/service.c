@@ -7,6 +7,7 @@
 #include "dispatch.h"
 #include "err.h"
 #include "fundload/v1/fundload.pb-c.h"
+#include "appcfg.h"
 #include "rules.h"
 
 struct fl_service {
@@ -69,7 +70,7 @@ xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx)
 	int r;
 
 	if ((svc = calloc(1, sizeof(*svc))) == NULL ||
-	    (svc->rules = xr_fl_rules_new(ctx->fundload_rules)) == NULL) {
+	    (svc->rules = xr_fl_rules_new(xr_fl_app_rules(ctx->app))) == NULL) {
 		free(svc);
 		return XR_ERR_NOMEM;
 	}

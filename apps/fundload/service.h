@@ -21,7 +21,8 @@
 
 /*
  * The xr_service_module add(): register FundLoad on `reg` with a new empty
- * state for ctx->fundload_rules. Returns XR_OK, XR_ERR_NOMEM, or
+ * state for the rules of ctx->app (apps.fundload, checked by
+ * xr_fl_app_check(); NULL: baseline). Returns XR_OK, XR_ERR_NOMEM, or
  * xr_registry_add()'s error. The state lives until
  * xr_fl_service_free_all().
  *

@@ -44,7 +44,7 @@ add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
 
 /* The services this program's workers can host, by full service name. */
 static const xr_service_module modules[] = {
-	{ "echo.v1.Echo", add_echo },
+	{ "echo.v1.Echo", add_echo, NULL, NULL },
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli/config: `execrpc config check` and `execrpc config summary`
 # (BOOT-CFG-01 and IPC-INT-03 through the CLI; exit statuses of docs/design.md
-# section 8). Usage: test_cli_config.sh PATH/TO/execrpc
+# section 8; apps sections, which no module checks here). Usage: test_cli_config.sh PATH/TO/execrpc
 set -u
 bin=${1:?usage: test_cli_config.sh EXECRPC}
 tmp=$(mktemp -d)
@@ -80,6 +80,38 @@ grep -q '"mode": "process_supervisor"' "$tmp/out" ||
 f=$fail
 "$bin" config summary "$tmp/good.yaml" >"$tmp/out2" 2>/dev/null
 cmp -s "$tmp/out" "$tmp/out2" || bad "summary: not deterministic"
+[ "$fail" -eq "$f" ] && ok
+
+# apps.NAME: `config check` knows no application's module, so any
+# well-formed section passes; a malformed one is config_invalid naming it
+cat >"$tmp/apps.yaml" <<'YAML'
+apps:
+  someapp:
+    anything: [1, {two: 2}]
+  fundload:
+    bogus: never checked here
+YAML
+printf 'apps:\n  x:\n    k: {}\n' >"$tmp/apps_bad.yaml"
+f=$fail
+run config check "$tmp/apps.yaml"
+[ "$rc" -eq 0 ] && [ "$out" = "ok" ] || bad "check apps: rc=$rc out=$out err=$err"
+run config check "$tmp/apps_bad.yaml"
+[ "$rc" -eq 2 ] || bad "check apps_bad: rc=$rc (want 2)"
+case $err in
+"execrpc: config_invalid (code -20): apps.x.k: an empty mapping"*) ;;
+*) bad "check apps_bad: stderr: $err" ;;
+esac
+run config summary "$tmp/apps.yaml"
+[ "$rc" -eq 0 ] || bad "summary apps: rc=$rc err=$err"
+python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["apps"] == {"someapp": {"anything[0]": "1", "anything[1].two": "2"},
+                     "fundload": {"bogus": "never checked here"}}, s["apps"]
+g = s["process_groups"]
+assert g == [{"name": "execution", "restart": "on-failure", "services": [],
+              "workers": 2}], g
+' <"$tmp/out" || bad "summary apps: sections or default group"
 [ "$fail" -eq "$f" ] && ok
 
 f=$fail

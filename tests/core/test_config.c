@@ -1,7 +1,8 @@
 /*
- * tests/core/test_config.c — core/config.c: YAML parse, defaults,
- * validation, secret sources (BOOT-CFG-01..05, SEC-IPC-07 config part,
- * KEY-IPC-02, KEY-IPC-04).
+ * tests/core/test_config.c — core/config.c, core/cfgtab.c, core/cfgapps.c:
+ * YAML parse, defaults, validation, the schema table (every row's range and
+ * default), the apps.NAME sections (flattening, bounds), secret sources
+ * (BOOT-CFG-01..05, SEC-IPC-07 config part, KEY-IPC-02, KEY-IPC-04).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "execrpc/v1/bootstrap.pb-c.h"
 #include "keys.h"
 
 #define P_IPC "runtime.platform.execution_ipc"
@@ -69,7 +71,7 @@ expected_defaults(xr_config *e)
 	strcpy(e->bind_host, "127.0.0.1");
 	e->bind_port = 0;
 	e->max_payload_bytes = 1048576;
-	e->auth_hmac = true;
+	e->auth_mode = XR_AUTH_HMAC;
 	e->secret_mode = XR_SECRET_GENERATED;
 	e->kdf = XR_KDF_HKDF_SHA256;
 	e->ttl_seconds = 30;
@@ -83,9 +85,43 @@ expected_defaults(xr_config *e)
 	strcpy(e->groups[0].name, "execution");
 	e->groups[0].workers = 2;
 	e->groups[0].restart = XR_RESTART_ON_FAILURE;
+	e->groups[0].n_services = 0;	/* every service of the program */
+	e->n_apps = 0;
+}
+
+/* Add apps.NAME.KEY = VALUE to `e` (the section made on first use). */
+static void
+expect_app(xr_config *e, const char *name, const char *key,
+    const char *value)
+{
+	xr_app_section *sec = NULL;
+
+	for (size_t i = 0; i < e->n_apps; i++)
+		if (strcmp(e->apps[i].name, name) == 0)
+			sec = &e->apps[i];
+	if (sec == NULL) {
+		assert_true(e->n_apps < XR_CFG_MAX_APPS);
+		sec = &e->apps[e->n_apps++];
+		strcpy(sec->name, name);
+	}
+	if (key == NULL)
+		return;
+	assert_true(sec->n < XR_CFG_MAX_APP_SETTINGS);
+	strcpy(sec->s[sec->n].key, key);
+	strcpy(sec->s[sec->n].value, value);
+	sec->n++;
+}
+
+/* What design_example gives. */
+static void
+expected_design(xr_config *e)
+{
+	expected_defaults(e);
+	e->transport = XR_TRANSPORT_TCP_LOCAL;
+	e->boot_mode = XR_BOOT_PROCESS_SUPERVISOR;
 	e->groups[0].n_services = 1;
 	strcpy(e->groups[0].services[0], "fundload.v1.FundLoad");
-	e->fundload_rules = XR_RULES_BASELINE;
+	expect_app(e, "fundload", "rules", "baseline");
 }
 
 /* Every field of `g` equals `e`. */
@@ -96,7 +132,7 @@ assert_cfg_eq(const xr_config *e, const xr_config *g)
 	assert_string_equal(g->bind_host, e->bind_host);
 	assert_int_equal(g->bind_port, e->bind_port);
 	assert_int_equal(g->max_payload_bytes, e->max_payload_bytes);
-	assert_int_equal(g->auth_hmac, e->auth_hmac);
+	assert_int_equal(g->auth_mode, e->auth_mode);
 	assert_int_equal(g->secret_mode, e->secret_mode);
 	assert_string_equal(g->secret_file, e->secret_file);
 	assert_int_equal(g->secret_inline_len, e->secret_inline_len);
@@ -125,7 +161,17 @@ assert_cfg_eq(const xr_config *e, const xr_config *g)
 		for (size_t j = 0; j < eg->n_services; j++)
 			assert_string_equal(gg->services[j], eg->services[j]);
 	}
-	assert_int_equal(g->fundload_rules, e->fundload_rules);
+	assert_int_equal(g->n_apps, e->n_apps);
+	for (size_t i = 0; i < e->n_apps; i++) {
+		const xr_app_section *ea = &e->apps[i], *ga = &g->apps[i];
+
+		assert_string_equal(ga->name, ea->name);
+		assert_int_equal(ga->n, ea->n);
+		for (size_t j = 0; j < ea->n; j++) {
+			assert_string_equal(ga->s[j].key, ea->s[j].key);
+			assert_string_equal(ga->s[j].value, ea->s[j].value);
+		}
+	}
 }
 
 static int
@@ -287,7 +333,7 @@ test_BOOT_CFG_04_defaults(void **state)
 		"---\n", "---\n...\n", "null\n", "runtime:\n",
 		"runtime:\n  platform:\n", "runtime: {platform: {}}\napps:\n",
 		"runtime:\n  platform:\n    execution_ipc:\n      auth: {}\n"
-		"    lifecycle: ~\n    control: {}\napps: {fundload: {}}\n",
+		"    lifecycle: ~\n    control: {}\napps: {}\n",
 	};
 	xr_config cfg, exp;
 	xr_diag d;
@@ -315,9 +361,16 @@ test_BOOT_CFG_04_defaults(void **state)
 	assert_cfg_eq(&exp, &cfg);
 	xr_config_free(&cfg);
 
+	/* an apps section is kept as written, whatever application it is for */
 	expected_defaults(&exp);
 	expect_ok("apps:\n  fundload:\n    rules: experiment\n", &cfg);
-	exp.fundload_rules = XR_RULES_EXPERIMENT;
+	expect_app(&exp, "fundload", "rules", "experiment");
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+	expected_defaults(&exp);
+	expect_ok("apps: {fundload: {}, other: ~}\n", &cfg);
+	expect_app(&exp, "fundload", NULL, NULL);
+	expect_app(&exp, "other", NULL, NULL);
 	assert_cfg_eq(&exp, &cfg);
 	xr_config_free(&cfg);
 
@@ -329,6 +382,24 @@ test_BOOT_CFG_04_defaults(void **state)
 	exp.groups[0].workers = 1;
 	exp.groups[0].restart = XR_RESTART_ON_FAILURE;
 	strcpy(exp.groups[0].services[0], "a.B");
+	exp.groups[0].n_services = 1;
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+
+	/* no services (absent, null or []): every service of the program */
+	expected_defaults(&exp);
+	strcpy(exp.groups[0].name, "g1");
+	exp.groups[0].workers = 1;
+	expect_ok("runtime:\n  platform:\n    process_groups:\n"
+	    "      - name: g1\n", &cfg);
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+	expect_ok("runtime: {platform: {process_groups: [{name: g1, "
+	    "services: []}]}}", &cfg);
+	assert_cfg_eq(&exp, &cfg);
+	xr_config_free(&cfg);
+	expect_ok("runtime: {platform: {process_groups: [{name: g1, "
+	    "services: ~}]}}", &cfg);
 	assert_cfg_eq(&exp, &cfg);
 	xr_config_free(&cfg);
 }
@@ -368,9 +439,7 @@ test_design_example(void **state)
 	xr_config cfg, exp;
 
 	(void)state;
-	expected_defaults(&exp);
-	exp.transport = XR_TRANSPORT_TCP_LOCAL;
-	exp.boot_mode = XR_BOOT_PROCESS_SUPERVISOR;
+	expected_design(&exp);
 	expect_ok(design_example, &cfg);
 	assert_cfg_eq(&exp, &cfg);
 	xr_config_free(&cfg);
@@ -425,7 +494,7 @@ test_every_key(void **state)
 	exp.groups[1].restart = XR_RESTART_ON_FAILURE;
 	exp.groups[1].n_services = 1;
 	strcpy(exp.groups[1].services[0], "fundload.v1.FundLoad");
-	exp.fundload_rules = XR_RULES_EXPERIMENT;
+	expect_app(&exp, "fundload", "rules", "experiment");
 	assert_cfg_eq(&exp, &cfg);
 	xr_config_free(&cfg);
 }
@@ -445,9 +514,6 @@ test_unsupported_enums(void **state)
 	    "restart: always, services: [a]}]}}", XR_ERR_CONFIG_INVALID,
 	    "runtime.platform.process_groups[0].restart: unsupported value "
 	    "\"always\"", "(allowed: never, on-failure)");
-	expect_err("apps: {fundload: {rules: strict}}", XR_ERR_CONFIG_INVALID,
-	    "apps.fundload.rules: unsupported value \"strict\"",
-	    "(allowed: baseline, experiment)");
 }
 
 /* ---- SEC-IPC-07 (config part) ------------------------------------------- */
@@ -535,10 +601,9 @@ test_unknown_key_each_level(void **state)
 		    "services: [a], bogus: 1}]}}",
 		    "runtime.platform.process_groups[0].bogus: unknown key",
 		    "name, workers, restart, services" },
-		{ "apps: {bogus: 1}", "apps.bogus: unknown key",
-		    "(allowed: fundload)" },
-		{ "apps: {fundload: {bogus: 1}}",
-		    "apps.fundload.bogus: unknown key", "(allowed: rules)" },
+		/* apps.NAME is any section; its keys are its module's */
+		{ "apps: {bogus: 1}", "apps.bogus: expected a mapping",
+		    NULL },
 		/* keys are case-sensitive; odd bytes are rendered safely */
 		{ "Runtime: {}", "Runtime: unknown key", NULL },
 		{ "\"a\\nb\\u0000\": 1", "a?b?: unknown key", NULL },
@@ -667,6 +732,433 @@ test_number_ranges(void **state)
 	    "out of range", NULL);
 }
 
+/* ---- the table (core/cfgtab.h) ------------------------------------------ */
+
+/*
+ * A flow-style YAML document that sets the key of `row` to `value` (a group
+ * key: in the one group {name: g}), and the key's path as diagnostics show
+ * it ("process_groups[0]" for a group's).
+ */
+static void
+yaml_for_row(const xr_cfg_row *row, const char *value, char *y, size_t cap,
+    char *dpath, size_t dcap)
+{
+	char comp[16][48];
+	size_t n = 0, o = 0;
+	const char *p = row->path;
+
+	while (*p != '\0' && n < 16) {
+		size_t len = strcspn(p, ".");
+
+		assert_true(len < sizeof(comp[0]));
+		memcpy(comp[n], p, len);
+		comp[n++][len] = '\0';
+		p += len + (p[len] == '.');
+	}
+	dpath[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		bool grp = strcmp(comp[i], "process_groups[]") == 0;
+
+		if (grp)
+			strcpy(comp[i], "process_groups");
+		snprintf(dpath + strlen(dpath), dcap - strlen(dpath), "%s%s%s",
+		    i ? "." : "", comp[i], grp ? "[0]" : "");
+		if (i + 1 == n)
+			o += (size_t)snprintf(y + o, cap - o, "%s: %s", comp[i],
+			    value);
+		else if (grp) {
+			o += (size_t)snprintf(y + o, cap - o,
+			    "%s: [{name: g, ", comp[i]);
+		} else {
+			o += (size_t)snprintf(y + o, cap - o, "%s: {", comp[i]);
+		}
+	}
+	/* "}" for mappings, "}]" where a group list opened */
+	for (size_t i = n - 1; i-- > 0;) {
+		if (strcmp(comp[i], "process_groups") == 0)
+			o += (size_t)snprintf(y + o, cap - o, "}]");
+		else
+			o += (size_t)snprintf(y + o, cap - o, "}");
+	}
+	assert_true(o < cap);
+}
+
+/* The field of `row` in `cfg` (a group row: in groups[0]). */
+static uint64_t
+row_get(const xr_config *cfg, const xr_cfg_row *row)
+{
+	return xr_cfg_get_u((row->flags & XR_CF_GROUP) ? (const void *)
+	    &cfg->groups[0] : (const void *)cfg, row);
+}
+
+/* Every uint row: min-1 and max+1 are refused with the key path and the
+ * range, min and max are accepted and stored; the same through
+ * xr_config_check_uint(). The ranges are the ones the rows state; that
+ * they are the documented ones is test_number_ranges'. */
+static void
+test_table_uint_ranges(void **state)
+{
+	char y[512], path[160], want[300], v[32];
+	size_t nuint = 0;
+	xr_config cfg;
+	xr_diag d;
+
+	(void)state;
+	for (size_t k = 0; k < XR_CK__COUNT; k++) {
+		const xr_cfg_row *row = &xr_cfg_rows[k];
+		long long vals[4];
+
+		if (row->type != XR_CT_UINT)
+			continue;
+		nuint++;
+		vals[0] = (long long)row->min - 1;
+		vals[1] = (long long)row->min;
+		vals[2] = (long long)row->max;
+		vals[3] = (long long)row->max + 1;
+		for (int i = 0; i < 4; i++) {
+			snprintf(v, sizeof(v), "%lld", vals[i]);
+			yaml_for_row(row, v, y, sizeof(y), path, sizeof(path));
+			if (i == 1 || i == 2) {
+				expect_ok(y, &cfg);
+				assert_int_equal(row_get(&cfg, row), vals[i]);
+				xr_config_free(&cfg);
+				continue;
+			}
+			snprintf(want, sizeof(want), "%s: %lld out of range "
+			    "(allowed: %llu..%llu)", path, vals[i],
+			    (unsigned long long)row->min,
+			    (unsigned long long)row->max);
+			expect_err(y, XR_ERR_CONFIG_INVALID, want, NULL);
+		}
+		/* the worker's check of its bundle uses the same rows */
+		assert_int_equal(xr_config_check_uint(row->path, row->min, &d),
+		    XR_OK);
+		assert_int_equal(xr_config_check_uint(row->path, row->max, &d),
+		    XR_OK);
+		assert_int_equal(xr_config_check_uint(row->path, row->max + 1,
+		    &d), XR_ERR_CONFIG_INVALID);
+		snprintf(want, sizeof(want), "%s: %llu out of range (allowed: "
+		    "%llu..%llu)", row->path, (unsigned long long)row->max + 1,
+		    (unsigned long long)row->min, (unsigned long long)row->max);
+		assert_string_equal(d.reason, want);
+		if (row->min > 0) {
+			assert_int_equal(xr_config_check_uint(row->path,
+			    row->min - 1, &d), XR_ERR_CONFIG_INVALID);
+			assert_non_null(strstr(d.reason, "out of range"));
+		}
+	}
+	assert_int_equal(nuint, 7);
+	assert_int_equal(xr_config_check_uint(P_AUTH ".kdf", 1, &d),
+	    XR_ERR_CONFIG_INVALID);
+	assert_int_equal(xr_config_check_uint("no.such.key", 1, &d),
+	    XR_ERR_CONFIG_INVALID);
+}
+
+/* Every row's default is what xr_config_defaults() gives (a group row's:
+ * what a group that names only its name gets), and the uint defaults the
+ * endpoint and the client fall back on are the rows' (the endpoint's is
+ * also seen on the wire: tests/server, SEC-IPC defaults). */
+static void
+test_table_defaults(void **state)
+{
+	xr_config def, grp;
+	size_t nend = 0, ncli = 0;
+
+	(void)state;
+	xr_config_defaults(&def);
+	expect_ok("runtime: {platform: {process_groups: [{name: g}]}}", &grp);
+	for (size_t k = 0; k < XR_CK__COUNT; k++) {
+		const xr_cfg_row *row = &xr_cfg_rows[k];
+		const xr_config *c = (row->flags & XR_CF_GROUP) ? &grp : &def;
+		const char *base = (row->flags & XR_CF_GROUP) ?
+		    (const char *)&c->groups[0] : (const char *)c;
+
+		assert_ptr_equal(xr_cfg_row_find(row->path), row);
+		switch (row->type) {
+		case XR_CT_UINT:
+		case XR_CT_BOOL:
+		case XR_CT_ENUM:
+			if (row_get(c, row) != row->def)
+				fail_msg("%s: default %llu, row says %llu",
+				    row->path,
+				    (unsigned long long)row_get(c, row),
+				    (unsigned long long)row->def);
+			break;
+		case XR_CT_HOST:
+		case XR_CT_PATH:
+		case XR_CT_NAME:
+			/* a required key has no default to compare */
+			if ((row->flags & XR_CF_REQUIRED) == 0)
+				assert_string_equal(base + row->off,
+				    row->def_s);
+			break;
+		default:
+			break;
+		}
+		if (row->type == XR_CT_UINT)
+			assert_int_equal(xr_cfg_default_u32((xr_cfg_key)k),
+			    row->def);
+		else
+			assert_int_equal(xr_cfg_default_u32((xr_cfg_key)k), 0);
+		nend += (row->flags & XR_CF_ENDPOINT) != 0;
+		ncli += (row->flags & XR_CF_CLIENT) != 0;
+		/* a secret is never shown */
+		if (row->flags & XR_CF_SECRET)
+			assert_int_equal(row->flags & (XR_CF_SUMMARY |
+			    XR_CF_ECHO), 0);
+	}
+	/* the documented values the endpoint and client options fall back on */
+	assert_int_equal(nend, 3);
+	assert_int_equal(ncli, 2);
+	assert_int_equal(xr_cfg_default_u32(XR_CK_MAX_PAYLOAD_BYTES), 1048576);
+	assert_int_equal(xr_cfg_default_u32(XR_CK_TTL_SECONDS), 30);
+	assert_int_equal(xr_cfg_default_u32(XR_CK_NONCE_CACHE_SIZE), 65536);
+	assert_true(xr_cfg_rows[XR_CK_MAX_PAYLOAD_BYTES].flags & XR_CF_CLIENT);
+	assert_true(xr_cfg_rows[XR_CK_TTL_SECONDS].flags & XR_CF_CLIENT);
+	/* the default group is not a row: it is spelled out */
+	assert_string_equal(def.groups[0].name, XR_CFG_DEFAULT_GROUP);
+	assert_int_equal(def.groups[0].workers, XR_CFG_DEFAULT_GROUP_WORKERS);
+	assert_int_equal(def.groups[0].n_services, 0);
+	assert_int_equal(grp.groups[0].workers, 1);
+	assert_string_equal(xr_cfg_enum_name(XR_CK_KDF, 1), "hkdf_sha256");
+	assert_string_equal(xr_cfg_enum_name(XR_CK_KDF, 2), "unknown");
+	assert_string_equal(xr_cfg_enum_name(XR_CK_BIND_PORT, 0), "unknown");
+	xr_config_free(&grp);
+}
+
+/* The rows flagged XR_CF_BUNDLE are the runtime slice of the worker's
+ * bundle, field for field (by the key's last component; seconds travel as
+ * _ms), and the slice carries nothing else. */
+static void
+test_table_bundle_rows(void **state)
+{
+	const ProtobufCMessageDescriptor *rt =
+	    &execrpc__v1__runtime_slice__descriptor;
+	size_t nrows = 0;
+
+	(void)state;
+	for (size_t k = 0; k < XR_CK__COUNT; k++) {
+		const xr_cfg_row *row = &xr_cfg_rows[k];
+		const char *leaf;
+		char name[64];
+		size_t len;
+
+		if ((row->flags & XR_CF_BUNDLE) == 0)
+			continue;
+		nrows++;
+		assert_non_null(leaf = strrchr(row->path, '.'));
+		len = strlen(++leaf);
+		snprintf(name, sizeof(name), "%s", leaf);
+		if (len > 8 && strcmp(leaf + len - 8, "_seconds") == 0 &&
+		    protobuf_c_message_descriptor_get_field_by_name(rt,
+		    name) == NULL)
+			snprintf(name + len - 8, sizeof(name) - (len - 8), "_ms");
+		if (protobuf_c_message_descriptor_get_field_by_name(rt,
+		    name) == NULL)
+			fail_msg("%s: no RuntimeSlice.%s", row->path, name);
+	}
+	assert_int_equal(nrows, rt->n_fields);
+}
+
+/* ---- apps.NAME ---------------------------------------------------------- */
+
+/* A section is its flattened (key, scalar) pairs, in document order. */
+static void
+test_apps_flatten(void **state)
+{
+	xr_config cfg, exp;
+	const xr_app_section *sec;
+
+	(void)state;
+	expect_ok("apps:\n"
+	    "  my-app.v2:\n"
+	    "    rules: experiment\n"
+	    "    limits:\n"
+	    "      day: 5\n"
+	    "      week: {max: '20', min: \"1\"}\n"
+	    "    hosts: [a, b]\n"
+	    "    routes:\n"
+	    "      - {path: /x, to: [p, q]}\n"
+	    "      - ~\n"
+	    "    empty_string: \"\"\n"
+	    "    nothing:\n"
+	    "    quoted: \"a: b # c\"\n"
+	    "  other: {Key_1: \"multi\\nline\"}\n", &cfg);
+	expected_defaults(&exp);
+	expect_app(&exp, "my-app.v2", "rules", "experiment");
+	expect_app(&exp, "my-app.v2", "limits.day", "5");
+	expect_app(&exp, "my-app.v2", "limits.week.max", "20");
+	expect_app(&exp, "my-app.v2", "limits.week.min", "1");
+	expect_app(&exp, "my-app.v2", "hosts[0]", "a");
+	expect_app(&exp, "my-app.v2", "hosts[1]", "b");
+	expect_app(&exp, "my-app.v2", "routes[0].path", "/x");
+	expect_app(&exp, "my-app.v2", "routes[0].to[0]", "p");
+	expect_app(&exp, "my-app.v2", "routes[0].to[1]", "q");
+	expect_app(&exp, "my-app.v2", "routes[1]", "~");
+	expect_app(&exp, "my-app.v2", "empty_string", "");
+	expect_app(&exp, "my-app.v2", "nothing", "");
+	expect_app(&exp, "my-app.v2", "quoted", "a: b # c");
+	expect_app(&exp, "other", "Key_1", "multi\nline");
+	assert_cfg_eq(&exp, &cfg);
+
+	sec = xr_config_app(&cfg, "my-app.v2");
+	assert_ptr_equal(sec, &cfg.apps[0]);
+	assert_ptr_equal(xr_config_app(&cfg, "other"), &cfg.apps[1]);
+	assert_null(xr_config_app(&cfg, "my-app"));
+	assert_null(xr_config_app(&cfg, NULL));
+	assert_null(xr_config_app(NULL, "other"));
+	assert_string_equal(xr_app_get(sec, "limits.week.min"), "1");
+	assert_string_equal(xr_app_get(sec, "nothing"), "");
+	assert_null(xr_app_get(sec, "limits"));
+	assert_null(xr_app_get(sec, "limits.week"));
+	assert_null(xr_app_get(NULL, "rules"));
+	assert_null(xr_app_get(sec, NULL));
+	xr_config_free(&cfg);
+
+	/* absent `apps` and an empty one: no sections */
+	expect_ok("apps: {}\n", &cfg);
+	assert_int_equal(cfg.n_apps, 0);
+	xr_config_free(&cfg);
+}
+
+/* Bounds and shape: each refusal is config_invalid naming the path. */
+static void
+test_apps_bounds(void **state)
+{
+	char y[16384], k[200], v[300];
+	size_t o;
+	xr_config cfg;
+
+	(void)state;
+	/* XR_CFG_MAX_APPS sections accepted, one more refused */
+	for (int n = XR_CFG_MAX_APPS; n <= XR_CFG_MAX_APPS + 1; n++) {
+		o = (size_t)snprintf(y, sizeof(y), "apps:\n");
+		for (int i = 0; i < n; i++)
+			o += (size_t)snprintf(y + o, sizeof(y) - o,
+			    "  a%d: {k: v}\n", i);
+		if (n == XR_CFG_MAX_APPS) {
+			expect_ok(y, &cfg);
+			assert_int_equal(cfg.n_apps, n);
+			xr_config_free(&cfg);
+		} else {
+			expect_err(y, XR_ERR_CONFIG_INVALID,
+			    "apps: too many sections (allowed: 0..8)", NULL);
+		}
+	}
+	/* XR_CFG_MAX_APP_SETTINGS settings accepted, one more refused, also
+	 * when a list makes them */
+	for (int n = XR_CFG_MAX_APP_SETTINGS;
+	    n <= XR_CFG_MAX_APP_SETTINGS + 1; n++) {
+		o = (size_t)snprintf(y, sizeof(y), "apps:\n  x:\n");
+		for (int i = 0; i < n; i++)
+			o += (size_t)snprintf(y + o, sizeof(y) - o,
+			    "    k%d: %d\n", i, i);
+		if (n == XR_CFG_MAX_APP_SETTINGS) {
+			expect_ok(y, &cfg);
+			assert_int_equal(cfg.apps[0].n, n);
+			assert_string_equal(cfg.apps[0].s[n - 1].key, "k31");
+			xr_config_free(&cfg);
+		} else {
+			expect_err(y, XR_ERR_CONFIG_INVALID,
+			    "apps.x: too many settings at apps.x.k32",
+			    "(allowed: 0..32 scalar values)");
+		}
+	}
+	o = (size_t)snprintf(y, sizeof(y), "apps: {x: {l: [");
+	for (int i = 0; i < XR_CFG_MAX_APP_SETTINGS + 1; i++)
+		o += (size_t)snprintf(y + o, sizeof(y) - o, "%s%d",
+		    i ? ", " : "", i);
+	snprintf(y + o, sizeof(y) - o, "]}}");
+	expect_err(y, XR_ERR_CONFIG_INVALID, "apps.x: too many settings at "
+	    "apps.x.l[32]", NULL);
+
+	/* a flattened key of 127 bytes accepted, 128 refused */
+	memset(k, 'k', 127);
+	k[127] = '\0';
+	snprintf(y, sizeof(y), "apps: {x: {%s: v}}", k);
+	expect_ok(y, &cfg);
+	assert_string_equal(cfg.apps[0].s[0].key, k);
+	xr_config_free(&cfg);
+	k[125] = '\0';		/* "kkk...k.ab" = 125 + 1 + 2 = 128 bytes */
+	snprintf(y, sizeof(y), "apps: {x: {%s: {ab: v}}}", k);
+	expect_err(y, XR_ERR_CONFIG_INVALID, "key too long (allowed: 1..127 "
+	    "bytes below apps.x)", "apps.x.kkkk");
+	snprintf(y, sizeof(y), "apps: {x: {%s: {a: v}}}", k);
+	expect_ok(y, &cfg);
+	xr_config_free(&cfg);
+	k[124] = '\0';		/* "kkk...k[10]": 124 + 4 = 128 */
+	o = (size_t)snprintf(y, sizeof(y), "apps: {x: {%s: [", k);
+	for (int i = 0; i < 11; i++)
+		o += (size_t)snprintf(y + o, sizeof(y) - o, "%s%d",
+		    i ? ", " : "", i);
+	snprintf(y + o, sizeof(y) - o, "]}}");
+	expect_err(y, XR_ERR_CONFIG_INVALID, "[10]: key too long", NULL);
+
+	/* a value of 255 bytes accepted, 256 refused and never echoed */
+	memset(v, 'v', 255);
+	v[255] = '\0';
+	snprintf(y, sizeof(y), "apps: {x: {k: \"%s\"}}", v);
+	expect_ok(y, &cfg);
+	assert_string_equal(xr_app_get(xr_config_app(&cfg, "x"), "k"), v);
+	xr_config_free(&cfg);
+	strcat(v, "v");
+	snprintf(y, sizeof(y), "apps: {x: {k: \"%s\"}}", v);
+	expect_err(y, XR_ERR_CONFIG_INVALID, "apps.x.k: value too long "
+	    "(allowed: 0..255 bytes without NUL)", NULL);
+	expect_err("apps: {x: {k: \"a\\0b\"}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k: value too long", "without NUL");
+	{
+		xr_diag d;
+
+		snprintf(y, sizeof(y), "apps: {x: {k: \"%s%s\"}}", canary,
+		    v);
+		assert_int_equal(load(y, &cfg, &d), XR_ERR_CONFIG_INVALID);
+		assert_no_canary(d.reason);
+	}
+
+	/* scalars only as leaves */
+	expect_err("apps: {x: {k: {}}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k: an empty mapping has no value", "scalars as leaves");
+	expect_err("apps: {x: {k: []}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k: an empty list has no value", NULL);
+	expect_err("apps: {x: {k: [a, []]}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k[1]: an empty list", NULL);
+	expect_err("apps: {x: {k: [{}]}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k[0]: an empty mapping", NULL);
+	expect_err("apps: {x: [a, b]}", XR_ERR_CONFIG_INVALID,
+	    "apps.x: expected a mapping", NULL);
+	expect_err("apps: {x: 5}", XR_ERR_CONFIG_INVALID,
+	    "apps.x: expected a mapping", NULL);
+	expect_err("apps: [x]", XR_ERR_CONFIG_INVALID,
+	    "apps: expected a mapping", NULL);
+
+	/* names and keys */
+	expect_err("apps: {\"a b\": {k: v}}", XR_ERR_CONFIG_INVALID,
+	    "apps.a b: invalid section name", "[A-Za-z0-9_.-], 1..63 bytes");
+	expect_err("apps: {\"\": {k: v}}", XR_ERR_CONFIG_INVALID,
+	    "invalid section name", NULL);
+	memset(k, 'n', 64);
+	k[64] = '\0';
+	snprintf(y, sizeof(y), "apps: {%s: {k: v}}", k);
+	expect_err(y, XR_ERR_CONFIG_INVALID, "invalid section name", NULL);
+	k[63] = '\0';
+	snprintf(y, sizeof(y), "apps: {%s: {k: v}}", k);
+	expect_ok(y, &cfg);
+	assert_non_null(xr_config_app(&cfg, k));
+	xr_config_free(&cfg);
+	expect_err("apps: {x: {a.b: v}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.a.b: invalid key", "(allowed: [A-Za-z0-9_-], nested keys "
+	    "joined with '.')");
+	expect_err("apps: {x: {\"k[0]\": v}}", XR_ERR_CONFIG_INVALID,
+	    "invalid key", NULL);
+	expect_err("apps: {x: {[k]: v}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x: mapping keys must be strings", NULL);
+	expect_err("apps: {x: {k: 1, k: 2}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x.k: duplicate key", NULL);
+	expect_err("apps: {x: {}, x: {}}", XR_ERR_CONFIG_INVALID,
+	    "apps.x: duplicate key", NULL);
+}
+
 /* Integers must be plain decimal; booleans plain true/false. */
 static void
 test_scalar_types(void **state)
@@ -777,12 +1269,10 @@ test_groups(void **state)
 	expect_err("runtime: {platform: {process_groups: [{services: [a]}]}}",
 	    XR_ERR_CONFIG_INVALID,
 	    "runtime.platform.process_groups[0].name: required", NULL);
-	expect_err("runtime: {platform: {process_groups: [{name: g}]}}",
-	    XR_ERR_CONFIG_INVALID,
-	    "runtime.platform.process_groups[0].services: required", NULL);
 	expect_err("runtime: {platform: {process_groups: [{name: g, "
-	    "services: []}]}}", XR_ERR_CONFIG_INVALID,
-	    "runtime.platform.process_groups[0].services", "non-empty");
+	    "services: {a: b}}]}}", XR_ERR_CONFIG_INVALID,
+	    "runtime.platform.process_groups[0].services: expected a list",
+	    "every service");
 	expect_err("runtime: {platform: {process_groups: [{name: g, "
 	    "services: [a]}, {name: h, services: [a]}, {name: g, "
 	    "services: [b]}]}}", XR_ERR_CONFIG_INVALID,
@@ -878,7 +1368,7 @@ test_groups(void **state)
 		} else {
 			expect_err(y, XR_ERR_CONFIG_INVALID,
 			    "runtime.platform.process_groups[0].services: too "
-			    "many services", "1..16");
+			    "many services", "0..16");
 		}
 	}
 }
@@ -939,9 +1429,7 @@ test_load_file(void **state)
 
 	p = write_file("ex.yaml", design_example, strlen(design_example), 0644);
 	assert_int_equal(xr_config_load_file(p, &cfg, &d), XR_OK);
-	expected_defaults(&exp);
-	exp.transport = XR_TRANSPORT_TCP_LOCAL;
-	exp.boot_mode = XR_BOOT_PROCESS_SUPERVISOR;
+	expected_design(&exp);
 	assert_cfg_eq(&exp, &cfg);
 	xr_config_free(&cfg);
 
@@ -980,8 +1468,6 @@ test_names(void **state)
 	assert_string_equal(xr_restart_name(XR_RESTART_NEVER), "never");
 	assert_string_equal(xr_restart_name(XR_RESTART_ON_FAILURE),
 	    "on-failure");
-	assert_string_equal(xr_rules_name(XR_RULES_BASELINE), "baseline");
-	assert_string_equal(xr_rules_name(XR_RULES_EXPERIMENT), "experiment");
 	assert_non_null(xr_transport_name((xr_transport)7));
 }
 
@@ -1281,6 +1767,11 @@ main(void)
 		cmocka_unit_test(test_unknown_key_each_level),
 		cmocka_unit_test(test_wrong_node_type),
 		cmocka_unit_test(test_number_ranges),
+		cmocka_unit_test(test_table_uint_ranges),
+		cmocka_unit_test(test_table_defaults),
+		cmocka_unit_test(test_table_bundle_rows),
+		cmocka_unit_test(test_apps_flatten),
+		cmocka_unit_test(test_apps_bounds),
 		cmocka_unit_test(test_scalar_types),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_anchors_aliases_documents),

@@ -68,6 +68,19 @@ check "config selects experiment" [ "$(rc_of "$fl" --config "$tmp/exp.yaml" "$go
 check "config selects experiment: output" cmp -s "$tmp/out" "$golden/experiment.expected"
 check "--rules overrides the config" [ "$(rc_of "$fl" --config "$tmp/exp.yaml" --rules baseline "$golden/cases.jsonl")" -eq 65 ]
 check "--rules overrides the config: output" cmp -s "$tmp/out" "$golden/baseline.expected"
+# apps.fundload is the module's to check: the core passes any well-formed
+# section, the fund-load module refuses what it does not know
+printf 'apps:\n  fundload:\n    rules: experiment\n    bogus: 1\n' >"$tmp/appkey.yaml"
+printf 'apps:\n  fundload:\n    rules: strict\n' >"$tmp/appval.yaml"
+check "unknown apps.fundload key: 2" [ "$(rc_of "$fl" --config "$tmp/appkey.yaml" "$golden/cases.jsonl")" -eq 2 ]
+check "unknown apps.fundload key: named" grep -q '^fundload: config_invalid (code -20): apps.fundload.bogus: unknown key (allowed: rules)$' "$tmp/err"
+check "bad apps.fundload.rules: 2" [ "$(rc_of "$fl" --config "$tmp/appval.yaml" "$golden/cases.jsonl")" -eq 2 ]
+check "bad apps.fundload.rules: named" grep -q '^fundload: config_invalid (code -20): apps.fundload.rules: unsupported value "strict" (allowed: baseline, experiment)$' "$tmp/err"
+check "--rules does not hide a bad section" [ "$(rc_of "$fl" --config "$tmp/appkey.yaml" --rules baseline "$golden/cases.jsonl")" -eq 2 ]
+# the section reaches the workers in their bundle
+{ cat "$tmp/ps2.yaml"; cat "$tmp/exp.yaml"; } >"$tmp/ps2exp.yaml"
+check "process_supervisor, config selects experiment" [ "$(rc_of "$fl" --config "$tmp/ps2exp.yaml" "$golden/cases.jsonl")" -eq 65 ]
+check "process_supervisor, config selects experiment: output" cmp -s "$tmp/out" "$golden/experiment.expected"
 
 # --- input forms ---
 check "stdin" [ "$("$fl" <"$golden/cases.jsonl" 2>/dev/null | cmp -s - "$golden/baseline.expected"; echo $?)" -eq 0 ]

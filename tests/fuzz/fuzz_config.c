@@ -7,7 +7,8 @@
  *    the same code with a non-empty, terminated reason;
  *  - on a reject `cfg` is exactly the defaults (nothing owned);
  *  - on XR_OK every field is in its documented range, every string is
- *    terminated inside its array, the bind host is loopback; the summary
+ *    terminated inside its array, the bind host is loopback, the apps
+ *    sections are within their bounds and unique by name; the summary
  *    renders, is a JSON object, and never contains the inline secret.
  */
 #ifndef _GNU_SOURCE
@@ -37,7 +38,7 @@ check_ranges(const xr_config *c)
 	CHECK(c->bind_port <= 65535);
 	CHECK(c->max_payload_bytes >= 1 &&
 	    c->max_payload_bytes <= 64u * 1024 * 1024);
-	CHECK(c->auth_hmac);
+	CHECK(c->auth_mode == XR_AUTH_HMAC);
 	CHECK(c->secret_mode == XR_SECRET_GENERATED ||
 	    c->secret_mode == XR_SECRET_STATIC);
 	CHECK(TERMINATED(c->secret_file));
@@ -67,16 +68,27 @@ check_ranges(const xr_config *c)
 		CHECK(g->workers >= 1 && g->workers <= 64);
 		CHECK(g->restart == XR_RESTART_NEVER ||
 		    g->restart == XR_RESTART_ON_FAILURE);
-		CHECK(g->n_services >= 1 &&
-		    g->n_services <= XR_CFG_MAX_SERVICES);
+		CHECK(g->n_services <= XR_CFG_MAX_SERVICES);
 		for (j = 0; j < g->n_services; j++)
 			CHECK(TERMINATED(g->services[j]) &&
 			    g->services[j][0] != '\0');
 		for (j = 0; j < i; j++)
 			CHECK(strcmp(c->groups[j].name, g->name) != 0);
 	}
-	CHECK(c->fundload_rules == XR_RULES_BASELINE ||
-	    c->fundload_rules == XR_RULES_EXPERIMENT);
+	CHECK(c->n_apps <= XR_CFG_MAX_APPS);
+	for (i = 0; i < c->n_apps; i++) {
+		const xr_app_section *a = &c->apps[i];
+
+		CHECK(TERMINATED(a->name) && a->name[0] != '\0');
+		CHECK(a->n <= XR_CFG_MAX_APP_SETTINGS);
+		CHECK(xr_config_app(c, a->name) == a);
+		for (j = 0; j < a->n; j++) {
+			CHECK(TERMINATED(a->s[j].key) && a->s[j].key[0] != '\0');
+			CHECK(TERMINATED(a->s[j].value));
+		}
+		for (j = 0; j < i; j++)
+			CHECK(strcmp(c->apps[j].name, a->name) != 0);
+	}
 }
 
 int

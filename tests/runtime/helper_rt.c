@@ -58,8 +58,8 @@ test_echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
 }
 
 const xr_service_module rt_mods[RT_NMODS] = {
-	{ "echo.v1.Echo", echo_add },
-	{ "test.v1.Echo", test_echo_add },
+	{ "echo.v1.Echo", echo_add, NULL, NULL },
+	{ "test.v1.Echo", test_echo_add, NULL, NULL },
 };
 
 int
@@ -109,8 +109,8 @@ on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
 }
 
 void
-rt_new(rt_ctx *r, const char *yaml, void (*edit)(xr_config *),
-    const char *worker_exe, const char *const *worker_args)
+rt_new(rt_ctx *r, const char *yaml, const char *worker_exe,
+    const char *const *worker_args)
 {
 	xr_lifecycle_opts o = { 0 };
 	xr_diag d = { 0 };
@@ -119,8 +119,6 @@ rt_new(rt_ctx *r, const char *yaml, void (*edit)(xr_config *),
 	assert_non_null(r->base = event_base_new());
 	if (xr_config_load_string(yaml, strlen(yaml), &r->cfg, &d) != XR_OK)
 		fail_msg("config: %s", d.reason);
-	if (edit != NULL)
-		edit(&r->cfg);
 	o.cfg = &r->cfg;
 	o.mods = rt_mods;
 	o.n_mods = RT_NMODS;
@@ -141,7 +139,7 @@ rt_up(rt_ctx *r, const char *yaml)
 {
 	xr_diag d = { 0 };
 
-	rt_new(r, yaml, NULL, NULL, NULL);
+	rt_new(r, yaml, NULL, NULL);
 	if (xr_lifecycle_start(r->lc, &d) != XR_OK ||
 	    xr_lifecycle_ready(r->lc, &d) != XR_OK)
 		fail_msg("lifecycle up: %s", d.reason);

@@ -43,12 +43,11 @@ typedef struct rt_ctx {
 	rt_events ev;
 } rt_ctx;
 
-/* Parse `yaml` (asserts), let `edit` (may be NULL) change the config, and
- * make the lifecycle with rt_mods and the event recorders; nothing
- * started. `worker_exe`/`worker_args` may be NULL. */
-void rt_new(rt_ctx *r, const char *yaml, void (*edit)(xr_config *),
-    const char *worker_exe, const char *const *worker_args);
-/* rt_new(r, yaml, NULL, NULL, NULL), start and ready (asserts XR_OK). */
+/* Parse `yaml` (asserts) and make the lifecycle with rt_mods and the event
+ * recorders; nothing started. `worker_exe`/`worker_args` may be NULL. */
+void rt_new(rt_ctx *r, const char *yaml, const char *worker_exe,
+    const char *const *worker_args);
+/* rt_new(r, yaml, NULL, NULL), start and ready (asserts XR_OK). */
 void rt_up(rt_ctx *r, const char *yaml);
 /* Free the lifecycle, the config and the base. */
 void rt_free(rt_ctx *r);

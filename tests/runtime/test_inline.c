@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "echo.h"
 #include "echo/v1/echo.pb-c.h"
 #include "helper_rt.h"
 #include "log.h"
@@ -26,6 +27,13 @@
 #include "summary.h"
 
 #define SAY "echo.v1.Echo/Say"
+
+static int
+echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)ctx;
+	return xr_echo_register(reg);
+}
 
 static const char *yaml_memory =
     "runtime:\n"
@@ -353,6 +361,104 @@ test_proc_int_06_resolution(void **state)
 	event_base_free(base);
 }
 
+/* A module that reads apps.probe: its check allows the key "greeting"
+ * only; its add() records the section it was given. */
+static char probe_seen[256];
+static int probe_checks;
+
+static int
+probe_add(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)reg;
+	if (ctx->app == NULL)
+		snprintf(probe_seen, sizeof(probe_seen), "none");
+	else
+		snprintf(probe_seen, sizeof(probe_seen), "%s: %zu, greeting=%s",
+		    ctx->app->name, ctx->app->n,
+		    xr_app_get(ctx->app, "greeting"));
+	return XR_OK;
+}
+
+static int
+probe_check(const xr_app_section *sec, xr_diag *d)
+{
+	probe_checks++;
+	for (size_t i = 0; sec != NULL && i < sec->n; i++)
+		if (strcmp(sec->s[i].key, "greeting") != 0)
+			return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
+			    "apps.probe.%s: unknown key (allowed: greeting)",
+			    sec->s[i].key);
+	return XR_OK;
+}
+
+static const xr_service_module app_mods[] = {
+	{ "echo.v1.Echo", echo_add, NULL, NULL },
+	{ "test.v1.AppProbe", probe_add, "probe", probe_check },
+};
+
+/* apps.NAME: a key the core cannot judge passes the config and fails the
+ * module's check in xr_lifecycle_new (config_invalid, naming the key);
+ * a good section reaches the module's add() (its own section only), and a
+ * group with no services hosts every module of the table. */
+static void
+test_apps_section_checked_and_delivered(void **state)
+{
+	static const char *const bad =
+	    "apps:\n  probe: {greeting: hi, bogus: 1}\n";
+	static const char *const good =
+	    "apps:\n  other: {greeting: not-mine}\n"
+	    "  probe: {greeting: hi}\n";
+	struct event_base *base = event_base_new();
+	xr_lifecycle_opts o = { 0 };
+	xr_lifecycle *lc;
+	xr_config cfg;
+	xr_channel *ch;
+	rt_result r;
+	xr_diag d = { 0 };
+	int err;
+
+	(void)state;
+	o.mods = app_mods;
+	o.n_mods = 2;
+	o.cfg = &cfg;
+	assert_int_equal(xr_config_load_string(bad, strlen(bad), &cfg, &d),
+	    XR_OK);
+	probe_checks = 0;
+	assert_null(xr_lifecycle_new(base, &o, &d));
+	assert_int_equal(d.code, XR_ERR_CONFIG_INVALID);
+	assert_string_equal(d.reason,
+	    "apps.probe.bogus: unknown key (allowed: greeting)");
+	assert_int_equal(probe_checks, 1);
+	xr_config_free(&cfg);
+
+	/* no section: the check sees NULL, add() gets NULL */
+	assert_int_equal(xr_config_load_string("", 0, &cfg, &d), XR_OK);
+	assert_non_null(lc = xr_lifecycle_new(base, &o, &d));
+	assert_int_equal(probe_checks, 2);
+	assert_int_equal(xr_lifecycle_start(lc, &d), XR_OK);
+	assert_string_equal(probe_seen, "none");
+	xr_lifecycle_free(lc);
+	xr_config_free(&cfg);
+
+	/* the default group (no services) registers both modules */
+	assert_int_equal(xr_config_load_string(good, strlen(good), &cfg, &d),
+	    XR_OK);
+	assert_int_equal(cfg.groups[0].n_services, 0);
+	assert_non_null(lc = xr_lifecycle_new(base, &o, &d));
+	assert_int_equal(xr_lifecycle_start(lc, &d), XR_OK);
+	assert_int_equal(xr_lifecycle_ready(lc, &d), XR_OK);
+	assert_string_equal(probe_seen, "probe: 1, greeting=hi");
+	assert_non_null(ch = xr_lifecycle_pick(lc, "echo.v1.Echo", NULL, 0,
+	    &err));
+	say(ch, "all modules", 0, 0, SAY, 1000, &r);
+	assert_int_equal(r.code, XR_STATUS_OK);
+	assert_string_equal(r.text, "all modules");
+	assert_int_equal(xr_lifecycle_stop(lc, &d), XR_OK);
+	xr_lifecycle_free(lc);
+	xr_config_free(&cfg);
+	event_base_free(base);
+}
+
 static void
 start_say(xr_channel *ch, uint32_t delay, uint32_t timeout, rt_pending *p)
 {
@@ -654,6 +760,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_proc_int_01_05_start_order),
 		cmocka_unit_test(test_proc_int_02_07_not_ready),
 		cmocka_unit_test(test_proc_int_06_resolution),
+		cmocka_unit_test(test_apps_section_checked_and_delivered),
 		cmocka_unit_test(test_proc_int_03_graceful_stop_drains),
 		cmocka_unit_test(test_stop_timeout_forced),
 		cmocka_unit_test(test_ipc_int_08_sec_ipc_08_no_secret_in_logs),

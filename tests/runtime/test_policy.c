@@ -269,7 +269,7 @@ test_ready_timeout_and_forced_stop(void **state)
 	int err;
 
 	(void)state;
-	rt_new(&r, yaml, NULL, "/bin/sleep", sleep_args);
+	rt_new(&r, yaml, "/bin/sleep", sleep_args);
 	assert_int_equal(xr_lifecycle_start(r.lc, &d), XR_OK);
 	t0 = xr_mono_ms();
 	assert_int_equal(xr_lifecycle_ready(r.lc, &d), XR_ERR_READY_TIMEOUT);

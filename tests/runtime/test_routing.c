@@ -379,7 +379,7 @@ test_topic_inline(void **state)
 		size_t len, n;
 		xr_diag d = { 0 };
 
-		rt_new(&r, yaml_inline_two[p], NULL, NULL, NULL);
+		rt_new(&r, yaml_inline_two[p], NULL, NULL);
 		assert_int_equal(xr_lifecycle_start(r.lc, &d), XR_OK);
 		assert_non_null(tb = xr_transport_topic(rt_transport(&r),
 		    "test.v1.Echo", &d));
@@ -409,27 +409,20 @@ test_topic_inline(void **state)
 	}
 }
 
-/* A group whose services list is empty hosts every module of the table. */
-static void
-empty_services(xr_config *cfg)
-{
-	/* what `services: []` loads as */
-	cfg->groups[0].n_services = 0;
-}
-
+/* A group that lists no services hosts every module of the table. */
 static void
 test_empty_services_all_modules(void **state)
 {
 	static const char *yamls[2] = {
 	    "runtime:\n  platform:\n"
 	    "    process_groups:\n"
-	    "      - {name: all, services: [echo.v1.Echo]}\n",
+	    "      - {name: all, services: []}\n",
 	    "runtime:\n  platform:\n"
 	    "    execution_ipc: {transport: tcp_local}\n"
 	    "    bootstrap: {mode: process_supervisor}\n"
 	    "    lifecycle: {ready_timeout_seconds: 10}\n"
 	    "    process_groups:\n"
-	    "      - {name: all, workers: 1, services: [echo.v1.Echo]}\n",
+	    "      - {name: all, workers: 1}\n",
 	};
 
 	(void)state;
@@ -439,7 +432,7 @@ test_empty_services_all_modules(void **state)
 		xr_diag d = { 0 };
 		int err;
 
-		rt_new(&r, yamls[p], empty_services, NULL, NULL);
+		rt_new(&r, yamls[p], NULL, NULL);
 		assert_int_equal(r.cfg.groups[0].n_services, 0);
 		assert_string_equal(xr_lifecycle_route(r.lc, "echo.v1.Echo"),
 		    "all");

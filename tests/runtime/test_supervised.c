@@ -35,8 +35,10 @@ up(rt_ctx *r, int workers, const char *restart)
 	    "    lifecycle: {ready_timeout_seconds: 10, "
 	    "graceful_timeout_seconds: 3}\n"
 	    "    process_groups:\n"
-	    "      - {name: execution, workers: %d, restart: %s, "
-	    "services: [echo.v1.Echo]}\n", workers, restart);
+	    /* no services: the bundle names none, the worker hosts its
+	     * whole table (echo.v1.Echo, test.v1.Echo) */
+	    "      - {name: execution, workers: %d, restart: %s}\n",
+	    workers, restart);
 	rt_up(r, yaml);
 }
 

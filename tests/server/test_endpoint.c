@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "cfgtab.h"
 #include "echo/v1/echo.pb-c.h"
 #include "frame.h"
 #include "helper_srv.h"
@@ -153,6 +154,50 @@ test_sec_ipc_03_expired_both_directions(void **state)
 	ts_server_stop(&t);
 	assert_int_equal(t.final.rejects[XR_REJECT_EXPIRED], 2);
 	assert_int_equal(rejects_total(&t.final), 2);
+}
+
+/* A server with no limits set takes the config table's defaults: the
+ * HELLO_ACK advertises max_payload_bytes' default, and a frame is stale
+ * past ttl_seconds' default (one second short of it is still fresh). */
+static void
+test_option_defaults_from_config_table(void **state)
+{
+	const uint32_t ttl_ms = xr_cfg_default_u32(XR_CK_TTL_SECONDS) * 1000;
+	Execrpc__V1__HelloAck *ack;
+	const Execrpc__V1__Envelope *e;
+	ts_server t;
+	ts_peer p;
+	uint8_t *f;
+	size_t len;
+	int closed;
+
+	(void)state;
+	assert_int_equal(xr_cfg_default_u32(XR_CK_MAX_PAYLOAD_BYTES), 1048576);
+	assert_int_equal(ttl_ms, 30000);
+	ts_server_start(&t, NULL);
+	ts_peer_open(&p, t.port, ts_master);
+	f = ts_seal(&p, XR_KIND_HELLO, NULL, NULL, 0, 0, 0,
+	    xr_now_ms() - ttl_ms + 1000, &len);
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	assert_non_null(e = ts_recv(&p, 2000, &closed));
+	assert_int_equal(e->kind, XR_KIND_HELLO_ACK);
+	assert_non_null(ack = execrpc__v1__hello_ack__unpack(NULL,
+	    e->payload.len, e->payload.data));
+	assert_int_equal(ack->max_payload_bytes,
+	    xr_cfg_default_u32(XR_CK_MAX_PAYLOAD_BYTES));
+	execrpc__v1__hello_ack__free_unpacked(ack, NULL);
+	ts_peer_close(&p);
+
+	ts_peer_open(&p, t.port, ts_master);
+	f = ts_seal(&p, XR_KIND_HELLO, NULL, NULL, 0, 0, 0,
+	    xr_now_ms() - ttl_ms - 1000, &len);
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	assert_int_equal(ts_wait_closed(&p, 2000, NULL), 1);
+	ts_peer_close(&p);
+	ts_server_stop(&t);
+	assert_int_equal(t.final.rejects[XR_REJECT_EXPIRED], 1);
 }
 
 /* SEC-IPC-04 / IPC-INT-07: a captured request replayed on the same
@@ -647,6 +692,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sec_ipc_01_valid_call_round_trip),
+		cmocka_unit_test(test_option_defaults_from_config_table),
 		cmocka_unit_test(test_sec_ipc_02_bad_tag_closed_never_dispatched),
 		cmocka_unit_test(test_sec_ipc_02_wrong_key),
 		cmocka_unit_test(test_sec_ipc_03_expired_both_directions),

@@ -124,12 +124,67 @@ add_empty(xr_registry *reg, const xr_worker_ctx *ctx)
 	return XR_OK;
 }
 
+/* test.v1.Apps: Say answers with the apps.probe section the module got,
+ * as "key=value;" pairs ("none" without a section). Its check refuses a
+ * key named "bad". */
+static char apps_seen[TS_APPS_SEEN_MAX];
+
+static void
+apps_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
+
+	(void)msg;
+	(void)arg;
+	r.text = apps_seen;
+	r.worker_pid = (uint64_t)getpid();
+	xr_call_reply(call, &r.base);
+}
+
+static int
+add_apps(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	static const xr_handler_fn fns[] = { apps_say };
+
+	ts_apps_render(ctx->app, apps_seen, sizeof(apps_seen));
+	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
+}
+
+static int
+check_apps(const xr_app_section *sec, xr_diag *d)
+{
+	if (xr_app_get(sec, "bad") != NULL)
+		return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
+		    "apps.probe.bad: unknown key (allowed: any other)");
+	return XR_OK;
+}
+
+void
+ts_apps_render(const xr_app_section *sec, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (sec == NULL) {
+		snprintf(out, cap, "none");
+		return;
+	}
+	for (size_t i = 0; i < sec->n && o < cap; i++) {
+		int w = snprintf(out + o, cap - o, "%s=%s;", sec->s[i].key,
+		    sec->s[i].value);
+
+		assert_true(w > 0 && (size_t)w < cap - o);
+		o += (size_t)w;
+	}
+}
+
 static const xr_service_module test_modules[] = {
-	{ "echo.v1.Echo", add_echo },
-	{ "test.v1.Probe", add_probe },
-	{ "test.v1.Wedge", add_wedge },
-	{ "test.v1.Empty", add_empty },
-	{ "test.v1.Stall", add_stall },
+	{ "echo.v1.Echo", add_echo, NULL, NULL },
+	{ "test.v1.Probe", add_probe, NULL, NULL },
+	{ "test.v1.Wedge", add_wedge, NULL, NULL },
+	{ "test.v1.Empty", add_empty, NULL, NULL },
+	{ "test.v1.Stall", add_stall, NULL, NULL },
+	{ "test.v1.Apps", add_apps, "probe", check_apps },
 };
 
 /* ---------- a hand-made worker that breaks the channel's rules ---------- */
@@ -511,7 +566,6 @@ ts_bundle(const xr_keyset *ks, const uint8_t sid[16], const char *service,
 	rt.nonce_cache_size = 1024;
 	rt.graceful_timeout_ms = 5000;
 	rt.drain_inflight = 1;
-	rt.fundload_rules = "baseline";
 	kb.kdf = EXECRPC__V1__KDF__KDF_HKDF_SHA256;
 	kb.web_to_exec.data = (uint8_t *)(uintptr_t)ks->k[0].b;
 	kb.web_to_exec.len = ks->k[0].len;

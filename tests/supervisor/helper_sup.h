@@ -14,6 +14,9 @@
  *   test.v1.Empty  registers nothing (only the built-in Endpoint/Stats)
  *   test.v1.Stall  never returns from registration: a worker that took its
  *                  bundle but never sends READY
+ *   test.v1.Apps   reads apps.probe: echo.v1.Echo/Say answers with the
+ *                  section it got (ts_apps_render); its check_app refuses
+ *                  a key named "bad"
  */
 #ifndef TS_HELPER_SUP_H
 #define TS_HELPER_SUP_H
@@ -39,6 +42,13 @@
 int ts_worker_mode(int argc, char **argv);
 
 #define TS_FAKE_PORT 1111
+
+/* The longest answer of test.v1.Apps. */
+#define TS_APPS_SEEN_MAX 16384
+
+/* An apps section as test.v1.Apps answers: "key=value;" for each setting
+ * in order, "" for an empty one, "none" for NULL (asserts it fits). */
+void ts_apps_render(const xr_app_section *sec, char *out, size_t cap);
 
 /* Parse YAML into `cfg` (asserts). */
 void ts_config(xr_config *cfg, const char *yaml);

@@ -10,9 +10,13 @@
  *                on (READY) is refused, STOP -> STOPPED -> exit 0
  * CHILD-BOOT-03  malformed bundles (garbage, truncated, oversized, unknown
  *                service, no key bundle, short key, non-loopback bind_host,
- *                bad version, none at all, two bundles) exit with the
+ *                limits out of the config table's ranges, bad version,
+ *                apps settings over the config's bounds or refused by
+ *                their module, none at all, two bundles) exit with the
  *                child-bootstrap status and one clear stderr line that
  *                holds no key bytes
+ * plus: the apps sections of a bundle reach their module (ctx->app), and
+ *       a bundle naming no service hosts every module of the table.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -297,7 +301,7 @@ test_child_boot_03_oversized(void **state)
 
 	(void)state;
 	assert_non_null(b);
-	expect_boot_fail(dg, &len, 1, "exceeds the 8192-byte limit");
+	expect_boot_fail(dg, &len, 1, "exceeds the 131072-byte limit");
 	free(b);
 }
 
@@ -334,6 +338,82 @@ static void
 m_no_services(Execrpc__V1__BootstrapBundle *b)
 {
 	b->n_services = 0;
+}
+
+/* A bundle whose apps settings are (app, key, value-of-vlen-'v'), n of
+ * them; value NULL: vlen bytes of 'v'. */
+static Execrpc__V1__AppSetting app_set[40];
+static Execrpc__V1__AppSetting *app_ptr[40];
+static char app_names[40][16], app_keys[40][16], app_long[400];
+
+static void
+set_apps(Execrpc__V1__BootstrapBundle *b, size_t n, const char *app,
+    const char *key, const char *value)
+{
+	for (size_t i = 0; i < n; i++) {
+		execrpc__v1__app_setting__init(&app_set[i]);
+		snprintf(app_names[i], sizeof(app_names[i]), "%s", app);
+		snprintf(app_keys[i], sizeof(app_keys[i]), "%s", key);
+		app_set[i].app = app_names[i];
+		app_set[i].key = app_keys[i];
+		app_set[i].value = (char *)(uintptr_t)value;
+		app_ptr[i] = &app_set[i];
+	}
+	b->n_apps = n;
+	b->apps = app_ptr;
+}
+
+static void
+m_app_long_value(Execrpc__V1__BootstrapBundle *b)
+{
+	memset(app_long, 'v', 256);
+	app_long[256] = '\0';
+	set_apps(b, 1, "probe", "k", app_long);
+}
+
+static void
+m_app_long_key(Execrpc__V1__BootstrapBundle *b)
+{
+	set_apps(b, 1, "probe", "k", "v");
+	memset(app_long, 'k', 128);
+	app_long[128] = '\0';
+	app_set[0].key = app_long;
+}
+
+static void
+m_app_no_key(Execrpc__V1__BootstrapBundle *b)
+{
+	set_apps(b, 1, "probe", "", "v");
+}
+
+static void
+m_app_bad_name(Execrpc__V1__BootstrapBundle *b)
+{
+	set_apps(b, 1, "a/b", "k", "v");
+}
+
+static void
+m_app_too_many_settings(Execrpc__V1__BootstrapBundle *b)
+{
+	set_apps(b, XR_CFG_MAX_APP_SETTINGS + 1, "probe", "k", "v");
+}
+
+static void
+m_app_too_many_sections(Execrpc__V1__BootstrapBundle *b)
+{
+	set_apps(b, XR_CFG_MAX_APPS + 1, "x", "k", "v");
+	for (size_t i = 0; i < XR_CFG_MAX_APPS + 1; i++)
+		snprintf(app_names[i], sizeof(app_names[i]), "app%zu", i);
+}
+
+/* test.v1.Apps refuses a key named "bad" */
+static void
+m_app_refused(Execrpc__V1__BootstrapBundle *b)
+{
+	static char *svc[] = { "test.v1.Apps" };
+
+	b->services = svc;
+	set_apps(b, 1, "probe", "bad", "1");
 }
 
 static void
@@ -373,6 +453,30 @@ m_bad_limit(Execrpc__V1__BootstrapBundle *b)
 }
 
 static void
+m_big_payload(Execrpc__V1__BootstrapBundle *b)
+{
+	b->runtime->max_payload_bytes = 67108865;
+}
+
+static void
+m_small_cache(Execrpc__V1__BootstrapBundle *b)
+{
+	b->runtime->nonce_cache_size = 15;
+}
+
+static void
+m_big_port(Execrpc__V1__BootstrapBundle *b)
+{
+	b->runtime->bind_port = 65536;
+}
+
+static void
+m_long_grace(Execrpc__V1__BootstrapBundle *b)
+{
+	b->runtime->graceful_timeout_ms = 3600001;
+}
+
+static void
 m_bad_version(Execrpc__V1__BootstrapBundle *b)
 {
 	b->version = 2;
@@ -384,13 +488,88 @@ m_no_sid(Execrpc__V1__BootstrapBundle *b)
 	b->control_session_id.len = 0;
 }
 
+/* A bundle's apps settings reach the module that reads them, in order,
+ * and only its own section. */
+static void
+m_apps_round_trip(Execrpc__V1__BootstrapBundle *b)
+{
+	static char *svc[] = { "test.v1.Apps" };
+	static const char *const rows[][3] = {
+		{ "other", "rules", "experiment" },
+		{ "probe", "a", "1" },
+		{ "probe", "b.c", "x y" },
+		{ "other", "z", "" },
+		{ "probe", "l[0]", "~" },
+		{ "probe", "l[1].k", "" },
+	};
+
+	b->services = svc;
+	set_apps(b, 6, "", "", NULL);
+	for (size_t i = 0; i < 6; i++) {
+		snprintf(app_names[i], sizeof(app_names[i]), "%s", rows[i][0]);
+		snprintf(app_keys[i], sizeof(app_keys[i]), "%s", rows[i][1]);
+		app_set[i].value = (char *)(uintptr_t)rows[i][2];
+	}
+}
+
+static void
+test_child_boot_apps_reach_module(void **state)
+{
+	size_t len;
+	uint8_t *b = ts_bundle(&ks, sid, "x", m_apps_round_trip, &len);
+	const uint8_t *dg[1] = { b };
+	xr_auth *a = xr_auth_new(&ks);
+	xr_chan ch;
+	ts_child child;
+	char text[TS_APPS_SEEN_MAX], err[1024];
+	uint16_t port;
+
+	(void)state;
+	ts_child_start(&child, dg, &len, 1);
+	free(b);
+	assert_int_equal(xr_chan_init(&ch, child.ctl, a, sid, 30), XR_OK);
+	port = wait_ready(&ch);
+	assert_int_equal(ts_say(port, &ks, "", 0, text, sizeof(text), NULL),
+	    XR_STATUS_OK);
+	assert_string_equal(text, "a=1;b.c=x y;l[0]=~;l[1].k=;");
+	xr_chan_fini(&ch);
+	shutdown(child.ctl, SHUT_RDWR);
+	assert_int_equal(ts_child_wait(&child, 5000, err, sizeof(err)), 1);
+	xr_auth_free(a);
+}
+
 static void
 test_child_boot_03_bad_modules(void **state)
 {
 	(void)state;
 	expect_bundle_fail(m_unknown_service,
 	    "unknown service \"nope.v1.Missing\"");
-	expect_bundle_fail(m_no_services, "names no services");
+	/* no service named: every module of the table — here echo.v1.Echo,
+	 * then test.v1.Probe, which registers echo.v1.Echo again */
+	expect_bundle_fail(m_no_services,
+	    "registering service \"test.v1.Probe\" failed: invalid argument");
+}
+
+/* The apps settings of a bundle are held to the config's bounds, and each
+ * module of the bundle checks its section. */
+static void
+test_child_boot_03_bad_apps(void **state)
+{
+	(void)state;
+	expect_bundle_fail(m_app_long_value,
+	    "apps[0]: value of 256 bytes (allowed: 0..255)");
+	expect_bundle_fail(m_app_long_key,
+	    "apps[0]: key of 128 bytes (allowed: 1..127)");
+	expect_bundle_fail(m_app_no_key,
+	    "apps[0]: key of 0 bytes (allowed: 1..127)");
+	expect_bundle_fail(m_app_bad_name,
+	    "apps[0]: bad section name \"a/b\"");
+	expect_bundle_fail(m_app_too_many_settings,
+	    "apps[32]: more than 32 settings in apps.probe");
+	expect_bundle_fail(m_app_too_many_sections,
+	    "apps[8]: more than 8 sections");
+	expect_bundle_fail(m_app_refused, "service \"test.v1.Apps\": "
+	    "apps.probe.bad: unknown key (allowed: any other)");
 }
 
 static void
@@ -410,7 +589,20 @@ test_child_boot_03_bad_runtime(void **state)
 	expect_bundle_fail(m_remote_host,
 	    "runtime.bind_host \"10.1.2.3\" is not a loopback address");
 	expect_bundle_fail(m_no_runtime, "no runtime slice");
-	expect_bundle_fail(m_bad_limit, "runtime.ttl_seconds 0 out of range");
+	expect_bundle_fail(m_bad_limit, "runtime slice: runtime.platform."
+	    "execution_ipc.auth.ttl_seconds: 0 out of range (allowed: "
+	    "1..3600)");
+	expect_bundle_fail(m_big_payload, "runtime slice: runtime.platform."
+	    "execution_ipc.max_payload_bytes: 67108865 out of range (allowed: "
+	    "1..67108864)");
+	expect_bundle_fail(m_small_cache, "runtime slice: runtime.platform."
+	    "execution_ipc.auth.nonce_cache_size: 15 out of range (allowed: "
+	    "16..16777216)");
+	expect_bundle_fail(m_big_port, "runtime slice: runtime.platform."
+	    "execution_ipc.bind_port: 65536 out of range (allowed: 0..65535)");
+	expect_bundle_fail(m_long_grace, "runtime slice: runtime.platform."
+	    "lifecycle.graceful_timeout_seconds: 3600001 ms out of range "
+	    "(allowed: 0..3600 s)");
 	expect_bundle_fail(m_bad_version, "unsupported bundle version 2");
 }
 
@@ -455,6 +647,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_child_boot_03_bad_modules),
 		cmocka_unit_test(test_child_boot_03_bad_keys),
 		cmocka_unit_test(test_child_boot_03_bad_runtime),
+		cmocka_unit_test(test_child_boot_03_bad_apps),
+		cmocka_unit_test(test_child_boot_apps_reach_module),
 	};
 	int r;
 

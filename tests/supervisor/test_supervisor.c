@@ -19,7 +19,8 @@
  *               restart on-failure brings it back (restarts == 1), restart
  *               never leaves it FAILED and wait_ready returns worker_failed
  * plus: hardening seen from inside the worker, no zombie or orphan after
- * stop and after free.
+ * stop and after free; the config's apps sections reach the worker module
+ * that reads them, up to the largest bundle.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -323,6 +324,96 @@ test_boot_api_03_child_rejects_bundle(void **state)
 	assert_int_equal(ts_worker_count(&f.rec, XR_ERR_CHILD_BOOTSTRAP_FAILED,
 	    NULL), 1);
 	fx_free(&f);
+}
+
+/* The config's apps sections travel in the bundle and reach the module
+ * that reads them (test.v1.Apps answers with what its add() got), up to
+ * the config's bounds (8 sections of 32 settings with 127-byte keys and
+ * 255-byte values: the largest bundle); a section the module's check
+ * refuses fails the worker's bootstrap. */
+static void
+test_apps_sections_reach_workers(void **state)
+{
+	static const char yaml[] =
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    execution_ipc: {transport: tcp_local}\n"
+	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    process_groups:\n"
+	    "      - {name: apps, workers: 1, services: [test.v1.Apps]}\n"
+	    "apps:\n"
+	    "  other: {a: not-mine}\n"
+	    "  probe:\n"
+	    "    a: 1\n"
+	    "    b: {c: x y}\n"
+	    "    l: [p, {k: ~}]\n";
+	static char big[160 * 1024];
+	struct fx f;
+	xr_diag d = { 0 };
+	char *text = malloc(TS_APPS_SEEN_MAX), *want = malloc(TS_APPS_SEEN_MAX);
+	size_t o;
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(want);
+	fx_new(&f, yaml, NULL, NULL);
+	fx_start_ready(&f);
+	assert_int_equal(ts_say(f.w[0].port, &f.ks, "", 0, text,
+	    TS_APPS_SEEN_MAX, NULL), XR_STATUS_OK);
+	assert_string_equal(text, "a=1;b.c=x y;l[0]=p;l[1].k=~;");
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	fx_free(&f);
+
+	/* every section at its limits */
+	o = (size_t)snprintf(big, sizeof(big), "%.*s", (int)(strstr(yaml,
+	    "apps:\n") - yaml), yaml);
+	o += (size_t)snprintf(big + o, sizeof(big) - o, "apps:\n");
+	for (int a = 0; a < XR_CFG_MAX_APPS; a++) {
+		/* sections a0..a6, then the module's own */
+		if (a == XR_CFG_MAX_APPS - 1)
+			o += (size_t)snprintf(big + o, sizeof(big) - o,
+			    "  probe:\n");
+		else
+			o += (size_t)snprintf(big + o, sizeof(big) - o,
+			    "  a%d:\n", a);
+		for (int i = 0; i < XR_CFG_MAX_APP_SETTINGS; i++)
+			o += (size_t)snprintf(big + o, sizeof(big) - o,
+			    "    k%02d%0124d: \"%c%0254d\"\n", i, 0,
+			    'a' + a, i);
+	}
+	assert_true(o < sizeof(big));
+	fx_new(&f, big, NULL, NULL);
+	assert_int_equal(f.cfg.n_apps, XR_CFG_MAX_APPS);
+	assert_int_equal(strlen(f.cfg.apps[7].s[31].key), 127);
+	assert_int_equal(strlen(f.cfg.apps[7].s[31].value), 255);
+	ts_apps_render(xr_config_app(&f.cfg, "probe"), want, TS_APPS_SEEN_MAX);
+	fx_start_ready(&f);
+	assert_int_equal(ts_say(f.w[0].port, &f.ks, "", 0, text,
+	    TS_APPS_SEEN_MAX, NULL), XR_STATUS_OK);
+	assert_int_equal(strlen(text), 32 * (127 + 1 + 255 + 1));
+	assert_string_equal(text, want);
+	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
+	    XR_OK);
+	fx_free(&f);
+
+	/* the module refuses its section: the worker's bootstrap fails */
+	snprintf(big, sizeof(big), "%sapps: {probe: {bad: 1}}\n",
+	    "runtime:\n  platform:\n    execution_ipc: {transport: tcp_local}\n"
+	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    process_groups:\n"
+	    "      - {name: apps, workers: 1, restart: on-failure,"
+	    " services: [test.v1.Apps]}\n");
+	fx_new(&f, big, NULL, NULL);
+	assert_int_equal(xr_supervisor_start_groups(f.sup, NULL, 0, &d), XR_OK);
+	remember_pgids(&f);
+	assert_int_equal(xr_supervisor_wait_ready(f.sup, READY_MS, &d),
+	    XR_ERR_CHILD_BOOTSTRAP_FAILED);
+	assert_int_equal(ts_worker_count(&f.rec, XR_ERR_CHILD_BOOTSTRAP_FAILED,
+	    NULL), 1);
+	fx_free(&f);
+	free(text);
+	free(want);
 }
 
 /* ---- KEY-IPC-03 ---- */
@@ -707,6 +798,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_boot_api_02_subset),
 		cmocka_unit_test(test_boot_api_03_exec_failure),
 		cmocka_unit_test(test_boot_api_03_child_rejects_bundle),
+		cmocka_unit_test(test_apps_sections_reach_workers),
 		cmocka_unit_test(test_key_ipc_03_bundle_once_and_keys),
 		cmocka_unit_test(test_worker_hardening),
 		cmocka_unit_test(test_stop_ipc_01_graceful_drains_inflight),

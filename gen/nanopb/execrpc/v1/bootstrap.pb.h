@@ -37,8 +37,16 @@ typedef struct _execrpc_v1_RuntimeSlice {
     uint32_t nonce_cache_size;
     uint32_t graceful_timeout_ms;
     bool drain_inflight;
-    char fundload_rules[16]; /* apps.fundload.rules: "baseline" | "experiment" */
 } execrpc_v1_RuntimeSlice;
+
+/* One setting of an apps.NAME section of the config: the section's NAME,
+ the flattened key and the scalar as written (core/config.h). Opaque to
+ the bundle: the worker hands each service module its section. */
+typedef struct _execrpc_v1_AppSetting {
+    char app[64];
+    char key[128];
+    char value[256];
+} execrpc_v1_AppSetting;
 
 typedef PB_BYTES_ARRAY_T(16) execrpc_v1_BootstrapBundle_control_session_id_t;
 typedef struct _execrpc_v1_BootstrapBundle {
@@ -72,12 +80,15 @@ extern "C" {
 
 
 
+
 /* Initializer values for message structs */
 #define execrpc_v1_KeyBundle_init_default        {_execrpc_v1_Kdf_MIN, {0, {0}}, {0, {0}}, {0, {0}}}
-#define execrpc_v1_RuntimeSlice_init_default     {"", 0, 0, 0, 0, 0, 0, ""}
+#define execrpc_v1_RuntimeSlice_init_default     {"", 0, 0, 0, 0, 0, 0}
+#define execrpc_v1_AppSetting_init_default       {"", "", ""}
 #define execrpc_v1_BootstrapBundle_init_default  {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_default, false, execrpc_v1_KeyBundle_init_default, {0, {0}}}
 #define execrpc_v1_KeyBundle_init_zero           {_execrpc_v1_Kdf_MIN, {0, {0}}, {0, {0}}, {0, {0}}}
-#define execrpc_v1_RuntimeSlice_init_zero        {"", 0, 0, 0, 0, 0, 0, ""}
+#define execrpc_v1_RuntimeSlice_init_zero        {"", 0, 0, 0, 0, 0, 0}
+#define execrpc_v1_AppSetting_init_zero          {"", "", ""}
 #define execrpc_v1_BootstrapBundle_init_zero     {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_zero, false, execrpc_v1_KeyBundle_init_zero, {0, {0}}}
 
 /* Field tags (for use in manual encoding/decoding) */
@@ -92,7 +103,9 @@ extern "C" {
 #define execrpc_v1_RuntimeSlice_nonce_cache_size_tag 5
 #define execrpc_v1_RuntimeSlice_graceful_timeout_ms_tag 6
 #define execrpc_v1_RuntimeSlice_drain_inflight_tag 7
-#define execrpc_v1_RuntimeSlice_fundload_rules_tag 8
+#define execrpc_v1_AppSetting_app_tag            1
+#define execrpc_v1_AppSetting_key_tag            2
+#define execrpc_v1_AppSetting_value_tag          3
 #define execrpc_v1_BootstrapBundle_version_tag   1
 #define execrpc_v1_BootstrapBundle_group_tag     2
 #define execrpc_v1_BootstrapBundle_index_tag     3
@@ -117,10 +130,16 @@ X(a, STATIC,   SINGULAR, UINT32,   max_payload_bytes,   3) \
 X(a, STATIC,   SINGULAR, UINT32,   ttl_seconds,       4) \
 X(a, STATIC,   SINGULAR, UINT32,   nonce_cache_size,   5) \
 X(a, STATIC,   SINGULAR, UINT32,   graceful_timeout_ms,   6) \
-X(a, STATIC,   SINGULAR, BOOL,     drain_inflight,    7) \
-X(a, STATIC,   SINGULAR, STRING,   fundload_rules,    8)
+X(a, STATIC,   SINGULAR, BOOL,     drain_inflight,    7)
 #define execrpc_v1_RuntimeSlice_CALLBACK NULL
 #define execrpc_v1_RuntimeSlice_DEFAULT NULL
+
+#define execrpc_v1_AppSetting_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, STRING,   app,               1) \
+X(a, STATIC,   SINGULAR, STRING,   key,               2) \
+X(a, STATIC,   SINGULAR, STRING,   value,             3)
+#define execrpc_v1_AppSetting_CALLBACK NULL
+#define execrpc_v1_AppSetting_DEFAULT NULL
 
 #define execrpc_v1_BootstrapBundle_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT32,   version,           1) \
@@ -137,17 +156,20 @@ X(a, STATIC,   SINGULAR, BYTES,    control_session_id,   7)
 
 extern const pb_msgdesc_t execrpc_v1_KeyBundle_msg;
 extern const pb_msgdesc_t execrpc_v1_RuntimeSlice_msg;
+extern const pb_msgdesc_t execrpc_v1_AppSetting_msg;
 extern const pb_msgdesc_t execrpc_v1_BootstrapBundle_msg;
 
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
 #define execrpc_v1_KeyBundle_fields &execrpc_v1_KeyBundle_msg
 #define execrpc_v1_RuntimeSlice_fields &execrpc_v1_RuntimeSlice_msg
+#define execrpc_v1_AppSetting_fields &execrpc_v1_AppSetting_msg
 #define execrpc_v1_BootstrapBundle_fields &execrpc_v1_BootstrapBundle_msg
 
 /* Maximum encoded size of messages (where known) */
-#define execrpc_v1_BootstrapBundle_size          2494
+#define execrpc_v1_AppSetting_size               453
+#define execrpc_v1_BootstrapBundle_size          2477
 #define execrpc_v1_KeyBundle_size                200
-#define execrpc_v1_RuntimeSlice_size             114
+#define execrpc_v1_RuntimeSlice_size             97
 
 #ifdef __cplusplus
 } /* extern "C" */

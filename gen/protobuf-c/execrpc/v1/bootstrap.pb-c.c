@@ -97,6 +97,51 @@ void   execrpc__v1__runtime_slice__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__runtime_slice__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   execrpc__v1__app_setting__init
+                     (Execrpc__V1__AppSetting         *message)
+{
+  static const Execrpc__V1__AppSetting init_value = EXECRPC__V1__APP_SETTING__INIT;
+  *message = init_value;
+}
+size_t execrpc__v1__app_setting__get_packed_size
+                     (const Execrpc__V1__AppSetting *message)
+{
+  assert(message->base.descriptor == &execrpc__v1__app_setting__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t execrpc__v1__app_setting__pack
+                     (const Execrpc__V1__AppSetting *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &execrpc__v1__app_setting__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t execrpc__v1__app_setting__pack_to_buffer
+                     (const Execrpc__V1__AppSetting *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &execrpc__v1__app_setting__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Execrpc__V1__AppSetting *
+       execrpc__v1__app_setting__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Execrpc__V1__AppSetting *)
+     protobuf_c_message_unpack (&execrpc__v1__app_setting__descriptor,
+                                allocator, len, data);
+}
+void   execrpc__v1__app_setting__free_unpacked
+                     (Execrpc__V1__AppSetting *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &execrpc__v1__app_setting__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   execrpc__v1__bootstrap_bundle__init
                      (Execrpc__V1__BootstrapBundle         *message)
 {
@@ -219,7 +264,7 @@ const ProtobufCMessageDescriptor execrpc__v1__key_bundle__descriptor =
   (ProtobufCMessageInit) execrpc__v1__key_bundle__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__runtime_slice__field_descriptors[8] =
+static const ProtobufCFieldDescriptor execrpc__v1__runtime_slice__field_descriptors[7] =
 {
   {
     "bind_host",
@@ -305,24 +350,11 @@ static const ProtobufCFieldDescriptor execrpc__v1__runtime_slice__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "fundload_rules",
-    8,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__RuntimeSlice, fundload_rules),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned execrpc__v1__runtime_slice__field_indices_by_name[] = {
   0,   /* field[0] = bind_host */
   1,   /* field[1] = bind_port */
   6,   /* field[6] = drain_inflight */
-  7,   /* field[7] = fundload_rules */
   5,   /* field[5] = graceful_timeout_ms */
   2,   /* field[2] = max_payload_bytes */
   4,   /* field[4] = nonce_cache_size */
@@ -331,7 +363,7 @@ static const unsigned execrpc__v1__runtime_slice__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__runtime_slice__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__runtime_slice__descriptor =
 {
@@ -341,14 +373,78 @@ const ProtobufCMessageDescriptor execrpc__v1__runtime_slice__descriptor =
   "Execrpc__V1__RuntimeSlice",
   "execrpc.v1",
   sizeof(Execrpc__V1__RuntimeSlice),
-  8,
+  7,
   execrpc__v1__runtime_slice__field_descriptors,
   execrpc__v1__runtime_slice__field_indices_by_name,
   1,  execrpc__v1__runtime_slice__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__runtime_slice__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[7] =
+static const ProtobufCFieldDescriptor execrpc__v1__app_setting__field_descriptors[3] =
+{
+  {
+    "app",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__AppSetting, app),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__AppSetting, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__AppSetting, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned execrpc__v1__app_setting__field_indices_by_name[] = {
+  0,   /* field[0] = app */
+  1,   /* field[1] = key */
+  2,   /* field[2] = value */
+};
+static const ProtobufCIntRange execrpc__v1__app_setting__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor execrpc__v1__app_setting__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "execrpc.v1.AppSetting",
+  "AppSetting",
+  "Execrpc__V1__AppSetting",
+  "execrpc.v1",
+  sizeof(Execrpc__V1__AppSetting),
+  3,
+  execrpc__v1__app_setting__field_descriptors,
+  execrpc__v1__app_setting__field_indices_by_name,
+  1,  execrpc__v1__app_setting__number_ranges,
+  (ProtobufCMessageInit) execrpc__v1__app_setting__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[8] =
 {
   {
     "version",
@@ -434,8 +530,21 @@ static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "apps",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Execrpc__V1__BootstrapBundle, n_apps),
+    offsetof(Execrpc__V1__BootstrapBundle, apps),
+    &execrpc__v1__app_setting__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
+  7,   /* field[7] = apps */
   6,   /* field[6] = control_session_id */
   1,   /* field[1] = group */
   2,   /* field[2] = index */
@@ -447,7 +556,7 @@ static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__bootstrap_bundle__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
 {
@@ -457,7 +566,7 @@ const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
   "Execrpc__V1__BootstrapBundle",
   "execrpc.v1",
   sizeof(Execrpc__V1__BootstrapBundle),
-  7,
+  8,
   execrpc__v1__bootstrap_bundle__field_descriptors,
   execrpc__v1__bootstrap_bundle__field_indices_by_name,
   1,  execrpc__v1__bootstrap_bundle__number_ranges,

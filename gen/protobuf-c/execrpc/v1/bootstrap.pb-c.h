@@ -17,6 +17,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Execrpc__V1__KeyBundle Execrpc__V1__KeyBundle;
 typedef struct Execrpc__V1__RuntimeSlice Execrpc__V1__RuntimeSlice;
+typedef struct Execrpc__V1__AppSetting Execrpc__V1__AppSetting;
 typedef struct Execrpc__V1__BootstrapBundle Execrpc__V1__BootstrapBundle;
 
 
@@ -69,14 +70,27 @@ struct  Execrpc__V1__RuntimeSlice
   uint32_t nonce_cache_size;
   uint32_t graceful_timeout_ms;
   protobuf_c_boolean drain_inflight;
-  /*
-   * apps.fundload.rules: "baseline" | "experiment"
-   */
-  char *fundload_rules;
 };
 #define EXECRPC__V1__RUNTIME_SLICE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__runtime_slice__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * One setting of an apps.NAME section of the config: the section's NAME,
+ * the flattened key and the scalar as written (core/config.h). Opaque to
+ * the bundle: the worker hands each service module its section.
+ */
+struct  Execrpc__V1__AppSetting
+{
+  ProtobufCMessage base;
+  char *app;
+  char *key;
+  char *value;
+};
+#define EXECRPC__V1__APP_SETTING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__app_setting__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Execrpc__V1__BootstrapBundle
@@ -107,10 +121,17 @@ struct  Execrpc__V1__BootstrapBundle
    * id; each direction's sequence counts from 1.
    */
   ProtobufCBinaryData control_session_id;
+  /*
+   * Every apps.NAME section of the config, in order: at most 8 sections of
+   * at most 32 settings each (app < 64, key < 128, value < 256 bytes). A
+   * section without settings has no entry: the worker sees no section.
+   */
+  size_t n_apps;
+  Execrpc__V1__AppSetting **apps;
 };
 #define EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__bootstrap_bundle__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, NULL, {0,NULL} }
+    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, NULL, {0,NULL}, 0,NULL }
 
 
 /* Execrpc__V1__KeyBundle methods */
@@ -151,6 +172,25 @@ Execrpc__V1__RuntimeSlice *
 void   execrpc__v1__runtime_slice__free_unpacked
                      (Execrpc__V1__RuntimeSlice *message,
                       ProtobufCAllocator *allocator);
+/* Execrpc__V1__AppSetting methods */
+void   execrpc__v1__app_setting__init
+                     (Execrpc__V1__AppSetting         *message);
+size_t execrpc__v1__app_setting__get_packed_size
+                     (const Execrpc__V1__AppSetting   *message);
+size_t execrpc__v1__app_setting__pack
+                     (const Execrpc__V1__AppSetting   *message,
+                      uint8_t             *out);
+size_t execrpc__v1__app_setting__pack_to_buffer
+                     (const Execrpc__V1__AppSetting   *message,
+                      ProtobufCBuffer     *buffer);
+Execrpc__V1__AppSetting *
+       execrpc__v1__app_setting__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   execrpc__v1__app_setting__free_unpacked
+                     (Execrpc__V1__AppSetting *message,
+                      ProtobufCAllocator *allocator);
 /* Execrpc__V1__BootstrapBundle methods */
 void   execrpc__v1__bootstrap_bundle__init
                      (Execrpc__V1__BootstrapBundle         *message);
@@ -178,6 +218,9 @@ typedef void (*Execrpc__V1__KeyBundle_Closure)
 typedef void (*Execrpc__V1__RuntimeSlice_Closure)
                  (const Execrpc__V1__RuntimeSlice *message,
                   void *closure_data);
+typedef void (*Execrpc__V1__AppSetting_Closure)
+                 (const Execrpc__V1__AppSetting *message,
+                  void *closure_data);
 typedef void (*Execrpc__V1__BootstrapBundle_Closure)
                  (const Execrpc__V1__BootstrapBundle *message,
                   void *closure_data);
@@ -190,6 +233,7 @@ typedef void (*Execrpc__V1__BootstrapBundle_Closure)
 extern const ProtobufCEnumDescriptor    execrpc__v1__kdf__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__key_bundle__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__runtime_slice__descriptor;
+extern const ProtobufCMessageDescriptor execrpc__v1__app_setting__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor;
 
 PROTOBUF_C__END_DECLS
