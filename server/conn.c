@@ -19,64 +19,6 @@
 
 static void conn_rearm(struct conn *c);
 
-/* ---------- the per-connection call table ---------- */
-
-static size_t
-id_hash(uint64_t id, size_t mask)
-{
-	id ^= id >> 33;
-	id *= 0xff51afd7ed558ccdULL;
-	id ^= id >> 33;
-	return (size_t)id & mask;
-}
-
-static struct call_slot *
-calls_find(struct conn *c, uint64_t id)
-{
-	for (size_t i = id_hash(id, c->calls_mask); c->calls[i].id != 0;
-	    i = (i + 1) & c->calls_mask)
-		if (c->calls[i].id == id)
-			return &c->calls[i];
-	return NULL;
-}
-
-static void
-calls_insert(struct conn *c, uint64_t id, xr_call *call)
-{
-	size_t i = id_hash(id, c->calls_mask);
-
-	while (c->calls[i].id != 0)
-		i = (i + 1) & c->calls_mask;
-	c->calls[i].id = id;
-	c->calls[i].call = call;
-	c->ncalls++;
-}
-
-static void
-calls_remove(struct conn *c, struct call_slot *slot)
-{
-	size_t i = (size_t)(slot - c->calls), j = i;
-
-	c->ncalls--;
-	for (;;) {
-		c->calls[i].id = 0;
-		for (;;) {
-			size_t home;
-
-			j = (j + 1) & c->calls_mask;
-			if (c->calls[j].id == 0)
-				return;
-			home = id_hash(c->calls[j].id, c->calls_mask);
-			if (i <= j ? (i < home && home <= j)
-			    : (i < home || home <= j))
-				continue;
-			c->calls[i] = c->calls[j];
-			i = j;
-			break;
-		}
-	}
-}
-
 /* ---------- sending ---------- */
 
 static void
@@ -157,16 +99,15 @@ conn_call_complete(void *owner, uint64_t call_id, int code, const char *msg,
     const uint8_t *resp, size_t len)
 {
 	struct conn *c = owner;
-	struct call_slot *slot = calls_find(c, call_id);
 
-	if (slot != NULL)
-		calls_remove(c, slot);
+	(void)xr_hmap_remove(&c->calls, &call_id, sizeof(call_id));
 	if (code == XR_STATUS_OK)
 		c->srv->st.calls_ok++;
 	else
 		c->srv->st.calls_failed++;
 	send_response(c, call_id, code, msg, resp, len);
-	if (c->state == CONN_OPEN && c->goaway_sent && c->ncalls == 0)
+	if (c->state == CONN_OPEN && c->goaway_sent &&
+	    xr_hmap_count(&c->calls) == 0)
 		xr_conn_close(c, 1);
 	else if (c->state == CONN_OPEN)
 		conn_rearm(c);
@@ -178,7 +119,8 @@ handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
 	xr_server *s = c->srv;
 	xr_call *call;
 
-	if (e->call_id == 0 || calls_find(c, e->call_id) != NULL) {
+	if (e->call_id == 0 ||
+	    xr_hmap_find(&c->calls, &e->call_id, sizeof(e->call_id)) != NULL) {
 		xr_debug("server: protocol error: bad or duplicate call id");
 		xr_conn_close(c, 0);
 		return;
@@ -193,28 +135,33 @@ handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
 		    "server draining", NULL, 0);
 		return;
 	}
-	if (c->ncalls >= s->o.max_inflight) {
+	if (xr_hmap_count(&c->calls) >= s->o.max_inflight) {
 		conn_call_complete(c, e->call_id, XR_STATUS_RESOURCE_EXHAUSTED,
 		    "too many calls in flight on this connection", NULL, 0);
+		return;
+	}
+	/* room for the call before it starts: the insert below cannot fail */
+	if (xr_hmap_reserve(&c->calls, xr_hmap_count(&c->calls) + 1) !=
+	    XR_OK) {
+		conn_call_complete(c, e->call_id, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "out of memory", NULL, 0);
 		return;
 	}
 	s->st.calls_started++;
 	call = xr_dispatch_start(s->reg, e->method, e->payload.data,
 	    e->payload.len, e->timeout_ms, conn_call_complete, c, e->call_id);
 	if (call != NULL && c->state == CONN_OPEN)
-		calls_insert(c, e->call_id, call);
+		(void)xr_hmap_insert(&c->calls, &e->call_id,
+		    sizeof(e->call_id), call);
 }
 
 static void
 handle_cancel(struct conn *c, uint64_t call_id)
 {
-	struct call_slot *slot = calls_find(c, call_id);
-	xr_call *call;
+	xr_call *call = xr_hmap_remove(&c->calls, &call_id, sizeof(call_id));
 
-	if (slot == NULL)
+	if (call == NULL)
 		return;		/* already answered: the CANCEL crossed it */
-	call = slot->call;
-	calls_remove(c, slot);
 	c->srv->st.calls_cancelled++;
 	xr_dispatch_abandon(call);
 }
@@ -381,7 +328,7 @@ conn_rearm(struct conn *c)
 		at = c->accepted_ms + o->handshake_timeout_ms;
 	else if (c->frame_started_ms != 0)
 		at = c->frame_started_ms + o->frame_timeout_ms;
-	else if (c->ncalls == 0)
+	else if (xr_hmap_count(&c->calls) == 0)
 		at = c->last_rx_ms + o->idle_timeout_ms;
 	else {
 		event_del(&c->timer);
@@ -400,7 +347,7 @@ xr_conn_destroy(struct conn *c)
 	event_del(&c->timer);
 	event_del(&c->free_ev);
 	bufferevent_free(c->bev);
-	free(c->calls);
+	xr_hmap_fini(&c->calls);
 	xr_wipe(&c->sess, sizeof(c->sess));
 	free(c);
 }
@@ -427,16 +374,17 @@ xr_conn_close(struct conn *c, int flush)
 	if (c->state == CONN_DEAD)
 		return;
 	xr_debug("server: closing a connection (%zu calls in flight, %s)",
-	    c->ncalls, flush ? "flushing" : "now");
+	    xr_hmap_count(&c->calls), flush ? "flushing" : "now");
 	if (c->state != CONN_CLOSING) {
-		for (size_t i = 0; i <= c->calls_mask; i++) {
-			if (c->calls[i].id == 0)
-				continue;
+		xr_hmap_iter it;
+		void *call;
+
+		xr_hmap_iter_init(&it, &c->calls);
+		while (xr_hmap_iter_next(&it, NULL, NULL, &call)) {
+			(void)xr_hmap_iter_remove(&it);
 			s->st.calls_cancelled++;
-			xr_dispatch_abandon(c->calls[i].call);
-			c->calls[i].id = 0;
+			xr_dispatch_abandon(call);
 		}
-		c->ncalls = 0;
 		TAILQ_REMOVE(&s->conns, c, link);
 		TAILQ_INSERT_TAIL(&s->dying, c, link);
 		s->st.connections_open--;
@@ -466,23 +414,21 @@ xr_conn_accept(xr_server *s, evutil_socket_t fd)
 {
 	struct conn *c;
 	int one = 1;
-	size_t nslots = 16;
 
-	while (nslots < (size_t)s->o.max_inflight * 2)
-		nslots <<= 1;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->calls = calloc(nslots, sizeof(*c->calls))) == NULL ||
 	    (c->bev = bufferevent_socket_new(s->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		if (c != NULL)
-			free(c->calls);
 		free(c);
 		evutil_closesocket(fd);
 		return XR_ERR_NOMEM;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->srv = s;
-	c->calls_mask = nslots - 1;
+	/* max_inflight is at least 1 (defaults); a larger limit than the
+	 * map takes is refused call by call by the reserve in
+	 * handle_request() */
+	(void)xr_hmap_init(&c->calls, s->o.max_inflight < XR_HMAP_MAX_ENTRIES ?
+	    s->o.max_inflight : XR_HMAP_MAX_ENTRIES);
 	c->state = CONN_HANDSHAKE;
 	c->accepted_ms = c->last_rx_ms = xr_mono_ms();
 	xr_reader_init_rx(&c->rd, &s->rx);
@@ -505,7 +451,7 @@ xr_conn_drain(struct conn *c)
 		xr_conn_close(c, 0);
 	else if (c->state == CONN_OPEN) {
 		send_goaway(c);
-		if (c->ncalls == 0)
+		if (xr_hmap_count(&c->calls) == 0)
 			xr_conn_close(c, 1);
 	}
 }

@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "codec.h"
 #include "config.h"
+#include "hmap.h"
 #include "reader.h"
 #include "replay.h"
 #include "rx.h"
@@ -42,19 +43,18 @@ enum conn_state {
 	CONN_DEAD,		/* free scheduled */
 };
 
-struct call_slot {
-	uint64_t id;		/* 0 = empty */
-	xr_call *call;
-};
-
 /* One accepted connection; on exactly one of its server's two lists. */
 struct conn {
 	xr_server *srv;
 	struct bufferevent *bev;
 	enum conn_state state;
 	xr_session sess;
-	struct call_slot *calls;	/* open addressing on call_id */
-	size_t calls_mask, ncalls;
+	/* Calls in flight: call_id (its 8 bytes, inline in the slot) ->
+	 * xr_call. The ids come from frames that passed the signature check.
+	 * Bounded by max_inflight; the slot array is allocated on the first
+	 * call and grows with the calls in flight, so an idle connection
+	 * holds none. */
+	xr_hmap calls;
 	uint64_t accepted_ms, last_rx_ms, frame_started_ms;
 	int goaway_sent;
 	int read_paused;		/* backpressure */
