@@ -406,6 +406,45 @@ test_cancel(void **state)
 	assert_int_equal(t.final.calls_ok, 1);
 }
 
+/* A connection the server closes with calls in flight abandons every one of
+ * them (40: more than the call table's first 16 slots hold, so it grew):
+ * each counted as cancelled, none answered, none left to complete later. */
+static void
+test_close_abandons_calls_in_flight(void **state)
+{
+	enum { N = 40 };
+	ts_server t;
+	ts_peer p;
+	uint8_t *f;
+	size_t len;
+	int frames = -1;
+
+	(void)state;
+	ts_server_start(&t, NULL);
+	ts_peer_open(&p, t.port, ts_master);
+	ts_handshake(&p);
+	for (int i = 0; i < N; i++)
+		ts_send_say(&p, "held", 5000, 10000);
+	/* a bad tag after them: the server closes the connection itself */
+	f = ts_seal(&p, XR_KIND_REQUEST, "echo.v1.Echo/Say", NULL, 0, N + 1,
+	    1000, 0, &len);
+	f[len - 1] ^= 0x01;
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	assert_int_equal(ts_wait_closed(&p, 2000, &frames), 1);
+	assert_int_equal(frames, 0);
+	ts_peer_close(&p);
+	ts_server_stop(&t);
+	assert_int_equal(t.echo_handler_calls, N);
+	assert_int_equal(t.final.calls_started, N);
+	assert_int_equal(t.final.calls_cancelled, N);
+	assert_int_equal(t.final.calls_ok, 0);
+	assert_int_equal(t.final.calls_failed, 0);
+	assert_int_equal(t.final.connections_open, 0);
+	assert_int_equal(t.final.rejects[XR_REJECT_BAD_SIGNATURE], 1);
+	assert_int_equal(rejects_total(&t.final), 1);
+}
+
 /* Past max_inflight a call gets RESOURCE_EXHAUSTED at once. */
 static void
 test_inflight_limit(void **state)
@@ -702,6 +741,7 @@ main(void)
 		cmocka_unit_test(test_sec_ipc_07_loopback_only),
 		cmocka_unit_test(test_deadline_exceeded),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_close_abandons_calls_in_flight),
 		cmocka_unit_test(test_inflight_limit),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_slow_peers_closed),

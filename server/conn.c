@@ -1,0 +1,457 @@
+/*
+ * server/conn.c — one connection of the execution endpoint: frames in
+ * through the reader and the receive pipeline, dispatch by envelope kind,
+ * sealed responses out, timeouts, the call table, close and deferred free.
+ * Roles of the server's files: server_priv.h.
+ */
+#include "server_priv.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "log.h"
+
+static void conn_rearm(struct conn *c);
+
+/* ---------- sending ---------- */
+
+static void
+env_session(struct conn *c, Execrpc__V1__Envelope *e, uint32_t kind,
+    uint8_t nonce[XR_NONCE_LEN])
+{
+	xr_codec_env_init(e, kind, nonce);
+	e->session_id.data = c->sess.id;
+	e->session_id.len = XR_SESSION_ID_LEN;
+	e->sequence = xr_session_next_seq(&c->sess);
+}
+
+static int
+conn_send(struct conn *c, const Execrpc__V1__Envelope *e)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec v;
+	size_t need = xr_codec_sealed_len(e), len;
+
+	if (evbuffer_reserve_space(out, need, &v, 1) < 1)
+		return XR_ERR_NOMEM;
+	if (xr_codec_seal(c->srv->auth, XR_DIR_EXEC_TO_WEB, e, v.iov_base,
+	    v.iov_len, &len) != XR_OK)
+		return XR_ERR_INTERNAL;
+	v.iov_len = len;
+	evbuffer_commit_space(out, &v, 1);
+	if (!c->read_paused && evbuffer_get_length(out) > c->srv->o.max_outbuf) {
+		/* backpressure: stop reading until the peer drains */
+		bufferevent_disable(c->bev, EV_READ);
+		c->read_paused = 1;
+	}
+	return XR_OK;
+}
+
+static void
+send_response(struct conn *c, uint64_t call_id, int code, const char *msg,
+    const uint8_t *resp, size_t len)
+{
+	Execrpc__V1__Envelope e;
+	Execrpc__V1__Status st = EXECRPC__V1__STATUS__INIT;
+	uint8_t nonce[XR_NONCE_LEN];
+
+	env_session(c, &e, XR_KIND_RESPONSE, nonce);
+	e.call_id = call_id;
+	st.code = (Execrpc__V1__StatusCode)code;
+	st.message = (char *)(uintptr_t)(msg != NULL ? msg : "");
+	e.status = &st;
+	if (code == XR_STATUS_OK) {
+		e.payload.data = (uint8_t *)(uintptr_t)resp;
+		e.payload.len = len;
+	}
+	if (conn_send(c, &e) != XR_OK)
+		xr_conn_close(c, 0);
+}
+
+static void
+send_goaway(struct conn *c)
+{
+	Execrpc__V1__Envelope e;
+	Execrpc__V1__Status st = EXECRPC__V1__STATUS__INIT;
+	uint8_t nonce[XR_NONCE_LEN];
+
+	if (c->goaway_sent || c->state != CONN_OPEN)
+		return;
+	c->goaway_sent = 1;
+	env_session(c, &e, XR_KIND_GOAWAY, nonce);
+	st.code = EXECRPC__V1__STATUS_CODE__STATUS_UNAVAILABLE;
+	st.message = "server draining";
+	e.status = &st;
+	if (conn_send(c, &e) != XR_OK)
+		xr_conn_close(c, 0);
+}
+
+/* ---------- calls ---------- */
+
+static void
+conn_call_complete(void *owner, uint64_t call_id, int code, const char *msg,
+    const uint8_t *resp, size_t len)
+{
+	struct conn *c = owner;
+
+	(void)xr_hmap_remove(&c->calls, &call_id, sizeof(call_id));
+	if (code == XR_STATUS_OK)
+		c->srv->st.calls_ok++;
+	else
+		c->srv->st.calls_failed++;
+	send_response(c, call_id, code, msg, resp, len);
+	if (c->state == CONN_OPEN && c->goaway_sent &&
+	    xr_hmap_count(&c->calls) == 0)
+		xr_conn_close(c, 1);
+	else if (c->state == CONN_OPEN)
+		conn_rearm(c);
+}
+
+static void
+handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
+{
+	xr_server *s = c->srv;
+	xr_call *call;
+
+	if (e->call_id == 0 ||
+	    xr_hmap_find(&c->calls, &e->call_id, sizeof(e->call_id)) != NULL) {
+		xr_debug("server: protocol error: bad or duplicate call id");
+		xr_conn_close(c, 0);
+		return;
+	}
+	if (e->method == NULL || e->method[0] == '\0') {
+		conn_call_complete(c, e->call_id, XR_STATUS_INVALID_ARGUMENT,
+		    "method missing", NULL, 0);
+		return;
+	}
+	if (s->draining || c->goaway_sent) {
+		conn_call_complete(c, e->call_id, XR_STATUS_UNAVAILABLE,
+		    "server draining", NULL, 0);
+		return;
+	}
+	if (xr_hmap_count(&c->calls) >= s->o.max_inflight) {
+		conn_call_complete(c, e->call_id, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "too many calls in flight on this connection", NULL, 0);
+		return;
+	}
+	/* room for the call before it starts: the insert below cannot fail */
+	if (xr_hmap_reserve(&c->calls, xr_hmap_count(&c->calls) + 1) !=
+	    XR_OK) {
+		conn_call_complete(c, e->call_id, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "out of memory", NULL, 0);
+		return;
+	}
+	s->st.calls_started++;
+	call = xr_dispatch_start(s->reg, e->method, e->payload.data,
+	    e->payload.len, e->timeout_ms, conn_call_complete, c, e->call_id);
+	if (call != NULL && c->state == CONN_OPEN)
+		(void)xr_hmap_insert(&c->calls, &e->call_id,
+		    sizeof(e->call_id), call);
+}
+
+static void
+handle_cancel(struct conn *c, uint64_t call_id)
+{
+	xr_call *call = xr_hmap_remove(&c->calls, &call_id, sizeof(call_id));
+
+	if (call == NULL)
+		return;		/* already answered: the CANCEL crossed it */
+	c->srv->st.calls_cancelled++;
+	xr_dispatch_abandon(call);
+}
+
+static void
+handle_hello(struct conn *c, const xr_env_view *v)
+{
+	Execrpc__V1__Envelope e;
+	Execrpc__V1__HelloAck ack = EXECRPC__V1__HELLO_ACK__INIT;
+	uint8_t nonce[XR_NONCE_LEN], ack_nonce[XR_NONCE_LEN], buf[32];
+
+	if (xr_session_open(&c->sess) != XR_OK) {
+		xr_conn_close(c, 0);
+		return;
+	}
+	c->state = CONN_OPEN;
+	memcpy(ack_nonce, v->nonce, XR_NONCE_LEN);
+	env_session(c, &e, XR_KIND_HELLO_ACK, nonce);
+	e.ack_nonce.data = ack_nonce;
+	e.ack_nonce.len = XR_NONCE_LEN;
+	ack.max_inflight = c->srv->o.max_inflight;
+	ack.max_payload_bytes = c->srv->o.max_payload_bytes;
+	e.payload.len = execrpc__v1__hello_ack__pack(&ack, buf);
+	e.payload.data = buf;
+	if (conn_send(c, &e) != XR_OK) {
+		xr_conn_close(c, 0);
+		return;
+	}
+	if (c->srv->draining)
+		send_goaway(c);
+}
+
+static void
+handle_ping(struct conn *c)
+{
+	Execrpc__V1__Envelope e;
+	uint8_t nonce[XR_NONCE_LEN];
+
+	env_session(c, &e, XR_KIND_PONG, nonce);
+	if (conn_send(c, &e) != XR_OK)
+		xr_conn_close(c, 0);
+}
+
+/* One accepted frame: route by kind. */
+static void
+conn_dispatch(struct conn *c, const Execrpc__V1__Envelope *e,
+    const xr_env_view *v)
+{
+	switch (v->kind) {
+	case XR_KIND_HELLO:
+		handle_hello(c, v);
+		break;
+	case XR_KIND_REQUEST:
+		handle_request(c, e);
+		break;
+	case XR_KIND_CANCEL:
+		handle_cancel(c, e->call_id);
+		break;
+	case XR_KIND_PING:
+		handle_ping(c);
+		break;
+	default:		/* the whitelist admits nothing else */
+		xr_conn_close(c, 0);
+		break;
+	}
+}
+
+/* ---------- reading ---------- */
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	xr_server *s = c->srv;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	xr_env_decoder dec = xr_codec_decoder(s->codec);
+
+	while (c->state == CONN_HANDSHAKE || c->state == CONN_OPEN) {
+		const uint8_t *body;
+		size_t len;
+		xr_env_view v;
+		int r;
+
+		/* 1. the length, before a byte of the body is buffered; the
+		 * reader wakes us again only when the whole frame is in */
+		r = xr_reader_bufferevent(&c->rd, bev, &body, &len);
+		if (r == XR_ERR_AGAIN)
+			break;
+		if (r != XR_OK) {
+			xr_debug("server: frame rejected: %s", xr_err_name(r));
+			xr_conn_close(c, 0);
+			return;
+		}
+		/* 2-6. the receive pipeline, on the frame in place */
+		r = xr_rx_frame(&s->rx, &c->sess, body, len, xr_now_ms(), &dec,
+		    &v);
+		if (r != XR_OK) {
+			xr_debug("server: frame rejected: %s", xr_err_name(r));
+			xr_conn_close(c, 0);
+			return;
+		}
+		c->last_rx_ms = xr_mono_ms();
+		c->frame_started_ms = 0;
+		conn_dispatch(c, xr_codec_envelope(s->codec), &v);
+		xr_codec_reset(s->codec);
+	}
+	if (c->state == CONN_HANDSHAKE || c->state == CONN_OPEN) {
+		if (evbuffer_get_length(in) == 0)
+			c->frame_started_ms = 0;
+		else if (c->frame_started_ms == 0)
+			c->frame_started_ms = xr_mono_ms();
+		conn_rearm(c);
+	}
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (c->state == CONN_CLOSING) {
+		if (left == 0)
+			xr_conn_close(c, 0);
+		return;
+	}
+	if (c->read_paused && left <= c->srv->o.max_outbuf / 2) {
+		c->read_paused = 0;
+		bufferevent_enable(bev, EV_READ);
+	}
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		xr_conn_close(c, 0);
+}
+
+/* ---------- timers and teardown ---------- */
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	xr_debug("server: connection timed out");
+	xr_conn_close(c, 0);
+}
+
+static void
+conn_rearm(struct conn *c)
+{
+	const xr_server_opts *o = &c->srv->o;
+	uint64_t now = xr_mono_ms(), at;
+	struct timeval tv;
+
+	if (c->state == CONN_HANDSHAKE)
+		at = c->accepted_ms + o->handshake_timeout_ms;
+	else if (c->frame_started_ms != 0)
+		at = c->frame_started_ms + o->frame_timeout_ms;
+	else if (xr_hmap_count(&c->calls) == 0)
+		at = c->last_rx_ms + o->idle_timeout_ms;
+	else {
+		event_del(&c->timer);
+		return;
+	}
+	at = at > now ? at - now : 0;
+	tv.tv_sec = (time_t)(at / 1000);
+	tv.tv_usec = (suseconds_t)(at % 1000) * 1000;
+	event_add(&c->timer, &tv);
+}
+
+void
+xr_conn_destroy(struct conn *c)
+{
+	TAILQ_REMOVE(&c->srv->dying, c, link);
+	event_del(&c->timer);
+	event_del(&c->free_ev);
+	bufferevent_free(c->bev);
+	xr_hmap_fini(&c->calls);
+	xr_wipe(&c->sess, sizeof(c->sess));
+	free(c);
+}
+
+static void
+conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	xr_server *s = c->srv;
+
+	(void)fd;
+	(void)what;
+	xr_conn_destroy(c);
+	xr_server_drain_check(s);
+}
+
+/* The memory is freed from a deferred callback, never inside the
+ * connection's own callback. */
+void
+xr_conn_close(struct conn *c, int flush)
+{
+	xr_server *s = c->srv;
+
+	if (c->state == CONN_DEAD)
+		return;
+	xr_debug("server: closing a connection (%zu calls in flight, %s)",
+	    xr_hmap_count(&c->calls), flush ? "flushing" : "now");
+	if (c->state != CONN_CLOSING) {
+		xr_hmap_iter it;
+		void *call;
+
+		xr_hmap_iter_init(&it, &c->calls);
+		while (xr_hmap_iter_next(&it, NULL, NULL, &call)) {
+			(void)xr_hmap_iter_remove(&it);
+			s->st.calls_cancelled++;
+			xr_dispatch_abandon(call);
+		}
+		TAILQ_REMOVE(&s->conns, c, link);
+		TAILQ_INSERT_TAIL(&s->dying, c, link);
+		s->st.connections_open--;
+	}
+	if (flush && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		struct timeval tv = { s->o.frame_timeout_ms / 1000,
+		    (suseconds_t)(s->o.frame_timeout_ms % 1000) * 1000 };
+
+		c->state = CONN_CLOSING;
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		/* a peer that never reads does not keep us: the flush has
+		 * the frame timeout, then the connection is dropped */
+		event_add(&c->timer, &tv);
+		return;
+	}
+	c->state = CONN_DEAD;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(&c->free_ev, EV_TIMEOUT, 0);
+}
+
+
+/* ---------- accepting and draining ---------- */
+
+int
+xr_conn_accept(xr_server *s, evutil_socket_t fd)
+{
+	struct conn *c;
+	int one = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->bev = bufferevent_socket_new(s->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(c);
+		evutil_closesocket(fd);
+		return XR_ERR_NOMEM;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->srv = s;
+	/* max_inflight is at least 1 (defaults); a larger limit than the
+	 * map takes is refused call by call by the reserve in
+	 * handle_request() */
+	(void)xr_hmap_init(&c->calls, s->o.max_inflight < XR_HMAP_MAX_ENTRIES ?
+	    s->o.max_inflight : XR_HMAP_MAX_ENTRIES);
+	c->state = CONN_HANDSHAKE;
+	c->accepted_ms = c->last_rx_ms = xr_mono_ms();
+	xr_reader_init_rx(&c->rd, &s->rx);
+	event_assign(&c->timer, s->base, -1, 0, conn_timer_cb, c);
+	event_assign(&c->free_ev, s->base, -1, 0, conn_free_cb, c);
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->st.connections_accepted++;
+	s->st.connections_open++;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, s->o.max_outbuf / 2, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_rearm(c);
+	return XR_OK;
+}
+
+void
+xr_conn_drain(struct conn *c)
+{
+	if (c->state == CONN_HANDSHAKE)
+		xr_conn_close(c, 0);
+	else if (c->state == CONN_OPEN) {
+		send_goaway(c);
+		if (xr_hmap_count(&c->calls) == 0)
+			xr_conn_close(c, 1);
+	}
+}

@@ -1,0 +1,120 @@
+/*
+ * server/server_priv.h — the endpoint and connection objects shared by the
+ * execution endpoint's modules (private; never installed):
+ *
+ *   server.c  public API (server.h): new/free with the option defaults,
+ *             the listener, accept with the EMFILE backoff, drain, stats,
+ *             the built-in execrpc.v1.Endpoint/Stats method
+ *   conn.c    xr_conn_*: one connection: reading through core/reader and
+ *             the receive pipeline, dispatch of the envelope kinds, sealing
+ *             and writing responses, timeouts, the per-connection call
+ *             table, close and the deferred free
+ *
+ * Single-threaded on the server's event_base. A connection is never freed
+ * inside its own callback: xr_conn_close() moves it to the dying list and a
+ * deferred event frees it, then runs xr_server_drain_check().
+ */
+#ifndef XR_SERVER_PRIV_H
+#define XR_SERVER_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "auth.h"
+#include "codec.h"
+#include "config.h"
+#include "hmap.h"
+#include "reader.h"
+#include "replay.h"
+#include "rx.h"
+#include "server.h"
+
+struct bufferevent;
+struct evconnlistener;
+
+enum conn_state {
+	CONN_HANDSHAKE,		/* waiting for HELLO */
+	CONN_OPEN,
+	CONN_CLOSING,		/* flushing output, then free */
+	CONN_DEAD,		/* free scheduled */
+};
+
+/* One accepted connection; on exactly one of its server's two lists. */
+struct conn {
+	xr_server *srv;
+	struct bufferevent *bev;
+	enum conn_state state;
+	xr_session sess;
+	/* Calls in flight: call_id (its 8 bytes, inline in the slot) ->
+	 * xr_call. The ids come from frames that passed the signature check.
+	 * Bounded by max_inflight; the slot array is allocated on the first
+	 * call and grows with the calls in flight, so an idle connection
+	 * holds none. */
+	xr_hmap calls;
+	uint64_t accepted_ms, last_rx_ms, frame_started_ms;
+	int goaway_sent;
+	int read_paused;		/* backpressure */
+	xr_reader rd;			/* this stream's frames */
+	struct event timer;		/* handshake / frame / idle deadline */
+	struct event free_ev;		/* deferred free */
+	TAILQ_ENTRY(conn) link;
+};
+TAILQ_HEAD(conn_list, conn);
+
+struct xr_server {
+	struct event_base *base;
+	xr_server_opts o;
+	char host[XR_CFG_HOST_MAX];
+	xr_registry *reg;
+	xr_auth *auth;
+	xr_nonce_cache *nonces;
+	xr_codec *codec;		/* one decode at a time: single thread */
+	xr_rx rx;
+	struct evconnlistener *lev;
+	struct event backoff_ev;
+	uint16_t port;
+	int draining;
+	void (*drain_done)(void *);
+	void *drain_arg;
+	struct conn_list conns;		/* handshake / open */
+	struct conn_list dying;		/* closing / dead, not yet freed */
+	xr_server_stats st;
+};
+
+/* ---- conn.c ---- */
+
+/*
+ * Take the accepted socket `fd` (owned from here on) as a new connection of
+ * `s`, waiting for HELLO under the handshake timeout. Returns XR_OK, or
+ * XR_ERR_NOMEM with `fd` closed and nothing counted.
+ */
+int xr_conn_accept(xr_server *s, evutil_socket_t fd);
+
+/*
+ * Drain one connection: one still in its handshake is closed; an open one
+ * gets GOAWAY and is closed (after flushing) once it has no call in flight.
+ */
+void xr_conn_drain(struct conn *c);
+
+/*
+ * Close `c`: abandon its calls now and move it to the dying list; with
+ * `flush`, send what is buffered first (bounded by the frame timeout). The
+ * memory is freed from a deferred event. A dead connection is left alone.
+ */
+void xr_conn_close(struct conn *c, int flush);
+
+/* Free a connection on the dying list now (xr_server_free only: never from
+ * a callback of the connection). */
+void xr_conn_destroy(struct conn *c);
+
+/* ---- server.c ---- */
+
+/* Run the drain callback once the server is draining and has no connection
+ * left on either list. */
+void xr_server_drain_check(xr_server *s);
+
+#endif /* XR_SERVER_PRIV_H */
