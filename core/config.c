@@ -264,9 +264,11 @@ v_enum(xr_cfg_vctx *c, const xr_ynode *n, const char *path,
 	    "%s: unsupported value (allowed: %s)", path, allowed);
 }
 
-static bool
-name_ok(const char *s, const char *extra)
+bool
+xr_cfg_chars_ok(const char *s, size_t len, const char *extra)
 {
+	if (len == 0 || strlen(s) != len)
+		return false;
 	for (; *s != '\0'; s++)
 		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
 		    (*s >= '0' && *s <= '9') || *s == '_' ||
@@ -328,7 +330,7 @@ v_services(xr_cfg_vctx *c, const xr_ynode *v, const char *p,
 		if ((r = v_str(c, v->kid[i], sp, dst, sizeof(g->services[i]))) !=
 		    XR_OK)
 			return r;
-		if (!name_ok(dst, "."))
+		if (!xr_cfg_chars_ok(dst, strlen(dst), "."))
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: invalid service name (allowed: [A-Za-z0-9_.], "
 			    "1..%zu bytes)", sp, sizeof(g->services[i]) - 1);
@@ -413,7 +415,8 @@ v_row(xr_cfg_vctx *c, const xr_cfg_row *row, const xr_ynode *v,
 			    "%s: \"%s\" is not a loopback address (allowed: "
 			    "127.0.0.0/8, ::1, localhost)", p,
 			    xr_printable(v->s, v->len, e, sizeof(e)));
-		if (row->type == XR_CT_NAME && !name_ok(s, "-."))
+		if (row->type == XR_CT_NAME &&
+		    !xr_cfg_chars_ok(s, strlen(s), "-."))
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: invalid group name (allowed: [A-Za-z0-9_.-], "
 			    "1..%llu bytes)", p, (unsigned long long)row->max);
