@@ -32,7 +32,6 @@ xr_calls_destroy(xr_calls *t)
 	t->free = NULL;
 	t->nfree = 0;
 	xr_hmap_fini(&t->map);
-	t->count = 0;
 }
 
 xr_client_call *
@@ -76,15 +75,9 @@ xr_calls_release(xr_channel *ch, xr_client_call *c)
 int
 xr_calls_insert(xr_channel *ch, xr_client_call *c)
 {
-	xr_calls *t = &ch->calls;
-	int r;
-
 	/* ids are unique and the cap is far below the map's bound: only
 	 * growth can fail (XR_ERR_NOMEM) */
-	if ((r = xr_hmap_insert(&t->map, &c->id, sizeof(c->id), c)) != XR_OK)
-		return r;
-	t->count = xr_hmap_count(&t->map);
-	return XR_OK;
+	return xr_hmap_insert(&ch->calls.map, &c->id, sizeof(c->id), c);
 }
 
 xr_client_call *
@@ -107,7 +100,6 @@ static void
 calls_remove(xr_calls *t, xr_client_call *c)
 {
 	(void)xr_hmap_remove(&t->map, &c->id, sizeof(c->id));
-	t->count = xr_hmap_count(&t->map);
 }
 
 void

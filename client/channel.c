@@ -192,7 +192,7 @@ call_start(xr_channel *ch, const char *method, const uint8_t *req,
 		    unusable_reason(ch));
 		return NULL;
 	}
-	if (ch->calls.count >= ch->max_inflight ||
+	if (xr_hmap_count(&ch->calls.map) >= ch->max_inflight ||
 	    (ch->kind == XR_CH_TCP &&
 	     xr_tcp_outbuf_len(ch) > XR_CLIENT_MAX_OUTBUF)) {
 		xr_calls_fail_now(ch, cb, arg, XR_STATUS_RESOURCE_EXHAUSTED,

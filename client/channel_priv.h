@@ -85,7 +85,6 @@ struct xr_client_call {
 /* Pending calls by call_id (an xr_hmap keyed by the 8 id bytes) + freelist. */
 typedef struct xr_calls {
 	xr_hmap map;			/* call_id -> xr_client_call */
-	size_t count;			/* calls in the map (= its count) */
 	xr_client_call *free;		/* freelist (qnext) */
 	size_t nfree;
 	uint64_t next_id;

@@ -218,7 +218,7 @@ xr_tcp_close(xr_channel *ch, int err, const char *why)
 void
 xr_tcp_maybe_drained(xr_channel *ch)
 {
-	if (ch->state == XR_CH_DRAINING && ch->calls.count == 0)
+	if (ch->state == XR_CH_DRAINING && xr_hmap_count(&ch->calls.map) == 0)
 		xr_tcp_close(ch, XR_ERR_CLOSED, "drained after GOAWAY");
 }
 

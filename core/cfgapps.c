@@ -16,19 +16,6 @@
 #define KEY_CAP		sizeof(((xr_app_setting *)0)->key)
 #define VALUE_CAP	sizeof(((xr_app_setting *)0)->value)
 
-static bool
-chars_ok(const char *s, size_t len, const char *extra)
-{
-	if (len == 0 || strlen(s) != len)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= '0' && *s <= '9') || *s == '_' ||
-		    strchr(extra, *s) != NULL))
-			return false;
-	return true;
-}
-
 /*
  * Flatten node `n` of section `sec` whose flattened key is `key` (NUL-
  * terminated, "" for the section itself) and display path `path`.
@@ -71,7 +58,7 @@ flatten(xr_cfg_vctx *c, xr_app_section *sec, const xr_ynode *n,
 		if (n->type == XR_YN_MAP) {
 			v = n->kid[i + 1];
 			xr_cfg_path_join(p, sizeof(p), path, kn->s, kn->len);
-			if (!chars_ok(kn->s, kn->len, "-"))
+			if (!xr_cfg_chars_ok(kn->s, kn->len, "-"))
 				return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 				    "%s: invalid key (allowed: [A-Za-z0-9_-], "
 				    "nested keys joined with '.')", p);
@@ -113,7 +100,7 @@ xr_cfg_apps(xr_cfg_vctx *c, const xr_ynode *n, const xr_cfg_row *row)
 
 		xr_cfg_path_join(p, sizeof(p), row->path, k->s, k->len);
 		if (k->len >= sizeof(sec->name) ||
-		    !chars_ok(k->s, k->len, "-."))
+		    !xr_cfg_chars_ok(k->s, k->len, "-."))
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: invalid section name (allowed: [A-Za-z0-9_.-], "
 			    "1..%zu bytes)", p, sizeof(sec->name) - 1);

@@ -25,6 +25,10 @@ typedef struct xr_cfg_vctx {
 void xr_cfg_path_join(char *out, size_t cap, const char *parent,
     const char *key, size_t keylen);
 
+/* True if the `len` bytes at `s` (NUL-terminated) are 1..len bytes without
+ * NUL, each [A-Za-z0-9_] or one of `extra`. */
+bool xr_cfg_chars_ok(const char *s, size_t len, const char *extra);
+
 /*
  * Check that `n` is a mapping (or null: an empty one) whose keys are
  * strings, each at most once, and — if `keys` is not NULL — each one of

@@ -32,12 +32,15 @@
 #include <unistd.h>
 
 #include "cfgpriv.h"
+#include "printable.h"
 #include "yamltree.h"
 
 #define CFG_FILE_MAX	(1024 * 1024)	/* largest config file accepted */
 #define CFG_KEYS_MAX	16		/* keys one mapping of the schema has */
 #define CFG_KEY_LEN	32		/* longest schema key, with the NUL */
-#define CFG_ECHO_LEN	(XR_YT_ECHO_MAX + 8)
+/* an untrusted key or value in a diagnostic (xr_printable): in full when it
+ * renders to at most 35 bytes, else its first 32 or fewer and "..." */
+#define CFG_ECHO_LEN	36
 
 #define P_PLATFORM	"runtime.platform"
 #define P_IPC		P_PLATFORM ".execution_ipc"
@@ -62,7 +65,7 @@ xr_cfg_path_join(char *out, size_t cap, const char *parent, const char *key,
 {
 	char k[CFG_ECHO_LEN];
 
-	xr_yt_san(key, keylen, k, sizeof(k));
+	xr_printable(key, keylen, k, sizeof(k));
 	if (parent[0] == '\0')
 		snprintf(out, cap, "%s", k);
 	else
@@ -197,12 +200,12 @@ v_uint(xr_cfg_vctx *c, const xr_ynode *n, const char *path,
 	if (!parse_int(n->s, n->len, &v))
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: \"%s\" is not a decimal integer (allowed: "
-		    "%lld..%lld)", path, xr_yt_san(n->s, n->len, e, sizeof(e)),
-		    min, max);
+		    "%lld..%lld)", path,
+		    xr_printable(n->s, n->len, e, sizeof(e)), min, max);
 	if (v < min || v > max)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: %s out of range (allowed: %lld..%lld)", path,
-		    xr_yt_san(n->s, n->len, e, sizeof(e)), min, max);
+		    xr_printable(n->s, n->len, e, sizeof(e)), min, max);
 	*out = (uint64_t)v;
 	return XR_OK;
 }
@@ -256,14 +259,16 @@ v_enum(xr_cfg_vctx *c, const xr_ynode *n, const char *path,
 	if (row->flags & XR_CF_ECHO)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    "%s: unsupported value \"%s\" (allowed: %s)", path,
-		    xr_yt_san(n->s, n->len, e, sizeof(e)), allowed);
+		    xr_printable(n->s, n->len, e, sizeof(e)), allowed);
 	return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 	    "%s: unsupported value (allowed: %s)", path, allowed);
 }
 
-static bool
-name_ok(const char *s, const char *extra)
+bool
+xr_cfg_chars_ok(const char *s, size_t len, const char *extra)
 {
+	if (len == 0 || strlen(s) != len)
+		return false;
 	for (; *s != '\0'; s++)
 		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
 		    (*s >= '0' && *s <= '9') || *s == '_' ||
@@ -325,7 +330,7 @@ v_services(xr_cfg_vctx *c, const xr_ynode *v, const char *p,
 		if ((r = v_str(c, v->kid[i], sp, dst, sizeof(g->services[i]))) !=
 		    XR_OK)
 			return r;
-		if (!name_ok(dst, "."))
+		if (!xr_cfg_chars_ok(dst, strlen(dst), "."))
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: invalid service name (allowed: [A-Za-z0-9_.], "
 			    "1..%zu bytes)", sp, sizeof(g->services[i]) - 1);
@@ -409,8 +414,9 @@ v_row(xr_cfg_vctx *c, const xr_cfg_row *row, const xr_ynode *v,
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: \"%s\" is not a loopback address (allowed: "
 			    "127.0.0.0/8, ::1, localhost)", p,
-			    xr_yt_san(v->s, v->len, e, sizeof(e)));
-		if (row->type == XR_CT_NAME && !name_ok(s, "-."))
+			    xr_printable(v->s, v->len, e, sizeof(e)));
+		if (row->type == XR_CT_NAME &&
+		    !xr_cfg_chars_ok(s, strlen(s), "-."))
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: invalid group name (allowed: [A-Za-z0-9_.-], "
 			    "1..%llu bytes)", p, (unsigned long long)row->max);

@@ -309,22 +309,3 @@ xr_yt_get(const xr_ynode *n, const char *key)
 			return n->kid[i + 1];
 	return NULL;
 }
-
-const char *
-xr_yt_san(const char *s, size_t len, char *buf, size_t cap)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 4 < cap && i < XR_YT_ECHO_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ?
-		    (char)c : '?';
-	}
-	if (i < len && o + 4 <= cap) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}

@@ -22,9 +22,6 @@
 
 #include "err.h"
 
-/* Bytes of an untrusted value or key a diagnostic shows at most. */
-#define XR_YT_ECHO_MAX 32
-
 typedef enum { XR_YN_SCALAR, XR_YN_MAP, XR_YN_SEQ } xr_ynode_type;
 
 /* One node of the parsed document. */
@@ -60,10 +57,5 @@ bool xr_yt_key_is(const xr_ynode *k, const char *name);
 /* The value of `key` in mapping `n`, or NULL (absent, or `n` is not a
  * mapping). */
 const xr_ynode *xr_yt_get(const xr_ynode *n, const char *key);
-
-/* A printable rendering of untrusted bytes for a diagnostic into `buf`:
- * at most XR_YT_ECHO_MAX of them, quotes, backslashes and non-printable
- * bytes as '?', "..." when cut. Returns `buf`. */
-const char *xr_yt_san(const char *s, size_t len, char *buf, size_t cap);
 
 #endif /* XR_YAMLTREE_H */

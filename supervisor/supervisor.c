@@ -12,12 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "keys.h"
+#include "loop.h"
+#include "proc.h"
 #include "rx.h"
 
 #define FD_FALLBACK_MAX 65536	/* without close_range: mark fds up to this */
@@ -64,52 +65,20 @@ xr__sup_group(xr_supervisor *s, const char *name)
 
 /* ---------- waiting ---------- */
 
-static void
-wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
+/* A waiting function's condition when it needs more than the supervisor. */
+struct sup_wait {
+	xr_supervisor *s;
+	void *arg;
+};
 
-/*
- * Run the base until check() returns non-zero (returned) or the monotonic
- * deadline passes (0 returned; deadline 0 = none).
- */
+/* wait_ready's condition (arg: a sup_wait with the caller's xr_diag): 1 all
+ * ready, an xr_err on a failure, 0 pending. */
 static int
-loop_until(xr_supervisor *s, int (*check)(xr_supervisor *, void *), void *arg,
-    uint64_t deadline)
+ready_check(void *arg)
 {
-	int r;
-
-	while ((r = check(s, arg)) == 0) {
-		uint64_t now = xr_mono_ms();
-
-		if (deadline != 0) {
-			uint64_t left;
-			struct timeval tv;
-
-			if (now >= deadline)
-				break;
-			left = deadline - now;
-			tv.tv_sec = (time_t)(left / 1000);
-			tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
-			evtimer_add(s->wake, &tv);
-		}
-		if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
-			r = XR_ERR_INTERNAL;
-			break;
-		}
-	}
-	evtimer_del(s->wake);
-	return r;
-}
-
-/* wait_ready's condition: 1 all ready, an xr_err on a failure, 0 pending. */
-static int
-ready_check(xr_supervisor *s, void *arg)
-{
-	xr_diag *d = arg;
+	struct sup_wait *wt = arg;
+	xr_supervisor *s = wt->s;
+	xr_diag *d = wt->arg;
 	bool pending = false;
 
 	for (size_t g = 0; g < s->ngroups; g++) {
@@ -133,28 +102,35 @@ ready_check(xr_supervisor *s, void *arg)
 	return pending ? 0 : 1;
 }
 
+/* The stop round is over (arg: the supervisor). */
 static int
-round_check(xr_supervisor *s, void *arg)
+round_check(void *arg)
 {
-	(void)arg;
+	const xr_supervisor *s = arg;
+
 	return s->stopping ? 0 : 1;
 }
 
+/* No selected group is still in a stop round (arg: a sup_wait with the
+ * bool[XR_CFG_MAX_GROUPS] selection). */
 static int
-groups_down_check(xr_supervisor *s, void *arg)
+groups_down_check(void *arg)
 {
-	const bool *sel = arg;
+	const struct sup_wait *wt = arg;
+	const bool *sel = wt->arg;
 
-	for (size_t g = 0; g < s->ngroups; g++)
-		if (sel[g] && s->groups[g].in_stop)
+	for (size_t g = 0; g < wt->s->ngroups; g++)
+		if (sel[g] && wt->s->groups[g].in_stop)
 			return 0;
 	return 1;
 }
 
+/* run() may return (arg: the supervisor). */
 static int
-exit_check(xr_supervisor *s, void *arg)
+exit_check(void *arg)
 {
-	(void)arg;
+	const xr_supervisor *s = arg;
+
 	return s->want_exit && s->ctl_stop_waiters == 0 ? 1 : 0;
 }
 
@@ -184,16 +160,6 @@ select_groups(xr_supervisor *s, const char *const *names, size_t n,
 
 /* ---------- public ---------- */
 
-static void
-harden_self(void)
-{
-	struct rlimit rl = { 0, 0 };
-
-	setrlimit(RLIMIT_CORE, &rl);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 xr_supervisor *
 xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
     xr_diag *d)
@@ -220,7 +186,8 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 			    "keyset needs 32..64-byte keys");
 			return NULL;
 		}
-	harden_self();
+	if (xr_proc_harden(0, d) != XR_OK)
+		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto nomem;
 	s->base = base;
@@ -274,8 +241,7 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 			    w);
 		}
 	}
-	if ((s->wake = evtimer_new(base, wake_cb, s)) == NULL ||
-	    (s->sigchld = evsignal_new(base, SIGCHLD,
+	if ((s->sigchld = evsignal_new(base, SIGCHLD,
 	    xr__sup_sigchld_cb, s)) == NULL ||
 	    evsignal_add(s->sigchld, NULL) != 0)
 		goto nomem;
@@ -322,6 +288,7 @@ xr_supervisor_start_groups(xr_supervisor *s, const char *const *names,
 int
 xr_supervisor_wait_ready(xr_supervisor *s, uint32_t timeout_ms, xr_diag *d)
 {
+	struct sup_wait wt = { s, d };
 	bool any = false;
 	int r;
 
@@ -330,10 +297,9 @@ xr_supervisor_wait_ready(xr_supervisor *s, uint32_t timeout_ms, xr_diag *d)
 	if (!any)
 		return xr_diag_set(d, XR_ERR_LIFECYCLE_NOT_READY,
 		    "no process group was started");
-	r = loop_until(s, ready_check, d, xr_mono_ms() + timeout_ms);
-	if (r == 1)
-		return XR_OK;
-	if (r < 0)
+	r = xr_loop_until(s->base, ready_check, &wt,
+	    xr_mono_ms() + timeout_ms);
+	if (r != XR_ERR_AGAIN)
 		return r;
 	for (size_t g = 0; g < s->ngroups; g++)
 		for (uint32_t i = 0; s->groups[g].started && i < s->groups[g].n;
@@ -354,10 +320,9 @@ xr_supervisor_stop_groups(xr_supervisor *s, uint32_t graceful_timeout_ms,
 	int r;
 
 	xr__sup_stop_begin(s, graceful_timeout_ms, drain_inflight, false);
-	r = loop_until(s, round_check, NULL, xr__sup_round_wait_deadline(s));
-	if (r < 0)
-		return xr_diag_set(d, r, "event loop failed");
-	if (r == 0) {
+	r = xr_loop_until(s->base, round_check, s,
+	    xr__sup_round_wait_deadline(s));
+	if (r == XR_ERR_AGAIN) {
 		char names[200] = "";
 		size_t off = 0;
 
@@ -370,6 +335,8 @@ xr_supervisor_stop_groups(xr_supervisor *s, uint32_t graceful_timeout_ms,
 		    "not reaped within %u ms of their SIGKILL", names,
 		    s->reap_grace_ms);
 	}
+	if (r != XR_OK)
+		return xr_diag_set(d, r, "event loop failed");
 	return xr__sup_round_result(s, d);
 }
 
@@ -378,14 +345,15 @@ xr_supervisor_force_terminate_groups(xr_supervisor *s,
     const char *const *names, size_t n)
 {
 	bool sel[XR_CFG_MAX_GROUPS];
+	struct sup_wait wt = { s, sel };
 	int r;
 
 	if ((r = select_groups(s, names, n, sel, NULL)) != XR_OK)
 		return r;
 	xr__sup_kill_groups(s, sel);
-	r = loop_until(s, groups_down_check, sel,
+	r = xr_loop_until(s->base, groups_down_check, &wt,
 	    xr_mono_ms() + s->reap_grace_ms);
-	return r == 1 ? XR_OK : r < 0 ? r : XR_ERR_STOP_FAILED;
+	return r == XR_ERR_AGAIN ? XR_ERR_STOP_FAILED : r;
 }
 
 int
@@ -399,7 +367,7 @@ xr_supervisor_stop_begin(xr_supervisor *s, uint32_t graceful_timeout_ms,
 int
 xr_supervisor_run(xr_supervisor *s, xr_diag *d)
 {
-	int r = loop_until(s, exit_check, NULL, 0);
+	int r = xr_loop_until(s->base, exit_check, s, 0);
 
 	s->want_exit = false;
 	if (r < 0)
@@ -456,8 +424,6 @@ xr_supervisor_free(xr_supervisor *s)
 	}
 	if (s->sigchld != NULL)
 		event_free(s->sigchld);
-	if (s->wake != NULL)
-		event_free(s->wake);
 	xr_auth_free(s->ctl_auth);
 	if (s->argv != NULL)
 		for (size_t i = 0; s->argv[i] != NULL; i++)

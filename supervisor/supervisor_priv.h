@@ -87,7 +87,6 @@ struct xr_supervisor {
 	struct group groups[XR_CFG_MAX_GROUPS];
 	size_t ngroups;
 	struct event *sigchld;
-	struct event *wake;		/* bounds a waiting function's loop */
 
 	/* the stop round (stop.c) */
 	bool stopping;			/* a round is in progress */

@@ -9,17 +9,18 @@
  * Exit statuses: 0 on success; for an execrpc error, its category number
  * (xr_err_category(), docs/design.md section 8: 2 for config_invalid, ...);
  * EXIT_USAGE (64, as sysexits.h EX_USAGE) for --help, an unknown command or
- * wrong arguments.
+ * wrong arguments. An execrpc error is one line on stderr,
+ * "execrpc: NAME (code N): reason" (xr_diag_print()).
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "config.h"
 #include "ctl_client.h"
 #include "err.h"
+#include "proc.h"
 #include "summary.h"
 
 #define EXIT_USAGE 64
@@ -72,18 +73,6 @@ usage(FILE *f)
 	    "(2 config_invalid), %d usage\n", EXIT_USAGE);
 }
 
-/* Print a diagnostic as "execrpc: NAME (code N): reason" and return the
- * exit status of its category. */
-static int
-fail(int r, const xr_diag *d)
-{
-	const char *why = d != NULL && d->reason[0] != '\0' ? d->reason :
-	    xr_strerror(r);
-
-	fprintf(stderr, "execrpc: %s (code %d): %s\n", xr_err_name(r), r, why);
-	return (int)xr_err_category(r);
-}
-
 static int
 cmd_config_check(int argc, char **argv)
 {
@@ -93,7 +82,7 @@ cmd_config_check(int argc, char **argv)
 
 	(void)argc;
 	if ((r = xr_config_load_file(argv[0], &cfg, &d)) != XR_OK)
-		return fail(r, &d);
+		return xr_diag_print(stderr, "execrpc", r, &d);
 	xr_config_free(&cfg);
 	printf("ok\n");
 	return 0;
@@ -109,11 +98,11 @@ cmd_config_summary(int argc, char **argv)
 
 	(void)argc;
 	if ((r = xr_config_load_file(argv[0], &cfg, &d)) != XR_OK)
-		return fail(r, &d);
+		return xr_diag_print(stderr, "execrpc", r, &d);
 	r = xr_summary_json(&cfg, &s);
 	xr_config_free(&cfg);
 	if (r != XR_OK)
-		return fail(r, NULL);
+		return xr_diag_print(stderr, "execrpc", r, NULL);
 	fputs(s, stdout);
 	free(s);
 	return 0;
@@ -166,10 +155,10 @@ control_cmd(const char *words, Execrpc__V1__CommandType type, int argc,
 		wait_ms = (cmd.graceful_timeout_ms != 0 ?
 		    cmd.graceful_timeout_ms : 3600000) + 10000;
 	if ((r = xr_control_call(path, &cmd, wait_ms, &reply, &d)) != XR_OK)
-		return fail(r, &d);
+		return xr_diag_print(stderr, "execrpc", r, &d);
 	if ((r = xr_control_reply_json(reply, &json)) != XR_OK) {
 		execrpc__v1__reply__free_unpacked(reply, NULL);
-		return fail(r, NULL);
+		return xr_diag_print(stderr, "execrpc", r, NULL);
 	}
 	printf("%s\n", json);
 	free(json);
@@ -177,7 +166,7 @@ control_cmd(const char *words, Execrpc__V1__CommandType type, int argc,
 	if (r != XR_OK) {
 		xr_diag_set(&d, r, "%s", reply->error_message);
 		execrpc__v1__reply__free_unpacked(reply, NULL);
-		return fail(r, &d);
+		return xr_diag_print(stderr, "execrpc", r, &d);
 	}
 	execrpc__v1__reply__free_unpacked(reply, NULL);
 	return 0;
@@ -236,11 +225,12 @@ cmd_match(const char *words, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	const struct rlimit nocore = { 0, 0 };
-	int nw, nargs;
+	xr_diag d = { 0 };
+	int nw, nargs, r;
 
-	/* a config may hold an inline secret: no core dumps */
-	setrlimit(RLIMIT_CORE, &nocore);
+	/* a config may hold an inline secret: no core dumps, not dumpable */
+	if ((r = xr_proc_harden(0, &d)) != XR_OK)
+		return xr_diag_print(stderr, "execrpc", r, &d);
 	for (size_t i = 0; i < NCMDS; i++) {
 		const struct cmd *c = &cmds[i];
 

@@ -7,7 +7,10 @@
 
 #include <jansson.h>
 
+#include "printable.h"
+
 #define EXCERPT 80		/* input bytes quoted in a diagnostic, at most */
+#define EXCERPT_CAP (EXCERPT * 4 + 4)	/* each as \xHH, "...", NUL */
 
 static const char *const bad_names[] = {
 	[XR_FL_LINE_OK] = "ok",
@@ -27,43 +30,16 @@ xr_fl_bad_name(xr_fl_bad b)
 	return bad_names[b];
 }
 
-void
-xr_fl_sanitize(char *out, size_t cap, const char *s, size_t len, size_t max)
+/* At most EXCERPT bytes of `s` (`len` bytes) for a diagnostic, rendered by
+ * xr_printable() (\" \\ \xHH), then "..." when `s` is longer: the cut is by
+ * input bytes, so it never depends on how the bytes render. Returns `ex`. */
+static const char *
+excerpt(char ex[EXCERPT_CAP], const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0, i;
-
-	if (cap == 0)
-		return;
-	for (i = 0; i < len && i < max; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char e[4];
-		size_t n;
-
-		if (c == '"' || c == '\\') {
-			e[0] = '\\';
-			e[1] = (char)c;
-			n = 2;
-		} else if (c >= 0x20 && c < 0x7f) {
-			e[0] = (char)c;
-			n = 1;
-		} else {
-			e[0] = '\\';
-			e[1] = 'x';
-			e[2] = hex[c >> 4];
-			e[3] = hex[c & 15];
-			n = 4;
-		}
-		if (o + n + 4 > cap)	/* room for "..." and NUL */
-			break;
-		memcpy(out + o, e, n);
-		o += n;
-	}
-	if (i < len && o + 4 <= cap) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
+	xr_printable(s, len < EXCERPT ? len : EXCERPT, ex, EXCERPT_CAP);
+	if (len > EXCERPT)
+		memcpy(ex + strlen(ex), "...", sizeof("..."));
+	return ex;
 }
 
 static int
@@ -89,11 +65,11 @@ int
 xr_fl_parse_amount(const char *s, size_t len, uint64_t *cents, char *why,
     size_t why_cap)
 {
-	char ex[EXCERPT * 4 + 8];
+	char ex[EXCERPT_CAP];
 	uint64_t dollars = 0, frac = 0;
 	size_t i = 1, nd = 0, nf = 0;
 
-	xr_fl_sanitize(ex, sizeof(ex), s, len, EXCERPT);
+	excerpt(ex, s, len);
 	if (len == 0 || s[0] != '$')
 		return why_set(why, why_cap, "load_amount \"%s\" does not "
 		    "start with $", ex);
@@ -172,12 +148,12 @@ int
 xr_fl_parse_time(const char *s, size_t len, int64_t *t, char *why,
     size_t why_cap)
 {
-	char ex[EXCERPT * 4 + 8];
+	char ex[EXCERPT_CAP];
 	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
 	size_t i = 0;
 	int64_t v;
 
-	xr_fl_sanitize(ex, sizeof(ex), s, len, EXCERPT);
+	excerpt(ex, s, len);
 	if ((y = digits(s, len, &i, 4)) < 0 || expect(s, len, &i, "-") < 0 ||
 	    (mo = digits(s, len, &i, 2)) < 0 || expect(s, len, &i, "-") < 0 ||
 	    (d = digits(s, len, &i, 2)) < 0 || expect(s, len, &i, "Tt") < 0 ||
@@ -255,7 +231,7 @@ static xr_fl_bad
 get_id(json_t *v, const char *name, char *dst, size_t *dst_len, char *why,
     size_t cap)
 {
-	char ex[EXCERPT * 4 + 8];
+	char ex[EXCERPT_CAP];
 	size_t n;
 
 	if (!json_is_string(v))
@@ -263,8 +239,7 @@ get_id(json_t *v, const char *name, char *dst, size_t *dst_len, char *why,
 		    name);
 	n = json_string_length(v);
 	if (n == 0 || n > XR_FL_ID_MAX) {
-		xr_fl_sanitize(ex, sizeof(ex), json_string_value(v), n,
-		    EXCERPT);
+		excerpt(ex, json_string_value(v), n);
 		return bad(XR_FL_BAD_FIELD, why, cap, "%s \"%s\" is %zu bytes "
 		    "(1..%d)", name, ex, n, XR_FL_ID_MAX);
 	}
@@ -278,7 +253,7 @@ xr_fl_bad
 xr_fl_parse_line(const char *line, size_t len, xr_fl_parsed *out, char *why,
     size_t cap)
 {
-	char ex[EXCERPT * 4 + 8], sub[160];
+	char ex[EXCERPT_CAP], sub[160];
 	json_t *root, *v[NFIELDS], *val;
 	json_error_t jerr;
 	const char *key;
@@ -290,8 +265,7 @@ xr_fl_parse_line(const char *line, size_t len, xr_fl_parsed *out, char *why,
 	if ((root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
 		/* jansson's text may quote input: sanitize and bound it */
-		xr_fl_sanitize(ex, sizeof(ex), jerr.text, strlen(jerr.text),
-		    EXCERPT);
+		excerpt(ex, jerr.text, strlen(jerr.text));
 		return bad(XR_FL_BAD_JSON, why, cap, "%s (at byte %d)", ex,
 		    jerr.position);
 	}
@@ -305,8 +279,7 @@ xr_fl_parse_line(const char *line, size_t len, xr_fl_parsed *out, char *why,
 		for (k = 0; k < NFIELDS && strcmp(key, fields[k]) != 0; k++)
 			;
 		if (k == NFIELDS) {
-			xr_fl_sanitize(ex, sizeof(ex), key, strlen(key),
-			    EXCERPT);
+			excerpt(ex, key, strlen(key));
 			b = bad(XR_FL_BAD_FIELD, why, cap, "unknown key \"%s\"",
 			    ex);
 			goto out;

@@ -70,9 +70,4 @@ void xr_fl_parsed_load(const xr_fl_parsed *p, xr_fl_load *l);
 size_t xr_fl_format_decision(char *buf, const char *id, size_t id_len,
     const char *customer, size_t customer_len, int accepted);
 
-/* Copy at most `max` bytes of `s` into `out` as printable ASCII (\" \\
- * \xNN), with "..." when cut; always NUL-terminates within `cap`. */
-void xr_fl_sanitize(char *out, size_t cap, const char *s, size_t len,
-    size_t max);
-
 #endif /* XR_FL_INPUT_H */

@@ -3,6 +3,7 @@
 # (BOOT-CFG-01 and IPC-INT-03 through the CLI; exit statuses of docs/design.md
 # section 8; apps sections, which no module checks here). Usage: test_cli_config.sh PATH/TO/execrpc
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 bin=${1:?usage: test_cli_config.sh EXECRPC}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,20 +21,8 @@ run() {
 	err=$(cat "$tmp/err")
 }
 
-cat >"$tmp/good.yaml" <<'YAML'
-runtime:
-  platform:
-    execution_ipc:
-      transport: tcp_local
-    bootstrap:
-      mode: process_supervisor
-YAML
-cat >"$tmp/bad.yaml" <<'YAML'
-runtime:
-  platform:
-    bootstrap:
-      mode: forked
-YAML
+write_config "$tmp/good.yaml" transport=tcp_local mode=process_supervisor
+write_config "$tmp/bad.yaml" mode=forked
 printf 'runtime:\n  platform: [\n' >"$tmp/syntax.yaml"
 
 run config check "$tmp/good.yaml"
@@ -91,7 +80,7 @@ apps:
   fundload:
     bogus: never checked here
 YAML
-printf 'apps:\n  x:\n    k: {}\n' >"$tmp/apps_bad.yaml"
+write_config "$tmp/apps_bad.yaml" 'apps.x.k={}'
 f=$fail
 run config check "$tmp/apps.yaml"
 [ "$rc" -eq 0 ] && [ "$out" = "ok" ] || bad "check apps: rc=$rc out=$out err=$err"

@@ -604,15 +604,59 @@ test_unknown_key_each_level(void **state)
 		/* apps.NAME is any section; its keys are its module's */
 		{ "apps: {bogus: 1}", "apps.bogus: expected a mapping",
 		    NULL },
-		/* keys are case-sensitive; odd bytes are rendered safely */
+		/* keys are case-sensitive; odd bytes are rendered safely
+		 * (xr_printable: \xHH for control bytes and NUL) */
 		{ "Runtime: {}", "Runtime: unknown key", NULL },
-		{ "\"a\\nb\\u0000\": 1", "a?b?: unknown key", NULL },
+		{ "\"a\\nb\\u0000\": 1", "a\\x0ab\\x00: unknown key", NULL },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		expect_err(t[i].yaml, XR_ERR_CONFIG_INVALID, t[i].path,
 		    t[i].allowed);
+}
+
+/* An untrusted key or value in a diagnostic: escaped by xr_printable, in
+ * full up to 35 rendered bytes, else cut to at most 32 and "...". */
+static void
+test_echo_rendering_and_bound(void **state)
+{
+	static const struct {
+		size_t keylen;		/* a root key of that many 'k' */
+		size_t shown;		/* 'k's in the reason */
+		const char *then;	/* what follows them */
+	} t[] = {
+		{ 35, 35, ": unknown key (allowed: " },
+		{ 36, 32, "...: unknown key (allowed: " },
+		{ 200, 32, "...: unknown key (allowed: " },
+	};
+	char y[256], want[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		xr_config cfg;
+		xr_diag d;
+
+		memset(y, 'k', t[i].keylen);
+		snprintf(y + t[i].keylen, sizeof(y) - t[i].keylen, ": 1");
+		memset(want, 'k', t[i].shown);
+		snprintf(want + t[i].shown, sizeof(want) - t[i].shown, "%s",
+		    t[i].then);
+		assert_int_equal(load(y, &cfg, &d), XR_ERR_CONFIG_INVALID);
+		if (strncmp(d.reason, want, strlen(want)) != 0)
+			fail_msg("reason \"%s\" does not start with \"%s\"",
+			    d.reason, want);
+		xr_config_free(&cfg);
+	}
+	/* a quote and a backslash in an echoed value are escaped, never raw */
+	expect_err("runtime: {platform: {bootstrap: {mode: 'a\"b\\c'}}}",
+	    XR_ERR_CONFIG_INVALID, "mode: unsupported value \"a\\\"b\\\\c\" "
+	    "(allowed: inline, process_supervisor)", NULL);
+	/* a 4-byte rendering (\xHH) is never split by the cut */
+	expect_err("runtime: {platform: {execution_ipc: {bind_port: "
+	    "1234567890123456789012345678\xc3\xa9}}}", XR_ERR_CONFIG_INVALID,
+	    P_IPC ".bind_port: \"1234567890123456789012345678\\xc3...\" is "
+	    "not a decimal integer", NULL);
 }
 
 /* Wrong node types: a scalar or list where a mapping is expected, etc. */
@@ -1765,6 +1809,7 @@ main(void)
 		cmocka_unit_test(test_unsupported_enums),
 		cmocka_unit_test(test_SEC_IPC_07_bind_host_and_port),
 		cmocka_unit_test(test_unknown_key_each_level),
+		cmocka_unit_test(test_echo_rendering_and_bound),
 		cmocka_unit_test(test_wrong_node_type),
 		cmocka_unit_test(test_number_ranges),
 		cmocka_unit_test(test_table_uint_ranges),

@@ -4,6 +4,7 @@
 # mid-run, a closed stdout.
 # usage: cli.sh FUNDLOAD GOLDEN_DIR
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 trap "" PIPE	# a write to a closed FIFO must not kill the script
 export LC_ALL=C
 fl=${1:?usage: cli.sh FUNDLOAD GOLDEN_DIR}
@@ -23,31 +24,13 @@ check() {	# check NAME CONDITION...
 rc_of() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; }
 valid='{"id":"1","customer_id":"1","load_amount":"$1.00","time":"2000-01-01T00:00:00Z"}'
 
-cat >"$tmp/tcp.yaml" <<'EOF'
-runtime:
-  platform:
-    execution_ipc:
-      transport: tcp_local
-EOF
-cat >"$tmp/ps2.yaml" <<'EOF'
-runtime:
-  platform:
-    execution_ipc:
-      transport: tcp_local
-    bootstrap:
-      mode: process_supervisor
-    lifecycle:
-      ready_timeout_seconds: 20
-      graceful_timeout_seconds: 2
-    process_groups:
-      - name: execution
-        workers: 2
-        restart: never
-        services: [fundload.v1.FundLoad]
-EOF
-printf 'apps:\n  fundload:\n    rules: experiment\n' >"$tmp/exp.yaml"
-printf 'runtime:\n  platform:\n    execution_ipc:\n      transport: carrier-pigeon\n' >"$tmp/bad.yaml"
-printf 'runtime:\n  platform:\n    process_groups:\n      - name: execution\n        services: [echo.v1.Echo]\n' >"$tmp/noapp.yaml"
+ps2=(transport=tcp_local mode=process_supervisor ready_timeout_seconds=20
+  graceful_timeout_seconds=2 group=execution:2:fundload.v1.FundLoad:never)
+write_config "$tmp/tcp.yaml" transport=tcp_local
+write_config "$tmp/ps2.yaml" "${ps2[@]}"
+write_config "$tmp/exp.yaml" apps.fundload.rules=experiment
+write_config "$tmp/bad.yaml" transport=carrier-pigeon
+write_config "$tmp/noapp.yaml" group=execution::echo.v1.Echo
 
 # --- arguments ---
 check "help exits 0" [ "$(rc_of "$fl" --help)" -eq 0 ]
@@ -70,15 +53,16 @@ check "--rules overrides the config" [ "$(rc_of "$fl" --config "$tmp/exp.yaml" -
 check "--rules overrides the config: output" cmp -s "$tmp/out" "$golden/baseline.expected"
 # apps.fundload is the module's to check: the core passes any well-formed
 # section, the fund-load module refuses what it does not know
-printf 'apps:\n  fundload:\n    rules: experiment\n    bogus: 1\n' >"$tmp/appkey.yaml"
-printf 'apps:\n  fundload:\n    rules: strict\n' >"$tmp/appval.yaml"
+write_config "$tmp/appkey.yaml" apps.fundload.rules=experiment \
+  apps.fundload.bogus=1
+write_config "$tmp/appval.yaml" apps.fundload.rules=strict
 check "unknown apps.fundload key: 2" [ "$(rc_of "$fl" --config "$tmp/appkey.yaml" "$golden/cases.jsonl")" -eq 2 ]
 check "unknown apps.fundload key: named" grep -q '^fundload: config_invalid (code -20): apps.fundload.bogus: unknown key (allowed: rules)$' "$tmp/err"
 check "bad apps.fundload.rules: 2" [ "$(rc_of "$fl" --config "$tmp/appval.yaml" "$golden/cases.jsonl")" -eq 2 ]
 check "bad apps.fundload.rules: named" grep -q '^fundload: config_invalid (code -20): apps.fundload.rules: unsupported value "strict" (allowed: baseline, experiment)$' "$tmp/err"
 check "--rules does not hide a bad section" [ "$(rc_of "$fl" --config "$tmp/appkey.yaml" --rules baseline "$golden/cases.jsonl")" -eq 2 ]
 # the section reaches the workers in their bundle
-{ cat "$tmp/ps2.yaml"; cat "$tmp/exp.yaml"; } >"$tmp/ps2exp.yaml"
+write_config "$tmp/ps2exp.yaml" "${ps2[@]}" apps.fundload.rules=experiment
 check "process_supervisor, config selects experiment" [ "$(rc_of "$fl" --config "$tmp/ps2exp.yaml" "$golden/cases.jsonl")" -eq 65 ]
 check "process_supervisor, config selects experiment: output" cmp -s "$tmp/out" "$golden/experiment.expected"
 

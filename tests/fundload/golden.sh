@@ -4,11 +4,12 @@
 # and exit 65 (the case file has invalid lines), in the memory profile and
 # through tcp_local.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 fundload=${1:?usage: golden.sh FUNDLOAD GOLDEN_DIR}
 dir=${2:?}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-printf 'runtime:\n  platform:\n    execution_ipc:\n      transport: tcp_local\n' >"$tmp/tcp.yaml"
+write_config "$tmp/tcp.yaml" transport=tcp_local
 pass=0 fail=0
 for rules in baseline experiment; do
   for prof in memory tcp; do

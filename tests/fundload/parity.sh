@@ -18,6 +18,7 @@
 #
 # usage: parity.sh FUNDLOAD FUNDLOAD_REF GEN_INPUT ORACLE_PY [LINES]
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 fundload=${1:?usage: parity.sh FUNDLOAD FUNDLOAD_REF GEN_INPUT ORACLE_PY [LINES]}
 ref=${2:?}
 gen=${3:?}
@@ -27,33 +28,18 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# the profiles: name -> config (empty: no --config, the defaults = memory)
+# the profiles: name -> config file (empty: no --config, the defaults =
+# memory)
 declare -A cfg
 cfg[memory]=""
-cfg[tcp_inline]="runtime:
-  platform:
-    execution_ipc:
-      transport: tcp_local
-"
+cfg[tcp_inline]="$tmp/tcp_inline.yaml"
+write_config "${cfg[tcp_inline]}" transport=tcp_local
 for n in 1 2 4; do
-  cfg[ps$n]="runtime:
-  platform:
-    execution_ipc:
-      transport: tcp_local
-    bootstrap:
-      mode: process_supervisor
-    lifecycle:
-      ready_timeout_seconds: 20
-    process_groups:
-      - name: execution
-        workers: $n
-        services: [fundload.v1.FundLoad]
-"
+  cfg[ps$n]="$tmp/ps$n.yaml"
+  write_config "${cfg[ps$n]}" transport=tcp_local mode=process_supervisor \
+    ready_timeout_seconds=20 group=execution:$n:fundload.v1.FundLoad
 done
 profiles=(memory tcp_inline ps1 ps2 ps4)
-for p in "${profiles[@]}"; do
-  [ -n "${cfg[$p]}" ] && printf '%s' "${cfg[$p]}" >"$tmp/$p.yaml"
-done
 
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -101,7 +87,7 @@ for input in A B; do
     for r in "${runs[@]}"; do
       p=${r%%:*} extra=${r#*:}
       args=(--rules "$rules")
-      [ -n "${cfg[$p]}" ] && args+=(--config "$tmp/$p.yaml")
+      [ -n "${cfg[$p]}" ] && args+=(--config "${cfg[$p]}")
       [ -n "$extra" ] && args+=("$extra")
       out="$tmp/$input.$rules.$p"
       rc=$(run "$out" "$fundload" "${args[@]}" "$tmp/$input.jsonl")

@@ -227,20 +227,37 @@ test_diagnostics_bounded(void **state)
 	free(line);
 }
 
+/* An excerpt is cut by input bytes (80), not by its rendered size: 80
+ * bytes that render as \xHH each are quoted in full, the 81st adds "...";
+ * quotes, backslashes and other bytes are escaped by xr_printable. */
 static void
-test_sanitize(void **state)
+test_excerpt(void **state)
 {
-	char out[32];
+	char s[81], why[512], want[400];
+	uint64_t cents;
+	int64_t t;
+	size_t o;
 
 	(void)state;
-	xr_fl_sanitize(out, sizeof(out), "ab\n\"\\\xff", 6, 80);
-	assert_string_equal(out, "ab\\x0a\\\"\\\\\\xff");
-	xr_fl_sanitize(out, sizeof(out), "abcdef", 6, 3);
-	assert_string_equal(out, "abc...");
-	xr_fl_sanitize(out, 8, "abcdefghijkl", 12, 80);
-	assert_true(strlen(out) < 8);
-	xr_fl_sanitize(out, 1, "abc", 3, 80);
-	assert_string_equal(out, "");
+	assert_int_equal(xr_fl_parse_time("ab\n\"\\\xff", 6, &t, why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "time \"ab\\x0a\\\"\\\\\\xff\" is not RFC "
+	    "3339 (YYYY-MM-DDTHH:MM:SS[.frac] and Z or +HH:MM)");
+	memset(s, 1, sizeof(s));
+	o = (size_t)snprintf(want, sizeof(want), "time \"");
+	for (int i = 0; i < 80; i++)
+		o += (size_t)snprintf(want + o, sizeof(want) - o, "\\x01");
+	snprintf(want + o, sizeof(want) - o, "\" is not RFC 3339 "
+	    "(YYYY-MM-DDTHH:MM:SS[.frac] and Z or +HH:MM)");
+	assert_int_equal(xr_fl_parse_time(s, 80, &t, why, sizeof(why)), -1);
+	assert_string_equal(why, want);
+	snprintf(want + o, sizeof(want) - o, "...\" is not RFC 3339 "
+	    "(YYYY-MM-DDTHH:MM:SS[.frac] and Z or +HH:MM)");
+	assert_int_equal(xr_fl_parse_time(s, 81, &t, why, sizeof(why)), -1);
+	assert_string_equal(why, want);
+	assert_int_equal(xr_fl_parse_amount("", 0, &cents, why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "load_amount \"\" does not start with $");
 }
 
 /* The output line is exactly jansson's compact encoding. */
@@ -327,7 +344,7 @@ main(void)
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_line_categories),
 		cmocka_unit_test(test_diagnostics_bounded),
-		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_excerpt),
 		cmocka_unit_test(test_output_matches_jansson),
 		cmocka_unit_test(test_bitflip_truncate),
 	};

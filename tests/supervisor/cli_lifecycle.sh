@@ -4,6 +4,7 @@
 # exit statuses of docs/design.md section 8).
 # Usage: cli_lifecycle.sh PATH/TO/execrpc-supervisor PATH/TO/execrpc
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 sup=${1:?usage: cli_lifecycle.sh SUPERVISOR EXECRPC}
 cli=${2:?usage: cli_lifecycle.sh SUPERVISOR EXECRPC}
 tmp=$(mktemp -d)
@@ -33,25 +34,9 @@ json() {
 }
 
 sock="$tmp/run/control.sock"
-cat >"$tmp/cfg.yaml" <<YAML
-runtime:
-  platform:
-    execution_ipc:
-      transport: tcp_local
-    bootstrap:
-      mode: process_supervisor
-    lifecycle:
-      graceful_timeout_seconds: 5
-    control:
-      socket: $sock
-    process_groups:
-      - name: alpha
-        workers: 2
-        services: [echo.v1.Echo]
-      - name: beta
-        workers: 1
-        services: [echo.v1.Echo]
-YAML
+write_config "$tmp/cfg.yaml" transport=tcp_local mode=process_supervisor \
+	graceful_timeout_seconds=5 socket="$sock" \
+	group=alpha:2:echo.v1.Echo group=beta:1:echo.v1.Echo
 
 # start SUPERVISOR in the background; wait for its 3 worker lines
 start() {
@@ -143,7 +128,7 @@ for p in $pids; do kill -0 "$p" 2>/dev/null && left=1; done
 [ "$left" = 0 ] && ok || bad "workers left after SIGTERM"
 
 # --- a config that is not process_supervisor: config_invalid (2)
-printf 'runtime:\n  platform:\n    bootstrap: {mode: inline}\n' >"$tmp/inline.yaml"
+write_config "$tmp/inline.yaml" mode=inline
 "$sup" --config "$tmp/inline.yaml" >/dev/null 2>"$tmp/err"
 rc=$?
 [ "$rc" = 2 ] && ok || bad "inline config: rc=$rc"
