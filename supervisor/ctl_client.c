@@ -49,7 +49,7 @@ read_reply(int fd, xr_reader *rd, uint64_t deadline, const uint8_t **body,
 }
 
 int
-xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
+xr_ctl_client_call(const char *path, const Execrpc__V1__Command *cmd,
     uint32_t timeout_ms, Execrpc__V1__Reply **out, xr_diag *d)
 {
 	struct sockaddr_un sun;
@@ -61,13 +61,13 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 	int fd = -1, r;
 
 	*out = NULL;
-	xr_reader_init(&rd, XR_CONTROL_MAX_REPLY);
+	xr_reader_init(&rd, XR_CTL_MAX_REPLY);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket path "
 		    "too long");
-	if (len > XR_CONTROL_MAX_COMMAND)
+	if (len > XR_CTL_MAX_COMMAND)
 		return xr_diag_set(d, XR_ERR_OVERSIZED, "command too large");
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
@@ -188,7 +188,7 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 }
 
 int
-xr_control_reply_json(const Execrpc__V1__Reply *r, char **out)
+xr_ctl_client_reply_json(const Execrpc__V1__Reply *r, char **out)
 {
 	json_t *root = json_object(), *ws = json_array(), *ev = json_array();
 	int ret = XR_ERR_NOMEM;

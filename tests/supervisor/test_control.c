@@ -75,7 +75,7 @@ call(const char *path, Execrpc__V1__CommandType type, const char *group,
 		c.n_groups = 1;
 		c.groups = groups;
 	}
-	*rc = xr_control_call(path, &c, 20000, &r, &d);
+	*rc = xr_ctl_client_call(path, &c, 20000, &r, &d);
 	return r;
 }
 
@@ -322,7 +322,7 @@ test_control_socket_round_trips(void **state)
 		assert_int_equal(ws->stats,
 		    EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED);
 	}
-	assert_int_equal(xr_control_reply_json(c.status, &json), XR_OK);
+	assert_int_equal(xr_ctl_client_reply_json(c.status, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"stop_events\":[],\"workers\":[{"
 	    "\"group\":\"ctl\",\"index\":0,\"last_exit_status\":-1,"
 	    "\"last_signal\":0,\"pid\":"));
@@ -346,7 +346,7 @@ test_control_socket_round_trips(void **state)
 			assert_int_equal(ws->rejects_by_kind[j],
 			    i == 1 && j == XR_REJECT_BAD_SIGNATURE ? 1 : 0);
 	}
-	assert_int_equal(xr_control_reply_json(c.stats, &json), XR_OK);
+	assert_int_equal(xr_ctl_client_reply_json(c.stats, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"calls\":3,\"calls_failed\":0,"
 	    "\"group\":\"ctl\",\"index\":0,"));
 	assert_non_null(strstr(json, "{\"calls\":2,\"calls_failed\":1,"
@@ -392,7 +392,7 @@ test_control_socket_round_trips(void **state)
 		assert_int_equal(c.stop->workers[i]->pid, 0);
 		assert_int_equal(c.stop->workers[i]->last_exit_status, 0);
 	}
-	assert_int_equal(xr_control_reply_json(c.stop, &json), XR_OK);
+	assert_int_equal(xr_ctl_client_reply_json(c.stop, &json), XR_OK);
 	assert_non_null(strstr(json, "\"stop_events\":[{\"group\":\"ctl\","
 	    "\"mode\":\"graceful\"},{\"group\":\"other\",\"mode\":"
 	    "\"graceful\"}]"));
@@ -534,7 +534,7 @@ test_control_stats_never_blocks(void **state)
 			    XR_REJECT_COUNT);
 		}
 	}
-	assert_int_equal(xr_control_reply_json(n.stats, &json), XR_OK);
+	assert_int_equal(xr_ctl_client_reply_json(n.stats, &json), XR_OK);
 	assert_non_null(p = strstr(json, "\"stats\":\"no_answer\""));
 	assert_null(strstr(p + 1, "\"stats\":\"no_answer\""));	/* once */
 	assert_non_null(strstr(json, "{\"group\":\"ctl\",\"index\":1,"
@@ -648,8 +648,8 @@ test_control_no_supervisor(void **state)
 
 	(void)state;
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS;
-	assert_int_equal(xr_control_call("/tmp/xr-ctl-none/ctl.sock", &c, 1000,
-	    &r, &d), XR_ERR_LIFECYCLE_NOT_READY);
+	assert_int_equal(xr_ctl_client_call("/tmp/xr-ctl-none/ctl.sock", &c,
+	    1000, &r, &d), XR_ERR_LIFECYCLE_NOT_READY);
 	assert_null(r);
 }
 
