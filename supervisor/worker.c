@@ -50,7 +50,7 @@ struct worker_proc {
 	bool ep_opened;			/* ep->close() is owed */
 	xr_server *srv;			/* ep's; NULL once closed */
 	xr_auth *ctl_auth;
-	xr_chan chan;
+	xr_wchan chan;
 	struct event *ctl_ev;
 	bool stopping, finished;
 	int status;
@@ -445,7 +445,7 @@ send_cmd(struct worker_proc *w, Execrpc__V1__CommandType type,
 
 	c.type = type;
 	c.port = port;
-	if ((r = xr_chan_send(&w->chan, &c)) != XR_OK)
+	if ((r = xr_wchan_send(&w->chan, &c)) != XR_OK)
 		xr_debug("worker: control send failed: %s", xr_err_name(r));
 }
 
@@ -547,19 +547,19 @@ ch_stats(void *arg, const Execrpc__V1__Command *c)
 	r.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY;
 	r.request_id = c->request_id;
 	r.status = &ws;
-	if ((e = xr_chan_send(&w->chan, &r)) != XR_OK)
+	if ((e = xr_wchan_send(&w->chan, &r)) != XR_OK)
 		xr_debug("worker: stats reply: %s", xr_err_name(e));
 }
 
-#define S(st) XR_CHAN_STATE(WP_##st)
+#define S(st) XR_WCHAN_STATE(WP_##st)
 
 /* What the worker acts on, in which of its states. */
-static const xr_chan_cmd worker_cmds[] = {
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, XR_CHAN_TO_WORKER,
-	    S(SERVING) | S(DRAINING), XR_CHAN_ONCE, ch_stop },
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN, XR_CHAN_TO_WORKER,
+static const xr_wchan_cmd worker_cmds[] = {
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, XR_WCHAN_TO_WORKER,
+	    S(SERVING) | S(DRAINING), XR_WCHAN_ONCE, ch_stop },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN, XR_WCHAN_TO_WORKER,
 	    S(SERVING), 0, ch_drain },
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS, XR_CHAN_TO_WORKER,
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS, XR_WCHAN_TO_WORKER,
 	    S(SERVING) | S(DRAINING), 0, ch_stats },
 };
 
@@ -575,7 +575,7 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	while (!w->finished) {
-		r = xr_chan_recv(&w->chan, &c);
+		r = xr_wchan_recv(&w->chan, &c);
 		if (r == XR_ERR_AGAIN)
 			return;
 		if (r == XR_ERR_CLOSED || r == XR_ERR_SYSTEM) {
@@ -590,9 +590,9 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 			    xr_err_name(r));
 			continue;
 		}
-		if (xr_chan_dispatch(&w->chan, worker_cmds,
+		if (xr_wchan_dispatch(&w->chan, worker_cmds,
 		    sizeof(worker_cmds) / sizeof(worker_cmds[0]),
-		    XR_CHAN_TO_WORKER, wp_state(w), w, c) != XR_OK)
+		    XR_WCHAN_TO_WORKER, wp_state(w), w, c) != XR_OK)
 			xr_debug("worker: control command %d refused",
 			    (int)c->type);
 		execrpc__v1__command__free_unpacked(c, NULL);
@@ -645,7 +645,7 @@ serve_setup(struct worker_proc *w, struct bundle *b, int control_fd,
 		return fail(d, "endpoint: %s", sd.reason);
 	if ((w->ctl_auth = xr_auth_new(&b->keys)) == NULL)
 		return fail(d, "out of memory");
-	if (xr_chan_init(&w->chan, control_fd, w->ctl_auth, b->sid,
+	if (xr_wchan_init(&w->chan, control_fd, w->ctl_auth, b->sid,
 	    b->ttl) != XR_OK)
 		return fail(d, "out of memory");
 	if ((fl = fcntl(control_fd, F_GETFL)) < 0 ||
@@ -708,7 +708,7 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 		event_free(w.ctl_ev);
 	close_endpoint(&w);
 	xr_registry_free(w.reg);
-	xr_chan_fini(&w.chan);
+	xr_wchan_fini(&w.chan);
 	xr_auth_free(w.ctl_auth);
 	if (w.base != NULL)
 		event_base_free(w.base);

@@ -190,7 +190,7 @@ static const xr_service_module test_modules[] = {
 /* ---------- a hand-made worker that breaks the channel's rules ---------- */
 
 static void
-fake_send(xr_chan *ch, Execrpc__V1__CommandType type, uint32_t port,
+fake_send(xr_wchan *ch, Execrpc__V1__CommandType type, uint32_t port,
     uint64_t request_id)
 {
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
@@ -198,7 +198,7 @@ fake_send(xr_chan *ch, Execrpc__V1__CommandType type, uint32_t port,
 	c.type = type;
 	c.port = port;
 	c.request_id = request_id;
-	if (xr_chan_send(ch, &c) != XR_OK)
+	if (xr_wchan_send(ch, &c) != XR_OK)
 		_exit(3);
 }
 
@@ -214,7 +214,7 @@ fake_worker(int bfd, int cfd)
 	uint8_t buf[XR_BUNDLE_MAX], sid[XR_SESSION_ID_LEN];
 	xr_keyset ks;
 	xr_auth *a;
-	xr_chan ch;
+	xr_wchan ch;
 	ssize_t n;
 	int status;
 
@@ -230,7 +230,7 @@ fake_worker(int bfd, int cfd)
 	    k->web_to_exec.len, k->exec_to_web.data, k->exec_to_web.len,
 	    k->control.data, k->control.len, &ks) != XR_OK ||
 	    (a = xr_auth_new(&ks)) == NULL ||
-	    xr_chan_init(&ch, cfd, a, sid, 30) != XR_OK)
+	    xr_wchan_init(&ch, cfd, a, sid, 30) != XR_OK)
 		return 3;
 	xr_wipe(k->web_to_exec.data, k->web_to_exec.len);
 	xr_wipe(k->exec_to_web.data, k->exec_to_web.len);
@@ -255,7 +255,7 @@ fake_worker(int bfd, int cfd)
 			status = 3;
 			break;
 		}
-		if ((r = xr_chan_recv(&ch, &c)) == XR_ERR_CLOSED)
+		if ((r = xr_wchan_recv(&ch, &c)) == XR_ERR_CLOSED)
 			status = 1;
 		if (r != XR_OK)
 			continue;
@@ -266,7 +266,7 @@ fake_worker(int bfd, int cfd)
 		}
 		execrpc__v1__command__free_unpacked(c, NULL);
 	}
-	xr_chan_fini(&ch);
+	xr_wchan_fini(&ch);
 	xr_auth_free(a);
 	close(cfd);
 	return status;
