@@ -1,4 +1,4 @@
-/* tests/supervisor/helper_sup.c — worker mode, recorders, probes, /proc. */
+/* tests/supervisor/helper_sup.c — worker mode, recorders, calls, /proc. */
 #include "helper_sup.h"
 
 #include <stdarg.h>
@@ -27,7 +27,6 @@
 
 #include "echo.h"
 #include "echo/v1/echo.pb-c.h"
-#include "ts_probe.h"
 #include "registry.h"
 #include "runtime.h"
 #include "rx.h"
@@ -382,31 +381,85 @@ ts_worker_count(const ts_rec *r, int err, const char *reason)
 
 /* ---------- calls ---------- */
 
+const Execrpc__V1__Envelope *
+ts_response(ts_peer *p, int timeout_ms, int *closed)
+{
+	const Execrpc__V1__Envelope *e;
+
+	while ((e = ts_recv(p, timeout_ms, closed)) != NULL &&
+	    e->kind != EXECRPC__V1__KIND__KIND_RESPONSE)
+		;	/* GOAWAY, PONG */
+	return e;
+}
+
+int
+ts_call(uint16_t port, const xr_keyset *ks, const char *method,
+    const uint8_t *req, size_t req_len, int wait_ms, uint8_t **resp,
+    size_t *resp_len)
+{
+	const Execrpc__V1__Envelope *e;
+	ts_peer p;
+	uint8_t *f;
+	size_t len;
+	uint64_t id;
+	int closed, status;
+
+	*resp = NULL;
+	*resp_len = 0;
+	ts_peer_open_keys(&p, port, ks);
+	ts_handshake(&p);
+	id = p.next_call++;
+	f = ts_seal(&p, XR_KIND_REQUEST, method, req, req_len, id, 0, 0, &len);
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	if ((e = ts_response(&p, wait_ms, &closed)) == NULL)
+		fail_msg("%s on port %u: %s", method, (unsigned)port, closed ?
+		    "the connection closed" : "no response in time");
+	assert_int_equal(e->call_id, id);
+	status = e->status != NULL ? (int)e->status->code : XR_STATUS_UNKNOWN;
+	if (e->payload.len > 0) {
+		assert_non_null(*resp = malloc(e->payload.len));
+		memcpy(*resp, e->payload.data, e->payload.len);
+		*resp_len = e->payload.len;
+	}
+	ts_peer_close(&p);
+	return status;
+}
+
+bool
+ts_hello_refused(uint16_t port, const xr_keyset *ks)
+{
+	ts_peer p;
+	uint8_t *f;
+	size_t len;
+	int frames = -1, closed;
+
+	ts_peer_open_keys(&p, port, ks);
+	f = ts_seal(&p, XR_KIND_HELLO, NULL, NULL, 0, 0, 0, 0, &len);
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	closed = ts_wait_closed(&p, 2000, &frames);
+	ts_peer_close(&p);
+	return closed == 1 && frames == 0;
+}
+
 int
 ts_say(uint16_t port, const xr_keyset *ks, const char *text,
     uint32_t delay_ms, char *out, size_t cap, uint64_t *pid)
 {
 	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 	Echo__V1__SayResponse *resp;
-	xr_auth *a = xr_auth_new(ks);
-	ts_probe *p = NULL;
-	xr_diag d = { 0 };
-	uint8_t pb[256], *rb = NULL;
-	size_t rl = 0;
-	uint64_t id;
-	int status = -1, r;
+	uint8_t pb[256], *rb;
+	size_t rl;
+	int status;
 
-	assert_non_null(a);
 	req.text = (char *)(uintptr_t)text;
 	req.delay_ms = delay_ms;
-	r = ts_probe_open("127.0.0.1", port, a, 5000, &p, &d);
-	if (r != XR_OK)
-		fail_msg("probe open: %s", d.reason);
-	assert_int_equal(ts_probe_send(p, "echo.v1.Echo/Say", pb,
-	    echo__v1__say_request__pack(&req, pb), 0, &id), XR_OK);
-	assert_int_equal(ts_probe_recv(p, 5000 + delay_ms, &id, &status, &rb,
-	    &rl), XR_OK);
-	if (status == 0) {
+	assert_true(echo__v1__say_request__get_packed_size(&req) <= sizeof(pb));
+	status = ts_call(port, ks, "echo.v1.Echo/Say", pb,
+	    echo__v1__say_request__pack(&req, pb), 5000 + (int)delay_ms, &rb,
+	    &rl);
+	if (status == XR_STATUS_OK) {
 		resp = echo__v1__say_response__unpack(NULL, rl, rb);
 		assert_non_null(resp);
 		if (out != NULL)
@@ -416,22 +469,21 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 		echo__v1__say_response__free_unpacked(resp, NULL);
 	}
 	free(rb);
-	ts_probe_close(p);
-	xr_auth_free(a);
 	return status;
 }
 
 Execrpc__V1__WorkerStatus *
 ts_stats(uint16_t port, const xr_keyset *ks)
 {
-	Execrpc__V1__WorkerStatus *ws = NULL;
-	xr_auth *a = xr_auth_new(ks);
-	xr_diag d = { 0 };
+	Execrpc__V1__WorkerStatus *ws;
+	uint8_t *rb;
+	size_t rl;
 
-	assert_non_null(a);
-	if (ts_probe_stats("127.0.0.1", port, a, 5000, &ws, &d) != XR_OK)
-		fail_msg("stats: %s", d.reason);
-	xr_auth_free(a);
+	assert_int_equal(ts_call(port, ks, "execrpc.v1.Endpoint/Stats", NULL,
+	    0, 5000, &rb, &rl), XR_STATUS_OK);
+	ws = execrpc__v1__worker_status__unpack(NULL, rl, rb);
+	free(rb);
+	assert_non_null(ws);
 	return ws;
 }
 

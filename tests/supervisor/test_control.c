@@ -36,7 +36,6 @@
 #include "frame.h"
 #include "helper_sup.h"
 #include "rx.h"
-#include "ts_probe.h"
 
 static const char yaml[] =
     "runtime:\n"
@@ -167,23 +166,12 @@ foreign_peer(const char *path)
 static int
 call_method(uint16_t port, const xr_keyset *ks, const char *method)
 {
-	xr_auth *a = xr_auth_new(ks);
-	ts_probe *p = NULL;
-	xr_diag d = { 0 };
-	uint8_t *resp = NULL;
-	size_t len = 0;
-	uint64_t id;
-	int status = -1;
+	uint8_t *resp;
+	size_t len;
+	int status;
 
-	assert_non_null(a);
-	assert_int_equal(ts_probe_open("127.0.0.1", port, a, 5000, &p, &d),
-	    XR_OK);
-	assert_int_equal(ts_probe_send(p, method, NULL, 0, 0, &id), XR_OK);
-	assert_int_equal(ts_probe_recv(p, 5000, &id, &status, &resp, &len),
-	    XR_OK);
+	status = ts_call(port, ks, method, NULL, 0, 5000, &resp, &len);
 	free(resp);
-	ts_probe_close(p);
-	xr_auth_free(a);
 	return status;
 }
 
@@ -191,9 +179,6 @@ static void
 make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
 {
 	xr_keyset other;
-	xr_auth *oa;
-	ts_probe *p = NULL;
-	xr_diag d = { 0 };
 
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ts_say(port0, ks, "t", 0, NULL, 0, NULL),
@@ -203,10 +188,7 @@ make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
 	assert_int_equal(call_method(port1, ks, "nope.v1.Nope/Nothing"),
 	    XR_STATUS_UNIMPLEMENTED);
 	ts_keys(&other, NULL);
-	assert_non_null(oa = xr_auth_new(&other));
-	assert_int_not_equal(ts_probe_open("127.0.0.1", port1, oa, 2000, &p,
-	    &d), XR_OK);
-	xr_auth_free(oa);
+	assert_true(ts_hello_refused(port1, &other));
 	xr_keyset_wipe(&other);
 }
 
