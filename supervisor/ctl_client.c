@@ -14,7 +14,30 @@
 #include "frame.h"
 #include "reader.h"
 #include "rx.h"
-#include "sockio.h"
+
+/* Wait until `fd` is ready for `events` (POLLIN / POLLOUT), at most until
+ * the xr_mono_ms() time `deadline`. Returns XR_OK, XR_ERR_AGAIN at the
+ * deadline, or XR_ERR_SYSTEM. Retries on EINTR. */
+static int
+wait_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = xr_mono_ms();
+		struct pollfd p = { fd, events, 0 };
+		int r;
+
+		if (now >= deadline)
+			return XR_ERR_AGAIN;
+		r = poll(&p, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return XR_ERR_SYSTEM;
+		if (r == 0)
+			return XR_ERR_AGAIN;
+		return XR_OK;
+	}
+}
 
 /*
  * Read one length-prefixed reply through the frame reader `rd`, each wait
@@ -32,7 +55,7 @@ read_reply(int fd, xr_reader *rd, uint64_t deadline, const uint8_t **body,
 	int r;
 
 	for (;;) {
-		if ((r = xr_sock_wait(fd, POLLIN, deadline)) != XR_OK)
+		if ((r = wait_fd(fd, POLLIN, deadline)) != XR_OK)
 			return r;
 		n = recv(fd, chunk, sizeof(chunk), 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -93,7 +116,7 @@ xr_ctl_client_call(const char *path, const Execrpc__V1__Command *cmd,
 	while (off < len) {
 		ssize_t n;
 
-		if ((r = xr_sock_wait(fd, POLLOUT, deadline)) != XR_OK) {
+		if ((r = wait_fd(fd, POLLOUT, deadline)) != XR_OK) {
 			xr_diag_set(d, r, "sending the command: %s",
 			    xr_err_name(r));
 			goto out;
