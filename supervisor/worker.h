@@ -86,11 +86,12 @@ typedef struct xr_worker_endpoint {
  * result from main(). It is a program entry point, so it prints its one-line
  * diagnostic itself.
  *
- * Sequence: harden (RLIMIT_CORE 0, not dumpable, PR_SET_PDEATHSIG SIGKILL,
- * SIGPIPE ignored); read the bundle once from `bootstrap_fd` (a datagram over
- * XR_BUNDLE_MAX, a bundle that does not decode, or any second datagram before
- * the supervisor closes its end is a protocol error), wipe the buffer, close
- * the fd; validate the bundle (version, group, services each one in `mods`
+ * Sequence: harden (xr_proc_harden: RLIMIT_CORE 0, not dumpable, SIGPIPE
+ * ignored, PR_SET_PDEATHSIG SIGKILL); read the bundle once from
+ * `bootstrap_fd` (supervisor/bundle.h; a datagram over XR_BUNDLE_MAX, a
+ * bundle that does not decode, or any second datagram before the supervisor
+ * closes its end is a protocol error), wipe the buffer, close the fd;
+ * validate the bundle (version, group, services each one in `mods`
  * — none listed: every module of `mods` —, runtime slice: loopback
  * bind_host and limits in the config table's ranges, apps sections within
  * the config's bounds and accepted by each module's check_app, key bundle
@@ -110,9 +111,10 @@ typedef struct xr_worker_endpoint {
  * (it SIGKILLs a worker that has not acknowledged by then).
  *
  * Returns the exit status: 0 after STOP; the child-bootstrap category (8)
- * on any bootstrap failure (also `ep` NULL), with "execrpc-worker: child_bootstrap_failed
- * (code -34): REASON" on stderr (the reason never holds key bytes); 1 if
- * the control channel closed (the supervisor is gone).
+ * on any bootstrap failure (also `ep` NULL), with the one line
+ * "execrpc-worker: child_bootstrap_failed (code -34): REASON" on stderr
+ * (xr_diag_print; the reason never holds key bytes); 1 if the control
+ * channel closed (the supervisor is gone).
  */
 int xr_worker_main(int bootstrap_fd, int control_fd,
     const xr_service_module *mods, size_t n_mods,

@@ -334,6 +334,16 @@ m_unknown_service(Execrpc__V1__BootstrapBundle *b)
 	b->services = svc;
 }
 
+/* a name with a newline, a quote and a byte over 0x7f: the diagnostic
+ * stays one line (xr_printable) */
+static void
+m_unprintable_service(Execrpc__V1__BootstrapBundle *b)
+{
+	static char *svc[] = { "x\ny\"z\xff" };
+
+	b->services = svc;
+}
+
 static void
 m_no_services(Execrpc__V1__BootstrapBundle *b)
 {
@@ -544,6 +554,8 @@ test_child_boot_03_bad_modules(void **state)
 	(void)state;
 	expect_bundle_fail(m_unknown_service,
 	    "unknown service \"nope.v1.Missing\"");
+	expect_bundle_fail(m_unprintable_service,
+	    "unknown service \"x\\x0ay\\\"z\\xff\"\n");
 	/* no service named: every module of the table — here echo.v1.Echo,
 	 * then test.v1.Probe, which registers echo.v1.Echo again */
 	expect_bundle_fail(m_no_services,
