@@ -33,6 +33,7 @@
 #include "config.h"
 #include "echo.h"
 #include "log.h"
+#include "proc.h"
 #include "runtime.h"
 
 static int
@@ -122,6 +123,11 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--worker") == 0)
 			return xr_runtime_worker_main(argc, argv, modules,
 			    NMODULES);
+	/* the config may hold an inline secret, and the supervisor holds the
+	 * keys: no core dumps, not dumpable, closed pipes are errors (the
+	 * supervisor library hardens again; loading comes first here) */
+	if ((ret = xr_proc_harden(0, &d)) != XR_OK)
+		return fail(ret, &d);
 	while ((ch = getopt_long(argc, argv, "c:l:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
