@@ -41,17 +41,6 @@
 
 #define PROG "execrpc-demo"	/* the diagnostics' prefix */
 
-static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
-static const xr_service_module mods[] = {
-	{ "echo.v1.Echo", echo_add, NULL, NULL },
-};
-
 /* What the demo calls: resolved when the lifecycle is made. */
 static const char *const calls[] = { "echo.v1.Echo" };
 
@@ -244,7 +233,7 @@ main(int argc, char **argv)
 	int r;
 
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return xr_runtime_worker_main(argc, argv, mods, 1);
+		return xr_runtime_worker_main(argc, argv, &xr_echo_module, 1);
 	if (argc != 3 || strcmp(argv[1], "--config") != 0) {
 		fprintf(stderr, "usage: execrpc-demo --config FILE\n");
 		return 64;
@@ -257,7 +246,7 @@ main(int argc, char **argv)
 		return xr_diag_print(stderr, PROG, r, &d);
 	base = event_base_new();
 	o.cfg = &cfg;
-	o.mods = mods;
+	o.mods = &xr_echo_module;	/* the services it hosts: echo */
 	o.n_mods = 1;
 	o.ingress_services = calls;
 	o.n_ingress_services = 1;

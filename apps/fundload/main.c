@@ -48,17 +48,10 @@
 #define EXIT_USAGE 64
 #define EXIT_DATAERR 65
 
-static int
-add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
 /* The services this program hosts, in-process or as a worker. */
 static const xr_service_module modules[] = {
 	{ XR_FL_SERVICE, xr_fl_service_add, XR_FL_APP, xr_fl_app_check },
-	{ "echo.v1.Echo", add_echo, NULL, NULL },
+	XR_ECHO_MODULE_INIT,
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 

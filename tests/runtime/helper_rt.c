@@ -24,13 +24,6 @@
 
 /* ---------- modules ---------- */
 
-static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
 /* test.v1.Echo/Say: echo's Say; "fail-on-N" fails on worker N only. */
 static void
 test_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
@@ -58,7 +51,7 @@ test_echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
 }
 
 const xr_service_module rt_mods[RT_NMODS] = {
-	{ "echo.v1.Echo", echo_add, NULL, NULL },
+	XR_ECHO_MODULE_INIT,
 	{ "test.v1.Echo", test_echo_add, NULL, NULL },
 };
 

@@ -35,13 +35,6 @@
 
 /* ---------- the test module table ---------- */
 
-static int
-add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
 /* test.v1.Probe: Say reports what the worker process sees of itself. */
 static void
 probe_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
@@ -178,7 +171,7 @@ ts_apps_render(const xr_app_section *sec, char *out, size_t cap)
 }
 
 static const xr_service_module test_modules[] = {
-	{ "echo.v1.Echo", add_echo, NULL, NULL },
+	XR_ECHO_MODULE_INIT,
 	{ "test.v1.Probe", add_probe, NULL, NULL },
 	{ "test.v1.Wedge", add_wedge, NULL, NULL },
 	{ "test.v1.Empty", add_empty, NULL, NULL },

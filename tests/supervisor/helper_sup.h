@@ -4,7 +4,7 @@
  * Every test binary is its own worker executable: main() first calls
  * ts_worker_mode(), which runs xr_worker_main() with the test module table
  * when argv holds "--worker". The modules are the application's business
- * (supervisor/worker.h), so test behaviours live here, not in production
+ * (server/module.h), so test behaviours live here, not in production
  * code (PROC-INT-05):
  *   echo.v1.Echo   the real example service (server/echo.c)
  *   test.v1.Probe  echo.v1.Echo/Say answers with the worker's own view of its
