@@ -285,7 +285,7 @@ ts_send_say(ts_peer *p, const char *text, uint32_t delay_ms,
     uint32_t timeout_ms)
 {
 	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
-	uint8_t pb[512], *f;
+	uint8_t pb[4096], *f;
 	size_t plen, len;
 	uint64_t id = p->next_call++;
 
