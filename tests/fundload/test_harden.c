@@ -41,6 +41,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define TCP_YAML "tcp.yaml"	/* in tmp */
+
 static const char *fundload;
 static char tmp[] = "/tmp/xr-harden.XXXXXX";
 
@@ -155,6 +157,8 @@ run(const char *config)
 	assert_int_equal(pipe2(cp, O_CLOEXEC), 0);
 	assert_true((cpid = fork()) >= 0);
 	if (cpid == 0) {
+		/* gone with the test, also when an assertion ends it early */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		unharden();
 		if (write(cp[1], "", 1) != 1)
 			_exit(1);
@@ -240,12 +244,11 @@ test_tcp_local_inline_run_hardened(void **state)
 	FILE *f;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/tcp.yaml", tmp);
+	snprintf(path, sizeof(path), "%s/" TCP_YAML, tmp);
 	assert_non_null(f = fopen(path, "w"));
 	assert_int_equal(fputs(yaml, f) >= 0, 1);
 	assert_int_equal(fclose(f), 0);
 	run(path);
-	unlink(path);
 }
 
 static int
@@ -263,7 +266,11 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+	char path[sizeof(tmp) + 16];
+
 	(void)state;
+	snprintf(path, sizeof(path), "%s/" TCP_YAML, tmp);
+	unlink(path);
 	rmdir(tmp);
 	return 0;
 }
