@@ -107,12 +107,14 @@ check_hosting(const xr_config *cfg, const char *name, xr_diag *d)
 		    "runtime.platform.execution_ipc.transport: %s serves "
 		    "callers in this process only, and %s has none (use "
 		    "tcp_local)", xr_transport_name(cfg->transport), name);
+	/* a generated secret lives in this process only: no client of the
+	 * endpoint could ever call it */
 	if (cfg->secret_mode == XR_SECRET_GENERATED)
-		return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
-		    "runtime.platform.execution_ipc.auth.secret_mode: generated "
-		    "keys of an inline endpoint exist in this process only: no "
-		    "client could call it (use secret_mode: static with "
-		    "secret_file, the same for the client)");
+		return xr_diag_set(d, XR_ERR_CONFIG_INVALID, "runtime.platform."
+		    "execution_ipc.auth.secret_mode: generated makes a secret "
+		    "no client can get; set secret_mode: static and secret_file:"
+		    " PATH (mode 0600, 32..4096 bytes), and give the client the "
+		    "same secret and kdf");
 	return XR_OK;
 }
 

@@ -113,7 +113,7 @@ run config check "$tmp/mem.yaml"
 	ok || bad "check memory: rc=$rc err=$err"
 write_config "$tmp/gen.yaml" transport=tcp_local mode=inline
 run config check "$tmp/gen.yaml"
-[ "$rc" = 2 ] && [ "$err" = 'xrmain_prog: config_invalid (code -20): runtime.platform.execution_ipc.auth.secret_mode: generated keys of an inline endpoint exist in this process only: no client could call it (use secret_mode: static with secret_file, the same for the client)' ] &&
+[ "$rc" = 2 ] && [ "$err" = 'xrmain_prog: config_invalid (code -20): runtime.platform.execution_ipc.auth.secret_mode: generated makes a secret no client can get; set secret_mode: static and secret_file: PATH (mode 0600, 32..4096 bytes), and give the client the same secret and kdf' ] &&
 	ok || bad "check generated: rc=$rc err=$err"
 run --config "$tmp/gen.yaml"
 [ "$rc" = 2 ] && [ -z "$out" ] && ok || bad "run generated: rc=$rc out=$out"
