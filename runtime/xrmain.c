@@ -326,12 +326,12 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path)
 	r.p = p;
 	r.name = name;
 	r.cfg = &cfg;
+	xr_config_defaults(&cfg);
 	/* this process holds keys: no core dumps, not dumpable, closed pipes
 	 * are errors */
-	if ((ret = xr_proc_harden(0, &d)) != XR_OK)
-		return xr_diag_print(stderr, name, ret, &d);
-	if ((ret = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
-		return xr_diag_print(stderr, name, ret, &d);
+	if ((ret = xr_proc_harden(0, &d)) != XR_OK ||
+	    (ret = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
+		goto out;
 	if (cfg.secret_inline != NULL &&
 	    (ret = xr_log_register_secret(cfg.secret_inline,
 	    cfg.secret_inline_len)) != XR_OK) {

@@ -121,6 +121,13 @@ printf 'runtime:\n  platform: [\n' >"$tmp/syntax.yaml"
 run config check "$tmp/syntax.yaml"
 [ "$rc" = 2 ] && case $err in "xrmain_prog: config_syntax (code -21): "*) true ;; *) false ;; esac &&
 	ok || bad "check syntax: rc=$rc err=$err"
+# a run that cannot load its config: its category, and the cleanup hook
+# all the same
+run --config "$tmp/missing.yaml"
+[ "$rc" = 2 ] && [ -z "$out" ] &&
+	[ "$(sed -n 1p "$tmp/err")" = "xrmain_prog: config_invalid (code -20): config file $tmp/missing.yaml: cannot open (No such file or directory)" ] &&
+	[ "$(sed -n 2p "$tmp/err")" = "xrmain_prog: cleanup pid $(sed -n 's/.*cleanup pid //p' "$tmp/err")" ] &&
+	ok || bad "run missing: rc=$rc out=$out err=$err"
 write_config "$tmp/app.yaml" transport=tcp_local mode=process_supervisor
 run config check "$tmp/app.yaml"
 [ "$rc" = 0 ] && ok || bad "check default groups: rc=$rc err=$err"
