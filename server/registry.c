@@ -24,6 +24,7 @@ struct method {
 	xr_any_fn typed;
 	void *arg;
 	uint32_t max_req, max_resp;	/* bytes, or XR_SIZE_UNLIMITED */
+	const xr_bounds *req_bounds, *resp_bounds;	/* or NULL */
 };
 
 struct xr_registry {
@@ -141,6 +142,8 @@ method_new(const xr_method_def *def, void *arg, struct method **out,
 	m->arg = arg;
 	m->max_req = def->max_req;
 	m->max_resp = def->max_resp;
+	m->req_bounds = def->req_bounds;
+	m->resp_bounds = def->resp_bounds;
 	*out = m;
 	return XR_OK;
 }
@@ -195,8 +198,10 @@ xr_registry_add_method(xr_registry *r, const char *name,
     const ProtobufCMessageDescriptor *output, xr_handler_fn fn, void *arg,
     uint32_t max_req, uint32_t max_resp, xr_diag *d)
 {
-	xr_method_def def = { name, input, output, fn, NULL, max_req,
-	    max_resp };
+	xr_method_def def = {
+		.name = name, .input = input, .output = output, .fn = fn,
+		.max_req = max_req, .max_resp = max_resp,
+	};
 
 	return xr_registry_add_methods(r, &def, 1, arg, d);
 }
@@ -349,6 +354,19 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 		    "request does not decode as the method's input", NULL, 0);
 		return NULL;
 	}
+	if (m->req_bounds != NULL) {
+		char why[STATUS_MSG_MAX];
+		/* the name is under METHOD_NAME_MAX: room is left */
+		int n = snprintf(why, sizeof(why), "%s request: ", m->name);
+
+		if (xr_bounds_check(msg, m->req_bounds, why + n,
+		    sizeof(why) - (size_t)n) != XR_OK) {
+			protobuf_c_message_free_unpacked(msg, NULL);
+			complete(owner, call_id, XR_STATUS_INVALID_ARGUMENT,
+			    why, NULL, 0);
+			return NULL;
+		}
+	}
 	if ((c = call_alloc(r)) == NULL) {
 		protobuf_c_message_free_unpacked(msg, NULL);
 		complete(owner, call_id, XR_STATUS_RESOURCE_EXHAUSTED,
@@ -432,6 +450,15 @@ xr_call_reply(xr_call *c, const ProtobufCMessage *resp)
 		    "%u-byte limit of %s", len, c->m->max_resp, c->m->name);
 		return call_finish(c, XR_STATUS_RESOURCE_EXHAUSTED, why, NULL,
 		    0);
+	}
+	if (c->m->resp_bounds != NULL) {
+		char why[STATUS_MSG_MAX];
+		int n = snprintf(why, sizeof(why), "%s response: ",
+		    c->m->name);
+
+		if (xr_bounds_check(resp, c->m->resp_bounds, why + n,
+		    sizeof(why) - (size_t)n) != XR_OK)
+			return call_finish(c, XR_STATUS_INTERNAL, why, NULL, 0);
 	}
 	if (len > r->scratch_cap) {
 		size_t cap = r->scratch_cap ? r->scratch_cap : 4096;

@@ -18,6 +18,11 @@
  * both complete with RESOURCE_EXHAUSTED, gRPC's status for a message larger
  * than the configured limit in either direction, and a message naming both
  * sizes ("request is 5012 bytes, over the 4170-byte limit of kv.v1.Kv/Put").
+ * A method's per-field bounds (server/bounds.h: what a nanopb peer can
+ * decode) are checked too: a request field out of bounds is the client's
+ * error, INVALID_ARGUMENT ("kv.v1.Kv/Put request: field
+ * kv.v1.PutRequest.key is 100 bytes, over its declared 64"); a response
+ * field out of bounds is the handler's, INTERNAL, and is not sent.
  *
  * Calls are started by a transport (a tcp_local connection, or the memory
  * target) with xr_dispatch_start() and finish in one of two ways:
@@ -39,6 +44,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "bounds.h"
 #include "dispatch.h"
 #include "err.h"
 
@@ -70,7 +76,8 @@ typedef void (*xr_any_fn)(void);
  * NULL) is handed back to `fn` by xr_call_typed_handler(): generated code
  * sets `fn` to a per-method trampoline and `typed` to the user's typed
  * handler. `max_req` / `max_resp`: encoded-size limits in bytes (0: only
- * an empty message), or XR_SIZE_UNLIMITED.
+ * an empty message), or XR_SIZE_UNLIMITED. `req_bounds` / `resp_bounds`:
+ * per-field bounds of the input / output message (static storage), or NULL.
  */
 #define XR_SIZE_UNLIMITED UINT32_MAX
 
@@ -80,6 +87,7 @@ typedef struct xr_method_def {
 	xr_handler_fn fn;
 	xr_any_fn typed;
 	uint32_t max_req, max_resp;
+	const xr_bounds *req_bounds, *resp_bounds;
 } xr_method_def;
 
 /*
@@ -128,7 +136,8 @@ typedef void (*xr_complete_fn)(void *owner, uint64_t call_id, int code,
  * Start `method` with request payload bytes (read during this call only).
  * `timeout_ms` 0 = no deadline. Unknown method -> UNIMPLEMENTED; a payload
  * over the method's max_req -> RESOURCE_EXHAUSTED; a payload that does not
- * decode -> INVALID_ARGUMENT; these complete synchronously.
+ * decode, or breaks the method's request bounds -> INVALID_ARGUMENT; these
+ * complete synchronously.
  * Returns the call handle while it is in flight, or NULL if `complete` has
  * already run (synchronously).
  */
@@ -147,8 +156,9 @@ xr_local_target xr_registry_local_target(xr_registry *r);
 /* --- what handlers use --- */
 
 /* Finish with OK and `resp` (serialized here; the handler keeps ownership of
- * `resp`). A response of another message type finishes the call with
- * INTERNAL, one over the method's max_resp with RESOURCE_EXHAUSTED.
+ * `resp`). A response of another message type, or one that breaks the
+ * method's response bounds, finishes the call with INTERNAL; one over the
+ * method's max_resp with RESOURCE_EXHAUSTED.
  * Returns XR_OK, or XR_ERR_CLOSED if the call had been cancelled (the reply
  * was dropped). Either way the handler is done with `c`. */
 int xr_call_reply(xr_call *c, const ProtobufCMessage *resp);
