@@ -146,11 +146,45 @@ enum_size(pg_model *m, const char *type_name)
 	return max;
 }
 
-/* One field's bound (tag included) in *out. */
+/* A bytes field nanopb stores as a fixed-length array (0 or max_size
+ * bytes on decode). */
+static int
+fixed_length(const NanoPBOptions *fo)
+{
+	return (fo->has_fixed_length && fo->fixed_length) ||
+	    (fo->has_type && fo->type == FIELD_TYPE__FT_INLINE);
+}
+
+/* The value range nanopb's int_size leaves a varint field, as a row kind
+ * (PG_FB_COUNT: the type's own range, nothing to check). */
+static int
+int_range(int type, int int_size, int64_t *lo, int64_t *hi)
+{
+	int sign = type == T(INT32) || type == T(SINT32) ||
+	    type == T(INT64) || type == T(SINT64);
+	int wide = type == T(INT64) || type == T(SINT64) || type == T(UINT64);
+	int bits = int_size == INT_SIZE__IS_8 ? 8 :
+	    int_size == INT_SIZE__IS_16 ? 16 :
+	    int_size == INT_SIZE__IS_32 && wide ? 32 : 0;
+
+	if (bits == 0 || !(sign || type == T(UINT32) || type == T(UINT64)))
+		return PG_FB_COUNT;
+	if (sign) {
+		*hi = (int64_t)((UINT64_C(1) << (bits - 1)) - 1);
+		*lo = -*hi - 1;
+		return PG_FB_INT;
+	}
+	*lo = 0;
+	*hi = (int64_t)((UINT64_C(1) << bits) - 1);
+	return PG_FB_UINT;
+}
+
+/* One field's bound (tag included) in *out; what a server checks of it in
+ * *row (row->kind PG_FB_COUNT and max_count 0: nothing). */
 static int
 field_size(pg_model *m, pg_nbopts *o, const pg_type *t,
     const pg_field_desc *fd, const NanoPBOptions *fo, const char *dotname,
-    const char *ctx, uint64_t *out, pg_err *e)
+    const char *ctx, uint64_t *out, pg_row *row, pg_err *e)
 {
 	int repeated = fd->label ==
 	    GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
@@ -200,12 +234,23 @@ field_size(pg_model *m, pg_nbopts *o, const pg_type *t,
 		return no_bound(o, t, fd, dotname, ctx, " (fixed_count)",
 		    "max_count", e);
 
+	memset(row, 0, sizeof(*row));
+	row->field = fd->name;
+	row->number = (uint32_t)fd->number;
+	if (repeated) {
+		row->max_count = (uint64_t)max_count;
+		row->count_exact = fo->has_fixed_count && fo->fixed_count;
+	}
 	switch (fd->type) {
 	case T(STRING):
 		elem = varint_max(max_size) + (uint64_t)max_size - 1;
+		row->kind = PG_FB_STRING;
+		row->max = (uint64_t)max_size - 1;
 		break;
 	case T(BYTES):
 		elem = varint_max(max_size) + (uint64_t)max_size;
+		row->kind = fixed_length(fo) ? PG_FB_BYTES_FIXED : PG_FB_BYTES;
+		row->max = (uint64_t)max_size;
 		break;
 	case T(ENUM):
 		elem = enum_size(m, fd->type_name);
@@ -220,6 +265,10 @@ field_size(pg_model *m, pg_nbopts *o, const pg_type *t,
 		if (pg_bound(m, o, sub, ctx, &s, e) != 0)
 			return -1;
 		elem = s + varint_max((int64_t)s);
+		if (sub->n_rows > 0) {
+			row->kind = PG_FB_MESSAGE;
+			row->sub = sub;
+		}
 		break;
 	}
 	case T(GROUP):
@@ -231,6 +280,8 @@ field_size(pg_model *m, pg_nbopts *o, const pg_type *t,
 		if (elem == 0)
 			return pg_fail(e, "%s: field %s has an unknown type %d",
 			    ctx, dotname, (int)fd->type);
+		row->kind = int_range(fd->type, fo->has_int_size ?
+		    (int)fo->int_size : 0, &row->lo, &row->hi);
 	}
 	elem += varint_max((int64_t)fd->number << 3);
 	if (repeated) {
@@ -263,8 +314,9 @@ message_size(pg_model *m, pg_nbopts *o, pg_type *t, const char *ctx,
 	const pg_msg_desc *md = t->msg;
 	NanoPBOptions *mo = NULL, *fo = NULL;
 	struct oneof_acc *oa = NULL;
+	pg_row *rows = NULL;
 	uint64_t total = 0;
-	size_t i;
+	size_t i, n_rows = 0;
 	int ret = -1;
 
 	if (pg_nbopts_message(o, t->file, md, t->full, &mo, e) != 0)
@@ -295,14 +347,18 @@ message_size(pg_model *m, pg_nbopts *o, pg_type *t, const char *ctx,
 		oa[i].no_unions = oo->has_no_unions && oo->no_unions;
 		pg_nbopts_free(oo);
 	}
+	rows = pg_xcalloc(md->n_field, sizeof(*rows));
 	for (i = 0; i < md->n_field; i++) {
 		const pg_field_desc *fd = md->field[i];
 		char *dn = dotted(t->full, fd->name);
 		uint64_t fs = 0;
 		int r = pg_nbopts_field(o, t->file, mo, fd, dn, &fo, e);
+		int ignored = r == 0 && fo->has_type &&
+		    fo->type == FIELD_TYPE__FT_IGNORE;
+		pg_row row = { 0 };
 
-		if (r == 0 && !(fo->has_type && fo->type == FIELD_TYPE__FT_IGNORE))
-			r = field_size(m, o, t, fd, fo, dn, ctx, &fs, e);
+		if (r == 0 && !ignored)
+			r = field_size(m, o, t, fd, fo, dn, ctx, &fs, &row, e);
 		free(dn);
 		pg_nbopts_free(fo);
 		fo = NULL;
@@ -318,15 +374,24 @@ message_size(pg_model *m, pg_nbopts *o, pg_type *t, const char *ctx,
 				total += fs;
 			else if (!a->ignore && fs > a->max)
 				a->max = fs;
+			if (!a->no_unions && a->ignore)
+				ignored = 1;	/* nanopb drops the member */
 		} else
 			total += fs;
+		/* nanopb skips an ignored field on decode: nothing to check */
+		if (!ignored && (row.kind != PG_FB_COUNT || row.max_count > 0))
+			rows[n_rows++] = row;
 	}
 	for (i = 0; i < md->n_oneof_decl; i++)
 		if (!oa[i].no_unions && !oa[i].ignore)
 			total += oa[i].max;
 	*out = total;
+	t->rows = rows;
+	t->n_rows = n_rows;
+	rows = NULL;
 	ret = 0;
  out:
+	free(rows);
 	free(oa);
 	pg_nbopts_free(mo);
 	return ret;

@@ -11,11 +11,15 @@
  *                         handler naming the method
  * The registration fills xr_method_def rows (server/registry.h): `fn` a
  * per-method trampoline that casts the request to its type and calls the
- * typed handler, which the registry carries as `typed`.
+ * typed handler, which the registry carries as `typed`; `req_bounds` /
+ * `resp_bounds` the per-field bounds of the messages (server/bounds.h),
+ * static tables xrb_<nanopb name> written once per file, submessages
+ * first.
  */
 #include "pg.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* SourceCodeInfo paths: FileDescriptorProto.service = 6,
  * ServiceDescriptorProto.method = 2. */
@@ -118,6 +122,74 @@ pg_emit_server_h(pg_buf *b, pg_model *m, const char *base,
 	pg_buf_printf(b, "\n#endif\n");
 }
 
+static const char *const fb_kind[] = {
+	[PG_FB_COUNT] = "XR_FB_COUNT",
+	[PG_FB_STRING] = "XR_FB_STRING",
+	[PG_FB_BYTES] = "XR_FB_BYTES",
+	[PG_FB_BYTES_FIXED] = "XR_FB_BYTES_FIXED",
+	[PG_FB_INT] = "XR_FB_INT",
+	[PG_FB_UINT] = "XR_FB_UINT",
+	[PG_FB_MESSAGE] = "XR_FB_MESSAGE",
+};
+
+/* The xr_bounds table of `t` (and of the submessages it names), once per
+ * file (`serial`). */
+static void
+bounds_table(pg_buf *b, pg_type *t, unsigned serial)
+{
+	size_t i;
+
+	if (t->n_rows == 0 || t->emitted == serial)
+		return;
+	t->emitted = serial;
+	for (i = 0; i < t->n_rows; i++)
+		if (t->rows[i].sub != NULL)
+			bounds_table(b, t->rows[i].sub, serial);
+	pg_buf_printf(b, "\n/* %s */\nstatic const xr_field_bound xrb_",
+	    t->full);
+	pg_nb_name(b, t->full);
+	pg_buf_printf(b, "_f[] = {\n");
+	for (i = 0; i < t->n_rows; i++) {
+		const pg_row *r = &t->rows[i];
+
+		pg_buf_printf(b, "\t{ .number = %u, .kind = %s", r->number,
+		    fb_kind[r->kind]);
+		if (r->count_exact)
+			pg_buf_printf(b, ", .count_exact = 1");
+		if (r->max > 0)
+			pg_buf_printf(b, ", .max = %llu",
+			    (unsigned long long)r->max);
+		if (r->max_count > 0)
+			pg_buf_printf(b, ", .max_count = %llu",
+			    (unsigned long long)r->max_count);
+		if (r->kind == PG_FB_INT || r->kind == PG_FB_UINT)
+			pg_buf_printf(b, ",\n\t    .lo = %lld, .hi = %lld",
+			    (long long)r->lo, (long long)r->hi);
+		if (r->sub != NULL) {
+			pg_buf_printf(b, ",\n\t    .sub = &xrb_");
+			pg_nb_name(b, r->sub->full);
+		}
+		pg_buf_printf(b, " },\t/* %s */\n", r->field);
+	}
+	pg_buf_printf(b, "};\nstatic const xr_bounds xrb_");
+	pg_nb_name(b, t->full);
+	pg_buf_printf(b, " = {\n\t\"%s\", xrb_", t->full);
+	pg_nb_name(b, t->full);
+	pg_buf_printf(b, "_f, %zu\n};\n", t->n_rows);
+}
+
+/* `&xrb_<name>` or NULL. */
+static void
+bounds_ref(pg_buf *b, const pg_type *t)
+{
+	if (t->n_rows == 0) {
+		pg_buf_printf(b, "NULL");
+		return;
+	}
+	pg_buf_printf(b, "&xrb_");
+	pg_nb_name(b, t->full);
+}
+
 static void
 server_c_service(pg_buf *b, const pg_service *s)
 {
@@ -136,7 +208,8 @@ server_c_service(pg_buf *b, const pg_service *s)
 	}
 	pg_buf_printf(b, "\nint\n%s_register(xr_registry *reg, const "
 	    "%s_handlers *h, void *arg,\n    xr_diag *d)\n{\n"
-	    "\txr_method_def defs[%zu];\n\n\tif (h == NULL)\n"
+	    "\txr_method_def defs[%zu];\n\n\tmemset(defs, 0, sizeof(defs));\n"
+	    "\tif (h == NULL)\n"
 	    "\t\treturn xr_diag_set(d, XR_ERR_INVALID_ARG, \"%s: no "
 	    "handlers\");\n", s->prefix, s->prefix, n, s->full);
 	for (i = 0; i < n; i++) {
@@ -165,6 +238,11 @@ server_c_service(pg_buf *b, const pg_service *s)
 		    s->prefix, md->name);
 		pg_buf_printf(b, "\tdefs[%zu].max_resp = %s_%s_RESP_MAX;\n", i,
 		    s->prefix, md->name);
+		pg_buf_printf(b, "\tdefs[%zu].req_bounds = ", i);
+		bounds_ref(b, s->in[i]);
+		pg_buf_printf(b, ";\n\tdefs[%zu].resp_bounds = ", i);
+		bounds_ref(b, s->out[i]);
+		pg_buf_printf(b, ";\n");
 	}
 	pg_buf_printf(b, "\treturn xr_registry_add_methods(reg, defs, %zu, "
 	    "arg, d);\n}\n", n);
@@ -177,9 +255,20 @@ pg_emit_server_c(pg_buf *b, pg_model *m, const char *base,
 	size_t i;
 
 	(void)m;
-	preamble(b, base, ".xr.c", "Server side: the trampolines and the "
-	    "registration of each service.");
-	pg_buf_printf(b, "#include \"%s.xr.h\"\n", base);
+	static unsigned serial;
+	size_t j;
+
+	preamble(b, base, ".xr.c", "Server side: the per-field bounds of the "
+	    "messages (what a nanopb peer\n * can decode), the trampolines and "
+	    "the registration of each service.");
+	pg_buf_printf(b, "#include \"%s.xr.h\"\n\n#include <string.h>\n",
+	    base);
+	serial++;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < svcs[i].svc->n_method; j++) {
+			bounds_table(b, svcs[i].in[j], serial);
+			bounds_table(b, svcs[i].out[j], serial);
+		}
 	for (i = 0; i < n; i++)
 		server_c_service(b, &svcs[i]);
 }

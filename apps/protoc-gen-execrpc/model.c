@@ -89,8 +89,10 @@ pg_model_fini(pg_model *m)
 {
 	size_t i;
 
-	for (i = 0; i < m->n_types; i++)
+	for (i = 0; i < m->n_types; i++) {
 		free(m->types[i].full);
+		free(m->types[i].rows);
+	}
 	free(m->types);
 	memset(m, 0, sizeof(*m));
 }

@@ -77,6 +77,24 @@ int pg_fail(pg_err *e, const char *fmt, ...)
 
 /* ---- model.c ---- */
 
+/* What the server checks of one field so that a nanopb peer can decode
+ * it (server/bounds.h's xr_field_bound; kinds named as XR_FB_*). */
+enum { PG_FB_COUNT, PG_FB_STRING, PG_FB_BYTES, PG_FB_BYTES_FIXED,
+    PG_FB_INT, PG_FB_UINT, PG_FB_MESSAGE };
+
+struct pg_type;
+
+typedef struct pg_row {
+	const char *field;		/* the field's name (the descriptor's) */
+	uint32_t number;
+	int kind;			/* PG_FB_* */
+	int count_exact;		/* fixed_count */
+	uint64_t max;			/* string / bytes: bytes */
+	uint64_t max_count;		/* repeated: elements; 0 singular */
+	int64_t lo, hi;			/* INT: [lo, hi]; UINT: hi */
+	struct pg_type *sub;		/* MESSAGE */
+} pg_row;
+
 /* A message or enum type of the request, by its full name. */
 typedef struct pg_type {
 	char *full;			/* "kv.v1.PutRequest" (no leading dot) */
@@ -86,6 +104,9 @@ typedef struct pg_type {
 	/* filled by bounds.c */
 	int state;			/* 0 new, 1 computing, 2 done, -1 failed */
 	uint64_t size;			/* encoded bound, when state 2 */
+	pg_row *rows;			/* the fields a server checks */
+	size_t n_rows;
+	unsigned emitted;		/* emit_server.c: written in file N */
 } pg_type;
 
 typedef struct pg_model {
@@ -157,7 +178,7 @@ const char *pg_nbopts_file_path(pg_nbopts *o, const pg_file_desc *file);
 /* ---- bounds.c ---- */
 
 /* The encoded-size bound of message type `t` (nanopb's <Msg>_size), in
- * `*size`. Returns 0, or -1 with `e` naming the first field without a
+ * `*size`; t->rows get the per-field bounds a server checks. Returns 0, or -1 with `e` naming the first field without a
  * bound (and what to add where), a recursive message, or an unsupported
  * nanopb option. `ctx` names who needs the bound ("method kv.v1.Kv/Put"). */
 int pg_bound(pg_model *m, pg_nbopts *o, pg_type *t, const char *ctx,

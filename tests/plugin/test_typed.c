@@ -4,7 +4,8 @@
  * registered by method name (server, protobuf-c) called through the typed
  * stubs (client, nanopb) over a memory channel and a tcp_local endpoint;
  * handlers bound by name whatever the values' order; a missing handler; a
- * request and a response over the declared limits.
+ * request and a response over the declared limits, in total and field by
+ * field.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,8 +140,23 @@ kv_lower(xr_call *call, const Xrtest__V1__Text *req, void *arg)
 static void
 kv_echo(xr_call *call, const Xrtest__V1__Batch *req, void *arg)
 {
+	Xrtest__V1__Batch bad = XRTEST__V1__BATCH__INIT;
+	Xrtest__V1__Item item = XRTEST__V1__ITEM__INIT, *items[1] = { &item };
+	char name[31];
+
 	((struct store *)arg)->calls[M_ECHO]++;
-	xrtest_v1_Kv_Echo_reply(call, req);
+	if (req->pick_case != XRTEST__V1__BATCH__PICK_NAME ||
+	    strcmp(req->name, "break") != 0) {
+		xrtest_v1_Kv_Echo_reply(call, req);
+		return;
+	}
+	/* a small response with a field over its bound: not sent */
+	memset(name, 'n', 30);
+	name[30] = '\0';
+	item.name = name;
+	bad.n_items = 1;
+	bad.items = items;
+	xrtest_v1_Kv_Echo_reply(call, &bad);
 }
 
 static const xrtest_v1_Kv_handlers kv_handlers = {
@@ -475,6 +491,86 @@ test_response_over_limit(void **state)
 	free(gr);
 }
 
+/* Send a protobuf-c Batch as bytes to Echo; returns the status. */
+static int
+echo_raw(struct fx *f, const Xrtest__V1__Batch *b, xr_status *st)
+{
+	size_t len = xrtest__v1__batch__get_packed_size(b), resp_len = 0;
+	uint8_t *buf = malloc(len + 1), *resp = NULL;
+	int code;
+
+	assert_non_null(buf);
+	xrtest__v1__batch__pack(b, buf);
+	code = xr_call_sync_bytes(f->ch, xrtest_v1_Kv_Echo_METHOD, buf, len,
+	    &resp, &resp_len, 5000, st);
+	free(resp);
+	free(buf);
+	return code;
+}
+
+/* Messages within the total size whose fields break their nanopb bounds:
+ * a request is INVALID_ARGUMENT (the handler does not run), a response
+ * INTERNAL (not sent); each message names the field and both sizes. */
+static void
+test_field_bounds(void **state)
+{
+	struct fx *f = *state;
+	Xrtest__V1__Batch b = XRTEST__V1__BATCH__INIT;
+	Xrtest__V1__Item it[4], *items[4];
+	xr_status st;
+	uint8_t digest[5] = { 0 };
+	char longname[18] = "seventeen-chars-x";
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		xrtest__v1__item__init(&it[i]);
+		items[i] = &it[i];
+	}
+	/* within bounds: 3 items, the oneof's id set (its name not read) */
+	b.n_items = 3;
+	b.items = items;
+	b.pick_case = XRTEST__V1__BATCH__PICK_ID;
+	b.id = 5;
+	assert_int_equal(echo_raw(f, &b, &st), XR_STATUS_OK);
+	assert_int_equal(f->st.calls[M_ECHO], 1);
+
+	b.n_items = 4;
+	assert_int_equal(echo_raw(f, &b, &st), XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "xrtest.v1.Kv/Echo request: field "
+	    "xrtest.v1.Batch.items has 4 elements, over its declared 3");
+	b.n_items = 0;
+
+	b.pick_case = XRTEST__V1__BATCH__PICK_NAME;
+	b.name = longname;
+	assert_int_equal(echo_raw(f, &b, &st), XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "xrtest.v1.Kv/Echo request: field "
+	    "xrtest.v1.Batch.name is 17 bytes, over its declared 16");
+	b.pick_case = XRTEST__V1__BATCH__PICK__NOT_SET;
+
+	b.small = 40000;
+	assert_int_equal(echo_raw(f, &b, &st), XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "xrtest.v1.Kv/Echo request: field "
+	    "xrtest.v1.Batch.small is 40000, outside its declared "
+	    "-32768..32767");
+	b.small = 0;
+
+	b.digest.data = digest;
+	b.digest.len = sizeof(digest);
+	assert_int_equal(echo_raw(f, &b, &st), XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "xrtest.v1.Kv/Echo request: field "
+	    "xrtest.v1.Batch.digest is 5 bytes, not its declared 0 or 32");
+	b.digest.len = 0;
+	assert_int_equal(f->st.calls[M_ECHO], 1);
+
+	/* a response the client could not decode is not sent */
+	b.pick_case = XRTEST__V1__BATCH__PICK_NAME;
+	b.name = "break";
+	assert_int_equal(echo_raw(f, &b, &st), XR_STATUS_INTERNAL);
+	assert_string_equal(st.message, "xrtest.v1.Kv/Echo response: field "
+	    "xrtest.v1.Item.name is 30 bytes, over its declared 20");
+	assert_int_equal(f->st.calls[M_ECHO], 2);
+}
+
 /* ---- binding by name (no channel needed: the memory target's base) ---- */
 
 static const char *
@@ -605,6 +701,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_response_over_limit,
 		    setup_memory, teardown),
 		cmocka_unit_test_setup_teardown(test_response_over_limit,
+		    setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(test_field_bounds,
+		    setup_memory, teardown),
+		cmocka_unit_test_setup_teardown(test_field_bounds,
 		    setup_tcp, teardown),
 		cmocka_unit_test(test_bound_by_name),
 		cmocka_unit_test(test_missing_handler),
