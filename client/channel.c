@@ -85,7 +85,8 @@ xr_channel_new_tcp(struct event_base *base, const xr_channel_opts *opts,
 }
 
 xr_channel *
-xr_channel_new_memory(struct event_base *base, const xr_local_target *target)
+xr_channel_new_memory_opts(struct event_base *base,
+    const xr_local_target *target, const xr_channel_opts *opts)
 {
 	xr_channel *ch;
 
@@ -93,9 +94,19 @@ xr_channel_new_memory(struct event_base *base, const xr_local_target *target)
 		return NULL;
 	if ((ch = channel_alloc(base, XR_CH_MEMORY)) == NULL)
 		return NULL;
+	if (opts != NULL && opts->max_payload_bytes != 0)
+		ch->max_payload = opts->max_payload_bytes;
+	if (opts != NULL && opts->max_inflight != 0)
+		ch->max_inflight = opts->max_inflight;
 	ch->target = *target;
 	ch->state = XR_CH_READY;
 	return ch;
+}
+
+xr_channel *
+xr_channel_new_memory(struct event_base *base, const xr_local_target *target)
+{
+	return xr_channel_new_memory_opts(base, target, NULL);
 }
 
 void
@@ -184,7 +195,7 @@ call_start(xr_channel *ch, const char *method, const uint8_t *req,
 	}
 	if (req_len > ch->max_payload) {
 		xr_calls_fail_now(ch, cb, arg, XR_STATUS_INVALID_ARGUMENT,
-		    "request larger than max_payload_bytes");
+		    XR_CLIENT_MSG_REQ_TOO_LARGE);
 		return NULL;
 	}
 	if (!xr_channel_is_usable(ch)) {
@@ -448,7 +459,7 @@ xr_call_sync(xr_channel *ch, const char *method,
 		    "request does not encode");
 	if (len > ch->max_payload)
 		return sync_fail(st, XR_STATUS_INVALID_ARGUMENT,
-		    "request larger than max_payload_bytes");
+		    XR_CLIENT_MSG_REQ_TOO_LARGE);
 	if (len > ch->scratch_cap) {
 		uint8_t *nb = malloc(len);
 

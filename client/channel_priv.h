@@ -42,6 +42,9 @@
 #define XR_CLIENT_DEF_CONNECT_MS	5000u
 /* Bytes queued for the socket past which new calls get RESOURCE_EXHAUSTED. */
 #define XR_CLIENT_MAX_OUTBUF		(8u * 1024 * 1024)
+/* The status messages of the payload limit (both transports). */
+#define XR_CLIENT_MSG_REQ_TOO_LARGE	"request larger than max_payload_bytes"
+#define XR_CLIENT_MSG_RESP_TOO_LARGE	"response larger than max_payload_bytes"
 /* Method names are bounded by Envelope.method (nanopb max_size 128). */
 #define XR_CLIENT_METHOD_MAX		128
 #define XR_CLIENT_NAME_MAX		64
@@ -96,7 +99,8 @@ struct xr_channel {
 	int state;			/* enum xr_ch_state */
 	int busy;			/* nesting of enter/leave */
 	int freeing;			/* xr_channel_free() was called */
-	uint32_t max_payload;		/* effective request payload limit */
+	uint32_t max_payload;		/* effective payload limit (requests
+					 * and responses) */
 	uint32_t max_inflight;		/* effective local in-flight cap */
 	xr_calls calls;
 	xr_channel_stats stats;		/* rejects[] filled from rx on read */

@@ -1,7 +1,8 @@
 /*
  * client/memory.c — the memory transport: calls go in-process to an
  * xr_local_target (core/dispatch.h), with the same deadlines (a timer on the
- * channel's base), cancellation and status codes as tcp_local.
+ * channel's base), cancellation, payload limit and status codes as
+ * tcp_local.
  */
 #include "channel_priv.h"
 
@@ -20,6 +21,13 @@ mem_done(void *done_arg, int code, const char *msg, const uint8_t *resp,
 	c->mem_handle = NULL;
 	if (code < XR_STATUS_OK || code > XR_STATUS_UNAUTHENTICATED)
 		code = XR_STATUS_UNKNOWN;
+	if (code == XR_STATUS_OK && resp_len > ch->max_payload) {
+		/* as a tcp_local endpoint or channel refuses it */
+		code = XR_STATUS_RESOURCE_EXHAUSTED;
+		msg = XR_CLIENT_MSG_RESP_TOO_LARGE;
+		resp = NULL;
+		resp_len = 0;
+	}
 	xr_calls_complete(c, code, msg, resp, resp_len);
 	xr_channel_leave(ch);
 }

@@ -303,6 +303,13 @@ tcp_response(xr_channel *ch)
 		code = (int)e->status.code;
 	if (code < XR_STATUS_OK || code > XR_STATUS_UNAUTHENTICATED)
 		code = XR_STATUS_UNKNOWN;
+	if (code == XR_STATUS_OK && ch->dec.payload_len > ch->max_payload) {
+		/* an endpoint with a larger limit than ours: this call fails,
+		 * the connection is sound */
+		xr_calls_complete(c, XR_STATUS_RESOURCE_EXHAUSTED,
+		    XR_CLIENT_MSG_RESP_TOO_LARGE, NULL, 0);
+		return;
+	}
 	xr_calls_complete(c, code, e->has_status ? e->status.message : "",
 	    ch->dec.payload, ch->dec.payload_len);
 }

@@ -47,7 +47,7 @@ typedef enum xr_cfg_type {
 				 * xr_group_cfg, not xr_config */
 #define XR_CF_REQUIRED	0x100	/* must be present (group keys) */
 
-/* The rows, in the order of docs/design.md section 7 (which is also the
+/* The rows, in the order of docs/config.md (which is also the
  * order of the allowed keys a diagnostic lists). */
 typedef enum xr_cfg_key {
 	XR_CK_TRANSPORT,

@@ -38,10 +38,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "keys.h"
 
 #define XR_LOG_LINE		1024	/* final line incl. NUL */
-#define XR_LOG_SECRETS		16	/* registered secrets at most */
+#define XR_LOG_SECRETS		XR_LOG_SECRETS_MAX
 #define XR_LOG_SECRET_MIN	8	/* shorter ones would hit plain text */
 #define XR_LOG_SECRET_MAX	256	/* longer ones are refused */
 #define XR_LOG_B64LEN(n)	(4 * (((n) + 2) / 3))
@@ -83,8 +84,20 @@ struct xr_log_secret {
 static atomic_int xr_log_level_cur = XR_LOG_WARN;
 static xr_log_sink xr_log_sink_fn;	/* NULL: the default sink */
 static void *xr_log_sink_arg;
+/*
+ * The table: a slot is in use while it has registrations (refs > 0); a
+ * free slot is all zero (npats 0: the scan skips it). A handle is the
+ * slot's index + 1 in the low 8 bits and the slot's generation above; the
+ * generation changes whenever the slot is freed, so an old handle never
+ * removes a later secret's registration.
+ */
 static struct xr_log_secret xr_log_secrets[XR_LOG_SECRETS];
-static size_t xr_log_nsecrets;
+static struct {
+	uint32_t refs;
+	uint32_t gen;		/* 24 bits, never 0 once used */
+} xr_log_slots[XR_LOG_SECRETS];
+
+_Static_assert(XR_LOG_SECRETS < 255, "a handle keeps the slot in 8 bits");
 /* A sink that logs would recurse; such nested lines are dropped. */
 static _Thread_local int xr_log_depth;
 
@@ -323,36 +336,98 @@ xr_log_secret_build(struct xr_log_secret *s)
 	xr_wipe(enc, sizeof(enc));
 }
 
+static xr_log_secret_id
+xr_log_handle(size_t slot)
+{
+	if (xr_log_slots[slot].gen == 0)
+		xr_log_slots[slot].gen = 1;
+	return xr_log_slots[slot].gen << 8 | (uint32_t)(slot + 1);
+}
+
+/* Wipe a slot whose last registration went; its handles go stale. */
+static void
+xr_log_slot_free(size_t slot)
+{
+	xr_wipe(&xr_log_secrets[slot], sizeof(xr_log_secrets[slot]));
+	xr_log_slots[slot].refs = 0;
+	xr_log_slots[slot].gen = (xr_log_slots[slot].gen + 1) & 0xffffffu;
+}
+
 int
-xr_log_register_secret(const uint8_t *secret, size_t len)
+xr_log_secret_add(const uint8_t *secret, size_t len, xr_log_secret_id *id)
 {
 	struct xr_log_secret *s;
-	size_t i;
+	size_t i, free_slot = XR_LOG_SECRETS;
 
-	if (secret == NULL || len < XR_LOG_SECRET_MIN ||
+	if (id != NULL)
+		*id = 0;
+	if (secret == NULL || id == NULL || len < XR_LOG_SECRET_MIN ||
 	    len > XR_LOG_SECRET_MAX)
-		return -1;
+		return XR_ERR_INVALID_ARG;
 	/* The same key registered twice (e.g. kdf none) takes one slot. */
-	for (i = 0; i < xr_log_nsecrets; i++) {
+	for (i = 0; i < XR_LOG_SECRETS; i++) {
 		s = &xr_log_secrets[i];
-		if (s->len == len && memcmp(s->raw, secret, len) == 0)
-			return 0;
+		if (xr_log_slots[i].refs == 0) {
+			if (free_slot == XR_LOG_SECRETS)
+				free_slot = i;
+			continue;
+		}
+		if (s->len == len && memcmp(s->raw, secret, len) == 0) {
+			xr_log_slots[i].refs++;
+			*id = xr_log_handle(i);
+			return XR_OK;
+		}
 	}
-	if (xr_log_nsecrets >= XR_LOG_SECRETS)
-		return -1;
-	s = &xr_log_secrets[xr_log_nsecrets];
+	if (free_slot == XR_LOG_SECRETS)
+		return XR_ERR_NO_SPACE;
+	s = &xr_log_secrets[free_slot];
 	s->len = len;
 	memcpy(s->raw, secret, len);
 	xr_log_secret_build(s);
-	xr_log_nsecrets++;
-	return 0;
+	xr_log_slots[free_slot].refs = 1;
+	*id = xr_log_handle(free_slot);
+	return XR_OK;
+}
+
+void
+xr_log_secret_remove(xr_log_secret_id *id)
+{
+	size_t slot;
+
+	if (id == NULL || *id == 0)
+		return;
+	slot = (*id & 0xffu) - 1;
+	if (slot < XR_LOG_SECRETS && xr_log_slots[slot].refs > 0 &&
+	    xr_log_handle(slot) == *id && --xr_log_slots[slot].refs == 0)
+		xr_log_slot_free(slot);
+	*id = 0;
+}
+
+int
+xr_log_register_secret(const uint8_t *secret, size_t len)
+{
+	xr_log_secret_id id;
+
+	/* the registration stays until xr_log_forget_secrets() */
+	return xr_log_secret_add(secret, len, &id);
 }
 
 void
 xr_log_forget_secrets(void)
 {
-	xr_wipe(xr_log_secrets, sizeof(xr_log_secrets));
-	xr_log_nsecrets = 0;
+	for (size_t i = 0; i < XR_LOG_SECRETS; i++)
+		if (xr_log_slots[i].refs > 0)
+			xr_log_slot_free(i);
+}
+
+size_t
+xr_log_secret_count(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < XR_LOG_SECRETS; i++)
+		n += xr_log_slots[i].refs > 0;
+	return n;
 }
 
 /* --- the logging path ---------------------------------------------------- */
@@ -454,7 +529,7 @@ xr_log(xr_log_level lvl, const char *fmt, ...)
 	 */
 	memset(mark, 0, n);
 	cut = n;
-	for (i = 0; i < xr_log_nsecrets; i++)
+	for (i = 0; i < XR_LOG_SECRETS; i++)	/* free slots: npats 0 */
 		for (j = 0; j < xr_log_secrets[i].npats; j++) {
 			tail = xr_log_scan(&xr_log_secrets[i],
 			    &xr_log_secrets[i].pats[j], text, n, mark);

@@ -8,6 +8,14 @@
  *
  * Library code logs at XR_LOG_DEBUG only (docs/design.md, code conventions); programs decide the rest.
  * Not thread-safe across threads that log concurrently while registering.
+ *
+ * Secrets are registered by their owner, which drops them when it wipes
+ * its copy: an object that holds keys for a while (the lifecycle) keeps
+ * the handle xr_log_secret_add() gives and passes it to
+ * xr_log_secret_remove(); a program that registers once at start uses
+ * xr_log_register_secret() and xr_log_forget_secrets() at exit. The table
+ * is bounded and never drops a secret silently: a registration that does
+ * not fit fails, and its caller must not go on with that secret.
  */
 #ifndef XR_LOG_H
 #define XR_LOG_H
@@ -36,12 +44,41 @@ int xr_log_level_parse(const char *s);
  * NULL restores the default. */
 void xr_log_set_sink(xr_log_sink sink, void *arg);
 
-/* Register `len` bytes of secret so that any later line containing them (raw,
- * hex either case, or base64) is redacted. A copy is kept (wiped by
- * xr_log_forget_secrets). At most 16 secrets; returns 0 or -1 if full. */
+/* Distinct secrets registered at once, at most. */
+#define XR_LOG_SECRETS_MAX	16
+
+/* A registration, for xr_log_secret_remove(); 0 is none. */
+typedef uint32_t xr_log_secret_id;
+
+/*
+ * Register `len` bytes of secret (8 to 256) so that any later line
+ * containing them (raw, hex either case, or base64) is redacted until the
+ * registration is removed. A copy is kept, wiped when its last
+ * registration goes. The same bytes registered again share one slot; each
+ * registration counts and is removed on its own.
+ * On XR_OK, *id is the registration's handle (non-zero). Returns
+ * XR_ERR_INVALID_ARG (NULL secret or id, length out of range) or
+ * XR_ERR_NO_SPACE (XR_LOG_SECRETS_MAX distinct secrets are registered)
+ * with *id = 0 and nothing registered: lines containing the secret would
+ * not be redacted, so the caller must not go on with it.
+ */
+int xr_log_secret_add(const uint8_t *secret, size_t len, xr_log_secret_id *id);
+
+/* Remove the registration *id and set *id to 0; the secret's copy is
+ * wiped when no registration is left. NULL, 0 or a registration already
+ * gone (e.g. after xr_log_forget_secrets()) is a no-op. */
+void xr_log_secret_remove(xr_log_secret_id *id);
+
+/* xr_log_secret_add() for a program that registers once and calls
+ * xr_log_forget_secrets() at exit: the registration has no handle. Returns
+ * as xr_log_secret_add(). */
 int xr_log_register_secret(const uint8_t *secret, size_t len);
-/* Drop and wipe every registered secret. */
+
+/* Drop and wipe every registered secret; every handle becomes stale. */
 void xr_log_forget_secrets(void);
+
+/* Distinct secrets registered now (slots in use). */
+size_t xr_log_secret_count(void);
 
 /* Log a line. Formats into a bounded buffer (1024 bytes, truncated). */
 void xr_log(xr_log_level lvl, const char *fmt, ...)

@@ -19,6 +19,8 @@ struct xr_lifecycle {
 	xr_lc_state state;
 	xr_registry *reg;		/* inline */
 	xr_keyset ks;
+	xr_log_secret_id key_ids[XR_DIR_COUNT];	/* ks, registered for
+						 * log redaction */
 	xr_transport_svc *transport;	/* every mode, after start */
 	xr_supervisor *sup;		/* process_supervisor */
 	int stop_asked;			/* inline: xr_lifecycle_stop_begin() */
@@ -189,6 +191,15 @@ build_registry(xr_lifecycle *lc, xr_diag *d)
 	return r;
 }
 
+/* Wipe the keys, then drop their log registrations. */
+static void
+wipe_keys(xr_lifecycle *lc)
+{
+	xr_keyset_wipe(&lc->ks);
+	for (int i = 0; i < XR_DIR_COUNT; i++)
+		xr_log_secret_remove(&lc->key_ids[i]);
+}
+
 static int
 new_transport(xr_lifecycle *lc, xr_diag *d)
 {
@@ -196,9 +207,19 @@ new_transport(xr_lifecycle *lc, xr_diag *d)
 
 	if ((r = xr_config_keyset(lc->cfg, &lc->ks, d)) != XR_OK)
 		return r;
-	/* defence in depth: a key that reaches a log line is redacted */
+	/* defence in depth: a key that reaches a log line is redacted. A
+	 * key that cannot be registered (the table is full) could be
+	 * logged in clear: no start with it */
 	for (int i = 0; i < XR_DIR_COUNT; i++)
-		(void)xr_log_register_secret(lc->ks.k[i].b, lc->ks.k[i].len);
+		if ((r = xr_log_secret_add(lc->ks.k[i].b, lc->ks.k[i].len,
+		    &lc->key_ids[i])) != XR_OK) {
+			wipe_keys(lc);
+			return xr_diag_set(d, r, "lifecycle: cannot register "
+			    "the transport keys for log redaction (%s: %d "
+			    "secrets registered, at most %d); not starting",
+			    xr_strerror(r), (int)xr_log_secret_count(),
+			    XR_LOG_SECRETS_MAX);
+		}
 	if ((lc->transport = xr_transport_new(lc->base, lc->cfg, &lc->ks,
 	    lc->o.mods, lc->o.n_mods, d)) == NULL)
 		return d != NULL && d->code != XR_OK ? d->code : XR_ERR_NOMEM;
@@ -519,6 +540,6 @@ xr_lifecycle_free(xr_lifecycle *lc)
 	xr_supervisor_free(lc->sup);
 	xr_transport_free(lc->transport);
 	xr_registry_free(lc->reg);
-	xr_keyset_wipe(&lc->ks);
+	wipe_keys(lc);
 	free(lc);
 }

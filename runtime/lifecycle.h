@@ -95,9 +95,16 @@ xr_lifecycle *xr_lifecycle_new(struct event_base *base,
  */
 const char *xr_lifecycle_route(const xr_lifecycle *lc, const char *service);
 
-/* Start: registries, runtime services (keys, transport), workers, ingress.
- * Returns XR_OK, or the failing step's error (config/secret errors,
- * XR_ERR_BOOTSTRAP_START_FAILED, ...) with `d` filled; state FAILED. */
+/*
+ * Start: registries, runtime services (keys, transport), workers, ingress.
+ * The transport keys are registered for log redaction (core/log.h) until
+ * xr_lifecycle_free() wipes them; if the redaction table has no room for
+ * them (XR_LOG_SECRETS_MAX secrets registered in the process) the
+ * lifecycle does not start: XR_ERR_NO_SPACE, the keys wiped, nothing
+ * registered. Returns XR_OK, or the failing step's error (config/secret
+ * errors, XR_ERR_NO_SPACE, XR_ERR_BOOTSTRAP_START_FAILED, ...) with `d`
+ * filled; state FAILED.
+ */
 int xr_lifecycle_start(xr_lifecycle *lc, xr_diag *d);
 
 /* Wait until the ingress can take calls (every worker ready, its channel
@@ -172,7 +179,9 @@ const char *xr_lc_state_name(xr_lc_state s);
 xr_transport_svc *xr_lifecycle_transport(const xr_lifecycle *lc);
 
 /* Stop (forced if still running: workers SIGKILLed, pending calls
- * UNAVAILABLE) and free. NULL is a no-op. */
+ * UNAVAILABLE) and free; the keys are wiped and their log registrations
+ * removed, so a process may start and free lifecycles without end. NULL
+ * is a no-op. */
 void xr_lifecycle_free(xr_lifecycle *lc);
 
 #endif /* XR_LIFECYCLE_H */

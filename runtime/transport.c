@@ -11,6 +11,13 @@
 #include "loop.h"
 #include "rx.h"		/* xr_mono_ms */
 
+/*
+ * Calls pending per channel, and per endpoint connection: one number for
+ * both, so that the memory channel refuses the same call a tcp_local one
+ * does (the latter also lowers it to the endpoint's HELLO_ACK value).
+ */
+#define XR_TRANSPORT_MAX_INFLIGHT	1024u
+
 /* One worker as the ingress sees it. */
 struct slot {
 	xr_channel *ch;			/* NULL before its first up */
@@ -50,7 +57,7 @@ struct xr_transport_svc {
 	struct event_base *base;
 	int profile;			/* XR_TRANSPORT_* */
 	xr_keyset ks;
-	xr_channel_opts copts;		/* tcp_local channels */
+	xr_channel_opts copts;		/* channels (memory: the limits) */
 	char host[XR_CFG_HOST_MAX];	/* the endpoint's bind_host */
 	xr_server_opts sopts;
 	/* execution side */
@@ -143,11 +150,13 @@ xr_transport_new(struct event_base *base, const xr_config *cfg,
 	t->sopts.max_payload_bytes = cfg->max_payload_bytes;
 	t->sopts.ttl_seconds = cfg->ttl_seconds;
 	t->sopts.nonce_cache_size = cfg->nonce_cache_size;
+	t->sopts.max_inflight = XR_TRANSPORT_MAX_INFLIGHT;
 	/* channels connect where the endpoints listen */
 	t->copts.host = strcmp(t->host, "localhost") == 0 ? "127.0.0.1" :
 	    t->host;
 	t->copts.max_payload_bytes = cfg->max_payload_bytes;
 	t->copts.ttl_seconds = cfg->ttl_seconds;
+	t->copts.max_inflight = XR_TRANSPORT_MAX_INFLIGHT;
 	t->copts.client_name = "ingress";
 	if (build_ingress(t, cfg, mods, n_mods, d) != XR_OK) {
 		xr_transport_free(t);
@@ -260,7 +269,9 @@ xr_transport_channel(xr_transport_svc *t, uint16_t port, xr_diag *d)
 			    "channel with no registry served here");
 			return NULL;
 		}
-		ch = xr_channel_new_memory(t->base, &t->local);
+		/* the same limits as a tcp_local channel and endpoint:
+		 * max_payload_bytes both ways, max_inflight */
+		ch = xr_channel_new_memory_opts(t->base, &t->local, &co);
 	} else {
 		if (port == 0 && t->srv == NULL) {
 			xr_diag_set(d, XR_ERR_INVALID_ARG, "transport: channel "

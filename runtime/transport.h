@@ -5,7 +5,11 @@
  * endpoint and every channel of the runtime, in every mode.
  *
  *  - memory:    in-process dispatch to a registry; no socket is ever
- *               opened (IPC-INT-01).
+ *               opened (IPC-INT-01). Every channel carries the config's
+ *               max_payload_bytes (requests and responses) and the same
+ *               in-flight cap as a tcp_local channel, so that both profiles
+ *               give the same status codes (ttl_seconds and
+ *               nonce_cache_size have nothing to act on in-process).
  *  - tcp_local: signed frames over loopback TCP (IPC-INT-02); the endpoint
  *               is an xr_server bound with every execution_ipc value of the
  *               config (bind_host, bind_port, max_payload_bytes,
@@ -99,12 +103,12 @@ void xr_transport_drain(xr_transport_svc *t, void (*done)(void *), void *arg);
 
 /*
  * A new channel of the active profile with the config's max_payload_bytes
- * and ttl_seconds: memory, to the served registry (`port` ignored);
- * tcp_local, to the config's bind_host at `port` (0: the endpoint served
- * here). A tcp_local channel queues calls until its handshake is done.
- * Owned by the caller, freed with xr_channel_free() before the service.
- * NULL with `d` filled (XR_ERR_INVALID_ARG: nothing served here) on
- * failure.
+ * (and, tcp_local, ttl_seconds): memory, to the served registry (`port`
+ * ignored); tcp_local, to the config's bind_host at `port` (0: the
+ * endpoint served here). A tcp_local channel queues calls until its
+ * handshake is done. Owned by the caller, freed with xr_channel_free()
+ * before the service. NULL with `d` filled (XR_ERR_INVALID_ARG: nothing
+ * served here) on failure.
  */
 xr_channel *xr_transport_channel(xr_transport_svc *t, uint16_t port,
     xr_diag *d);

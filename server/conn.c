@@ -101,6 +101,14 @@ conn_call_complete(void *owner, uint64_t call_id, int code, const char *msg,
 	struct conn *c = owner;
 
 	(void)xr_hmap_remove(&c->calls, &call_id, sizeof(call_id));
+	if (code == XR_STATUS_OK && len > c->srv->o.max_payload_bytes) {
+		/* the limit binds both directions; the call fails, the
+		 * connection stays (a memory channel answers the same) */
+		code = XR_STATUS_RESOURCE_EXHAUSTED;
+		msg = "response larger than max_payload_bytes";
+		resp = NULL;
+		len = 0;
+	}
 	if (code == XR_STATUS_OK)
 		c->srv->st.calls_ok++;
 	else
@@ -133,6 +141,13 @@ handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
 	if (s->draining || c->goaway_sent) {
 		conn_call_complete(c, e->call_id, XR_STATUS_UNAVAILABLE,
 		    "server draining", NULL, 0);
+		return;
+	}
+	if (e->payload.len > s->o.max_payload_bytes) {
+		/* inside the body limit, over the payload limit: what the
+		 * client refuses locally, for a client that did not */
+		conn_call_complete(c, e->call_id, XR_STATUS_INVALID_ARGUMENT,
+		    "request larger than max_payload_bytes", NULL, 0);
 		return;
 	}
 	if (xr_hmap_count(&c->calls) >= s->o.max_inflight) {

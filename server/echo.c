@@ -92,3 +92,12 @@ xr_echo_register(xr_registry *reg)
 
 	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
 }
+
+int
+xr_echo_module_add(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)ctx;
+	return xr_echo_register(reg);
+}
+
+const xr_service_module xr_echo_module = XR_ECHO_MODULE_INIT;

@@ -36,6 +36,7 @@ struct cmd {
 
 static int cmd_config_check(int, char **);
 static int cmd_config_summary(int, char **);
+static int cmd_config_keys(int, char **);
 static int cmd_status(int, char **);
 static int cmd_stats(int, char **);
 static int cmd_drain(int, char **);
@@ -46,6 +47,8 @@ static const struct cmd cmds[] = {
 	    "validate a config file; prints ok" },
 	{ "config summary", "FILE", 1, 1, cmd_config_summary,
 	    "print the runtime summary of a config file as JSON" },
+	{ "config keys", "", 0, 0, cmd_config_keys,
+	    "print every config key with its type, range and default" },
 	{ "status", "--control PATH", 2, 2, cmd_status,
 	    "workers of a running supervisor as JSON" },
 	{ "stats", "--control PATH", 2, 2, cmd_stats,
@@ -109,6 +112,88 @@ cmd_config_summary(int argc, char **argv)
 }
 
 /*
+ * One line per row of the config table (core/cfgtab.h), in table order:
+ * "PATH\tTYPE\tRANGE\tDEFAULT". TYPE is integer, boolean, enum, host,
+ * path, name, secret, list or mapping; RANGE is "MIN..MAX" (integers),
+ * the names (booleans, enums: "a, b"), or a length with its unit ("1..63
+ * bytes", "0..16 services"); DEFAULT is a YAML value that gives the default,
+ * "required" for a key that must be given, "-" for none. docs/config.md
+ * states the same columns (tests/cli/test_cli_config_doc.sh compares them).
+ */
+static int
+cmd_config_keys(int argc, char **argv)
+{
+	static const struct {
+		const char *type, *unit;
+	} kinds[] = {
+		[XR_CT_UINT] = { "integer", NULL },
+		[XR_CT_BOOL] = { "boolean", NULL },
+		[XR_CT_ENUM] = { "enum", NULL },
+		[XR_CT_HOST] = { "host", "bytes" },
+		[XR_CT_PATH] = { "path", "bytes" },
+		[XR_CT_NAME] = { "name", "bytes" },
+		[XR_CT_SECRET] = { "secret", "bytes" },
+		[XR_CT_SERVICES] = { "list", "services" },
+		[XR_CT_GROUPS] = { "list", "groups" },
+		[XR_CT_APPS] = { "mapping", "sections" },
+	};
+
+	(void)argc;
+	(void)argv;
+	for (size_t i = 0; i < XR_CK__COUNT; i++) {
+		const xr_cfg_row *r = &xr_cfg_rows[i];
+		const char *type = "unknown", *unit = NULL;
+
+		if ((size_t)r->type < sizeof(kinds) / sizeof(kinds[0]) &&
+		    kinds[r->type].type != NULL) {
+			type = kinds[r->type].type;
+			unit = kinds[r->type].unit;
+		}
+		printf("%s\t%s\t", r->path, type);
+		if (r->type == XR_CT_BOOL)
+			printf("true, false");
+		for (size_t j = 0; r->type == XR_CT_ENUM && r->names[j] != NULL;
+		    j++)
+			printf("%s%s", j > 0 ? ", " : "", r->names[j]);
+		if (r->type != XR_CT_BOOL && r->type != XR_CT_ENUM)
+			printf("%llu..%llu%s%s", (unsigned long long)r->min,
+			    (unsigned long long)r->max, unit != NULL ? " " : "",
+			    unit != NULL ? unit : "");
+		putchar('\t');
+		switch (r->type) {
+		case XR_CT_UINT:
+			printf("%llu\n", (unsigned long long)r->def);
+			break;
+		case XR_CT_BOOL:
+			printf("%s\n", r->def ? "true" : "false");
+			break;
+		case XR_CT_ENUM:
+			printf("%s\n", xr_cfg_enum_name((xr_cfg_key)i,
+			    (unsigned)r->def));
+			break;
+		case XR_CT_SERVICES:
+			printf("[]\n");	/* every service of the program */
+			break;
+		case XR_CT_GROUPS:
+			printf("[{name: %s, workers: %d}]\n",
+			    XR_CFG_DEFAULT_GROUP, XR_CFG_DEFAULT_GROUP_WORKERS);
+			break;
+		case XR_CT_APPS:
+			printf("{}\n");
+			break;
+		default:
+			printf("%s\n", r->def_s != NULL && r->def_s[0] != '\0' ?
+			    r->def_s : (r->flags & XR_CF_REQUIRED) ? "required" :
+			    "-");
+			break;
+		}
+	}
+	/* a failed write (closed stdout) is the system error's category */
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 :
+	    (int)xr_err_category(XR_ERR_SYSTEM);
+}
+
+/*
  * The lifecycle commands: one execrpc.v1.Command to the supervisor's control
  * socket (supervisor/ctl_client.h), the reply printed as JSON with sorted keys.
  * A reply with an error (e.g. stop_timeout when a group had to be forced)
@@ -154,9 +239,9 @@ control_cmd(const char *words, Execrpc__V1__CommandType type, int argc,
 		/* 0 = the supervisor's configured timeout (at most 3600 s) */
 		wait_ms = (cmd.graceful_timeout_ms != 0 ?
 		    cmd.graceful_timeout_ms : 3600000) + 10000;
-	if ((r = xr_control_call(path, &cmd, wait_ms, &reply, &d)) != XR_OK)
+	if ((r = xr_ctl_client_call(path, &cmd, wait_ms, &reply, &d)) != XR_OK)
 		return xr_diag_print(stderr, "execrpc", r, &d);
-	if ((r = xr_control_reply_json(reply, &json)) != XR_OK) {
+	if ((r = xr_ctl_client_reply_json(reply, &json)) != XR_OK) {
 		execrpc__v1__reply__free_unpacked(reply, NULL);
 		return xr_diag_print(stderr, "execrpc", r, NULL);
 	}

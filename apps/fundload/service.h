@@ -13,7 +13,7 @@
 #define XR_FL_SERVICE_H
 
 #include "registry.h"
-#include "worker.h"
+#include "module.h"
 
 /* Full names. */
 #define XR_FL_SERVICE "fundload.v1.FundLoad"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# cli/config: `execrpc config check` and `execrpc config summary`
-# (BOOT-CFG-01 and IPC-INT-03 through the CLI; exit statuses of docs/design.md
-# section 8; apps sections, which no module checks here). Usage: test_cli_config.sh PATH/TO/execrpc
+# cli/config: `execrpc config check`, `execrpc config summary` and
+# `execrpc config keys` (BOOT-CFG-01 and IPC-INT-03 through the CLI; exit
+# statuses of docs/design.md section 8; apps sections, which no module checks
+# here; the key table and its defaults). Usage: test_cli_config.sh PATH/TO/execrpc
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 bin=${1:?usage: test_cli_config.sh EXECRPC}
@@ -108,6 +109,78 @@ run config summary "$tmp/bad.yaml"
 [ "$rc" -eq 2 ] && [ -z "$out" ] || bad "summary bad: rc=$rc out=$out"
 [ "$fail" -eq "$f" ] && ok
 
+# config keys: the table, one key per line, in table order (docs/config.md)
+f=$fail
+run config keys
+[ "$rc" -eq 0 ] && [ -z "$err" ] || bad "keys: rc=$rc err=$err"
+cp "$tmp/out" "$tmp/keys"
+for want in \
+    'runtime.platform.execution_ipc.transport	enum	memory, tcp_local	memory' \
+    'runtime.platform.execution_ipc.bind_port	integer	0..65535	0' \
+    'runtime.platform.execution_ipc.auth.secret_file	path	1..255 bytes	-' \
+    'runtime.platform.execution_ipc.auth.secret	secret	32..4096 bytes	-' \
+    'runtime.platform.lifecycle.drain_inflight	boolean	true, false	true' \
+    'runtime.platform.process_groups	list	1..16 groups	[{name: execution, workers: 2}]' \
+    'runtime.platform.process_groups[].name	name	1..63 bytes	required' \
+    'runtime.platform.process_groups[].workers	integer	1..64	1' \
+    'runtime.platform.process_groups[].services	list	0..16 services	[]' \
+    'apps	mapping	0..8 sections	{}'; do
+	grep -qxF "$want" "$tmp/keys" || bad "keys: no line \"$want\""
+done
+[ "$(head -n 1 "$tmp/keys")" = \
+    'runtime.platform.execution_ipc.transport	enum	memory, tcp_local	memory' ] ||
+	bad "keys: first line: $(head -n 1 "$tmp/keys")"
+[ "$(tail -n 1 "$tmp/keys")" = 'apps	mapping	0..8 sections	{}' ] ||
+	bad "keys: last line: $(tail -n 1 "$tmp/keys")"
+# BOOT-CFG-04: the defaults it prints are what an empty config loads (the
+# summary)
+: >"$tmp/empty.yaml"
+"$bin" config summary "$tmp/empty.yaml" >"$tmp/sum_empty" ||
+	bad "summary of an empty file"
+python3 - "$tmp/keys" "$tmp/sum_empty" <<'PY' || bad "keys: defaults differ from the summary"
+import json, re, sys
+s = json.load(open(sys.argv[2]))
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+assert all(len(r) == 4 for r in rows), "not 4 columns"
+paths = [r[0] for r in rows]
+assert len(paths) == len(set(paths)), "a path twice"
+scalars = 0
+for path, typ, rng, dflt in rows:
+    if not path.startswith("runtime.platform.") or "[]" in path:
+        continue
+    node = s
+    for part in path[len("runtime.platform."):].split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if typ == "integer":
+        assert node == int(dflt), (path, node, dflt)
+        lo, hi = (int(x) for x in rng.split(".."))
+        assert lo <= node <= hi, (path, rng)
+    elif typ == "boolean":
+        assert node == (dflt == "true"), (path, node, dflt)
+    elif typ in ("enum", "host", "path") and dflt != "-":
+        assert node == dflt, (path, node, dflt)
+        if typ == "enum":
+            assert dflt in rng.split(", "), (path, rng)
+    elif typ in ("path", "secret"):
+        assert node is None and dflt == "-", (path, node, dflt)
+        continue
+    else:
+        continue
+    scalars += 1
+assert scalars == 14, "checked %d scalar defaults, want 14" % scalars
+# the default group: the list default, its unset keys from the group rows
+m = re.fullmatch(r"\[\{name: (\S+), workers: (\d+)\}\]",
+                 dict((r[0], r[3]) for r in rows)["runtime.platform.process_groups"])
+g = dict((r[0].split(".")[-1], r[3]) for r in rows if "[]" in r[0])
+assert s["process_groups"] == [{"name": m.group(1), "workers": int(m.group(2)),
+                               "restart": g["restart"], "services": []}], \
+    s["process_groups"]
+assert g["services"] == "[]" and s["apps"] == {}
+PY
+run config keys extra
+[ "$rc" -eq 64 ] && [ -z "$out" ] || bad "keys extra: rc=$rc out=$out (want 64)"
+[ "$fail" -eq "$f" ] && ok
+
 f=$fail
 for args in "--help" "bogus" "config" "config bogus x" "config check" \
     "config check a b"; do
@@ -116,7 +189,7 @@ for args in "--help" "bogus" "config" "config bogus x" "config check" \
 	[ "$rc" -eq 64 ] || bad "usage ($args): rc=$rc (want 64)"
 done
 run --help
-case $out in *"config check"*) ;; *) bad "--help: no usage on stdout" ;; esac
+case $out in *"config check"*"config keys"*) ;; *) bad "--help: no usage on stdout" ;; esac
 run
 [ "$rc" -eq 64 ] || bad "no args: rc=$rc (want 64)"
 [ "$fail" -eq "$f" ] && ok

@@ -41,7 +41,8 @@ else
 fi
 # the wire core and the nanopb descriptors are inside
 for sym in xr_rx_frame xr_auth_verify xr_frame_split execrpc_v1_Envelope_msg \
-    echo_v1_SayRequest_msg xr_channel_new_tcp xr_call_sync; do
+    echo_v1_SayRequest_msg xr_channel_new_tcp xr_channel_new_memory \
+    xr_channel_new_memory_opts xr_call_sync; do
   if nm --defined-only "$lib" 2>/dev/null | grep -q " T $sym\$\| [DR] $sym\$"; then
     ok "archive defines $sym"
   else
@@ -111,6 +112,15 @@ main(void)
 	    &req, echo_v1_SayResponse_fields, &resp, 1000, &st) != 0 ||
 	    strcmp(resp.text, "linked") != 0)
 		return 1;
+	xr_channel_free(ch);
+	/* the memory channel's limits, from the installed header */
+	memset(&o, 0, sizeof(o));
+	o.max_payload_bytes = 4;
+	ch = xr_channel_new_memory_opts(base, &tgt, &o);
+	if (ch == NULL || xr_call_sync(ch, "echo.v1.Echo/Say",
+	    echo_v1_SayRequest_fields, &req, echo_v1_SayResponse_fields, &resp,
+	    1000, &st) != XR_STATUS_INVALID_ARGUMENT)
+		return 4;
 	xr_channel_free(ch);
 	if (xr_keys_derive(master, sizeof(master), XR_KDF_HKDF_SHA256, &ks) != 0)
 		return 2;

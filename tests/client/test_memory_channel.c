@@ -2,7 +2,11 @@
  * tests/client/test_memory_channel.c — client/memory.c and the call API
  * over the memory transport, against fake xr_local_targets written here: an
  * echo that answers synchronously, one that answers after a timer, one that
- * never answers.
+ * never answers. A request "FAIL..." is answered NOT_FOUND; one "GROW..."
+ * (also after a 2-byte field header: a SayRequest text) is answered at once
+ * with a response one byte longer than the request.
+ * The limits of xr_channel_new_memory_opts(): max_payload_bytes for
+ * requests and responses, max_inflight.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,6 +86,15 @@ tgt_start(void *arg, const char *method, const uint8_t *req, size_t req_len,
 		done(done_arg, XR_STATUS_NOT_FOUND, "no such record", NULL, 0);
 		return NULL;
 	}
+	if ((req_len >= 4 && memcmp(req, "GROW", 4) == 0) ||
+	    (req_len >= 6 && memcmp(req + 2, "GROW", 4) == 0)) {
+		uint8_t *big = calloc(1, req_len + 1);
+
+		assert_non_null(big);
+		done(done_arg, XR_STATUS_OK, "", big, req_len + 1);
+		free(big);
+		return NULL;
+	}
 	if (t->mode == T_ECHO_SYNC) {
 		done(done_arg, XR_STATUS_OK, "", req, req_len);
 		return NULL;
@@ -123,8 +136,10 @@ struct fx {
 	xr_channel *ch;
 };
 
+/* A channel made with xr_channel_new_memory_opts(`o`), or with
+ * xr_channel_new_memory() when `use_opts` is 0. */
 static struct fx *
-fx_new(int mode)
+fx_new_opts(int mode, int use_opts, const xr_channel_opts *o)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	xr_local_target target;
@@ -136,8 +151,18 @@ fx_new(int mode)
 	target.start = tgt_start;
 	target.cancel = tgt_cancel;
 	target.arg = &f->t;
-	assert_non_null(f->ch = xr_channel_new_memory(f->base, &target));
+	if (use_opts)
+		f->ch = xr_channel_new_memory_opts(f->base, &target, o);
+	else
+		f->ch = xr_channel_new_memory(f->base, &target);
+	assert_non_null(f->ch);
 	return f;
+}
+
+static struct fx *
+fx_new(int mode)
+{
+	return fx_new_opts(mode, 0, NULL);
 }
 
 static void
@@ -437,6 +462,150 @@ test_inflight_cap(void **state)
 	fx_free(f);
 }
 
+/* A start of `len` bytes of "GROW..." (or "x..." when !grow); the result
+ * lands in `r`. */
+static void
+start_len(struct fx *f, size_t len, int grow, struct res *r)
+{
+	uint8_t req[64];
+
+	assert_true(len <= sizeof(req) && len >= 4);
+	memset(req, 'x', len);
+	if (grow)
+		memcpy(req, "GROW", 4);
+	memset(r, 0, sizeof(*r));
+	(void)xr_call_start(f->ch, "echo.v1.Echo/Say", req, len, 0, res_cb, r);
+	assert_int_equal(r->n, 1);	/* synchronous targets */
+}
+
+/*
+ * max_payload_bytes 16: a request of 17 bytes fails locally with
+ * INVALID_ARGUMENT and never reaches the target; a response of 17 bytes
+ * fails with RESOURCE_EXHAUSTED and no payload; 16 both ways is OK. The
+ * channel stays usable. (The statuses of tcp_local for the same cases.)
+ */
+static void
+test_opts_payload_limit(void **state)
+{
+	xr_channel_opts o;
+	struct fx *f;
+	struct res r;
+	xr_channel_stats stats;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.max_payload_bytes = 16;
+	f = fx_new_opts(T_ECHO_SYNC, 1, &o);
+	start_len(f, 17, 0, &r);
+	assert_int_equal(r.code, XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(r.msg, "request larger than max_payload_bytes");
+	assert_int_equal(f->t.starts, 0);
+	start_len(f, 16, 0, &r);
+	assert_int_equal(r.code, XR_STATUS_OK);
+	assert_int_equal(r.resp_len, 16);
+	start_len(f, 15, 1, &r);	/* a 16-byte response */
+	assert_int_equal(r.code, XR_STATUS_OK);
+	assert_int_equal(r.resp_len, 16);
+	start_len(f, 16, 1, &r);	/* a 17-byte response */
+	assert_int_equal(r.code, XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_string_equal(r.msg, "response larger than max_payload_bytes");
+	assert_true(r.resp_null);
+	assert_int_equal(r.resp_len, 0);
+	assert_int_equal(f->t.starts, 3);
+	assert_true(xr_channel_is_usable(f->ch));
+	start_len(f, 4, 0, &r);
+	assert_int_equal(r.code, XR_STATUS_OK);
+	xr_channel_stats_get(f->ch, &stats);
+	assert_int_equal(stats.calls_ok, 3);
+	assert_int_equal(stats.calls_failed, 2);
+	fx_free(f);
+}
+
+/* The blocking nanopb call has the same limits. */
+static void
+test_opts_payload_limit_sync(void **state)
+{
+	xr_channel_opts o;
+	struct fx *f;
+	echo_v1_SayRequest req = echo_v1_SayRequest_init_zero;
+	echo_v1_SayResponse resp = echo_v1_SayResponse_init_zero;
+	xr_status st;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.max_payload_bytes = 16;
+	f = fx_new_opts(T_ECHO_SYNC, 1, &o);
+	strcpy(req.text, "fifteen bytes!!");	/* 2 + 15 = 17 encoded */
+	assert_int_equal(xr_call_sync(f->ch, "echo.v1.Echo/Say",
+	    echo_v1_SayRequest_fields, &req, echo_v1_SayResponse_fields, &resp,
+	    1000, &st), XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "request larger than max_payload_bytes");
+	strcpy(req.text, "GROW fourteen!");	/* 16 encoded, 17 back */
+	assert_int_equal(xr_call_sync(f->ch, "echo.v1.Echo/Say",
+	    echo_v1_SayRequest_fields, &req, echo_v1_SayResponse_fields, &resp,
+	    1000, &st), XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_string_equal(st.message,
+	    "response larger than max_payload_bytes");
+	fx_free(f);
+}
+
+/* max_inflight 3: the 4th pending call is refused, as on tcp_local. */
+static void
+test_opts_inflight(void **state)
+{
+	xr_channel_opts o;
+	struct fx *f;
+	struct res r, extra;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.max_inflight = 3;
+	f = fx_new_opts(T_NEVER, 1, &o);
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < 3; i++)
+		assert_non_null(xr_call_start(f->ch, "echo.v1.Echo/Say",
+		    NULL, 0, 0, res_cb, &r));
+	memset(&extra, 0, sizeof(extra));
+	assert_null(xr_call_start(f->ch, "echo.v1.Echo/Say", NULL, 0, 0,
+	    res_cb, &extra));
+	assert_int_equal(extra.code, XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_int_equal(f->t.starts, 3);
+	fx_free(f);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.code, XR_STATUS_UNAVAILABLE);
+}
+
+/* NULL or zeroed options are the defaults (1 MiB); what does not apply
+ * in-process (a non-loopback host, ttl) is ignored. */
+static void
+test_opts_defaults(void **state)
+{
+	xr_channel_opts o;
+	uint8_t *big = calloc(1, 1048577);
+	struct res r;
+
+	(void)state;
+	assert_non_null(big);
+	memset(&o, 0, sizeof(o));
+	o.host = "10.0.0.1";
+	o.ttl_seconds = 1;
+	for (int k = 0; k < 2; k++) {
+		struct fx *f = fx_new_opts(T_ECHO_SYNC, 1, k ? &o : NULL);
+
+		memset(&r, 0, sizeof(r));
+		assert_null(xr_call_start(f->ch, "echo.v1.Echo/Say", big,
+		    1048577, 0, res_cb, &r));
+		assert_int_equal(r.code, XR_STATUS_INVALID_ARGUMENT);
+		memset(&r, 0, sizeof(r));
+		assert_null(xr_call_start(f->ch, "echo.v1.Echo/Say", big,
+		    1048576, 0, res_cb, &r));
+		assert_int_equal(r.code, XR_STATUS_OK);
+		assert_int_equal(r.resp_len, 1048576);
+		fx_free(f);
+	}
+	free(big);
+}
+
 /* A callback frees the channel: the rest fail, nothing is touched after. */
 struct freer {
 	xr_channel **chp;
@@ -551,6 +720,10 @@ main(void)
 		cmocka_unit_test(test_concurrent_1000),
 		cmocka_unit_test(test_invalid_arguments),
 		cmocka_unit_test(test_inflight_cap),
+		cmocka_unit_test(test_opts_payload_limit),
+		cmocka_unit_test(test_opts_payload_limit_sync),
+		cmocka_unit_test(test_opts_inflight),
+		cmocka_unit_test(test_opts_defaults),
 		cmocka_unit_test(test_free_from_callback),
 		cmocka_unit_test(test_free_inside_start),
 		cmocka_unit_test(test_sync_inside_callback),

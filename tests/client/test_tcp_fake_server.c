@@ -11,7 +11,8 @@
  * close failing them all before their deadlines, GOAWAY refusing new calls
  * while pending ones complete, an oversized length prefix closing the
  * channel and counted, deadlines and cancels telling the server, local
- * limits, and the loopback-only rule.
+ * limits (a response over max_payload_bytes fails only its own call), and
+ * the loopback-only rule.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -891,6 +892,56 @@ test_limits(void **state)
 	assert_int_equal(m.unavailable, 4);
 }
 
+/*
+ * A response payload over max_payload_bytes inside the body limit (an
+ * endpoint with a larger limit): that call fails with RESOURCE_EXHAUSTED,
+ * no payload, no reject; the connection and the other calls go on. One of
+ * exactly the limit is delivered.
+ */
+static void
+test_response_over_limit(void **state)
+{
+	struct fx *f = *state;
+	xr_channel_opts o;
+	xr_channel_stats stats;
+	struct res r[3];
+	uint8_t big[1001];
+
+	memset(&o, 0, sizeof(o));
+	memset(big, 'r', sizeof(big));
+	memset(r, 0, sizeof(r));
+	o.max_payload_bytes = 1000;
+	open_ch(f, &o);
+	f->srv.hold = 1;
+	for (int i = 0; i < 3; i++)
+		assert_non_null(xr_call_start(f->ch, METHOD,
+		    (const uint8_t *)"x", 1, 2000, res_cb, &r[i]));
+	run_until(f->base, &f->srv.nheld, 3, 2000);
+	assert_int_equal(f->srv.nheld, 3);
+	srv_respond(&f->srv, f->srv.held[0].call_id, XR_STATUS_OK, "", big,
+	    1001, 0);
+	srv_respond(&f->srv, f->srv.held[1].call_id, XR_STATUS_OK, "", big,
+	    1000, 0);
+	run_until(f->base, &r[1].n, 1, 2000);
+	assert_int_equal(r[0].n, 1);
+	assert_int_equal(r[0].code, XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_string_equal(r[0].msg, "response larger than max_payload_bytes");
+	assert_int_equal(r[0].resp_len, 0);
+	assert_int_equal(r[1].code, XR_STATUS_OK);
+	assert_int_equal(r[1].resp_len, 1000);
+	assert_int_equal(r[2].n, 0);
+	assert_true(xr_channel_is_usable(f->ch));
+	srv_respond(&f->srv, f->srv.held[2].call_id, XR_STATUS_OK, "",
+	    (const uint8_t *)"ok", 2, 0);
+	run_until(f->base, &r[2].n, 1, 2000);
+	assert_int_equal(r[2].code, XR_STATUS_OK);
+	xr_channel_stats_get(f->ch, &stats);
+	for (int i = 0; i < XR_CHANNEL_REJECT_KINDS; i++)
+		assert_int_equal(stats.rejects[i], 0);
+	assert_int_equal(stats.calls_ok, 2);
+	assert_int_equal(stats.calls_failed, 1);
+}
+
 /* The server's HelloAck limits tighten the local ones. */
 static void
 test_hello_ack_limits(void **state)
@@ -1086,6 +1137,7 @@ main(void)
 		T(test_cancel_queued),
 		T(test_free_fails_pending),
 		T(test_limits),
+		T(test_response_over_limit),
 		T(test_hello_ack_limits),
 		T(test_handshake_timeout),
 		T(test_wait_ready_timeout),

@@ -26,7 +26,8 @@
 
 static const char canary[] = "CANARY-SECRET-0123456789abcdef-XYZ!!";
 
-/* The example of docs/design.md section 7, verbatim. */
+/* A process_supervisor config that names every key, most at their defaults
+ * (the annotated one with all defaults: docs/execrpc.example.yaml). */
 static const char design_example[] =
     "runtime:\n"
     "  platform:\n"
@@ -432,7 +433,7 @@ test_BOOT_CFG_05_supervisor_requires_tcp_local(void **state)
 	xr_config_free(&cfg);
 }
 
-/* The docs/design.md section 7 example parses to the values it shows. */
+/* design_example parses to the values it shows. */
 static void
 test_design_example(void **state)
 {

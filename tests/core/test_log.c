@@ -1,6 +1,8 @@
 /*
  * tests/core/test_log.c — core/log.c: level filter, bounded lines, control
- * character neutralisation and secret redaction (SEC-IPC-08, unit part).
+ * character neutralisation and secret redaction (SEC-IPC-08, unit part),
+ * the bounded secret table: registrations by handle, removal, sharing,
+ * stale handles, a full table refusing (never dropping silently).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 #include <mbedtls/base64.h>
 
+#include "err.h"
 #include "log.h"
 
 #define LINE_MAX_LEN	1023	/* 1024-byte buffer incl. NUL */
@@ -492,9 +495,12 @@ test_log_secret_17th_refused(void **state)
 		assert_int_equal(xr_log_register_secret(key, sizeof(key)), 0);
 	}
 	key[0] = 17;
-	assert_int_equal(xr_log_register_secret(key, sizeof(key)), -1);
+	assert_int_equal(xr_log_register_secret(key, sizeof(key)),
+	    XR_ERR_NO_SPACE);
+	assert_int_equal(xr_log_secret_count(), XR_LOG_SECRETS_MAX);
 	/* Forgetting frees the slots. */
 	xr_log_forget_secrets();
+	assert_int_equal(xr_log_secret_count(), 0);
 	assert_int_equal(xr_log_register_secret(key, sizeof(key)), 0);
 }
 
@@ -513,7 +519,8 @@ test_log_secret_duplicate_one_slot(void **state)
 		assert_int_equal(xr_log_register_secret(key, sizeof(key)), 0);
 	}
 	key[0] = 0x7f;
-	assert_int_equal(xr_log_register_secret(key, sizeof(key)), -1);
+	assert_int_equal(xr_log_register_secret(key, sizeof(key)),
+	    XR_ERR_NO_SPACE);
 }
 
 static void
@@ -523,11 +530,14 @@ test_log_secret_short_refused(void **state)
 	uint8_t big[257];
 
 	(void)state;
-	assert_int_equal(xr_log_register_secret(s, 7), -1);
-	assert_int_equal(xr_log_register_secret(s, 0), -1);
-	assert_int_equal(xr_log_register_secret(NULL, 32), -1);
+	assert_int_equal(xr_log_register_secret(s, 7), XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_log_register_secret(s, 0), XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_log_register_secret(NULL, 32), XR_ERR_INVALID_ARG);
 	memset(big, 0x42, sizeof(big));
-	assert_int_equal(xr_log_register_secret(big, sizeof(big)), -1);
+	assert_int_equal(xr_log_register_secret(big, sizeof(big)),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_log_secret_add(s, 8, NULL), XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_log_secret_count(), 0);
 
 	/* A refused 7-byte secret does not redact anything. */
 	xr_warn("abcdefg");
@@ -535,6 +545,173 @@ test_log_secret_short_refused(void **state)
 	assert_int_equal(xr_log_register_secret(s, 8), 0);
 	xr_warn("abcdefgh");
 	assert_string_equal(last(), "[REDACTED]");
+}
+
+/* --- registrations by handle --------------------------------------------- */
+
+/* A 16-byte key numbered `i` (no NUL byte, no control character). */
+static void
+numbered_key(uint8_t key[16], unsigned i)
+{
+	memset(key, 'k', 16);
+	key[0] = (uint8_t)('A' + i % 26);
+	key[1] = (uint8_t)('A' + i / 26 % 26);
+	key[2] = (uint8_t)('A' + i / 676 % 26);
+}
+
+/* 1 if a line holding `key` as hex and raw comes out redacted, 0 if it
+ * comes out whole (asserts it is one or the other). */
+static int
+redacted(const uint8_t key[16])
+{
+	char hex[40], want[128];
+
+	to_hex(key, 16, hex, 0);
+	xr_warn("k %s <%.*s>", hex, 16, (const char *)key);
+	if (strcmp(last(), "k [REDACTED] <[REDACTED]>") == 0)
+		return 1;
+	snprintf(want, sizeof(want), "k %s <%.*s>", hex, 16, (const char *)key);
+	assert_string_equal(last(), want);
+	return 0;
+}
+
+/* Removing the registration stops the redaction, wipes the slot and
+ * zeroes the handle; removing again (or NULL, or 0) is a no-op. */
+static void
+test_log_secret_remove(void **state)
+{
+	uint8_t key[16];
+	xr_log_secret_id id = 0;
+
+	(void)state;
+	numbered_key(key, 1);
+	assert_int_equal(xr_log_secret_add(key, sizeof(key), &id), XR_OK);
+	assert_int_not_equal(id, 0);
+	assert_int_equal(xr_log_secret_count(), 1);
+	assert_int_equal(redacted(key), 1);
+	xr_log_secret_remove(&id);
+	assert_int_equal(id, 0);
+	assert_int_equal(xr_log_secret_count(), 0);
+	assert_int_equal(redacted(key), 0);
+	xr_log_secret_remove(&id);
+	xr_log_secret_remove(NULL);
+	assert_int_equal(xr_log_secret_count(), 0);
+}
+
+/* Two owners of the same bytes: one slot, redacted until both removed; a
+ * registration without a handle keeps it until xr_log_forget_secrets(). */
+static void
+test_log_secret_shared(void **state)
+{
+	uint8_t key[16];
+	xr_log_secret_id a = 0, b = 0, c = 0;
+
+	(void)state;
+	numbered_key(key, 2);
+	assert_int_equal(xr_log_secret_add(key, sizeof(key), &a), XR_OK);
+	assert_int_equal(xr_log_secret_add(key, sizeof(key), &b), XR_OK);
+	assert_int_equal(xr_log_secret_count(), 1);
+	xr_log_secret_remove(&a);
+	assert_int_equal(redacted(key), 1);
+	xr_log_secret_remove(&b);
+	assert_int_equal(redacted(key), 0);
+	assert_int_equal(xr_log_secret_count(), 0);
+
+	assert_int_equal(xr_log_register_secret(key, sizeof(key)), XR_OK);
+	assert_int_equal(xr_log_secret_add(key, sizeof(key), &c), XR_OK);
+	xr_log_secret_remove(&c);
+	assert_int_equal(redacted(key), 1);
+	assert_int_equal(xr_log_secret_count(), 1);
+}
+
+/* A handle from before xr_log_forget_secrets() does not remove the
+ * registration of a later secret that took the same slot. */
+static void
+test_log_secret_stale_handle(void **state)
+{
+	uint8_t k1[16], k2[16];
+	xr_log_secret_id old = 0, id = 0, copy;
+
+	(void)state;
+	numbered_key(k1, 3);
+	numbered_key(k2, 4);
+	assert_int_equal(xr_log_secret_add(k1, sizeof(k1), &old), XR_OK);
+	xr_log_forget_secrets();
+	assert_int_equal(xr_log_secret_add(k2, sizeof(k2), &id), XR_OK);
+	assert_int_not_equal(id, old);
+	xr_log_secret_remove(&old);
+	assert_int_equal(old, 0);
+	assert_int_equal(redacted(k2), 1);
+	assert_int_equal(xr_log_secret_count(), 1);
+	/* the same after a remove: a copy of the handle is stale */
+	copy = id;
+	xr_log_secret_remove(&id);
+	assert_int_equal(xr_log_secret_add(k1, sizeof(k1), &id), XR_OK);
+	xr_log_secret_remove(&copy);
+	assert_int_equal(redacted(k1), 1);
+	xr_log_secret_remove(&id);
+	assert_int_equal(xr_log_secret_count(), 0);
+}
+
+/*
+ * A full table refuses the next secret with XR_ERR_NO_SPACE and a zero
+ * handle — never a silent success: a line holding that secret is not
+ * redacted, which is why the caller must not go on with it. Removing one
+ * registration makes room.
+ */
+static void
+test_log_secret_full_refuses(void **state)
+{
+	uint8_t key[16], extra[16];
+	xr_log_secret_id ids[XR_LOG_SECRETS_MAX], xid = 1;
+
+	(void)state;
+	for (unsigned i = 0; i < XR_LOG_SECRETS_MAX; i++) {
+		numbered_key(key, 10 + i);
+		assert_int_equal(xr_log_secret_add(key, sizeof(key), &ids[i]),
+		    XR_OK);
+	}
+	numbered_key(extra, 99);
+	assert_int_equal(xr_log_secret_add(extra, sizeof(extra), &xid),
+	    XR_ERR_NO_SPACE);
+	assert_int_equal(xid, 0);
+	assert_int_equal(xr_log_secret_count(), XR_LOG_SECRETS_MAX);
+	assert_int_equal(redacted(extra), 0);
+	xr_log_secret_remove(&ids[5]);
+	assert_int_equal(xr_log_secret_add(extra, sizeof(extra), &xid), XR_OK);
+	assert_int_equal(redacted(extra), 1);
+	numbered_key(key, 15);		/* the one removed */
+	assert_int_equal(redacted(key), 0);
+	numbered_key(key, 16);
+	assert_int_equal(redacted(key), 1);
+	assert_int_equal(xr_log_secret_count(), XR_LOG_SECRETS_MAX);
+}
+
+/* An owner that registers and removes its keys again and again (a
+ * runtime restarted 1000 times): each is redacted while registered, and
+ * the table never holds more than the live ones. */
+static void
+test_log_secret_churn(void **state)
+{
+	uint8_t key[16], prev[16];
+	xr_log_secret_id id[3] = { 0, 0, 0 };
+
+	(void)state;
+	for (unsigned round = 0; round < 1000; round++) {
+		for (unsigned k = 0; k < 3; k++) {
+			numbered_key(key, round * 3 + k);
+			assert_int_equal(xr_log_secret_add(key, sizeof(key),
+			    &id[k]), XR_OK);
+		}
+		assert_int_equal(xr_log_secret_count(), 3);
+		assert_int_equal(redacted(key), 1);
+		if (round > 0)
+			assert_int_equal(redacted(prev), 0);
+		for (unsigned k = 0; k < 3; k++)
+			xr_log_secret_remove(&id[k]);
+		assert_int_equal(xr_log_secret_count(), 0);
+		memcpy(prev, key, sizeof(prev));
+	}
 }
 
 /* --- the default sink, errno, re-entry ----------------------------------- */
@@ -627,6 +804,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_log_secret_duplicate_one_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_secret_short_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_secret_remove,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_secret_shared,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_secret_stale_handle,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_secret_full_refuses,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_secret_churn,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_default_sink_format,
 		    setup, teardown),

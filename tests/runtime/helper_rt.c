@@ -24,20 +24,41 @@
 
 /* ---------- modules ---------- */
 
+/* "grow-N": a response whose text is N bytes of 'g' (at most 1 MiB). */
 static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
+grow(xr_call *call, const char *text)
 {
-	(void)ctx;
-	return xr_echo_register(reg);
+	Echo__V1__SayResponse resp = ECHO__V1__SAY_RESPONSE__INIT;
+	unsigned long n;
+	char *end, *big;
+
+	if (strncmp(text, "grow-", 5) != 0)
+		return 0;
+	n = strtoul(text + 5, &end, 10);
+	if (*end != '\0' || n > (1ul << 20) || (big = malloc(n + 1)) == NULL) {
+		xr_call_fail(call, XR_STATUS_INVALID_ARGUMENT, "bad grow-N");
+		return 1;
+	}
+	memset(big, 'g', n);
+	big[n] = '\0';
+	resp.text = big;
+	resp.worker_pid = (uint64_t)getpid();
+	xr_call_reply(call, &resp.base);
+	free(big);
+	return 1;
 }
 
-/* test.v1.Echo/Say: echo's Say; "fail-on-N" fails on worker N only. */
+/* test.v1.Echo/Say: echo's Say; "fail-on-N" fails on worker N only;
+ * "grow-N" answers N bytes of text. */
 static void
 test_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
 {
 	const Echo__V1__SayRequest *req = (const Echo__V1__SayRequest *)msg;
 	Echo__V1__SayRequest copy = *req;
 	char mine[32];
+
+	if (grow(call, req->text))
+		return;
 
 	snprintf(mine, sizeof(mine), "fail-on-%u", (unsigned)(uintptr_t)arg);
 	if (strncmp(req->text, "fail-on-", 8) == 0 &&
@@ -58,7 +79,7 @@ test_echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
 }
 
 const xr_service_module rt_mods[RT_NMODS] = {
-	{ "echo.v1.Echo", echo_add, NULL, NULL },
+	XR_ECHO_MODULE_INIT,
 	{ "test.v1.Echo", test_echo_add, NULL, NULL },
 };
 

@@ -4,11 +4,13 @@
  * blocking and pending calls, raw connections to an endpoint.
  *
  * Every test binary is its own worker executable: main() first calls
- * rt_worker_mode(). The modules (supervisor/worker.h):
+ * rt_worker_mode(). The modules (server/module.h):
  *   echo.v1.Echo  the real example service (server/echo.c)
  *   test.v1.Echo  the same Say under a second service name, to route to a
  *                 second group; a request whose text is "fail-on-N" fails
- *                 with its fail_code on worker N only (others answer)
+ *                 with its fail_code on worker N only (others answer), one
+ *                 whose text is "grow-N" is answered with a text of N
+ *                 bytes (a response larger than its request)
  */
 #ifndef RT_HELPER_H
 #define RT_HELPER_H

@@ -105,7 +105,7 @@ static const char *yaml_ps_limits =
 
 /* max_payload_bytes reaches every worker's endpoint (a raw oversized
  * prefix is refused and counted) and the ingress channels (a request over
- * it fails locally). */
+ * it fails locally, a response over it with RESOURCE_EXHAUSTED). */
 static void
 test_max_payload_process_supervisor(void **state)
 {
@@ -129,6 +129,8 @@ test_max_payload_process_supervisor(void **state)
 	}
 	assert_int_equal(say_len(&r, 900), XR_STATUS_OK);
 	assert_int_equal(say_len(&r, 1000), XR_STATUS_INVALID_ARGUMENT);
+	/* a 1000-byte request whose echo (text + pid) is over the limit */
+	assert_int_equal(say_len(&r, 997), XR_STATUS_RESOURCE_EXHAUSTED);
 	assert_int_equal(xr_lifecycle_stop(r.lc, &d), XR_OK);
 	rt_free(&r);
 }
@@ -227,6 +229,8 @@ test_execution_ipc_values_inline(void **state)
 	assert_int_equal(st.rejects[XR_REJECT_EXPIRED], 0);
 	assert_int_equal(say_len(&r, 900), XR_STATUS_OK);
 	assert_int_equal(say_len(&r, 1000), XR_STATUS_INVALID_ARGUMENT);
+	/* a 1000-byte request whose echo (text + pid) is over the limit */
+	assert_int_equal(say_len(&r, 997), XR_STATUS_RESOURCE_EXHAUSTED);
 	assert_int_equal(xr_lifecycle_stop(r.lc, &d), XR_OK);
 	rt_free(&r);
 

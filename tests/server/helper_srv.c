@@ -127,15 +127,22 @@ ts_server_stop(ts_server *t)
 void
 ts_peer_open(ts_peer *p, uint16_t port, const uint8_t *master)
 {
-	struct sockaddr_in sin = { 0 };
 	xr_keyset ks;
+
+	assert_int_equal(xr_keys_derive(master, 32, XR_KDF_HKDF_SHA256, &ks),
+	    XR_OK);
+	ts_peer_open_keys(p, port, &ks);
+	xr_keyset_wipe(&ks);
+}
+
+void
+ts_peer_open_keys(ts_peer *p, uint16_t port, const xr_keyset *ks)
+{
+	struct sockaddr_in sin = { 0 };
 	int one = 1;
 
 	memset(p, 0, sizeof(*p));
-	assert_int_equal(xr_keys_derive(master, 32, XR_KDF_HKDF_SHA256, &ks),
-	    XR_OK);
-	assert_non_null(p->auth = xr_auth_new(&ks));
-	xr_keyset_wipe(&ks);
+	assert_non_null(p->auth = xr_auth_new(ks));
 	assert_non_null(p->codec = xr_codec_new());
 	p->rx.auth = p->auth;
 	p->rx.dir = XR_DIR_EXEC_TO_WEB;
@@ -278,7 +285,7 @@ ts_send_say(ts_peer *p, const char *text, uint32_t delay_ms,
     uint32_t timeout_ms)
 {
 	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
-	uint8_t pb[512], *f;
+	uint8_t pb[4096], *f;
 	size_t plen, len;
 	uint64_t id = p->next_call++;
 

@@ -273,6 +273,89 @@ test_sec_ipc_05_oversized_prefix(void **state)
 	assert_one_reject(&t, XR_REJECT_OVERSIZED);
 }
 
+/* A Say of `n` bytes of text; returns the response envelope (asserts). */
+static const Execrpc__V1__Envelope *
+say_n(ts_peer *p, size_t n, uint64_t *id)
+{
+	static char text[2048];
+	const Execrpc__V1__Envelope *e;
+	int closed;
+
+	assert_true(n < sizeof(text));
+	memset(text, 'x', n);
+	text[n] = '\0';
+	*id = ts_send_say(p, text, 0, 2000);
+	assert_non_null(e = ts_recv(p, 2000, &closed));
+	assert_int_equal(e->call_id, *id);
+	return e;
+}
+
+/* The text length whose echo response (text + this pid: the server runs
+ * in this process) is `want` bytes. */
+static size_t
+text_for_response(size_t want)
+{
+	static char text[2048];
+	Echo__V1__SayResponse resp = ECHO__V1__SAY_RESPONSE__INIT;
+
+	resp.worker_pid = (uint64_t)getpid();
+	for (size_t n = 0; n + 1 < sizeof(text); n++) {
+		memset(text, 'x', n);
+		text[n] = '\0';
+		resp.text = text;
+		if (echo__v1__say_response__get_packed_size(&resp) == want)
+			return n;
+	}
+	fail_msg("no text gives a %zu-byte response", want);
+	return 0;
+}
+
+/*
+ * max_payload_bytes binds request and response payloads, inside the body
+ * limit (a client that did not check, a handler that answers too much):
+ * a request payload of 1025 -> INVALID_ARGUMENT, no handler entered; a
+ * response payload of 1024 is sent, one of 1025 -> RESOURCE_EXHAUSTED
+ * without payload. Neither closes the connection nor counts a reject.
+ */
+static void
+test_payload_limit_both_directions(void **state)
+{
+	xr_server_opts o = { .max_payload_bytes = 1024 };
+	ts_server t;
+	ts_peer p;
+	const Execrpc__V1__Envelope *e;
+	size_t at = text_for_response(1024);
+	uint64_t id;
+
+	(void)state;
+	ts_server_start(&t, &o);
+	ts_peer_open(&p, t.port, ts_master);
+	ts_handshake(&p);
+	/* request payload 1 + 2 + 1022 = 1025 */
+	e = say_n(&p, 1022, &id);
+	assert_int_equal(e->status->code, XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(e->status->message,
+	    "request larger than max_payload_bytes");
+	assert_int_equal(e->payload.len, 0);
+	e = say_n(&p, at, &id);
+	assert_int_equal(e->status->code, XR_STATUS_OK);
+	assert_int_equal(e->payload.len, 1024);
+	e = say_n(&p, at + 1, &id);
+	assert_int_equal(e->status->code, XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_string_equal(e->status->message,
+	    "response larger than max_payload_bytes");
+	assert_int_equal(e->payload.len, 0);
+	/* the connection goes on */
+	e = say_n(&p, 3, &id);
+	assert_int_equal(e->status->code, XR_STATUS_OK);
+	ts_peer_close(&p);
+	ts_server_stop(&t);
+	assert_int_equal(t.echo_handler_calls, 3);
+	assert_int_equal(t.final.calls_ok, 2);
+	assert_int_equal(t.final.calls_failed, 2);
+	assert_int_equal(rejects_total(&t.final), 0);
+}
+
 /* SEC-IPC-06: a kind outside the endpoint whitelist (a RESPONSE sent to the
  * server), and a REQUEST where a HELLO must come first. */
 static void
@@ -737,6 +820,7 @@ main(void)
 		cmocka_unit_test(test_sec_ipc_03_expired_both_directions),
 		cmocka_unit_test(test_sec_ipc_04_replay_same_and_new_connection),
 		cmocka_unit_test(test_sec_ipc_05_oversized_prefix),
+		cmocka_unit_test(test_payload_limit_both_directions),
 		cmocka_unit_test(test_sec_ipc_06_kind_not_allowed),
 		cmocka_unit_test(test_sec_ipc_07_loopback_only),
 		cmocka_unit_test(test_deadline_exceeded),

@@ -24,6 +24,14 @@
  * local one — DEADLINE_EXCEEDED, CANCELLED, UNAVAILABLE (connection lost,
  * draining, or not connected), RESOURCE_EXHAUSTED (local limit),
  * INVALID_ARGUMENT (bad method name / request too large), INTERNAL.
+ *
+ * Payload limit (max_payload_bytes), the same in both transports: a request
+ * payload over it fails locally with INVALID_ARGUMENT ("request larger than
+ * max_payload_bytes") and never reaches the endpoint; a response payload
+ * over it completes the call with RESOURCE_EXHAUSTED ("response larger than
+ * max_payload_bytes") and the channel stays usable. (A tcp_local endpoint
+ * applies its own limit to both before anything is sent; a frame past the
+ * body limit, max_payload_bytes + 4096, still closes the connection.)
  */
 #ifndef EXECRPC_CLIENT_H
 #define EXECRPC_CLIENT_H
@@ -47,12 +55,18 @@ typedef struct xr_status {
 	char message[256];
 } xr_status;
 
+/*
+ * Channel options. tcp_local uses them all; memory uses only the limits
+ * that apply in-process, max_payload_bytes and max_inflight (marked "mem").
+ * A tcp_local channel lowers both to what the endpoint announces in its
+ * HELLO_ACK.
+ */
 typedef struct xr_channel_opts {
 	const char *host;		/* loopback literal, e.g. "127.0.0.1" */
 	uint16_t port;
-	uint32_t max_payload_bytes;	/* 0 = 1048576 */
+	uint32_t max_payload_bytes;	/* mem; 0 = 1048576 */
 	uint32_t ttl_seconds;		/* 0 = 30 */
-	uint32_t max_inflight;		/* local cap, 0 = 4096 */
+	uint32_t max_inflight;		/* mem; local cap, 0 = 4096 */
 	uint32_t connect_timeout_ms;	/* 0 = 5000: TCP connect + HELLO */
 	const char *client_name;	/* for the server's logs; may be NULL */
 } xr_channel_opts;
@@ -68,8 +82,22 @@ typedef struct xr_channel_opts {
 xr_channel *xr_channel_new_tcp(struct event_base *base,
     const xr_channel_opts *opts, const xr_keyset *ks, int *err);
 
-/* A memory channel calling `target` in-process (no socket). `target` is
- * copied; what it points to must outlive the channel. */
+/*
+ * A memory channel on `base` (borrowed; must outlive the channel) calling
+ * `target` in-process (no socket). `target` is copied; what it points to
+ * must outlive the channel. `opts` (may be NULL: every default; read during
+ * the call only) gives the limits: max_payload_bytes for requests and
+ * responses, as tcp_local applies it, and max_inflight, the cap on calls
+ * pending on the channel (past it: RESOURCE_EXHAUSTED). ttl_seconds does
+ * not apply in-process: nothing is signed or carried, so nothing can go
+ * stale or be replayed; host, port, connect_timeout_ms and client_name are
+ * ignored too. Returns NULL on a NULL base or target, a target without
+ * start(), or allocation failure.
+ */
+xr_channel *xr_channel_new_memory_opts(struct event_base *base,
+    const xr_local_target *target, const xr_channel_opts *opts);
+
+/* xr_channel_new_memory_opts(base, target, NULL): the default limits. */
 xr_channel *xr_channel_new_memory(struct event_base *base,
     const xr_local_target *target);
 
