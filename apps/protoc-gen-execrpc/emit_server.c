@@ -98,6 +98,29 @@ server_h_service(pg_buf *b, const pg_service *s)
 	    "already;\n * XR_ERR_NOMEM. Nothing is registered on error.\n */\n"
 	    "int %s_register(xr_registry *reg, const %s_handlers *h,\n"
 	    "    void *arg, xr_diag *d);\n", s->full, s->prefix, s->prefix);
+	pg_buf_printf(b, "\n/*\n * %s as a service module (server/module.h), "
+	    "hosted by name in a\n * worker or the inline endpoint:\n"
+	    " *\tstatic const %s_handlers h = { ... };\n"
+	    " *\t%s_MODULE_ADD(my_add, &h, my_arg(ctx))\n"
+	    " *\tstatic const xr_service_module mods[] = {\n"
+	    " *\t\t%s_MODULE(my_add),\n *\t};\n"
+	    " * %s_MODULE_ADD(FN, H, ARG) defines the module's add(),\n"
+	    " * `static int FN(xr_registry *, const xr_worker_ctx *ctx)`: it "
+	    "registers the\n * handlers *(H) with the arg ARG, both evaluated "
+	    "in FN, once per registry,\n * with `ctx` in scope (so ARG may "
+	    "be made per registration from ctx->app,\n * ctx->base ...). "
+	    "%s_MODULE(FN) is the module's initializer;\n * for an apps "
+	    "section, write the initializer with .app and .check_app.\n */\n"
+	    "#define %s_MODULE_ADD(fn, h, arg) \\\n"
+	    "\tstatic int \\\n"
+	    "\tfn(xr_registry *xr_reg_, const xr_worker_ctx *ctx) \\\n"
+	    "\t{ \\\n"
+	    "\t\t(void)ctx; \\\n"
+	    "\t\treturn %s_register(xr_reg_, (h), (arg), NULL); \\\n"
+	    "\t}\n"
+	    "#define %s_MODULE(fn) { .name = %s_SERVICE, .add = (fn) }\n",
+	    s->full, s->prefix, s->prefix, s->prefix, s->prefix, s->prefix,
+	    s->prefix, s->prefix, s->prefix, s->prefix);
 }
 
 void
@@ -115,7 +138,7 @@ pg_emit_server_h(pg_buf *b, pg_model *m, const char *base,
 	pg_buf_printf(b, "_XR_H\n#define XR_GEN_");
 	pg_buf_guard(b, base);
 	pg_buf_printf(b, "_XR_H\n\n#include <stddef.h>\n\n#include \"err.h\"\n"
-	    "#include \"registry.h\"\n");
+	    "#include \"module.h\"\n#include \"registry.h\"\n");
 	pg_emit_type_includes(b, svcs, n, ".pb-c.h");
 	for (i = 0; i < n; i++)
 		server_h_service(b, &svcs[i]);

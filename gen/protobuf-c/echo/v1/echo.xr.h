@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "module.h"
 #include "registry.h"
 #include "echo/v1/echo.pb-c.h"
 
@@ -53,5 +54,29 @@ echo_v1_Echo_Say_reply(xr_call *call, const Echo__V1__SayResponse *resp)
  */
 int echo_v1_Echo_register(xr_registry *reg, const echo_v1_Echo_handlers *h,
     void *arg, xr_diag *d);
+
+/*
+ * echo.v1.Echo as a service module (server/module.h), hosted by name in a
+ * worker or the inline endpoint:
+ *	static const echo_v1_Echo_handlers h = { ... };
+ *	echo_v1_Echo_MODULE_ADD(my_add, &h, my_arg(ctx))
+ *	static const xr_service_module mods[] = {
+ *		echo_v1_Echo_MODULE(my_add),
+ *	};
+ * echo_v1_Echo_MODULE_ADD(FN, H, ARG) defines the module's add(),
+ * `static int FN(xr_registry *, const xr_worker_ctx *ctx)`: it registers the
+ * handlers *(H) with the arg ARG, both evaluated in FN, once per registry,
+ * with `ctx` in scope (so ARG may be made per registration from ctx->app,
+ * ctx->base ...). echo_v1_Echo_MODULE(FN) is the module's initializer;
+ * for an apps section, write the initializer with .app and .check_app.
+ */
+#define echo_v1_Echo_MODULE_ADD(fn, h, arg) \
+	static int \
+	fn(xr_registry *xr_reg_, const xr_worker_ctx *ctx) \
+	{ \
+		(void)ctx; \
+		return echo_v1_Echo_register(xr_reg_, (h), (arg), NULL); \
+	}
+#define echo_v1_Echo_MODULE(fn) { .name = echo_v1_Echo_SERVICE, .add = (fn) }
 
 #endif

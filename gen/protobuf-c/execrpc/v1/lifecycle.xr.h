@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "module.h"
 #include "registry.h"
 #include "execrpc/v1/lifecycle.pb-c.h"
 
@@ -56,5 +57,29 @@ execrpc_v1_Endpoint_Stats_reply(xr_call *call, const Execrpc__V1__WorkerStatus *
  */
 int execrpc_v1_Endpoint_register(xr_registry *reg, const execrpc_v1_Endpoint_handlers *h,
     void *arg, xr_diag *d);
+
+/*
+ * execrpc.v1.Endpoint as a service module (server/module.h), hosted by name in a
+ * worker or the inline endpoint:
+ *	static const execrpc_v1_Endpoint_handlers h = { ... };
+ *	execrpc_v1_Endpoint_MODULE_ADD(my_add, &h, my_arg(ctx))
+ *	static const xr_service_module mods[] = {
+ *		execrpc_v1_Endpoint_MODULE(my_add),
+ *	};
+ * execrpc_v1_Endpoint_MODULE_ADD(FN, H, ARG) defines the module's add(),
+ * `static int FN(xr_registry *, const xr_worker_ctx *ctx)`: it registers the
+ * handlers *(H) with the arg ARG, both evaluated in FN, once per registry,
+ * with `ctx` in scope (so ARG may be made per registration from ctx->app,
+ * ctx->base ...). execrpc_v1_Endpoint_MODULE(FN) is the module's initializer;
+ * for an apps section, write the initializer with .app and .check_app.
+ */
+#define execrpc_v1_Endpoint_MODULE_ADD(fn, h, arg) \
+	static int \
+	fn(xr_registry *xr_reg_, const xr_worker_ctx *ctx) \
+	{ \
+		(void)ctx; \
+		return execrpc_v1_Endpoint_register(xr_reg_, (h), (arg), NULL); \
+	}
+#define execrpc_v1_Endpoint_MODULE(fn) { .name = execrpc_v1_Endpoint_SERVICE, .add = (fn) }
 
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "module.h"
 #include "registry.h"
 #include "fundload/v1/fundload.pb-c.h"
 
@@ -53,5 +54,29 @@ fundload_v1_FundLoad_Decide_reply(xr_call *call, const Fundload__V1__Decision *r
  */
 int fundload_v1_FundLoad_register(xr_registry *reg, const fundload_v1_FundLoad_handlers *h,
     void *arg, xr_diag *d);
+
+/*
+ * fundload.v1.FundLoad as a service module (server/module.h), hosted by name in a
+ * worker or the inline endpoint:
+ *	static const fundload_v1_FundLoad_handlers h = { ... };
+ *	fundload_v1_FundLoad_MODULE_ADD(my_add, &h, my_arg(ctx))
+ *	static const xr_service_module mods[] = {
+ *		fundload_v1_FundLoad_MODULE(my_add),
+ *	};
+ * fundload_v1_FundLoad_MODULE_ADD(FN, H, ARG) defines the module's add(),
+ * `static int FN(xr_registry *, const xr_worker_ctx *ctx)`: it registers the
+ * handlers *(H) with the arg ARG, both evaluated in FN, once per registry,
+ * with `ctx` in scope (so ARG may be made per registration from ctx->app,
+ * ctx->base ...). fundload_v1_FundLoad_MODULE(FN) is the module's initializer;
+ * for an apps section, write the initializer with .app and .check_app.
+ */
+#define fundload_v1_FundLoad_MODULE_ADD(fn, h, arg) \
+	static int \
+	fn(xr_registry *xr_reg_, const xr_worker_ctx *ctx) \
+	{ \
+		(void)ctx; \
+		return fundload_v1_FundLoad_register(xr_reg_, (h), (arg), NULL); \
+	}
+#define fundload_v1_FundLoad_MODULE(fn) { .name = fundload_v1_FundLoad_SERVICE, .add = (fn) }
 
 #endif
