@@ -17,7 +17,7 @@
  * refused before it is decoded, and a response over max_resp is not sent:
  * both complete with RESOURCE_EXHAUSTED, gRPC's status for a message larger
  * than the configured limit in either direction, and a message naming both
- * sizes ("request is 5012 bytes, over the 4170-byte limit of kv.v1.Kv/Put").
+ * sizes ("request is 4166 bytes, over the 4165-byte limit of kv.v1.Kv/Put").
  * A method's per-field bounds (server/bounds.h: what a nanopb peer can
  * decode) are checked too: a request field out of bounds is the client's
  * error, INVALID_ARGUMENT ("kv.v1.Kv/Put request: field
