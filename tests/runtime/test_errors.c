@@ -4,13 +4,18 @@
  * endpoint (xr_server) and the real client library on one event_base, and
  * the execrpc-server program ($XR_SERVER_BIN).
  *
- *   wrong key / wrong kdf on the client (SEC-IPC-02 seen from the client)
+ *   wrong key / wrong kdf on the client: UNAUTHENTICATED with the hint, and
+ *     the endpoint's rate-limited warning (SEC-IPC-02 seen from both
+ *     sides; SEC-IPC-08: the warning holds no key material)
  *   xr_channel_wait_ready's reason
  *   unknown and malformed method names
  *   a non-loopback host on the client (SEC-IPC-07, client side)
- *   execrpc-server with a generated secret
- *   a port already in use (library and program)
- *   a new connection to a draining endpoint
+ *   execrpc-server with a generated secret: refused
+ *   a port already in use: config_invalid (library and program)
+ *   a new connection to a draining endpoint: UNAVAILABLE at once
+ *
+ * The commit that added this file recorded each message as it was before
+ * (the "before" column of the report of issue 10).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,7 +38,9 @@
 
 #include <event2/event.h>
 
+#include "codec.h"
 #include "echo.h"
+#include "echo/v1/echo.pb-c.h"
 #include "execrpc/client.h"
 #include "helper_rt.h"
 #include "keys.h"
@@ -43,6 +50,16 @@
 #include "server.h"
 
 #define SAY "echo.v1.Echo/Say"
+/* what the client says when the endpoint closes after its HELLO */
+#define REFUSED "handshake refused by 127.0.0.1:%u: it closed the " \
+	"connection after our HELLO without answering (secret or kdf " \
+	"mismatch? the client needs the endpoint's auth secret and kdf)"
+/* what the endpoint logs (at warn) for a HELLO whose tag is wrong */
+#define WARNED "endpoint 127.0.0.1:%u refused a handshake: a client's " \
+	"HELLO does not verify with this endpoint's keys (does the client " \
+	"use another auth secret or kdf?)"
+#define DRAINING "endpoint 127.0.0.1:%u is draining (GOAWAY): it takes no " \
+	"new calls; call another endpoint, or retry once it restarted"
 
 static const uint8_t master[32] = "0123456789abcdef0123456789abcdef";
 
@@ -189,45 +206,91 @@ capture_stop(void)
 
 /* ---- wrong key, wrong kdf ---- */
 
+/* A call on a channel with `ks`: UNAUTHENTICATED with the hint. */
+static void
+refused_call(struct fx *f, const xr_keyset *ks)
+{
+	xr_channel *ch = fx_channel(f, 0, ks, 0);
+	xr_status st;
+	char want[256];
+
+	assert_int_equal(call(ch, SAY, 2000, &st, NULL),
+	    XR_STATUS_UNAUTHENTICATED);
+	snprintf(want, sizeof(want), REFUSED, (unsigned)f->port);
+	assert_string_equal(st.message, want);
+	xr_channel_free(ch);
+}
+
 static void
 test_wrong_key_and_kdf(void **state)
 {
 	static const uint8_t other[32] = "another-secret-0123456789abcdef";
+	xr_server_opts so = { 0 };
+	xr_server_stats ss;
 	struct fx f;
-	xr_keyset bad;
+	xr_keyset bad, nokdf;
 	xr_channel *ch;
 	xr_status st;
+	char want[1024], line[300];
 
 	(void)state;
-	fx_up(&f, NULL);
+	so.refused_warn_interval_ms = 1500;
+	fx_up(&f, &so);
 	capture_start();
-
-	/* another secret, same kdf */
 	assert_int_equal(xr_keys_derive(other, sizeof(other),
 	    XR_KDF_HKDF_SHA256, &bad), XR_OK);
-	ch = fx_channel(&f, 0, &bad, 0);
-	assert_int_equal(call(ch, SAY, 2000, &st, NULL),
-	    XR_STATUS_UNAVAILABLE);
-	assert_string_equal(st.message,
-	    "connection closed: closed by the server");
-	xr_channel_free(ch);
-	xr_keyset_wipe(&bad);
-
-	/* the same secret, another kdf */
 	assert_int_equal(xr_keys_derive(master, sizeof(master), XR_KDF_NONE,
-	    &bad), XR_OK);
-	ch = fx_channel(&f, 0, &bad, 0);
-	assert_int_equal(call(ch, SAY, 2000, &st, NULL),
-	    XR_STATUS_UNAVAILABLE);
-	assert_string_equal(st.message,
-	    "connection closed: closed by the server");
+	    &nokdf), XR_OK);
+
+	/* another secret, same kdf; the same secret, another kdf; twice
+	 * more within the interval: one warning */
+	refused_call(&f, &bad);
+	refused_call(&f, &nokdf);
+	refused_call(&f, &bad);
+	snprintf(want, sizeof(want), WARNED "\n", (unsigned)f.port);
+	assert_string_equal(logbuf, want);
+	assert_int_equal(loglines, 1);
+
+	/* past the interval: the next one is logged with the count of those
+	 * that were not */
+	rt_run_for(f.base, 1600);
+	refused_call(&f, &nokdf);
+	snprintf(line, sizeof(line), WARNED "; 2 more since the last warning\n",
+	    (unsigned)f.port);
+	strcat(want, line);
+	assert_string_equal(logbuf, want);
+	assert_int_equal(loglines, 2);
+	capture_stop();
+	xr_server_stats_get(f.srv, &ss);
+	assert_int_equal(ss.handshakes_refused, 4);
+	assert_int_equal(ss.refused_warnings, 2);
+	assert_int_equal(ss.rejects[XR_REJECT_BAD_SIGNATURE], 4);
+	/* SEC-IPC-08: nothing of the secret in the warning */
+	assert_null(strstr(logbuf, "0123456789abcdef"));
+	assert_null(strstr(logbuf, "3031323334353637"));
+	assert_null(strstr(logbuf, "MDEyMzQ1Njc4OWFiY2RlZj"));
+
+	/* the right keys still work: the warning is about refusals only */
+	ch = fx_channel(&f, 0, NULL, 0);
+	assert_int_equal(call(ch, SAY, 2000, &st, NULL), XR_STATUS_OK);
 	xr_channel_free(ch);
 	xr_keyset_wipe(&bad);
+	xr_keyset_wipe(&nokdf);
+	fx_down(&f);
 
-	/* nothing at warn on the endpoint's side */
+	/* the default interval is 10 s: two refusals, one line */
+	fx_up(&f, NULL);
+	capture_start();
+	assert_int_equal(xr_keys_derive(other, sizeof(other),
+	    XR_KDF_HKDF_SHA256, &bad), XR_OK);
+	refused_call(&f, &bad);
+	refused_call(&f, &bad);
 	capture_stop();
-	assert_int_equal(loglines, 0);
-	assert_string_equal(logbuf, "");
+	assert_int_equal(loglines, 1);
+	xr_server_stats_get(f.srv, &ss);
+	assert_int_equal(ss.handshakes_refused, 2);
+	assert_int_equal(ss.refused_warnings, 1);
+	xr_keyset_wipe(&bad);
 	fx_down(&f);
 }
 
@@ -240,39 +303,72 @@ test_wait_ready_reason(void **state)
 	struct fx f;
 	xr_keyset bad;
 	xr_channel *ch;
+	xr_diag d;
 	uint16_t port;
+	char want[256];
 	int fd;
 
 	(void)state;
 	fx_up(&f, NULL);
 
 	/* nobody listens */
-	ch = fx_channel(&f, dead_port(), NULL, 0);
-	assert_int_equal(xr_channel_wait_ready(ch, 2000), XR_ERR_CLOSED);
-	assert_string_equal(xr_strerror(XR_ERR_CLOSED),
-	    "connection or object closed");
+	port = dead_port();
+	ch = fx_channel(&f, port, NULL, 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(xr_channel_wait_ready_diag(ch, 2000, &d),
+	    XR_ERR_CLOSED);
+	assert_int_equal(d.code, XR_ERR_CLOSED);
+	snprintf(want, sizeof(want), "connect to 127.0.0.1:%u failed: "
+	    "Connection refused (is the endpoint running, on this port?)",
+	    (unsigned)port);
+	assert_string_equal(d.reason, want);
+	/* the old call: the same code */
+	assert_int_equal(xr_channel_wait_ready(ch, 0), XR_ERR_CLOSED);
 	xr_channel_free(ch);
 
 	/* handshake refused (wrong key) */
 	assert_int_equal(xr_keys_derive(other, sizeof(other),
 	    XR_KDF_HKDF_SHA256, &bad), XR_OK);
 	ch = fx_channel(&f, 0, &bad, 0);
-	assert_int_equal(xr_channel_wait_ready(ch, 2000), XR_ERR_CLOSED);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(xr_channel_wait_ready_diag(ch, 2000, &d),
+	    XR_ERR_BAD_SIGNATURE);
+	snprintf(want, sizeof(want), REFUSED, (unsigned)f.port);
+	assert_string_equal(d.reason, want);
+	assert_int_equal(xr_channel_wait_ready(ch, 0), XR_ERR_BAD_SIGNATURE);
 	xr_channel_free(ch);
 	xr_keyset_wipe(&bad);
 
 	/* a listener that never answers: the channel's connect timeout */
 	fd = mute_listener(&port);
 	ch = fx_channel(&f, port, NULL, 200);
-	assert_int_equal(xr_channel_wait_ready(ch, 2000), XR_ERR_CLOSED);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(xr_channel_wait_ready_diag(ch, 2000, &d),
+	    XR_ERR_READY_TIMEOUT);
+	snprintf(want, sizeof(want), "no HELLO_ACK from 127.0.0.1:%u within "
+	    "200 ms (connect_timeout_ms): is an execrpc endpoint listening "
+	    "there?", (unsigned)port);
+	assert_string_equal(d.reason, want);
+	assert_false(xr_channel_is_usable(ch));
 	xr_channel_free(ch);
-	/* ... and wait_ready's own timeout, shorter */
+	/* ... and wait_ready's own timeout, shorter: still trying */
 	ch = fx_channel(&f, port, NULL, 2000);
-	assert_int_equal(xr_channel_wait_ready(ch, 100), XR_ERR_READY_TIMEOUT);
-	assert_string_equal(xr_strerror(XR_ERR_READY_TIMEOUT),
-	    "workers not ready before the timeout");
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(xr_channel_wait_ready_diag(ch, 100, &d),
+	    XR_ERR_READY_TIMEOUT);
+	snprintf(want, sizeof(want), "handshake to 127.0.0.1:%u not done "
+	    "within 100 ms (still trying until connect_timeout_ms)",
+	    (unsigned)port);
+	assert_string_equal(d.reason, want);
+	assert_true(xr_channel_is_usable(ch));
 	xr_channel_free(ch);
 	close(fd);
+
+	/* no channel at all */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(xr_channel_wait_ready_diag(NULL, 0, &d),
+	    XR_ERR_INVALID_ARG);
+	assert_string_equal(d.reason, "no channel");
 	fx_down(&f);
 }
 
@@ -314,25 +410,44 @@ test_method_names(void **state)
 	/* unknown: tcp_local and memory answer the same */
 	assert_int_equal(call(ch, "kv.v1.Kv/Putt", 2000, &st, NULL),
 	    XR_STATUS_UNIMPLEMENTED);
-	assert_string_equal(st.message, "unknown method");
+	assert_string_equal(st.message, "unknown method \"kv.v1.Kv/Putt\": "
+	    "this endpoint serves no such method (check the name, and which "
+	    "services the worker hosts)");
 	assert_int_equal(call(mem, "kv.v1.Kv/Putt", 2000, &st, NULL),
 	    XR_STATUS_UNIMPLEMENTED);
-	assert_string_equal(st.message, "unknown method");
+	assert_string_equal(st.message, "unknown method \"kv.v1.Kv/Putt\": "
+	    "this endpoint serves no such method (check the name, and which "
+	    "services the worker hosts)");
 
 	/* malformed: refused by the client before anything is sent */
 	assert_int_equal(call(ch, "kvPut", 2000, &st, NULL),
 	    XR_STATUS_INVALID_ARGUMENT);
-	assert_string_equal(st.message, "bad method name or request");
+	assert_string_equal(st.message, "malformed method name \"kvPut\": "
+	    "expected \"package.Service/Method\", e.g. \"echo.v1.Echo/Say\"");
 	assert_int_equal(call(mem, "kv.v1.Kv/", 2000, &st, NULL),
 	    XR_STATUS_INVALID_ARGUMENT);
-	assert_string_equal(st.message, "bad method name or request");
+	assert_string_equal(st.message, "malformed method name \"kv.v1.Kv/\": "
+	    "expected \"package.Service/Method\", e.g. \"echo.v1.Echo/Say\"");
+	assert_int_equal(call(ch, "", 2000, &st, NULL),
+	    XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "no method name: give it as "
+	    "\"package.Service/Method\"");
 
 	/* malformed, reaching the registry (a client that does not check) */
 	memset(&lr, 0, sizeof(lr));
 	assert_null(t.start(t.arg, "kvPut", NULL, 0, 0, local_done, &lr));
 	assert_int_equal(lr.n, 1);
 	assert_int_equal(lr.code, XR_STATUS_UNIMPLEMENTED);
-	assert_string_equal(lr.msg, "unknown method");
+	assert_string_equal(lr.msg, "malformed method name \"kvPut\": "
+	    "expected \"package.Service/Method\"");
+	/* a name that is not printable is shown escaped */
+	memset(&lr, 0, sizeof(lr));
+	assert_null(t.start(t.arg, "kv.v1.Kv/P\"u\nt", NULL, 0, 0,
+	    local_done, &lr));
+	assert_int_equal(lr.code, XR_STATUS_UNIMPLEMENTED);
+	assert_string_equal(lr.msg, "unknown method \"kv.v1.Kv/P\\\"u\\x0at\": "
+	    "this endpoint serves no such method (check the name, and which "
+	    "services the worker hosts)");
 
 	xr_channel_free(mem);
 	xr_channel_free(ch);
@@ -346,15 +461,21 @@ test_client_non_loopback(void **state)
 {
 	struct fx f;
 	xr_channel_opts o = { 0 };
+	xr_diag d = { 0 };
 	int err = 0;
 
 	(void)state;
 	fx_up(&f, NULL);
 	o.host = "10.0.0.1";
 	o.port = f.port;
+	assert_null(xr_channel_new_tcp_diag(f.base, &o, &f.ks, &d));
+	assert_int_equal(d.code, XR_ERR_INVALID_ARG);
+	assert_string_equal(d.reason, "host \"10.0.0.1\" is not a loopback "
+	    "address: tcp_local connects only to 127.0.0.0/8, ::1 or localhost "
+	    "(run the client on the endpoint's machine)");
+	/* the old constructor: the code only */
 	assert_null(xr_channel_new_tcp(f.base, &o, &f.ks, &err));
 	assert_int_equal(err, XR_ERR_INVALID_ARG);
-	assert_string_equal(xr_strerror(err), "invalid argument");
 	fx_down(&f);
 }
 
@@ -373,10 +494,12 @@ test_port_in_use_library(void **state)
 	fx_up(&f, NULL);
 	o.bind_port = f.port;
 	assert_non_null(s2 = xr_server_new(f.base, &o, &f.ks, f.reg, &d));
-	assert_int_equal(xr_server_listen(s2, &d), XR_ERR_SYSTEM);
-	assert_int_equal(d.code, XR_ERR_SYSTEM);
-	snprintf(want, sizeof(want), "bind 127.0.0.1:%u: Address already in use",
-	    (unsigned)f.port);
+	assert_int_equal(xr_server_listen(s2, &d), XR_ERR_CONFIG_INVALID);
+	assert_int_equal(d.code, XR_ERR_CONFIG_INVALID);
+	snprintf(want, sizeof(want), "runtime.platform.execution_ipc.bind_port "
+	    "%u: address already in use on 127.0.0.1 (another process listens "
+	    "there: stop it, or choose another port, or 0 for an ephemeral "
+	    "one)", (unsigned)f.port);
 	assert_string_equal(d.reason, want);
 	xr_server_free(s2);
 	fx_down(&f);
@@ -390,26 +513,260 @@ drained(void *arg)
 	(*(int *)arg)++;
 }
 
+struct pend {
+	int done, code;
+};
+
+static void
+pend_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+{
+	struct pend *p = arg;
+
+	(void)resp;
+	(void)len;
+	p->done = 1;
+	p->code = st->code;
+}
+
+/* A connection made to a drained endpoint, and to one still draining (a
+ * call in flight): UNAVAILABLE at once, long before the call's deadline;
+ * the call in flight completes; the drain ends. */
 static void
 test_draining_new_connection(void **state)
 {
+	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 	struct fx f;
-	xr_channel *ch;
+	xr_channel *ch, *busy;
 	xr_status st;
+	xr_diag d = { 0 };
+	struct pend p = { 0 };
+	uint8_t buf[32];
+	char want[256];
 	uint64_t ms;
 	int done = 0;
 
 	(void)state;
 	fx_up(&f, NULL);
+	snprintf(want, sizeof(want), DRAINING, (unsigned)f.port);
+
+	/* draining with a call in flight */
+	busy = fx_channel(&f, 0, NULL, 0);
+	assert_int_equal(xr_channel_wait_ready(busy, 2000), XR_OK);
+	req.text = "slow";
+	req.delay_ms = 1500;
+	assert_non_null(xr_call_start(busy, SAY, buf,
+	    echo__v1__say_request__pack(&req, buf), 5000, pend_cb, &p));
+	rt_run_for(f.base, 50);
 	xr_server_drain(f.srv, drained, &done);
-	assert_int_equal(done, 1);	/* no connection: drained at once */
+	assert_int_equal(done, 0);
 
 	ch = fx_channel(&f, 0, NULL, 0);
-	assert_int_equal(call(ch, SAY, 500, &st, &ms),
-	    XR_STATUS_DEADLINE_EXCEEDED);
-	assert_string_equal(st.message, "deadline exceeded");
-	assert_true(ms >= 490);		/* it waited for its deadline */
+	assert_int_equal(call(ch, SAY, 5000, &st, &ms), XR_STATUS_UNAVAILABLE);
+	assert_string_equal(st.message, want);
+	assert_true(ms < 1000);		/* not its 5 s deadline */
+	assert_int_equal(p.done, 0);	/* the old call is still running */
 	xr_channel_free(ch);
+
+	/* wait_ready says so too */
+	ch = fx_channel(&f, 0, NULL, 0);
+	assert_int_equal(xr_channel_wait_ready_diag(ch, 2000, &d),
+	    XR_ERR_CLOSED);
+	assert_string_equal(d.reason, want);
+	xr_channel_free(ch);
+
+	/* the call in flight finishes, then the drain */
+	for (int i = 0; i < 400 && (!p.done || done == 0); i++)
+		rt_run_for(f.base, 10);
+	assert_int_equal(p.done, 1);
+	assert_int_equal(p.code, XR_STATUS_OK);
+	assert_int_equal(done, 1);
+	xr_channel_free(busy);
+
+	/* drained, no connection left: the same, at once */
+	ch = fx_channel(&f, 0, NULL, 0);
+	assert_int_equal(call(ch, SAY, 5000, &st, &ms), XR_STATUS_UNAVAILABLE);
+	assert_string_equal(st.message, want);
+	assert_true(ms < 1000);
+	xr_channel_free(ch);
+	assert_int_equal(done, 1);	/* the callback ran once */
+	fx_down(&f);
+}
+
+/* Frames (by their prefixes) read from `fd` until EOF; the base runs
+ * meanwhile. -1 if no EOF within 2 s. */
+static int
+frames_until_eof(struct event_base *base, int fd)
+{
+	uint8_t buf[4096];
+	size_t have = 0, off = 0;
+	int frames = 0;
+
+	for (int i = 0; i < 200; i++) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (poll(&pfd, 1, 10) != 1)
+			continue;
+		n = recv(fd, buf + have, sizeof(buf) - have, 0);
+		if (n <= 0) {
+			while (off + 4 <= have) {
+				off += 4 + ((size_t)buf[off] << 24 |
+				    (size_t)buf[off + 1] << 16 |
+				    (size_t)buf[off + 2] << 8 | buf[off + 3]);
+				frames++;
+			}
+			return off == have ? frames : -1;
+		}
+		have += (size_t)n;
+	}
+	return -1;
+}
+
+/* A raw connection to the endpoint, accepted (the base ran). */
+static int
+raw_connect(struct fx *f)
+{
+	struct sockaddr_in sin = { 0 };
+	int fd;
+
+	assert_true((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(f->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	rt_run_for(f->base, 50);
+	return fd;
+}
+
+/* Send a HELLO signed with `ks`. */
+static void
+raw_hello(int fd, const xr_keyset *ks)
+{
+	Execrpc__V1__Envelope e;
+	uint8_t nonce[XR_NONCE_LEN], hello[256];
+	xr_auth *auth;
+	size_t len;
+
+	assert_non_null(auth = xr_auth_new(ks));
+	assert_int_equal(xr_codec_env_init(&e, XR_KIND_HELLO, nonce), XR_OK);
+	assert_int_equal(xr_codec_seal(auth, XR_DIR_WEB_TO_EXEC, &e, hello,
+	    sizeof(hello), &len), XR_OK);
+	xr_auth_free(auth);
+	assert_int_equal(send(fd, hello, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* How the peer ended the connection within 2 s (the base runs): 0 EOF
+ * (FIN), 1 reset, -1 neither (or it sent bytes). */
+static int
+raw_end(struct event_base *base, int fd)
+{
+	uint8_t b;
+
+	for (int i = 0; i < 200; i++) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (base != NULL)
+			event_base_loop(base, EVLOOP_NONBLOCK);
+		if (poll(&pfd, 1, 10) != 1)
+			continue;
+		n = recv(fd, &b, 1, 0);
+		if (n == 0)
+			return 0;
+		return n < 0 && errno == ECONNRESET ? 1 : -1;
+	}
+	return -1;
+}
+
+/* A connection accepted before the drain whose HELLO comes after it: it
+ * gets HELLO_ACK and GOAWAY, then the close (before: closed at once
+ * without a word, which its client would take for a refused handshake).
+ * It does not hold the drain. */
+static void
+test_draining_handshake_in_progress(void **state)
+{
+	xr_server_stats ss;
+	struct fx f;
+	int fd, done = 0;
+
+	(void)state;
+	fx_up(&f, NULL);
+	fd = raw_connect(&f);		/* accepted, waiting for HELLO */
+	xr_server_stats_get(f.srv, &ss);
+	assert_int_equal(ss.connections_open, 1);
+	xr_server_drain(f.srv, drained, &done);
+	assert_int_equal(done, 1);	/* no open connection: drained */
+	xr_server_stats_get(f.srv, &ss);
+	assert_int_equal(ss.connections_open, 1);	/* not dropped */
+
+	raw_hello(fd, &f.ks);
+	assert_int_equal(frames_until_eof(f.base, fd), 2);
+	close(fd);
+	rt_run_for(f.base, 20);
+	xr_server_stats_get(f.srv, &ss);
+	assert_int_equal(ss.connections_open, 0);
+	assert_int_equal(done, 1);
+	fx_down(&f);
+}
+
+/* What the client's inference rests on: before HELLO_ACK the endpoint
+ * closes with a FIN only a connection whose HELLO it refused, and resets
+ * every other (handshake timeout, max_connections, endpoint freed). */
+static void
+test_fin_only_for_refused_hello(void **state)
+{
+	static const uint8_t other[32] = "another-secret-0123456789abcdef";
+	xr_server_opts so = { 0 };
+	xr_keyset bad;
+	xr_channel *ch;
+	xr_status st;
+	struct fx f;
+	char want[256];
+	int fd, fd2;
+
+	(void)state;
+	so.handshake_timeout_ms = 100;
+	fx_up(&f, &so);
+
+	/* refused HELLO: FIN */
+	assert_int_equal(xr_keys_derive(other, sizeof(other),
+	    XR_KDF_HKDF_SHA256, &bad), XR_OK);
+	fd = raw_connect(&f);
+	raw_hello(fd, &bad);
+	assert_int_equal(raw_end(f.base, fd), 0);
+	close(fd);
+	xr_keyset_wipe(&bad);
+
+	/* no HELLO within handshake_timeout_ms: reset */
+	fd = raw_connect(&f);
+	assert_int_equal(raw_end(f.base, fd), 1);
+	close(fd);
+	fx_down(&f);
+
+	/* past max_connections (1): reset, also as the client sees it */
+	memset(&so, 0, sizeof(so));
+	so.max_connections = 1;
+	fx_up(&f, &so);
+	fd = raw_connect(&f);		/* holds the one slot */
+	fd2 = raw_connect(&f);
+	assert_int_equal(raw_end(f.base, fd2), 1);
+	close(fd2);
+	ch = fx_channel(&f, 0, NULL, 0);
+	assert_int_equal(call(ch, SAY, 2000, &st, NULL),
+	    XR_STATUS_UNAVAILABLE);
+	snprintf(want, sizeof(want), "connection reset by 127.0.0.1:%u before "
+	    "HELLO_ACK (the endpoint is at max_connections or stopping)",
+	    (unsigned)f.port);
+	assert_string_equal(st.message, want);
+	xr_channel_free(ch);
+
+	/* the endpoint freed with a connection in its handshake: reset */
+	xr_server_free(f.srv);
+	f.srv = NULL;
+	assert_int_equal(raw_end(f.base, fd), 1);	/* (libevent closes the
+							 * socket from the loop) */
+	close(fd);
 	fx_down(&f);
 }
 
@@ -526,20 +883,26 @@ test_server_generated_secret(void **state)
 	struct tmp t;
 	struct prog p;
 	unsigned port;
+	static const char *want = "execrpc-server: config_invalid (code -20): "
+	    "runtime.platform.execution_ipc.auth.secret_mode: generated makes a "
+	    "secret no client can get; set secret_mode: static and secret_file:"
+	    " PATH (mode 0600, 32..4096 bytes), and give the client the same "
+	    "secret and kdf\n";
 
 	(void)state;
 	/* secret_mode generated, written out, and left to its default */
 	tmp_config(&t, "generated", 0);
 	run_server(t.cfg, &p);
-	assert_int_equal(sscanf(p.out, "listening 127.0.0.1 %u", &port), 1);
-	assert_int_equal(p.status, 0);	/* it ran until SIGTERM */
-	assert_string_equal(p.err, "");
+	assert_string_equal(p.out, "");
+	assert_int_equal(p.status, 2);
+	assert_string_equal(p.err, want);
 	tmp_clean(&t);
 
 	tmp_config(&t, "default", 0);
 	run_server(t.cfg, &p);
-	assert_int_equal(sscanf(p.out, "listening 127.0.0.1 %u", &port), 1);
-	assert_int_equal(p.status, 0);
+	assert_string_equal(p.out, "");
+	assert_int_equal(p.status, 2);
+	assert_string_equal(p.err, want);
 	tmp_clean(&t);
 
 	/* static: it runs */
@@ -565,9 +928,12 @@ test_server_port_in_use(void **state)
 	run_server(t.cfg, &p);
 	close(fd);
 	assert_string_equal(p.out, "");
-	assert_int_equal(p.status, 1);
-	snprintf(want, sizeof(want), "execrpc-server: system (code -4): "
-	    "bind 127.0.0.1:%u: Address already in use\n", (unsigned)port);
+	assert_int_equal(p.status, 2);
+	snprintf(want, sizeof(want), "execrpc-server: config_invalid (code "
+	    "-20): runtime.platform.execution_ipc.bind_port %u: address already "
+	    "in use on 127.0.0.1 (another process listens there: stop it, or "
+	    "choose another port, or 0 for an ephemeral one)\n",
+	    (unsigned)port);
 	assert_string_equal(p.err, want);
 	tmp_clean(&t);
 }
@@ -582,6 +948,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_client_non_loopback),
 		cmocka_unit_test(test_port_in_use_library),
 		cmocka_unit_test(test_draining_new_connection),
+		cmocka_unit_test(test_draining_handshake_in_progress),
+		cmocka_unit_test(test_fin_only_for_refused_hello),
 		cmocka_unit_test(test_server_generated_secret),
 		cmocka_unit_test(test_server_port_in_use),
 	};
