@@ -21,17 +21,6 @@
 #include "echo.h"
 #include "runtime.h"
 
-static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
-static const xr_service_module mods[] = {
-	{ "echo.v1.Echo", echo_add, NULL, NULL },
-};
-
 static double
 now_ms(void)
 {
@@ -68,7 +57,7 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return xr_runtime_worker_main(argc, argv, mods, 1);
+		return xr_runtime_worker_main(argc, argv, &xr_echo_module, 1);
 	if (argc >= 2)
 		runs = atoi(argv[1]);
 	if (argc >= 3)
@@ -99,7 +88,7 @@ main(int argc, char **argv)
 		double t0, t1;
 
 		o.cfg = &cfg;
-		o.mods = mods;
+		o.mods = &xr_echo_module;
 		o.n_mods = 1;
 		t0 = now_ms();
 		if ((lc = xr_lifecycle_new(base, &o, &d)) == NULL ||

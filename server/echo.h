@@ -7,13 +7,36 @@
 #ifndef XR_ECHO_H
 #define XR_ECHO_H
 
+#include "module.h"
 #include "registry.h"
 
-/* The handler of echo.v1.Echo/Say (for services that wrap it, e.g. to
- * count calls); `arg` is unused. */
+/* The handler of echo.v1.Echo/Say for services that wrap it (e.g. to
+ * count calls): `req` is an echo.v1.SayRequest; `arg` is unused. */
 void xr_echo_say(xr_call *call, const ProtobufCMessage *req, void *arg);
 
-/* Register echo.v1.Echo on `reg`. Returns XR_OK or an xr_err. */
+/* Register echo.v1.Echo on `reg` (echo_v1_Echo_register(): the limits of
+ * proto/echo/v1/echo.options: text up to 4095 bytes). Returns XR_OK or an
+ * xr_err. */
 int xr_echo_register(xr_registry *reg);
+
+/* echo.v1.Echo as a service module (module.h): add() registers it with
+ * xr_echo_register(); it reads no apps section. A program that hosts echo
+ * alone passes &xr_echo_module, 1 as its module table. */
+extern const xr_service_module xr_echo_module;
+
+/*
+ * xr_echo_module as an initializer, for a module table that lists echo
+ * among other modules (C cannot initialize a table entry from another
+ * object, so the entry is spelled here, once):
+ *	static const xr_service_module mods[] = {
+ *		XR_ECHO_MODULE_INIT,
+ *		{ "my.v1.Service", my_add, NULL, NULL },
+ *	};
+ */
+#define XR_ECHO_MODULE_INIT \
+	{ .name = "echo.v1.Echo", .add = xr_echo_module_add }
+
+/* xr_echo_module's add(): xr_echo_register(reg); `ctx` is not used. */
+int xr_echo_module_add(xr_registry *reg, const xr_worker_ctx *ctx);
 
 #endif /* XR_ECHO_H */

@@ -14,7 +14,30 @@
 #include "frame.h"
 #include "reader.h"
 #include "rx.h"
-#include "sockio.h"
+
+/* Wait until `fd` is ready for `events` (POLLIN / POLLOUT), at most until
+ * the xr_mono_ms() time `deadline`. Returns XR_OK, XR_ERR_AGAIN at the
+ * deadline, or XR_ERR_SYSTEM. Retries on EINTR. */
+static int
+wait_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = xr_mono_ms();
+		struct pollfd p = { fd, events, 0 };
+		int r;
+
+		if (now >= deadline)
+			return XR_ERR_AGAIN;
+		r = poll(&p, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return XR_ERR_SYSTEM;
+		if (r == 0)
+			return XR_ERR_AGAIN;
+		return XR_OK;
+	}
+}
 
 /*
  * Read one length-prefixed reply through the frame reader `rd`, each wait
@@ -32,7 +55,7 @@ read_reply(int fd, xr_reader *rd, uint64_t deadline, const uint8_t **body,
 	int r;
 
 	for (;;) {
-		if ((r = xr_sock_wait(fd, POLLIN, deadline)) != XR_OK)
+		if ((r = wait_fd(fd, POLLIN, deadline)) != XR_OK)
 			return r;
 		n = recv(fd, chunk, sizeof(chunk), 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -49,7 +72,7 @@ read_reply(int fd, xr_reader *rd, uint64_t deadline, const uint8_t **body,
 }
 
 int
-xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
+xr_ctl_client_call(const char *path, const Execrpc__V1__Command *cmd,
     uint32_t timeout_ms, Execrpc__V1__Reply **out, xr_diag *d)
 {
 	struct sockaddr_un sun;
@@ -61,13 +84,13 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 	int fd = -1, r;
 
 	*out = NULL;
-	xr_reader_init(&rd, XR_CONTROL_MAX_REPLY);
+	xr_reader_init(&rd, XR_CTL_MAX_REPLY);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket path "
 		    "too long");
-	if (len > XR_CONTROL_MAX_COMMAND)
+	if (len > XR_CTL_MAX_COMMAND)
 		return xr_diag_set(d, XR_ERR_OVERSIZED, "command too large");
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
@@ -93,7 +116,7 @@ xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
 	while (off < len) {
 		ssize_t n;
 
-		if ((r = xr_sock_wait(fd, POLLOUT, deadline)) != XR_OK) {
+		if ((r = wait_fd(fd, POLLOUT, deadline)) != XR_OK) {
 			xr_diag_set(d, r, "sending the command: %s",
 			    xr_err_name(r));
 			goto out;
@@ -188,7 +211,7 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 }
 
 int
-xr_control_reply_json(const Execrpc__V1__Reply *r, char **out)
+xr_ctl_client_reply_json(const Execrpc__V1__Reply *r, char **out)
 {
 	json_t *root = json_object(), *ws = json_array(), *ev = json_array();
 	int ret = XR_ERR_NOMEM;

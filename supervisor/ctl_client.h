@@ -4,8 +4,8 @@
  *
  * Wire: one command per connection. The client sends a 4-byte big-endian
  * length and that many bytes of a serialized execrpc.v1.Command (at most
- * XR_CONTROL_MAX_COMMAND); the supervisor answers with the same framing and
- * an execrpc.v1.Reply (at most XR_CONTROL_MAX_REPLY), then closes. The socket
+ * XR_CTL_MAX_COMMAND); the supervisor answers with the same framing and
+ * an execrpc.v1.Reply (at most XR_CTL_MAX_REPLY), then closes. The socket
  * is protected by its file mode (0600, in a 0700 directory) and a peer
  * credential check, not by frame signatures: the CLI holds no keys
  * (docs/supervisor.md).
@@ -19,9 +19,9 @@
 #include "err.h"
 #include "execrpc/v1/lifecycle.pb-c.h"
 
-#define XR_CONTROL_MAX_COMMAND 4096
-#define XR_CONTROL_MAX_REPLY (1u << 20)
-#define XR_CONTROL_IO_TIMEOUT_MS 5000	/* server: a command must arrive */
+#define XR_CTL_MAX_COMMAND 4096
+#define XR_CTL_MAX_REPLY (1u << 20)
+#define XR_CTL_IO_TIMEOUT_MS 5000	/* server: a command must arrive */
 
 /*
  * Connect to the control socket at `path`, send `cmd`, wait at most
@@ -32,7 +32,7 @@
  * a whole reply), XR_ERR_AGAIN (timeout), XR_ERR_OVERSIZED,
  * XR_ERR_MALFORMED; `d` says more.
  */
-int xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
+int xr_ctl_client_call(const char *path, const Execrpc__V1__Command *cmd,
     uint32_t timeout_ms, Execrpc__V1__Reply **out, xr_diag *d);
 
 /*
@@ -45,6 +45,6 @@ int xr_control_call(const char *path, const Execrpc__V1__Command *cmd,
  * that answered]}. `*out` is malloc'd (caller frees). Returns XR_OK or
  * XR_ERR_NOMEM.
  */
-int xr_control_reply_json(const Execrpc__V1__Reply *r, char **out);
+int xr_ctl_client_reply_json(const Execrpc__V1__Reply *r, char **out);
 
 #endif /* XR_CTL_CLIENT_H */

@@ -115,7 +115,7 @@ conn_reply(struct ctl_conn *c, const Execrpc__V1__Reply *r)
 
 	c->answered = true;
 	bufferevent_disable(c->bev, EV_READ);
-	if (len > XR_CONTROL_MAX_REPLY || (buf = malloc(len + 1)) == NULL) {
+	if (len > XR_CTL_MAX_REPLY || (buf = malloc(len + 1)) == NULL) {
 		conn_close(c);
 		return;
 	}
@@ -505,7 +505,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	xr_supervisor *s = arg;
-	struct timeval io = { XR_CONTROL_IO_TIMEOUT_MS / 1000, 0 };
+	struct timeval io = { XR_CTL_IO_TIMEOUT_MS / 1000, 0 };
 	struct ctl_conn *c;
 
 	(void)lev;
@@ -533,7 +533,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->s = s;
-	xr_reader_init(&c->rd, XR_CONTROL_MAX_COMMAND);
+	xr_reader_init(&c->rd, XR_CTL_MAX_COMMAND);
 	event_assign(&c->free_ev, s->base, -1, 0, free_cb, c);
 	evtimer_assign(&c->stats_ev, s->base, stats_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&s->ctl_conns, c, link);

@@ -73,7 +73,7 @@ xr__sup_send(struct sup_worker *w, const Execrpc__V1__Command *c)
 
 	if (w->ctl_fd < 0)
 		return XR_ERR_CLOSED;
-	if ((r = xr_chan_send(&w->chan, c)) != XR_OK)
+	if ((r = xr_wchan_send(&w->chan, c)) != XR_OK)
 		xr_debug("supervisor: %s[%u]: worker channel send: %s",
 		    w->grp->cfg->name, w->index, xr_err_name(r));
 	return r;
@@ -391,18 +391,19 @@ ch_stats_reply(void *arg, const Execrpc__V1__Command *c)
 	xr__ctl_stats_reply(w->sup, w, c);
 }
 
-#define S(st) XR_CHAN_STATE(XR_WORKER_##st)
+#define S(st) XR_WCHAN_STATE(XR_WORKER_##st)
 
 /* What the supervisor acts on, in which of the worker's states. READY may
  * cross a STOP sent while STARTING, so STOPPING takes it too (port only);
  * a STATS_REPLY may cross a STOP too. */
-static const xr_chan_cmd sup_cmds[] = {
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_READY, XR_CHAN_TO_SUPERVISOR,
-	    S(STARTING) | S(STOPPING), XR_CHAN_ONCE, ch_ready },
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, XR_CHAN_TO_SUPERVISOR,
-	    S(STOPPING), XR_CHAN_ONCE, ch_stopped },
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY, XR_CHAN_TO_SUPERVISOR,
-	    S(READY) | S(DRAINING) | S(STOPPING), 0, ch_stats_reply },
+static const xr_wchan_cmd sup_cmds[] = {
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_READY, XR_WCHAN_TO_SUPERVISOR,
+	    S(STARTING) | S(STOPPING), XR_WCHAN_ONCE, ch_ready },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, XR_WCHAN_TO_SUPERVISOR,
+	    S(STOPPING), XR_WCHAN_ONCE, ch_stopped },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY,
+	    XR_WCHAN_TO_SUPERVISOR, S(READY) | S(DRAINING) | S(STOPPING), 0,
+	    ch_stats_reply },
 };
 
 #undef S
@@ -417,7 +418,7 @@ xr__sup_chan_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	while (w->ctl_fd >= 0) {
-		r = xr_chan_recv(&w->chan, &c);
+		r = xr_wchan_recv(&w->chan, &c);
 		if (r == XR_ERR_AGAIN)
 			return;
 		if (r == XR_ERR_CLOSED || r == XR_ERR_SYSTEM) {
@@ -431,9 +432,9 @@ xr__sup_chan_read_cb(evutil_socket_t fd, short what, void *arg)
 			    w->grp->cfg->name, w->index, xr_err_name(r));
 			continue;
 		}
-		if (xr_chan_dispatch(&w->chan, sup_cmds,
+		if (xr_wchan_dispatch(&w->chan, sup_cmds,
 		    sizeof(sup_cmds) / sizeof(sup_cmds[0]),
-		    XR_CHAN_TO_SUPERVISOR, (int)w->state, w, c) != XR_OK) {
+		    XR_WCHAN_TO_SUPERVISOR, (int)w->state, w, c) != XR_OK) {
 			w->refused++;
 			xr_debug("supervisor: %s[%u]: command %d refused in "
 			    "state %s", w->grp->cfg->name, w->index,

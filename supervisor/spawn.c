@@ -196,7 +196,7 @@ xr__sup_spawn(struct sup_worker *w)
 	ctl[0] = -1;
 	if ((fl = fcntl(w->ctl_fd, F_GETFL)) < 0 ||
 	    fcntl(w->ctl_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-	    xr_chan_init(&w->chan, w->ctl_fd, s->ctl_auth, sid,
+	    xr_wchan_init(&w->chan, w->ctl_fd, s->ctl_auth, sid,
 	    s->cfg->ttl_seconds) != XR_OK) {
 		/* cannot talk to it: it can only be killed */
 		snprintf(w->reason, sizeof(w->reason), "control channel setup");
@@ -242,5 +242,5 @@ xr__sup_chan_close(struct sup_worker *w)
 		close(w->ctl_fd);
 		w->ctl_fd = -1;
 	}
-	xr_chan_fini(&w->chan);
+	xr_wchan_fini(&w->chan);
 }

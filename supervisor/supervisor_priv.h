@@ -35,7 +35,7 @@ struct sup_worker {
 	xr_worker_state state;
 	pid_t pid;			/* 0: no process */
 	int ctl_fd;			/* our end of the worker channel, -1 */
-	xr_chan chan;
+	xr_wchan chan;
 	struct event ctl_ev;		/* ctl_fd readable */
 	bool ctl_ev_set;
 	struct event timer;		/* BACKOFF restart / STOPPING deadline */
@@ -158,7 +158,7 @@ void xr__sup_chan_read_cb(evutil_socket_t fd, short what, void *arg);
 /* SIGCHLD: reap every worker process that has exited (arg: supervisor). */
 void xr__sup_sigchld_cb(evutil_socket_t sig, short what, void *arg);
 /* Sign and send `c` to the worker (nothing if it has no channel). Returns
- * what xr_chan_send() returns, XR_ERR_CLOSED without a channel. */
+ * what xr_wchan_send() returns, XR_ERR_CLOSED without a channel. */
 int xr__sup_send(struct sup_worker *w, const Execrpc__V1__Command *c);
 void xr__sup_worker_info(const struct sup_worker *w, xr_worker_info *out);
 

@@ -1,47 +1,26 @@
-/* supervisor/worker.c — the worker process: bundle, registry, server, stop. */
+/* supervisor/worker.c — the worker process: hardening, the endpoint
+ * through the hook, its end of the worker channel, stop. The bundle is
+ * read and checked in bundle.c. */
 #include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "auth.h"
-#include "worker_chan.h"
+#include "bundle.h"
 #include "err.h"
-#include "execrpc/v1/bootstrap.pb-c.h"
-#include "keys.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
-
-#define BUNDLE_WAIT_MS 10000	/* the bundle must arrive within this */
-#define EOF_WAIT_MS 5000	/* then the supervisor closes its end */
-#define KEY_MIN 32
-
-/* What a validated bundle leaves behind (the decoded message is freed). */
-struct bundle {
-	char group[XR_CFG_NAME_MAX];
-	uint32_t index;
-	size_t n_services;
-	const xr_service_module *mods[XR_CFG_MAX_SERVICES];
-	char host[XR_CFG_HOST_MAX];
-	uint32_t bind_port, max_payload, ttl, nonce_cache;
-	size_t n_apps;
-	xr_app_section apps[XR_CFG_MAX_APPS];
-	xr_keyset keys;
-	uint8_t sid[XR_SESSION_ID_LEN];
-};
+#include "worker_chan.h"
 
 struct worker_proc {
 	struct event_base *base;
@@ -50,62 +29,11 @@ struct worker_proc {
 	bool ep_opened;			/* ep->close() is owed */
 	xr_server *srv;			/* ep's; NULL once closed */
 	xr_auth *ctl_auth;
-	xr_chan chan;
+	xr_wchan chan;
 	struct event *ctl_ev;
 	bool stopping, finished;
 	int status;
 };
-
-static int
-fail(xr_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-fail(xr_diag *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	d->code = XR_ERR_CHILD_BOOTSTRAP_FAILED;
-	va_start(ap, fmt);
-	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
-	va_end(ap);
-	return XR_ERR_CHILD_BOOTSTRAP_FAILED;
-}
-
-/* A name from the bundle, made safe to print: printable ASCII, bounded. */
-static const char *
-printable(const char *s, char *buf, size_t cap)
-{
-	size_t i;
-
-	for (i = 0; s != NULL && s[i] != '\0' && i + 1 < cap; i++)
-		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	buf[i] = '\0';
-	return buf;
-}
-
-/* ---------- hardening ---------- */
-
-static int
-harden(xr_diag *d)
-{
-	struct rlimit rl = { 0, 0 };
-	pid_t parent = getppid();
-
-	/* this process holds keys: no core dumps, no ptrace by peers */
-	if (setrlimit(RLIMIT_CORE, &rl) != 0 ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		return fail(d, "cannot disable core dumps: %s", strerror(errno));
-	/* die with the supervisor; then make sure it was still there when
-	 * the request took effect (else the signal would never come). The
-	 * supervisor also set it between fork and exec, checking its own pid
-	 * (it survives exec), so there is no window before this either. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
-		return fail(d, "PR_SET_PDEATHSIG: %s", strerror(errno));
-	if (getppid() != parent)
-		return fail(d, "the supervisor exited before the worker started");
-	signal(SIGPIPE, SIG_IGN);
-	return XR_OK;
-}
 
 static int
 check_seqpacket(int fd, const char *what, xr_diag *d)
@@ -115,322 +43,8 @@ check_seqpacket(int fd, const char *what, xr_diag *d)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
 	    type != SOCK_SEQPACKET)
-		return fail(d, "%s fd %d is not a SOCK_SEQPACKET socket", what, fd);
-	return XR_OK;
-}
-
-/* ---------- the one-shot bootstrap channel ---------- */
-
-static int
-wait_readable(int fd, int timeout_ms)
-{
-	struct pollfd p = { fd, POLLIN, 0 };
-	int r;
-
-	do
-		r = poll(&p, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-/*
- * Read the bundle datagram, then insist on end-of-file: the supervisor writes
- * exactly one bundle and closes its end, so any further datagram is a second
- * bundle (a protocol error). The fd is closed and every buffer wiped on all
- * paths.
- */
-static int
-read_bundle(int fd, Execrpc__V1__BootstrapBundle **out, xr_diag *d)
-{
-	uint8_t *buf = NULL, extra[64];
-	ssize_t n = 0, m;
-	int r;
-
-	*out = NULL;
-	if ((r = check_seqpacket(fd, "bootstrap", d)) != XR_OK)
-		goto out;
-	if ((buf = malloc(XR_BUNDLE_MAX)) == NULL) {
-		r = fail(d, "out of memory");
-		goto out;
-	}
-	if (wait_readable(fd, BUNDLE_WAIT_MS) <= 0) {
-		r = fail(d, "no bundle on the bootstrap channel within %d ms",
-		    BUNDLE_WAIT_MS);
-		goto out;
-	}
-	do
-		n = recv(fd, buf, XR_BUNDLE_MAX, MSG_TRUNC | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		r = fail(d, "reading the bundle: %s", strerror(errno));
-		goto out;
-	}
-	if (n == 0) {
-		r = fail(d, "bootstrap channel closed without a bundle");
-		goto out;
-	}
-	if ((size_t)n > XR_BUNDLE_MAX) {
-		r = fail(d, "bundle of %zd bytes exceeds the %d-byte limit "
-		    "(truncated)", n, XR_BUNDLE_MAX);
-		n = XR_BUNDLE_MAX;
-		goto out;
-	}
-	if (wait_readable(fd, EOF_WAIT_MS) <= 0) {
-		r = fail(d, "bootstrap channel not closed after the bundle");
-		goto out;
-	}
-	do
-		m = recv(fd, extra, sizeof(extra), MSG_TRUNC | MSG_DONTWAIT);
-	while (m < 0 && errno == EINTR);
-	xr_wipe(extra, sizeof(extra));
-	if (m != 0) {
-		r = fail(d, m > 0 ? "a second bundle arrived on the bootstrap "
-		    "channel (protocol error)" : "bootstrap channel error");
-		goto out;
-	}
-	if ((*out = execrpc__v1__bootstrap_bundle__unpack(NULL, (size_t)n,
-	    buf)) == NULL) {
-		r = fail(d, "bundle does not decode as execrpc.v1.BootstrapBundle");
-		goto out;
-	}
-	r = XR_OK;
- out:
-	if (buf != NULL) {
-		xr_wipe(buf, n > 0 ? (size_t)n : 0);
-		free(buf);
-	}
-	close(fd);
-	return r;
-}
-
-/* Wipe the key bytes of a decoded bundle, then free it. */
-static void
-bundle_free(Execrpc__V1__BootstrapBundle *b)
-{
-	Execrpc__V1__KeyBundle *k;
-
-	if (b == NULL)
-		return;
-	if ((k = b->keys) != NULL) {
-		xr_wipe(k->web_to_exec.data, k->web_to_exec.len);
-		xr_wipe(k->exec_to_web.data, k->exec_to_web.len);
-		xr_wipe(k->control.data, k->control.len);
-	}
-	xr_wipe(b->control_session_id.data, b->control_session_id.len);
-	execrpc__v1__bootstrap_bundle__free_unpacked(b, NULL);
-}
-
-static bool
-name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= XR_CFG_NAME_MAX)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
-		    *s == '-'))
-			return false;
-	return true;
-}
-
-static const char *
-key_problem(const ProtobufCBinaryData *k)
-{
-	if (k->len == 0)
-		return "missing";
-	if (k->len < KEY_MIN || k->len > XR_KEY_MAX)
-		return "not 32..64 bytes";
-	return NULL;
-}
-
-/* The section `name` of a validated bundle, or NULL. */
-static const xr_app_section *
-bundle_app(const struct bundle *out, const char *name)
-{
-	for (size_t i = 0; name != NULL && i < out->n_apps; i++)
-		if (strcmp(out->apps[i].name, name) == 0)
-			return &out->apps[i];
-	return NULL;
-}
-
-/* The service names: each one a module of the table, once; none = every
- * module of the table. */
-static int
-check_services(const Execrpc__V1__BootstrapBundle *b,
-    const xr_service_module *mods, size_t n_mods, struct bundle *out,
-    xr_diag *d)
-{
-	char pb[XR_CFG_NAME_MAX + 64];
-
-	if (b->n_services > XR_CFG_MAX_SERVICES)
-		return fail(d, "bundle names %zu services (at most %d)",
-		    b->n_services, XR_CFG_MAX_SERVICES);
-	if (b->n_services == 0) {
-		if (n_mods == 0 || n_mods > XR_CFG_MAX_SERVICES)
-			return fail(d, "bundle names no services and the "
-			    "program offers %zu (1..%d)", n_mods,
-			    XR_CFG_MAX_SERVICES);
-		for (size_t i = 0; i < n_mods; i++)
-			out->mods[i] = &mods[i];
-		out->n_services = n_mods;
-		return XR_OK;
-	}
-	for (size_t i = 0; i < b->n_services; i++) {
-		const xr_service_module *m = NULL;
-
-		for (size_t j = 0; j < n_mods && m == NULL; j++)
-			if (strcmp(mods[j].name, b->services[i]) == 0)
-				m = &mods[j];
-		if (m == NULL)
-			return fail(d, "unknown service \"%s\"",
-			    printable(b->services[i], pb, sizeof(pb)));
-		for (size_t j = 0; j < i; j++)
-			if (out->mods[j] == m)
-				return fail(d, "service \"%s\" listed twice",
-				    m->name);
-		out->mods[i] = m;
-	}
-	out->n_services = b->n_services;
-	return XR_OK;
-}
-
-/* The runtime slice, against the ranges of the config table. */
-static int
-check_runtime(const Execrpc__V1__RuntimeSlice *rt, struct bundle *out,
-    xr_diag *d)
-{
-	const xr_cfg_row *grace =
-	    &xr_cfg_rows[XR_CK_GRACEFUL_TIMEOUT_SECONDS];
-	char pb[XR_CFG_NAME_MAX + 64];
-	xr_diag cd = { 0 };
-
-	if (rt == NULL)
-		return fail(d, "bundle has no runtime slice");
-	if (strlen(rt->bind_host) >= sizeof(out->host) ||
-	    !xr_host_is_loopback(rt->bind_host))
-		return fail(d, "runtime.bind_host \"%s\" is not a loopback "
-		    "address", printable(rt->bind_host, pb, sizeof(pb)));
-	snprintf(out->host, sizeof(out->host), "%s", rt->bind_host);
-	if (xr_config_check_uint(xr_cfg_rows[XR_CK_BIND_PORT].path,
-	    rt->bind_port, &cd) != XR_OK ||
-	    xr_config_check_uint(xr_cfg_rows[XR_CK_MAX_PAYLOAD_BYTES].path,
-	    rt->max_payload_bytes, &cd) != XR_OK ||
-	    xr_config_check_uint(xr_cfg_rows[XR_CK_TTL_SECONDS].path,
-	    rt->ttl_seconds, &cd) != XR_OK ||
-	    xr_config_check_uint(xr_cfg_rows[XR_CK_NONCE_CACHE_SIZE].path,
-	    rt->nonce_cache_size, &cd) != XR_OK)
-		return fail(d, "runtime slice: %s", cd.reason);
-	if (rt->graceful_timeout_ms / 1000 < grace->min ||
-	    rt->graceful_timeout_ms > grace->max * 1000)
-		return fail(d, "runtime slice: %s: %u ms out of range "
-		    "(allowed: %llu..%llu s)", grace->path,
-		    rt->graceful_timeout_ms, (unsigned long long)grace->min,
-		    (unsigned long long)grace->max);
-	out->bind_port = rt->bind_port;
-	out->max_payload = rt->max_payload_bytes;
-	out->ttl = rt->ttl_seconds;
-	out->nonce_cache = rt->nonce_cache_size;
-	return XR_OK;
-}
-
-/* Rebuild the apps sections within the config's bounds, then let each
- * module of the bundle check its own. */
-static int
-check_apps(const Execrpc__V1__BootstrapBundle *b, struct bundle *out,
-    xr_diag *d)
-{
-	char pb[XR_CFG_NAME_MAX + 64];
-	xr_diag ad = { 0 };
-
-	for (size_t i = 0; i < b->n_apps; i++) {
-		const Execrpc__V1__AppSetting *a = b->apps[i];
-		xr_app_section *sec;
-		xr_app_setting *s;
-
-		if (!name_ok(a->app))
-			return fail(d, "apps[%zu]: bad section name \"%s\"", i,
-			    printable(a->app, pb, sizeof(pb)));
-		if (a->key[0] == '\0' || strlen(a->key) >= sizeof(s->key))
-			return fail(d, "apps[%zu]: key of %zu bytes (allowed: "
-			    "1..%zu)", i, strlen(a->key), sizeof(s->key) - 1);
-		if (strlen(a->value) >= sizeof(s->value))
-			return fail(d, "apps[%zu]: value of %zu bytes (allowed: "
-			    "0..%zu)", i, strlen(a->value),
-			    sizeof(s->value) - 1);
-		if ((sec = (xr_app_section *)bundle_app(out, a->app)) == NULL) {
-			if (out->n_apps == XR_CFG_MAX_APPS)
-				return fail(d, "apps[%zu]: more than %d "
-				    "sections", i, XR_CFG_MAX_APPS);
-			sec = &out->apps[out->n_apps++];
-			snprintf(sec->name, sizeof(sec->name), "%s", a->app);
-		}
-		if (sec->n == XR_CFG_MAX_APP_SETTINGS)
-			return fail(d, "apps[%zu]: more than %d settings in "
-			    "apps.%s", i, XR_CFG_MAX_APP_SETTINGS, sec->name);
-		s = &sec->s[sec->n++];
-		snprintf(s->key, sizeof(s->key), "%s", a->key);
-		snprintf(s->value, sizeof(s->value), "%s", a->value);
-	}
-	for (size_t i = 0; i < out->n_services; i++) {
-		const xr_service_module *m = out->mods[i];
-
-		if (m->check_app != NULL &&
-		    m->check_app(bundle_app(out, m->app), &ad) != XR_OK)
-			return fail(d, "service \"%s\": %s", m->name,
-			    ad.reason);
-	}
-	return XR_OK;
-}
-
-/* Validate a decoded bundle against the module table and copy what the
- * worker keeps into `out`. Diagnostics name fields, never key bytes. */
-static int
-validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
-    size_t n_mods, struct bundle *out, xr_diag *d)
-{
-	const Execrpc__V1__KeyBundle *k = b->keys;
-	char pb[XR_CFG_NAME_MAX + 64];
-	const char *why;
-	xr_kdf kdf;
-	int r;
-
-	if (b->version != 1)
-		return fail(d, "unsupported bundle version %u (want 1)",
-		    b->version);
-	if (!name_ok(b->group))
-		return fail(d, "bad group name \"%s\"",
-		    printable(b->group, pb, sizeof(pb)));
-	snprintf(out->group, sizeof(out->group), "%s", b->group);
-	out->index = b->index;
-	if ((r = check_services(b, mods, n_mods, out, d)) != XR_OK ||
-	    (r = check_runtime(b->runtime, out, d)) != XR_OK ||
-	    (r = check_apps(b, out, d)) != XR_OK)
-		return r;
-
-	if (k == NULL)
-		return fail(d, "bundle has no key bundle");
-	if (k->kdf == EXECRPC__V1__KDF__KDF_NONE)
-		kdf = XR_KDF_NONE;
-	else if (k->kdf == EXECRPC__V1__KDF__KDF_HKDF_SHA256)
-		kdf = XR_KDF_HKDF_SHA256;
-	else
-		return fail(d, "key bundle: unknown kdf %d", (int)k->kdf);
-	if ((why = key_problem(&k->web_to_exec)) != NULL)
-		return fail(d, "key bundle: web_to_exec key %s", why);
-	if ((why = key_problem(&k->exec_to_web)) != NULL)
-		return fail(d, "key bundle: exec_to_web key %s", why);
-	if ((why = key_problem(&k->control)) != NULL)
-		return fail(d, "key bundle: control key %s", why);
-	if (b->control_session_id.len != XR_SESSION_ID_LEN)
-		return fail(d, "control session id missing or not %d bytes",
-		    XR_SESSION_ID_LEN);
-	memcpy(out->sid, b->control_session_id.data, XR_SESSION_ID_LEN);
-	if (xr_keyset_from_keys(kdf, k->web_to_exec.data, k->web_to_exec.len,
-	    k->exec_to_web.data, k->exec_to_web.len, k->control.data,
-	    k->control.len, &out->keys) != XR_OK)
-		return fail(d, "key bundle rejected");
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "%s fd %d is not a "
+		    "SOCK_SEQPACKET socket", what, fd);
 	return XR_OK;
 }
 
@@ -445,7 +59,7 @@ send_cmd(struct worker_proc *w, Execrpc__V1__CommandType type,
 
 	c.type = type;
 	c.port = port;
-	if ((r = xr_chan_send(&w->chan, &c)) != XR_OK)
+	if ((r = xr_wchan_send(&w->chan, &c)) != XR_OK)
 		xr_debug("worker: control send failed: %s", xr_err_name(r));
 }
 
@@ -547,19 +161,19 @@ ch_stats(void *arg, const Execrpc__V1__Command *c)
 	r.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY;
 	r.request_id = c->request_id;
 	r.status = &ws;
-	if ((e = xr_chan_send(&w->chan, &r)) != XR_OK)
+	if ((e = xr_wchan_send(&w->chan, &r)) != XR_OK)
 		xr_debug("worker: stats reply: %s", xr_err_name(e));
 }
 
-#define S(st) XR_CHAN_STATE(WP_##st)
+#define S(st) XR_WCHAN_STATE(WP_##st)
 
 /* What the worker acts on, in which of its states. */
-static const xr_chan_cmd worker_cmds[] = {
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, XR_CHAN_TO_WORKER,
-	    S(SERVING) | S(DRAINING), XR_CHAN_ONCE, ch_stop },
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN, XR_CHAN_TO_WORKER,
+static const xr_wchan_cmd worker_cmds[] = {
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, XR_WCHAN_TO_WORKER,
+	    S(SERVING) | S(DRAINING), XR_WCHAN_ONCE, ch_stop },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN, XR_WCHAN_TO_WORKER,
 	    S(SERVING), 0, ch_drain },
-	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS, XR_CHAN_TO_WORKER,
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS, XR_WCHAN_TO_WORKER,
 	    S(SERVING) | S(DRAINING), 0, ch_stats },
 };
 
@@ -575,7 +189,7 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	while (!w->finished) {
-		r = xr_chan_recv(&w->chan, &c);
+		r = xr_wchan_recv(&w->chan, &c);
 		if (r == XR_ERR_AGAIN)
 			return;
 		if (r == XR_ERR_CLOSED || r == XR_ERR_SYSTEM) {
@@ -590,31 +204,17 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 			    xr_err_name(r));
 			continue;
 		}
-		if (xr_chan_dispatch(&w->chan, worker_cmds,
+		if (xr_wchan_dispatch(&w->chan, worker_cmds,
 		    sizeof(worker_cmds) / sizeof(worker_cmds[0]),
-		    XR_CHAN_TO_WORKER, wp_state(w), w, c) != XR_OK)
+		    XR_WCHAN_TO_WORKER, wp_state(w), w, c) != XR_OK)
 			xr_debug("worker: control command %d refused",
 			    (int)c->type);
 		execrpc__v1__command__free_unpacked(c, NULL);
 	}
 }
 
-/* The bundle's runtime slice as the config the endpoint hook resolves. */
-static void
-slice_config(const struct bundle *b, xr_config *slice)
-{
-	xr_config_defaults(slice);
-	slice->transport = XR_TRANSPORT_TCP_LOCAL;
-	snprintf(slice->bind_host, sizeof(slice->bind_host), "%s", b->host);
-	slice->bind_port = b->bind_port;
-	slice->max_payload_bytes = b->max_payload;
-	slice->ttl_seconds = b->ttl;
-	slice->nonce_cache_size = b->nonce_cache;
-}
-
 static int
-serve_setup(struct worker_proc *w, struct bundle *b, int control_fd,
-    xr_diag *d)
+serve_setup(struct worker_proc *w, xr_bundle *b, int control_fd, xr_diag *d)
 {
 	xr_config slice;
 	xr_diag sd = { 0 };
@@ -623,38 +223,41 @@ serve_setup(struct worker_proc *w, struct bundle *b, int control_fd,
 
 	if ((w->base = event_base_new()) == NULL ||
 	    (w->reg = xr_registry_new(w->base)) == NULL)
-		return fail(d, "cannot set up the event loop");
+		return xr_diag_set(d, XR_ERR_NOMEM, "cannot set up the event "
+		    "loop");
 	ctx.group = b->group;
 	ctx.index = b->index;
 	ctx.max_payload_bytes = b->max_payload;
 	ctx.base = w->base;
 	for (size_t i = 0; i < b->n_services; i++) {
-		ctx.app = bundle_app(b, b->mods[i]->app);
+		ctx.app = xr_bundle_app(b, b->mods[i]->app);
 		if ((r = b->mods[i]->add(w->reg, &ctx)) != XR_OK)
-			return fail(d, "registering service \"%s\" failed: %s",
-			    b->mods[i]->name, xr_strerror(r));
+			return xr_diag_set(d, r, "registering service \"%s\" "
+			    "failed: %s", b->mods[i]->name, xr_strerror(r));
 	}
 	if (w->ep == NULL)
-		return fail(d, "no endpoint hook");
-	slice_config(b, &slice);
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "no endpoint hook");
+	xr_bundle_slice(b, &slice);
 	w->ep_opened = true;
 	w->srv = w->ep->open(w->ep->arg, w->base, &slice, &b->keys, w->reg,
 	    &sd);
 	xr_config_free(&slice);
 	if (w->srv == NULL)
-		return fail(d, "endpoint: %s", sd.reason);
-	if ((w->ctl_auth = xr_auth_new(&b->keys)) == NULL)
-		return fail(d, "out of memory");
-	if (xr_chan_init(&w->chan, control_fd, w->ctl_auth, b->sid,
+		return xr_diag_set(d, XR_ERR_CHILD_BOOTSTRAP_FAILED,
+		    "endpoint: %s", sd.reason);
+	if ((w->ctl_auth = xr_auth_new(&b->keys)) == NULL ||
+	    xr_wchan_init(&w->chan, control_fd, w->ctl_auth, b->sid,
 	    b->ttl) != XR_OK)
-		return fail(d, "out of memory");
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
 	if ((fl = fcntl(control_fd, F_GETFL)) < 0 ||
 	    fcntl(control_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(control_fd, F_SETFD, FD_CLOEXEC) < 0)
-		return fail(d, "control fd: %s", strerror(errno));
+		return xr_diag_set(d, XR_ERR_SYSTEM, "control fd: %s",
+		    strerror(errno));
 	if ((w->ctl_ev = event_new(w->base, control_fd, EV_READ | EV_PERSIST,
 	    ctl_cb, w)) == NULL || event_add(w->ctl_ev, NULL) != 0)
-		return fail(d, "cannot watch the control channel");
+		return xr_diag_set(d, XR_ERR_SYSTEM, "cannot watch the control "
+		    "channel");
 	return XR_OK;
 }
 
@@ -663,8 +266,7 @@ xr_worker_main(int bootstrap_fd, int control_fd,
     const xr_service_module *mods, size_t n_mods,
     const xr_worker_endpoint *ep)
 {
-	Execrpc__V1__BootstrapBundle *msg = NULL;
-	struct bundle *b = NULL;
+	xr_bundle *b = NULL;
 	struct worker_proc w;
 	xr_diag d = { 0 };
 	int r;
@@ -672,43 +274,32 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 	memset(&w, 0, sizeof(w));
 	w.ep = ep;
 	w.status = 1;
-	if ((r = harden(&d)) != XR_OK) {
+	/* this process holds keys; it dies with the supervisor */
+	if ((r = xr_proc_harden(XR_PROC_DIE_WITH_PARENT, &d)) != XR_OK ||
+	    (r = check_seqpacket(bootstrap_fd, "bootstrap", &d)) != XR_OK) {
 		close(bootstrap_fd);
 		goto out;
 	}
-	r = read_bundle(bootstrap_fd, &msg, &d);	/* closes the fd */
-	if (r == XR_OK && (b = calloc(1, sizeof(*b))) == NULL)
-		r = fail(&d, "out of memory");
-	if (r == XR_OK)
-		r = validate(msg, mods, n_mods, b, &d);
-	bundle_free(msg);
-	msg = NULL;
-	if (r == XR_OK)
-		r = check_seqpacket(control_fd, "control", &d);
-	if (r == XR_OK)
+	if ((r = xr_bundle_read(bootstrap_fd, mods, n_mods, &b, &d)) ==
+	    XR_OK &&	/* the fd is closed */
+	    (r = check_seqpacket(control_fd, "control", &d)) == XR_OK)
 		r = serve_setup(&w, b, control_fd, &d);
-	if (b != NULL) {
-		xr_wipe(b, sizeof(*b));	/* the keys now live in server + auth */
-		free(b);
-	}
+	xr_bundle_free(b);	/* the keys now live in the endpoint + auth */
 	if (r != XR_OK)
 		goto out;
 	send_cmd(&w, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
 	    xr_server_port(w.srv));
 	event_base_dispatch(w.base);
  out:
-	if (r != XR_OK) {
-		fprintf(stderr, "execrpc-worker: %s (code %d): %s\n",
-		    xr_err_name(XR_ERR_CHILD_BOOTSTRAP_FAILED),
-		    XR_ERR_CHILD_BOOTSTRAP_FAILED, d.reason);
-		fflush(stderr);
-		w.status = (int)xr_err_category(XR_ERR_CHILD_BOOTSTRAP_FAILED);
-	}
+	/* the reason never holds key bytes */
+	if (r != XR_OK)
+		w.status = xr_diag_print(stderr, "execrpc-worker",
+		    XR_ERR_CHILD_BOOTSTRAP_FAILED, &d);
 	if (w.ctl_ev != NULL)
 		event_free(w.ctl_ev);
 	close_endpoint(&w);
 	xr_registry_free(w.reg);
-	xr_chan_fini(&w.chan);
+	xr_wchan_fini(&w.chan);
 	xr_auth_free(w.ctl_auth);
 	if (w.base != NULL)
 		event_base_free(w.base);

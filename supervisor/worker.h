@@ -16,38 +16,11 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "module.h"	/* xr_service_module, xr_worker_ctx */
 #include "registry.h"
 #include "server.h"
 
 struct event_base;
-
-/* What a service module gets to register its methods. The pointers are
- * valid during the add() call only: a service copies what it keeps. */
-typedef struct xr_worker_ctx {
-	const char *group;		/* process group name */
-	uint32_t index;			/* worker index within the group */
-	const xr_app_section *app;	/* apps.<module's app>, or NULL */
-	uint32_t max_payload_bytes;	/* runtime slice */
-	struct event_base *base;	/* the worker's event loop */
-} xr_worker_ctx;
-
-/*
- * One registrable service: `name` is the full service name a bundle lists
- * ("echo.v1.Echo"); `add` registers its methods on `reg` and returns XR_OK
- * or an xr_err (the worker then fails with the child-bootstrap category).
- * `app` names the apps.NAME section the module reads (NULL: none); it gets
- * it as ctx->app. `check_app` (may be NULL) validates that section (`sec`
- * NULL when the config has none): XR_OK, or XR_ERR_CONFIG_INVALID with a
- * reason naming "apps.NAME.KEY" and the allowed values. It runs where the
- * modules are known: in xr_lifecycle_new (config_invalid) and on the
- * worker's bundle (child_bootstrap_failed).
- */
-typedef struct xr_service_module {
-	const char *name;
-	int (*add)(xr_registry *reg, const xr_worker_ctx *ctx);
-	const char *app;
-	int (*check_app)(const xr_app_section *sec, xr_diag *d);
-} xr_service_module;
 
 /*
  * Where a worker's execution endpoint comes from. supervisor/ does not build
@@ -86,11 +59,12 @@ typedef struct xr_worker_endpoint {
  * result from main(). It is a program entry point, so it prints its one-line
  * diagnostic itself.
  *
- * Sequence: harden (RLIMIT_CORE 0, not dumpable, PR_SET_PDEATHSIG SIGKILL,
- * SIGPIPE ignored); read the bundle once from `bootstrap_fd` (a datagram over
- * XR_BUNDLE_MAX, a bundle that does not decode, or any second datagram before
- * the supervisor closes its end is a protocol error), wipe the buffer, close
- * the fd; validate the bundle (version, group, services each one in `mods`
+ * Sequence: harden (xr_proc_harden: RLIMIT_CORE 0, not dumpable, SIGPIPE
+ * ignored, PR_SET_PDEATHSIG SIGKILL); read the bundle once from
+ * `bootstrap_fd` (supervisor/bundle.h; a datagram over XR_BUNDLE_MAX, a
+ * bundle that does not decode, or any second datagram before the supervisor
+ * closes its end is a protocol error), wipe the buffer, close the fd;
+ * validate the bundle (version, group, services each one in `mods`
  * — none listed: every module of `mods` —, runtime slice: loopback
  * bind_host and limits in the config table's ranges, apps sections within
  * the config's bounds and accepted by each module's check_app, key bundle
@@ -110,9 +84,10 @@ typedef struct xr_worker_endpoint {
  * (it SIGKILLs a worker that has not acknowledged by then).
  *
  * Returns the exit status: 0 after STOP; the child-bootstrap category (8)
- * on any bootstrap failure (also `ep` NULL), with "execrpc-worker: child_bootstrap_failed
- * (code -34): REASON" on stderr (the reason never holds key bytes); 1 if
- * the control channel closed (the supervisor is gone).
+ * on any bootstrap failure (also `ep` NULL), with the one line
+ * "execrpc-worker: child_bootstrap_failed (code -34): REASON" on stderr
+ * (xr_diag_print; the reason never holds key bytes); 1 if the control
+ * channel closed (the supervisor is gone).
  */
 int xr_worker_main(int bootstrap_fd, int control_fd,
     const xr_service_module *mods, size_t n_mods,

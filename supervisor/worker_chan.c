@@ -9,7 +9,7 @@
 #include "keys.h"
 
 int
-xr_chan_init(xr_chan *c, int fd, xr_auth *auth,
+xr_wchan_init(xr_wchan *c, int fd, xr_auth *auth,
     const uint8_t sid[XR_SESSION_ID_LEN], uint32_t ttl_seconds)
 {
 	memset(c, 0, sizeof(*c));
@@ -22,7 +22,7 @@ xr_chan_init(xr_chan *c, int fd, xr_auth *auth,
 	c->rx.open_kind_mask = 0;	/* no session-opening kind: the session
 					 * comes from the bundle */
 	c->rx.ttl_ms = (uint64_t)ttl_seconds * 1000;
-	c->rx.max_body = XR_CHAN_MAX_DGRAM;
+	c->rx.max_body = XR_WCHAN_MAX_DGRAM;
 	c->rx.nonces = NULL;
 	c->sess.state = XR_SESSION_OPEN;
 	memcpy(c->sess.id, sid, XR_SESSION_ID_LEN);
@@ -30,7 +30,7 @@ xr_chan_init(xr_chan *c, int fd, xr_auth *auth,
 }
 
 void
-xr_chan_fini(xr_chan *c)
+xr_wchan_fini(xr_wchan *c)
 {
 	xr_codec_free(c->codec);
 	c->codec = NULL;
@@ -38,11 +38,11 @@ xr_chan_fini(xr_chan *c)
 }
 
 int
-xr_chan_send(xr_chan *c, const Execrpc__V1__Command *cmd)
+xr_wchan_send(xr_wchan *c, const Execrpc__V1__Command *cmd)
 {
 	Execrpc__V1__Envelope e;
 	uint8_t nonce[XR_NONCE_LEN], payload[1024];
-	uint8_t buf[XR_FRAME_PREFIX_LEN + XR_CHAN_MAX_DGRAM];
+	uint8_t buf[XR_FRAME_PREFIX_LEN + XR_WCHAN_MAX_DGRAM];
 	size_t plen = execrpc__v1__command__get_packed_size(cmd), len;
 	ssize_t n;
 	int r;
@@ -75,9 +75,9 @@ xr_chan_send(xr_chan *c, const Execrpc__V1__Command *cmd)
 }
 
 int
-xr_chan_recv(xr_chan *c, Execrpc__V1__Command **out)
+xr_wchan_recv(xr_wchan *c, Execrpc__V1__Command **out)
 {
-	uint8_t buf[XR_CHAN_MAX_DGRAM];
+	uint8_t buf[XR_WCHAN_MAX_DGRAM];
 	xr_env_decoder dec = xr_codec_decoder(c->codec);
 	const Execrpc__V1__Envelope *e;
 	xr_env_view v;
@@ -119,20 +119,20 @@ xr_chan_recv(xr_chan *c, Execrpc__V1__Command **out)
 }
 
 int
-xr_chan_dispatch(xr_chan *ch, const xr_chan_cmd *tab, size_t n,
-    xr_chan_side side, int state, void *arg, const Execrpc__V1__Command *c)
+xr_wchan_dispatch(xr_wchan *ch, const xr_wchan_cmd *tab, size_t n,
+    xr_wchan_side side, int state, void *arg, const Execrpc__V1__Command *c)
 {
-	for (size_t i = 0; i < n && i < XR_CHAN_MAX_CMDS; i++) {
-		const xr_chan_cmd *row = &tab[i];
+	for (size_t i = 0; i < n && i < XR_WCHAN_MAX_CMDS; i++) {
+		const xr_wchan_cmd *row = &tab[i];
 
 		if (row->type != (int)c->type)
 			continue;
 		if (row->to != side || state < 0 || state >= 32 ||
-		    (row->states & XR_CHAN_STATE(state)) == 0 ||
-		    ((row->flags & XR_CHAN_ONCE) != 0 &&
+		    (row->states & XR_WCHAN_STATE(state)) == 0 ||
+		    ((row->flags & XR_WCHAN_ONCE) != 0 &&
 		    (ch->once_done & (1u << i)) != 0))
 			return XR_ERR_KIND_NOT_ALLOWED;
-		if ((row->flags & XR_CHAN_ONCE) != 0)
+		if ((row->flags & XR_WCHAN_ONCE) != 0)
 			ch->once_done |= 1u << i;
 		row->fn(arg, c);
 		return XR_OK;

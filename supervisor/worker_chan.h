@@ -18,7 +18,7 @@
  * (each side counts from 1).
  *
  * What a side does with a verified command is decided by its command table
- * (xr_chan_dispatch, in the manner of OpenSSH's monitor.c mon_dispatch): a
+ * (xr_wchan_dispatch, in the manner of OpenSSH's monitor.c mon_dispatch): a
  * row per command type the side acts on, with the states in which it is
  * accepted and whether it may come only once per channel. The supervisor's
  * table is in fsm.c, the worker's in worker.c.
@@ -36,54 +36,58 @@
 #include "rx.h"
 
 /* Largest datagram accepted on the channel (a Command is tiny). */
-#define XR_CHAN_MAX_DGRAM 4096
+#define XR_WCHAN_MAX_DGRAM 4096
 
-typedef struct xr_chan {
+typedef struct xr_wchan {
 	int fd;			/* borrowed; SOCK_SEQPACKET */
 	xr_codec *codec;	/* owned */
 	xr_rx rx;		/* verifies with rx.auth (borrowed) */
 	xr_session sess;	/* OPEN with the bundle's control session id */
-	uint32_t once_done;	/* XR_CHAN_ONCE rows that ran, by table index */
-} xr_chan;
+	uint32_t once_done;	/* XR_WCHAN_ONCE rows that ran, by table
+				 * index */
+} xr_wchan;
 
 /* Which end of the channel acts on a command. */
-typedef enum xr_chan_side {
-	XR_CHAN_TO_SUPERVISOR = 1,	/* the worker sends it */
-	XR_CHAN_TO_WORKER = 2,		/* the supervisor sends it */
-} xr_chan_side;
+typedef enum xr_wchan_side {
+	XR_WCHAN_TO_SUPERVISOR = 1,	/* the worker sends it */
+	XR_WCHAN_TO_WORKER = 2,		/* the supervisor sends it */
+} xr_wchan_side;
 
-#define XR_CHAN_ONCE 0x1u		/* at most once per channel (per spawn) */
-#define XR_CHAN_STATE(st) (1u << (st))	/* a state's bit in xr_chan_cmd.states */
-#define XR_CHAN_MAX_CMDS 32		/* rows in one command table */
+/* at most once per channel (per spawn) */
+#define XR_WCHAN_ONCE 0x1u
+/* a state's bit in xr_wchan_cmd.states */
+#define XR_WCHAN_STATE(st) (1u << (st))
+/* rows in one command table */
+#define XR_WCHAN_MAX_CMDS 32
 
 /* One row of a side's command table. */
-typedef struct xr_chan_cmd {
+typedef struct xr_wchan_cmd {
 	int type;		/* an Execrpc__V1__CommandType */
-	xr_chan_side to;	/* the side that acts on it */
-	uint32_t states;	/* XR_CHAN_STATE() of every receiver state (0..31)
-				 * in which it is accepted */
-	unsigned flags;		/* XR_CHAN_ONCE */
+	xr_wchan_side to;	/* the side that acts on it */
+	uint32_t states;	/* XR_WCHAN_STATE() of every receiver state
+				 * (0..31) in which it is accepted */
+	unsigned flags;		/* XR_WCHAN_ONCE */
 	void (*fn)(void *arg, const Execrpc__V1__Command *c);
-} xr_chan_cmd;
+} xr_wchan_cmd;
 
 /*
  * Set up a channel on `fd` with `auth` (borrowed; must hold the control key
  * and outlive the channel), the session id `sid` and the frame ttl.
  * Returns XR_OK or XR_ERR_NOMEM.
  */
-int xr_chan_init(xr_chan *c, int fd, xr_auth *auth,
+int xr_wchan_init(xr_wchan *c, int fd, xr_auth *auth,
     const uint8_t sid[XR_SESSION_ID_LEN], uint32_t ttl_seconds);
 
 /* Release what the channel owns and wipe its session. The fd is not closed.
  * Safe on a zeroed or already finished channel. */
-void xr_chan_fini(xr_chan *c);
+void xr_wchan_fini(xr_wchan *c);
 
 /*
  * Sign and send one Command as one datagram. Returns XR_OK, XR_ERR_AGAIN
  * (non-blocking socket full), XR_ERR_CLOSED (peer gone), XR_ERR_NO_SPACE
  * (command too large) or XR_ERR_SYSTEM.
  */
-int xr_chan_send(xr_chan *c, const Execrpc__V1__Command *cmd);
+int xr_wchan_send(xr_wchan *c, const Execrpc__V1__Command *cmd);
 
 /*
  * Receive and verify one datagram. On XR_OK `*out` is the decoded Command,
@@ -91,20 +95,20 @@ int xr_chan_send(xr_chan *c, const Execrpc__V1__Command *cmd);
  * Otherwise `*out` is NULL and the result is XR_ERR_AGAIN (nothing queued on
  * a non-blocking socket), XR_ERR_CLOSED (end of file), XR_ERR_SYSTEM, or the
  * reject code of the receive pipeline (counted in c->rx.counters;
- * XR_ERR_OVERSIZED for a datagram over XR_CHAN_MAX_DGRAM, XR_ERR_MALFORMED
+ * XR_ERR_OVERSIZED for a datagram over XR_WCHAN_MAX_DGRAM, XR_ERR_MALFORMED
  * for a payload that is not a Command).
  */
-int xr_chan_recv(xr_chan *c, Execrpc__V1__Command **out);
+int xr_wchan_recv(xr_wchan *c, Execrpc__V1__Command **out);
 
 /*
  * Act on a received command `c` by the table `tab` (`n` rows, at most
- * XR_CHAN_MAX_CMDS) of side `side`, the receiver being in state `state`:
+ * XR_WCHAN_MAX_CMDS) of side `side`, the receiver being in state `state`:
  * the row of c->type must exist, be for `side`, accept `state`, and, if
- * XR_CHAN_ONCE, not have run on this channel before; then its handler runs
+ * XR_WCHAN_ONCE, not have run on this channel before; then its handler runs
  * with `arg`. Returns XR_OK, or XR_ERR_KIND_NOT_ALLOWED when the command is
  * refused (nothing runs; the caller counts and logs it).
  */
-int xr_chan_dispatch(xr_chan *ch, const xr_chan_cmd *tab, size_t n,
-    xr_chan_side side, int state, void *arg, const Execrpc__V1__Command *c);
+int xr_wchan_dispatch(xr_wchan *ch, const xr_wchan_cmd *tab, size_t n,
+    xr_wchan_side side, int state, void *arg, const Execrpc__V1__Command *c);
 
 #endif /* XR_WORKER_CHAN_H */

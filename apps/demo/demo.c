@@ -35,19 +35,11 @@
 #include "execrpc/echo/v1/echo.pb.h"
 #include "execrpc/v1/lifecycle.pb-c.h"
 #include "frame.h"
+#include "proc.h"
 #include "runtime.h"
 #include "rx.h"
 
-static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
-static const xr_service_module mods[] = {
-	{ "echo.v1.Echo", echo_add, NULL, NULL },
-};
+#define PROG "execrpc-demo"	/* the diagnostics' prefix */
 
 /* What the demo calls: resolved when the lifecycle is made. */
 static const char *const calls[] = { "echo.v1.Echo" };
@@ -240,21 +232,21 @@ main(int argc, char **argv)
 	uint16_t port;
 	int r;
 
-	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return xr_runtime_worker_main(argc, argv, mods, 1);
+		return xr_runtime_worker_main(argc, argv, &xr_echo_module, 1);
 	if (argc != 3 || strcmp(argv[1], "--config") != 0) {
 		fprintf(stderr, "usage: execrpc-demo --config FILE\n");
 		return 64;
 	}
-	if ((r = xr_config_load_file(argv[2], &cfg, &d)) != XR_OK) {
-		fprintf(stderr, "execrpc-demo: %s: %s\n",
-		    xr_category_name(xr_err_category(r)), d.reason);
-		return (int)xr_err_category(r);
-	}
+	/* the supervisor holds keys: no core dumps, not dumpable; closed
+	 * pipes are errors */
+	if ((r = xr_proc_harden(0, &d)) != XR_OK)
+		return xr_diag_print(stderr, PROG, r, &d);
+	if ((r = xr_config_load_file(argv[2], &cfg, &d)) != XR_OK)
+		return xr_diag_print(stderr, PROG, r, &d);
 	base = event_base_new();
 	o.cfg = &cfg;
-	o.mods = mods;
+	o.mods = &xr_echo_module;	/* the services it hosts: echo */
 	o.n_mods = 1;
 	o.ingress_services = calls;
 	o.n_ingress_services = 1;
@@ -269,10 +261,8 @@ main(int argc, char **argv)
 	    (r = xr_lifecycle_start(lc, &d)) != XR_OK ||
 	    (r = xr_lifecycle_ready(lc, &d)) != XR_OK ||
 	    (r = xr_lifecycle_control_listen(lc, &d)) != XR_OK) {
-		fprintf(stderr, "execrpc-demo: %s: %s\n",
-		    xr_category_name(xr_err_category(d.code)), d.reason);
 		xr_lifecycle_free(lc);
-		return (int)xr_err_category(d.code);
+		return xr_diag_print(stderr, PROG, d.code, &d);
 	}
 	printf("   lifecycle %s; control socket %s\n",
 	    xr_lc_state_name(xr_lifecycle_status(lc)), cfg.control_socket);
@@ -309,8 +299,9 @@ main(int argc, char **argv)
 	printf("== serving the control socket until `execrpc stop`\n");
 	fflush(stdout);
 	if ((r = xr_lifecycle_run(lc, &d)) != XR_OK)
-		fprintf(stderr, "execrpc-demo: %s\n", d.reason);
-	r = xr_lifecycle_stop(lc, &d);
+		xr_diag_print(stderr, PROG, r, &d);	/* then stop anyway */
+	if ((r = xr_lifecycle_stop(lc, &d)) != XR_OK)
+		xr_diag_print(stderr, PROG, r, &d);
 	printf("== stopped: lifecycle %s\n", xr_lc_state_name(xr_lifecycle_status(lc)));
 	xr_lifecycle_free(lc);
 	xr_config_free(&cfg);

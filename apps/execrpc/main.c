@@ -239,9 +239,9 @@ control_cmd(const char *words, Execrpc__V1__CommandType type, int argc,
 		/* 0 = the supervisor's configured timeout (at most 3600 s) */
 		wait_ms = (cmd.graceful_timeout_ms != 0 ?
 		    cmd.graceful_timeout_ms : 3600000) + 10000;
-	if ((r = xr_control_call(path, &cmd, wait_ms, &reply, &d)) != XR_OK)
+	if ((r = xr_ctl_client_call(path, &cmd, wait_ms, &reply, &d)) != XR_OK)
 		return xr_diag_print(stderr, "execrpc", r, &d);
-	if ((r = xr_control_reply_json(reply, &json)) != XR_OK) {
+	if ((r = xr_ctl_client_reply_json(reply, &json)) != XR_OK) {
 		execrpc__v1__reply__free_unpacked(reply, NULL);
 		return xr_diag_print(stderr, "execrpc", r, NULL);
 	}

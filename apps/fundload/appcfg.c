@@ -5,21 +5,14 @@
 #include <string.h>
 
 #include "err.h"
+#include "printable.h"
 
-/* At most 32 printable bytes of a config value, for a diagnostic. */
+/* A config key or value, safe to print between double quotes (at most
+ * sizeof(buf) - 1 bytes of it, "..." marking a cut). */
 static const char *
-printable(const char *s, char *buf, size_t cap)
+show(const char *s, char *buf, size_t cap)
 {
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i < 32 && i + 4 < cap; i++)
-		buf[i] = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? s[i] : '?';
-	if (s[i] != '\0' && i + 4 <= cap) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
+	return xr_printable(s, strlen(s), buf, cap);
 }
 
 int
@@ -34,12 +27,12 @@ xr_fl_app_check(const xr_app_section *sec, xr_diag *d)
 		if (strcmp(k, "rules") != 0)
 			return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
 			    "apps." XR_FL_APP ".%s: unknown key (allowed: rules)",
-			    printable(k, e, sizeof(e)));
+			    show(k, e, sizeof(e)));
 		if (xr_rules_parse(v, &r) != XR_OK)
 			return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
 			    "apps." XR_FL_APP ".rules: unsupported value \"%s\" "
 			    "(allowed: baseline, experiment)",
-			    printable(v, e, sizeof(e)));
+			    show(v, e, sizeof(e)));
 	}
 	return XR_OK;
 }

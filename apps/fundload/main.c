@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,24 +39,19 @@
 #include "appcfg.h"
 #include "echo.h"
 #include "err.h"
+#include "proc.h"
 #include "ingress.h"
 #include "runtime.h"
 #include "service.h"
 
+#define PROG "fundload"	/* the diagnostics' prefix */
 #define EXIT_USAGE 64
 #define EXIT_DATAERR 65
-
-static int
-add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
 
 /* The services this program hosts, in-process or as a worker. */
 static const xr_service_module modules[] = {
 	{ XR_FL_SERVICE, xr_fl_service_add, XR_FL_APP, xr_fl_app_check },
-	{ "echo.v1.Echo", add_echo, NULL, NULL },
+	XR_ECHO_MODULE_INIT,
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 
@@ -81,15 +75,6 @@ worker_mode(int argc, char **argv)
 	status = xr_runtime_worker_main(argc, argv, modules, NMODULES);
 	xr_fl_service_free_all();
 	return status;
-}
-
-/* Print "fundload: NAME (code N): reason" and return the category. */
-static int
-fail(int r, const xr_diag *d)
-{
-	fprintf(stderr, "fundload: %s (code %d): %s\n", xr_err_name(r), r,
-	    d != NULL && d->reason[0] != '\0' ? d->reason : xr_strerror(r));
-	return (int)xr_err_category(r);
 }
 
 /* ---------- the runtime as the ingress sees it ---------- */
@@ -179,7 +164,6 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct rlimit nocore = { 0, 0 };
 	const char *cfg_path = NULL, *rules = NULL, *input = NULL, *group;
 	xr_rules rules_opt = XR_RULES_BASELINE;
 	struct event_base *base = NULL;
@@ -240,13 +224,14 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	/* the runtime holds keys: no core dumps; closed pipes are errors */
-	setrlimit(RLIMIT_CORE, &nocore);
-	signal(SIGPIPE, SIG_IGN);
+	/* the runtime holds keys: no core dumps, not dumpable; closed pipes
+	 * are errors */
+	if ((r = xr_proc_harden(0, &d)) != XR_OK)
+		return xr_diag_print(stderr, PROG, r, &d);
 
 	if (cfg_path != NULL) {
 		if ((r = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
-			return fail(r, &d);
+			return xr_diag_print(stderr, PROG, r, &d);
 	} else {
 		xr_config_defaults(&cfg);
 	}
@@ -254,19 +239,19 @@ main(int argc, char **argv)
 	/* --rules overrides apps.fundload.rules (workers get it in the bundle) */
 	if (rules != NULL &&
 	    (r = xr_fl_app_set_rules(&cfg, rules_opt, &d)) != XR_OK) {
-		status = fail(r, &d);
+		status = xr_diag_print(stderr, PROG, r, &d);
 		goto out;
 	}
 	if (input != NULL && strcmp(input, "-") != 0 &&
 	    (fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
 		xr_diag_set(&d, XR_ERR_SYSTEM, "%s: %s", input, strerror(errno));
-		status = fail(d.code, &d);
+		status = xr_diag_print(stderr, PROG, d.code, &d);
 		goto out;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 
 	if ((base = event_base_new()) == NULL) {
-		status = fail(XR_ERR_NOMEM, NULL);
+		status = xr_diag_print(stderr, PROG, XR_ERR_NOMEM, NULL);
 		goto out;
 	}
 	lo.cfg = &cfg;
@@ -277,13 +262,13 @@ main(int argc, char **argv)
 	if (control)
 		lo.on_stop_event = on_stop_event;
 	if ((a.lc = xr_lifecycle_new(base, &lo, &d)) == NULL) {
-		status = fail(d.code, &d);
+		status = xr_diag_print(stderr, PROG, d.code, &d);
 		goto out;
 	}
 	if ((group = xr_lifecycle_route(a.lc, XR_FL_SERVICE)) == NULL) {
 		xr_diag_set(&d, XR_ERR_CONFIG_INVALID, "runtime.platform."
 		    "process_groups: no group serves %s", XR_FL_SERVICE);
-		status = fail(d.code, &d);
+		status = xr_diag_print(stderr, PROG, d.code, &d);
 		goto out;
 	}
 	for (size_t i = 0; i < cfg.n_groups; i++)
@@ -294,13 +279,14 @@ main(int argc, char **argv)
 	    (a.q = xr_transport_queue(xr_lifecycle_transport(a.lc),
 	    XR_FL_SERVICE, &d)) == NULL ||
 	    (r = xr_lifecycle_ready(a.lc, &d)) != XR_OK) {
-		status = fail(d.code != XR_OK ? d.code : XR_ERR_INTERNAL, &d);
+		status = xr_diag_print(stderr, PROG, d.code != XR_OK ? d.code :
+		    XR_ERR_INTERNAL, &d);
 		goto out;
 	}
 	a.ready = true;
 	if (control && cfg.boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
 	    (r = xr_lifecycle_control_listen(a.lc, &d)) != XR_OK) {
-		status = fail(r, &d);
+		status = xr_diag_print(stderr, PROG, r, &d);
 		goto out;
 	}
 
@@ -315,19 +301,19 @@ main(int argc, char **argv)
 	io.health = health;
 	io.health_arg = &a;
 	if ((g = xr_fl_ingress_new(&io)) == NULL) {
-		status = fail(XR_ERR_NOMEM, NULL);
+		status = xr_diag_print(stderr, PROG, XR_ERR_NOMEM, NULL);
 		goto out;
 	}
 	r = xr_fl_ingress_run(g, &d);
 	fflush(stdout);
 	xr_fl_ingress_stats_get(g, &st);
 	if (r != XR_OK)
-		status = fail(r, &d);
+		status = xr_diag_print(stderr, PROG, r, &d);
 	else
 		status = st.invalid > 0 ? EXIT_DATAERR : 0;
 	a.ready = false;
 	if ((r = xr_lifecycle_stop(a.lc, &sd)) != XR_OK && status == 0)
-		status = fail(r, &sd);
+		status = xr_diag_print(stderr, PROG, r, &sd);
 	if (stats)
 		print_stats(&cfg, workers, &st);
  out:

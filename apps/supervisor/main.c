@@ -19,8 +19,9 @@
  *
  *   execrpc-supervisor --worker --bootstrap-fd 3 --control-fd 4
  *
- * is how the supervisor starts its workers (xr_runtime_worker_main with the
- * module table below); not for interactive use.
+ * is how the supervisor starts its workers (xr_runtime_worker_main with
+ * echo.v1.Echo, xr_echo_module, as the module table); not for interactive
+ * use.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -33,20 +34,8 @@
 #include "config.h"
 #include "echo.h"
 #include "log.h"
+#include "proc.h"
 #include "runtime.h"
-
-static int
-add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
-/* The services this program's workers can host, by full service name. */
-static const xr_service_module modules[] = {
-	{ "echo.v1.Echo", add_echo, NULL, NULL },
-};
-#define NMODULES (sizeof(modules) / sizeof(modules[0]))
 
 struct run {
 	xr_lifecycle *lc;
@@ -120,8 +109,13 @@ main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--worker") == 0)
-			return xr_runtime_worker_main(argc, argv, modules,
-			    NMODULES);
+			return xr_runtime_worker_main(argc, argv,
+			    &xr_echo_module, 1);
+	/* the config may hold an inline secret, and the supervisor holds the
+	 * keys: no core dumps, not dumpable, closed pipes are errors (the
+	 * supervisor library hardens again; loading comes first here) */
+	if ((ret = xr_proc_harden(0, &d)) != XR_OK)
+		return fail(ret, &d);
 	while ((ch = getopt_long(argc, argv, "c:l:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -160,8 +154,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	o.cfg = &cfg;
-	o.mods = modules;
-	o.n_mods = NMODULES;
+	o.mods = &xr_echo_module;	/* what its workers can host: echo */
+	o.n_mods = 1;
 	o.on_stop_event = on_stop;
 	o.on_worker_event = on_worker;
 	o.worker_arg = &r;

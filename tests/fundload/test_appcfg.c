@@ -53,7 +53,13 @@ test_check(void **state)
 		    "apps.fundload.rules: unsupported value \"\" "
 		    "(allowed: baseline, experiment)", 0 },
 		{ "apps: {fundload: {rules: \"a\\\"b\\u0001\"}}",
-		    "apps.fundload.rules: unsupported value \"a?b?\" "
+		    "apps.fundload.rules: unsupported value \"a\\\"b\\x01\" "
+		    "(allowed: baseline, experiment)", 0 },
+		/* cut to what fits the 40-byte buffer, marked */
+		{ "apps: {fundload: {rules: "
+		    "0123456789012345678901234567890123456789}}",
+		    "apps.fundload.rules: unsupported value "
+		    "\"012345678901234567890123456789012345...\" "
 		    "(allowed: baseline, experiment)", 0 },
 	};
 

@@ -24,13 +24,6 @@
 
 /* ---------- modules ---------- */
 
-static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
 /* "grow-N": a response whose text is N bytes of 'g' (at most 1 MiB). */
 static int
 grow(xr_call *call, const char *text)
@@ -86,7 +79,7 @@ test_echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
 }
 
 const xr_service_module rt_mods[RT_NMODS] = {
-	{ "echo.v1.Echo", echo_add, NULL, NULL },
+	XR_ECHO_MODULE_INIT,
 	{ "test.v1.Echo", test_echo_add, NULL, NULL },
 };
 

@@ -4,7 +4,7 @@
  * blocking and pending calls, raw connections to an endpoint.
  *
  * Every test binary is its own worker executable: main() first calls
- * rt_worker_mode(). The modules (supervisor/worker.h):
+ * rt_worker_mode(). The modules (server/module.h):
  *   echo.v1.Echo  the real example service (server/echo.c)
  *   test.v1.Echo  the same Say under a second service name, to route to a
  *                 second group; a request whose text is "fail-on-N" fails

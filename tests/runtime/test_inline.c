@@ -28,13 +28,6 @@
 
 #define SAY "echo.v1.Echo/Say"
 
-static int
-echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
-
 static const char *yaml_memory =
     "runtime:\n"
     "  platform:\n"
@@ -392,7 +385,7 @@ probe_check(const xr_app_section *sec, xr_diag *d)
 }
 
 static const xr_service_module app_mods[] = {
-	{ "echo.v1.Echo", echo_add, NULL, NULL },
+	XR_ECHO_MODULE_INIT,
 	{ "test.v1.AppProbe", probe_add, "probe", probe_check },
 };
 

@@ -127,15 +127,22 @@ ts_server_stop(ts_server *t)
 void
 ts_peer_open(ts_peer *p, uint16_t port, const uint8_t *master)
 {
-	struct sockaddr_in sin = { 0 };
 	xr_keyset ks;
+
+	assert_int_equal(xr_keys_derive(master, 32, XR_KDF_HKDF_SHA256, &ks),
+	    XR_OK);
+	ts_peer_open_keys(p, port, &ks);
+	xr_keyset_wipe(&ks);
+}
+
+void
+ts_peer_open_keys(ts_peer *p, uint16_t port, const xr_keyset *ks)
+{
+	struct sockaddr_in sin = { 0 };
 	int one = 1;
 
 	memset(p, 0, sizeof(*p));
-	assert_int_equal(xr_keys_derive(master, 32, XR_KDF_HKDF_SHA256, &ks),
-	    XR_OK);
-	assert_non_null(p->auth = xr_auth_new(&ks));
-	xr_keyset_wipe(&ks);
+	assert_non_null(p->auth = xr_auth_new(ks));
 	assert_non_null(p->codec = xr_codec_new());
 	p->rx.auth = p->auth;
 	p->rx.dir = XR_DIR_EXEC_TO_WEB;

@@ -52,6 +52,8 @@ typedef struct ts_peer {
 
 /* Connect to 127.0.0.1:port with keys derived from `master` (kdf hkdf). */
 void ts_peer_open(ts_peer *p, uint16_t port, const uint8_t *master);
+/* Connect to 127.0.0.1:port signing with the keyset `ks` (copied). */
+void ts_peer_open_keys(ts_peer *p, uint16_t port, const xr_keyset *ks);
 void ts_peer_close(ts_peer *p);
 
 /* Build and seal a frame (4-byte prefix included) into a malloc'd buffer.

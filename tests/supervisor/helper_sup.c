@@ -1,4 +1,4 @@
-/* tests/supervisor/helper_sup.c — worker mode, recorders, probes, /proc. */
+/* tests/supervisor/helper_sup.c — worker mode, recorders, calls, /proc. */
 #include "helper_sup.h"
 
 #include <stdarg.h>
@@ -27,7 +27,6 @@
 
 #include "echo.h"
 #include "echo/v1/echo.pb-c.h"
-#include "ts_probe.h"
 #include "registry.h"
 #include "runtime.h"
 #include "rx.h"
@@ -35,13 +34,6 @@
 #include "worker_chan.h"
 
 /* ---------- the test module table ---------- */
-
-static int
-add_echo(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	(void)ctx;
-	return xr_echo_register(reg);
-}
 
 /* test.v1.Probe: Say reports what the worker process sees of itself. */
 static void
@@ -179,7 +171,7 @@ ts_apps_render(const xr_app_section *sec, char *out, size_t cap)
 }
 
 static const xr_service_module test_modules[] = {
-	{ "echo.v1.Echo", add_echo, NULL, NULL },
+	XR_ECHO_MODULE_INIT,
 	{ "test.v1.Probe", add_probe, NULL, NULL },
 	{ "test.v1.Wedge", add_wedge, NULL, NULL },
 	{ "test.v1.Empty", add_empty, NULL, NULL },
@@ -190,7 +182,7 @@ static const xr_service_module test_modules[] = {
 /* ---------- a hand-made worker that breaks the channel's rules ---------- */
 
 static void
-fake_send(xr_chan *ch, Execrpc__V1__CommandType type, uint32_t port,
+fake_send(xr_wchan *ch, Execrpc__V1__CommandType type, uint32_t port,
     uint64_t request_id)
 {
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
@@ -198,7 +190,7 @@ fake_send(xr_chan *ch, Execrpc__V1__CommandType type, uint32_t port,
 	c.type = type;
 	c.port = port;
 	c.request_id = request_id;
-	if (xr_chan_send(ch, &c) != XR_OK)
+	if (xr_wchan_send(ch, &c) != XR_OK)
 		_exit(3);
 }
 
@@ -214,7 +206,7 @@ fake_worker(int bfd, int cfd)
 	uint8_t buf[XR_BUNDLE_MAX], sid[XR_SESSION_ID_LEN];
 	xr_keyset ks;
 	xr_auth *a;
-	xr_chan ch;
+	xr_wchan ch;
 	ssize_t n;
 	int status;
 
@@ -230,7 +222,7 @@ fake_worker(int bfd, int cfd)
 	    k->web_to_exec.len, k->exec_to_web.data, k->exec_to_web.len,
 	    k->control.data, k->control.len, &ks) != XR_OK ||
 	    (a = xr_auth_new(&ks)) == NULL ||
-	    xr_chan_init(&ch, cfd, a, sid, 30) != XR_OK)
+	    xr_wchan_init(&ch, cfd, a, sid, 30) != XR_OK)
 		return 3;
 	xr_wipe(k->web_to_exec.data, k->web_to_exec.len);
 	xr_wipe(k->exec_to_web.data, k->exec_to_web.len);
@@ -255,7 +247,7 @@ fake_worker(int bfd, int cfd)
 			status = 3;
 			break;
 		}
-		if ((r = xr_chan_recv(&ch, &c)) == XR_ERR_CLOSED)
+		if ((r = xr_wchan_recv(&ch, &c)) == XR_ERR_CLOSED)
 			status = 1;
 		if (r != XR_OK)
 			continue;
@@ -266,7 +258,7 @@ fake_worker(int bfd, int cfd)
 		}
 		execrpc__v1__command__free_unpacked(c, NULL);
 	}
-	xr_chan_fini(&ch);
+	xr_wchan_fini(&ch);
 	xr_auth_free(a);
 	close(cfd);
 	return status;
@@ -382,31 +374,85 @@ ts_worker_count(const ts_rec *r, int err, const char *reason)
 
 /* ---------- calls ---------- */
 
+const Execrpc__V1__Envelope *
+ts_response(ts_peer *p, int timeout_ms, int *closed)
+{
+	const Execrpc__V1__Envelope *e;
+
+	while ((e = ts_recv(p, timeout_ms, closed)) != NULL &&
+	    e->kind != EXECRPC__V1__KIND__KIND_RESPONSE)
+		;	/* GOAWAY, PONG */
+	return e;
+}
+
+int
+ts_call(uint16_t port, const xr_keyset *ks, const char *method,
+    const uint8_t *req, size_t req_len, int wait_ms, uint8_t **resp,
+    size_t *resp_len)
+{
+	const Execrpc__V1__Envelope *e;
+	ts_peer p;
+	uint8_t *f;
+	size_t len;
+	uint64_t id;
+	int closed, status;
+
+	*resp = NULL;
+	*resp_len = 0;
+	ts_peer_open_keys(&p, port, ks);
+	ts_handshake(&p);
+	id = p.next_call++;
+	f = ts_seal(&p, XR_KIND_REQUEST, method, req, req_len, id, 0, 0, &len);
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	if ((e = ts_response(&p, wait_ms, &closed)) == NULL)
+		fail_msg("%s on port %u: %s", method, (unsigned)port, closed ?
+		    "the connection closed" : "no response in time");
+	assert_int_equal(e->call_id, id);
+	status = e->status != NULL ? (int)e->status->code : XR_STATUS_UNKNOWN;
+	if (e->payload.len > 0) {
+		assert_non_null(*resp = malloc(e->payload.len));
+		memcpy(*resp, e->payload.data, e->payload.len);
+		*resp_len = e->payload.len;
+	}
+	ts_peer_close(&p);
+	return status;
+}
+
+bool
+ts_hello_refused(uint16_t port, const xr_keyset *ks)
+{
+	ts_peer p;
+	uint8_t *f;
+	size_t len;
+	int frames = -1, closed;
+
+	ts_peer_open_keys(&p, port, ks);
+	f = ts_seal(&p, XR_KIND_HELLO, NULL, NULL, 0, 0, 0, 0, &len);
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	closed = ts_wait_closed(&p, 2000, &frames);
+	ts_peer_close(&p);
+	return closed == 1 && frames == 0;
+}
+
 int
 ts_say(uint16_t port, const xr_keyset *ks, const char *text,
     uint32_t delay_ms, char *out, size_t cap, uint64_t *pid)
 {
 	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 	Echo__V1__SayResponse *resp;
-	xr_auth *a = xr_auth_new(ks);
-	ts_probe *p = NULL;
-	xr_diag d = { 0 };
-	uint8_t pb[256], *rb = NULL;
-	size_t rl = 0;
-	uint64_t id;
-	int status = -1, r;
+	uint8_t pb[256], *rb;
+	size_t rl;
+	int status;
 
-	assert_non_null(a);
 	req.text = (char *)(uintptr_t)text;
 	req.delay_ms = delay_ms;
-	r = ts_probe_open("127.0.0.1", port, a, 5000, &p, &d);
-	if (r != XR_OK)
-		fail_msg("probe open: %s", d.reason);
-	assert_int_equal(ts_probe_send(p, "echo.v1.Echo/Say", pb,
-	    echo__v1__say_request__pack(&req, pb), 0, &id), XR_OK);
-	assert_int_equal(ts_probe_recv(p, 5000 + delay_ms, &id, &status, &rb,
-	    &rl), XR_OK);
-	if (status == 0) {
+	assert_true(echo__v1__say_request__get_packed_size(&req) <= sizeof(pb));
+	status = ts_call(port, ks, "echo.v1.Echo/Say", pb,
+	    echo__v1__say_request__pack(&req, pb), 5000 + (int)delay_ms, &rb,
+	    &rl);
+	if (status == XR_STATUS_OK) {
 		resp = echo__v1__say_response__unpack(NULL, rl, rb);
 		assert_non_null(resp);
 		if (out != NULL)
@@ -416,22 +462,21 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 		echo__v1__say_response__free_unpacked(resp, NULL);
 	}
 	free(rb);
-	ts_probe_close(p);
-	xr_auth_free(a);
 	return status;
 }
 
 Execrpc__V1__WorkerStatus *
 ts_stats(uint16_t port, const xr_keyset *ks)
 {
-	Execrpc__V1__WorkerStatus *ws = NULL;
-	xr_auth *a = xr_auth_new(ks);
-	xr_diag d = { 0 };
+	Execrpc__V1__WorkerStatus *ws;
+	uint8_t *rb;
+	size_t rl;
 
-	assert_non_null(a);
-	if (ts_probe_stats("127.0.0.1", port, a, 5000, &ws, &d) != XR_OK)
-		fail_msg("stats: %s", d.reason);
-	xr_auth_free(a);
+	assert_int_equal(ts_call(port, ks, "execrpc.v1.Endpoint/Stats", NULL,
+	    0, 5000, &rb, &rl), XR_STATUS_OK);
+	ws = execrpc__v1__worker_status__unpack(NULL, rl, rb);
+	free(rb);
+	assert_non_null(ws);
 	return ws;
 }
 

@@ -4,7 +4,7 @@
  * Every test binary is its own worker executable: main() first calls
  * ts_worker_mode(), which runs xr_worker_main() with the test module table
  * when argv holds "--worker". The modules are the application's business
- * (supervisor/worker.h), so test behaviours live here, not in production
+ * (server/module.h), so test behaviours live here, not in production
  * code (PROC-INT-05):
  *   echo.v1.Echo   the real example service (server/echo.c)
  *   test.v1.Probe  echo.v1.Echo/Say answers with the worker's own view of its
@@ -28,6 +28,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "helper_srv.h"
 #include "execrpc/v1/bootstrap.pb-c.h"
 #include "execrpc/v1/lifecycle.pb-c.h"
 #include "keys.h"
@@ -83,7 +84,26 @@ int ts_stop_count(const ts_rec *r, const char *group, xr_stop_mode mode);
 /* Number of worker events with `err` and, if non-NULL, `reason`. */
 int ts_worker_count(const ts_rec *r, int err, const char *reason);
 
-/* ---- calls to a worker's endpoint (ts_probe.h) ---- */
+/* ---- calls to a worker's endpoint, with the raw signing peer of
+ * tests/server/helper_srv.h (127.0.0.1:port) ---- */
+
+/* The next RESPONSE on `p` within `timeout_ms` per read, GOAWAY and PONG
+ * skipped; NULL when the connection closed (*closed = 1) or nothing came
+ * (*closed = 0). The envelope is valid until the next receive on `p`. */
+const Execrpc__V1__Envelope *ts_response(ts_peer *p, int timeout_ms,
+    int *closed);
+
+/* One call of `method` with the request bytes `req` over a fresh session
+ * signed with `ks`, its response awaited `wait_ms` per read. Returns the
+ * gRPC status; `*resp` (malloc'd, NULL when empty; caller frees) /
+ * `*resp_len` the response payload. Asserts on a transport failure. */
+int ts_call(uint16_t port, const xr_keyset *ks, const char *method,
+    const uint8_t *req, size_t req_len, int wait_ms, uint8_t **resp,
+    size_t *resp_len);
+
+/* Send a HELLO signed with `ks`: true if the endpoint closes the connection
+ * within 2 s without sending a byte (e.g. a foreign key: bad_signature). */
+bool ts_hello_refused(uint16_t port, const xr_keyset *ks);
 
 /* echo.v1.Echo/Say over a signed connection made with `ks`. Returns the
  * gRPC status (asserts on transport failure); text / pid of the answer. */

@@ -93,14 +93,14 @@ expect_bundle_fail(ts_mutate_fn m, const char *want)
 /* ---- CHILD-BOOT-01/02 ---- */
 
 static uint16_t
-wait_ready(xr_chan *ch)
+wait_ready(xr_wchan *ch)
 {
 	Execrpc__V1__Command *c = NULL;
 	struct pollfd p = { ch->fd, POLLIN, 0 };
 	uint16_t port;
 
 	assert_int_equal(poll(&p, 1, 20000), 1);
-	assert_int_equal(xr_chan_recv(ch, &c), XR_OK);
+	assert_int_equal(xr_wchan_recv(ch, &c), XR_OK);
 	assert_int_equal(c->type, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY);
 	assert_true(c->port > 0 && c->port <= 65535);
 	port = (uint16_t)c->port;
@@ -109,28 +109,28 @@ wait_ready(xr_chan *ch)
 }
 
 static void
-send_stop(xr_chan *ch)
+send_stop(xr_wchan *ch)
 {
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
 
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP;
 	c.graceful_timeout_ms = 5000;
 	c.drain_inflight = 1;
-	assert_int_equal(xr_chan_send(ch, &c), XR_OK);
+	assert_int_equal(xr_wchan_send(ch, &c), XR_OK);
 }
 
 /* STATS{request_id} -> STATS_REPLY{request_id, the worker's counters} */
 static Execrpc__V1__Command *
-ask_stats(xr_chan *ch, uint64_t id)
+ask_stats(xr_wchan *ch, uint64_t id)
 {
 	Execrpc__V1__Command q = EXECRPC__V1__COMMAND__INIT, *c = NULL;
 	struct pollfd p = { ch->fd, POLLIN, 0 };
 
 	q.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS;
 	q.request_id = id;
-	assert_int_equal(xr_chan_send(ch, &q), XR_OK);
+	assert_int_equal(xr_wchan_send(ch, &q), XR_OK);
 	assert_int_equal(poll(&p, 1, 10000), 1);
-	assert_int_equal(xr_chan_recv(ch, &c), XR_OK);
+	assert_int_equal(xr_wchan_recv(ch, &c), XR_OK);
 	assert_int_equal(c->type,
 	    EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY);
 	assert_int_equal(c->request_id, id);
@@ -147,7 +147,7 @@ test_child_boot_01_02_ready_serves_stops(void **state)
 	Execrpc__V1__Command *c = NULL;
 	xr_auth *a = xr_auth_new(&ks), *other;
 	xr_keyset wrong;
-	xr_chan ch, forged;
+	xr_wchan ch, forged;
 	ts_child child;
 	struct pollfd p;
 	struct stat st;
@@ -159,7 +159,7 @@ test_child_boot_01_02_ready_serves_stops(void **state)
 	assert_non_null(a);
 	ts_child_start(&child, dg, &len, 1);
 	free(b);
-	assert_int_equal(xr_chan_init(&ch, child.ctl, a, sid, 30), XR_OK);
+	assert_int_equal(xr_wchan_init(&ch, child.ctl, a, sid, 30), XR_OK);
 	port = wait_ready(&ch);
 
 	/* CHILD-BOOT-02: the endpoint serves signed calls with the keys */
@@ -176,7 +176,7 @@ test_child_boot_01_02_ready_serves_stops(void **state)
 	/* a control frame signed with another key is dropped: still serving */
 	ts_keys(&wrong, NULL);
 	assert_non_null(other = xr_auth_new(&wrong));
-	assert_int_equal(xr_chan_init(&forged, child.ctl, other, sid, 30),
+	assert_int_equal(xr_wchan_init(&forged, child.ctl, other, sid, 30),
 	    XR_OK);
 	forged.sess.send_seq = 100;
 	send_stop(&forged);
@@ -204,7 +204,7 @@ test_child_boot_01_02_ready_serves_stops(void **state)
 
 		q.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_READY;
 		q.port = 1;
-		assert_int_equal(xr_chan_send(&ch, &q), XR_OK);
+		assert_int_equal(xr_wchan_send(&ch, &q), XR_OK);
 	}
 	c = ask_stats(&ch, 78);	/* the next datagram is this answer */
 	assert_int_equal(c->status->calls, 2);
@@ -215,13 +215,13 @@ test_child_boot_01_02_ready_serves_stops(void **state)
 	p.fd = child.ctl;
 	p.events = POLLIN;
 	assert_int_equal(poll(&p, 1, 10000), 1);
-	assert_int_equal(xr_chan_recv(&ch, &c), XR_OK);
+	assert_int_equal(xr_wchan_recv(&ch, &c), XR_OK);
 	assert_int_equal(c->type, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED);
 	execrpc__v1__command__free_unpacked(c, NULL);
 	assert_int_equal(ts_child_wait(&child, 10000, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
-	xr_chan_fini(&forged);
-	xr_chan_fini(&ch);
+	xr_wchan_fini(&forged);
+	xr_wchan_fini(&ch);
 	xr_auth_free(other);
 	xr_auth_free(a);
 	xr_keyset_wipe(&wrong);
@@ -236,7 +236,7 @@ test_child_boot_01_registry_from_names(void **state)
 	const uint8_t *dg[1] = { b };
 	Execrpc__V1__WorkerStatus *ws;
 	xr_auth *a = xr_auth_new(&ks);
-	xr_chan ch;
+	xr_wchan ch;
 	ts_child child;
 	char err[1024];
 	uint16_t port;
@@ -246,7 +246,7 @@ test_child_boot_01_registry_from_names(void **state)
 	(void)state;
 	ts_child_start(&child, dg, &len, 1);
 	free(b);
-	assert_int_equal(xr_chan_init(&ch, child.ctl, a, sid, 30), XR_OK);
+	assert_int_equal(xr_wchan_init(&ch, child.ctl, a, sid, 30), XR_OK);
 	port = wait_ready(&ch);
 	/* echo was not named: not registered */
 	assert_int_equal(ts_say(port, &ks, "x", 0, NULL, 0, NULL),
@@ -256,7 +256,7 @@ test_child_boot_01_registry_from_names(void **state)
 	assert_int_equal(ws->pid, child.pid);
 	execrpc__v1__worker_status__free_unpacked(ws, NULL);
 	/* the supervisor goes away (control channel closes): exit promptly */
-	xr_chan_fini(&ch);
+	xr_wchan_fini(&ch);
 	t0 = xr_mono_ms();
 	shutdown(child.ctl, SHUT_RDWR);
 	st = ts_child_wait(&child, 5000, err, sizeof(err));
@@ -330,6 +330,16 @@ static void
 m_unknown_service(Execrpc__V1__BootstrapBundle *b)
 {
 	static char *svc[] = { "nope.v1.Missing" };
+
+	b->services = svc;
+}
+
+/* a name with a newline, a quote and a byte over 0x7f: the diagnostic
+ * stays one line (xr_printable) */
+static void
+m_unprintable_service(Execrpc__V1__BootstrapBundle *b)
+{
+	static char *svc[] = { "x\ny\"z\xff" };
 
 	b->services = svc;
 }
@@ -519,7 +529,7 @@ test_child_boot_apps_reach_module(void **state)
 	uint8_t *b = ts_bundle(&ks, sid, "x", m_apps_round_trip, &len);
 	const uint8_t *dg[1] = { b };
 	xr_auth *a = xr_auth_new(&ks);
-	xr_chan ch;
+	xr_wchan ch;
 	ts_child child;
 	char text[TS_APPS_SEEN_MAX], err[1024];
 	uint16_t port;
@@ -527,12 +537,12 @@ test_child_boot_apps_reach_module(void **state)
 	(void)state;
 	ts_child_start(&child, dg, &len, 1);
 	free(b);
-	assert_int_equal(xr_chan_init(&ch, child.ctl, a, sid, 30), XR_OK);
+	assert_int_equal(xr_wchan_init(&ch, child.ctl, a, sid, 30), XR_OK);
 	port = wait_ready(&ch);
 	assert_int_equal(ts_say(port, &ks, "", 0, text, sizeof(text), NULL),
 	    XR_STATUS_OK);
 	assert_string_equal(text, "a=1;b.c=x y;l[0]=~;l[1].k=;");
-	xr_chan_fini(&ch);
+	xr_wchan_fini(&ch);
 	shutdown(child.ctl, SHUT_RDWR);
 	assert_int_equal(ts_child_wait(&child, 5000, err, sizeof(err)), 1);
 	xr_auth_free(a);
@@ -544,6 +554,8 @@ test_child_boot_03_bad_modules(void **state)
 	(void)state;
 	expect_bundle_fail(m_unknown_service,
 	    "unknown service \"nope.v1.Missing\"");
+	expect_bundle_fail(m_unprintable_service,
+	    "unknown service \"x\\x0ay\\\"z\\xff\"\n");
 	/* no service named: every module of the table — here echo.v1.Echo,
 	 * then test.v1.Probe, which registers echo.v1.Echo again */
 	expect_bundle_fail(m_no_services,

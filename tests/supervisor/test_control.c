@@ -36,7 +36,6 @@
 #include "frame.h"
 #include "helper_sup.h"
 #include "rx.h"
-#include "ts_probe.h"
 
 static const char yaml[] =
     "runtime:\n"
@@ -75,7 +74,7 @@ call(const char *path, Execrpc__V1__CommandType type, const char *group,
 		c.n_groups = 1;
 		c.groups = groups;
 	}
-	*rc = xr_control_call(path, &c, 20000, &r, &d);
+	*rc = xr_ctl_client_call(path, &c, 20000, &r, &d);
 	return r;
 }
 
@@ -167,23 +166,12 @@ foreign_peer(const char *path)
 static int
 call_method(uint16_t port, const xr_keyset *ks, const char *method)
 {
-	xr_auth *a = xr_auth_new(ks);
-	ts_probe *p = NULL;
-	xr_diag d = { 0 };
-	uint8_t *resp = NULL;
-	size_t len = 0;
-	uint64_t id;
-	int status = -1;
+	uint8_t *resp;
+	size_t len;
+	int status;
 
-	assert_non_null(a);
-	assert_int_equal(ts_probe_open("127.0.0.1", port, a, 5000, &p, &d),
-	    XR_OK);
-	assert_int_equal(ts_probe_send(p, method, NULL, 0, 0, &id), XR_OK);
-	assert_int_equal(ts_probe_recv(p, 5000, &id, &status, &resp, &len),
-	    XR_OK);
+	status = ts_call(port, ks, method, NULL, 0, 5000, &resp, &len);
 	free(resp);
-	ts_probe_close(p);
-	xr_auth_free(a);
 	return status;
 }
 
@@ -191,9 +179,6 @@ static void
 make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
 {
 	xr_keyset other;
-	xr_auth *oa;
-	ts_probe *p = NULL;
-	xr_diag d = { 0 };
 
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ts_say(port0, ks, "t", 0, NULL, 0, NULL),
@@ -203,10 +188,7 @@ make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
 	assert_int_equal(call_method(port1, ks, "nope.v1.Nope/Nothing"),
 	    XR_STATUS_UNIMPLEMENTED);
 	ts_keys(&other, NULL);
-	assert_non_null(oa = xr_auth_new(&other));
-	assert_int_not_equal(ts_probe_open("127.0.0.1", port1, oa, 2000, &p,
-	    &d), XR_OK);
-	xr_auth_free(oa);
+	assert_true(ts_hello_refused(port1, &other));
 	xr_keyset_wipe(&other);
 }
 
@@ -322,7 +304,7 @@ test_control_socket_round_trips(void **state)
 		assert_int_equal(ws->stats,
 		    EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED);
 	}
-	assert_int_equal(xr_control_reply_json(c.status, &json), XR_OK);
+	assert_int_equal(xr_ctl_client_reply_json(c.status, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"stop_events\":[],\"workers\":[{"
 	    "\"group\":\"ctl\",\"index\":0,\"last_exit_status\":-1,"
 	    "\"last_signal\":0,\"pid\":"));
@@ -346,7 +328,7 @@ test_control_socket_round_trips(void **state)
 			assert_int_equal(ws->rejects_by_kind[j],
 			    i == 1 && j == XR_REJECT_BAD_SIGNATURE ? 1 : 0);
 	}
-	assert_int_equal(xr_control_reply_json(c.stats, &json), XR_OK);
+	assert_int_equal(xr_ctl_client_reply_json(c.stats, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"calls\":3,\"calls_failed\":0,"
 	    "\"group\":\"ctl\",\"index\":0,"));
 	assert_non_null(strstr(json, "{\"calls\":2,\"calls_failed\":1,"
@@ -392,7 +374,7 @@ test_control_socket_round_trips(void **state)
 		assert_int_equal(c.stop->workers[i]->pid, 0);
 		assert_int_equal(c.stop->workers[i]->last_exit_status, 0);
 	}
-	assert_int_equal(xr_control_reply_json(c.stop, &json), XR_OK);
+	assert_int_equal(xr_ctl_client_reply_json(c.stop, &json), XR_OK);
 	assert_non_null(strstr(json, "\"stop_events\":[{\"group\":\"ctl\","
 	    "\"mode\":\"graceful\"},{\"group\":\"other\",\"mode\":"
 	    "\"graceful\"}]"));
@@ -534,7 +516,7 @@ test_control_stats_never_blocks(void **state)
 			    XR_REJECT_COUNT);
 		}
 	}
-	assert_int_equal(xr_control_reply_json(n.stats, &json), XR_OK);
+	assert_int_equal(xr_ctl_client_reply_json(n.stats, &json), XR_OK);
 	assert_non_null(p = strstr(json, "\"stats\":\"no_answer\""));
 	assert_null(strstr(p + 1, "\"stats\":\"no_answer\""));	/* once */
 	assert_non_null(strstr(json, "{\"group\":\"ctl\",\"index\":1,"
@@ -648,8 +630,8 @@ test_control_no_supervisor(void **state)
 
 	(void)state;
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS;
-	assert_int_equal(xr_control_call("/tmp/xr-ctl-none/ctl.sock", &c, 1000,
-	    &r, &d), XR_ERR_LIFECYCLE_NOT_READY);
+	assert_int_equal(xr_ctl_client_call("/tmp/xr-ctl-none/ctl.sock", &c,
+	    1000, &r, &d), XR_ERR_LIFECYCLE_NOT_READY);
 	assert_null(r);
 }
 

@@ -1,6 +1,6 @@
 /*
  * tests/supervisor/test_control_read.c — the control client's reply read
- * (xr_control_call through the frame reader of core/reader.h) against a
+ * (xr_ctl_client_call through the frame reader of core/reader.h) against a
  * fake control socket that answers badly on purpose: a reply at the limit
  * and one byte over it, a reply one byte at a time, a stream closed inside
  * the prefix, and a body that never finishes (the read stays bounded by the
@@ -104,7 +104,7 @@ static void *
 fake_main(void *arg)
 {
 	struct fake *f = arg;
-	uint8_t hdr[XR_FRAME_PREFIX_LEN], cmd[XR_CONTROL_MAX_COMMAND], *w;
+	uint8_t hdr[XR_FRAME_PREFIX_LEN], cmd[XR_CTL_MAX_COMMAND], *w;
 	size_t wl;
 	uint32_t len;
 	int fd;
@@ -120,13 +120,13 @@ fake_main(void *arg)
 	f->cmd_ok = 1;
 	switch (f->script) {
 	case SEND_AT_LIMIT:
-		w = reply_of_size(XR_CONTROL_MAX_REPLY, &wl);
+		w = reply_of_size(XR_CTL_MAX_REPLY, &wl);
 		(void)send_all(fd, w, wl);
 		free(w);
 		wait_peer_close(fd);
 		break;
 	case SEND_OVER_LIMIT:
-		xr_frame_put_len(hdr, XR_CONTROL_MAX_REPLY + 1);
+		xr_frame_put_len(hdr, XR_CTL_MAX_REPLY + 1);
 		(void)send_all(fd, hdr, sizeof(hdr));
 		wait_peer_close(fd);
 		break;
@@ -201,10 +201,10 @@ status_call(struct fake *f, uint32_t timeout_ms, Execrpc__V1__Reply **out,
 
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS;
 	memset(d, 0, sizeof(*d));
-	return xr_control_call(f->path, &c, timeout_ms, out, d);
+	return xr_ctl_client_call(f->path, &c, timeout_ms, out, d);
 }
 
-/* Exactly XR_CONTROL_MAX_REPLY bytes are accepted and decoded. */
+/* Exactly XR_CTL_MAX_REPLY bytes are accepted and decoded. */
 static void
 test_control_read_reply_at_limit(void **state)
 {
@@ -216,7 +216,7 @@ test_control_read_reply_at_limit(void **state)
 	fake_start(&f, SEND_AT_LIMIT);
 	assert_int_equal(status_call(&f, 10000, &r, &d), XR_OK);
 	assert_non_null(r);
-	assert_int_equal(strlen(r->error_message), XR_CONTROL_MAX_REPLY - 4);
+	assert_int_equal(strlen(r->error_message), XR_CTL_MAX_REPLY - 4);
 	execrpc__v1__reply__free_unpacked(r, NULL);
 	fake_stop(&f);
 }

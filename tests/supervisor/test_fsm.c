@@ -7,7 +7,7 @@
  *         is an explicit error (XR_ERR_INVALID_ARG, nothing changes), and
  *         every other cell moves to its documented next state
  * FSM-02  READY with a port outside 1..65535 is refused while STARTING
- * CHAN-01 xr_chan_dispatch: unknown type, wrong side, wrong state, a
+ * CHAN-01 xr_wchan_dispatch: unknown type, wrong side, wrong state, a
  *         repeated once-only command are refused and run nothing; a fresh
  *         channel (a new spawn) starts over
  * CHAN-02 a hand-made worker (helper_sup.h TS_FAKE_SCRIPT) sends READY
@@ -18,7 +18,7 @@
  *         up the once-only STOPPED)
  *
  * These tests include supervisor_priv.h: the table is internal; the
- * functions driven (xr__sup_fsm, xr_chan_dispatch) are the ones production
+ * functions driven (xr__sup_fsm, xr_wchan_dispatch) are the ones production
  * code calls, not test hooks.
  */
 #include <stdarg.h>
@@ -238,66 +238,66 @@ run_b(void *arg, const Execrpc__V1__Command *c)
 static void
 test_chan_01_dispatch(void **state)
 {
-	static const xr_chan_cmd tab[] = {
+	static const xr_wchan_cmd tab[] = {
 		{ EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
-		    XR_CHAN_TO_SUPERVISOR, XR_CHAN_STATE(1), XR_CHAN_ONCE,
+		    XR_WCHAN_TO_SUPERVISOR, XR_WCHAN_STATE(1), XR_WCHAN_ONCE,
 		    run_a },
 		{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY,
-		    XR_CHAN_TO_SUPERVISOR, XR_CHAN_STATE(2) | XR_CHAN_STATE(3),
-		    0, run_b },
+		    XR_WCHAN_TO_SUPERVISOR,
+		    XR_WCHAN_STATE(2) | XR_WCHAN_STATE(3), 0, run_b },
 		{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP,
-		    XR_CHAN_TO_WORKER, XR_CHAN_STATE(1), 0, run_b },
+		    XR_WCHAN_TO_WORKER, XR_WCHAN_STATE(1), 0, run_b },
 	};
 	const size_t n = sizeof(tab) / sizeof(tab[0]);
-	const xr_chan_side sup = XR_CHAN_TO_SUPERVISOR;
+	const xr_wchan_side sup = XR_WCHAN_TO_SUPERVISOR;
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
 	uint8_t sid[XR_SESSION_ID_LEN] = { 0 };
-	xr_chan ch;
+	xr_wchan ch;
 
 	(void)state;
 	ran_a = ran_b = 0;
-	assert_int_equal(xr_chan_init(&ch, -1, NULL, sid, 30), XR_OK);
+	assert_int_equal(xr_wchan_init(&ch, -1, NULL, sid, 30), XR_OK);
 	/* not in the table */
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN;
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
 	    XR_ERR_KIND_NOT_ALLOWED);
 	/* a row for the other side */
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP;
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
 	    XR_ERR_KIND_NOT_ALLOWED);
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, XR_CHAN_TO_WORKER, 1,
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, XR_WCHAN_TO_WORKER, 1,
 	    NULL, &c), XR_OK);
 	assert_int_equal(ran_b, 1);
 	/* states */
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY;
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
 	    XR_ERR_KIND_NOT_ALLOWED);
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 32, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 32, NULL, &c),
 	    XR_ERR_KIND_NOT_ALLOWED);
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, -1, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, -1, NULL, &c),
 	    XR_ERR_KIND_NOT_ALLOWED);
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 2, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 2, NULL, &c),
 	    XR_OK);
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 3, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 3, NULL, &c),
 	    XR_OK);	/* not once-only: again */
 	assert_int_equal(ran_b, 3);
 	/* once per channel: a wrong-state READY does not use it up */
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_READY;
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 2, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 2, NULL, &c),
 	    XR_ERR_KIND_NOT_ALLOWED);
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
 	    XR_OK);
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
 	    XR_ERR_KIND_NOT_ALLOWED);
 	assert_int_equal(ran_a, 1);
-	xr_chan_fini(&ch);
+	xr_wchan_fini(&ch);
 	/* a new channel (a new spawn): once again */
-	assert_int_equal(xr_chan_init(&ch, -1, NULL, sid, 30), XR_OK);
-	assert_int_equal(xr_chan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
+	assert_int_equal(xr_wchan_init(&ch, -1, NULL, sid, 30), XR_OK);
+	assert_int_equal(xr_wchan_dispatch(&ch, tab, n, sup, 1, NULL, &c),
 	    XR_OK);
 	assert_int_equal(ran_a, 2);
 	assert_int_equal(ran_b, 3);
-	xr_chan_fini(&ch);
+	xr_wchan_fini(&ch);
 }
 
 /* ---- CHAN-02 ---- */

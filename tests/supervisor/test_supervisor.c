@@ -40,7 +40,6 @@
 #include "dispatch.h"
 #include "echo/v1/echo.pb-c.h"
 #include "helper_sup.h"
-#include "ts_probe.h"
 #include "rx.h"
 
 #define READY_MS 20000
@@ -423,8 +422,6 @@ test_key_ipc_03_bundle_once_and_keys(void **state)
 {
 	struct fx f;
 	xr_keyset other;
-	xr_auth *oa;
-	ts_probe *p = NULL;
 	xr_diag d = { 0 };
 	char text[64], path[64];
 	uint64_t pid;
@@ -433,7 +430,6 @@ test_key_ipc_03_bundle_once_and_keys(void **state)
 	fx_new(&f, two_by_two, NULL, NULL);
 	fx_start_ready(&f);
 	ts_keys(&other, NULL);	/* another supervisor's generated secret */
-	assert_non_null(oa = xr_auth_new(&other));
 	for (size_t i = 0; i < f.nw; i++) {
 		Execrpc__V1__WorkerStatus *ws;
 		uint8_t *buf;
@@ -446,8 +442,7 @@ test_key_ipc_03_bundle_once_and_keys(void **state)
 		assert_string_equal(text, "k");
 		assert_int_equal((pid_t)pid, f.w[i].pid);
 		/* signed with another supervisor's keys: rejected */
-		assert_int_not_equal(ts_probe_open("127.0.0.1", f.w[i].port, oa,
-		    2000, &p, &d), XR_OK);
+		assert_true(ts_hello_refused(f.w[i].port, &other));
 		ws = ts_stats(f.w[i].port, &f.ks);
 		assert_int_equal(ws->n_rejects_by_kind, XR_REJECT_COUNT);
 		for (int j = 0; j < XR_REJECT_COUNT; j++)
@@ -473,7 +468,6 @@ test_key_ipc_03_bundle_once_and_keys(void **state)
 			free(buf);
 		}
 	}
-	xr_auth_free(oa);
 	xr_keyset_wipe(&other);
 	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
 	    XR_OK);
@@ -515,22 +509,17 @@ test_worker_hardening(void **state)
 
 /* ---- STOP-IPC-01 ---- */
 
-static ts_probe *
-slow_call(struct fx *f, uint16_t port, uint32_t delay_ms, xr_auth *a)
+/* Open a session on `p` to the worker at `port` and leave an echo Say of
+ * `delay_ms` in flight there; returns its call id. */
+static uint64_t
+slow_call(struct fx *f, uint16_t port, uint32_t delay_ms, ts_peer *p)
 {
-	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 	Execrpc__V1__WorkerStatus *ws;
-	ts_probe *p = NULL;
-	xr_diag d = { 0 };
-	uint8_t pb[64];
 	uint64_t id, t0 = xr_mono_ms();
 
-	req.text = "slow";
-	req.delay_ms = delay_ms;
-	assert_int_equal(ts_probe_open("127.0.0.1", port, a, 5000, &p, &d),
-	    XR_OK);
-	assert_int_equal(ts_probe_send(p, "echo.v1.Echo/Say", pb,
-	    echo__v1__say_request__pack(&req, pb), 0, &id), XR_OK);
+	ts_peer_open_keys(p, port, &f->ks);
+	ts_handshake(p);
+	id = ts_send_say(p, "slow", delay_ms, 0);
 	/* wait until the worker has dispatched it (the Stats call counts
 	 * itself, so 2 calls = the slow one is in flight) */
 	for (;;) {
@@ -544,26 +533,24 @@ slow_call(struct fx *f, uint16_t port, uint32_t delay_ms, xr_auth *a)
 		assert_true(xr_mono_ms() - t0 < 5000);
 		usleep(10 * 1000);
 	}
-	return p;
+	return id;
 }
 
 static void
 test_stop_ipc_01_graceful_drains_inflight(void **state)
 {
+	const Execrpc__V1__Envelope *e;
 	struct fx f;
-	xr_auth *a;
-	ts_probe *p;
+	ts_peer p;
 	xr_diag d = { 0 };
-	uint8_t *resp = NULL;
-	size_t len = 0;
+	char text[16];
 	uint64_t id, t0, took;
-	int status = -1;
+	int closed;
 
 	(void)state;
 	fx_new(&f, two_by_two, NULL, NULL);
 	fx_start_ready(&f);
-	assert_non_null(a = xr_auth_new(&f.ks));
-	p = slow_call(&f, f.w[0].port, 600, a);
+	id = slow_call(&f, f.w[0].port, 600, &p);
 	t0 = xr_mono_ms();
 	/* the lifecycle policy values: graceful timeout, drain_inflight */
 	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
@@ -571,16 +558,17 @@ test_stop_ipc_01_graceful_drains_inflight(void **state)
 	took = xr_mono_ms() - t0;
 	assert_true(took >= 300 && took < 5000);	/* waited for the call */
 	/* the in-flight call completed OK before the worker exited */
-	assert_int_equal(ts_probe_recv(p, 1000, &id, &status, &resp, &len),
-	    XR_OK);
-	assert_int_equal(status, XR_STATUS_OK);
-	free(resp);
-	ts_probe_close(p);
+	assert_non_null(e = ts_response(&p, 1000, &closed));
+	assert_int_equal(e->call_id, id);
+	assert_non_null(e->status);
+	assert_int_equal(e->status->code, XR_STATUS_OK);
+	ts_say_text(e, text, sizeof(text));
+	assert_string_equal(text, "slow");
+	ts_peer_close(&p);
 	assert_int_equal(ts_stop_count(&f.rec, "alpha", XR_STOP_GRACEFUL), 1);
 	assert_int_equal(ts_stop_count(&f.rec, "beta", XR_STOP_GRACEFUL), 1);
 	assert_int_equal(ts_stop_count(&f.rec, "alpha", 0), 1);
 	assert_int_equal(ts_stop_count(&f.rec, "beta", 0), 1);
-	xr_auth_free(a);
 	fx_free(&f);
 }
 
@@ -590,29 +578,25 @@ static void
 test_stop_ipc_01_no_drain(void **state)
 {
 	struct fx f;
-	xr_auth *a;
-	ts_probe *p;
+	ts_peer p;
 	xr_diag d = { 0 };
-	uint8_t *resp = NULL;
-	size_t len = 0;
-	uint64_t id, t0;
-	int status = -1;
+	uint64_t t0;
+	int closed = 0;
 
 	(void)state;
 	fx_new(&f, two_by_two, NULL, NULL);
 	fx_start_ready(&f);
-	assert_non_null(a = xr_auth_new(&f.ks));
-	p = slow_call(&f, f.w[0].port, 3000, a);
+	(void)slow_call(&f, f.w[0].port, 3000, &p);
 	t0 = xr_mono_ms();
 	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, false, &d),
 	    XR_OK);
 	assert_true(xr_mono_ms() - t0 < 2000);
-	assert_int_equal(ts_probe_recv(p, 1000, &id, &status, &resp, &len),
-	    XR_ERR_CLOSED);
-	ts_probe_close(p);
+	/* no response: the connection closed under the call */
+	assert_null(ts_response(&p, 1000, &closed));
+	assert_int_equal(closed, 1);
+	ts_peer_close(&p);
 	assert_int_equal(ts_stop_count(&f.rec, "alpha", XR_STOP_GRACEFUL), 1);
 	assert_int_equal(ts_stop_count(&f.rec, "beta", XR_STOP_GRACEFUL), 1);
-	xr_auth_free(a);
 	fx_free(&f);
 }
 
