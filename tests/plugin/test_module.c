@@ -51,7 +51,8 @@ store_new(const xr_worker_ctx *ctx, xr_diag *d)
 {
 	assert_non_null(ctx->base);
 	if (fail_as == 2)
-		xr_diag_set(d, XR_ERR_CONFIG_INVALID, "kv: no room for a store");
+		xr_diag_set(d, XR_ERR_CONFIG_INVALID,
+		    "kv: no room for a store");
 	if (fail_as != 0)
 		return NULL;
 	stores_made++;
