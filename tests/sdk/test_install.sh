@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# tests/sdk/test_install.sh — the installed server SDK.
+#
+#  1. `cmake --install` into a temporary prefix: libexecrpc.a,
+#     libexecrpc-client.a, exactly the public headers, execrpc.pc,
+#     the CMake package with execrpcGenerate.cmake;
+#  2. each installed header compiles alone (only -I<prefix>/include and the
+#     system directories), and a header that needs an uninstalled one fails
+#     that check;
+#  3. libexecrpc.a: the server side is in it, no fundload and no second copy
+#     of the wire core, and every xr_ symbol it needs is defined by it or by
+#     libexecrpc-client.a;
+#  4. an out-of-tree CMake consumer (consumer/): find_package(execrpc),
+#     execrpc_generate() on its own protos (.options next to the proto and
+#     through OPTIONS_FILES), a service module linked with execrpc::server
+#     and execrpc::client, run inline over memory and tcp_local: exact output;
+#  5. the same program compiled with `pkg-config --cflags --libs execrpc`:
+#     exact output;
+#  6. find_package failures name what is missing (no server component; an
+#     unknown component).
+#
+# Usage: test_install.sh BUILD_DIR TEST_SOURCE_DIR [EXTRA_FLAGS]
+#   EXTRA_FLAGS: compiler+linker flags the archives need (the sanitizer
+#   flags of an XR_SANITIZE build).
+# Prints "N passed, M failed"; exits non-zero on any failure.
+set -u
+
+build=${1:?build dir}
+here=${2:?tests/sdk dir}
+src=$(cd "$here/../.." && pwd)
+extra=${3:-}
+pass=0
+fail=0
+ok() { echo "ok: $*"; pass=$((pass + 1)); }
+ko() { echo "FAIL: $*"; fail=$((fail + 1)); }
+finish() {
+  echo "$pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+  exit
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+# ---- 1. install --------------------------------------------------------------
+if cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1; then
+  ok "cmake --install"
+else
+  ko "cmake --install"; cat "$tmp/install.log"; finish
+fi
+libdir=$(dirname "$(find "$prefix" -name libexecrpc.a | head -1)")
+for f in "$libdir/libexecrpc.a" "$libdir/libexecrpc-client.a" \
+    "$libdir/pkgconfig/execrpc.pc" "$libdir/pkgconfig/execrpc-client.pc" \
+    "$libdir/cmake/execrpc/execrpcConfig.cmake" \
+    "$libdir/cmake/execrpc/execrpcConfigVersion.cmake" \
+    "$libdir/cmake/execrpc/execrpcGenerate.cmake"; do
+  if [ -f "$f" ]; then ok "installed ${f#"$prefix"/}"; else ko "missing ${f#"$prefix"/}"; fi
+done
+
+# exactly the public header set: a user's service and program need these,
+# and nothing internal (no *_priv.h, reader, rx, replay, codec, ...)
+cat >"$tmp/headers.want" <<'EOF'
+execrpc/cfgtab.h
+execrpc/client.h
+execrpc/config.h
+execrpc/dispatch.h
+execrpc/echo/v1/echo.pb.h
+execrpc/err.h
+execrpc/keys.h
+execrpc/lifecycle.h
+execrpc/log.h
+execrpc/module.h
+execrpc/registry.h
+execrpc/runtime.h
+execrpc/server.h
+execrpc/supervisor.h
+execrpc/transport.h
+execrpc/worker.h
+EOF
+(cd "$prefix/include" && find . -type f | sed 's|^\./||' | LC_ALL=C sort) \
+  >"$tmp/headers.got"
+if diff -u "$tmp/headers.want" "$tmp/headers.got" >"$tmp/headers.diff"; then
+  ok "include/ holds exactly the public headers"
+else
+  ko "include/ is not the public header set"; cat "$tmp/headers.diff"
+fi
+
+# ---- 2. each header alone ----------------------------------------------------
+# cc_header INCDIR HEADER: compile a file that includes HEADER (twice: the
+# guard) with only INCDIR and the system directories.
+cc_header() {
+  printf '#include <%s>\n#include <%s>\nint xr_sdk_header_check;\n' "$2" "$2" \
+    >"$tmp/hdr.c"
+  cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -I"$1" "$tmp/hdr.c" \
+    >"$tmp/hdr.log" 2>&1
+}
+while read -r h; do
+  if cc_header "$prefix/include" "$h"; then
+    ok "$h compiles alone"
+  else
+    ko "$h compiles alone"; cat "$tmp/hdr.log"
+  fi
+done <"$tmp/headers.got"
+# the check fails for a header that includes one that is not installed
+cp -r "$prefix/include" "$tmp/badinc"
+printf '#include "registry.h"\n#include "reader.h"\n' >"$tmp/badinc/execrpc/bad.h"
+if cc_header "$tmp/badinc" execrpc/bad.h; then
+  ko "a header including the uninstalled reader.h compiles"
+elif grep -q 'reader.h' "$tmp/hdr.log"; then
+  ok "a header including the uninstalled reader.h fails the check"
+else
+  ko "bad.h failed for another reason"; cat "$tmp/hdr.log"
+fi
+
+# ---- 3. the archive ----------------------------------------------------------
+sdk=$libdir/libexecrpc.a
+cli=$libdir/libexecrpc-client.a
+defined() { nm --defined-only "$1" 2>/dev/null | awk 'NF == 3 && $2 ~ /[TDRB]/ { print $3 }' | LC_ALL=C sort -u; }
+defined "$sdk" >"$tmp/sdk.def"
+defined "$cli" >"$tmp/cli.def"
+for sym in xr_lifecycle_new xr_transport_new xr_runtime_worker_main \
+    xr_supervisor_new xr_worker_main xr_server_new xr_registry_new \
+    xr_registry_add xr_call_reply xr_config_load_string \
+    execrpc__v1__envelope__descriptor; do
+  if grep -qx "$sym" "$tmp/sdk.def"; then ok "libexecrpc.a defines $sym"; else ko "libexecrpc.a lacks $sym"; fi
+done
+if grep -qi 'fundload' "$tmp/sdk.def"; then
+  ko "libexecrpc.a holds fundload code"; grep -i fundload "$tmp/sdk.def" | head -3
+else
+  ok "no fundload in libexecrpc.a"
+fi
+# the wire core is the client archive's, once
+dups=$(LC_ALL=C comm -12 "$tmp/sdk.def" "$tmp/cli.def" | grep '^xr_' | head -5)
+if [ -z "$dups" ]; then ok "no xr_ symbol defined in both archives"; else ko "defined twice: $dups"; fi
+nm -u "$sdk" 2>/dev/null | awk '{ print $2 }' | grep '^xr_' | LC_ALL=C sort -u \
+  >"$tmp/sdk.undef"
+LC_ALL=C sort -u "$tmp/sdk.def" "$tmp/cli.def" >"$tmp/all.def"
+missing=$(LC_ALL=C comm -23 "$tmp/sdk.undef" "$tmp/all.def" | head -5)
+if [ -s "$tmp/sdk.undef" ] && [ -z "$missing" ]; then
+  ok "every xr_ symbol libexecrpc.a uses is in libexecrpc.a or libexecrpc-client.a"
+else
+  ko "xr_ symbols defined nowhere: ${missing:-(no undefined xr_ symbols seen)}"
+fi
+
+# ---- 4. the CMake consumer ---------------------------------------------------
+cons=$tmp/consumer
+cp -r "$here/consumer" "$cons"
+want_run() { # transport
+  cat <<EOF
+$1: ready
+put a: created
+put a: replaced
+get a: b2
+get zz: status 5 no key zz
+note max 41
+stopped
+EOF
+}
+check_run() { # name binary transport
+  if "$2" "$3" >"$tmp/$1.$3.out" 2>"$tmp/$1.$3.err"; then
+    ok "$1 $3 runs"
+  else
+    ko "$1 $3 runs (exit $?)"; cat "$tmp/$1.$3.err"
+  fi
+  if want_run "$3" | diff -u - "$tmp/$1.$3.out"; then
+    ok "$1 $3: exact output"
+  else
+    ko "$1 $3: output differs"
+  fi
+}
+if cmake -S "$cons" -B "$cons/build" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_C_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" \
+    >"$tmp/cm.log" 2>&1 &&
+   cmake --build "$cons/build" --verbose >>"$tmp/cm.log" 2>&1; then
+  ok "find_package consumer generates, compiles and links"
+  for t in memory tcp_local; do
+    check_run find_package "$cons/build/kvdemo" "$t"
+  done
+else
+  ko "find_package consumer generates, compiles and links"; tail -40 "$tmp/cm.log"
+fi
+gen=$cons/build/execrpc_gen/kvdemo
+for f in kv/v1/kv.pb-c.c kv/v1/kv.pb-c.h kv/v1/kv.pb.c kv/v1/kv.pb.h; do
+  if [ -f "$gen/$f" ]; then ok "generated $f"; else ko "not generated: $f"; fi
+done
+# the source tree is never on the consumer's include path
+if grep -q -- "-I$src\|-I$build" "$tmp/cm.log" 2>/dev/null; then
+  ko "the consumer compiled against the source or build tree"
+else
+  ok "the consumer compiled against the installed prefix only"
+fi
+
+# ---- 5. the pkg-config consumer ----------------------------------------------
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+if flags=$(pkg-config --cflags --libs execrpc 2>"$tmp/pc.err"); then
+  ok "pkg-config --cflags --libs execrpc"
+else
+  ko "pkg-config execrpc"; cat "$tmp/pc.err"; finish
+fi
+case " $flags " in
+*" -lexecrpc "*"-lexecrpc-client "*) ok "-lexecrpc before -lexecrpc-client" ;;
+*) ko "link order: $flags" ;;
+esac
+for l in -lprotobuf-c -levent_core -lyaml -ljansson -lmbedcrypto -lprotobuf-nanopb; do
+  case " $flags " in
+  *" $l "*) ok "pkg-config names $l" ;;
+  *) ko "pkg-config lacks $l: $flags" ;;
+  esac
+done
+if [ "$(pkg-config --modversion execrpc)" = "$(pkg-config --modversion execrpc-client)" ]; then
+  ok "execrpc and execrpc-client versions agree"
+else
+  ko "versions differ"
+fi
+# shellcheck disable=SC2086
+if cc -std=c11 $extra -I"$gen" "$cons/main.c" "$cons/note.c" \
+    "$gen/kv/v1/kv.pb-c.c" "$gen/kv/v1/kv.pb.c" \
+    "$cons/build/execrpc_gen/note/note/v1/note.pb.c" \
+    -I"$cons/build/execrpc_gen/note" -o "$tmp/kvdemo_pc" $flags \
+    >"$tmp/pc.log" 2>&1; then
+  ok "pkg-config consumer compiles and links"
+  for t in memory tcp_local; do
+    check_run pkg-config "$tmp/kvdemo_pc" "$t"
+  done
+else
+  ko "pkg-config consumer compiles and links"; cat "$tmp/pc.log"
+fi
+
+# ---- 6. what find_package says when something is missing ---------------------
+# find_probe PREFIX FIND_PACKAGE_ARGS [MORE_CMAKE]: configure a project that
+# calls find_package(execrpc REQUIRED ARGS), says what it got, then runs
+# MORE_CMAKE; the log is $tmp/probe.log.
+probe=$tmp/probe
+mkdir -p "$probe"
+find_probe() {
+  cat >"$probe/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.18)
+project(probe C)
+find_package(execrpc REQUIRED $2)
+foreach(t execrpc::client execrpc::server)
+  if(TARGET \${t})
+    message(STATUS "probe: \${t}")
+  endif()
+endforeach()
+if(COMMAND execrpc_generate)
+  message(STATUS "probe: execrpc_generate")
+endif()
+${3:-}
+EOF
+  rm -rf "$probe/build"
+  cmake -S "$probe" -B "$probe/build" -DCMAKE_PREFIX_PATH="$1" >"$tmp/probe.log" 2>&1
+}
+if find_probe "$prefix" "" &&
+   [ "$(grep -c '^-- probe: ' "$tmp/probe.log")" = 3 ]; then
+  ok "find_package(execrpc): execrpc::client, execrpc::server, execrpc_generate"
+else
+  ko "find_package(execrpc) on the full prefix"; cat "$tmp/probe.log"
+fi
+# a prefix with the client component only
+client_only=$tmp/client_only
+if cmake --install "$build" --prefix "$client_only" --component client \
+    >"$tmp/install_client.log" 2>&1 && [ ! -e "$client_only/${libdir#"$prefix"/}/libexecrpc.a" ]; then
+  ok "cmake --install --component client: no libexecrpc.a"
+else
+  ko "client-only install"; cat "$tmp/install_client.log"
+fi
+if find_probe "$client_only" "" && grep -q '^-- probe: execrpc::client' "$tmp/probe.log" &&
+   ! grep -q '^-- probe: execrpc::server\|probe: execrpc_generate' "$tmp/probe.log"; then
+  ok "client-only prefix: find_package(execrpc) gives execrpc::client only"
+else
+  ko "client-only prefix, no components"; cat "$tmp/probe.log"
+fi
+if find_probe "$client_only" "COMPONENTS server"; then
+  ko "COMPONENTS server found on a client-only prefix"
+elif grep -q 'execrpc: not found: component server' "$tmp/probe.log"; then
+  ok "COMPONENTS server on a client-only prefix names the missing component"
+else
+  ko "COMPONENTS server: unexpected failure"; cat "$tmp/probe.log"
+fi
+# execrpc_generate() with the plugin (the default) where it is not installed
+noplug=$tmp/noplug
+cp -r "$prefix" "$noplug"
+rm -f "$noplug/bin/protoc-gen-execrpc"
+printf 'syntax = "proto3";\npackage p.v1;\nmessage M { uint32 n = 1; }\n' \
+  >"$probe/m.proto"
+probe_gen='
+add_library(p OBJECT m.proto)
+execrpc_generate(TARGET p PROTOS m.proto)'
+if find_probe "$noplug" "" "$probe_gen"; then
+  ko "execrpc_generate without an installed plugin configures"
+elif grep -q 'protoc-gen-execrpc is not installed with the' "$tmp/probe.log"; then
+  ok "execrpc_generate without an installed plugin says so"
+else
+  ko "execrpc_generate without the plugin: unexpected failure"; cat "$tmp/probe.log"
+fi
+if find_probe "$noplug" "" "${probe_gen%)} PLUGIN OFF BOGUS x)"; then
+  ko "execrpc_generate with an unknown argument configures"
+elif grep -q 'unknown arguments: BOGUS;x' "$tmp/probe.log"; then
+  ok "execrpc_generate names an unknown argument"
+else
+  ko "execrpc_generate BOGUS: unexpected failure"; cat "$tmp/probe.log"
+fi
+if find_probe "$noplug" "" "${probe_gen%)} PLUGIN OFF)"; then
+  ok "execrpc_generate(PLUGIN OFF) configures without the plugin"
+else
+  ko "execrpc_generate(PLUGIN OFF) without the plugin"; cat "$tmp/probe.log"
+fi
+if find_probe "$prefix" "COMPONENTS client bogus"; then
+  ko "COMPONENTS bogus found"
+elif grep -q 'unknown component bogus (known: client, server)' "$tmp/probe.log"; then
+  ok "an unknown component is named"
+else
+  ko "COMPONENTS bogus: unexpected failure"; cat "$tmp/probe.log"
+fi
+finish
