@@ -3,7 +3,7 @@
 #
 #  1. `cmake --install` into a temporary prefix: libexecrpc.a,
 #     libexecrpc-client.a, exactly the public headers, execrpc.pc,
-#     the CMake package with execrpcGenerate.cmake;
+#     the CMake package with execrpcGenerate.cmake, protoc-gen-execrpc;
 #  2. each installed header compiles alone (only -I<prefix>/include and the
 #     system directories), and a header that needs an uninstalled one fails
 #     that check;
@@ -11,11 +11,13 @@
 #     of the wire core, and every xr_ symbol it needs is defined by it or by
 #     libexecrpc-client.a;
 #  4. an out-of-tree CMake consumer (consumer/): find_package(execrpc),
-#     execrpc_generate() on its own protos (.options next to the proto and
-#     through OPTIONS_FILES), a service module linked with execrpc::server
-#     and execrpc::client, run inline over memory and tcp_local: exact output;
+#     execrpc_generate() on its own protos (protobuf-c, nanopb and the
+#     installed plugin; .options next to the proto and through
+#     OPTIONS_FILES), a typed service module linked with execrpc::server and
+#     called through the typed stubs of execrpc::client, run inline over
+#     memory and tcp_local: exact output;
 #  5. the same program compiled with `pkg-config --cflags --libs execrpc`:
-#     exact output;
+#     exact output; the SDK's include path shadows no system header;
 #  6. find_package failures name what is missing (no server component; an
 #     unknown component).
 #
@@ -54,13 +56,15 @@ for f in "$libdir/libexecrpc.a" "$libdir/libexecrpc-client.a" \
     "$libdir/pkgconfig/execrpc.pc" "$libdir/pkgconfig/execrpc-client.pc" \
     "$libdir/cmake/execrpc/execrpcConfig.cmake" \
     "$libdir/cmake/execrpc/execrpcConfigVersion.cmake" \
-    "$libdir/cmake/execrpc/execrpcGenerate.cmake"; do
+    "$libdir/cmake/execrpc/execrpcGenerate.cmake" \
+    "$prefix/bin/protoc-gen-execrpc"; do
   if [ -f "$f" ]; then ok "installed ${f#"$prefix"/}"; else ko "missing ${f#"$prefix"/}"; fi
 done
 
 # exactly the public header set: a user's service and program need these,
 # and nothing internal (no *_priv.h, reader, rx, replay, codec, ...)
 cat >"$tmp/headers.want" <<'EOF'
+execrpc/bounds.h
 execrpc/cfgtab.h
 execrpc/client.h
 execrpc/config.h
@@ -181,9 +185,23 @@ else
   ko "find_package consumer generates, compiles and links"; tail -40 "$tmp/cm.log"
 fi
 gen=$cons/build/execrpc_gen/kvdemo
-for f in kv/v1/kv.pb-c.c kv/v1/kv.pb-c.h kv/v1/kv.pb.c kv/v1/kv.pb.h; do
+for f in kv/v1/kv.pb-c.c kv/v1/kv.pb-c.h kv/v1/kv.pb.c kv/v1/kv.pb.h \
+    kv/v1/kv.xr.c kv/v1/kv.xr.h kv/v1/kv.xrc.c kv/v1/kv.xrc.h; do
   if [ -f "$gen/$f" ]; then ok "generated $f"; else ko "not generated: $f"; fi
 done
+# by the installed plugin, with the .options next to kv.proto: the
+# server's limit of Put's request is nanopb's kv_v1_PutRequest_size
+if grep -q -- "--plugin=protoc-gen-execrpc=$prefix/bin/protoc-gen-execrpc" "$tmp/cm.log"; then
+  ok "execrpc_generate ran the installed protoc-gen-execrpc"
+else
+  ko "execrpc_generate did not run $prefix/bin/protoc-gen-execrpc"
+fi
+if grep -q '^#define kv_v1_Kv_Put_REQ_MAX 98u$' "$gen/kv/v1/kv.xr.h" 2>/dev/null &&
+   grep -q '^#define kv_v1_PutRequest_size *98$' "$gen/kv/v1/kv.pb.h" 2>/dev/null; then
+  ok "kv.v1.Kv/Put: REQ_MAX 98 on the server, PutRequest_size 98 in nanopb"
+else
+  ko "kv.v1.Kv/Put limits"; grep -h 'Put_REQ_MAX\|PutRequest_size' "$gen"/kv/v1/kv.* 2>/dev/null
+fi
 # the source tree is never on the consumer's include path
 if grep -q -- "-I$src\|-I$build" "$tmp/cm.log" 2>/dev/null; then
   ko "the consumer compiled against the source or build tree"
@@ -208,6 +226,17 @@ for l in -lprotobuf-c -levent_core -lyaml -ljansson -lmbedcrypto -lprotobuf-nano
   *) ko "pkg-config lacks $l: $flags" ;;
   esac
 done
+# the SDK's include path does not shadow a system header of the same name
+# (execrpc/err.h is reached as "execrpc/err.h" only; <err.h> is glibc's)
+printf '#include <err.h>\n#include <execrpc/runtime.h>\nvoid f(void);\nvoid f(void) { warnx("%%d", XR_OK); }\n' \
+  >"$tmp/shadow.c"
+# shellcheck disable=SC2046
+if cc -std=c11 -Wall -Werror -fsyntax-only $(pkg-config --cflags execrpc) \
+    "$tmp/shadow.c" >"$tmp/shadow.log" 2>&1; then
+  ok "<err.h> beside <execrpc/runtime.h> is the system's"
+else
+  ko "<err.h> beside <execrpc/runtime.h>"; cat "$tmp/shadow.log"
+fi
 if [ "$(pkg-config --modversion execrpc)" = "$(pkg-config --modversion execrpc-client)" ]; then
   ok "execrpc and execrpc-client versions agree"
 else
@@ -216,6 +245,7 @@ fi
 # shellcheck disable=SC2086
 if cc -std=c11 $extra -I"$gen" "$cons/main.c" "$cons/note.c" \
     "$gen/kv/v1/kv.pb-c.c" "$gen/kv/v1/kv.pb.c" \
+    "$gen/kv/v1/kv.xr.c" "$gen/kv/v1/kv.xrc.c" \
     "$cons/build/execrpc_gen/note/note/v1/note.pb.c" \
     -I"$cons/build/execrpc_gen/note" -o "$tmp/kvdemo_pc" $flags \
     >"$tmp/pc.log" 2>&1; then

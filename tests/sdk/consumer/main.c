@@ -1,9 +1,11 @@
 /*
  * tests/sdk/consumer/main.c — a user's program on the installed SDK: the
- * service kv.v1.Kv (Put, Get) as a service module, hosted by an inline
- * lifecycle (transport from argv[1]: memory or tcp_local) and called
- * through the lifecycle's ingress with the nanopb types. Prints each
- * answer; tests/sdk/test_install.sh checks the exact output.
+ * service kv.v1.Kv (Put, Get) on the code execrpc_generate() made from
+ * proto/kv/v1/kv.proto (typed handlers bound by name, a service module),
+ * hosted by an inline lifecycle (transport from argv[1]: memory or
+ * tcp_local) and called through the lifecycle's ingress with the typed
+ * nanopb stubs. Prints each answer; tests/sdk/test_install.sh checks the
+ * exact output.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,8 +15,8 @@
 #include <execrpc/client.h>
 #include <execrpc/runtime.h>
 
-#include "kv/v1/kv.pb-c.h"
-#include "kv/v1/kv.pb.h"
+#include "kv/v1/kv.xr.h"
+#include "kv/v1/kv.xrc.h"
 
 int note_max_size(void);
 
@@ -40,9 +42,8 @@ find(const char *key)
 }
 
 static void
-kv_put(xr_call *call, const ProtobufCMessage *msg, void *arg)
+kv_put(xr_call *call, const Kv__V1__PutRequest *req, void *arg)
 {
-	const Kv__V1__PutRequest *req = (const Kv__V1__PutRequest *)msg;
 	Kv__V1__PutResponse resp = KV__V1__PUT_RESPONSE__INIT;
 	int i = find(req->key);
 
@@ -57,13 +58,12 @@ kv_put(xr_call *call, const ProtobufCMessage *msg, void *arg)
 		resp.created = 1;
 	}
 	snprintf(store[i].value, sizeof(store[i].value), "%s", req->value);
-	xr_call_reply(call, &resp.base);
+	kv_v1_Kv_Put_reply(call, &resp);
 }
 
 static void
-kv_get(xr_call *call, const ProtobufCMessage *msg, void *arg)
+kv_get(xr_call *call, const Kv__V1__GetRequest *req, void *arg)
 {
-	const Kv__V1__GetRequest *req = (const Kv__V1__GetRequest *)msg;
 	Kv__V1__GetResponse resp = KV__V1__GET_RESPONSE__INIT;
 	char why[64];
 	int i = find(req->key);
@@ -75,22 +75,14 @@ kv_get(xr_call *call, const ProtobufCMessage *msg, void *arg)
 		return;
 	}
 	resp.value = store[i].value;
-	xr_call_reply(call, &resp.base);
+	kv_v1_Kv_Get_reply(call, &resp);
 }
 
-static int
-kv_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	/* in the descriptor's method order: Put, Get */
-	static const xr_handler_fn fns[] = { kv_put, kv_get };
+/* bound by name: the order of the fields does not matter */
+static const kv_v1_Kv_handlers kv = { .Get = kv_get, .Put = kv_put };
+kv_v1_Kv_MODULE_ADD(kv_add, &kv, NULL)
 
-	(void)ctx;
-	return xr_registry_add(reg, &kv__v1__kv__descriptor, fns, NULL);
-}
-
-static const xr_service_module mods[] = {
-	{ .name = "kv.v1.Kv", .add = kv_add },
-};
+static const xr_service_module mods[] = { kv_v1_Kv_MODULE(kv_add) };
 
 /* ---- the caller ----------------------------------------------------------- */
 
@@ -103,8 +95,7 @@ put(xr_channel *ch, const char *key, const char *value)
 
 	snprintf(req.key, sizeof(req.key), "%s", key);
 	snprintf(req.value, sizeof(req.value), "%s", value);
-	if (xr_call_sync(ch, "kv.v1.Kv/Put", kv_v1_PutRequest_fields, &req,
-	    kv_v1_PutResponse_fields, &resp, 5000, &st) != XR_STATUS_OK)
+	if (kv_v1_Kv_Put(ch, &req, &resp, 5000, &st) != XR_STATUS_OK)
 		printf("put %s: status %d %s\n", key, st.code, st.message);
 	else
 		printf("put %s: %s\n", key, resp.created ? "created" :
@@ -119,8 +110,7 @@ get(xr_channel *ch, const char *key)
 	xr_status st;
 
 	snprintf(req.key, sizeof(req.key), "%s", key);
-	if (xr_call_sync(ch, "kv.v1.Kv/Get", kv_v1_GetRequest_fields, &req,
-	    kv_v1_GetResponse_fields, &resp, 5000, &st) != XR_STATUS_OK)
+	if (kv_v1_Kv_Get(ch, &req, &resp, 5000, &st) != XR_STATUS_OK)
 		printf("get %s: status %d %s\n", key, st.code, st.message);
 	else
 		printf("get %s: %s\n", key, resp.value);
@@ -129,7 +119,7 @@ get(xr_channel *ch, const char *key)
 int
 main(int argc, char **argv)
 {
-	static const char *const ingress[] = { "kv.v1.Kv" };
+	static const char *const ingress[] = { kv_v1_Kv_SERVICE };
 	struct event_base *base = NULL;
 	xr_lifecycle_opts o;
 	xr_lifecycle *lc = NULL;
@@ -167,7 +157,7 @@ main(int argc, char **argv)
 	    xr_lifecycle_ready(lc, &d) != XR_OK)
 		goto out;
 	printf("%s: %s\n", argv[1], xr_lc_state_name(xr_lifecycle_status(lc)));
-	if ((ch = xr_lifecycle_pick(lc, "kv.v1.Kv", NULL, 0, &err)) == NULL) {
+	if ((ch = xr_lifecycle_pick(lc, kv_v1_Kv_SERVICE, NULL, 0, &err)) == NULL) {
 		xr_diag_set(&d, err, "pick kv.v1.Kv");
 		goto out;
 	}
