@@ -138,9 +138,6 @@ function(execrpc_generate)
     elseif(TARGET execrpc::protoc-gen-execrpc)
       get_target_property(plugin execrpc::protoc-gen-execrpc IMPORTED_LOCATION)
       set(plugin_dep "${plugin}")
-    elseif(TARGET protoc-gen-execrpc)	# inside the execrpc build itself
-      set(plugin "$<TARGET_FILE:protoc-gen-execrpc>")
-      set(plugin_dep protoc-gen-execrpc)
     else()
       message(FATAL_ERROR "execrpc_generate(TARGET ${arg_TARGET}): "
         "protoc-gen-execrpc is not installed with the execrpc package; "

@@ -17,7 +17,8 @@
 #     called through the typed stubs of execrpc::client, run inline over
 #     memory and tcp_local: exact output;
 #  5. the same program compiled with `pkg-config --cflags --libs execrpc`:
-#     exact output; the SDK's include path shadows no system header;
+#     exact output; the SDK's include path shadows no system header; an
+#     edited .options regenerates both sides;
 #  6. find_package failures name what is missing (no server component; an
 #     unknown component).
 #
@@ -255,6 +256,18 @@ if cc -std=c11 $extra -I"$gen" "$cons/main.c" "$cons/note.c" \
   done
 else
   ko "pkg-config consumer compiles and links"; cat "$tmp/pc.log"
+fi
+
+# an edited .options regenerates both sides with the new bound
+sed -i 's/^kv.v1.PutRequest.value   max_size:64$/kv.v1.PutRequest.value   max_size:48/' \
+  "$cons/proto/kv/v1/kv.options"
+if cmake --build "$cons/build" >"$tmp/cm2.log" 2>&1 &&
+   grep -q '^#define kv_v1_Kv_Put_REQ_MAX 82u$' "$gen/kv/v1/kv.xr.h" &&
+   grep -q '^#define kv_v1_PutRequest_size *82$' "$gen/kv/v1/kv.pb.h"; then
+  ok "kv.options edited: rebuilt with REQ_MAX 82 and PutRequest_size 82"
+else
+  ko "kv.options edited"; cat "$tmp/cm2.log"
+  grep -h 'Put_REQ_MAX\|PutRequest_size' "$gen"/kv/v1/kv.* 2>/dev/null
 fi
 
 # ---- 6. what find_package says when something is missing ---------------------
