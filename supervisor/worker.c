@@ -288,6 +288,16 @@ ch_call(void *arg, const Execrpc__V1__Command *c)
 		    NULL, 0);
 		return;
 	}
+	if (c->payload.len > w->chan.payload_max) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "request of %zu bytes is over the "
+		    "call limit of %u bytes", c->payload.len,
+		    w->chan.payload_max);
+		call_reply(w, c->request_id, XR_STATUS_RESOURCE_EXHAUSTED, msg,
+		    NULL, 0);
+		return;
+	}
 	if (w->ncalls >= WORKER_MAX_CALLS || (k = calloc(1, sizeof(*k))) ==
 	    NULL) {
 		call_reply(w, c->request_id, XR_STATUS_RESOURCE_EXHAUSTED,
