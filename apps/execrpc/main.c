@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call.h"
 #include "config.h"
 #include "ctl_client.h"
 #include "err.h"
@@ -57,6 +58,8 @@ static const struct cmd cmds[] = {
 	    "workers stop accepting, finish in-flight calls, stay up" },
 	{ "stop", "[--graceful-timeout S] [--no-drain] --control PATH", 2, 5,
 	    cmd_stop, "graceful stop of every group; prints the stop events" },
+	{ "call", XR_CLI_CALL_ARGS, 1, -1, xr_cli_call,
+	    "call a method on a ready worker (call --help)" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

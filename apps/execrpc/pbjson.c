@@ -1,0 +1,878 @@
+/*
+ * apps/execrpc/pbjson.c — the descriptor set index and JSON -> wire bytes.
+ * Wire bytes -> JSON is in pbjson_dec.c; both share pbjson_priv.h.
+ */
+#include "pbjson_priv.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#define FT(x) GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_##x
+#define REPEATED GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED
+
+/* ---------- the index ---------- */
+
+static char *
+join(const char *prefix, const char *name)
+{
+	size_t a = prefix != NULL ? strlen(prefix) : 0, b = strlen(name);
+	char *s = malloc(a + b + 2);
+
+	if (s == NULL)
+		return NULL;
+	if (a > 0) {
+		memcpy(s, prefix, a);
+		s[a++] = '.';
+	}
+	memcpy(s + a, name, b + 1);
+	return s;
+}
+
+static int
+grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	void *p;
+	size_t nc;
+
+	if (n < *cap)
+		return XR_OK;
+	nc = *cap == 0 ? 16 : *cap * 2;
+	if ((p = realloc(*arr, nc * elem)) == NULL)
+		return XR_ERR_NOMEM;
+	memset((char *)p + *cap * elem, 0, (nc - *cap) * elem);
+	*arr = p;
+	*cap = nc;
+	return XR_OK;
+}
+
+static int
+add_enum(xr_pbjson *p, const char *prefix,
+    const Google__Protobuf__EnumDescriptorProto *e, xr_diag *d)
+{
+	if (e->name == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "descriptor set: an "
+		    "enum without a name");
+	if (grow((void **)&p->e, &p->cape, p->ne, sizeof(*p->e)) != XR_OK ||
+	    (p->e[p->ne].full = join(prefix, e->name)) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+	p->e[p->ne++].ep = e;
+	return XR_OK;
+}
+
+static int
+add_msg(xr_pbjson *p, const char *prefix,
+    const Google__Protobuf__DescriptorProto *m, bool proto3, int depth,
+    xr_diag *d)
+{
+	struct xr_pbjson_type *t;
+	int r;
+
+	if (m->name == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "descriptor set: a "
+		    "message without a name");
+	if (depth > XR_PBJSON_MAX_DEPTH)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "descriptor set: "
+		    "messages nested deeper than %d", XR_PBJSON_MAX_DEPTH);
+	if (grow((void **)&p->t, &p->capt, p->nt, sizeof(*p->t)) != XR_OK)
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+	t = &p->t[p->nt];
+	if ((t->full = join(prefix, m->name)) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+	t->dp = m;
+	t->proto3 = proto3;
+	t->map_entry = m->options != NULL && m->options->has_map_entry &&
+	    m->options->map_entry;
+	p->nt++;
+	/* t may move with the array: use the name through its index */
+	{
+		size_t self = p->nt - 1;
+
+		for (size_t i = 0; i < m->n_nested_type; i++)
+			if ((r = add_msg(p, p->t[self].full, m->nested_type[i],
+			    proto3, depth + 1, d)) != XR_OK)
+				return r;
+		for (size_t i = 0; i < m->n_enum_type; i++)
+			if ((r = add_enum(p, p->t[self].full, m->enum_type[i],
+			    d)) != XR_OK)
+				return r;
+	}
+	return XR_OK;
+}
+
+const xr_pbjson_type *
+xr_pbjson_find(const xr_pbjson *p, const char *name)
+{
+	for (size_t i = 0; i < p->nt; i++)
+		if (strcmp(p->t[i].full, name) == 0)
+			return &p->t[i];
+	return NULL;
+}
+
+static const struct xr__pbj_enum *
+find_enum(const xr_pbjson *p, const char *name)
+{
+	for (size_t i = 0; i < p->ne; i++)
+		if (strcmp(p->e[i].full, name) == 0)
+			return &p->e[i];
+	return NULL;
+}
+
+/* lowerCamelCase of a proto field name, as protoc's default json_name */
+static char *
+camel(const char *name)
+{
+	char *s = malloc(strlen(name) + 1), *o = s;
+	bool up = false;
+
+	if (s == NULL)
+		return NULL;
+	for (; *name != '\0'; name++) {
+		if (*name == '_') {
+			up = true;
+			continue;
+		}
+		*o++ = up && *name >= 'a' && *name <= 'z' ?
+		    (char)(*name - 'a' + 'A') : *name;
+		up = false;
+	}
+	*o = '\0';
+	return s;
+}
+
+static int
+fld_cmp(const void *a, const void *b)
+{
+	const struct xr__pbj_field *x = a, *y = b;
+
+	return x->number < y->number ? -1 : x->number > y->number;
+}
+
+static bool
+packable(int type)
+{
+	return type != FT(STRING) && type != FT(BYTES) &&
+	    type != FT(MESSAGE) && type != FT(GROUP);
+}
+
+/* Resolve the fields of type `t` against the index. */
+static int
+resolve(xr_pbjson *p, struct xr_pbjson_type *t, xr_diag *d)
+{
+	const Google__Protobuf__DescriptorProto *m = t->dp;
+
+	if ((t->f = calloc(m->n_field + 1, sizeof(*t->f))) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+	t->nf = m->n_field;
+	for (size_t i = 0; i < m->n_field; i++) {
+		const Google__Protobuf__FieldDescriptorProto *fd = m->field[i];
+		struct xr__pbj_field *f = &t->f[i];
+		const char *tn = fd->type_name;
+
+		if (fd->name == NULL || !fd->has_number || fd->number < 1 ||
+		    fd->number > 536870911 || !fd->has_type)
+			return xr_diag_set(d, XR_ERR_INVALID_ARG, "descriptor "
+			    "set: a field of %s without a name, number or type",
+			    t->full);
+		f->name = fd->name;
+		f->json = fd->json_name != NULL && fd->json_name[0] != '\0' ?
+		    strdup(fd->json_name) : camel(fd->name);
+		if (f->json == NULL)
+			return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+		f->number = (uint32_t)fd->number;
+		f->type = (int)fd->type;
+		f->repeated = fd->has_label && fd->label == REPEATED;
+		f->oneof = -1;
+		if (fd->has_oneof_index) {
+			if (fd->oneof_index < 0 ||
+			    (size_t)fd->oneof_index >= m->n_oneof_decl)
+				return xr_diag_set(d, XR_ERR_INVALID_ARG,
+				    "descriptor set: field %s of %s: bad "
+				    "oneof index", f->name, t->full);
+			f->oneof = fd->oneof_index;
+		}
+		f->presence = !f->repeated && (f->type == FT(MESSAGE) ||
+		    f->oneof >= 0 || !t->proto3);
+		f->packed = f->repeated && packable(f->type) && (t->proto3 ?
+		    !(fd->options != NULL && fd->options->has_packed &&
+		    !fd->options->packed) : (fd->options != NULL &&
+		    fd->options->has_packed && fd->options->packed));
+		if (f->type != FT(MESSAGE) && f->type != FT(ENUM) &&
+		    f->type != FT(GROUP))
+			continue;
+		if (tn == NULL || tn[0] != '.')
+			return xr_diag_set(d, XR_ERR_INVALID_ARG, "descriptor "
+			    "set: field %s of %s: type name not fully "
+			    "qualified", f->name, t->full);
+		if (f->type == FT(ENUM))
+			f->en = find_enum(p, tn + 1);
+		else
+			f->msg = xr_pbjson_find(p, tn + 1);
+		if (f->en == NULL && f->msg == NULL)
+			return xr_diag_set(d, XR_ERR_INVALID_ARG, "descriptor "
+			    "set: field %s of %s refers to %s, which is not in "
+			    "the set (protoc --include_imports)", f->name,
+			    t->full, tn + 1);
+	}
+	qsort(t->f, t->nf, sizeof(*t->f), fld_cmp);
+	for (size_t i = 1; i < t->nf; i++)
+		if (t->f[i].number == t->f[i - 1].number)
+			return xr_diag_set(d, XR_ERR_INVALID_ARG, "descriptor "
+			    "set: %s has two fields numbered %u", t->full,
+			    t->f[i].number);
+	return XR_OK;
+}
+
+xr_pbjson *
+xr_pbjson_new(const uint8_t *buf, size_t len, xr_diag *d)
+{
+	xr_pbjson *p = calloc(1, sizeof(*p));
+	int r = XR_OK;
+
+	if (p == NULL) {
+		xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	p->set = google__protobuf__file_descriptor_set__unpack(NULL, len, buf);
+	if (p->set == NULL) {
+		xr_diag_set(d, XR_ERR_INVALID_ARG, "not a descriptor set (make "
+		    "one with protoc --descriptor_set_out=FILE "
+		    "--include_imports)");
+		goto fail;
+	}
+	for (size_t i = 0; i < p->set->n_file && r == XR_OK; i++) {
+		const Google__Protobuf__FileDescriptorProto *f =
+		    p->set->file[i];
+		bool proto3 = f->syntax != NULL &&
+		    strcmp(f->syntax, "proto3") == 0;
+
+		for (size_t j = 0; j < f->n_message_type && r == XR_OK; j++)
+			r = add_msg(p, f->package, f->message_type[j], proto3,
+			    1, d);
+		for (size_t j = 0; j < f->n_enum_type && r == XR_OK; j++)
+			r = add_enum(p, f->package, f->enum_type[j], d);
+		for (size_t j = 0; j < f->n_service && r == XR_OK; j++) {
+			if (f->service[j]->name == NULL) {
+				r = xr_diag_set(d, XR_ERR_INVALID_ARG,
+				    "descriptor set: a service without a name");
+				break;
+			}
+			if (grow((void **)&p->s, &p->caps, p->ns,
+			    sizeof(*p->s)) != XR_OK || (p->s[p->ns].full =
+			    join(f->package, f->service[j]->name)) == NULL) {
+				r = xr_diag_set(d, XR_ERR_NOMEM, "out of "
+				    "memory");
+				break;
+			}
+			p->s[p->ns++].sp = f->service[j];
+		}
+	}
+	for (size_t i = 0; i < p->nt && r == XR_OK; i++)
+		r = resolve(p, &p->t[i], d);
+	if (r == XR_OK)
+		return p;
+ fail:
+	xr_pbjson_free(p);
+	return NULL;
+}
+
+void
+xr_pbjson_free(xr_pbjson *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nt; i++) {
+		for (size_t j = 0; p->t[i].f != NULL && j < p->t[i].nf; j++)
+			free(p->t[i].f[j].json);
+		free(p->t[i].f);
+		free(p->t[i].full);
+	}
+	for (size_t i = 0; i < p->ne; i++)
+		free(p->e[i].full);
+	for (size_t i = 0; i < p->ns; i++)
+		free(p->s[i].full);
+	free(p->t);
+	free(p->e);
+	free(p->s);
+	if (p->set != NULL)
+		google__protobuf__file_descriptor_set__free_unpacked(p->set,
+		    NULL);
+	free(p);
+}
+
+const char *
+xr_pbjson_type_name(const xr_pbjson_type *t)
+{
+	return t->full;
+}
+
+int
+xr_pbjson_method(const xr_pbjson *p, const char *method,
+    const xr_pbjson_type **in, const xr_pbjson_type **out, xr_diag *d)
+{
+	const char *slash = strrchr(method, '/');
+	size_t sl;
+
+	if (slash == NULL || slash == method || slash[1] == '\0')
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "method \"%s\" is not "
+		    "of the form package.Service/Method", method);
+	sl = (size_t)(slash - method);
+	for (size_t i = 0; i < p->ns; i++) {
+		const Google__Protobuf__ServiceDescriptorProto *sp = p->s[i].sp;
+
+		if (strlen(p->s[i].full) != sl ||
+		    memcmp(p->s[i].full, method, sl) != 0)
+			continue;
+		for (size_t j = 0; j < sp->n_method; j++) {
+			const Google__Protobuf__MethodDescriptorProto *m =
+			    sp->method[j];
+
+			if (m->name == NULL || strcmp(m->name, slash + 1) != 0)
+				continue;
+			if ((m->has_client_streaming && m->client_streaming) ||
+			    (m->has_server_streaming && m->server_streaming))
+				return xr_diag_set(d, XR_ERR_INVALID_ARG,
+				    "method \"%s\" is streaming; calls are "
+				    "unary", method);
+			if (m->input_type == NULL || m->output_type == NULL ||
+			    m->input_type[0] != '.' ||
+			    m->output_type[0] != '.' ||
+			    (*in = xr_pbjson_find(p, m->input_type + 1)) ==
+			    NULL ||
+			    (*out = xr_pbjson_find(p, m->output_type + 1)) ==
+			    NULL)
+				return xr_diag_set(d, XR_ERR_INVALID_ARG,
+				    "method \"%s\": its message types are not "
+				    "in the descriptor set (protoc "
+				    "--include_imports)", method);
+			return XR_OK;
+		}
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "service %s in the "
+		    "descriptor set has no method \"%s\"", p->s[i].full,
+		    slash + 1);
+	}
+	return xr_diag_set(d, XR_ERR_INVALID_ARG, "service \"%.*s\" is not in "
+	    "the descriptor set", (int)sl, method);
+}
+
+/* ---------- shared helpers ---------- */
+
+int
+xr__pbj_unsupported(const struct xr__pbj_field *f, const char *owner,
+    xr_diag *d)
+{
+	if (f->type == FT(GROUP))
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "field %s of %s is a "
+		    "group: not supported", f->name, owner);
+	if (f->msg != NULL && f->msg->map_entry)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "field %s of %s is a "
+		    "map: not supported", f->name, owner);
+	if (f->msg != NULL && strncmp(f->msg->full, "google.protobuf.", 16) ==
+	    0 && strcmp(f->msg->full, "google.protobuf.Empty") != 0)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "field %s of %s is a "
+		    "%s, whose special JSON form is not supported", f->name,
+		    owner, f->msg->full);
+	return XR_OK;
+}
+
+const char *
+xr__pbj_enum_name(const struct xr__pbj_enum *e, int32_t v)
+{
+	for (size_t i = 0; i < e->ep->n_value; i++)
+		if (e->ep->value[i]->has_number &&
+		    e->ep->value[i]->number == v && e->ep->value[i]->name != NULL)
+			return e->ep->value[i]->name;
+	return NULL;
+}
+
+/* ---------- JSON -> wire bytes ---------- */
+
+struct buf {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+struct enc {
+	const xr_pbjson *p;
+	xr_diag *d;
+	char path[256];		/* the field path, for messages */
+};
+
+static int
+put(struct buf *b, const void *src, size_t n)
+{
+	if (b->n + n > b->cap) {
+		size_t nc = b->cap == 0 ? 64 : b->cap;
+		uint8_t *np;
+
+		while (nc < b->n + n)
+			nc *= 2;
+		if ((np = realloc(b->p, nc)) == NULL)
+			return XR_ERR_NOMEM;
+		b->p = np;
+		b->cap = nc;
+	}
+	if (n > 0)
+		memcpy(b->p + b->n, src, n);
+	b->n += n;
+	return XR_OK;
+}
+
+static int
+put_varint(struct buf *b, uint64_t v)
+{
+	uint8_t t[10];
+	size_t n = 0;
+
+	do {
+		t[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v != 0)
+			t[n] |= 0x80;
+		n++;
+	} while (v != 0);
+	return put(b, t, n);
+}
+
+static int
+put_fixed(struct buf *b, uint64_t v, size_t n)
+{
+	uint8_t t[8];
+
+	for (size_t i = 0; i < n; i++)
+		t[i] = (uint8_t)(v >> (8 * i));
+	return put(b, t, n);
+}
+
+static int
+enc_err(struct enc *e, const char *owner, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+enc_err(struct enc *e, const char *owner, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return xr_diag_set(e->d, XR_ERR_INVALID_ARG, "field \"%s\" of %s: %s",
+	    e->path, owner, what);
+}
+
+static const char *
+jtype(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number with a fraction or exponent";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* A JSON number or decimal string as an integer in [lo, hi] (signed when
+ * lo < 0). */
+static int
+json_int(struct enc *e, const char *owner, const json_t *v, int64_t lo,
+    uint64_t hi, uint64_t *out)
+{
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+
+		if (i < lo || (i >= 0 && (uint64_t)i > hi))
+			return enc_err(e, owner, "%lld is out of range",
+			    (long long)i);
+		*out = (uint64_t)i;
+		return XR_OK;
+	}
+	if (json_is_real(v)) {
+		double x = json_real_value(v);
+
+		if (x != floor(x) || x < (double)lo || x > (double)hi ||
+		    fabs(x) > 9007199254740992.0)
+			return enc_err(e, owner, "%g is not an integer in "
+			    "range", x);
+		*out = x < 0 ? (uint64_t)(int64_t)x : (uint64_t)x;
+		return XR_OK;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		const char *q = s;
+		bool neg = *q == '-';
+		uint64_t acc = 0;
+
+		if (neg)
+			q++;
+		if (*q == '\0' || strlen(s) != json_string_length(v))
+			return enc_err(e, owner, "\"%.40s\" is not an integer",
+			    s);
+		for (; *q != '\0'; q++) {
+			if (*q < '0' || *q > '9' || acc > (UINT64_MAX - 9) / 10)
+				return enc_err(e, owner, "\"%.40s\" is not an "
+				    "integer in range", s);
+			acc = acc * 10 + (uint64_t)(*q - '0');
+		}
+		if (neg ? (lo >= 0 || acc > (uint64_t)-(lo + 1) + 1) :
+		    acc > hi)
+			return enc_err(e, owner, "\"%.40s\" is out of range", s);
+		*out = neg ? (uint64_t)0 - acc : acc;
+		return XR_OK;
+	}
+	return enc_err(e, owner, "expected an integer, got %s", jtype(v));
+}
+
+static int
+json_float(struct enc *e, const char *owner, const json_t *v, bool single,
+    double *out)
+{
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+
+		if (strcmp(s, "NaN") == 0)
+			*out = NAN;
+		else if (strcmp(s, "Infinity") == 0)
+			*out = INFINITY;
+		else if (strcmp(s, "-Infinity") == 0)
+			*out = -INFINITY;
+		else
+			return enc_err(e, owner, "\"%.40s\" is not a number", s);
+		return XR_OK;
+	}
+	if (!json_is_number(v))
+		return enc_err(e, owner, "expected a number, got %s", jtype(v));
+	*out = json_number_value(v);
+	if (single && isfinite(*out) && fabs(*out) > 3.4028234663852886e38)
+		return enc_err(e, owner, "%g is out of range for float", *out);
+	return XR_OK;
+}
+
+static int enc_msg(struct enc *e, const xr_pbjson_type *t, const json_t *o,
+    struct buf *out, int depth);
+
+/* One value of field `f` (not its tag) into `b`. */
+static int
+enc_value(struct enc *e, const xr_pbjson_type *t,
+    const struct xr__pbj_field *f, const json_t *v, struct buf *b, int depth)
+{
+	uint64_t u;
+	double x;
+	float fl;
+	int r;
+
+	switch (f->type) {
+	case FT(INT32): case FT(SINT32): case FT(SFIXED32):
+		if ((r = json_int(e, t->full, v, INT32_MIN, INT32_MAX, &u)) !=
+		    XR_OK)
+			return r;
+		if (f->type == FT(SINT32))
+			return put_varint(b, (uint32_t)(((uint32_t)u << 1) ^
+			    (uint32_t)((int32_t)u >> 31)));
+		if (f->type == FT(SFIXED32))
+			return put_fixed(b, u, 4);
+		return put_varint(b, (uint64_t)(int64_t)(int32_t)u);
+	case FT(INT64): case FT(SINT64): case FT(SFIXED64):
+		if ((r = json_int(e, t->full, v, INT64_MIN, INT64_MAX, &u)) !=
+		    XR_OK)
+			return r;
+		if (f->type == FT(SINT64))
+			return put_varint(b, (u << 1) ^
+			    (uint64_t)((int64_t)u >> 63));
+		return f->type == FT(SFIXED64) ? put_fixed(b, u, 8) :
+		    put_varint(b, u);
+	case FT(UINT32): case FT(FIXED32):
+		if ((r = json_int(e, t->full, v, 0, UINT32_MAX, &u)) != XR_OK)
+			return r;
+		return f->type == FT(FIXED32) ? put_fixed(b, u, 4) :
+		    put_varint(b, u);
+	case FT(UINT64): case FT(FIXED64):
+		if ((r = json_int(e, t->full, v, 0, UINT64_MAX, &u)) != XR_OK)
+			return r;
+		return f->type == FT(FIXED64) ? put_fixed(b, u, 8) :
+		    put_varint(b, u);
+	case FT(BOOL):
+		if (!json_is_boolean(v))
+			return enc_err(e, t->full, "expected true or false, "
+			    "got %s", jtype(v));
+		return put_varint(b, json_is_true(v) ? 1 : 0);
+	case FT(FLOAT):
+		if ((r = json_float(e, t->full, v, true, &x)) != XR_OK)
+			return r;
+		fl = (float)x;
+		{
+			uint32_t w;
+
+			memcpy(&w, &fl, 4);
+			return put_fixed(b, w, 4);
+		}
+	case FT(DOUBLE):
+		if ((r = json_float(e, t->full, v, false, &x)) != XR_OK)
+			return r;
+		memcpy(&u, &x, 8);
+		return put_fixed(b, u, 8);
+	case FT(ENUM):
+		if (json_is_string(v)) {
+			const Google__Protobuf__EnumDescriptorProto *ep =
+			    f->en->ep;
+
+			for (size_t i = 0; i < ep->n_value; i++)
+				if (ep->value[i]->name != NULL &&
+				    strcmp(ep->value[i]->name,
+				    json_string_value(v)) == 0)
+					return put_varint(b, (uint64_t)(int64_t)
+					    ep->value[i]->number);
+			return enc_err(e, t->full, "\"%.40s\" is not a value of "
+			    "enum %s", json_string_value(v), f->en->full);
+		}
+		if ((r = json_int(e, t->full, v, INT32_MIN, INT32_MAX, &u)) !=
+		    XR_OK)
+			return r;
+		return put_varint(b, (uint64_t)(int64_t)(int32_t)u);
+	case FT(STRING):
+		if (!json_is_string(v))
+			return enc_err(e, t->full, "expected a string, got %s",
+			    jtype(v));
+		if ((r = put_varint(b, json_string_length(v))) != XR_OK)
+			return r;
+		return put(b, json_string_value(v), json_string_length(v));
+	case FT(BYTES): {
+		uint8_t *raw;
+		size_t n;
+
+		if (!json_is_string(v))
+			return enc_err(e, t->full, "expected a base64 string, "
+			    "got %s", jtype(v));
+		if ((r = xr__pbj_b64_decode(json_string_value(v),
+		    json_string_length(v), &raw, &n)) != XR_OK)
+			return r == XR_ERR_NOMEM ? r : enc_err(e, t->full,
+			    "not valid base64");
+		if ((r = put_varint(b, n)) == XR_OK)
+			r = put(b, raw, n);
+		free(raw);
+		return r;
+	}
+	case FT(MESSAGE): {
+		struct buf sub = { 0 };
+
+		if ((r = enc_msg(e, f->msg, v, &sub, depth + 1)) == XR_OK &&
+		    (r = put_varint(b, sub.n)) == XR_OK)
+			r = put(b, sub.p, sub.n);
+		free(sub.p);
+		return r;
+	}
+	default:
+		return enc_err(e, t->full, "field type %d is not supported",
+		    f->type);
+	}
+}
+
+static int
+wire_type(int type)
+{
+	switch (type) {
+	case FT(FIXED64): case FT(SFIXED64): case FT(DOUBLE):
+		return 1;
+	case FT(STRING): case FT(BYTES): case FT(MESSAGE):
+		return 2;
+	case FT(FIXED32): case FT(SFIXED32): case FT(FLOAT):
+		return 5;
+	default:
+		return 0;
+	}
+}
+
+/* A value at its proto3 default: not written for a field without
+ * presence. */
+static bool
+json_default(const struct xr__pbj_field *f, const json_t *v)
+{
+	switch (f->type) {
+	case FT(STRING): case FT(BYTES):
+		return json_is_string(v) && json_string_length(v) == 0;
+	case FT(BOOL):
+		return json_is_false(v);
+	case FT(ENUM):
+		if (json_is_string(v)) {
+			const char *n = xr__pbj_enum_name(f->en, 0);
+
+			return n != NULL && strcmp(n, json_string_value(v)) == 0;
+		}
+		/* FALLTHROUGH */
+	default:
+		if (json_is_number(v))
+			return json_number_value(v) == 0 &&
+			    !signbit(json_number_value(v));
+		return json_is_string(v) && strcmp(json_string_value(v), "0") ==
+		    0;
+	}
+}
+
+/* Field `f` of `t` with JSON value `v` (not null) into `out`. */
+static int
+enc_field(struct enc *e, const xr_pbjson_type *t,
+    const struct xr__pbj_field *f, const json_t *v, struct buf *out,
+    int depth)
+{
+	uint64_t tag = (uint64_t)f->number << 3;
+	size_t plen = strlen(e->path);
+	int r = XR_OK;
+
+	if ((r = xr__pbj_unsupported(f, t->full, e->d)) != XR_OK)
+		return r;
+	if (!f->repeated) {
+		if (!f->presence && json_default(f, v) &&
+		    f->type != FT(MESSAGE))
+			return XR_OK;
+		if ((r = put_varint(out, tag | (uint64_t)wire_type(f->type))) !=
+		    XR_OK)
+			return r;
+		return enc_value(e, t, f, v, out, depth);
+	}
+	if (!json_is_array(v))
+		return enc_err(e, t->full, "expected an array, got %s",
+		    jtype(v));
+	if (f->packed && json_array_size(v) > 0) {
+		struct buf pk = { 0 };
+
+		for (size_t i = 0; i < json_array_size(v) && r == XR_OK; i++) {
+			snprintf(e->path + plen, sizeof(e->path) - plen,
+			    "[%zu]", i);
+			r = enc_value(e, t, f, json_array_get(v, i), &pk,
+			    depth);
+		}
+		e->path[plen] = '\0';
+		if (r == XR_OK && (r = put_varint(out, tag | 2)) == XR_OK &&
+		    (r = put_varint(out, pk.n)) == XR_OK)
+			r = put(out, pk.p, pk.n);
+		free(pk.p);
+		return r;
+	}
+	for (size_t i = 0; i < json_array_size(v) && r == XR_OK; i++) {
+		const json_t *x = json_array_get(v, i);
+
+		snprintf(e->path + plen, sizeof(e->path) - plen, "[%zu]", i);
+		if (json_is_null(x))
+			r = enc_err(e, t->full, "null in an array");
+		else if ((r = put_varint(out, tag |
+		    (uint64_t)wire_type(f->type))) == XR_OK)
+			r = enc_value(e, t, f, x, out, depth);
+	}
+	if (r == XR_OK)
+		e->path[plen] = '\0';
+	return r;
+}
+
+static int
+enc_msg(struct enc *e, const xr_pbjson_type *t, const json_t *o,
+    struct buf *out, int depth)
+{
+	const char *key;
+	json_t *v;
+	size_t plen = strlen(e->path);
+	int r = XR_OK, *oneof_set = NULL;
+	const json_t **val = NULL;
+
+	if (depth > XR_PBJSON_MAX_DEPTH)
+		return enc_err(e, t->full, "nested deeper than %d",
+		    XR_PBJSON_MAX_DEPTH);
+	if (!json_is_object(o))
+		return plen == 0 ? xr_diag_set(e->d, XR_ERR_INVALID_ARG,
+		    "expected a JSON object for %s, got %s", t->full,
+		    jtype(o)) : enc_err(e, t->full, "expected an object, got "
+		    "%s", jtype(o));
+	if ((val = calloc(t->nf + 1, sizeof(*val))) == NULL ||
+	    (oneof_set = calloc(t->dp->n_oneof_decl + 1,
+	    sizeof(*oneof_set))) == NULL) {
+		r = xr_diag_set(e->d, XR_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* every key names a field, once; one member per oneof */
+	json_object_foreach((json_t *)(uintptr_t)o, key, v) {
+		size_t i;
+
+		for (i = 0; i < t->nf; i++)
+			if (strcmp(t->f[i].json, key) == 0 ||
+			    strcmp(t->f[i].name, key) == 0)
+				break;
+		if (i == t->nf) {
+			r = xr_diag_set(e->d, XR_ERR_INVALID_ARG, "unknown "
+			    "field \"%s%s%.60s\" in %s", e->path,
+			    plen > 0 ? "." : "", key, t->full);
+			goto out;
+		}
+		if (val[i] != NULL) {
+			r = xr_diag_set(e->d, XR_ERR_INVALID_ARG, "field "
+			    "\"%s%s%s\" of %s given twice", e->path,
+			    plen > 0 ? "." : "", t->f[i].json, t->full);
+			goto out;
+		}
+		if (json_is_null(v))
+			continue;
+		val[i] = v;
+		if (t->f[i].oneof < 0)
+			continue;
+		if (oneof_set[t->f[i].oneof] != 0) {
+			const struct xr__pbj_field *o1 =
+			    &t->f[oneof_set[t->f[i].oneof] - 1];
+
+			r = xr_diag_set(e->d, XR_ERR_INVALID_ARG, "fields "
+			    "\"%s\" and \"%s\" of %s are members of one oneof",
+			    o1->json, t->f[i].json, t->full);
+			goto out;
+		}
+		oneof_set[t->f[i].oneof] = (int)i + 1;
+	}
+	/* in field-number order */
+	for (size_t i = 0; i < t->nf && r == XR_OK; i++) {
+		if (val[i] == NULL)
+			continue;
+		snprintf(e->path + plen, sizeof(e->path) - plen, "%s%s",
+		    plen > 0 ? "." : "", t->f[i].json);
+		r = enc_field(e, t, &t->f[i], val[i], out, depth);
+		if (r == XR_OK)
+			e->path[plen] = '\0';
+	}
+ out:
+	free(val);
+	free(oneof_set);
+	return r;
+}
+
+int
+xr_pbjson_encode(const xr_pbjson *p, const xr_pbjson_type *t,
+    const char *json, size_t len, uint8_t **out, size_t *out_len, xr_diag *d)
+{
+	struct enc e = { p, d, "" };
+	struct buf b = { 0 };
+	json_error_t je;
+	json_t *root;
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((root = json_loadb(json, len, JSON_REJECT_DUPLICATES |
+	    JSON_ALLOW_NUL, &je)) == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "not valid JSON: %s "
+		    "(line %d, column %d)", je.text, je.line, je.column);
+	r = enc_msg(&e, t, root, &b, 1);
+	json_decref(root);
+	if (r == XR_OK && b.p == NULL && (b.p = malloc(1)) == NULL)
+		r = xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+	if (r != XR_OK) {
+		if (r == XR_ERR_NOMEM)
+			xr_diag_set(d, r, "out of memory");
+		free(b.p);
+		return r;
+	}
+	*out = b.p;
+	*out_len = b.n;
+	return XR_OK;
+}
