@@ -4,6 +4,7 @@ XR_DEB_PACKAGES=(
   gcc make cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler
   libnanopb-dev nanopb protobuf-compiler python3 python3-protobuf
+  libprotobuf-dev libprotoc-dev
   libmbedtls-dev libevent-dev libcmocka-dev libyaml-dev libjansson-dev
 )
 

@@ -1,4 +1,5 @@
-/* server/echo.c — echo.v1.Echo. */
+/* server/echo.c — echo.v1.Echo, on the code protoc-gen-execrpc generated
+ * (gen/protobuf-c/echo/v1/echo.xr.h). */
 #include "echo.h"
 
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "echo/v1/echo.pb-c.h"
+#include "echo/v1/echo.xr.h"
 #include "err.h"
 
 struct delayed {
@@ -24,7 +25,7 @@ reply_text(xr_call *call, const char *text)
 
 	resp.text = (char *)(uintptr_t)text;
 	resp.worker_pid = (uint64_t)getpid();
-	xr_call_reply(call, &resp.base);
+	echo_v1_Echo_Say_reply(call, &resp);
 }
 
 static void
@@ -55,10 +56,9 @@ delay_cancel(void *arg)
 	delayed_free(d);
 }
 
-void
-xr_echo_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+static void
+say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
 {
-	const Echo__V1__SayRequest *req = (const Echo__V1__SayRequest *)msg;
 	struct delayed *d;
 	struct timeval tv;
 
@@ -85,12 +85,18 @@ xr_echo_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
 	xr_call_on_cancel(call, delay_cancel, d);
 }
 
+void
+xr_echo_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	say(call, (const Echo__V1__SayRequest *)msg, arg);
+}
+
 int
 xr_echo_register(xr_registry *reg)
 {
-	static const xr_handler_fn fns[] = { xr_echo_say };
+	static const echo_v1_Echo_handlers h = { .Say = say };
 
-	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
+	return echo_v1_Echo_register(reg, &h, NULL, NULL);
 }
 
 int

@@ -10,11 +10,13 @@
 #include "module.h"
 #include "registry.h"
 
-/* The handler of echo.v1.Echo/Say (for services that wrap it, e.g. to
- * count calls); `arg` is unused. */
+/* The handler of echo.v1.Echo/Say for services that wrap it (e.g. to
+ * count calls): `req` is an echo.v1.SayRequest; `arg` is unused. */
 void xr_echo_say(xr_call *call, const ProtobufCMessage *req, void *arg);
 
-/* Register echo.v1.Echo on `reg`. Returns XR_OK or an xr_err. */
+/* Register echo.v1.Echo on `reg` (echo_v1_Echo_register(): the limits of
+ * proto/echo/v1/echo.options: text up to 4095 bytes). Returns XR_OK or an
+ * xr_err. */
 int xr_echo_register(xr_registry *reg);
 
 /* echo.v1.Echo as a service module (module.h): add() registers it with

@@ -1,6 +1,7 @@
 /* server/registry.c — method table, dispatch, call lifetime. */
 #include "registry.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,10 @@ struct method {
 	char name[METHOD_NAME_MAX];
 	const ProtobufCMessageDescriptor *in, *out;
 	xr_handler_fn fn;
+	xr_any_fn typed;
 	void *arg;
+	uint32_t max_req, max_resp;	/* bytes, or XR_SIZE_UNLIMITED */
+	const xr_bounds *req_bounds, *resp_bounds;	/* or NULL */
 };
 
 struct xr_registry {
@@ -95,39 +99,84 @@ find(const xr_registry *r, const char *name)
 	return xr_hmap_find(&r->methods, name, strlen(name));
 }
 
+/* "pkg.Service/Method": one '/', something on both sides. */
+static int
+name_ok(const char *name)
+{
+	const char *slash = strchr(name, '/');
+
+	return slash != NULL && slash != name && slash[1] != '\0' &&
+	    strchr(slash + 1, '/') == NULL;
+}
+
+static int
+method_new(const xr_method_def *def, void *arg, struct method **out,
+    xr_diag *d)
+{
+	struct method *m;
+	size_t n;
+
+	*out = NULL;
+	if (def->name == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "a method without "
+		    "a name");
+	n = strlen(def->name);
+	if (n >= METHOD_NAME_MAX || !name_ok(def->name))
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "%.*s: not a full "
+		    "method name (\"pkg.Service/Method\", under %d bytes)",
+		    METHOD_NAME_MAX, def->name, METHOD_NAME_MAX);
+	if (def->fn == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "%s: no handler",
+		    def->name);
+	if (def->input == NULL || def->output == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "%s: no message "
+		    "descriptor", def->name);
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "%s: out of memory",
+		    def->name);
+	memcpy(m->name, def->name, n + 1);
+	m->in = def->input;
+	m->out = def->output;
+	m->fn = def->fn;
+	m->typed = def->typed;
+	m->arg = arg;
+	m->max_req = def->max_req;
+	m->max_resp = def->max_resp;
+	m->req_bounds = def->req_bounds;
+	m->resp_bounds = def->resp_bounds;
+	*out = m;
+	return XR_OK;
+}
+
 int
-xr_registry_add(xr_registry *r, const ProtobufCServiceDescriptor *sd,
-    const xr_handler_fn *handlers, void *svc_arg)
+xr_registry_add_methods(xr_registry *r, const xr_method_def *defs, size_t n,
+    void *arg, xr_diag *d)
 {
 	struct method *m = NULL;
-	unsigned i, added = 0;
+	size_t i, added = 0;
 	int ret = XR_OK;
 
-	if (sd == NULL || handlers == NULL)
-		return XR_ERR_INVALID_ARG;
-	for (i = 0; i < sd->n_methods; i++) {
-		int n;
-
-		if ((m = calloc(1, sizeof(*m))) == NULL) {
-			ret = XR_ERR_NOMEM;
+	if (r == NULL || (defs == NULL && n > 0))
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "no registry or "
+		    "no methods");
+	for (i = 0; i < n; i++) {
+		if ((ret = method_new(&defs[i], arg, &m, d)) != XR_OK)
 			goto fail;
-		}
-		n = snprintf(m->name, sizeof(m->name), "%s/%s", sd->name,
-		    sd->methods[i].name);
-		if (n < 0 || (size_t)n >= sizeof(m->name) ||
-		    handlers[i] == NULL) {
-			ret = XR_ERR_INVALID_ARG;
-			goto fail;
-		}
-		m->in = sd->methods[i].input;
-		m->out = sd->methods[i].output;
-		m->fn = handlers[i];
-		m->arg = svc_arg;
-		/* a name registered before: INVALID_ARG; the bound: NO_SPACE */
-		if ((ret = xr_hmap_insert(&r->methods, m->name, (size_t)n,
-		    m)) != XR_OK) {
+		if ((ret = xr_hmap_insert(&r->methods, m->name,
+		    strlen(m->name), m)) != XR_OK) {
+			/* a name registered before: INVALID_ARG; the bound:
+			 * NO_SPACE */
 			if (ret == XR_ERR_NO_SPACE)
-				ret = XR_ERR_INVALID_ARG;
+				xr_diag_set(d, XR_ERR_INVALID_ARG, "%s: over %d "
+				    "methods in all", m->name,
+				    REGISTRY_MAX_METHODS);
+			else if (ret == XR_ERR_NOMEM)
+				xr_diag_set(d, ret, "%s: out of memory",
+				    m->name);
+			else
+				xr_diag_set(d, XR_ERR_INVALID_ARG, "%s: "
+				    "registered before", m->name);
+			ret = ret == XR_ERR_NOMEM ? ret : XR_ERR_INVALID_ARG;
 			goto fail;
 		}
 		m = NULL;
@@ -137,13 +186,64 @@ xr_registry_add(xr_registry *r, const ProtobufCServiceDescriptor *sd,
  fail:
 	free(m);
 	/* nothing is registered on error: take this call's methods out */
-	while (added-- > 0) {
-		char name[METHOD_NAME_MAX];
-		int n = snprintf(name, sizeof(name), "%s/%s", sd->name,
-		    sd->methods[added].name);
+	while (added-- > 0)
+		free(xr_hmap_remove(&r->methods, defs[added].name,
+		    strlen(defs[added].name)));
+	return ret;
+}
 
-		free(xr_hmap_remove(&r->methods, name, (size_t)n));
+int
+xr_registry_add_method(xr_registry *r, const char *name,
+    const ProtobufCMessageDescriptor *input,
+    const ProtobufCMessageDescriptor *output, xr_handler_fn fn, void *arg,
+    uint32_t max_req, uint32_t max_resp, xr_diag *d)
+{
+	xr_method_def def = {
+		.name = name, .input = input, .output = output, .fn = fn,
+		.max_req = max_req, .max_resp = max_resp,
+	};
+
+	return xr_registry_add_methods(r, &def, 1, arg, d);
+}
+
+int
+xr_registry_add(xr_registry *r, const ProtobufCServiceDescriptor *sd,
+    const xr_handler_fn *handlers, void *svc_arg)
+{
+	xr_method_def *defs;
+	char (*names)[METHOD_NAME_MAX];
+	unsigned i;
+	int ret = XR_OK;
+
+	if (r == NULL || sd == NULL || handlers == NULL)
+		return XR_ERR_INVALID_ARG;
+	if (sd->n_methods == 0)
+		return XR_OK;
+	defs = calloc(sd->n_methods, sizeof(*defs));
+	names = calloc(sd->n_methods, sizeof(*names));
+	if (defs == NULL || names == NULL) {
+		ret = XR_ERR_NOMEM;
+		goto out;
 	}
+	for (i = 0; i < sd->n_methods; i++) {
+		int n = snprintf(names[i], sizeof(names[i]), "%s/%s",
+		    sd->name, sd->methods[i].name);
+
+		if (n < 0 || (size_t)n >= sizeof(names[i])) {
+			ret = XR_ERR_INVALID_ARG;
+			goto out;
+		}
+		defs[i].name = names[i];
+		defs[i].input = sd->methods[i].input;
+		defs[i].output = sd->methods[i].output;
+		defs[i].fn = handlers[i];
+		defs[i].max_req = XR_SIZE_UNLIMITED;
+		defs[i].max_resp = XR_SIZE_UNLIMITED;
+	}
+	ret = xr_registry_add_methods(r, defs, sd->n_methods, svc_arg, NULL);
+ out:
+	free(names);
+	free(defs);
 	return ret;
 }
 
@@ -240,10 +340,32 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 		    "unknown method", NULL, 0);
 		return NULL;
 	}
+	if (m->max_req != XR_SIZE_UNLIMITED && req_len > m->max_req) {
+		char why[STATUS_MSG_MAX];
+
+		snprintf(why, sizeof(why), "request is %zu bytes, over the "
+		    "%u-byte limit of %s", req_len, m->max_req, m->name);
+		complete(owner, call_id, XR_STATUS_RESOURCE_EXHAUSTED, why,
+		    NULL, 0);
+		return NULL;
+	}
 	if ((msg = protobuf_c_message_unpack(m->in, NULL, req_len, req)) == NULL) {
 		complete(owner, call_id, XR_STATUS_INVALID_ARGUMENT,
 		    "request does not decode as the method's input", NULL, 0);
 		return NULL;
+	}
+	if (m->req_bounds != NULL) {
+		char why[STATUS_MSG_MAX];
+		/* the name is under METHOD_NAME_MAX: room is left */
+		int n = snprintf(why, sizeof(why), "%s request: ", m->name);
+
+		if (xr_bounds_check(msg, m->req_bounds, why + n,
+		    sizeof(why) - (size_t)n) != XR_OK) {
+			protobuf_c_message_free_unpacked(msg, NULL);
+			complete(owner, call_id, XR_STATUS_INVALID_ARGUMENT,
+			    why, NULL, 0);
+			return NULL;
+		}
 	}
 	if ((c = call_alloc(r)) == NULL) {
 		protobuf_c_message_free_unpacked(msg, NULL);
@@ -321,6 +443,23 @@ xr_call_reply(xr_call *c, const ProtobufCMessage *resp)
 		return call_finish(c, XR_STATUS_INTERNAL,
 		    "handler replied with the wrong message type", NULL, 0);
 	len = protobuf_c_message_get_packed_size(resp);
+	if (c->m->max_resp != XR_SIZE_UNLIMITED && len > c->m->max_resp) {
+		char why[STATUS_MSG_MAX];
+
+		snprintf(why, sizeof(why), "response is %zu bytes, over the "
+		    "%u-byte limit of %s", len, c->m->max_resp, c->m->name);
+		return call_finish(c, XR_STATUS_RESOURCE_EXHAUSTED, why, NULL,
+		    0);
+	}
+	if (c->m->resp_bounds != NULL) {
+		char why[STATUS_MSG_MAX];
+		int n = snprintf(why, sizeof(why), "%s response: ",
+		    c->m->name);
+
+		if (xr_bounds_check(resp, c->m->resp_bounds, why + n,
+		    sizeof(why) - (size_t)n) != XR_OK)
+			return call_finish(c, XR_STATUS_INTERNAL, why, NULL, 0);
+	}
 	if (len > r->scratch_cap) {
 		size_t cap = r->scratch_cap ? r->scratch_cap : 4096;
 		uint8_t *nb;
@@ -371,6 +510,12 @@ const char *
 xr_call_method(const xr_call *c)
 {
 	return c->m->name;
+}
+
+xr_any_fn
+xr_call_typed_handler(const xr_call *c)
+{
+	return c->m->typed;
 }
 
 /* --- the memory transport target --- */

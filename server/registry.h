@@ -2,11 +2,27 @@
  * server/registry.h — services registered by full method name, and the call
  * object handlers complete.
  *
- * A service is declared once from its proto: protobuf-c's generated
- * ProtobufCServiceDescriptor gives the method names and the input/output
- * message descriptors; the service supplies one handler per method, in the
- * descriptor's order. Lookup is one hash probe on the full name
- * ("echo.v1.Echo/Say"); nothing parses names on the hot path.
+ * Methods are added by full name ("kv.v1.Kv/Put") with their input/output
+ * message descriptors, a handler and the encoded-size limits of request and
+ * response. protoc-gen-execrpc generates, per service, a struct of typed
+ * handlers named after the methods and a registration function that fills
+ * xr_method_def rows from it (xr_registry_add_methods()): a handler is bound
+ * by its method's name, never by position. xr_registry_add() (one handler
+ * per method of a protobuf-c service descriptor, in the descriptor's order)
+ * remains for the code not converted yet. Lookup is one hash probe on the
+ * full name; nothing parses names on the hot path.
+ *
+ * Limits: a method's max_req / max_resp (bytes, or XR_SIZE_UNLIMITED) are the encoded
+ * bounds its clients' nanopb structs imply. A request over max_req is
+ * refused before it is decoded, and a response over max_resp is not sent:
+ * both complete with RESOURCE_EXHAUSTED, gRPC's status for a message larger
+ * than the configured limit in either direction, and a message naming both
+ * sizes ("request is 4166 bytes, over the 4165-byte limit of kv.v1.Kv/Put").
+ * A method's per-field bounds (server/bounds.h: what a nanopb peer can
+ * decode) are checked too: a request field out of bounds is the client's
+ * error, INVALID_ARGUMENT ("kv.v1.Kv/Put request: field
+ * kv.v1.PutRequest.key is 100 bytes, over its declared 64"); a response
+ * field out of bounds is the handler's, INTERNAL, and is not sent.
  *
  * Calls are started by a transport (a tcp_local connection, or the memory
  * target) with xr_dispatch_start() and finish in one of two ways:
@@ -28,7 +44,9 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "bounds.h"
 #include "dispatch.h"
+#include "err.h"
 
 struct event_base;
 
@@ -47,8 +65,52 @@ xr_registry *xr_registry_new(struct event_base *base);
  * NULL is a no-op. */
 void xr_registry_free(xr_registry *r);
 
+/* Any function pointer type, for a typed handler carried through the
+ * registry untyped (cast back to its own type before it is called). */
+typedef void (*xr_any_fn)(void);
+
+/*
+ * One method to register. `name` is the full name "pkg.Service/Method"
+ * (copied; under 160 bytes); `input`/`output` the protobuf-c descriptors of
+ * its messages (static storage). `fn` runs for each call; `typed` (may be
+ * NULL) is handed back to `fn` by xr_call_typed_handler(): generated code
+ * sets `fn` to a per-method trampoline and `typed` to the user's typed
+ * handler. `max_req` / `max_resp`: encoded-size limits in bytes (0: only
+ * an empty message), or XR_SIZE_UNLIMITED. `req_bounds` / `resp_bounds`:
+ * per-field bounds of the input / output message (static storage), or NULL.
+ */
+#define XR_SIZE_UNLIMITED UINT32_MAX
+
+typedef struct xr_method_def {
+	const char *name;
+	const ProtobufCMessageDescriptor *input, *output;
+	xr_handler_fn fn;
+	xr_any_fn typed;
+	uint32_t max_req, max_resp;
+	const xr_bounds *req_bounds, *resp_bounds;
+} xr_method_def;
+
+/*
+ * Register the `n` methods of `defs`, all with `arg`, all or none. Returns
+ * XR_OK, XR_ERR_INVALID_ARG (a NULL handler or descriptor, a name not of
+ * the form "pkg.Service/Method" or of 160 bytes or more, a name registered
+ * before, over 4096 methods in all) or XR_ERR_NOMEM; on error `d` (may be
+ * NULL) names the method and the reason, and nothing is registered.
+ */
+int xr_registry_add_methods(xr_registry *r, const xr_method_def *defs,
+    size_t n, void *arg, xr_diag *d);
+
+/* Register one method: xr_registry_add_methods() of one row without a
+ * typed handler. Returns as that. */
+int xr_registry_add_method(xr_registry *r, const char *name,
+    const ProtobufCMessageDescriptor *input,
+    const ProtobufCMessageDescriptor *output, xr_handler_fn fn, void *arg,
+    uint32_t max_req, uint32_t max_resp, xr_diag *d);
+
 /*
  * Register every method of service `sd`: handlers[i] serves sd->methods[i].
+ * No size limits (XR_SIZE_UNLIMITED; the transport's max_payload_bytes still
+ * applies).
  * Returns XR_OK, XR_ERR_INVALID_ARG (a NULL handler, a name registered
  * before, a full name of 160 bytes or more, over 4096 methods in all) or
  * XR_ERR_NOMEM. Nothing is registered on error.
@@ -73,7 +135,9 @@ typedef void (*xr_complete_fn)(void *owner, uint64_t call_id, int code,
 /*
  * Start `method` with request payload bytes (read during this call only).
  * `timeout_ms` 0 = no deadline. Unknown method -> UNIMPLEMENTED; a payload
- * that does not decode -> INVALID_ARGUMENT; both complete synchronously.
+ * over the method's max_req -> RESOURCE_EXHAUSTED; a payload that does not
+ * decode, or breaks the method's request bounds -> INVALID_ARGUMENT; these
+ * complete synchronously.
  * Returns the call handle while it is in flight, or NULL if `complete` has
  * already run (synchronously).
  */
@@ -92,8 +156,11 @@ xr_local_target xr_registry_local_target(xr_registry *r);
 /* --- what handlers use --- */
 
 /* Finish with OK and `resp` (serialized here; the handler keeps ownership of
- * `resp`). Returns XR_OK, or XR_ERR_CLOSED if the call had been cancelled
- * (the reply was dropped). Either way the handler is done with `c`. */
+ * `resp`). A response of another message type, or one that breaks the
+ * method's response bounds, finishes the call with INTERNAL; one over the
+ * method's max_resp with RESOURCE_EXHAUSTED.
+ * Returns XR_OK, or XR_ERR_CLOSED if the call had been cancelled (the reply
+ * was dropped). Either way the handler is done with `c`. */
 int xr_call_reply(xr_call *c, const ProtobufCMessage *resp);
 
 /* Finish with a non-OK status `code` and `msg` (copied; never key material
@@ -112,5 +179,9 @@ struct event_base *xr_call_base(const xr_call *c);
 
 /* The full method name. */
 const char *xr_call_method(const xr_call *c);
+
+/* The `typed` handler the call's method was registered with (NULL if
+ * none): for generated trampolines, which cast it back to its type. */
+xr_any_fn xr_call_typed_handler(const xr_call *c);
 
 #endif /* XR_REGISTRY_H */

@@ -15,7 +15,7 @@
 
 #include <event2/listener.h>
 
-#include "execrpc/v1/lifecycle.pb-c.h"
+#include "execrpc/v1/lifecycle.xr.h"
 #include "frame.h"
 
 #define SERVER_KINDS (XR_KIND_BIT(XR_KIND_HELLO) | XR_KIND_BIT(XR_KIND_REQUEST) | \
@@ -80,10 +80,11 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 	}
 }
 
-/* ---------- the built-in Endpoint/Stats method ---------- */
+/* ---------- the built-in Endpoint/Stats method (generated binding:
+ * gen/protobuf-c/execrpc/v1/lifecycle.xr.h) ---------- */
 
 static void
-stats_handler(xr_call *call, const ProtobufCMessage *req, void *arg)
+stats_handler(xr_call *call, const Execrpc__V1__StatsRequest *req, void *arg)
 {
 	xr_server *s = arg;
 	Execrpc__V1__WorkerStatus ws = EXECRPC__V1__WORKER_STATUS__INIT;
@@ -100,7 +101,7 @@ stats_handler(xr_call *call, const ProtobufCMessage *req, void *arg)
 	ws.rejects_by_kind = s->rx.counters.rejects;
 	ws.stats = EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED;
 	ws.last_exit_status = -1;
-	xr_call_reply(call, &ws.base);
+	execrpc_v1_Endpoint_Stats_reply(call, &ws);
 }
 
 /* ---------- public ---------- */
@@ -135,7 +136,9 @@ xr_server *
 xr_server_new(struct event_base *base, const xr_server_opts *opts,
     const xr_keyset *ks, xr_registry *reg, xr_diag *d)
 {
-	static const xr_handler_fn stats_fns[] = { stats_handler };
+	static const execrpc_v1_Endpoint_handlers stats = {
+		.Stats = stats_handler,
+	};
 	xr_server *s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -174,9 +177,8 @@ xr_server_new(struct event_base *base, const xr_server_opts *opts,
 	s->rx.max_body = xr_frame_max_body(s->o.max_payload_bytes);
 	s->rx.nonces = s->nonces;
 	event_assign(&s->backoff_ev, base, -1, 0, backoff_cb, s);
-	if (!xr_registry_has(reg, "execrpc.v1.Endpoint/Stats") &&
-	    xr_registry_add(reg, &execrpc__v1__endpoint__descriptor, stats_fns,
-	    s) != XR_OK) {
+	if (!xr_registry_has(reg, execrpc_v1_Endpoint_Stats_METHOD) &&
+	    execrpc_v1_Endpoint_register(reg, &stats, s, NULL) != XR_OK) {
 		xr_diag_set(d, XR_ERR_INTERNAL, "server: cannot register stats");
 		goto fail;
 	}

@@ -1,4 +1,5 @@
-/* apps/fundload/service.c — fundload.v1.FundLoad/Decide. */
+/* apps/fundload/service.c — fundload.v1.FundLoad/Decide, on the code
+ * protoc-gen-execrpc generated (gen/protobuf-c/fundload/v1/fundload.xr.h). */
 #include "service.h"
 
 #include <stdlib.h>
@@ -6,7 +7,7 @@
 
 #include "dispatch.h"
 #include "err.h"
-#include "fundload/v1/fundload.pb-c.h"
+#include "fundload/v1/fundload.xr.h"
 #include "appcfg.h"
 #include "rules.h"
 
@@ -18,10 +19,8 @@ struct fl_service {
 static struct fl_service *services;	/* every registration, for free_all */
 
 static void
-decide(xr_call *call, const ProtobufCMessage *msg, void *arg)
+decide(xr_call *call, const Fundload__V1__LoadRequest *req, void *arg)
 {
-	const Fundload__V1__LoadRequest *req =
-	    (const Fundload__V1__LoadRequest *)msg;
 	Fundload__V1__Decision resp = FUNDLOAD__V1__DECISION__INIT;
 	struct fl_service *svc = arg;
 	xr_fl_decision dec;
@@ -59,13 +58,13 @@ decide(xr_call *call, const ProtobufCMessage *msg, void *arg)
 	resp.prime_slot_consumed = dec.prime_slot_consumed;
 	resp.reason = (Fundload__V1__Reason)dec.reason;
 	resp.day = dec.day;
-	xr_call_reply(call, &resp.base);
+	fundload_v1_FundLoad_Decide_reply(call, &resp);
 }
 
 int
 xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx)
 {
-	static const xr_handler_fn fns[] = { decide };
+	static const fundload_v1_FundLoad_handlers h = { .Decide = decide };
 	struct fl_service *svc;
 	int r;
 
@@ -74,8 +73,7 @@ xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx)
 		free(svc);
 		return XR_ERR_NOMEM;
 	}
-	if ((r = xr_registry_add(reg, &fundload__v1__fund_load__descriptor,
-	    fns, svc)) != XR_OK) {
+	if ((r = fundload_v1_FundLoad_register(reg, &h, svc, NULL)) != XR_OK) {
 		xr_fl_rules_free(svc->rules);
 		free(svc);
 		return r;

@@ -23,7 +23,7 @@
  * The xr_service_module add(): register FundLoad on `reg` with a new empty
  * state for the rules of ctx->app (apps.fundload, checked by
  * xr_fl_app_check(); NULL: baseline). Returns XR_OK, XR_ERR_NOMEM, or
- * xr_registry_add()'s error. The state lives until
+ * fundload_v1_FundLoad_register()'s error. The state lives until
  * xr_fl_service_free_all().
  *
  * Decide answers fundload.v1.Decision, or fails with INVALID_ARGUMENT (an

@@ -220,6 +220,17 @@ def check_echo(port, keys, text):
         need(got == text, f"echoed {len(got)} chars, sent {len(text)}")
 
 
+def check_echo_refused(port, keys, text, code, message):
+    # echo.v1.Echo's limits come from proto/echo/v1/echo.options (text up
+    # to 4095 bytes, what a nanopb client can hold): past them, refused
+    with Conn(port, keys) as c:
+        c.hello()
+        env, _ = c.call("echo.v1.Echo/Say", echo_pb2.SayRequest(text=text))
+        need(env.status.code == code and env.status.message == message,
+             f"status {env.status.code} ({env.status.message!r}), want {code} ({message!r})")
+        need(not env.payload, "error RESPONSE carries a payload")
+
+
 def check_unknown_method(port, keys):
     with Conn(port, keys) as c:
         c.hello()
@@ -318,7 +329,15 @@ def main():
                 keys = derive_keys(f.read())
             rep.run("echo: unicode text", check_echo, port, keys,
                     "héllo wörld ✓ 日本語 🚀")
-            rep.run("echo: 10000-byte text", check_echo, port, keys, "abcdefghij" * 1000)
+            rep.run("echo: 4095-byte text (the declared bound)", check_echo, port, keys,
+                    "abcdefghij" * 409 + "abcde")
+            rep.run("echo: 4096-byte text is INVALID_ARGUMENT", check_echo_refused,
+                    port, keys, "x" * 4096, pb.STATUS_INVALID_ARGUMENT,
+                    "echo.v1.Echo/Say request: field echo.v1.SayRequest.text "
+                    "is 4096 bytes, over its declared 4095")
+            rep.run("echo: 10000-byte text is RESOURCE_EXHAUSTED", check_echo_refused,
+                    port, keys, "abcdefghij" * 1000, pb.STATUS_RESOURCE_EXHAUSTED,
+                    "request is 10003 bytes, over the 4110-byte limit of echo.v1.Echo/Say")
             rep.run("SEC-IPC-02 flipped tag bit closes, no RESPONSE", check_bad_tag, port, keys)
             rep.run("SEC-IPC-04 replayed REQUEST closes (same and fresh connection)",
                     check_replay, port, keys)

@@ -1,6 +1,6 @@
 /* tests/server/test_registry.c — server/registry.c's method table: lookup
- * by full name, refusals that register nothing, many methods, and dispatch
- * of an unknown and a known method. */
+ * by full name, refusals that register nothing, many methods, dispatch of
+ * an unknown and a known method, methods added by name with their limits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,7 +159,7 @@ test_many_methods(void **state)
 
 struct done {
 	int n, code;
-	char msg[64];
+	char msg[256];
 	char text[64];
 };
 
@@ -218,6 +218,128 @@ test_dispatch(void **state)
 	event_base_free(b);
 }
 
+/* xr_registry_add_method(s): a name of the form "pkg.Service/Method"; a
+ * handler and both descriptors; each refusal names the method and
+ * registers nothing of the batch. */
+static void
+test_add_method_refusals(void **state)
+{
+	static const char *const bad_names[] = {
+		"NoSlash", "/m", "s.v1.S/", "s.v1.S/a/b",
+	};
+	const ProtobufCMessageDescriptor *in = &echo__v1__say_request__descriptor;
+	const ProtobufCMessageDescriptor *out = &echo__v1__say_response__descriptor;
+	struct event_base *b = event_base_new();
+	xr_registry *r = xr_registry_new(b);
+	xr_method_def defs[3];
+	xr_diag d = { 0 };
+	int calls = 0;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		char want[256];
+
+		assert_int_equal(xr_registry_add_method(r, bad_names[i], in, out,
+		    h_say, &calls, 10, 10, &d), XR_ERR_INVALID_ARG);
+		snprintf(want, sizeof(want), "%s: not a full method name "
+		    "(\"pkg.Service/Method\", under 160 bytes)", bad_names[i]);
+		assert_string_equal(d.reason, want);
+	}
+	assert_int_equal(xr_registry_add_method(r, "s.v1.S/M", in, out, NULL,
+	    &calls, 10, 10, &d), XR_ERR_INVALID_ARG);
+	assert_string_equal(d.reason, "s.v1.S/M: no handler");
+	assert_int_equal(xr_registry_add_method(r, "s.v1.S/M", NULL, out, h_say,
+	    &calls, 10, 10, &d), XR_ERR_INVALID_ARG);
+	assert_string_equal(d.reason, "s.v1.S/M: no message descriptor");
+	assert_int_equal(xr_registry_count(r), 0);
+
+	/* a batch: the third row repeats the first: none of it stays */
+	memset(defs, 0, sizeof(defs));
+	defs[0].name = "s.v1.S/A";
+	defs[1].name = "s.v1.S/B";
+	defs[2].name = "s.v1.S/A";
+	for (i = 0; i < 3; i++) {
+		defs[i].input = in;
+		defs[i].output = out;
+		defs[i].fn = h_say;
+		defs[i].max_req = defs[i].max_resp = XR_SIZE_UNLIMITED;
+	}
+	assert_int_equal(xr_registry_add_methods(r, defs, 3, &calls, &d),
+	    XR_ERR_INVALID_ARG);
+	assert_string_equal(d.reason, "s.v1.S/A: registered before");
+	assert_int_equal(xr_registry_count(r), 0);
+	assert_int_equal(xr_registry_add_methods(r, defs, 2, &calls, &d),
+	    XR_OK);
+	assert_int_equal(xr_registry_count(r), 2);
+	assert_int_equal(xr_registry_has(r, "s.v1.S/B"), 1);
+	xr_registry_free(r);
+	event_base_free(b);
+}
+
+/* A method's limits: a request over max_req is refused before decoding
+ * and its handler does not run; a response over max_resp is not sent;
+ * both RESOURCE_EXHAUSTED naming both sizes. 0 is a limit (only an empty
+ * message), XR_SIZE_UNLIMITED none. */
+static void
+test_method_limits(void **state)
+{
+	const ProtobufCMessageDescriptor *in = &echo__v1__say_request__descriptor;
+	const ProtobufCMessageDescriptor *out = &echo__v1__say_response__descriptor;
+	struct event_base *b = event_base_new();
+	xr_registry *r = xr_registry_new(b);
+	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
+	uint8_t buf[64];
+	size_t len;
+	struct done d = { 0 };
+	int calls = 0;
+
+	(void)state;
+	req.text = "hello";			/* 7 bytes; SayResponse 9+ */
+	len = echo__v1__say_request__pack(&req, buf);
+	assert_int_equal(len, 7);
+	assert_int_equal(xr_registry_add_method(r, "l.v1.L/Req6", in, out,
+	    h_say, &calls, 6, XR_SIZE_UNLIMITED, NULL), XR_OK);
+	assert_int_equal(xr_registry_add_method(r, "l.v1.L/Req7", in, out,
+	    h_say, &calls, 7, XR_SIZE_UNLIMITED, NULL), XR_OK);
+	assert_int_equal(xr_registry_add_method(r, "l.v1.L/Resp8", in, out,
+	    h_say, &calls, XR_SIZE_UNLIMITED, 8, NULL), XR_OK);
+	assert_int_equal(xr_registry_add_method(r, "l.v1.L/Zero", in, out,
+	    h_say, &calls, 0, XR_SIZE_UNLIMITED, NULL), XR_OK);
+
+	assert_null(xr_dispatch_start(r, "l.v1.L/Req6", buf, len, 0,
+	    on_complete, &d, 77));
+	assert_int_equal(d.code, XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_string_equal(d.msg, "request is 7 bytes, over the 6-byte limit "
+	    "of l.v1.L/Req6");
+	assert_int_equal(calls, 0);
+	assert_null(xr_dispatch_start(r, "l.v1.L/Req7", buf, len, 0,
+	    on_complete, &d, 77));
+	assert_int_equal(d.code, XR_STATUS_OK);
+	assert_string_equal(d.text, "hello");
+	assert_int_equal(calls, 1);
+	/* the handler runs; its reply (text + worker_pid) is over 8 bytes */
+	assert_null(xr_dispatch_start(r, "l.v1.L/Resp8", buf, len, 0,
+	    on_complete, &d, 77));
+	assert_int_equal(calls, 2);
+	assert_int_equal(d.code, XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_true(strncmp(d.msg, "response is ", 12) == 0);
+	assert_non_null(strstr(d.msg, " bytes, over the 8-byte limit of "
+	    "l.v1.L/Resp8"));
+	/* limit 0: the empty request passes, any byte does not */
+	assert_null(xr_dispatch_start(r, "l.v1.L/Zero", buf, 0, 0,
+	    on_complete, &d, 77));
+	assert_int_equal(d.code, XR_STATUS_OK);
+	assert_null(xr_dispatch_start(r, "l.v1.L/Zero", buf, len, 0,
+	    on_complete, &d, 77));
+	assert_int_equal(d.code, XR_STATUS_RESOURCE_EXHAUSTED);
+	assert_string_equal(d.msg, "request is 7 bytes, over the 0-byte limit "
+	    "of l.v1.L/Zero");
+	assert_int_equal(calls, 3);
+	xr_registry_free(r);
+	event_base_free(b);
+}
+
 int
 main(void)
 {
@@ -226,6 +348,8 @@ main(void)
 		cmocka_unit_test(test_refusals_register_nothing),
 		cmocka_unit_test(test_many_methods),
 		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_add_method_refusals),
+		cmocka_unit_test(test_method_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
