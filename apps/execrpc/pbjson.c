@@ -399,7 +399,7 @@ struct buf {
 struct enc {
 	const xr_pbjson *p;
 	xr_diag *d;
-	char path[256];		/* the field path, for messages */
+	char path[4096];	/* the field path, for messages */
 };
 
 static int
@@ -458,11 +458,15 @@ enc_err(struct enc *e, const char *owner, const char *fmt, ...)
 	char what[160];
 	va_list ap;
 
+	size_t pl = strlen(e->path);
+
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return xr_diag_set(e->d, XR_ERR_INVALID_ARG, "field \"%s\" of %s: %s",
-	    e->path, owner, what);
+	/* a long path: its end, which names the field */
+	return xr_diag_set(e->d, XR_ERR_INVALID_ARG, "field \"%s%s\" of %s: "
+	    "%s", pl > 80 ? "..." : "", pl > 80 ? e->path + pl - 77 : e->path,
+	    owner, what);
 }
 
 static const char *
@@ -516,10 +520,16 @@ json_int(struct enc *e, const char *owner, const json_t *v, int64_t lo,
 			return enc_err(e, owner, "\"%.40s\" is not an integer",
 			    s);
 		for (; *q != '\0'; q++) {
-			if (*q < '0' || *q > '9' || acc > (UINT64_MAX - 9) / 10)
+			uint64_t dig = (uint64_t)(*q - '0');
+
+			if (*q < '0' || *q > '9')
 				return enc_err(e, owner, "\"%.40s\" is not an "
-				    "integer in range", s);
-			acc = acc * 10 + (uint64_t)(*q - '0');
+				    "integer", s);
+			if (acc > UINT64_MAX / 10 || (acc == UINT64_MAX / 10 &&
+			    dig > UINT64_MAX % 10))
+				return enc_err(e, owner, "\"%.40s\" is out of "
+				    "range", s);
+			acc = acc * 10 + dig;
 		}
 		if (neg ? (lo >= 0 || acc > (uint64_t)-(lo + 1) + 1) :
 		    acc > hi)
@@ -662,6 +672,9 @@ enc_value(struct enc *e, const xr_pbjson_type *t,
 	case FT(MESSAGE): {
 		struct buf sub = { 0 };
 
+		if (!json_is_object(v))
+			return enc_err(e, t->full, "expected an object, got %s",
+			    jtype(v));
 		if ((r = enc_msg(e, f->msg, v, &sub, depth + 1)) == XR_OK &&
 		    (r = put_varint(b, sub.n)) == XR_OK)
 			r = put(b, sub.p, sub.n);
@@ -858,7 +871,7 @@ xr_pbjson_encode(const xr_pbjson *p, const xr_pbjson_type *t,
 
 	*out = NULL;
 	*out_len = 0;
-	if ((root = json_loadb(json, len, JSON_REJECT_DUPLICATES |
+	if ((root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
 	    JSON_ALLOW_NUL, &je)) == NULL)
 		return xr_diag_set(d, XR_ERR_INVALID_ARG, "not valid JSON: %s "
 		    "(line %d, column %d)", je.text, je.line, je.column);
