@@ -1,6 +1,7 @@
 /*
  * apps/execrpc/pbjson_dec.c — wire bytes -> JSON (xr_pbjson_decode), base64,
- * and the JSON writer (one line; numbers in their shortest form).
+ * and the JSON writer (one line; numbers in their shortest form). Shares
+ * pbjson_priv.h with pbjson_set.c and pbjson.c.
  *
  * The bytes come from a worker: every read is bounds-checked, every length
  * is checked against what is left, nesting is bounded, strings must be

@@ -1,6 +1,7 @@
 /*
- * apps/execrpc/pbjson_priv.h — what pbjson.c (the index, JSON -> wire) and
- * pbjson_dec.c (wire -> JSON) share. Not for other modules.
+ * apps/execrpc/pbjson_priv.h — what pbjson_set.c (the descriptor set
+ * index), pbjson.c (JSON -> wire) and pbjson_dec.c (wire -> JSON) share.
+ * Not for other modules.
  */
 #ifndef XR_PBJSON_PRIV_H
 #define XR_PBJSON_PRIV_H
