@@ -14,6 +14,7 @@
 
 #include "keys.h"
 #include "loop.h"
+#include "printable.h"
 
 void
 xr_channel_enter(xr_channel *ch)
@@ -61,26 +62,40 @@ channel_alloc(struct event_base *base, int kind)
 }
 
 xr_channel *
-xr_channel_new_tcp(struct event_base *base, const xr_channel_opts *opts,
-    const xr_keyset *ks, int *err)
+xr_channel_new_tcp_diag(struct event_base *base, const xr_channel_opts *opts,
+    const xr_keyset *ks, xr_diag *d)
 {
-	xr_channel *ch = NULL;
-	int r = XR_ERR_INVALID_ARG;
+	xr_channel *ch;
 
-	if (base == NULL || opts == NULL || ks == NULL)
-		goto out;
-	r = XR_ERR_NOMEM;
-	if ((ch = channel_alloc(base, XR_CH_TCP)) == NULL)
-		goto out;
-	if ((r = xr_tcp_open(ch, opts, ks)) != XR_OK) {
+	if (base == NULL || opts == NULL || ks == NULL) {
+		xr_diag_set(d, XR_ERR_INVALID_ARG, "tcp_local channel: %s is "
+		    "NULL", base == NULL ? "the event base" : opts == NULL ?
+		    "the options" : "the keyset");
+		return NULL;
+	}
+	if ((ch = channel_alloc(base, XR_CH_TCP)) == NULL) {
+		xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	if (xr_tcp_open(ch, opts, ks, d) != XR_OK) {
 		xr_tcp_destroy(ch);
 		xr_calls_destroy(&ch->calls);
 		free(ch);
-		ch = NULL;
+		return NULL;
 	}
- out:
+	xr_diag_set(d, XR_OK, "%s", "");
+	return ch;
+}
+
+xr_channel *
+xr_channel_new_tcp(struct event_base *base, const xr_channel_opts *opts,
+    const xr_keyset *ks, int *err)
+{
+	xr_diag d = { 0 };
+	xr_channel *ch = xr_channel_new_tcp_diag(base, opts, ks, &d);
+
 	if (err != NULL)
-		*err = r;
+		*err = ch != NULL ? XR_OK : d.code;
 	return ch;
 }
 
@@ -119,7 +134,8 @@ xr_channel_free(xr_channel *ch)
 	xr_channel_enter(ch);
 	ch->freeing = 1;
 	if (ch->kind == XR_CH_TCP) {
-		xr_tcp_close(ch, XR_ERR_CLOSED, "channel closed");
+		xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+		    "channel closed");
 	} else {
 		ch->state = XR_CH_CLOSED;
 		while ((c = xr_calls_any(ch)) != NULL) {
@@ -153,32 +169,51 @@ xr_channel_stats_get(const xr_channel *ch, xr_channel_stats *out)
 	memcpy(out->rejects, ch->rx.counters.rejects, sizeof(out->rejects));
 }
 
-/* "package.Service/Method": non-empty parts, fits Envelope.method. */
-static int
-method_ok(const char *m)
+/*
+ * "package.Service/Method": non-empty parts, fits Envelope.method. NULL if
+ * it is one, else why not, in `buf` (the name quoted, made printable).
+ */
+static const char *
+method_refusal(const char *m, char *buf, size_t cap)
 {
 	const char *slash;
+	char shown[XR_CLIENT_METHOD_MAX + 8];
 	size_t n;
 
-	if (m == NULL)
-		return 0;
+	if (m == NULL || m[0] == '\0') {
+		snprintf(buf, cap, "no method name: give it as %s",
+		    XR_CLIENT_METHOD_FORM);
+		return buf;
+	}
 	n = strnlen(m, XR_CLIENT_METHOD_MAX);
-	if (n == 0 || n >= XR_CLIENT_METHOD_MAX)
-		return 0;
 	slash = strchr(m, '/');
-	return slash != NULL && slash != m && slash[1] != '\0' &&
-	    strchr(slash + 1, '/') == NULL;
+	if (n < XR_CLIENT_METHOD_MAX && slash != NULL && slash != m &&
+	    slash[1] != '\0' && strchr(slash + 1, '/') == NULL)
+		return NULL;
+	xr_printable(m, strlen(m), shown, 64);
+	if (n >= XR_CLIENT_METHOD_MAX)
+		snprintf(buf, cap, "method name \"%s\" is longer than %d "
+		    "bytes", shown, XR_CLIENT_METHOD_MAX - 1);
+	else
+		snprintf(buf, cap, "malformed method name \"%s\": expected "
+		    "%s, e.g. \"echo.v1.Echo/Say\"", shown,
+		    XR_CLIENT_METHOD_FORM);
+	return buf;
 }
 
+/* Why a channel takes no call, and the status: a closed channel's own
+ * reason (refused handshake: UNAUTHENTICATED). */
 static const char *
-unusable_reason(const xr_channel *ch)
+unusable_reason(const xr_channel *ch, int *status)
 {
+	*status = XR_STATUS_UNAVAILABLE;
 	if (ch->freeing)
 		return "channel closed";
-	if (ch->state == XR_CH_DRAINING)
-		return "server is draining (GOAWAY)";
-	return ch->close_err == XR_ERR_READY_TIMEOUT ?
-	    "connect timed out" : "not connected";
+	if (ch->close_why[0] == '\0')
+		return "not connected";
+	if (ch->state == XR_CH_CLOSED)
+		*status = ch->close_status;
+	return ch->close_why;
 }
 
 /* The body of xr_call_start, inside enter/leave. */
@@ -187,10 +222,18 @@ call_start(xr_channel *ch, const char *method, const uint8_t *req,
     size_t req_len, uint32_t timeout_ms, xr_call_cb cb, void *arg)
 {
 	xr_client_call *c;
+	const char *why;
+	char buf[XR_CLIENT_WHY_MAX];
+	int status;
 
-	if (!method_ok(method) || (req == NULL && req_len > 0)) {
+	if ((why = method_refusal(method, buf, sizeof(buf))) != NULL) {
 		xr_calls_fail_now(ch, cb, arg, XR_STATUS_INVALID_ARGUMENT,
-		    "bad method name or request");
+		    why);
+		return NULL;
+	}
+	if (req == NULL && req_len > 0) {
+		xr_calls_fail_now(ch, cb, arg, XR_STATUS_INVALID_ARGUMENT,
+		    "request is NULL with a non-zero length");
 		return NULL;
 	}
 	if (req_len > ch->max_payload) {
@@ -199,8 +242,8 @@ call_start(xr_channel *ch, const char *method, const uint8_t *req,
 		return NULL;
 	}
 	if (!xr_channel_is_usable(ch)) {
-		xr_calls_fail_now(ch, cb, arg, XR_STATUS_UNAVAILABLE,
-		    unusable_reason(ch));
+		why = unusable_reason(ch, &status);
+		xr_calls_fail_now(ch, cb, arg, status, why);
 		return NULL;
 	}
 	if (xr_hmap_count(&ch->calls.map) >= ch->max_inflight ||
@@ -299,14 +342,16 @@ ready_done(void *arg)
 }
 
 int
-xr_channel_wait_ready(xr_channel *ch, uint32_t timeout_ms)
+xr_channel_wait_ready_diag(xr_channel *ch, uint32_t timeout_ms, xr_diag *d)
 {
 	int r;
 
 	if (ch == NULL)
-		return XR_ERR_INVALID_ARG;
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "no channel");
+	if (ch->freeing)
+		return xr_diag_set(d, XR_ERR_CLOSED, "channel closed");
 	if (ch->kind == XR_CH_MEMORY)
-		return ch->freeing ? XR_ERR_CLOSED : XR_OK;
+		return xr_diag_set(d, XR_OK, "%s", "");
 	xr_channel_enter(ch);
 	/* 0: just report the current state. The loop's own result does not
 	 * matter: the state says where it got (a timeout, or a loop that
@@ -314,15 +359,27 @@ xr_channel_wait_ready(xr_channel *ch, uint32_t timeout_ms)
 	if (timeout_ms > 0)
 		(void)xr_loop_until(ch->base, ready_done, ch,
 		    xr_mono_ms() + timeout_ms);
-	if (ch->freeing || ch->state == XR_CH_CLOSED)
-		r = XR_ERR_CLOSED;
+	if (ch->freeing)
+		r = xr_diag_set(d, XR_ERR_CLOSED, "channel closed");
+	else if (ch->state == XR_CH_CLOSED)
+		r = xr_diag_set(d, ch->close_err != XR_OK ? ch->close_err :
+		    XR_ERR_CLOSED, "%s", ch->close_why);
 	else if (ch->state == XR_CH_READY || ch->state == XR_CH_DRAINING)
-		r = XR_OK;
+		r = xr_diag_set(d, XR_OK, "%s", "");
 	else
-		r = XR_ERR_READY_TIMEOUT;
+		r = xr_diag_set(d, XR_ERR_READY_TIMEOUT, "%s to %s not done "
+		    "within %u ms (still trying until connect_timeout_ms)",
+		    ch->state == XR_CH_CONNECTING ? "connect" : "handshake",
+		    ch->peer, (unsigned)timeout_ms);
 	if (xr_channel_leave(ch))
 		return XR_ERR_CLOSED;
 	return r;
+}
+
+int
+xr_channel_wait_ready(xr_channel *ch, uint32_t timeout_ms)
+{
+	return xr_channel_wait_ready_diag(ch, timeout_ms, NULL);
 }
 
 /* ---- blocking calls ------------------------------------------------------ */

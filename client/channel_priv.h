@@ -48,6 +48,11 @@
 /* Method names are bounded by Envelope.method (nanopb max_size 128). */
 #define XR_CLIENT_METHOD_MAX		128
 #define XR_CLIENT_NAME_MAX		64
+/* "[ipv6-address]:port" and the reasons of a closed channel. */
+#define XR_CLIENT_PEER_MAX		56
+#define XR_CLIENT_WHY_MAX		256
+/* The expected form of a method name, for the messages that refuse one. */
+#define XR_CLIENT_METHOD_FORM		"\"package.Service/Method\""
 
 enum xr_ch_kind {
 	XR_CH_TCP = 1,
@@ -118,7 +123,14 @@ struct xr_channel {
 	struct event conn_timer;
 	int conn_timer_set;
 	uint32_t connect_timeout_ms;
-	int close_err;			/* why it closed: XR_ERR_* */
+	/* why it closed, once CLOSED: the code wait_ready reports
+	 * (XR_ERR_CLOSED, XR_ERR_BAD_SIGNATURE for a refused handshake,
+	 * XR_ERR_READY_TIMEOUT), the status later calls fail with, and the
+	 * reason (fixed text, the peer address, errno text: no key material) */
+	int close_err;
+	int close_status;
+	char close_why[XR_CLIENT_WHY_MAX];
+	char peer[XR_CLIENT_PEER_MAX];	/* "127.0.0.1:5000", "[::1]:5000" */
 	xr_auth *auth;			/* keys: wiped on free */
 	xr_rx rx;
 	xr_reader rd;			/* the connection's frames (limit: rx) */
@@ -167,9 +179,10 @@ void xr_calls_fail_now(xr_channel *ch, xr_call_cb cb, void *arg, int code,
     const char *msg);
 
 /* tcp.c */
-/* Set up and start connecting. XR_OK or an XR_ERR_* (ch is then unusable). */
+/* Set up and start connecting. XR_OK or an XR_ERR_* with `d` (may be NULL)
+ * filled (ch is then unusable). */
 int xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts,
-    const xr_keyset *ks);
+    const xr_keyset *ks, xr_diag *d);
 /* Send (or queue, before the handshake) a call's REQUEST. On failure the
  * call has been completed and an XR_ERR_* is returned. */
 int xr_tcp_start_call(xr_channel *ch, xr_client_call *c, const uint8_t *req,
@@ -178,8 +191,13 @@ int xr_tcp_start_call(xr_channel *ch, xr_client_call *c, const uint8_t *req,
 void xr_tcp_abandon(xr_channel *ch, xr_client_call *c);
 /* Bytes waiting in the socket's output buffer. */
 size_t xr_tcp_outbuf_len(const xr_channel *ch);
-/* Close the connection now and fail every pending call with UNAVAILABLE. */
-void xr_tcp_close(xr_channel *ch, int err, const char *why);
+/*
+ * Close the connection now: the first close records `err` (what wait_ready
+ * reports), `status` and the printf-style reason; every pending call fails
+ * with that status and reason.
+ */
+void xr_tcp_close(xr_channel *ch, int err, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Release what xr_tcp_open() set up (the connection is closed). */
 void xr_tcp_destroy(xr_channel *ch);
 /* After calls completed: a draining channel with none left closes. */

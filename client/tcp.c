@@ -3,6 +3,14 @@
  * channel, a bufferevent on the caller's base, the HELLO handshake of
  * docs/protocol.md, the receive pipeline of core/rx.h, signed writes.
  *
+ * Handshake refused: an endpoint closes, without a word, a connection whose
+ * HELLO it cannot verify (docs/protocol.md). A FIN after our HELLO and
+ * before HELLO_ACK is that refusal: the channel closes with
+ * XR_ERR_BAD_SIGNATURE / UNAUTHENTICATED and the hint that the secret or
+ * the kdf differ. A reset is not: an endpoint resets every other
+ * connection it closes before HELLO_ACK (max_connections, its handshake
+ * timeout, stopping).
+ *
  * Read path: the frame reader of core/reader.h checks the 4-byte prefix
  * (xr_rx_check_len) before the body is waited for; only then is the frame
  * made contiguous in the input buffer and run through xr_rx_frame(). Any
@@ -18,6 +26,7 @@
 #include "channel_priv.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -30,10 +39,12 @@
 #include <event2/bufferevent.h>
 #include <pb_decode.h>
 #include <pb_encode.h>
+#include <stdarg.h>
 
 #include "frame.h"
 #include "keys.h"
 #include "log.h"
+#include "printable.h"
 
 #define TCP_RX_KINDS (XR_KIND_BIT(XR_KIND_HELLO_ACK) | \
     XR_KIND_BIT(XR_KIND_RESPONSE) | XR_KIND_BIT(XR_KIND_GOAWAY) | \
@@ -42,39 +53,57 @@
 /* ---- addresses ----------------------------------------------------------- */
 
 /* Same rule as the server's bind_host: 127.0.0.0/8, ::1, "localhost"
- * (taken as 127.0.0.1). Nothing is resolved. */
+ * (taken as 127.0.0.1). Nothing is resolved. Fills ch->addr and ch->peer;
+ * a refusal says which host and what is accepted. */
 static int
-tcp_resolve(xr_channel *ch, const char *host, uint16_t port)
+tcp_resolve(xr_channel *ch, const char *host, uint16_t port, xr_diag *d)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ch->addr;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ch->addr;
 	struct in_addr a4;
 	struct in6_addr a6;
+	char shown[72];
 
 	memset(&ch->addr, 0, sizeof(ch->addr));
-	if (host == NULL || port == 0)
-		return XR_ERR_INVALID_ARG;
+	if (host == NULL || host[0] == '\0')
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "no host: set the "
+		    "channel's host to the endpoint's address (127.0.0.1, ::1 "
+		    "or localhost)");
+	if (port == 0)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "port 0: set the "
+		    "channel's port to the port the endpoint listens on");
+	xr_printable(host, strlen(host), shown, sizeof(shown));
 	if (strcmp(host, "localhost") == 0)
 		host = "127.0.0.1";
 	if (inet_pton(AF_INET, host, &a4) == 1) {
 		if ((ntohl(a4.s_addr) >> 24) != 127)
-			return XR_ERR_INVALID_ARG;
+			goto not_loopback;
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
 		sin->sin_addr = a4;
 		ch->addrlen = sizeof(*sin);
+		snprintf(ch->peer, sizeof(ch->peer), "%s:%u", host,
+		    (unsigned)port);
 		return XR_OK;
 	}
 	if (inet_pton(AF_INET6, host, &a6) == 1) {
 		if (!IN6_IS_ADDR_LOOPBACK(&a6))
-			return XR_ERR_INVALID_ARG;
+			goto not_loopback;
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(port);
 		sin6->sin6_addr = a6;
 		ch->addrlen = sizeof(*sin6);
+		snprintf(ch->peer, sizeof(ch->peer), "[%s]:%u", host,
+		    (unsigned)port);
 		return XR_OK;
 	}
-	return XR_ERR_INVALID_ARG;
+	return xr_diag_set(d, XR_ERR_INVALID_ARG, "host \"%s\" is not an IP "
+	    "address: tcp_local resolves no names; use 127.0.0.1, ::1 or "
+	    "localhost", shown);
+ not_loopback:
+	return xr_diag_set(d, XR_ERR_INVALID_ARG, "host \"%s\" is not a "
+	    "loopback address: tcp_local connects only to 127.0.0.0/8, ::1 or "
+	    "localhost (run the client on the endpoint's machine)", shown);
 }
 
 /* ---- writing frames ------------------------------------------------------ */
@@ -188,15 +217,20 @@ tx_request(xr_channel *ch, xr_client_call *c, const uint8_t *req,
 /* ---- closing ------------------------------------------------------------- */
 
 void
-xr_tcp_close(xr_channel *ch, int err, const char *why)
+xr_tcp_close(xr_channel *ch, int err, int status, const char *fmt, ...)
 {
 	xr_client_call *c;
-	char msg[200];
+	va_list ap;
 
 	if (ch->state != XR_CH_CLOSED) {
 		ch->state = XR_CH_CLOSED;
 		ch->close_err = err;
-		xr_debug("execrpc client: connection closed: %s", why);
+		ch->close_status = status;
+		va_start(ap, fmt);
+		vsnprintf(ch->close_why, sizeof(ch->close_why), fmt, ap);
+		va_end(ap);
+		xr_debug("execrpc client: connection closed: %s",
+		    ch->close_why);
 	}
 	if (ch->conn_timer_set) {
 		evtimer_del(&ch->conn_timer);
@@ -210,16 +244,22 @@ xr_tcp_close(xr_channel *ch, int err, const char *why)
 		bufferevent_free(ch->bev);
 		ch->bev = NULL;
 	}
-	snprintf(msg, sizeof(msg), "connection closed: %s", why);
 	while ((c = xr_calls_any(ch)) != NULL)
-		xr_calls_complete(c, XR_STATUS_UNAVAILABLE, msg, NULL, 0);
+		xr_calls_complete(c, ch->close_status, ch->close_why, NULL, 0);
 }
 
 void
 xr_tcp_maybe_drained(xr_channel *ch)
 {
-	if (ch->state == XR_CH_DRAINING && xr_hmap_count(&ch->calls.map) == 0)
-		xr_tcp_close(ch, XR_ERR_CLOSED, "drained after GOAWAY");
+	char why[XR_CLIENT_WHY_MAX];
+
+	if (ch->state == XR_CH_DRAINING &&
+	    xr_hmap_count(&ch->calls.map) == 0) {
+		/* the reason GOAWAY recorded stays the reason */
+		memcpy(why, ch->close_why, sizeof(why));
+		xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE, "%s",
+		    why);
+	}
 }
 
 void
@@ -246,7 +286,8 @@ static void
 tcp_violation(xr_channel *ch, int err, const char *why)
 {
 	xr_rx_count(&ch->rx, err);
-	xr_tcp_close(ch, err, why);
+	xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+	    "protocol error from %s (%s): connection closed", ch->peer, why);
 }
 
 static void
@@ -254,8 +295,6 @@ tcp_handshake_done(xr_channel *ch)
 {
 	execrpc_v1_HelloAck ack;
 	pb_istream_t is;
-	xr_client_call *c;
-	int r;
 
 	memset(&ack, 0, sizeof(ack));
 	is = pb_istream_from_buffer(ch->dec.payload, ch->dec.payload_len);
@@ -272,8 +311,25 @@ tcp_handshake_done(xr_channel *ch)
 		evtimer_del(&ch->conn_timer);
 		ch->conn_timer_set = 0;
 	}
-	/* send what was queued, in order; callbacks may close the channel */
-	while (ch->state == XR_CH_READY && (c = ch->q_head) != NULL) {
+	/* the queue goes out once the frames read with HELLO_ACK are done:
+	 * a GOAWAY right behind it fails the queued calls instead */
+}
+
+/* After a read: send what was queued before the handshake, in order, or
+ * fail it if the endpoint said GOAWAY with its HELLO_ACK. Callbacks may
+ * close or free the channel. */
+static void
+tcp_flush_queue(xr_channel *ch)
+{
+	xr_client_call *c;
+	int r;
+
+	while (ch->state == XR_CH_DRAINING && !ch->freeing &&
+	    (c = ch->q_head) != NULL)
+		xr_calls_complete(c, XR_STATUS_UNAVAILABLE, ch->close_why,
+		    NULL, 0);
+	while (ch->state == XR_CH_READY && !ch->freeing &&
+	    (c = ch->q_head) != NULL) {
 		xr_calls_unqueue(ch, c);
 		c->state = XR_CALL_SENT;
 		r = tx_request(ch, c, c->qreq, c->qreq_len);
@@ -333,8 +389,14 @@ tcp_dispatch(xr_channel *ch, const xr_env_view *v)
 		tcp_response(ch);
 		break;
 	case XR_KIND_GOAWAY:
-		if (ch->state == XR_CH_READY)
+		if (ch->state == XR_CH_READY) {
 			ch->state = XR_CH_DRAINING;
+			ch->close_status = XR_STATUS_UNAVAILABLE;
+			snprintf(ch->close_why, sizeof(ch->close_why),
+			    "endpoint %s is draining (GOAWAY): it takes no new "
+			    "calls; call another endpoint, or retry once it "
+			    "restarted", ch->peer);
+		}
 		break;
 	case XR_KIND_PONG:
 	default:
@@ -359,15 +421,26 @@ tcp_read_frames(xr_channel *ch)
 		if (r == XR_ERR_AGAIN)
 			return;
 		if (r != XR_OK) {
-			xr_tcp_close(ch, r, r == XR_ERR_OVERSIZED ?
-			    "oversized frame" : "out of memory");
+			xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+			    "frame from %s refused (%s): connection closed",
+			    ch->peer, xr_err_name(r));
 			return;
 		}
 		/* 2.-6. tag, decode, kind, ttl, session + sequence */
 		r = xr_rx_frame(&ch->rx, &ch->sess, body, len, xr_now_ms(), &dec,
 		    &view);
+		if (r == XR_ERR_BAD_SIGNATURE && ch->state == XR_CH_HANDSHAKE) {
+			xr_tcp_close(ch, XR_ERR_BAD_SIGNATURE,
+			    XR_STATUS_UNAUTHENTICATED, "handshake with %s "
+			    "failed: its HELLO_ACK does not verify with our "
+			    "keys (secret or kdf mismatch? the client needs "
+			    "the endpoint's auth secret and kdf)", ch->peer);
+			return;
+		}
 		if (r != XR_OK) {
-			xr_tcp_close(ch, r, xr_err_name(r));
+			xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+			    "frame from %s refused (%s): connection closed",
+			    ch->peer, xr_err_name(r));
 			return;
 		}
 		tcp_dispatch(ch, &view);
@@ -384,15 +457,49 @@ tcp_read_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	xr_channel_enter(ch);
 	tcp_read_frames(ch);
+	tcp_flush_queue(ch);
 	xr_tcp_maybe_drained(ch);
 	xr_channel_leave(ch);
+}
+
+/* The endpoint closed (FIN) or the socket failed: say which, and what
+ * to check. */
+static void
+tcp_lost(xr_channel *ch, short what)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if ((what & BEV_EVENT_EOF) && ch->state == XR_CH_HANDSHAKE)
+		xr_tcp_close(ch, XR_ERR_BAD_SIGNATURE,
+		    XR_STATUS_UNAUTHENTICATED, "handshake refused by %s: it "
+		    "closed the connection after our HELLO without answering "
+		    "(secret or kdf mismatch? the client needs the endpoint's "
+		    "auth secret and kdf)", ch->peer);
+	else if (what & BEV_EVENT_EOF)
+		xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+		    "connection closed by the endpoint %s", ch->peer);
+	else if ((ch->state == XR_CH_CONNECTING ||
+	    ch->state == XR_CH_HANDSHAKE) && (e == ECONNRESET || e == EPIPE))
+		/* accepted, then reset: seen as a failed connect when the
+		 * reset comes before the connect is reported */
+		xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+		    "connection reset by %s before HELLO_ACK (the endpoint is "
+		    "at max_connections or stopping)", ch->peer);
+	else if (ch->state == XR_CH_CONNECTING)
+		xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+		    "connect to %s failed: %s%s", ch->peer,
+		    evutil_socket_error_to_string(e), e == ECONNREFUSED ?
+		    " (is the endpoint running, on this port?)" : "");
+	else
+		xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+		    "connection to %s lost: %s", ch->peer,
+		    evutil_socket_error_to_string(e));
 }
 
 static void
 tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	xr_channel *ch = arg;
-	char why[128];
 	int one = 1, r;
 
 	xr_channel_enter(ch);
@@ -402,16 +509,12 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 		ch->state = XR_CH_HANDSHAKE;
 		if ((r = tx_hello(ch)) != XR_OK ||
 		    bufferevent_enable(bev, EV_READ | EV_WRITE) != 0)
-			xr_tcp_close(ch, r != XR_OK ? r : XR_ERR_SYSTEM,
-			    "cannot send HELLO");
-	} else if (what & BEV_EVENT_EOF) {
-		xr_tcp_close(ch, XR_ERR_CLOSED, "closed by the server");
-	} else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		snprintf(why, sizeof(why), "%s: %s",
-		    ch->state == XR_CH_CONNECTING ? "connect failed" :
-		    "socket error",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		xr_tcp_close(ch, XR_ERR_CLOSED, why);
+			xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_INTERNAL,
+			    "cannot send HELLO to %s (%s)", ch->peer,
+			    xr_err_name(r != XR_OK ? r : XR_ERR_SYSTEM));
+	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR |
+	    BEV_EVENT_TIMEOUT)) {
+		tcp_lost(ch, what);
 	}
 	xr_channel_leave(ch);
 }
@@ -425,21 +528,28 @@ tcp_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	ch->conn_timer_set = 0;
 	xr_channel_enter(ch);
-	if (ch->state == XR_CH_CONNECTING || ch->state == XR_CH_HANDSHAKE)
-		xr_tcp_close(ch, XR_ERR_READY_TIMEOUT,
-		    "connect/handshake timed out");
+	if (ch->state == XR_CH_CONNECTING)
+		xr_tcp_close(ch, XR_ERR_READY_TIMEOUT, XR_STATUS_UNAVAILABLE,
+		    "connect to %s not done within %u ms (connect_timeout_ms)",
+		    ch->peer, (unsigned)ch->connect_timeout_ms);
+	else if (ch->state == XR_CH_HANDSHAKE)
+		xr_tcp_close(ch, XR_ERR_READY_TIMEOUT, XR_STATUS_UNAVAILABLE,
+		    "no HELLO_ACK from %s within %u ms (connect_timeout_ms): "
+		    "is an execrpc endpoint listening there?", ch->peer,
+		    (unsigned)ch->connect_timeout_ms);
 	xr_channel_leave(ch);
 }
 
 /* ---- the transport hooks ------------------------------------------------- */
 
 int
-xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts, const xr_keyset *ks)
+xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts, const xr_keyset *ks,
+    xr_diag *d)
 {
 	struct timeval tv;
 	int fd = -1, r, one = 1;
 
-	if ((r = tcp_resolve(ch, opts->host, opts->port)) != XR_OK)
+	if ((r = tcp_resolve(ch, opts->host, opts->port, d)) != XR_OK)
 		return r;
 	ch->max_payload = opts->max_payload_bytes ? opts->max_payload_bytes :
 	    XR_CLIENT_DEF_MAX_PAYLOAD;
@@ -450,7 +560,7 @@ xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts, const xr_keyset *ks)
 	snprintf(ch->client_name, sizeof(ch->client_name), "%s",
 	    opts->client_name != NULL ? opts->client_name : "");
 	if ((ch->auth = xr_auth_new(ks)) == NULL)
-		return XR_ERR_NOMEM;
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
 	ch->rx.auth = ch->auth;
 	ch->rx.dir = XR_DIR_EXEC_TO_WEB;
 	ch->rx.kind_mask = TCP_RX_KINDS;
@@ -463,28 +573,30 @@ xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts, const xr_keyset *ks)
 	fd = socket(ch->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
-		return XR_ERR_SYSTEM;
+		return xr_diag_set(d, XR_ERR_SYSTEM, "socket: %s",
+		    strerror(errno));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((ch->bev = bufferevent_socket_new(ch->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		close(fd);
-		return XR_ERR_NOMEM;
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
 	}
 	bufferevent_setcb(ch->bev, tcp_read_cb, NULL, tcp_event_cb, ch);
 	if (event_assign(&ch->conn_timer, ch->base, -1, 0, tcp_conn_timer_cb,
 	    ch) != 0)
-		return XR_ERR_SYSTEM;
+		return xr_diag_set(d, XR_ERR_SYSTEM, "cannot set a timer");
 	tv.tv_sec = (time_t)(ch->connect_timeout_ms / 1000);
 	tv.tv_usec = (suseconds_t)(ch->connect_timeout_ms % 1000) * 1000;
 	if (evtimer_add(&ch->conn_timer, &tv) != 0)
-		return XR_ERR_SYSTEM;
+		return xr_diag_set(d, XR_ERR_SYSTEM, "cannot set a timer");
 	ch->conn_timer_set = 1;
 	ch->state = XR_CH_CONNECTING;
 	if (bufferevent_socket_connect(ch->bev, (struct sockaddr *)&ch->addr,
 	    (int)ch->addrlen) != 0) {
 		/* failed at once (e.g. no IPv6 loopback): the channel exists
 		 * but is closed; its calls fail with UNAVAILABLE */
-		xr_tcp_close(ch, XR_ERR_CLOSED, "connect failed");
+		xr_tcp_close(ch, XR_ERR_CLOSED, XR_STATUS_UNAVAILABLE,
+		    "connect to %s failed: %s", ch->peer, strerror(errno));
 	}
 	return XR_OK;
 }

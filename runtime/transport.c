@@ -366,6 +366,7 @@ xr_transport_ingress_ready(xr_transport_svc *t, uint32_t timeout_ms,
     xr_diag *d)
 {
 	uint64_t deadline = xr_mono_ms() + timeout_ms, now;
+	xr_diag why = { 0 };
 	int r;
 
 	for (size_t i = 0; i < t->n_groups; i++) {
@@ -375,13 +376,14 @@ xr_transport_ingress_ready(xr_transport_svc *t, uint32_t timeout_ms,
 			if (!g->slots[k].up || g->slots[k].ch == NULL)
 				continue;
 			now = xr_mono_ms();
-			r = xr_channel_wait_ready(g->slots[k].ch,
-			    deadline > now ? (uint32_t)(deadline - now) : 0);
+			r = xr_channel_wait_ready_diag(g->slots[k].ch,
+			    deadline > now ? (uint32_t)(deadline - now) : 0,
+			    &why);
 			if (r != XR_OK)
 				return xr_diag_set(d, r == XR_ERR_READY_TIMEOUT ?
 				    r : XR_ERR_WORKER_FAILED, "ingress to "
-				    "worker %s[%zu] not ready (%s)", g->name, k,
-				    xr_strerror(r));
+				    "worker %s[%zu] not ready: %s", g->name, k,
+				    why.reason);
 		}
 		if (usable_slots(g) == 0)
 			return xr_diag_set(d, XR_ERR_WORKER_FAILED,

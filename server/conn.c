@@ -3,6 +3,11 @@
  * through the reader and the receive pipeline, dispatch by envelope kind,
  * sealed responses out, timeouts, the call table, close and deferred free.
  * Roles of the server's files: server_priv.h.
+ *
+ * Before HELLO_ACK the connection is closed with a FIN only when its HELLO
+ * (or whatever came first) is refused; every other close resets it
+ * (xr_conn_reset), so that a client can tell a refused handshake from an
+ * endpoint that is full or going away (docs/protocol.md).
  */
 #include "server_priv.h"
 
@@ -135,7 +140,8 @@ handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
 	}
 	if (e->method == NULL || e->method[0] == '\0') {
 		conn_call_complete(c, e->call_id, XR_STATUS_INVALID_ARGUMENT,
-		    "method missing", NULL, 0);
+		    "method missing: expected \"package.Service/Method\"",
+		    NULL, 0);
 		return;
 	}
 	if (s->draining || c->goaway_sent) {
@@ -205,8 +211,12 @@ handle_hello(struct conn *c, const xr_env_view *v)
 		xr_conn_close(c, 0);
 		return;
 	}
-	if (c->srv->draining)
+	if (c->srv->draining) {
+		/* a connection made while draining: told at once, closed once
+		 * HELLO_ACK and GOAWAY are out (it has no call) */
 		send_goaway(c);
+		xr_conn_close(c, 1);
+	}
 }
 
 static void
@@ -275,6 +285,11 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		    &v);
 		if (r != XR_OK) {
 			xr_debug("server: frame rejected: %s", xr_err_name(r));
+			/* no answer to an unverified HELLO: the peer learns
+			 * only that the connection closed */
+			if (r == XR_ERR_BAD_SIGNATURE &&
+			    c->state == CONN_HANDSHAKE)
+				xr_server_handshake_refused(s);
 			xr_conn_close(c, 0);
 			return;
 		}
@@ -329,7 +344,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	xr_debug("server: connection timed out");
-	xr_conn_close(c, 0);
+	if (c->state == CONN_HANDSHAKE)
+		xr_conn_reset(c);
+	else
+		xr_conn_close(c, 0);
 }
 
 static void
@@ -421,6 +439,24 @@ xr_conn_close(struct conn *c, int flush)
 	event_active(&c->free_ev, EV_TIMEOUT, 0);
 }
 
+/* SO_LINGER with a zero timeout: close(2) sends RST. */
+static void
+fd_set_reset(evutil_socket_t fd)
+{
+	struct linger lg = { 1, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+void
+xr_conn_reset(struct conn *c)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	fd_set_reset(bufferevent_getfd(c->bev));
+	xr_conn_close(c, 0);
+}
+
 
 /* ---------- accepting and draining ---------- */
 
@@ -434,6 +470,7 @@ xr_conn_accept(xr_server *s, evutil_socket_t fd)
 	    (c->bev = bufferevent_socket_new(s->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		free(c);
+		fd_set_reset(fd);
 		evutil_closesocket(fd);
 		return XR_ERR_NOMEM;
 	}
@@ -462,9 +499,11 @@ xr_conn_accept(xr_server *s, evutil_socket_t fd)
 void
 xr_conn_drain(struct conn *c)
 {
-	if (c->state == CONN_HANDSHAKE)
-		xr_conn_close(c, 0);
-	else if (c->state == CONN_OPEN) {
+	/* one in its handshake is left to it: a valid HELLO gets HELLO_ACK
+	 * and GOAWAY (handle_hello), anything else closes it, and so does
+	 * the handshake timeout. Closing it now would look to its client
+	 * like a refused handshake (docs/protocol.md). */
+	if (c->state == CONN_OPEN) {
 		send_goaway(c);
 		if (xr_hmap_count(&c->calls) == 0)
 			xr_conn_close(c, 1);

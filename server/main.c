@@ -118,6 +118,17 @@ main(int argc, char **argv)
 	}
 	if ((ret = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
 		return fail(ret, &d);
+	/* a generated secret lives in this process only: no client of a
+	 * standalone endpoint could ever call it */
+	if (cfg.secret_mode == XR_SECRET_GENERATED) {
+		xr_config_free(&cfg);
+		xr_diag_set(&d, XR_ERR_CONFIG_INVALID, "runtime.platform."
+		    "execution_ipc.auth.secret_mode: generated makes a secret "
+		    "no client can get; set secret_mode: static and secret_file:"
+		    " PATH (mode 0600, 32..4096 bytes), and give the client the "
+		    "same secret and kdf");
+		return fail(XR_ERR_CONFIG_INVALID, &d);
+	}
 	if ((ret = xr_config_keyset(&cfg, &ks, &d)) != XR_OK) {
 		xr_config_free(&cfg);
 		return fail(ret, &d);

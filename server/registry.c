@@ -11,6 +11,7 @@
 #include "err.h"
 #include "hmap.h"
 #include "log.h"
+#include "printable.h"
 
 #define METHOD_NAME_MAX 160
 #define STATUS_MSG_MAX 256
@@ -336,8 +337,24 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 	xr_call *c;
 
 	if (m == NULL) {
-		complete(owner, call_id, XR_STATUS_UNIMPLEMENTED,
-		    "unknown method", NULL, 0);
+		/* name it (made printable) and, if malformed, the form */
+		const char *name = method != NULL ? method : "";
+		const char *sl = strchr(name, '/');
+		char shown[72], why[STATUS_MSG_MAX];
+
+		xr_printable(name, strlen(name), shown, sizeof(shown));
+		if (sl == NULL || sl == name || sl[1] == '\0' ||
+		    strchr(sl + 1, '/') != NULL)
+			snprintf(why, sizeof(why), "malformed method name "
+			    "\"%s\": expected \"package.Service/Method\"",
+			    shown);
+		else
+			snprintf(why, sizeof(why), "unknown method \"%s\": "
+			    "this endpoint serves no such method (check the "
+			    "name, and which services the worker hosts)",
+			    shown);
+		complete(owner, call_id, XR_STATUS_UNIMPLEMENTED, why, NULL,
+		    0);
 		return NULL;
 	}
 	if (m->max_req != XR_SIZE_UNLIMITED && req_len > m->max_req) {

@@ -17,6 +17,7 @@
 
 #include "execrpc/v1/lifecycle.xr.h"
 #include "frame.h"
+#include "log.h"
 
 #define SERVER_KINDS (XR_KIND_BIT(XR_KIND_HELLO) | XR_KIND_BIT(XR_KIND_REQUEST) | \
 	XR_KIND_BIT(XR_KIND_CANCEL) | XR_KIND_BIT(XR_KIND_PING))
@@ -28,12 +29,46 @@ void
 xr_server_drain_check(xr_server *s)
 {
 	void (*done)(void *) = s->drain_done;
+	struct conn *c;
 
-	if (!s->draining || done == NULL || !TAILQ_EMPTY(&s->conns) ||
-	    !TAILQ_EMPTY(&s->dying))
+	if (!s->draining || done == NULL || !TAILQ_EMPTY(&s->dying))
 		return;
+	/* a connection still in its handshake holds no call and never
+	 * opens a session now (a valid HELLO gets GOAWAY): it does not hold
+	 * the drain, or a silent peer could */
+	TAILQ_FOREACH(c, &s->conns, link)
+		if (c->state != CONN_HANDSHAKE)
+			return;
 	s->drain_done = NULL;
 	done(s->drain_arg);
+}
+
+/* ---------- refused handshakes ---------- */
+
+void
+xr_server_handshake_refused(xr_server *s)
+{
+	uint64_t now = xr_mono_ms();
+	char more[80] = "";
+
+	s->st.handshakes_refused++;
+	if (s->refused_warned &&
+	    now - s->refused_warn_ms < s->o.refused_warn_interval_ms) {
+		s->refused_suppressed++;
+		return;
+	}
+	if (s->refused_suppressed > 0)
+		snprintf(more, sizeof(more), "; %llu more since the last "
+		    "warning", (unsigned long long)s->refused_suppressed);
+	/* the one warning of this library: see server.h */
+	xr_warn("endpoint %s:%u refused a handshake: a client's HELLO does "
+	    "not verify with this endpoint's keys (does the client use "
+	    "another auth secret or kdf?)%s", s->host, (unsigned)s->port,
+	    more);
+	s->st.refused_warnings++;
+	s->refused_warned = 1;
+	s->refused_warn_ms = now;
+	s->refused_suppressed = 0;
 }
 
 /* ---------- accepting ---------- */
@@ -43,14 +78,19 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	xr_server *s = arg;
+	struct linger lg = { 1, 0 };
 
 	(void)lev;
 	(void)sa;
 	(void)salen;
-	if (s->draining || s->st.connections_open >= s->o.max_connections) {
+	if (s->st.connections_open >= s->o.max_connections) {
+		/* reset, not closed: a FIN after its HELLO would tell the
+		 * client its handshake was refused (docs/protocol.md) */
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		evutil_closesocket(fd);
 		return;
 	}
+	/* draining too: the connection learns it from HELLO_ACK + GOAWAY */
 	(void)xr_conn_accept(s, fd);	/* on failure the socket is closed */
 }
 
@@ -61,7 +101,7 @@ backoff_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!s->draining && s->lev != NULL)
+	if (s->lev != NULL)
 		evconnlistener_enable(s->lev);
 }
 
@@ -130,6 +170,8 @@ opts_defaults(xr_server_opts *o)
 		o->idle_timeout_ms = 300000;
 	if (o->max_connections == 0)
 		o->max_connections = 1024;
+	if (o->refused_warn_interval_ms == 0)
+		o->refused_warn_interval_ms = 10000;
 }
 
 xr_server *
@@ -188,6 +230,34 @@ xr_server_new(struct event_base *base, const xr_server_opts *opts,
 	return NULL;
 }
 
+/* Why the configured address cannot be bound, naming the key to change. */
+static int
+listen_error(const xr_server *s, int e, xr_diag *d)
+{
+	unsigned port = s->o.bind_port;
+
+	switch (e) {
+	case EADDRINUSE:
+		return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
+		    "runtime.platform.execution_ipc.bind_port %u: address "
+		    "already in use on %s (another process listens there: stop "
+		    "it, or choose another port, or 0 for an ephemeral one)",
+		    port, s->host);
+	case EACCES:
+		return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
+		    "runtime.platform.execution_ipc.bind_port %u: permission "
+		    "denied (ports under 1024 need privileges: choose another "
+		    "port, or 0 for an ephemeral one)", port);
+	case EADDRNOTAVAIL:
+		return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
+		    "runtime.platform.execution_ipc.bind_host \"%s\": not an "
+		    "address of this machine (use 127.0.0.1)", s->host);
+	default:
+		return xr_diag_set(d, XR_ERR_SYSTEM, "bind %s:%u: %s", s->host,
+		    port, strerror(e));
+	}
+}
+
 int
 xr_server_listen(xr_server *s, xr_diag *d)
 {
@@ -215,8 +285,7 @@ xr_server_listen(xr_server *s, xr_diag *d)
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    128, (struct sockaddr *)&ss, (int)sl);
 	if (s->lev == NULL)
-		return xr_diag_set(d, XR_ERR_SYSTEM, "bind %s:%u: %s", s->host,
-		    (unsigned)s->o.bind_port, strerror(errno));
+		return listen_error(s, errno, d);
 	evconnlistener_set_error_cb(s->lev, accept_error_cb);
 	sl = sizeof(ss);
 	if (getsockname(evconnlistener_get_fd(s->lev), (struct sockaddr *)&ss,
@@ -241,9 +310,7 @@ xr_server_drain(xr_server *s, void (*done)(void *arg), void *arg)
 	s->draining = 1;
 	s->drain_done = done;
 	s->drain_arg = arg;
-	if (s->lev != NULL)
-		evconnlistener_disable(s->lev);
-	event_del(&s->backoff_ev);
+	/* the listener stays: see server.h */
 	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
 		xr_conn_drain(c);
@@ -273,8 +340,12 @@ xr_server_free(xr_server *s)
 	if (s == NULL)
 		return;
 	s->drain_done = NULL;
-	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
-		xr_conn_close(c, 0);
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
+		if (c->state == CONN_HANDSHAKE)
+			xr_conn_reset(c);
+		else
+			xr_conn_close(c, 0);
+	}
 	while ((c = TAILQ_FIRST(&s->dying)) != NULL)
 		xr_conn_destroy(c);
 	if (s->lev != NULL)

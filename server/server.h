@@ -5,6 +5,18 @@
  *
  * Protocol: docs/protocol.md. Limits and timeouts: xr_server_opts.
  * Single-threaded on the caller's event_base.
+ *
+ * Logging: like all library code the endpoint logs at debug level, with one
+ * exception, a warning: a refused handshake (a HELLO whose tag does not
+ * verify, i.e. a client with another secret or kdf). Only the endpoint
+ * sees it (the client is told nothing, docs/protocol.md), every program
+ * that hosts an endpoint (execrpc-server, a worker, an inline runtime)
+ * would otherwise have to poll a counter to say it, and without it a key
+ * mismatch is silent on the side that could name it. The line is
+ * rate-limited per endpoint (at most one per refused_warn_interval_ms,
+ * with the count of those not logged since) so a peer cannot flood the
+ * log, and it carries the endpoint's address and counts only: no peer
+ * bytes, no key material.
  */
 #ifndef XR_SERVER_H
 #define XR_SERVER_H
@@ -31,7 +43,9 @@ typedef struct xr_server_opts {
 	uint32_t handshake_timeout_ms;	/* 0 = 5000 */
 	uint32_t frame_timeout_ms;	/* a started frame must finish; 0 = 10000 */
 	uint32_t idle_timeout_ms;	/* 0 = 300000 */
-	uint32_t max_connections;	/* 0 = 1024; past it new ones are closed */
+	uint32_t max_connections;	/* 0 = 1024; past it new ones are reset */
+	uint32_t refused_warn_interval_ms; /* 0 = 10000: at most one refused-
+					 * handshake warning per interval */
 } xr_server_opts;
 
 typedef struct xr_server_stats {
@@ -44,6 +58,8 @@ typedef struct xr_server_stats {
 	uint64_t connections_accepted;
 	uint64_t connections_open;
 	uint64_t accept_backoffs;	/* EMFILE/ENFILE pauses */
+	uint64_t handshakes_refused;	/* HELLOs whose tag did not verify */
+	uint64_t refused_warnings;	/* warnings logged about them */
 } xr_server_stats;
 
 /*
@@ -55,18 +71,27 @@ typedef struct xr_server_stats {
 xr_server *xr_server_new(struct event_base *base, const xr_server_opts *opts,
     const xr_keyset *ks, xr_registry *reg, xr_diag *d);
 
-/* Bind and listen. Returns XR_OK or XR_ERR_SYSTEM / XR_ERR_CONFIG_INVALID
- * (bad port or address in use) with `d` filled. */
+/*
+ * Bind and listen. Returns XR_OK, or with `d` filled:
+ * XR_ERR_CONFIG_INVALID when the configured address cannot be bound — the
+ * port is in use ("runtime.platform.execution_ipc.bind_port N: address
+ * already in use ..."), needs privileges, or bind_host is not an address
+ * of this machine; XR_ERR_SYSTEM for any other failure.
+ */
 int xr_server_listen(xr_server *s, xr_diag *d);
 
 /* The bound port (after xr_server_listen), in host order. */
 uint16_t xr_server_port(const xr_server *s);
 
 /*
- * Drain: stop accepting connections, send GOAWAY on every connection,
- * answer new requests with UNAVAILABLE, let in-flight calls finish, close
- * each connection once it has none. `done` (may be NULL) runs once when no
- * connection is left (possibly inside this call).
+ * Drain: send GOAWAY on every open connection, answer new requests with
+ * UNAVAILABLE, let in-flight calls finish, close each connection once it
+ * has none. New connections are still accepted so that they learn at once
+ * that the endpoint drains instead of waiting in the listen backlog until
+ * their deadline: a valid HELLO gets HELLO_ACK then GOAWAY, and the
+ * connection is closed; a connection in its handshake when the drain
+ * starts gets the same. `done` (may be NULL) runs once when no connection
+ * is left (possibly inside this call).
  */
 void xr_server_drain(xr_server *s, void (*done)(void *arg), void *arg);
 

@@ -78,6 +78,10 @@ struct xr_server {
 	struct event backoff_ev;
 	uint16_t port;
 	int draining;
+	int refused_warned;		/* a refused-handshake warning was
+					 * logged, at refused_warn_ms */
+	uint64_t refused_warn_ms;
+	uint64_t refused_suppressed;	/* refusals not logged since */
 	void (*drain_done)(void *);
 	void *drain_arg;
 	struct conn_list conns;		/* handshake / open */
@@ -107,6 +111,14 @@ void xr_conn_drain(struct conn *c);
  */
 void xr_conn_close(struct conn *c, int flush);
 
+/*
+ * Close `c` with a reset (RST), not a FIN. Before HELLO_ACK a FIN tells
+ * the client that its HELLO was refused (docs/protocol.md), so every
+ * other close of a connection in its handshake (handshake timeout, server
+ * freed, accept failure) resets it.
+ */
+void xr_conn_reset(struct conn *c);
+
 /* Free a connection on the dying list now (xr_server_free only: never from
  * a callback of the connection). */
 void xr_conn_destroy(struct conn *c);
@@ -114,7 +126,11 @@ void xr_conn_destroy(struct conn *c);
 /* ---- server.c ---- */
 
 /* Run the drain callback once the server is draining and has no connection
- * left on either list. */
+ * left on either list but those still in their handshake. */
 void xr_server_drain_check(xr_server *s);
+
+/* A HELLO failed its tag check: count it and log the rate-limited warning
+ * (server.h says why this one is a warning). */
+void xr_server_handshake_refused(xr_server *s);
 
 #endif /* XR_SERVER_PRIV_H */

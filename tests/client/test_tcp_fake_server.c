@@ -971,6 +971,8 @@ test_handshake_timeout(void **state)
 	xr_channel_opts o;
 	struct res r;
 	uint64_t t0;
+	xr_diag d = { 0 };
+	char want[256];
 
 	memset(&o, 0, sizeof(o));
 	o.connect_timeout_ms = 200;
@@ -980,9 +982,16 @@ test_handshake_timeout(void **state)
 	memset(&r, 0, sizeof(r));
 	assert_non_null(xr_call_start(f->ch, METHOD, (const uint8_t *)"x", 1,
 	    0, res_cb, &r));
-	assert_int_equal(xr_channel_wait_ready(f->ch, 2000), XR_ERR_CLOSED);
+	assert_int_equal(xr_channel_wait_ready_diag(f->ch, 2000, &d),
+	    XR_ERR_READY_TIMEOUT);
+	snprintf(want, sizeof(want), "no HELLO_ACK from 127.0.0.1:%u within "
+	    "200 ms (connect_timeout_ms): is an execrpc endpoint listening "
+	    "there?", (unsigned)f->srv.port);
+	assert_int_equal(d.code, XR_ERR_READY_TIMEOUT);
+	assert_string_equal(d.reason, want);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.code, XR_STATUS_UNAVAILABLE);
+	assert_string_equal(r.msg, want);
 	assert_true(r.at_ms - t0 >= 195 && r.at_ms - t0 < 400);
 	assert_int_equal(f->srv.hellos, 1);
 }
@@ -1008,6 +1017,8 @@ test_connect_refused(void **state)
 	socklen_t sl = sizeof(sin);
 	int fd;
 	struct res r;
+	xr_diag d = { 0 };
+	char want[256];
 
 	/* a port nobody listens on */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1022,8 +1033,14 @@ test_connect_refused(void **state)
 	memset(&r, 0, sizeof(r));
 	assert_non_null(xr_call_start(f->ch, METHOD, (const uint8_t *)"x", 1,
 	    0, res_cb, &r));
-	assert_int_equal(xr_channel_wait_ready(f->ch, 2000), XR_ERR_CLOSED);
+	assert_int_equal(xr_channel_wait_ready_diag(f->ch, 2000, &d),
+	    XR_ERR_CLOSED);
+	snprintf(want, sizeof(want), "connect to 127.0.0.1:%u failed: "
+	    "Connection refused (is the endpoint running, on this port?)",
+	    (unsigned)o.port);
+	assert_string_equal(d.reason, want);
 	assert_int_equal(r.code, XR_STATUS_UNAVAILABLE);
+	assert_string_equal(r.msg, want);
 	close(fd);
 }
 
@@ -1035,8 +1052,34 @@ test_loopback_only(void **state)
 	    "::", "example.com", "128.0.0.1", "::ffff:10.0.0.1", "" };
 	static const char *good[] = { "127.0.0.1", "127.1.2.3", "localhost",
 	    "::1" };
+	/* what each refusal says */
+	static const char *why[] = {
+	    "host \"10.0.0.1\" is not a loopback address: tcp_local connects "
+	    "only to 127.0.0.0/8, ::1 or localhost (run the client on the "
+	    "endpoint's machine)",
+	    "host \"0.0.0.0\" is not a loopback address: tcp_local connects "
+	    "only to 127.0.0.0/8, ::1 or localhost (run the client on the "
+	    "endpoint's machine)",
+	    "host \"192.168.1.1\" is not a loopback address: tcp_local "
+	    "connects only to 127.0.0.0/8, ::1 or localhost (run the client on "
+	    "the endpoint's machine)",
+	    "host \"::\" is not a loopback address: tcp_local connects only to "
+	    "127.0.0.0/8, ::1 or localhost (run the client on the endpoint's "
+	    "machine)",
+	    "host \"example.com\" is not an IP address: tcp_local resolves no "
+	    "names; use 127.0.0.1, ::1 or localhost",
+	    "host \"128.0.0.1\" is not a loopback address: tcp_local connects "
+	    "only to 127.0.0.0/8, ::1 or localhost (run the client on the "
+	    "endpoint's machine)",
+	    "host \"::ffff:10.0.0.1\" is not a loopback address: tcp_local "
+	    "connects only to 127.0.0.0/8, ::1 or localhost (run the client on "
+	    "the endpoint's machine)",
+	    "no host: set the channel's host to the endpoint's address "
+	    "(127.0.0.1, ::1 or localhost)",
+	};
 	xr_channel_opts o;
 	xr_channel *ch;
+	xr_diag d;
 	int err;
 
 	memset(&o, 0, sizeof(o));
@@ -1046,13 +1089,23 @@ test_loopback_only(void **state)
 		err = 0;
 		assert_null(xr_channel_new_tcp(f->base, &o, &f->ks, &err));
 		assert_int_equal(err, XR_ERR_INVALID_ARG);
+		memset(&d, 0, sizeof(d));
+		assert_null(xr_channel_new_tcp_diag(f->base, &o, &f->ks, &d));
+		assert_int_equal(d.code, XR_ERR_INVALID_ARG);
+		assert_string_equal(d.reason, why[i]);
 	}
 	o.host = NULL;
 	assert_null(xr_channel_new_tcp(f->base, &o, &f->ks, &err));
+	assert_null(xr_channel_new_tcp_diag(f->base, &o, &f->ks, &d));
+	assert_string_equal(d.reason, why[7]);
 	o.host = "127.0.0.1";
 	o.port = 0;
 	assert_null(xr_channel_new_tcp(f->base, &o, &f->ks, &err));
 	assert_int_equal(err, XR_ERR_INVALID_ARG);
+	assert_null(xr_channel_new_tcp_diag(f->base, &o, &f->ks, &d));
+	assert_int_equal(d.code, XR_ERR_INVALID_ARG);
+	assert_string_equal(d.reason, "port 0: set the channel's port to the "
+	    "port the endpoint listens on");
 	/* accepted (not connected: port 1, and freed at once) */
 	o.port = 1;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -1069,7 +1122,9 @@ test_loopback_only(void **state)
 	assert_int_equal(xr_channel_wait_ready(f->ch, 2000), XR_OK);
 }
 
-/* A client with the wrong keys never gets a session. */
+/* A client with the wrong keys never gets a session: the server closes
+ * after its HELLO without a word, which the client reports as a refused
+ * handshake (XR_ERR_BAD_SIGNATURE, calls UNAUTHENTICATED). */
 static void
 test_wrong_key(void **state)
 {
@@ -1077,6 +1132,9 @@ test_wrong_key(void **state)
 	uint8_t other[XR_MASTER_LEN];
 	xr_channel_opts o;
 	xr_keyset ks;
+	xr_diag d = { 0 };
+	char want[256];
+	struct res r;
 	int err;
 
 	memset(other, 0x42, sizeof(other));
@@ -1088,9 +1146,21 @@ test_wrong_key(void **state)
 	f->ch = xr_channel_new_tcp(f->base, &o, &ks, &err);
 	xr_keyset_wipe(&ks);
 	assert_non_null(f->ch);
-	assert_int_equal(xr_channel_wait_ready(f->ch, 2000), XR_ERR_CLOSED);
+	assert_int_equal(xr_channel_wait_ready_diag(f->ch, 2000, &d),
+	    XR_ERR_BAD_SIGNATURE);
+	snprintf(want, sizeof(want), "handshake refused by 127.0.0.1:%u: it "
+	    "closed the connection after our HELLO without answering (secret "
+	    "or kdf mismatch? the client needs the endpoint's auth secret and "
+	    "kdf)", (unsigned)o.port);
+	assert_string_equal(d.reason, want);
 	assert_int_equal(f->srv.rejects, 1);
 	assert_int_equal(f->srv.hellos, 0);
+	/* later calls: the same status and reason */
+	memset(&r, 0, sizeof(r));
+	assert_null(xr_call_start(f->ch, METHOD, (const uint8_t *)"x", 1, 0,
+	    res_cb, &r));
+	assert_int_equal(r.code, XR_STATUS_UNAUTHENTICATED);
+	assert_string_equal(r.msg, want);
 }
 
 /* Many calls started in one go: all answered, matched, one connection. */

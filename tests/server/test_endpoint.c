@@ -398,7 +398,8 @@ test_sec_ipc_06_kind_not_allowed(void **state)
 	assert_int_equal(t.echo_handler_calls, 0);
 }
 
-/* SEC-IPC-07: a non-loopback bind is refused; a port in use is refused. */
+/* SEC-IPC-07: a non-loopback bind is refused; a port in use is refused as
+ * a config error that names the key. */
 static void
 test_sec_ipc_07_loopback_only(void **state)
 {
@@ -409,6 +410,7 @@ test_sec_ipc_07_loopback_only(void **state)
 	xr_diag d = { 0 };
 	xr_server *s, *s2;
 	xr_server_opts o = { 0 };
+	char want[256];
 
 	(void)state;
 	xr_keys_derive(ts_master, 32, XR_KDF_NONE, &ks);
@@ -424,7 +426,12 @@ test_sec_ipc_07_loopback_only(void **state)
 	assert_int_equal(xr_server_listen(s, &d), XR_OK);
 	o.bind_port = xr_server_port(s);
 	assert_non_null(s2 = xr_server_new(base, &o, &ks, reg, &d));
-	assert_int_equal(xr_server_listen(s2, &d), XR_ERR_SYSTEM);
+	assert_int_equal(xr_server_listen(s2, &d), XR_ERR_CONFIG_INVALID);
+	snprintf(want, sizeof(want), "runtime.platform.execution_ipc.bind_port "
+	    "%u: address already in use on 127.0.0.1 (another process listens "
+	    "there: stop it, or choose another port, or 0 for an ephemeral "
+	    "one)", (unsigned)o.bind_port);
+	assert_string_equal(d.reason, want);
 	xr_server_free(s2);
 	xr_server_free(s);
 	xr_keyset_wipe(&ks);

@@ -22,8 +22,18 @@
  * Every call completes exactly once with a definite status, never later
  * than its deadline (plus scheduling latency): OK, a server status, or a
  * local one — DEADLINE_EXCEEDED, CANCELLED, UNAVAILABLE (connection lost,
- * draining, or not connected), RESOURCE_EXHAUSTED (local limit),
- * INVALID_ARGUMENT (bad method name / request too large), INTERNAL.
+ * draining, or not connected), UNAUTHENTICATED (the endpoint refused the
+ * handshake: secret or kdf mismatch?), RESOURCE_EXHAUSTED (local limit),
+ * INVALID_ARGUMENT (bad method name / request too large), INTERNAL. The
+ * message says what went wrong and names the endpoint ("127.0.0.1:5000").
+ *
+ * Handshake refused: an endpoint never answers a HELLO whose tag it cannot
+ * verify (an unauthenticated peer gets no signed answer), it closes the
+ * connection. A tcp_local channel whose connection the endpoint closes
+ * after the HELLO and before HELLO_ACK therefore reports UNAUTHENTICATED
+ * (wait_ready: XR_ERR_BAD_SIGNATURE) with the hint that the secret or the
+ * kdf differ; a connection reset instead (an endpoint at max_connections)
+ * is UNAVAILABLE.
  *
  * Payload limit (max_payload_bytes), the same in both transports: a request
  * payload over it fails locally with INVALID_ARGUMENT ("request larger than
@@ -42,6 +52,7 @@
 #include <pb.h>
 
 #include "execrpc/dispatch.h"
+#include "execrpc/err.h"
 #include "execrpc/keys.h"
 
 struct event_base;
@@ -75,10 +86,19 @@ typedef struct xr_channel_opts {
  * Open a tcp_local channel on `base` (borrowed; must outlive the channel)
  * with the keys in `ks` (copied; the caller may wipe its copy). Starts the
  * connect and the HELLO handshake asynchronously; calls made before the
- * handshake completes are queued and sent when it does (or fail with
- * UNAVAILABLE if it fails). Returns NULL (with `*err` set, if non-NULL) on a
- * non-loopback host or allocation failure.
+ * handshake completes are queued and sent when it does (or fail with the
+ * handshake's status — UNAVAILABLE, UNAUTHENTICATED — if it fails).
+ * Returns NULL with `d` (may be NULL) filled on failure:
+ * XR_ERR_INVALID_ARG for a NULL argument, a missing host, port 0, a host
+ * that is not an address or not a loopback one (the reason names the host
+ * and what tcp_local accepts: 127.0.0.0/8, ::1, localhost);
+ * XR_ERR_NOMEM / XR_ERR_SYSTEM otherwise.
  */
+xr_channel *xr_channel_new_tcp_diag(struct event_base *base,
+    const xr_channel_opts *opts, const xr_keyset *ks, xr_diag *d);
+
+/* xr_channel_new_tcp_diag() with only the code: `*err` (if non-NULL) gets
+ * XR_OK or the code; the reason is lost. */
 xr_channel *xr_channel_new_tcp(struct event_base *base,
     const xr_channel_opts *opts, const xr_keyset *ks, int *err);
 
@@ -103,9 +123,25 @@ xr_channel *xr_channel_new_memory(struct event_base *base,
 
 /*
  * Wait (running `base`) until a tcp_local channel's handshake is done or
- * `timeout_ms` passes. Returns XR_OK, XR_ERR_CLOSED (connect or handshake
- * failed) or XR_ERR_READY_TIMEOUT. A memory channel is always ready.
+ * `timeout_ms` passes (0: report the current state). Returns XR_OK or:
+ *  - XR_ERR_CLOSED: the connect failed ("connect to 127.0.0.1:5000
+ *    failed: Connection refused ..."), the endpoint is draining, the
+ *    connection was lost, or the channel was freed;
+ *  - XR_ERR_BAD_SIGNATURE: the endpoint refused the handshake (closed the
+ *    connection after our HELLO without answering): secret or kdf
+ *    mismatch?;
+ *  - XR_ERR_READY_TIMEOUT: no HELLO_ACK within the channel's
+ *    connect_timeout_ms (the channel is then closed), or within
+ *    `timeout_ms` (it keeps trying);
+ *  - XR_ERR_INVALID_ARG: `ch` is NULL.
+ * `d` (may be NULL) gets the code and a reason that names the endpoint and
+ * says what to check; it never holds key material. A memory channel is
+ * always ready.
  */
+int xr_channel_wait_ready_diag(xr_channel *ch, uint32_t timeout_ms,
+    xr_diag *d);
+
+/* xr_channel_wait_ready_diag(ch, timeout_ms, NULL). */
 int xr_channel_wait_ready(xr_channel *ch, uint32_t timeout_ms);
 
 /* Fail every pending call with UNAVAILABLE, close, free. NULL is a no-op.
