@@ -61,6 +61,27 @@ find_module(const xr_lifecycle_opts *o, const char *name)
 	return NULL;
 }
 
+/* The module names of o->mods, ", "-separated, into buf (cut with "..."
+ * where it does not fit); "none" for an empty table. */
+static void
+module_names(const xr_lifecycle_opts *o, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int n;
+
+	snprintf(buf, cap, "%s", o->n_mods == 0 ? "none" : "");
+	for (size_t i = 0; i < o->n_mods; i++) {
+		n = snprintf(buf + len, cap - len, "%s%s", i > 0 ? ", " : "",
+		    o->mods[i].name);
+		if (n < 0 || (size_t)n >= cap - len) {
+			snprintf(buf + (cap > 4 ? cap - 4 : 0), cap > 4 ? 4 : cap,
+			    "...");
+			return;
+		}
+		len += (size_t)n;
+	}
+}
+
 xr_lifecycle *
 xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
     xr_diag *d)
@@ -90,10 +111,14 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 	for (size_t g = 0; g < cfg->n_groups; g++)
 		for (size_t s = 0; s < cfg->groups[g].n_services; s++)
 			if (find_module(o, cfg->groups[g].services[s]) == NULL) {
+				char have[200];
+
+				module_names(o, have, sizeof(have));
 				xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
-				    "process_groups[%zu].services: no module "
-				    "provides \"%s\"", g,
-				    cfg->groups[g].services[s]);
+				    "runtime.platform.process_groups[%zu]."
+				    "services: no module provides \"%s\" (this "
+				    "program contains: %s)", g,
+				    cfg->groups[g].services[s], have);
 				return NULL;
 			}
 	/* each module checks its apps section (absent: NULL) */

@@ -81,7 +81,10 @@ typedef struct xr_lifecycle_opts {
  * process_supervisor without tcp_local, a service name of the config with
  * no module in o->mods, or one of o->ingress_services that no group hosts
  * -> NULL with XR_ERR_LIFECYCLE_RESOLUTION in `d` (so a service the
- * application calls is resolved at start, not at its first call).
+ * application calls is resolved at start, not at its first call). The
+ * reason for a service with no module names it and lists the services
+ * o->mods contains. Nothing is started: a program's `config check` is
+ * new() and free().
  */
 xr_lifecycle *xr_lifecycle_new(struct event_base *base,
     const xr_lifecycle_opts *o, xr_diag *d);

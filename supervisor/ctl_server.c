@@ -4,12 +4,14 @@
  * execrpc.v1.Command per connection, answered with one execrpc.v1.Reply
  * (supervisor/ctl_client.h). STOP is answered when its stop round completes;
  * STATS when every worker asked over its worker channel has answered, or at
- * a deadline: the loop never blocks on a worker.
+ * a deadline; CALL (ctl_call.c) when its worker answers, or at its
+ * deadline: the loop never blocks on a worker.
  */
 #include "supervisor_priv.h"
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -67,6 +69,7 @@ conn_destroy(struct ctl_conn *c)
 	xr_supervisor *s = c->s;
 
 	TAILQ_REMOVE(&s->ctl_conns, c, link);
+	xr__call_conn_gone(s, c);
 	if (c->waiting_stop)
 		s->ctl_stop_waiters--;
 	event_del(&c->free_ev);
@@ -127,6 +130,19 @@ conn_reply(struct ctl_conn *c, const Execrpc__V1__Reply *r)
 	free(buf);
 	if (!c->dead)
 		bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void
+xr__ctl_call_answer(struct ctl_conn *c, const Execrpc__V1__CallResult *res)
+{
+	Execrpc__V1__Reply r = EXECRPC__V1__REPLY__INIT;
+	struct timeval io = { XR_CTL_IO_TIMEOUT_MS / 1000, 0 };
+
+	if (c->answered || c->dead)
+		return;
+	r.call = (Execrpc__V1__CallResult *)(uintptr_t)res;
+	bufferevent_set_timeouts(c->bev, NULL, &io);
+	conn_reply(c, &r);
 }
 
 static void
@@ -376,6 +392,7 @@ xr__ctl_worker_gone(xr_supervisor *s, const struct sup_worker *w)
 
 	TAILQ_FOREACH(c, &s->ctl_conns, link)
 		stats_settle(c, pos);
+	xr__call_worker_gone(s, w);
 }
 
 /* ---------- commands ---------- */
@@ -413,6 +430,18 @@ handle(struct ctl_conn *c, const Execrpc__V1__Command *cmd)
 			if (sel[g])
 				xr__sup_drain_group(s, &s->groups[g]);
 		send_status(c, sel, false, false, XR_OK, NULL);
+		return;
+	case EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL:
+		if (cmd->n_groups != 0) {
+			conn_error(c, XR_ERR_INVALID_ARG, "CALL is routed by "
+			    "its method; groups must be empty");
+			return;
+		}
+		/* answered by ctl_call.c, maybe at once; no read timeout
+		 * while the worker works */
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		xr__call_begin(s, c, cmd);
 		return;
 	case EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP:
 		if (cmd->n_groups != 0) {
@@ -452,7 +481,11 @@ read_cb(struct bufferevent *bev, void *arg)
 	    XR_ERR_AGAIN)
 		return;
 	if (r == XR_ERR_OVERSIZED) {
-		conn_error(c, XR_ERR_OVERSIZED, "command larger than 4096 bytes");
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "command of %zu bytes is over the "
+		    "limit of %u bytes", c->rd.need, XR_CTL_MAX_COMMAND);
+		conn_error(c, XR_ERR_OVERSIZED, msg);
 		return;
 	}
 	if (r != XR_OK) {

@@ -205,6 +205,22 @@ run_for(struct event_base *base, int ms)
 	event_base_dispatch(base);
 }
 
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: execrpc-demo --config FILE\n"
+	    "       execrpc-demo --help\n"
+	    "\nThe main job, narrated (scripts/demo runs it): with a "
+	    "process_supervisor\nconfig (tcp_local, one group serving "
+	    "echo.v1.Echo) it starts the workers,\nsends signed calls "
+	    "through them, shows a tampered frame rejected, waits\nfor "
+	    "SIGUSR1, SIGKILLs a worker while calls continue, then serves "
+	    "the\ncontrol socket until `execrpc stop`.\n"
+	    "\nservices:\n  echo.v1.Echo\n"
+	    "\nexit status: 0 ok, 1..11 the error category "
+	    "(2 config_invalid), 64 usage\n");
+}
+
 static int
 find_port(xr_lifecycle *lc, int index, pid_t *pid)
 {
@@ -234,8 +250,13 @@ main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
 		return xr_runtime_worker_main(argc, argv, &xr_echo_module, 1);
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
 	if (argc != 3 || strcmp(argv[1], "--config") != 0) {
-		fprintf(stderr, "usage: execrpc-demo --config FILE\n");
+		usage(stderr);
 		return 64;
 	}
 	/* the supervisor holds keys: no core dumps, not dumpable; closed

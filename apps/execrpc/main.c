@@ -8,8 +8,8 @@
  *
  * Exit statuses: 0 on success; for an execrpc error, its category number
  * (xr_err_category(), docs/design.md section 8: 2 for config_invalid, ...);
- * EXIT_USAGE (64, as sysexits.h EX_USAGE) for --help, an unknown command or
- * wrong arguments. An execrpc error is one line on stderr,
+ * EXIT_USAGE (64, as sysexits.h EX_USAGE) for an unknown command or wrong
+ * arguments; --help (-h) prints the usage on stdout and exits 0. An execrpc error is one line on stderr,
  * "execrpc: NAME (code N): reason" (xr_diag_print()).
  */
 #include <stdbool.h>
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call.h"
 #include "config.h"
 #include "ctl_client.h"
 #include "err.h"
@@ -57,6 +58,8 @@ static const struct cmd cmds[] = {
 	    "workers stop accepting, finish in-flight calls, stay up" },
 	{ "stop", "[--graceful-timeout S] [--no-drain] --control PATH", 2, 5,
 	    cmd_stop, "graceful stop of every group; prints the stop events" },
+	{ "call", XR_CLI_CALL_ARGS, 1, -1, xr_cli_call,
+	    "call a method on a ready worker (call --help)" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -330,7 +333,11 @@ main(int argc, char **argv)
 		}
 		return c->fn(nargs, argv + 1 + nw);
 	}
-	usage(argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) ? stdout : stderr);
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
 	return EXIT_USAGE;
 }

@@ -16,7 +16,10 @@
  *
  * In process_supervisor mode the supervisor re-executes this program as
  *   fundload --worker --bootstrap-fd 3 --control-fd 4
- * which serves fundload.v1.FundLoad (and echo.v1.Echo) in a worker.
+ * which serves fundload.v1.FundLoad (and echo.v1.Echo) in a worker: the
+ * worker of execrpc/main.h (xr_main_worker()). The rest is fundload's own:
+ * it is its own ingress (it reads the input and calls its modules), which
+ * xr_main()'s hosting program is not.
  *
  * Exit status: 0 every line was valid and decided; 65 (EX_DATAERR) some
  * lines were invalid (each has its diagnostic; every valid line was
@@ -39,6 +42,7 @@
 #include "appcfg.h"
 #include "echo.h"
 #include "err.h"
+#include "execrpc/main.h"
 #include "proc.h"
 #include "ingress.h"
 #include "runtime.h"
@@ -55,26 +59,30 @@ static const xr_service_module modules[] = {
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 
+/* As a worker: the registries are gone when xr_main_worker() returns, the
+ * FundLoad states with them. */
+static const xr_main_program program = {
+	.name = PROG,
+	.mods = modules,
+	.n_mods = NMODULES,
+	.cleanup = xr_fl_service_free_all,
+};
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: fundload [--config FILE] [--rules baseline|experiment]\n"
 	    "                [--window N] [--stats] [--control] [INPUT]\n"
+	    "       fundload --help\n"
 	    "       fundload --worker --bootstrap-fd N --control-fd M\n"
+	    "services:");
+	for (size_t i = 0; i < NMODULES; i++)
+		fprintf(f, " %s", modules[i].name);
+	fprintf(f, "\n"
 	    "exit status: 0 ok, %d some input lines invalid, %d usage,\n"
 	    "             1..11 the execrpc error category (2 config_invalid)\n",
 	    EXIT_DATAERR, EXIT_USAGE);
-}
-
-static int
-worker_mode(int argc, char **argv)
-{
-	int status;
-
-	status = xr_runtime_worker_main(argc, argv, modules, NMODULES);
-	xr_fl_service_free_all();
-	return status;
 }
 
 /* ---------- the runtime as the ingress sees it ---------- */
@@ -180,9 +188,8 @@ main(int argc, char **argv)
 	int c, r, fd = STDIN_FILENO, status;
 	char *end;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--worker") == 0)
-			return worker_mode(argc, argv);
+	if (xr_main_is_worker(argc, argv))
+		return xr_main_worker(argc, argv, &program);
 	while ((c = getopt_long(argc, argv, "c:r:w:sh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -182,14 +182,19 @@ run config keys extra
 [ "$fail" -eq "$f" ] && ok
 
 f=$fail
-for args in "--help" "bogus" "config" "config bogus x" "config check" \
-    "config check a b"; do
+for args in "bogus" "config" "config bogus x" "config check" \
+    "config check a b" "--help x"; do
 	# shellcheck disable=SC2086
 	run $args
 	[ "$rc" -eq 64 ] || bad "usage ($args): rc=$rc (want 64)"
+	[ -z "$out" ] || bad "usage ($args): stdout: $out"
 done
-run --help
-case $out in *"config check"*"config keys"*) ;; *) bad "--help: no usage on stdout" ;; esac
+for h in --help -h; do
+	run $h
+	[ "$rc" -eq 0 ] && [ -z "$err" ] || bad "$h: rc=$rc (want 0) err=$err"
+	case $out in "usage: execrpc COMMAND"*"config check"*"config keys"*) ;;
+	*) bad "$h: no usage on stdout" ;; esac
+done
 run
 [ "$rc" -eq 64 ] || bad "no args: rc=$rc (want 64)"
 [ "$fail" -eq "$f" ] && ok

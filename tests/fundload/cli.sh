@@ -35,6 +35,7 @@ write_config "$tmp/noapp.yaml" group=execution::echo.v1.Echo
 # --- arguments ---
 check "help exits 0" [ "$(rc_of "$fl" --help)" -eq 0 ]
 check "help prints usage" grep -q '^usage: fundload' "$tmp/out"
+check "help lists the services" grep -qx 'services: fundload.v1.FundLoad echo.v1.Echo' "$tmp/out"
 check "unknown option: 64" [ "$(rc_of "$fl" --bogus)" -eq 64 ]
 check "bad --rules: 64" [ "$(rc_of "$fl" --rules lenient)" -eq 64 ]
 check "--window 0: 64" [ "$(rc_of "$fl" --window 0)" -eq 64 ]
@@ -47,6 +48,13 @@ check "missing input: says so" grep -q 'nonexistent' "$tmp/err"
 check "invalid config: 2 (config_invalid)" [ "$(rc_of "$fl" --config "$tmp/bad.yaml" "$golden/cases.jsonl")" -eq 2 ]
 check "invalid config: names the key" grep -q 'execution_ipc.transport' "$tmp/err"
 check "no group serves FundLoad: 2" [ "$(rc_of "$fl" --config "$tmp/noapp.yaml" "$golden/cases.jsonl")" -eq 2 ]
+# a service the program does not contain: refused before any worker starts,
+# with the services it does contain
+write_config "$tmp/kv.yaml" transport=tcp_local mode=process_supervisor \
+  group=execution:2:fundload.v1.FundLoad,kv.v1.Kv
+check "unknown service: 4 (lifecycle_resolution)" [ "$(rc_of "$fl" --config "$tmp/kv.yaml" "$golden/cases.jsonl")" -eq 4 ]
+check "unknown service: names it and the contained ones" [ "$(cat "$tmp/err")" = 'fundload: lifecycle_resolution (code -30): runtime.platform.process_groups[0].services: no module provides "kv.v1.Kv" (this program contains: fundload.v1.FundLoad, echo.v1.Echo)' ]
+check "unknown service: no output" [ ! -s "$tmp/out" ]
 check "config selects experiment" [ "$(rc_of "$fl" --config "$tmp/exp.yaml" "$golden/cases.jsonl")" -eq 65 ]
 check "config selects experiment: output" cmp -s "$tmp/out" "$golden/experiment.expected"
 check "--rules overrides the config" [ "$(rc_of "$fl" --config "$tmp/exp.yaml" --rules baseline "$golden/cases.jsonl")" -eq 65 ]

@@ -1,0 +1,131 @@
+/*
+ * execrpc/main.h — one-call program entry: a program that hosts service
+ * modules is
+ *
+ *	#include "execrpc/main.h"
+ *	static const xr_service_module mods[] = { ... };
+ *	int main(int argc, char **argv)
+ *	{
+ *		return xr_main(argc, argv, mods, sizeof(mods) / sizeof(mods[0]));
+ *	}
+ *
+ * (xr_service_module: the module type of the server layer, module.h; a
+ * module is a full service name and the function that registers its
+ * methods). xr_main() makes it a complete execrpc program with this
+ * command line:
+ *
+ *   PROG --config FILE [--log-level debug|info|warn|error]
+ *	Load FILE (docs/config.md) and run its lifecycle with the program's
+ *	modules; the lifecycle's policy (ready_timeout_seconds,
+ *	graceful_timeout_seconds, drain_inflight, control.socket) comes from
+ *	FILE.
+ *	- bootstrap.mode process_supervisor: start every process group's
+ *	  workers (this same program, re-executed with --worker; each gets its
+ *	  keys once in its bootstrap bundle), wait until they are ready, serve
+ *	  the control socket (execrpc status|stats|drain|stop --control
+ *	  PATH) and print on stdout, per worker and again for a worker that
+ *	  comes back after a crash:
+ *		worker GROUP INDEX pid PID port PORT
+ *	  A worker that dies unasked is one line on stderr:
+ *		PROG: worker_failed (code -32): worker GROUP INDEX pid PID
+ *		killed by signal 9 (SIGKILL); restart: on-failure
+ *	  (on one line; "exited with status N" for an exit; other failures
+ *	  with their own error name and reason). It runs until SIGTERM or
+ *	  SIGINT (a stop with the config's policy) or a control-socket STOP,
+ *	  prints "stop GROUP graceful|forced" per group and exits 0.
+ *	- bootstrap.mode inline: the modules run in this process behind one
+ *	  loopback endpoint (transport tcp_local) at bind_host:bind_port; it
+ *	  prints
+ *		listening HOST PORT
+ *	  and serves until SIGTERM or SIGINT, then drains (GOAWAY; with
+ *	  drain_inflight the calls in flight finish) within
+ *	  graceful_timeout_seconds and exits 0. Nobody in this process calls
+ *	  the modules, so inline needs transport tcp_local (memory would
+ *	  serve no one) and secret_mode static (a generated key would exist
+ *	  in this process only: no client could ever call): both are refused
+ *	  as config_invalid before anything starts.
+ *	A SIGTERM that arrives while the program starts is acted on once it
+ *	is ready (or its start failed).
+ *
+ *   PROG config check FILE
+ *	Validate FILE for this program without starting anything: the
+ *	config schema, the rules above, every service the process groups
+ *	name is one of the program's modules (else lifecycle_resolution,
+ *	naming the missing service and listing the services the program
+ *	contains), and each module's apps section. Prints "ok".
+ *
+ *   PROG --help | -h
+ *	The usage, the modes and the services the program contains, on
+ *	stdout; exit 0.
+ *
+ *   PROG --worker --bootstrap-fd N --control-fd M
+ *	How the supervisor starts the program's workers; not for
+ *	interactive use.
+ *
+ * Exit statuses: 0 success; for an execrpc error, its category number
+ * (core/err.h xr_category: 2 config_invalid, 4 lifecycle_resolution, 9
+ * stop_timeout, ...), after one line "PROG: NAME (code N): REASON" on
+ * stderr; 64 (EX_USAGE) for bad usage.
+ *
+ * A program that is its own ingress (it reads input and calls its modules
+ * itself, e.g. apps/fundload) keeps its own main() and uses the pieces:
+ * xr_main_is_worker() and xr_main_worker() for its worker mode.
+ */
+#ifndef EXECRPC_MAIN_H
+#define EXECRPC_MAIN_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct xr_service_module;
+
+/* A program: its modules and what xr_main_run() says about it. */
+typedef struct xr_main_program {
+	/* the prefix of its messages and its usage; NULL: the last component
+	 * of argv[0] */
+	const char *name;
+	/* one line for --help, under the usage; NULL: none */
+	const char *about;
+	/* the services it contains (borrowed; a static table) */
+	const struct xr_service_module *mods;
+	size_t n_mods;
+	/* called once at the end of a run (--config) or a worker
+	 * (--worker), whatever its outcome, after the modules' registries
+	 * are gone and before the exit status is returned: frees state a
+	 * module keeps outside its registry. Not called for --help, usage
+	 * errors or config check. NULL: none. */
+	void (*cleanup)(void);
+} xr_main_program;
+
+/*
+ * The program: xr_main_run() with `mods` (borrowed, n_mods entries) and
+ * no name, about or cleanup. Returns the exit status for main() to
+ * return. Call it once per process, from main().
+ */
+int xr_main(int argc, char **argv, const struct xr_service_module *mods,
+    size_t n_mods);
+
+/* As xr_main() for the program `p` (borrowed). */
+int xr_main_run(int argc, char **argv, const xr_main_program *p);
+
+/* 1 if argv (after argv[0]) holds "--worker": the process was started as
+ * a worker and main() should return xr_main_worker(); else 0. */
+int xr_main_is_worker(int argc, char *const *argv);
+
+/*
+ * The worker: serve p->mods as the bootstrap bundle on the inherited
+ * channels says (the runtime's worker entry, xr_runtime_worker_main()),
+ * then p->cleanup. Returns the exit status: 0 after a STOP, 64 for bad
+ * fd arguments, the child-bootstrap category (8) for a bundle it refuses,
+ * 1 when the supervisor is gone.
+ */
+int xr_main_worker(int argc, char **argv, const xr_main_program *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EXECRPC_MAIN_H */

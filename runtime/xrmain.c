@@ -1,0 +1,446 @@
+/*
+ * runtime/xrmain.c — one-call program entry (execrpc/main.h): the command
+ * line, --help, config check, the run of either bootstrap mode over the
+ * lifecycle, signals, worker lines and crash lines. Program code: it
+ * prints (stdout: the lines other programs read; stderr: diagnostics).
+ */
+#include "execrpc/main.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "proc.h"
+#include "runtime.h"
+
+#define EXIT_USAGE 64
+/* the most workers a group may have (core/cfgtab.c, workers: 1..64) */
+#define XM_MAX_WORKERS 64
+
+struct xm_run {
+	const xr_main_program *p;
+	const char *name;
+	const xr_config *cfg;
+	xr_lifecycle *lc;
+	int started;		/* initial readiness reached */
+	int stop_asked;		/* SIGTERM or SIGINT seen */
+	/* each worker's last pid: a crash event comes after the reap, when
+	 * the supervisor's view has none */
+	pid_t pids[XR_CFG_MAX_GROUPS][XM_MAX_WORKERS];
+};
+
+static const char *
+prog_name(const xr_main_program *p, int argc, char **argv)
+{
+	const char *s;
+
+	if (p->name != NULL)
+		return p->name;
+	if (argc < 1 || argv[0] == NULL || argv[0][0] == '\0')
+		return "execrpc-program";
+	s = strrchr(argv[0], '/');
+	return s != NULL && s[1] != '\0' ? s + 1 : argv[0];
+}
+
+static void
+usage(FILE *f, const char *name)
+{
+	fprintf(f, "usage: %s --config FILE [--log-level debug|info|warn|error]\n"
+	    "       %s config check FILE\n"
+	    "       %s --help\n", name, name, name);
+}
+
+static void
+help(const xr_main_program *p, const char *name)
+{
+	FILE *f = stdout;
+
+	usage(f, name);
+	if (p->about != NULL)
+		fprintf(f, "\n%s\n", p->about);
+	fprintf(f, "\n"
+	    "--config FILE       run the services below as FILE says:\n"
+	    "  bootstrap.mode process_supervisor: start each process group's\n"
+	    "    workers (this program, re-executed with --worker), serve\n"
+	    "    control.socket (execrpc status|stats|drain|stop --control "
+	    "PATH),\n"
+	    "    print \"worker GROUP INDEX pid PID port PORT\" per ready "
+	    "worker and\n"
+	    "    one line on stderr per worker that dies;\n"
+	    "  bootstrap.mode inline: serve them in this process (transport\n"
+	    "    tcp_local, secret_mode static) and print "
+	    "\"listening HOST PORT\".\n"
+	    "  SIGTERM or SIGINT stops with the config's lifecycle policy and\n"
+	    "  exits 0.\n"
+	    "config check FILE   validate FILE for this program, its "
+	    "services included;\n"
+	    "                    prints ok\n"
+	    "--log-level LEVEL   log at LEVEL and above on stderr "
+	    "(default warn)\n"
+	    "\nservices:\n");
+	for (size_t i = 0; i < p->n_mods; i++)
+		fprintf(f, "  %s\n", p->mods[i].name);
+	if (p->n_mods == 0)
+		fprintf(f, "  (none)\n");
+	fprintf(f, "\nexit status: 0 ok, 1..11 the error category "
+	    "(2 config_invalid,\n  4 lifecycle_resolution), %d usage\n",
+	    EXIT_USAGE);
+	fflush(f);
+}
+
+/*
+ * What a hosting program needs beyond the config schema and the lifecycle's
+ * own resolution: its modules are called only from outside the process.
+ */
+static int
+check_hosting(const xr_config *cfg, const char *name, xr_diag *d)
+{
+	if (cfg->boot_mode != XR_BOOT_INLINE)
+		return XR_OK;
+	if (cfg->transport != XR_TRANSPORT_TCP_LOCAL)
+		return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
+		    "runtime.platform.execution_ipc.transport: %s serves "
+		    "callers in this process only, and %s has none (use "
+		    "tcp_local)", xr_transport_name(cfg->transport), name);
+	/* a generated secret lives in this process only: no client of the
+	 * endpoint could ever call it */
+	if (cfg->secret_mode == XR_SECRET_GENERATED)
+		return xr_diag_set(d, XR_ERR_CONFIG_INVALID, "runtime.platform."
+		    "execution_ipc.auth.secret_mode: generated makes a secret "
+		    "no client can get; set secret_mode: static and secret_file:"
+		    " PATH (mode 0600, 32..4096 bytes), and give the client the "
+		    "same secret and kdf");
+	return XR_OK;
+}
+
+/* The lifecycle's options for this program's modules, no callbacks. */
+static void
+lc_opts(xr_lifecycle_opts *o, const xr_config *cfg, const xr_main_program *p)
+{
+	memset(o, 0, sizeof(*o));
+	o->cfg = cfg;
+	o->mods = p->mods;
+	o->n_mods = p->n_mods;
+}
+
+/* ---------- config check ---------- */
+
+static int
+config_check(const xr_main_program *p, const char *name, const char *path)
+{
+	xr_lifecycle_opts o;
+	struct event_base *base = NULL;
+	xr_lifecycle *lc = NULL;
+	xr_config cfg;
+	xr_diag d = { 0 };
+	int r;
+
+	/* the config may hold an inline secret */
+	if ((r = xr_proc_harden(0, &d)) != XR_OK)
+		return xr_diag_print(stderr, name, r, &d);
+	if ((r = xr_config_load_file(path, &cfg, &d)) != XR_OK)
+		return xr_diag_print(stderr, name, r, &d);
+	if ((r = check_hosting(&cfg, name, &d)) != XR_OK)
+		goto out;
+	if ((base = event_base_new()) == NULL) {
+		r = xr_diag_set(&d, XR_ERR_NOMEM, "cannot create the event "
+		    "loop");
+		goto out;
+	}
+	/* the lifecycle's resolution (services, apps sections): nothing
+	 * starts before xr_lifecycle_start() */
+	lc_opts(&o, &cfg, p);
+	if ((lc = xr_lifecycle_new(base, &o, &d)) == NULL)
+		r = d.code != XR_OK ? d.code : XR_ERR_INTERNAL;
+ out:
+	xr_lifecycle_free(lc);
+	if (base != NULL)
+		event_base_free(base);
+	xr_config_free(&cfg);
+	if (r != XR_OK)
+		return xr_diag_print(stderr, name, r, &d);
+	printf("ok\n");
+	return fflush(stdout) == 0 ? 0 : (int)xr_err_category(XR_ERR_SYSTEM);
+}
+
+/* ---------- the run's callbacks ---------- */
+
+static void
+print_worker(const xr_worker_info *w)
+{
+	printf("worker %s %u pid %d port %u\n", w->group, w->index,
+	    (int)w->pid, (unsigned)w->port);
+	fflush(stdout);
+}
+
+static void
+on_stop(void *arg, const char *group, xr_stop_mode mode)
+{
+	(void)arg;
+	printf("stop %s %s\n", group, xr_stop_mode_name(mode));
+	fflush(stdout);
+}
+
+static pid_t *
+pid_slot(struct xm_run *r, const xr_worker_info *w)
+{
+	for (size_t g = 0; g < r->cfg->n_groups; g++)
+		if (strcmp(r->cfg->groups[g].name, w->group) == 0)
+			return w->index < XM_MAX_WORKERS ?
+			    &r->pids[g][w->index] : NULL;
+	return NULL;
+}
+
+static const char *
+restart_of(const struct xm_run *r, const char *group)
+{
+	for (size_t g = 0; g < r->cfg->n_groups; g++)
+		if (strcmp(r->cfg->groups[g].name, group) == 0)
+			return xr_restart_name(r->cfg->groups[g].restart);
+	return "unknown";
+}
+
+/*
+ * Worker events: a ready worker after the start is a worker line (the
+ * initial ones are printed together once ready); a failure is one line on
+ * stderr, whenever it happens.
+ */
+static void
+on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
+{
+	struct xm_run *r = arg;
+	pid_t *slot = pid_slot(r, w), pid;
+	const char *sig;
+	xr_diag d = { 0 };
+
+	if (w->pid > 0 && slot != NULL)
+		*slot = w->pid;
+	if (err == XR_OK) {
+		if (r->started && strcmp(reason, "ready") == 0)
+			print_worker(w);
+		return;
+	}
+	pid = w->pid > 0 ? w->pid : slot != NULL ? *slot : 0;
+	if (err == XR_ERR_WORKER_FAILED && w->last_signal > 0) {
+		sig = sigabbrev_np(w->last_signal);
+		xr_diag_set(&d, err, "worker %s %u pid %d killed by signal %d "
+		    "(SIG%s); restart: %s", w->group, w->index, (int)pid,
+		    w->last_signal, sig != NULL ? sig : "?",
+		    restart_of(r, w->group));
+	} else if (err == XR_ERR_WORKER_FAILED) {
+		xr_diag_set(&d, err, "worker %s %u pid %d exited with status "
+		    "%d; restart: %s", w->group, w->index, (int)pid,
+		    w->last_exit_status, restart_of(r, w->group));
+	} else {
+		xr_diag_set(&d, err, "worker %s %u pid %d: %s", w->group,
+		    w->index, (int)pid, reason);
+	}
+	(void)xr_diag_print(stderr, r->name, err, &d);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct xm_run *r = arg;
+
+	(void)what;
+	xr_info("%s: signal %d: stopping", r->name, (int)sig);
+	r->stop_asked = 1;
+	if (r->started)
+		(void)xr_lifecycle_stop_begin(r->lc);	/* the config's policy */
+}
+
+/* ---------- the run ---------- */
+
+/* Started and ready: say so (worker lines, or the listening line). */
+static int
+announce(struct xm_run *r, xr_diag *d)
+{
+	const xr_config *cfg = r->cfg;
+	xr_worker_info *ws;
+	size_t n;
+	int ret;
+
+	if (cfg->boot_mode == XR_BOOT_INLINE) {
+		uint16_t port = xr_transport_port(xr_lifecycle_transport(r->lc));
+
+		printf("listening %s %u\n", cfg->bind_host, (unsigned)port);
+		fflush(stdout);
+		xr_info("%s: listening on %s:%u", r->name, cfg->bind_host,
+		    (unsigned)port);
+		return XR_OK;
+	}
+	if ((ret = xr_lifecycle_control_listen(r->lc, d)) != XR_OK)
+		return ret;
+	n = xr_lifecycle_workers(r->lc, NULL, 0);
+	if ((ws = calloc(n + 1, sizeof(*ws))) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+	n = xr_lifecycle_workers(r->lc, ws, n);
+	for (size_t i = 0; i < n; i++)
+		print_worker(&ws[i]);
+	free(ws);
+	return XR_OK;
+}
+
+static int
+run(struct xm_run *r, struct event_base *base, xr_diag *d)
+{
+	xr_lifecycle_opts o;
+	int ret;
+
+	lc_opts(&o, r->cfg, r->p);
+	o.on_worker_event = on_worker;
+	o.worker_arg = r;
+	o.on_stop_event = on_stop;
+	if ((r->lc = xr_lifecycle_new(base, &o, d)) == NULL)
+		return d->code != XR_OK ? d->code : XR_ERR_INTERNAL;
+	if ((ret = xr_lifecycle_start(r->lc, d)) != XR_OK ||
+	    (ret = xr_lifecycle_ready(r->lc, d)) != XR_OK ||
+	    (ret = announce(r, d)) != XR_OK)
+		return ret;
+	r->started = 1;
+	if (r->stop_asked)	/* a signal during the start */
+		(void)xr_lifecycle_stop_begin(r->lc);
+	if ((ret = xr_lifecycle_run(r->lc, d)) != XR_OK)
+		return ret;
+	/* the groups are stopped (or the endpoint asked to): finish */
+	return xr_lifecycle_stop(r->lc, d);
+}
+
+static int
+serve(const xr_main_program *p, const char *name, const char *cfg_path)
+{
+	struct xm_run r;
+	struct event_base *base = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	xr_config cfg;
+	xr_diag d = { 0 };
+	int ret, status;
+
+	memset(&r, 0, sizeof(r));
+	r.p = p;
+	r.name = name;
+	r.cfg = &cfg;
+	xr_config_defaults(&cfg);
+	/* this process holds keys: no core dumps, not dumpable, closed pipes
+	 * are errors */
+	if ((ret = xr_proc_harden(0, &d)) != XR_OK ||
+	    (ret = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
+		goto out;
+	if (cfg.secret_inline != NULL &&
+	    (ret = xr_log_register_secret(cfg.secret_inline,
+	    cfg.secret_inline_len)) != XR_OK) {
+		xr_diag_set(&d, ret, "cannot register the config's secret for "
+		    "log redaction");
+		goto out;
+	}
+	if ((ret = check_hosting(&cfg, name, &d)) != XR_OK)
+		goto out;
+	if ((base = event_base_new()) == NULL ||
+	    (sigterm = evsignal_new(base, SIGTERM, signal_cb, &r)) == NULL ||
+	    (sigint = evsignal_new(base, SIGINT, signal_cb, &r)) == NULL ||
+	    evsignal_add(sigterm, NULL) != 0 || evsignal_add(sigint, NULL) != 0) {
+		ret = xr_diag_set(&d, XR_ERR_NOMEM, "cannot set up the event "
+		    "loop and its signals");
+		goto out;
+	}
+	ret = run(&r, base, &d);
+ out:
+	status = ret == XR_OK ? 0 : xr_diag_print(stderr, name, ret, &d);
+	xr_lifecycle_free(r.lc);	/* forced, if it still runs */
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (base != NULL)
+		event_base_free(base);
+	if (p->cleanup != NULL)
+		p->cleanup();
+	xr_config_free(&cfg);
+	xr_log_forget_secrets();
+	return status;
+}
+
+/* ---------- entry points ---------- */
+
+int
+xr_main_is_worker(int argc, char *const *argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (argv[i] != NULL && strcmp(argv[i], "--worker") == 0)
+			return 1;
+	return 0;
+}
+
+int
+xr_main_worker(int argc, char **argv, const xr_main_program *p)
+{
+	int status;
+
+	status = xr_runtime_worker_main(argc, argv, p->mods, p->n_mods);
+	if (p->cleanup != NULL)
+		p->cleanup();
+	return status;
+}
+
+int
+xr_main_run(int argc, char **argv, const xr_main_program *p)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = prog_name(p, argc, argv), *cfg_path = NULL;
+	int ch, lvl;
+
+	if (xr_main_is_worker(argc, argv))
+		return xr_main_worker(argc, argv, p);
+	if (argc >= 2 && strcmp(argv[1], "config") == 0) {
+		if (argc == 4 && strcmp(argv[2], "check") == 0)
+			return config_check(p, name, argv[3]);
+		usage(stderr, name);
+		return EXIT_USAGE;
+	}
+	while ((ch = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 'l':
+			if ((lvl = xr_log_level_parse(optarg)) < 0) {
+				fprintf(stderr, "%s: --log-level: debug, info, "
+				    "warn, error or off\n", name);
+				return EXIT_USAGE;
+			}
+			xr_log_set_level((xr_log_level)lvl);
+			break;
+		case 'h':
+			help(p, name);
+			return 0;
+		default:
+			usage(stderr, name);
+			return EXIT_USAGE;
+		}
+	}
+	if (cfg_path == NULL || optind != argc) {
+		usage(stderr, name);
+		return EXIT_USAGE;
+	}
+	return serve(p, name, cfg_path);
+}
+
+int
+xr_main(int argc, char **argv, const struct xr_service_module *mods,
+    size_t n_mods)
+{
+	const xr_main_program p = { .mods = mods, .n_mods = n_mods };
+
+	return xr_main_run(argc, argv, &p);
+}

@@ -1,0 +1,104 @@
+/*
+ * tests/runtime/xrmain_prog.c — a program built with xr_main_run()
+ * (execrpc/main.h), driven by tests/runtime/xrmain.sh. It contains two
+ * services: echo.v1.Echo and test.v1.Nop (registers nothing). Its cleanup
+ * hook prints "xrmain_prog: cleanup pid PID" on stderr, so the test can
+ * count the processes that ran it.
+ *
+ *   xrmain_prog call PORT SECRET_FILE TEXT
+ *
+ * is a client instead: one echo.v1.Echo/Say of TEXT to 127.0.0.1:PORT
+ * (keys: HKDF-SHA256 of the secret file), printing "reply TEXT pid PID";
+ * exit 0, or 1 with the status on stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "dispatch.h"
+#include "echo.h"
+#include "execrpc/client.h"
+#include "execrpc/echo/v1/echo.pb.h"
+#include "execrpc/main.h"
+#include "keys.h"
+
+static int
+nop_add(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	(void)reg;
+	(void)ctx;
+	return XR_OK;
+}
+
+static const xr_service_module mods[] = {
+	XR_ECHO_MODULE_INIT,
+	{ "test.v1.Nop", nop_add, NULL, NULL },
+};
+
+static void
+cleanup(void)
+{
+	fprintf(stderr, "xrmain_prog: cleanup pid %d\n", (int)getpid());
+}
+
+static int
+call(const char *port, const char *secret_file, const char *text)
+{
+	echo_v1_SayRequest req = echo_v1_SayRequest_init_zero;
+	echo_v1_SayResponse resp = echo_v1_SayResponse_init_zero;
+	xr_channel_opts co = { 0 };
+	struct event_base *base;
+	xr_status st = { 0 };
+	xr_channel *ch;
+	xr_keyset ks;
+	xr_diag d = { 0 };
+	uint8_t secret[4096];
+	size_t len;
+	int code, err;
+
+	if (xr_keys_load_file(secret_file, secret, sizeof(secret), &len,
+	    &d) != XR_OK ||
+	    xr_keys_derive(secret, len, XR_KDF_HKDF_SHA256, &ks) != XR_OK) {
+		fprintf(stderr, "xrmain_prog: call: %s\n", d.reason);
+		return 1;
+	}
+	xr_wipe(secret, sizeof(secret));
+	co.host = "127.0.0.1";
+	co.port = (uint16_t)atoi(port);
+	if ((base = event_base_new()) == NULL ||
+	    (ch = xr_channel_new_tcp(base, &co, &ks, &err)) == NULL) {
+		fprintf(stderr, "xrmain_prog: call: no channel\n");
+		return 1;
+	}
+	xr_keyset_wipe(&ks);
+	snprintf(req.text, sizeof(req.text), "%s", text);
+	code = xr_call_sync(ch, "echo.v1.Echo/Say", echo_v1_SayRequest_fields,
+	    &req, echo_v1_SayResponse_fields, &resp, 5000, &st);
+	if (code == XR_STATUS_OK)
+		printf("reply %s pid %llu\n", resp.text,
+		    (unsigned long long)resp.worker_pid);
+	else
+		fprintf(stderr, "xrmain_prog: call: %s: %s\n",
+		    xr_status_name(code), st.message);
+	xr_channel_free(ch);
+	event_base_free(base);
+	return code == XR_STATUS_OK ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const xr_main_program prog = {
+		.about = "A test program: echo.v1.Echo and test.v1.Nop.",
+		.mods = mods,
+		.n_mods = sizeof(mods) / sizeof(mods[0]),
+		.cleanup = cleanup,
+	};
+
+	if (argc == 5 && strcmp(argv[1], "call") == 0)
+		return call(argv[2], argv[3], argv[4]);
+	return xr_main_run(argc, argv, &prog);
+}
