@@ -19,8 +19,11 @@
 #  5. the same program compiled with `pkg-config --cflags --libs execrpc`:
 #     exact output; the SDK's include path shadows no system header; an
 #     edited .options regenerates both sides;
-#  6. find_package failures name what is missing (no server component; an
-#     unknown component).
+#  6. the service as a program of its own (xr_main): --help, config check,
+#     and a supervised run with 2 workers called by the installed
+#     `execrpc call` and stopped by `execrpc stop`;
+#  7. find_package failures name what is missing (no server component; an
+#     unknown component); execrpc_generate's refusals.
 #
 # Usage: test_install.sh BUILD_DIR TEST_SOURCE_DIR [EXTRA_FLAGS]
 #   EXTRA_FLAGS: compiler+linker flags the archives need (the sanitizer
@@ -43,7 +46,14 @@ finish() {
 }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+kvs_pid=
+# the supervised kvserver of section 6 (its workers die with it), if a
+# failure left it running
+cleanup() {
+  [ -n "$kvs_pid" ] && kill -KILL "$kvs_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 prefix=$tmp/prefix
 
 # ---- 1. install --------------------------------------------------------------
@@ -75,6 +85,7 @@ execrpc/err.h
 execrpc/keys.h
 execrpc/lifecycle.h
 execrpc/log.h
+execrpc/main.h
 execrpc/module.h
 execrpc/registry.h
 execrpc/runtime.h
@@ -124,7 +135,7 @@ cli=$libdir/libexecrpc-client.a
 defined() { nm --defined-only "$1" 2>/dev/null | awk 'NF == 3 && $2 ~ /[TDRB]/ { print $3 }' | LC_ALL=C sort -u; }
 defined "$sdk" >"$tmp/sdk.def"
 defined "$cli" >"$tmp/cli.def"
-for sym in xr_lifecycle_new xr_transport_new xr_runtime_worker_main \
+for sym in xr_main xr_main_run xr_lifecycle_new xr_transport_new xr_runtime_worker_main \
     xr_supervisor_new xr_worker_main xr_server_new xr_registry_new \
     xr_registry_add xr_call_reply xr_config_load_string \
     execrpc__v1__envelope__descriptor; do
@@ -185,7 +196,7 @@ if cmake -S "$cons" -B "$cons/build" -DCMAKE_PREFIX_PATH="$prefix" \
 else
   ko "find_package consumer generates, compiles and links"; tail -40 "$tmp/cm.log"
 fi
-gen=$cons/build/execrpc_gen/kvdemo
+gen=$cons/build/execrpc_gen/kv
 for f in kv/v1/kv.pb-c.c kv/v1/kv.pb-c.h kv/v1/kv.pb.c kv/v1/kv.pb.h \
     kv/v1/kv.xr.c kv/v1/kv.xr.h kv/v1/kv.xrc.c kv/v1/kv.xrc.h; do
   if [ -f "$gen/$f" ]; then ok "generated $f"; else ko "not generated: $f"; fi
@@ -244,7 +255,7 @@ else
   ko "versions differ"
 fi
 # shellcheck disable=SC2086
-if cc -std=c11 $extra -I"$gen" "$cons/main.c" "$cons/note.c" \
+if cc -std=c11 $extra -I"$gen" "$cons/main.c" "$cons/kv_service.c" "$cons/note.c" \
     "$gen/kv/v1/kv.pb-c.c" "$gen/kv/v1/kv.pb.c" \
     "$gen/kv/v1/kv.xr.c" "$gen/kv/v1/kv.xrc.c" \
     "$cons/build/execrpc_gen/note/note/v1/note.pb.c" \
@@ -270,7 +281,91 @@ else
   grep -h 'Put_REQ_MAX\|PutRequest_size' "$gen"/kv/v1/kv.* 2>/dev/null
 fi
 
-# ---- 6. what find_package says when something is missing ---------------------
+# ---- 6. the same service as a complete program (xr_main) ---------------------
+kvs=$cons/build/kvserver
+if "$kvs" --help >"$tmp/help.out" 2>&1 && grep -qx '  kv.v1.Kv' "$tmp/help.out"; then
+  ok "kvserver --help lists kv.v1.Kv"
+else
+  ko "kvserver --help"; cat "$tmp/help.out"
+fi
+cat >"$tmp/sup.yaml" <<EOF
+runtime:
+  platform:
+    bootstrap:
+      mode: process_supervisor
+    execution_ipc:
+      transport: tcp_local
+    control:
+      socket: $tmp/ctl.sock
+    process_groups:
+      - name: kv
+        workers: 2
+        services: [kv.v1.Kv]
+EOF
+sed 's/\[kv.v1.Kv\]/[kv.v1.Kv, other.v1.Svc]/' "$tmp/sup.yaml" >"$tmp/bad.yaml"
+if [ "$("$kvs" config check "$tmp/sup.yaml" 2>&1)" = ok ]; then
+  ok "kvserver config check: ok"
+else
+  ko "kvserver config check"; "$kvs" config check "$tmp/sup.yaml"
+fi
+"$kvs" config check "$tmp/bad.yaml" >"$tmp/bad.out" 2>&1
+st=$?
+if [ "$st" = 4 ] && grep -q 'no module provides "other.v1.Svc" (this program contains: kv.v1.Kv)' "$tmp/bad.out"; then
+  ok "kvserver config check of a service it lacks: exit 4, names what it contains"
+else
+  ko "kvserver config check bad.yaml: exit $st"; cat "$tmp/bad.out"
+fi
+# supervised: 2 workers (kvserver re-executed), called with the installed
+# execrpc through the control socket, stopped gracefully
+protoc -I"$cons/proto" --descriptor_set_out="$tmp/kv.protoset" --include_imports \
+  "$cons/proto/kv/v1/kv.proto"
+"$kvs" --config "$tmp/sup.yaml" >"$tmp/sup.out" 2>"$tmp/sup.err" &
+kvs_pid=$!
+workers() { grep -c '^worker kv [01] pid [0-9]* port [0-9]*$' "$tmp/sup.out"; }
+for _ in $(seq 100); do
+  [ "$(workers)" = 2 ] && break
+  sleep 0.1
+done
+if [ "$(workers)" = 2 ]; then
+  ok "kvserver --config: 2 workers ready"
+else
+  ko "kvserver --config: workers"; cat "$tmp/sup.out" "$tmp/sup.err"
+fi
+call() { # METHOD JSON: prints "EXIT OUTPUT" (stdout and stderr)
+  local out
+  out=$("$prefix/bin/execrpc" call --control "$tmp/ctl.sock" \
+    --protoset "$tmp/kv.protoset" --key a "$1" "$2" 2>&1)
+  echo "$? $out"
+}
+for c in 'kv.v1.Kv/Put|{"key":"a","value":"b"}|0 {"created":true}' \
+    'kv.v1.Kv/Get|{"key":"a"}|0 {"value":"b"}' \
+    'kv.v1.Kv/Get|{"key":"zz"}|105 execrpc: NOT_FOUND (status 5): no key zz'; do
+  IFS='|' read -r m req want <<<"$c"
+  got=$(call "$m" "$req")
+  if [ "$got" = "$want" ]; then
+    ok "execrpc call $m $req: $want"
+  else
+    ko "execrpc call $m $req: got '$got', want '$want'"
+  fi
+done
+"$prefix/bin/execrpc" stop --control "$tmp/ctl.sock" >/dev/null 2>&1
+for _ in $(seq 100); do
+  kill -0 "$kvs_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$kvs_pid" 2>/dev/null; then
+  ko "kvserver still running 10 s after execrpc stop"; kill -KILL "$kvs_pid"
+fi
+wait "$kvs_pid"
+st=$?
+kvs_pid=
+if [ "$st" = 0 ] && grep -qx 'stop kv graceful' "$tmp/sup.out"; then
+  ok "execrpc stop: kvserver stopped its group gracefully, exit 0"
+else
+  ko "kvserver after stop: exit $st"; cat "$tmp/sup.out" "$tmp/sup.err"
+fi
+
+# ---- 7. what find_package says when something is missing ---------------------
 # find_probe PREFIX FIND_PACKAGE_ARGS [MORE_CMAKE]: configure a project that
 # calls find_package(execrpc REQUIRED ARGS), says what it got, then runs
 # MORE_CMAKE; the log is $tmp/probe.log.
