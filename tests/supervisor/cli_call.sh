@@ -236,5 +236,39 @@ run stop --control "$sock"
 wait "$spid"
 spid=
 
+# --- a control-socket STOP follows lifecycle.drain_inflight unless the CLI
+# overrides it: a 1500 ms call in flight is answered when the stop drains,
+# and fails with the worker's UNAVAILABLE when it does not
+drain_case() {	# WHAT DRAIN_INFLIGHT STOP_FLAGS WANT_RC
+	cat >"$tmp/cfg3.yaml" <<EOF
+runtime:
+  platform:
+    execution_ipc: {transport: tcp_local}
+    bootstrap: {mode: process_supervisor}
+    lifecycle: {graceful_timeout_seconds: 5, drain_inflight: $2}
+    control: {socket: $sock}
+    process_groups:
+      - {name: alpha, workers: 1, services: [echo.v1.Echo]}
+EOF
+	start "$tmp/cfg3.yaml" 1 || exit 1
+	"$cli" call --control "$sock" "${ps[@]}" echo.v1.Echo/Say \
+	    '{"text":"held","delayMs":1500}' >"$tmp/held.out" 2>"$tmp/held.err" &
+	local cpid=$!
+	sleep 0.5
+	# shellcheck disable=SC2086
+	run stop --control "$sock" $3
+	[ "$rc" = 0 ] && ok || bad "$1: stop rc=$rc $err"
+	wait "$cpid"
+	local crc=$?
+	[ "$crc" = "$4" ] && ok || bad "$1: call rc=$crc (want $4) $(cat "$tmp/held.err")"
+	wait "$spid"
+	spid=
+}
+drain_case "config drain_inflight: true" true "" 0
+grep -q '"text":"held"' "$tmp/held.out" && ok || bad "drained call: $(cat "$tmp/held.out")"
+drain_case "config drain_inflight: false" false "" 114
+drain_case "config false, --drain" false "--drain" 0
+drain_case "config true, --no-drain" true "--no-drain" 114
+
 echo "supervisor/cli_call: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -29,3 +29,4 @@ PB_BIND(execrpc_v1_StatsRequest, execrpc_v1_StatsRequest, AUTO)
 
 
 
+

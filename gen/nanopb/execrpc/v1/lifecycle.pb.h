@@ -26,6 +26,14 @@ typedef enum _execrpc_v1_CommandType {
     execrpc_v1_CommandType_COMMAND_CALL_REPLY = 9
 } execrpc_v1_CommandType;
 
+/* STOP on the control socket: whether in-flight calls drain. The default
+ is the supervisor's configured lifecycle.drain_inflight. */
+typedef enum _execrpc_v1_DrainPolicy {
+    execrpc_v1_DrainPolicy_DRAIN_POLICY_CONFIG = 0, /* lifecycle.drain_inflight of the config */
+    execrpc_v1_DrainPolicy_DRAIN_POLICY_DRAIN = 1,
+    execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN = 2
+} execrpc_v1_DrainPolicy;
+
 typedef enum _execrpc_v1_WorkerState {
     execrpc_v1_WorkerState_WORKER_STATE_UNSPECIFIED = 0,
     execrpc_v1_WorkerState_WORKER_STATE_STARTING = 1,
@@ -73,7 +81,7 @@ typedef struct _execrpc_v1_WorkerStatus {
 typedef struct _execrpc_v1_Command {
     execrpc_v1_CommandType type;
     uint32_t graceful_timeout_ms; /* STOP/DRAIN */
-    bool drain_inflight; /* STOP */
+    bool drain_inflight; /* STOP to a worker (the supervisor decides) */
     uint32_t port; /* READY: the worker's bound port */
     pb_size_t groups_count;
     char groups[16][64]; /* empty = all groups */
@@ -85,6 +93,7 @@ typedef struct _execrpc_v1_Command {
     char affinity_key[64]; /* CALL from the CLI: same key, same worker */
     int32_t status_code; /* CALL_REPLY: gRPC status code */
     char status_message[256]; /* CALL_REPLY */
+    execrpc_v1_DrainPolicy drain; /* STOP on the control socket */
 } execrpc_v1_Command;
 
 typedef struct _execrpc_v1_StopEvent {
@@ -128,6 +137,10 @@ extern "C" {
 #define _execrpc_v1_CommandType_MAX execrpc_v1_CommandType_COMMAND_CALL_REPLY
 #define _execrpc_v1_CommandType_ARRAYSIZE ((execrpc_v1_CommandType)(execrpc_v1_CommandType_COMMAND_CALL_REPLY+1))
 
+#define _execrpc_v1_DrainPolicy_MIN execrpc_v1_DrainPolicy_DRAIN_POLICY_CONFIG
+#define _execrpc_v1_DrainPolicy_MAX execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN
+#define _execrpc_v1_DrainPolicy_ARRAYSIZE ((execrpc_v1_DrainPolicy)(execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN+1))
+
 #define _execrpc_v1_WorkerState_MIN execrpc_v1_WorkerState_WORKER_STATE_UNSPECIFIED
 #define _execrpc_v1_WorkerState_MAX execrpc_v1_WorkerState_WORKER_STATE_BACKOFF
 #define _execrpc_v1_WorkerState_ARRAYSIZE ((execrpc_v1_WorkerState)(execrpc_v1_WorkerState_WORKER_STATE_BACKOFF+1))
@@ -141,6 +154,7 @@ extern "C" {
 #define _execrpc_v1_StopMode_ARRAYSIZE ((execrpc_v1_StopMode)(execrpc_v1_StopMode_STOP_MODE_FORCED+1))
 
 #define execrpc_v1_Command_type_ENUMTYPE execrpc_v1_CommandType
+#define execrpc_v1_Command_drain_ENUMTYPE execrpc_v1_DrainPolicy
 
 #define execrpc_v1_WorkerStatus_state_ENUMTYPE execrpc_v1_WorkerState
 #define execrpc_v1_WorkerStatus_stats_ENUMTYPE execrpc_v1_StatsState
@@ -152,13 +166,13 @@ extern "C" {
 
 
 /* Initializer values for message structs */
-#define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_default, "", 0, "", 0, ""}
+#define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_default, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN}
 #define execrpc_v1_WorkerStatus_init_default     {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN}
 #define execrpc_v1_StopEvent_init_default        {"", _execrpc_v1_StopMode_MIN}
 #define execrpc_v1_Reply_init_default            {0, "", 0, {execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default}, 0, {execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default}, false, execrpc_v1_CallResult_init_default}
 #define execrpc_v1_CallResult_init_default       {0, "", "", 0, 0}
 #define execrpc_v1_StatsRequest_init_default     {0}
-#define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_zero, "", 0, "", 0, ""}
+#define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_zero, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN}
 #define execrpc_v1_WorkerStatus_init_zero        {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN}
 #define execrpc_v1_StopEvent_init_zero           {"", _execrpc_v1_StopMode_MIN}
 #define execrpc_v1_Reply_init_zero               {0, "", 0, {execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero}, 0, {execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero}, false, execrpc_v1_CallResult_init_zero}
@@ -190,6 +204,7 @@ extern "C" {
 #define execrpc_v1_Command_affinity_key_tag      11
 #define execrpc_v1_Command_status_code_tag       12
 #define execrpc_v1_Command_status_message_tag    13
+#define execrpc_v1_Command_drain_tag             14
 #define execrpc_v1_StopEvent_group_tag           1
 #define execrpc_v1_StopEvent_mode_tag            2
 #define execrpc_v1_CallResult_status_code_tag    1
@@ -216,7 +231,8 @@ X(a, STATIC,   SINGULAR, STRING,   method,            8) \
 X(a, STATIC,   SINGULAR, UINT32,   timeout_ms,       10) \
 X(a, STATIC,   SINGULAR, STRING,   affinity_key,     11) \
 X(a, STATIC,   SINGULAR, INT32,    status_code,      12) \
-X(a, STATIC,   SINGULAR, STRING,   status_message,   13)
+X(a, STATIC,   SINGULAR, STRING,   status_message,   13) \
+X(a, STATIC,   SINGULAR, UENUM,    drain,            14)
 #define execrpc_v1_Command_CALLBACK NULL
 #define execrpc_v1_Command_DEFAULT NULL
 #define execrpc_v1_Command_status_MSGTYPE execrpc_v1_WorkerStatus
@@ -286,7 +302,7 @@ extern const pb_msgdesc_t execrpc_v1_StatsRequest_msg;
 
 /* Maximum encoded size of messages (where known) */
 #define execrpc_v1_CallResult_size               351
-#define execrpc_v1_Command_size                  1858
+#define execrpc_v1_Command_size                  1860
 #define execrpc_v1_Reply_size                    22271
 #define execrpc_v1_StatsRequest_size             0
 #define execrpc_v1_StopEvent_size                67

@@ -277,7 +277,7 @@ void   execrpc__v1__stats_request__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__stats_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[13] =
+static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[14] =
 {
   {
     "type",
@@ -435,9 +435,22 @@ static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[13
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "drain",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, drain),
+    &execrpc__v1__drain_policy__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__command__field_indices_by_name[] = {
   10,   /* field[10] = affinity_key */
+  13,   /* field[13] = drain */
   2,   /* field[2] = drain_inflight */
   1,   /* field[1] = graceful_timeout_ms */
   4,   /* field[4] = groups */
@@ -454,7 +467,7 @@ static const unsigned execrpc__v1__command__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
 {
@@ -464,7 +477,7 @@ const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
   "Execrpc__V1__Command",
   "execrpc.v1",
   sizeof(Execrpc__V1__Command),
-  13,
+  14,
   execrpc__v1__command__field_descriptors,
   execrpc__v1__command__field_indices_by_name,
   1,  execrpc__v1__command__number_ranges,
@@ -957,6 +970,36 @@ const ProtobufCEnumDescriptor execrpc__v1__command_type__descriptor =
   execrpc__v1__command_type__enum_values_by_name,
   1,
   execrpc__v1__command_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue execrpc__v1__drain_policy__enum_values_by_number[3] =
+{
+  { "DRAIN_POLICY_CONFIG", "EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG", 0 },
+  { "DRAIN_POLICY_DRAIN", "EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_DRAIN", 1 },
+  { "DRAIN_POLICY_NO_DRAIN", "EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_NO_DRAIN", 2 },
+};
+static const ProtobufCIntRange execrpc__v1__drain_policy__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex execrpc__v1__drain_policy__enum_values_by_name[3] =
+{
+  { "DRAIN_POLICY_CONFIG", 0 },
+  { "DRAIN_POLICY_DRAIN", 1 },
+  { "DRAIN_POLICY_NO_DRAIN", 2 },
+};
+const ProtobufCEnumDescriptor execrpc__v1__drain_policy__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "execrpc.v1.DrainPolicy",
+  "DrainPolicy",
+  "Execrpc__V1__DrainPolicy",
+  "execrpc.v1",
+  3,
+  execrpc__v1__drain_policy__enum_values_by_number,
+  3,
+  execrpc__v1__drain_policy__enum_values_by_name,
+  1,
+  execrpc__v1__drain_policy__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue execrpc__v1__worker_state__enum_values_by_number[8] =

@@ -57,6 +57,19 @@ typedef enum _Execrpc__V1__CommandType {
   EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__COMMAND_TYPE)
 } Execrpc__V1__CommandType;
+/*
+ * STOP on the control socket: whether in-flight calls drain. The default
+ * is the supervisor's configured lifecycle.drain_inflight.
+ */
+typedef enum _Execrpc__V1__DrainPolicy {
+  /*
+   * lifecycle.drain_inflight of the config
+   */
+  EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG = 0,
+  EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_DRAIN = 1,
+  EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_NO_DRAIN = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__DRAIN_POLICY)
+} Execrpc__V1__DrainPolicy;
 typedef enum _Execrpc__V1__WorkerState {
   EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED = 0,
   EXECRPC__V1__WORKER_STATE__WORKER_STATE_STARTING = 1,
@@ -104,7 +117,7 @@ struct  Execrpc__V1__Command
    */
   uint32_t graceful_timeout_ms;
   /*
-   * STOP
+   * STOP to a worker (the supervisor decides)
    */
   protobuf_c_boolean drain_inflight;
   /*
@@ -148,10 +161,14 @@ struct  Execrpc__V1__Command
    * CALL_REPLY
    */
   char *status_message;
+  /*
+   * STOP on the control socket
+   */
+  Execrpc__V1__DrainPolicy drain;
 };
 #define EXECRPC__V1__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__command__descriptor) \
-    , EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED, 0, 0, 0, 0,NULL, 0, NULL, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED, 0, 0, 0, 0,NULL, 0, NULL, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG }
 
 
 struct  Execrpc__V1__WorkerStatus
@@ -411,6 +428,7 @@ void execrpc__v1__endpoint__stats(ProtobufCService *service,
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    execrpc__v1__command_type__descriptor;
+extern const ProtobufCEnumDescriptor    execrpc__v1__drain_policy__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__worker_state__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__stats_state__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__stop_mode__descriptor;
