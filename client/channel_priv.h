@@ -8,6 +8,8 @@
  *   tcp.c      xr_tcp_*: the tcp_local connection (connect, handshake,
  *              read pipeline, signed writes)
  *   memory.c   xr_mem_*: the memory transport over an xr_local_target
+ *   msgcall.c  xr_call_start_msg: async calls on nanopb messages, over the
+ *              public API only (the generated _start stubs call it)
  *
  * Re-entrancy: user callbacks may start, cancel or free from inside any
  * completion. Every entry point that can run a callback brackets its work

@@ -192,6 +192,45 @@ int xr_call_sync_bytes(xr_channel *ch, const char *method, const uint8_t *req,
     size_t req_len, uint8_t **resp, size_t *resp_len, uint32_t timeout_ms,
     xr_status *st);
 
+/*
+ * How xr_call_start_msg() hands a completion to its caller's types: `cb` and
+ * `arg` as given to xr_call_start_msg(), `st` the final status, `resp` the
+ * decoded response (a `resp_size`-byte message of `resp_fields`) on OK, else
+ * NULL; `st` and `resp` are valid during the call only. A generated stub's
+ * deliver casts `cb` back to the method's typed callback (so no function is
+ * called through a pointer of another type) and calls it if non-NULL.
+ */
+typedef void (*xr_msg_deliver_fn)(void (*cb)(void), void *arg,
+    const xr_status *st, const void *resp);
+
+/*
+ * Start an async unary call with nanopb messages (what the generated
+ * `<pkg>_<Svc>_<M>_start()` stubs call): encodes `req` (fields
+ * `req_fields`; read during this call only) and starts it with
+ * xr_call_start() (`method`, `timeout_ms` as there); on completion decodes
+ * the response into a zeroed heap message of `resp_size` bytes (fields
+ * `resp_fields`; borrowed, must stay valid until delivery), calls
+ * `deliver(cb, arg, st, resp)` and frees the message.
+ *
+ * `deliver` runs exactly once, on the channel's base, possibly inside this
+ * call (then NULL is returned); otherwise the handle is usable with
+ * xr_call_cancel() until it runs. Statuses of this layer (the rest are
+ * xr_call_start()'s):
+ *  - INVALID_ARGUMENT "bad arguments": `ch`, `req_fields`, `req` or
+ *    `resp_fields` NULL, or `resp_size` 0;
+ *  - INVALID_ARGUMENT "request does not encode": nanopb refuses `req`;
+ *  - RESOURCE_EXHAUSTED "out of memory": no memory for the request;
+ *  - RESOURCE_EXHAUSTED "out of memory for the response";
+ *  - INTERNAL "response does not decode": the OK response is not a
+ *    `resp_fields` message (or exceeds its nanopb bounds).
+ * A NULL `deliver` starts nothing and returns NULL (there is no one to
+ * tell).
+ */
+xr_client_call *xr_call_start_msg(xr_channel *ch, const char *method,
+    const pb_msgdesc_t *req_fields, const void *req,
+    const pb_msgdesc_t *resp_fields, size_t resp_size, uint32_t timeout_ms,
+    xr_msg_deliver_fn deliver, void (*cb)(void), void *arg);
+
 /* Number of reject kinds: XR_REJECT_COUNT of core/err.h (checked there). */
 #define XR_CHANNEL_REJECT_KINDS 6
 
