@@ -6,7 +6,8 @@
  * Per service PKG.Svc (prefix pkg_Svc) and method M:
  *   pkg_Svc_M()        blocking call (xr_call_sync)
  *   pkg_Svc_M_cb       the typed completion of an async call
- *   pkg_Svc_M_start()  async call (xr_call_start), decoded response
+ *   pkg_Svc_M_start()  async call (xr_call_start_msg), decoded response,
+ *                      through a typed trampoline pkg_Svc_M_deliver
  * and in the .c a compile-time check that nanopb's <Msg>_size of each
  * request and response equals the limit the server enforces.
  */
@@ -95,93 +96,6 @@ pg_emit_client_h(pg_buf *b, pg_model *m, const char *base,
 	pg_buf_printf(b, "\n#endif\n");
 }
 
-/* The file's one async helper: encode, start, decode, deliver. */
-static const char async_helper[] =
-"\n"
-"/* An async call in flight: how to decode its response and whom to tell. */\n"
-"struct xrc_async {\n"
-"\tvoid (*deliver)(const struct xrc_async *, const xr_status *,\n"
-"\t    const void *);\n"
-"\tvoid (*cb)(void);\t\t/* the typed callback, cast back by deliver */\n"
-"\tvoid *arg;\n"
-"\tconst pb_msgdesc_t *resp_fields;\n"
-"\tsize_t resp_size;\n"
-"};\n"
-"\n"
-"static void\n"
-"xrc_fail(const struct xrc_async *a, int code, const char *msg)\n"
-"{\n"
-"\txr_status st;\n"
-"\n"
-"\tst.code = code;\n"
-"\tsnprintf(st.message, sizeof(st.message), \"%s\", msg);\n"
-"\ta->deliver(a, &st, NULL);\n"
-"}\n"
-"\n"
-"static void\n"
-"xrc_done(void *arg, const xr_status *st, const uint8_t *resp,\n"
-"    size_t resp_len)\n"
-"{\n"
-"\tstruct xrc_async *a = arg;\n"
-"\tvoid *msg = NULL;\n"
-"\n"
-"\tif (st->code != XR_STATUS_OK)\n"
-"\t\ta->deliver(a, st, NULL);\n"
-"\telse if ((msg = calloc(1, a->resp_size)) == NULL)\n"
-"\t\txrc_fail(a, XR_STATUS_RESOURCE_EXHAUSTED,\n"
-"\t\t    \"out of memory for the response\");\n"
-"\telse {\n"
-"\t\tpb_istream_t is = pb_istream_from_buffer(resp, resp_len);\n"
-"\n"
-"\t\tif (pb_decode(&is, a->resp_fields, msg))\n"
-"\t\t\ta->deliver(a, st, msg);\n"
-"\t\telse\n"
-"\t\t\txrc_fail(a, XR_STATUS_INTERNAL, \"response does not decode\");\n"
-"\t}\n"
-"\tfree(msg);\n"
-"\tfree(a);\n"
-"}\n"
-"\n"
-"static xr_client_call *\n"
-"xrc_start(xr_channel *ch, const char *method, const pb_msgdesc_t *req_fields,\n"
-"    const void *req, const struct xrc_async *tmpl, uint32_t timeout_ms)\n"
-"{\n"
-"\tstruct xrc_async *a;\n"
-"\txr_client_call *c;\n"
-"\tpb_ostream_t os;\n"
-"\tuint8_t *buf;\n"
-"\tsize_t len;\n"
-"\n"
-"\tif (ch == NULL || req == NULL) {\n"
-"\t\txrc_fail(tmpl, XR_STATUS_INVALID_ARGUMENT, \"bad arguments\");\n"
-"\t\treturn NULL;\n"
-"\t}\n"
-"\tif (!pb_get_encoded_size(&len, req_fields, req)) {\n"
-"\t\txrc_fail(tmpl, XR_STATUS_INVALID_ARGUMENT,\n"
-"\t\t    \"request does not encode\");\n"
-"\t\treturn NULL;\n"
-"\t}\n"
-"\tif ((a = malloc(sizeof(*a))) == NULL ||\n"
-"\t    (buf = malloc(len > 0 ? len : 1)) == NULL) {\n"
-"\t\tfree(a);\n"
-"\t\txrc_fail(tmpl, XR_STATUS_RESOURCE_EXHAUSTED, \"out of memory\");\n"
-"\t\treturn NULL;\n"
-"\t}\n"
-"\t*a = *tmpl;\n"
-"\tos = pb_ostream_from_buffer(buf, len);\n"
-"\tif (!pb_encode(&os, req_fields, req) || os.bytes_written != len) {\n"
-"\t\tfree(buf);\n"
-"\t\tfree(a);\n"
-"\t\txrc_fail(tmpl, XR_STATUS_INVALID_ARGUMENT,\n"
-"\t\t    \"request does not encode\");\n"
-"\t\treturn NULL;\n"
-"\t}\n"
-"\t/* xr_call_start copies the request */\n"
-"\tc = xr_call_start(ch, method, buf, len, timeout_ms, xrc_done, a);\n"
-"\tfree(buf);\n"
-"\treturn c;\n"
-"}\n";
-
 static void
 client_c_service(pg_buf *b, const pg_service *s)
 {
@@ -203,10 +117,10 @@ client_c_service(pg_buf *b, const pg_service *s)
 		nb(b, s->out[i]);
 		pg_buf_printf(b, "_fields, resp, timeout_ms, st);\n}\n");
 
-		pg_buf_printf(b, "\nstatic void\n%s_%s_deliver(const struct "
-		    "xrc_async *a, const xr_status *st,\n    const void *resp)\n"
-		    "{\n\t%s_%s_cb cb = (%s_%s_cb)a->cb;\n\n\tif (cb != NULL)\n"
-		    "\t\tcb(a->arg, st, (const ", s->prefix, md->name, s->prefix,
+		pg_buf_printf(b, "\nstatic void\n%s_%s_deliver(void (*fn)(void), "
+		    "void *arg, const xr_status *st,\n    const void *resp)\n{\n"
+		    "\t%s_%s_cb cb = (%s_%s_cb)fn;\n\n\tif (cb != NULL)\n"
+		    "\t\tcb(arg, st, (const ", s->prefix, md->name, s->prefix,
 		    md->name, s->prefix, md->name);
 		nb(b, s->out[i]);
 		pg_buf_printf(b, " *)resp);\n}\n");
@@ -215,17 +129,15 @@ client_c_service(pg_buf *b, const pg_service *s)
 		    "const ", s->prefix, md->name);
 		nb(b, s->in[i]);
 		pg_buf_printf(b, " *req,\n    uint32_t timeout_ms, %s_%s_cb cb, "
-		    "void *arg)\n{\n\tstruct xrc_async a;\n\n"
-		    "\ta.deliver = %s_%s_deliver;\n\ta.cb = (void (*)(void))cb;\n"
-		    "\ta.arg = arg;\n\ta.resp_fields = ", s->prefix, md->name,
-		    s->prefix, md->name);
-		nb(b, s->out[i]);
-		pg_buf_printf(b, "_fields;\n\ta.resp_size = sizeof(");
-		nb(b, s->out[i]);
-		pg_buf_printf(b, ");\n\treturn xrc_start(ch, %s_%s_METHOD, ",
-		    s->prefix, md->name);
+		    "void *arg)\n{\n\treturn xr_call_start_msg(ch, %s_%s_METHOD,"
+		    "\n\t    ", s->prefix, md->name, s->prefix, md->name);
 		nb(b, s->in[i]);
-		pg_buf_printf(b, "_fields, req, &a,\n\t    timeout_ms);\n}\n");
+		pg_buf_printf(b, "_fields, req,\n\t    ");
+		nb(b, s->out[i]);
+		pg_buf_printf(b, "_fields, sizeof(");
+		nb(b, s->out[i]);
+		pg_buf_printf(b, "),\n\t    timeout_ms, %s_%s_deliver, "
+		    "(void (*)(void))cb, arg);\n}\n", s->prefix, md->name);
 	}
 }
 
@@ -253,15 +165,12 @@ pg_emit_client_c(pg_buf *b, pg_model *m, const char *base,
 	(void)m;
 	preamble(b, base, ".xrc.c", "Client side: the stubs, and the check that "
 	    "nanopb's bounds are the\n * server's limits.");
-	pg_buf_printf(b, "#include \"%s.xrc.h\"\n\n#include <stdio.h>\n"
-	    "#include <stdlib.h>\n\n#include <pb_decode.h>\n"
-	    "#include <pb_encode.h>\n\n", base);
+	pg_buf_printf(b, "#include \"%s.xrc.h\"\n\n", base);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < svcs[i].svc->n_method; j++) {
 			size_check(b, &svcs[i], j, 0);
 			size_check(b, &svcs[i], j, 1);
 		}
-	pg_buf_printf(b, "%s", async_helper);
 	for (i = 0; i < n; i++)
 		client_c_service(b, &svcs[i]);
 }

@@ -6,100 +6,10 @@
  */
 #include "fundload/v1/fundload.xrc.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
-#include <pb_decode.h>
-#include <pb_encode.h>
-
 _Static_assert(fundload_v1_LoadRequest_size == fundload_v1_FundLoad_Decide_REQ_MAX,
     "fundload.v1.FundLoad/Decide: nanopb's fundload_v1_LoadRequest_size is not the server's limit: generate both with the same .options");
 _Static_assert(fundload_v1_Decision_size == fundload_v1_FundLoad_Decide_RESP_MAX,
     "fundload.v1.FundLoad/Decide: nanopb's fundload_v1_Decision_size is not the server's limit: generate both with the same .options");
-
-/* An async call in flight: how to decode its response and whom to tell. */
-struct xrc_async {
-	void (*deliver)(const struct xrc_async *, const xr_status *,
-	    const void *);
-	void (*cb)(void);		/* the typed callback, cast back by deliver */
-	void *arg;
-	const pb_msgdesc_t *resp_fields;
-	size_t resp_size;
-};
-
-static void
-xrc_fail(const struct xrc_async *a, int code, const char *msg)
-{
-	xr_status st;
-
-	st.code = code;
-	snprintf(st.message, sizeof(st.message), "%s", msg);
-	a->deliver(a, &st, NULL);
-}
-
-static void
-xrc_done(void *arg, const xr_status *st, const uint8_t *resp,
-    size_t resp_len)
-{
-	struct xrc_async *a = arg;
-	void *msg = NULL;
-
-	if (st->code != XR_STATUS_OK)
-		a->deliver(a, st, NULL);
-	else if ((msg = calloc(1, a->resp_size)) == NULL)
-		xrc_fail(a, XR_STATUS_RESOURCE_EXHAUSTED,
-		    "out of memory for the response");
-	else {
-		pb_istream_t is = pb_istream_from_buffer(resp, resp_len);
-
-		if (pb_decode(&is, a->resp_fields, msg))
-			a->deliver(a, st, msg);
-		else
-			xrc_fail(a, XR_STATUS_INTERNAL, "response does not decode");
-	}
-	free(msg);
-	free(a);
-}
-
-static xr_client_call *
-xrc_start(xr_channel *ch, const char *method, const pb_msgdesc_t *req_fields,
-    const void *req, const struct xrc_async *tmpl, uint32_t timeout_ms)
-{
-	struct xrc_async *a;
-	xr_client_call *c;
-	pb_ostream_t os;
-	uint8_t *buf;
-	size_t len;
-
-	if (ch == NULL || req == NULL) {
-		xrc_fail(tmpl, XR_STATUS_INVALID_ARGUMENT, "bad arguments");
-		return NULL;
-	}
-	if (!pb_get_encoded_size(&len, req_fields, req)) {
-		xrc_fail(tmpl, XR_STATUS_INVALID_ARGUMENT,
-		    "request does not encode");
-		return NULL;
-	}
-	if ((a = malloc(sizeof(*a))) == NULL ||
-	    (buf = malloc(len > 0 ? len : 1)) == NULL) {
-		free(a);
-		xrc_fail(tmpl, XR_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-		return NULL;
-	}
-	*a = *tmpl;
-	os = pb_ostream_from_buffer(buf, len);
-	if (!pb_encode(&os, req_fields, req) || os.bytes_written != len) {
-		free(buf);
-		free(a);
-		xrc_fail(tmpl, XR_STATUS_INVALID_ARGUMENT,
-		    "request does not encode");
-		return NULL;
-	}
-	/* xr_call_start copies the request */
-	c = xr_call_start(ch, method, buf, len, timeout_ms, xrc_done, a);
-	free(buf);
-	return c;
-}
 
 int
 fundload_v1_FundLoad_Decide(xr_channel *ch, const fundload_v1_LoadRequest *req,
@@ -110,26 +20,21 @@ fundload_v1_FundLoad_Decide(xr_channel *ch, const fundload_v1_LoadRequest *req,
 }
 
 static void
-fundload_v1_FundLoad_Decide_deliver(const struct xrc_async *a, const xr_status *st,
+fundload_v1_FundLoad_Decide_deliver(void (*fn)(void), void *arg, const xr_status *st,
     const void *resp)
 {
-	fundload_v1_FundLoad_Decide_cb cb = (fundload_v1_FundLoad_Decide_cb)a->cb;
+	fundload_v1_FundLoad_Decide_cb cb = (fundload_v1_FundLoad_Decide_cb)fn;
 
 	if (cb != NULL)
-		cb(a->arg, st, (const fundload_v1_Decision *)resp);
+		cb(arg, st, (const fundload_v1_Decision *)resp);
 }
 
 xr_client_call *
 fundload_v1_FundLoad_Decide_start(xr_channel *ch, const fundload_v1_LoadRequest *req,
     uint32_t timeout_ms, fundload_v1_FundLoad_Decide_cb cb, void *arg)
 {
-	struct xrc_async a;
-
-	a.deliver = fundload_v1_FundLoad_Decide_deliver;
-	a.cb = (void (*)(void))cb;
-	a.arg = arg;
-	a.resp_fields = fundload_v1_Decision_fields;
-	a.resp_size = sizeof(fundload_v1_Decision);
-	return xrc_start(ch, fundload_v1_FundLoad_Decide_METHOD, fundload_v1_LoadRequest_fields, req, &a,
-	    timeout_ms);
+	return xr_call_start_msg(ch, fundload_v1_FundLoad_Decide_METHOD,
+	    fundload_v1_LoadRequest_fields, req,
+	    fundload_v1_Decision_fields, sizeof(fundload_v1_Decision),
+	    timeout_ms, fundload_v1_FundLoad_Decide_deliver, (void (*)(void))cb, arg);
 }
