@@ -91,7 +91,8 @@ xr_ctl_client_call(const char *path, const Execrpc__V1__Command *cmd,
 		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket path "
 		    "too long");
 	if (len > XR_CTL_MAX_COMMAND)
-		return xr_diag_set(d, XR_ERR_OVERSIZED, "command too large");
+		return xr_diag_set(d, XR_ERR_OVERSIZED, "command of %zu bytes "
+		    "is over the limit of %u bytes", len, XR_CTL_MAX_COMMAND);
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return xr_diag_set(d, XR_ERR_SYSTEM, "socket: %s",

@@ -19,8 +19,16 @@
 #include "err.h"
 #include "execrpc/v1/lifecycle.pb-c.h"
 
-#define XR_CTL_MAX_COMMAND 4096
-#define XR_CTL_MAX_REPLY (1u << 20)
+/* The largest request or response payload of a CALL (the supervisor's
+ * runtime max_payload_bytes and its worker channels may allow less). */
+#define XR_CTL_CALL_MAX_PAYLOAD (1u << 20)
+/* A CALL's deadline when the command gives none, and the longest one. */
+#define XR_CTL_CALL_DEFAULT_TIMEOUT_MS 10000u
+#define XR_CTL_CALL_MAX_TIMEOUT_MS 3600000u
+/* Command and reply size limits: a CALL's payload plus room for the rest
+ * (a STATUS reply of every worker fits). */
+#define XR_CTL_MAX_COMMAND (XR_CTL_CALL_MAX_PAYLOAD + 4096)
+#define XR_CTL_MAX_REPLY (XR_CTL_CALL_MAX_PAYLOAD + 65536)
 #define XR_CTL_IO_TIMEOUT_MS 5000	/* server: a command must arrive */
 
 /*

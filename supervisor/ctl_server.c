@@ -4,12 +4,14 @@
  * execrpc.v1.Command per connection, answered with one execrpc.v1.Reply
  * (supervisor/ctl_client.h). STOP is answered when its stop round completes;
  * STATS when every worker asked over its worker channel has answered, or at
- * a deadline: the loop never blocks on a worker.
+ * a deadline; CALL (ctl_call.c) when its worker answers, or at its
+ * deadline: the loop never blocks on a worker.
  */
-#include "supervisor_priv.h"
+#include "ctl_priv.h"
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,37 +29,8 @@
 #include "reader.h"
 
 #define ACCEPT_BACKOFF_MS 250
-#define STATS_DEADLINE_MS 1000	/* a STATS reply waits this long for workers */
 #define MAX_CONNS 64		/* control connections open at once */
 
-#define ANSWERED EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED
-#define NO_ANSWER EXECRPC__V1__STATS_STATE__STATS_STATE_NO_ANSWER
-
-/* One worker's part of a STATS command. */
-struct stats_slot {
-	Execrpc__V1__StatsState state;	/* UNSPECIFIED: not asked */
-	bool waiting;			/* asked, no answer yet */
-	uint64_t calls, calls_failed;
-	uint64_t rejects[XR_REJECT_COUNT];	/* indexed by xr_reject */
-};
-
-struct ctl_conn {
-	xr_supervisor *s;
-	struct bufferevent *bev;
-	struct event free_ev;
-	bool answered;		/* a reply was queued: close once written */
-	bool waiting_stop;	/* counted in s->ctl_stop_waiters */
-	bool dead;
-	xr_reader rd;		/* the command frame */
-	/* STATS */
-	uint64_t stats_id;	/* the request id asked; 0: none waiting */
-	struct stats_slot *slots;	/* one per worker, config order */
-	size_t nslots;
-	size_t nwaiting;	/* slots still waiting */
-	bool sel[XR_CFG_MAX_GROUPS];
-	struct event stats_ev;	/* the deadline */
-	TAILQ_ENTRY(ctl_conn) link;
-};
 
 /* ---------- teardown ---------- */
 
@@ -67,6 +40,7 @@ conn_destroy(struct ctl_conn *c)
 	xr_supervisor *s = c->s;
 
 	TAILQ_REMOVE(&s->ctl_conns, c, link);
+	xr__call_conn_gone(s, c);
 	if (c->waiting_stop)
 		s->ctl_stop_waiters--;
 	event_del(&c->free_ev);
@@ -85,8 +59,8 @@ free_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Never free inside the connection's own callback: defer. */
-static void
-conn_close(struct ctl_conn *c)
+void
+xr__ctl_conn_close(struct ctl_conn *c)
 {
 	if (c->dead)
 		return;
@@ -116,17 +90,30 @@ conn_reply(struct ctl_conn *c, const Execrpc__V1__Reply *r)
 	c->answered = true;
 	bufferevent_disable(c->bev, EV_READ);
 	if (len > XR_CTL_MAX_REPLY || (buf = malloc(len + 1)) == NULL) {
-		conn_close(c);
+		xr__ctl_conn_close(c);
 		return;
 	}
 	execrpc__v1__reply__pack(r, buf);
 	xr_frame_put_len(hdr, (uint32_t)len);
 	if (evbuffer_add(out, hdr, sizeof(hdr)) != 0 ||
 	    evbuffer_add(out, buf, len) != 0)
-		conn_close(c);
+		xr__ctl_conn_close(c);
 	free(buf);
 	if (!c->dead)
 		bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void
+xr__ctl_call_answer(struct ctl_conn *c, const Execrpc__V1__CallResult *res)
+{
+	Execrpc__V1__Reply r = EXECRPC__V1__REPLY__INIT;
+	struct timeval io = { XR_CTL_IO_TIMEOUT_MS / 1000, 0 };
+
+	if (c->answered || c->dead)
+		return;
+	r.call = (Execrpc__V1__CallResult *)(uintptr_t)res;
+	bufferevent_set_timeouts(c->bev, NULL, &io);
+	conn_reply(c, &r);
 }
 
 static void
@@ -144,8 +131,8 @@ conn_error(struct ctl_conn *c, int code, const char *msg)
  * their STATS slots hold when `stats`), the stop events of the last round
  * when `events`.
  */
-static void
-send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
+void
+xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
     int code, const char *msg)
 {
 	xr_supervisor *s = c->s;
@@ -158,7 +145,7 @@ send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
 		total += s->groups[g].n;
 	if ((ws = calloc(total + 1, sizeof(*ws))) == NULL ||
 	    (wp = calloc(total + 1, sizeof(*wp))) == NULL) {
-		conn_close(c);
+		xr__ctl_conn_close(c);
 		goto out;
 	}
 	for (size_t g = 0; g < s->ngroups; g++) {
@@ -241,141 +228,7 @@ xr__ctl_round_done(xr_supervisor *s)
 	}
 	TAILQ_FOREACH(c, &s->ctl_conns, link)
 		if (c->waiting_stop && !c->answered && !c->dead)
-			send_status(c, all, false, true, code, msg);
-}
-
-/* ---------- STATS ---------- */
-
-/* The position of `w` among all workers (config order, then index). */
-static size_t
-worker_pos(const xr_supervisor *s, const struct sup_worker *w)
-{
-	size_t pos = 0;
-
-	for (size_t g = 0; g < s->ngroups && &s->groups[g] != w->grp; g++)
-		pos += s->groups[g].n;
-	return pos + w->index;
-}
-
-static void
-stats_finish(struct ctl_conn *c)
-{
-	evtimer_del(&c->stats_ev);
-	c->stats_id = 0;	/* answers still coming are late: dropped */
-	c->nwaiting = 0;
-	send_status(c, c->sel, true, false, XR_OK, NULL);
-}
-
-/* The deadline: workers that have not answered are reported without
- * counters (STATS_STATE_NO_ANSWER). */
-static void
-stats_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ctl_conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	if (c->stats_id != 0 && !c->dead)
-		stats_finish(c);
-}
-
-/* Stop waiting for slot `pos` of `c`; the reply goes out with the last. */
-static void
-stats_settle(struct ctl_conn *c, size_t pos)
-{
-	if (c->stats_id == 0 || c->dead || pos >= c->nslots ||
-	    !c->slots[pos].waiting)
-		return;
-	c->slots[pos].waiting = false;
-	if (--c->nwaiting == 0)
-		stats_finish(c);
-}
-
-/*
- * Ask every serving worker of the selected groups for its counters over its
- * worker channel (STATS{request_id}); the reply is sent by
- * xr__ctl_stats_reply() when the last has answered, or at the deadline.
- */
-static void
-stats_begin(struct ctl_conn *c, const bool *sel)
-{
-	xr_supervisor *s = c->s;
-	Execrpc__V1__Command q = EXECRPC__V1__COMMAND__INIT;
-	struct timeval tv = { STATS_DEADLINE_MS / 1000,
-	    (STATS_DEADLINE_MS % 1000) * 1000 };
-	size_t total = 0, pos = 0;
-
-	for (size_t g = 0; g < s->ngroups; g++)
-		total += s->groups[g].n;
-	if ((c->slots = calloc(total + 1, sizeof(*c->slots))) == NULL) {
-		conn_close(c);
-		return;
-	}
-	c->nslots = total;
-	memcpy(c->sel, sel, sizeof(c->sel));
-	c->stats_id = ++s->stats_seq;
-	q.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS;
-	q.request_id = c->stats_id;
-	for (size_t g = 0; g < s->ngroups; g++)
-		for (uint32_t i = 0; i < s->groups[g].n; i++, pos++) {
-			struct sup_worker *w = &s->groups[g].w[i];
-
-			if (!sel[g] || (w->state != XR_WORKER_READY &&
-			    w->state != XR_WORKER_DRAINING))
-				continue;
-			c->slots[pos].state = NO_ANSWER;
-			if (xr__sup_send(w, &q) != XR_OK)
-				continue;
-			c->slots[pos].waiting = true;
-			c->nwaiting++;
-		}
-	if (c->nwaiting == 0) {
-		stats_finish(c);
-		return;
-	}
-	bufferevent_disable(c->bev, EV_READ);
-	evtimer_add(&c->stats_ev, &tv);
-}
-
-void
-xr__ctl_stats_reply(xr_supervisor *s, const struct sup_worker *w,
-    const Execrpc__V1__Command *cmd)
-{
-	const Execrpc__V1__WorkerStatus *st = cmd->status;
-	struct ctl_conn *c;
-	struct stats_slot *sl;
-	size_t pos = worker_pos(s, w);
-
-	TAILQ_FOREACH(c, &s->ctl_conns, link)
-		if (cmd->request_id != 0 && c->stats_id == cmd->request_id)
-			break;
-	if (c == NULL || c->dead || pos >= c->nslots ||
-	    !c->slots[pos].waiting) {
-		xr_debug("supervisor: %s[%u]: late stats reply %llu dropped",
-		    w->grp->cfg->name, w->index,
-		    (unsigned long long)cmd->request_id);
-		return;
-	}
-	sl = &c->slots[pos];
-	if (st != NULL) {
-		sl->state = ANSWERED;
-		sl->calls = st->calls;
-		sl->calls_failed = st->calls_failed;
-		for (size_t i = 0; i < XR_REJECT_COUNT &&
-		    i < st->n_rejects_by_kind; i++)
-			sl->rejects[i] = st->rejects_by_kind[i];
-	}
-	stats_settle(c, pos);
-}
-
-void
-xr__ctl_worker_gone(xr_supervisor *s, const struct sup_worker *w)
-{
-	struct ctl_conn *c;
-	size_t pos = worker_pos(s, w);
-
-	TAILQ_FOREACH(c, &s->ctl_conns, link)
-		stats_settle(c, pos);
+			xr__ctl_send_status(c, all, false, true, code, msg);
 }
 
 /* ---------- commands ---------- */
@@ -403,16 +256,28 @@ handle(struct ctl_conn *c, const Execrpc__V1__Command *cmd)
 	}
 	switch (cmd->type) {
 	case EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS:
-		send_status(c, sel, false, false, XR_OK, NULL);
+		xr__ctl_send_status(c, sel, false, false, XR_OK, NULL);
 		return;
 	case EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS:
-		stats_begin(c, sel);
+		xr__ctl_stats_begin(c, sel);
 		return;
 	case EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN:
 		for (size_t g = 0; g < s->ngroups; g++)
 			if (sel[g])
 				xr__sup_drain_group(s, &s->groups[g]);
-		send_status(c, sel, false, false, XR_OK, NULL);
+		xr__ctl_send_status(c, sel, false, false, XR_OK, NULL);
+		return;
+	case EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL:
+		if (cmd->n_groups != 0) {
+			conn_error(c, XR_ERR_INVALID_ARG, "CALL is routed by "
+			    "its method; groups must be empty");
+			return;
+		}
+		/* answered by ctl_call.c, maybe at once; no read timeout
+		 * while the worker works */
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		xr__call_begin(s, c, cmd);
 		return;
 	case EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP:
 		if (cmd->n_groups != 0) {
@@ -428,7 +293,10 @@ handle(struct ctl_conn *c, const Execrpc__V1__Command *cmd)
 		s->ctl_stop_waiters++;
 		bufferevent_set_timeouts(c->bev, NULL, NULL);
 		bufferevent_disable(c->bev, EV_READ);
-		xr__sup_stop_begin(s, timeout, cmd->drain_inflight, true);
+		xr__sup_stop_begin(s, timeout, cmd->drain ==
+		    EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG ?
+		    s->cfg->drain_inflight : cmd->drain ==
+		    EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_DRAIN, true);
 		return;
 	default:
 		conn_error(c, XR_ERR_INVALID_ARG, "unsupported command type");
@@ -452,11 +320,15 @@ read_cb(struct bufferevent *bev, void *arg)
 	    XR_ERR_AGAIN)
 		return;
 	if (r == XR_ERR_OVERSIZED) {
-		conn_error(c, XR_ERR_OVERSIZED, "command larger than 4096 bytes");
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "command of %zu bytes is over the "
+		    "limit of %u bytes", c->rd.need, XR_CTL_MAX_COMMAND);
+		conn_error(c, XR_ERR_OVERSIZED, msg);
 		return;
 	}
 	if (r != XR_OK) {
-		conn_close(c);
+		xr__ctl_conn_close(c);
 		return;
 	}
 	cmd = execrpc__v1__command__unpack(NULL, len, body);
@@ -476,7 +348,7 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	if (c->answered &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_close(c);
+		xr__ctl_conn_close(c);
 }
 
 static void
@@ -484,7 +356,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-		conn_close(arg);
+		xr__ctl_conn_close(arg);
 }
 
 /* ---------- accepting ---------- */
@@ -535,7 +407,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	c->s = s;
 	xr_reader_init(&c->rd, XR_CTL_MAX_COMMAND);
 	event_assign(&c->free_ev, s->base, -1, 0, free_cb, c);
-	evtimer_assign(&c->stats_ev, s->base, stats_deadline_cb, c);
+	evtimer_assign(&c->stats_ev, s->base, xr__ctl_stats_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&s->ctl_conns, c, link);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_set_timeouts(c->bev, &io, &io);

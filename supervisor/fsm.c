@@ -391,11 +391,20 @@ ch_stats_reply(void *arg, const Execrpc__V1__Command *c)
 	xr__ctl_stats_reply(w->sup, w, c);
 }
 
+static void
+ch_call_reply(void *arg, const Execrpc__V1__Command *c)
+{
+	struct sup_worker *w = arg;
+
+	xr__call_reply(w->sup, w, c);
+}
+
 #define S(st) XR_WCHAN_STATE(XR_WORKER_##st)
 
 /* What the supervisor acts on, in which of the worker's states. READY may
  * cross a STOP sent while STARTING, so STOPPING takes it too (port only);
- * a STATS_REPLY may cross a STOP too. */
+ * a STATS_REPLY or CALL_REPLY may cross a DRAIN or STOP too (a CALL_REPLY
+ * counts only for a request id asked on this worker: xr__call_reply). */
 static const xr_wchan_cmd sup_cmds[] = {
 	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_READY, XR_WCHAN_TO_SUPERVISOR,
 	    S(STARTING) | S(STOPPING), XR_WCHAN_ONCE, ch_ready },
@@ -404,6 +413,9 @@ static const xr_wchan_cmd sup_cmds[] = {
 	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY,
 	    XR_WCHAN_TO_SUPERVISOR, S(READY) | S(DRAINING) | S(STOPPING), 0,
 	    ch_stats_reply },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY,
+	    XR_WCHAN_TO_SUPERVISOR, S(READY) | S(DRAINING) | S(STOPPING), 0,
+	    ch_call_reply },
 };
 
 #undef S

@@ -144,6 +144,7 @@ xr__sup_spawn(struct sup_worker *w)
 	size_t blen = 0;
 	pid_t pid = -1, parent = getpid();
 	int r = XR_ERR_BOOTSTRAP_START_FAILED, err = 0, fl, st;
+	uint32_t call0 = 0, call1 = 0;
 	ssize_t n;
 
 	w->reason[0] = '\0';
@@ -157,6 +158,15 @@ xr__sup_spawn(struct sup_worker *w)
 	    pipe2(ep, O_CLOEXEC) != 0) {
 		snprintf(w->reason, sizeof(w->reason), "socketpair/pipe: %s",
 		    strerror(errno));
+		goto out;
+	}
+	/* room for CALL / CALL_REPLY payloads, both ends alike; the worker
+	 * reads its end's size back and takes the same limit */
+	if (xr_wchan_size_socket(ctl[0], s->cfg->max_payload_bytes,
+	    &call0) != XR_OK || xr_wchan_size_socket(ctl[1],
+	    s->cfg->max_payload_bytes, &call1) != XR_OK) {
+		snprintf(w->reason, sizeof(w->reason), "worker channel "
+		    "buffers: %s", strerror(errno));
 		goto out;
 	}
 	if ((pid = fork()) == 0)
@@ -193,11 +203,13 @@ xr__sup_spawn(struct sup_worker *w)
 		xr_debug("supervisor: bundle send: %s", strerror(errno));
 	w->pid = pid;
 	w->ctl_fd = ctl[0];
+	w->call_max = call0 < call1 ? call0 : call1;
 	ctl[0] = -1;
 	if ((fl = fcntl(w->ctl_fd, F_GETFL)) < 0 ||
 	    fcntl(w->ctl_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    xr_wchan_init(&w->chan, w->ctl_fd, s->ctl_auth, sid,
-	    s->cfg->ttl_seconds) != XR_OK) {
+	    s->cfg->ttl_seconds) != XR_OK ||
+	    xr_wchan_set_payload_max(&w->chan, w->call_max) != XR_OK) {
 		/* cannot talk to it: it can only be killed */
 		snprintf(w->reason, sizeof(w->reason), "control channel setup");
 		kill(-pid, SIGKILL);

@@ -200,6 +200,7 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 	s->reap_grace_ms = o->reap_timeout_ms != 0 ? o->reap_timeout_ms :
 	    XR_SUP_REAP_GRACE_MS;
 	TAILQ_INIT(&s->ctl_conns);
+	TAILQ_INIT(&s->calls);
 	s->max_fd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
 	    nofile.rlim_cur < FD_FALLBACK_MAX ? (int)nofile.rlim_cur :
 	    FD_FALLBACK_MAX;

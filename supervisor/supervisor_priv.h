@@ -2,8 +2,9 @@
  * supervisor/supervisor_priv.h — the supervisor's state, shared by its
  * files: supervisor.c (public API, waiting), spawn.c (fork + exec + the
  * bundle), fsm.c (the worker state machine, the supervisor's end of the
- * worker channel, reaping), stop.c (stop rounds) and ctl_server.c (the
- * lifecycle control socket). Not installed; not for other layers.
+ * worker channel, reaping), stop.c (stop rounds), ctl_server.c (the
+ * lifecycle control socket) and ctl_call.c (its CALL command). Not
+ * installed; not for other layers.
  */
 #ifndef XR_SUPERVISOR_PRIV_H
 #define XR_SUPERVISOR_PRIV_H
@@ -25,6 +26,7 @@
 
 struct group;
 struct ctl_conn;
+struct sup_call;
 
 /* The supervisor's record of one worker slot (group, index); the process
  * in it changes with restarts. */
@@ -49,6 +51,7 @@ struct sup_worker {
 	bool acked;			/* STOPPED received in this stop */
 	bool killed;			/* SIGKILL sent in this stop */
 	uint32_t refused;		/* worker-channel commands refused */
+	uint32_t call_max;		/* CALL payload limit of its channel */
 	int err;			/* why FAILED (an xr_err), else 0 */
 	char reason[256];		/* and the reason, for wait_ready */
 };
@@ -60,6 +63,7 @@ struct group {
 	bool started;			/* wait_ready waits for it */
 	bool in_stop;			/* in the current stop round */
 	bool forced;			/* a worker needed SIGKILL / exited badly */
+	uint32_t rr;			/* CALL: the next round-robin pick */
 };
 
 struct stop_ev {
@@ -68,6 +72,7 @@ struct stop_ev {
 };
 
 TAILQ_HEAD(ctl_conn_list, ctl_conn);
+TAILQ_HEAD(sup_call_list, sup_call);
 
 struct xr_supervisor {
 	struct event_base *base;
@@ -107,6 +112,8 @@ struct xr_supervisor {
 	struct ctl_conn_list ctl_conns;
 	int ctl_stop_waiters;		/* STOP replies not yet written */
 	uint64_t stats_seq;		/* the last STATS request id */
+	struct sup_call_list calls;	/* CALLs waiting for a worker (ctl_call.c) */
+	uint64_t call_seq;		/* the last CALL request id */
 };
 
 /* ---- supervisor.c ---- */
@@ -199,7 +206,32 @@ void xr__ctl_shutdown(xr_supervisor *s);
  * c->request_id, if any (a late or unknown one is dropped). */
 void xr__ctl_stats_reply(xr_supervisor *s, const struct sup_worker *w,
     const Execrpc__V1__Command *c);
-/* A worker's process is gone: STATS commands stop waiting for it. */
+/* A worker's process is gone: STATS commands stop waiting for it, CALLs
+ * on it are answered UNAVAILABLE. */
 void xr__ctl_worker_gone(xr_supervisor *s, const struct sup_worker *w);
+/* Answer the CALL of connection `c` with `res` (and close it once written). */
+void xr__ctl_call_answer(struct ctl_conn *c,
+    const Execrpc__V1__CallResult *res);
+
+/* ---- ctl_call.c ---- */
+
+/*
+ * A CALL command on connection `c`: route cmd->method to a ready worker of
+ * the group hosting its service and send it CALL{request_id} over the
+ * worker channel. The answer (xr__ctl_call_answer) comes from
+ * xr__call_reply(), the deadline, xr__call_worker_gone(), or at once for a
+ * call refused before it reaches a worker. The loop never waits.
+ */
+void xr__call_begin(xr_supervisor *s, struct ctl_conn *c,
+    const Execrpc__V1__Command *cmd);
+/* A worker's CALL_REPLY: answers the CALL waiting for c->request_id on
+ * that worker; a late one is dropped, one never asked counts as refused. */
+void xr__call_reply(xr_supervisor *s, struct sup_worker *w,
+    const Execrpc__V1__Command *c);
+/* The worker's process is gone: its CALLs are answered UNAVAILABLE. */
+void xr__call_worker_gone(xr_supervisor *s, const struct sup_worker *w);
+/* Connection `c` goes away: its CALL (if any) is forgotten; the worker's
+ * answer will be dropped. No answer is written. */
+void xr__call_conn_gone(xr_supervisor *s, const struct ctl_conn *c);
 
 #endif /* XR_SUPERVISOR_PRIV_H */

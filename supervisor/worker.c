@@ -1,6 +1,7 @@
 /* supervisor/worker.c — the worker process: hardening, the endpoint
- * through the hook, its end of the worker channel, stop. The bundle is
- * read and checked in bundle.c. */
+ * through the hook, its end of the worker channel (with the CALLs it
+ * dispatches into its registry), stop. The bundle is read and checked in
+ * bundle.c. */
 #include "worker.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,11 +18,27 @@
 
 #include "auth.h"
 #include "bundle.h"
+#include "dispatch.h"
 #include "err.h"
 #include "log.h"
+#include "printable.h"
 #include "proc.h"
 #include "server.h"
 #include "worker_chan.h"
+
+/* CALLs a worker has in flight at most (the supervisor sends one per
+ * control connection, 64 at most). */
+#define WORKER_MAX_CALLS 256
+
+struct worker_proc;
+
+/* A CALL from the supervisor, in flight in the registry. */
+struct wcall {
+	struct worker_proc *w;
+	uint64_t id;			/* the supervisor's request id */
+	xr_call *call;			/* NULL until xr_dispatch_start returns */
+	TAILQ_ENTRY(wcall) link;
+};
 
 struct worker_proc {
 	struct event_base *base;
@@ -32,7 +50,10 @@ struct worker_proc {
 	xr_wchan chan;
 	struct event *ctl_ev;
 	bool stopping, finished;
+	bool finish_when_idle;		/* drained; the last CALL finishes */
 	int status;
+	TAILQ_HEAD(, wcall) calls;
+	size_t ncalls;
 };
 
 static int
@@ -63,6 +84,27 @@ send_cmd(struct worker_proc *w, Execrpc__V1__CommandType type,
 		xr_debug("worker: control send failed: %s", xr_err_name(r));
 }
 
+static void call_reply(struct worker_proc *w, uint64_t id, int code,
+    const char *msg, const uint8_t *resp, size_t len);
+
+/* Abandon every CALL in flight (their handlers' on-cancel hooks run);
+ * with `answer`, each is answered UNAVAILABLE first. */
+static void
+abandon_calls(struct worker_proc *w, bool answer)
+{
+	struct wcall *k;
+
+	while ((k = TAILQ_FIRST(&w->calls)) != NULL) {
+		TAILQ_REMOVE(&w->calls, k, link);
+		w->ncalls--;
+		if (answer)
+			call_reply(w, k->id, XR_STATUS_UNAVAILABLE,
+			    "worker stopping", NULL, 0);
+		xr_dispatch_abandon(k->call);
+		free(k);
+	}
+}
+
 /* The stop sequence's end: flush, acknowledge, leave the loop. */
 static void
 finish(struct worker_proc *w)
@@ -70,6 +112,7 @@ finish(struct worker_proc *w)
 	if (w->finished)
 		return;
 	w->finished = true;
+	abandon_calls(w, true);
 	fflush(stdout);
 	fflush(stderr);
 	send_cmd(w, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, 0);
@@ -77,10 +120,17 @@ finish(struct worker_proc *w)
 	event_base_loopbreak(w->base);
 }
 
+/* The endpoint has drained; CALLs in flight finish too, then STOPPED. */
 static void
 drained(void *arg)
 {
-	finish(arg);
+	struct worker_proc *w = arg;
+
+	if (w->ncalls > 0) {
+		w->finish_when_idle = true;
+		return;
+	}
+	finish(w);
 }
 
 static void
@@ -165,6 +215,106 @@ ch_stats(void *arg, const Execrpc__V1__Command *c)
 		xr_debug("worker: stats reply: %s", xr_err_name(e));
 }
 
+/* Send CALL_REPLY{id, code, msg, resp}. */
+static void
+call_reply(struct worker_proc *w, uint64_t id, int code, const char *msg,
+    const uint8_t *resp, size_t len)
+{
+	Execrpc__V1__Command r = EXECRPC__V1__COMMAND__INIT;
+	char buf[256];
+	int e;
+
+	r.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY;
+	r.request_id = id;
+	if (code == XR_STATUS_OK && len > w->chan.payload_max) {
+		snprintf(buf, sizeof(buf), "response of %zu bytes is over the "
+		    "call limit of %u bytes", len, w->chan.payload_max);
+		code = XR_STATUS_RESOURCE_EXHAUSTED;
+		msg = buf;
+	}
+	r.status_code = code;
+	r.status_message = (char *)(uintptr_t)(msg != NULL ? msg : "");
+	if (code == XR_STATUS_OK) {
+		r.payload.data = (uint8_t *)(uintptr_t)resp;
+		r.payload.len = len;
+	}
+	if ((e = xr_wchan_send(&w->chan, &r)) != XR_OK)
+		xr_debug("worker: call reply %llu: %s",
+		    (unsigned long long)id, xr_err_name(e));
+}
+
+/* The registry's completion of a CALL (owner: its struct wcall). */
+static void
+call_done(void *owner, uint64_t id, int code, const char *msg,
+    const uint8_t *resp, size_t len)
+{
+	struct wcall *k = owner;
+	struct worker_proc *w = k->w;
+
+	TAILQ_REMOVE(&w->calls, k, link);
+	w->ncalls--;
+	free(k);
+	call_reply(w, id, code, msg, resp, len);
+	if (w->finish_when_idle && w->ncalls == 0)
+		finish(w);
+}
+
+/*
+ * CALL{request_id, method, payload, timeout_ms}: dispatched into this
+ * worker's own registry, like the memory transport (the same handlers on
+ * the same bytes); answered with CALL_REPLY when the handler finishes, the
+ * call's deadline passes, or the worker stops.
+ */
+static void
+ch_call(void *arg, const Execrpc__V1__Command *c)
+{
+	struct worker_proc *w = arg;
+	char pm[XR_WCHAN_METHOD_MAX + 8];
+	struct wcall *k;
+	xr_call *h;
+
+	xr_printable(c->method, strlen(c->method), pm, sizeof(pm));
+	if (!xr_wchan_method_ok(c->method)) {
+		call_reply(w, c->request_id, XR_STATUS_INVALID_ARGUMENT,
+		    "method is not of the form package.Service/Method", NULL,
+		    0);
+		return;
+	}
+	if (!xr_registry_has(w->reg, c->method)) {
+		char msg[XR_WCHAN_METHOD_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "unknown method \"%s\"", pm);
+		call_reply(w, c->request_id, XR_STATUS_UNIMPLEMENTED, msg,
+		    NULL, 0);
+		return;
+	}
+	if (c->payload.len > w->chan.payload_max) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "request of %zu bytes is over the "
+		    "call limit of %u bytes", c->payload.len,
+		    w->chan.payload_max);
+		call_reply(w, c->request_id, XR_STATUS_RESOURCE_EXHAUSTED, msg,
+		    NULL, 0);
+		return;
+	}
+	if (w->ncalls >= WORKER_MAX_CALLS || (k = calloc(1, sizeof(*k))) ==
+	    NULL) {
+		call_reply(w, c->request_id, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "too many calls in flight on the worker channel", NULL, 0);
+		return;
+	}
+	k->w = w;
+	k->id = c->request_id;
+	TAILQ_INSERT_TAIL(&w->calls, k, link);
+	w->ncalls++;
+	/* NULL: call_done already ran and freed k */
+	if ((h = xr_dispatch_start(w->reg, c->method, c->payload.data,
+	    c->payload.len, c->timeout_ms, call_done, k, c->request_id)) !=
+	    NULL)
+		k->call = h;
+}
+
 #define S(st) XR_WCHAN_STATE(WP_##st)
 
 /* What the worker acts on, in which of its states. */
@@ -175,6 +325,8 @@ static const xr_wchan_cmd worker_cmds[] = {
 	    S(SERVING), 0, ch_drain },
 	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS, XR_WCHAN_TO_WORKER,
 	    S(SERVING) | S(DRAINING), 0, ch_stats },
+	{ EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL, XR_WCHAN_TO_WORKER,
+	    S(SERVING), 0, ch_call },
 };
 
 #undef S
@@ -206,9 +358,16 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (xr_wchan_dispatch(&w->chan, worker_cmds,
 		    sizeof(worker_cmds) / sizeof(worker_cmds[0]),
-		    XR_WCHAN_TO_WORKER, wp_state(w), w, c) != XR_OK)
+		    XR_WCHAN_TO_WORKER, wp_state(w), w, c) != XR_OK) {
 			xr_debug("worker: control command %d refused",
 			    (int)c->type);
+			/* a CALL while draining or stopping: said so at once */
+			if (c->type == EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL)
+				call_reply(w, c->request_id,
+				    XR_STATUS_UNAVAILABLE, wp_state(w) ==
+				    WP_DRAINING ? "worker draining" :
+				    "worker stopping", NULL, 0);
+		}
 		execrpc__v1__command__free_unpacked(c, NULL);
 	}
 }
@@ -219,6 +378,7 @@ serve_setup(struct worker_proc *w, xr_bundle *b, int control_fd, xr_diag *d)
 	xr_config slice;
 	xr_diag sd = { 0 };
 	xr_worker_ctx ctx;
+	uint32_t call_max = 0;
 	int r, fl;
 
 	if ((w->base = event_base_new()) == NULL ||
@@ -249,6 +409,13 @@ serve_setup(struct worker_proc *w, xr_bundle *b, int control_fd, xr_diag *d)
 	    xr_wchan_init(&w->chan, control_fd, w->ctl_auth, b->sid,
 	    b->ttl) != XR_OK)
 		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+	/* CALL payloads: what this end of the channel carries (the
+	 * supervisor sized both ends alike at spawn) */
+	if ((r = xr_wchan_size_socket(control_fd, b->max_payload,
+	    &call_max)) != XR_OK ||
+	    (r = xr_wchan_set_payload_max(&w->chan, call_max)) != XR_OK)
+		return xr_diag_set(d, r, "control channel buffers: %s",
+		    xr_strerror(r));
 	if ((fl = fcntl(control_fd, F_GETFL)) < 0 ||
 	    fcntl(control_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(control_fd, F_SETFD, FD_CLOEXEC) < 0)
@@ -272,6 +439,7 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 	int r;
 
 	memset(&w, 0, sizeof(w));
+	TAILQ_INIT(&w.calls);
 	w.ep = ep;
 	w.status = 1;
 	/* this process holds keys; it dies with the supervisor */
@@ -297,6 +465,7 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 		    XR_ERR_CHILD_BOOTSTRAP_FAILED, &d);
 	if (w.ctl_ev != NULL)
 		event_free(w.ctl_ev);
+	abandon_calls(&w, false);	/* before the registry goes */
 	close_endpoint(&w);
 	xr_registry_free(w.reg);
 	xr_wchan_fini(&w.chan);

@@ -77,10 +77,16 @@ typedef struct xr_worker_endpoint {
  * flush stdio;
  * send STOPPED; return 0. DRAIN: stop accepting and finish in-flight calls,
  * keep running until STOP. STATS{request_id}: answer STATS_REPLY with the
- * endpoint's counters (xr_server_stats_get). Commands are taken by the
- * worker's command table (worker_chan.h): STOP once, while serving or
- * draining; DRAIN while serving; STATS while serving or draining; anything
- * else is refused and logged. The supervisor enforces the graceful timeout
+ * endpoint's counters (xr_server_stats_get). CALL{request_id, method,
+ * payload, timeout_ms}: dispatch into the registry (the same handlers and
+ * bytes as the memory transport), answer CALL_REPLY{request_id, status,
+ * message, payload} when it finishes; payloads are bounded by the
+ * channel's call limit (worker_chan.h). Commands are taken by the worker's
+ * command table (worker_chan.h): STOP once, while serving or draining;
+ * DRAIN while serving; STATS while serving or draining; CALL while serving
+ * (while draining or stopping it is answered UNAVAILABLE at once);
+ * anything else is refused and logged. In-flight CALLs are answered before
+ * STOPPED (drain) or UNAVAILABLE (no drain). The supervisor enforces the graceful timeout
  * (it SIGKILLs a worker that has not acknowledged by then).
  *
  * Returns the exit status: 0 after STOP; the child-bootstrap category (8)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call.h"
 #include "config.h"
 #include "ctl_client.h"
 #include "err.h"
@@ -55,8 +56,10 @@ static const struct cmd cmds[] = {
 	    "workers with call and reject counters as JSON" },
 	{ "drain", "--control PATH", 2, 2, cmd_drain,
 	    "workers stop accepting, finish in-flight calls, stay up" },
-	{ "stop", "[--graceful-timeout S] [--no-drain] --control PATH", 2, 5,
+	{ "stop", "[--graceful-timeout S] [--drain|--no-drain] --control PATH", 2, 5,
 	    cmd_stop, "graceful stop of every group; prints the stop events" },
+	{ "call", XR_CLI_CALL_ARGS, 1, -1, xr_cli_call,
+	    "call a method on a ready worker (call --help)" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -213,7 +216,6 @@ control_cmd(const char *words, Execrpc__V1__CommandType type, int argc,
 	int r;
 
 	cmd.type = type;
-	cmd.drain_inflight = 1;
 	for (int i = 0; i < argc; i++) {
 		bool stop = type == EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP;
 
@@ -227,8 +229,10 @@ control_cmd(const char *words, Execrpc__V1__CommandType type, int argc,
 			cmd.graceful_timeout_ms = (uint32_t)(secs * 1000 + 0.5);
 			if (cmd.graceful_timeout_ms == 0)
 				cmd.graceful_timeout_ms = 1;
+		} else if (stop && strcmp(argv[i], "--drain") == 0) {
+			cmd.drain = EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_DRAIN;
 		} else if (stop && strcmp(argv[i], "--no-drain") == 0) {
-			cmd.drain_inflight = 0;
+			cmd.drain = EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_NO_DRAIN;
 		} else {
 			goto usage;
 		}

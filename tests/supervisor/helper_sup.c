@@ -170,6 +170,32 @@ ts_apps_render(const xr_app_section *sec, char *out, size_t cap)
 	}
 }
 
+/* test.v1.Count: Say counts the calls its handler got, this one included,
+ * and answers "calls=N". */
+static void
+count_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	static unsigned calls;
+	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
+	char text[32];
+
+	(void)msg;
+	(void)arg;
+	snprintf(text, sizeof(text), "calls=%u", ++calls);
+	r.text = text;
+	r.worker_pid = (uint64_t)getpid();
+	xr_call_reply(call, &r.base);
+}
+
+static int
+add_count(xr_registry *reg, const xr_worker_ctx *ctx)
+{
+	static const xr_handler_fn fns[] = { count_say };
+
+	(void)ctx;
+	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
+}
+
 static const xr_service_module test_modules[] = {
 	XR_ECHO_MODULE_INIT,
 	{ "test.v1.Probe", add_probe, NULL, NULL },
@@ -177,6 +203,7 @@ static const xr_service_module test_modules[] = {
 	{ "test.v1.Empty", add_empty, NULL, NULL },
 	{ "test.v1.Stall", add_stall, NULL, NULL },
 	{ "test.v1.Apps", add_apps, "probe", check_apps },
+	{ "test.v1.Count", add_count, NULL, NULL },
 };
 
 /* ---------- a hand-made worker that breaks the channel's rules ---------- */
@@ -238,6 +265,8 @@ fake_worker(int bfd, int cfd)
 	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED, 0, 0);
 	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP, 0, 0);
 	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY, 0, 999);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY, 0, 999);
+	fake_send(&ch, EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL, 0, 1);
 	for (status = -1; status < 0;) {
 		struct pollfd p = { cfd, POLLIN, 0 };
 		Execrpc__V1__Command *c = NULL;

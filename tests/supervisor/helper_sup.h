@@ -17,6 +17,8 @@
  *   test.v1.Apps   reads apps.probe: echo.v1.Echo/Say answers with the
  *                  section it got (ts_apps_render); its check_app refuses
  *                  a key named "bad"
+ *   test.v1.Count  echo.v1.Echo/Say counts the calls its handler got and
+ *                  answers "calls=N" (this one included)
  */
 #ifndef TS_HELPER_SUP_H
 #define TS_HELPER_SUP_H
@@ -39,7 +41,9 @@
  * that sends, on the worker channel, TS_FAKE_SCRIPT: READY{TS_FAKE_PORT},
  * READY{TS_FAKE_PORT + 1} (a second READY), STOPPED (no STOP was sent),
  * STOP (the supervisor's command, the wrong way), STATS_REPLY{request_id
- * 999} (nobody asked); then answers STOP with STOPPED and exits 0. */
+ * 999} (nobody asked), CALL_REPLY{request_id 999} (no such call), CALL
+ * {request_id 1} (the supervisor's command, the wrong way); then answers
+ * STOP with STOPPED and exits 0. */
 int ts_worker_mode(int argc, char **argv);
 
 #define TS_FAKE_PORT 1111

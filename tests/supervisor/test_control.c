@@ -55,6 +55,7 @@ struct client {
 	int rc[8];
 	int malformed_code, malformed_closed;
 	int oversized_code;
+	char oversized_why[128];
 	int peer_result;	/* 0 refused without a reply */
 };
 
@@ -97,7 +98,8 @@ raw_connect(const char *path)
 /* Send raw bytes; read one framed Reply; report its error code and whether
  * the server closed afterwards. */
 static int
-raw_exchange(const char *path, const uint8_t *msg, size_t len, int *closed)
+raw_exchange(const char *path, const uint8_t *msg, size_t len, int *closed,
+    char *why, size_t cap)
 {
 	uint8_t buf[4096];
 	size_t have = 0;
@@ -126,6 +128,8 @@ raw_exchange(const char *path, const uint8_t *msg, size_t len, int *closed)
 	if (have >= 4 && xr_frame_get_len(buf) == have - 4 &&
 	    (r = execrpc__v1__reply__unpack(NULL, have - 4, buf + 4)) != NULL) {
 		code = r->error_code;
+		if (why != NULL)
+			snprintf(why, cap, "%s", r->error_message);
 		execrpc__v1__reply__free_unpacked(r, NULL);
 	}
 	close(fd);
@@ -197,7 +201,7 @@ client_main(void *arg)
 {
 	struct client *c = arg;
 	uint8_t garbage[9] = { 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff };
-	uint8_t huge[4] = { 0, 1, 0x86, 0xa0 };	/* 100000 bytes announced */
+	uint8_t huge[4];	/* one byte over XR_CTL_MAX_COMMAND announced */
 
 	c->status = call(c->path, EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS,
 	    NULL, 0, &c->rc[0]);
@@ -208,12 +212,13 @@ client_main(void *arg)
 	c->bad_type = call(c->path, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
 	    NULL, 0, &c->rc[3]);
 	c->malformed_code = raw_exchange(c->path, garbage, sizeof(garbage),
-	    &c->malformed_closed);
+	    &c->malformed_closed, NULL, 0);
 	{
 		int closed = 0;
 
+		xr_frame_put_len(huge, XR_CTL_MAX_COMMAND + 1);
 		c->oversized_code = raw_exchange(c->path, huge, sizeof(huge),
-		    &closed);
+		    &closed, c->oversized_why, sizeof(c->oversized_why));
 	}
 	/* open the socket to everyone for a moment: only SO_PEERCRED stands
 	 * (needs root to become another uid; else not checked) */
@@ -349,6 +354,8 @@ test_control_socket_round_trips(void **state)
 	assert_int_equal(c.malformed_code, XR_ERR_MALFORMED);
 	assert_int_equal(c.malformed_closed, 1);
 	assert_int_equal(c.oversized_code, XR_ERR_OVERSIZED);
+	assert_string_equal(c.oversized_why, "command of 1052673 bytes is "
+	    "over the limit of 1052672 bytes");
 	/* another uid: refused by SO_PEERCRED, no reply */
 	assert_int_equal(c.peer_result, 0);
 	/* DRAIN of one group: its worker drains, the others keep serving */

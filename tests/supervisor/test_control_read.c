@@ -237,7 +237,8 @@ test_control_read_reply_over_limit(void **state)
 	assert_true(xr_mono_ms() - t0 < 5000);
 	assert_null(r);
 	assert_int_equal(d.code, XR_ERR_OVERSIZED);
-	assert_string_equal(d.reason, "reply of 1048577 bytes over the limit");
+	/* XR_CTL_MAX_REPLY + 1 = 1048576 + 65536 + 1 */
+	assert_string_equal(d.reason, "reply of 1114113 bytes over the limit");
 	fake_stop(&f);
 }
 

@@ -11,9 +11,11 @@
  *         repeated once-only command are refused and run nothing; a fresh
  *         channel (a new spawn) starts over
  * CHAN-02 a hand-made worker (helper_sup.h TS_FAKE_SCRIPT) sends READY
- *         twice, STOPPED before any STOP, a supervisor's STOP, and an
- *         unasked STATS_REPLY: the supervisor acts on the first READY only,
- *         refuses and counts the next three, drops the stray reply, and
+ *         twice, STOPPED before any STOP, a supervisor's STOP, an unasked
+ *         STATS_REPLY, a CALL_REPLY for a call never made and a
+ *         supervisor's CALL: the supervisor acts on the first READY only,
+ *         refuses and counts the second READY, the STOPPED, the STOP, the
+ *         CALL_REPLY and the CALL (5), drops the stray STATS_REPLY, and
  *         still stops the worker gracefully (a refused STOPPED did not use
  *         up the once-only STOPPED)
  *
@@ -338,7 +340,7 @@ test_chan_02_refused_commands(void **state)
 		struct timeval tv = { 0, 20 * 1000 };
 
 		assert_int_equal(xr_supervisor_workers(sup, &wi, 1), 1);
-		if (wi.refused >= 3 || xr_mono_ms() - t0 > 5000)
+		if (wi.refused >= 5 || xr_mono_ms() - t0 > 5000)
 			break;
 		event_base_loopexit(base, &tv);
 		event_base_dispatch(base);
@@ -352,7 +354,7 @@ test_chan_02_refused_commands(void **state)
 		event_base_dispatch(base);
 	}
 	assert_int_equal(xr_supervisor_workers(sup, &wi, 1), 1);
-	assert_int_equal(wi.refused, 3);
+	assert_int_equal(wi.refused, 5);
 	assert_int_equal(wi.state, XR_WORKER_READY);
 	assert_int_equal(wi.port, TS_FAKE_PORT);	/* the first READY */
 	assert_int_equal(ts_worker_count(&rec, XR_OK, "ready"), 1);
@@ -362,7 +364,7 @@ test_chan_02_refused_commands(void **state)
 	assert_int_equal(xr_supervisor_workers(sup, &wi, 1), 1);
 	assert_int_equal(wi.state, XR_WORKER_STOPPED);
 	assert_int_equal(wi.last_exit_status, 0);
-	assert_int_equal(wi.refused, 3);
+	assert_int_equal(wi.refused, 5);
 	xr_supervisor_free(sup);
 	assert_int_equal(ts_children_of(getpid(), NULL, 0), 0);
 	event_base_free(base);

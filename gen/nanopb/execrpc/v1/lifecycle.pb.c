@@ -18,7 +18,11 @@ PB_BIND(execrpc_v1_StopEvent, execrpc_v1_StopEvent, AUTO)
 PB_BIND(execrpc_v1_Reply, execrpc_v1_Reply, 4)
 
 
+PB_BIND(execrpc_v1_CallResult, execrpc_v1_CallResult, 2)
+
+
 PB_BIND(execrpc_v1_StatsRequest, execrpc_v1_StatsRequest, AUTO)
+
 
 
 

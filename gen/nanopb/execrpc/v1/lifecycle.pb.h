@@ -18,8 +18,21 @@ typedef enum _execrpc_v1_CommandType {
     execrpc_v1_CommandType_COMMAND_STOP = 4,
     execrpc_v1_CommandType_COMMAND_READY = 5, /* worker -> supervisor: bootstrap done, endpoint bound */
     execrpc_v1_CommandType_COMMAND_STOPPED = 6, /* worker -> supervisor: stop acknowledged, exiting 0 */
-    execrpc_v1_CommandType_COMMAND_STATS_REPLY = 7 /* worker -> supervisor: request_id, status */
+    execrpc_v1_CommandType_COMMAND_STATS_REPLY = 7, /* worker -> supervisor: request_id, status */
+    /* CLI -> supervisor: method, payload, timeout_ms, affinity_key; supervisor
+ -> worker (signed): method, payload, timeout_ms, request_id */
+    execrpc_v1_CommandType_COMMAND_CALL = 8,
+    /* worker -> supervisor: request_id, status_code, status_message, payload */
+    execrpc_v1_CommandType_COMMAND_CALL_REPLY = 9
 } execrpc_v1_CommandType;
+
+/* STOP on the control socket: whether in-flight calls drain. The default
+ is the supervisor's configured lifecycle.drain_inflight. */
+typedef enum _execrpc_v1_DrainPolicy {
+    execrpc_v1_DrainPolicy_DRAIN_POLICY_CONFIG = 0, /* lifecycle.drain_inflight of the config */
+    execrpc_v1_DrainPolicy_DRAIN_POLICY_DRAIN = 1,
+    execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN = 2
+} execrpc_v1_DrainPolicy;
 
 typedef enum _execrpc_v1_WorkerState {
     execrpc_v1_WorkerState_WORKER_STATE_UNSPECIFIED = 0,
@@ -68,19 +81,36 @@ typedef struct _execrpc_v1_WorkerStatus {
 typedef struct _execrpc_v1_Command {
     execrpc_v1_CommandType type;
     uint32_t graceful_timeout_ms; /* STOP/DRAIN */
-    bool drain_inflight; /* STOP */
+    bool drain_inflight; /* STOP to a worker (the supervisor decides) */
     uint32_t port; /* READY: the worker's bound port */
     pb_size_t groups_count;
     char groups[16][64]; /* empty = all groups */
     uint64_t request_id; /* STATS to a worker; echoed in STATS_REPLY */
     bool has_status;
     execrpc_v1_WorkerStatus status; /* STATS_REPLY: the worker's counters */
+    char method[128]; /* CALL: "package.Service/Method" */
+    uint32_t timeout_ms; /* CALL: the call's deadline (0: the default) */
+    char affinity_key[64]; /* CALL from the CLI: same key, same worker */
+    int32_t status_code; /* CALL_REPLY: gRPC status code */
+    char status_message[256]; /* CALL_REPLY */
+    execrpc_v1_DrainPolicy drain; /* STOP on the control socket */
 } execrpc_v1_Command;
 
 typedef struct _execrpc_v1_StopEvent {
     char group[64];
     execrpc_v1_StopMode mode;
 } execrpc_v1_StopEvent;
+
+/* The outcome of a CALL on the control socket: a gRPC status, the response
+ payload (status OK only), and the worker that answered (none if the call
+ was refused before reaching one). */
+typedef struct _execrpc_v1_CallResult {
+    int32_t status_code;
+    char status_message[256];
+    char group[64];
+    uint32_t index;
+    int32_t pid;
+} execrpc_v1_CallResult;
 
 typedef struct _execrpc_v1_Reply {
     int32_t error_code; /* 0 or an execrpc error code (core/err.h) */
@@ -89,6 +119,8 @@ typedef struct _execrpc_v1_Reply {
     execrpc_v1_WorkerStatus workers[64];
     pb_size_t stop_events_count;
     execrpc_v1_StopEvent stop_events[16];
+    bool has_call;
+    execrpc_v1_CallResult call; /* CALL: the call's outcome */
 } execrpc_v1_Reply;
 
 typedef struct _execrpc_v1_StatsRequest {
@@ -102,8 +134,12 @@ extern "C" {
 
 /* Helper constants for enums */
 #define _execrpc_v1_CommandType_MIN execrpc_v1_CommandType_COMMAND_UNSPECIFIED
-#define _execrpc_v1_CommandType_MAX execrpc_v1_CommandType_COMMAND_STATS_REPLY
-#define _execrpc_v1_CommandType_ARRAYSIZE ((execrpc_v1_CommandType)(execrpc_v1_CommandType_COMMAND_STATS_REPLY+1))
+#define _execrpc_v1_CommandType_MAX execrpc_v1_CommandType_COMMAND_CALL_REPLY
+#define _execrpc_v1_CommandType_ARRAYSIZE ((execrpc_v1_CommandType)(execrpc_v1_CommandType_COMMAND_CALL_REPLY+1))
+
+#define _execrpc_v1_DrainPolicy_MIN execrpc_v1_DrainPolicy_DRAIN_POLICY_CONFIG
+#define _execrpc_v1_DrainPolicy_MAX execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN
+#define _execrpc_v1_DrainPolicy_ARRAYSIZE ((execrpc_v1_DrainPolicy)(execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN+1))
 
 #define _execrpc_v1_WorkerState_MIN execrpc_v1_WorkerState_WORKER_STATE_UNSPECIFIED
 #define _execrpc_v1_WorkerState_MAX execrpc_v1_WorkerState_WORKER_STATE_BACKOFF
@@ -118,6 +154,7 @@ extern "C" {
 #define _execrpc_v1_StopMode_ARRAYSIZE ((execrpc_v1_StopMode)(execrpc_v1_StopMode_STOP_MODE_FORCED+1))
 
 #define execrpc_v1_Command_type_ENUMTYPE execrpc_v1_CommandType
+#define execrpc_v1_Command_drain_ENUMTYPE execrpc_v1_DrainPolicy
 
 #define execrpc_v1_WorkerStatus_state_ENUMTYPE execrpc_v1_WorkerState
 #define execrpc_v1_WorkerStatus_stats_ENUMTYPE execrpc_v1_StatsState
@@ -127,16 +164,19 @@ extern "C" {
 
 
 
+
 /* Initializer values for message structs */
-#define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_default}
+#define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_default, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN}
 #define execrpc_v1_WorkerStatus_init_default     {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN}
 #define execrpc_v1_StopEvent_init_default        {"", _execrpc_v1_StopMode_MIN}
-#define execrpc_v1_Reply_init_default            {0, "", 0, {execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default}, 0, {execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default}}
+#define execrpc_v1_Reply_init_default            {0, "", 0, {execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default}, 0, {execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default}, false, execrpc_v1_CallResult_init_default}
+#define execrpc_v1_CallResult_init_default       {0, "", "", 0, 0}
 #define execrpc_v1_StatsRequest_init_default     {0}
-#define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_zero}
+#define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_zero, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN}
 #define execrpc_v1_WorkerStatus_init_zero        {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN}
 #define execrpc_v1_StopEvent_init_zero           {"", _execrpc_v1_StopMode_MIN}
-#define execrpc_v1_Reply_init_zero               {0, "", 0, {execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero}, 0, {execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero}}
+#define execrpc_v1_Reply_init_zero               {0, "", 0, {execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero}, 0, {execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero}, false, execrpc_v1_CallResult_init_zero}
+#define execrpc_v1_CallResult_init_zero          {0, "", "", 0, 0}
 #define execrpc_v1_StatsRequest_init_zero        {0}
 
 /* Field tags (for use in manual encoding/decoding) */
@@ -159,12 +199,24 @@ extern "C" {
 #define execrpc_v1_Command_groups_tag            5
 #define execrpc_v1_Command_request_id_tag        6
 #define execrpc_v1_Command_status_tag            7
+#define execrpc_v1_Command_method_tag            8
+#define execrpc_v1_Command_timeout_ms_tag        10
+#define execrpc_v1_Command_affinity_key_tag      11
+#define execrpc_v1_Command_status_code_tag       12
+#define execrpc_v1_Command_status_message_tag    13
+#define execrpc_v1_Command_drain_tag             14
 #define execrpc_v1_StopEvent_group_tag           1
 #define execrpc_v1_StopEvent_mode_tag            2
+#define execrpc_v1_CallResult_status_code_tag    1
+#define execrpc_v1_CallResult_status_message_tag 2
+#define execrpc_v1_CallResult_group_tag          4
+#define execrpc_v1_CallResult_index_tag          5
+#define execrpc_v1_CallResult_pid_tag            6
 #define execrpc_v1_Reply_error_code_tag          1
 #define execrpc_v1_Reply_error_message_tag       2
 #define execrpc_v1_Reply_workers_tag             3
 #define execrpc_v1_Reply_stop_events_tag         4
+#define execrpc_v1_Reply_call_tag                5
 
 /* Struct field encoding specification for nanopb */
 #define execrpc_v1_Command_FIELDLIST(X, a) \
@@ -174,7 +226,13 @@ X(a, STATIC,   SINGULAR, BOOL,     drain_inflight,    3) \
 X(a, STATIC,   SINGULAR, UINT32,   port,              4) \
 X(a, STATIC,   REPEATED, STRING,   groups,            5) \
 X(a, STATIC,   SINGULAR, UINT64,   request_id,        6) \
-X(a, STATIC,   OPTIONAL, MESSAGE,  status,            7)
+X(a, STATIC,   OPTIONAL, MESSAGE,  status,            7) \
+X(a, STATIC,   SINGULAR, STRING,   method,            8) \
+X(a, STATIC,   SINGULAR, UINT32,   timeout_ms,       10) \
+X(a, STATIC,   SINGULAR, STRING,   affinity_key,     11) \
+X(a, STATIC,   SINGULAR, INT32,    status_code,      12) \
+X(a, STATIC,   SINGULAR, STRING,   status_message,   13) \
+X(a, STATIC,   SINGULAR, UENUM,    drain,            14)
 #define execrpc_v1_Command_CALLBACK NULL
 #define execrpc_v1_Command_DEFAULT NULL
 #define execrpc_v1_Command_status_MSGTYPE execrpc_v1_WorkerStatus
@@ -205,11 +263,22 @@ X(a, STATIC,   SINGULAR, UENUM,    mode,              2)
 X(a, STATIC,   SINGULAR, INT32,    error_code,        1) \
 X(a, STATIC,   SINGULAR, STRING,   error_message,     2) \
 X(a, STATIC,   REPEATED, MESSAGE,  workers,           3) \
-X(a, STATIC,   REPEATED, MESSAGE,  stop_events,       4)
+X(a, STATIC,   REPEATED, MESSAGE,  stop_events,       4) \
+X(a, STATIC,   OPTIONAL, MESSAGE,  call,              5)
 #define execrpc_v1_Reply_CALLBACK NULL
 #define execrpc_v1_Reply_DEFAULT NULL
 #define execrpc_v1_Reply_workers_MSGTYPE execrpc_v1_WorkerStatus
 #define execrpc_v1_Reply_stop_events_MSGTYPE execrpc_v1_StopEvent
+#define execrpc_v1_Reply_call_MSGTYPE execrpc_v1_CallResult
+
+#define execrpc_v1_CallResult_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, INT32,    status_code,       1) \
+X(a, STATIC,   SINGULAR, STRING,   status_message,    2) \
+X(a, STATIC,   SINGULAR, STRING,   group,             4) \
+X(a, STATIC,   SINGULAR, UINT32,   index,             5) \
+X(a, STATIC,   SINGULAR, INT32,    pid,               6)
+#define execrpc_v1_CallResult_CALLBACK NULL
+#define execrpc_v1_CallResult_DEFAULT NULL
 
 #define execrpc_v1_StatsRequest_FIELDLIST(X, a) \
 
@@ -220,6 +289,7 @@ extern const pb_msgdesc_t execrpc_v1_Command_msg;
 extern const pb_msgdesc_t execrpc_v1_WorkerStatus_msg;
 extern const pb_msgdesc_t execrpc_v1_StopEvent_msg;
 extern const pb_msgdesc_t execrpc_v1_Reply_msg;
+extern const pb_msgdesc_t execrpc_v1_CallResult_msg;
 extern const pb_msgdesc_t execrpc_v1_StatsRequest_msg;
 
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
@@ -227,11 +297,13 @@ extern const pb_msgdesc_t execrpc_v1_StatsRequest_msg;
 #define execrpc_v1_WorkerStatus_fields &execrpc_v1_WorkerStatus_msg
 #define execrpc_v1_StopEvent_fields &execrpc_v1_StopEvent_msg
 #define execrpc_v1_Reply_fields &execrpc_v1_Reply_msg
+#define execrpc_v1_CallResult_fields &execrpc_v1_CallResult_msg
 #define execrpc_v1_StatsRequest_fields &execrpc_v1_StatsRequest_msg
 
 /* Maximum encoded size of messages (where known) */
-#define execrpc_v1_Command_size                  1388
-#define execrpc_v1_Reply_size                    21917
+#define execrpc_v1_CallResult_size               351
+#define execrpc_v1_Command_size                  1860
+#define execrpc_v1_Reply_size                    22271
 #define execrpc_v1_StatsRequest_size             0
 #define execrpc_v1_StopEvent_size                67
 #define execrpc_v1_WorkerStatus_size             318

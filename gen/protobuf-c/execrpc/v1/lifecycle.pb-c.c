@@ -187,6 +187,51 @@ void   execrpc__v1__reply__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   execrpc__v1__call_result__init
+                     (Execrpc__V1__CallResult         *message)
+{
+  static const Execrpc__V1__CallResult init_value = EXECRPC__V1__CALL_RESULT__INIT;
+  *message = init_value;
+}
+size_t execrpc__v1__call_result__get_packed_size
+                     (const Execrpc__V1__CallResult *message)
+{
+  assert(message->base.descriptor == &execrpc__v1__call_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t execrpc__v1__call_result__pack
+                     (const Execrpc__V1__CallResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &execrpc__v1__call_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t execrpc__v1__call_result__pack_to_buffer
+                     (const Execrpc__V1__CallResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &execrpc__v1__call_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Execrpc__V1__CallResult *
+       execrpc__v1__call_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Execrpc__V1__CallResult *)
+     protobuf_c_message_unpack (&execrpc__v1__call_result__descriptor,
+                                allocator, len, data);
+}
+void   execrpc__v1__call_result__free_unpacked
+                     (Execrpc__V1__CallResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &execrpc__v1__call_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   execrpc__v1__stats_request__init
                      (Execrpc__V1__StatsRequest         *message)
 {
@@ -232,7 +277,7 @@ void   execrpc__v1__stats_request__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__stats_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[7] =
+static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[14] =
 {
   {
     "type",
@@ -318,20 +363,111 @@ static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[7]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "method",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, method),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payload",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, payload),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeout_ms",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, timeout_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "affinity_key",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, affinity_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_code",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, status_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_message",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, status_message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "drain",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, drain),
+    &execrpc__v1__drain_policy__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__command__field_indices_by_name[] = {
+  10,   /* field[10] = affinity_key */
+  13,   /* field[13] = drain */
   2,   /* field[2] = drain_inflight */
   1,   /* field[1] = graceful_timeout_ms */
   4,   /* field[4] = groups */
+  7,   /* field[7] = method */
+  8,   /* field[8] = payload */
   3,   /* field[3] = port */
   5,   /* field[5] = request_id */
   6,   /* field[6] = status */
+  11,   /* field[11] = status_code */
+  12,   /* field[12] = status_message */
+  9,   /* field[9] = timeout_ms */
   0,   /* field[0] = type */
 };
 static const ProtobufCIntRange execrpc__v1__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
 {
@@ -341,7 +477,7 @@ const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
   "Execrpc__V1__Command",
   "execrpc.v1",
   sizeof(Execrpc__V1__Command),
-  7,
+  14,
   execrpc__v1__command__field_descriptors,
   execrpc__v1__command__field_indices_by_name,
   1,  execrpc__v1__command__number_ranges,
@@ -581,7 +717,7 @@ const ProtobufCMessageDescriptor execrpc__v1__stop_event__descriptor =
   (ProtobufCMessageInit) execrpc__v1__stop_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__reply__field_descriptors[4] =
+static const ProtobufCFieldDescriptor execrpc__v1__reply__field_descriptors[5] =
 {
   {
     "error_code",
@@ -631,8 +767,21 @@ static const ProtobufCFieldDescriptor execrpc__v1__reply__field_descriptors[4] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "call",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Reply, call),
+    &execrpc__v1__call_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__reply__field_indices_by_name[] = {
+  4,   /* field[4] = call */
   0,   /* field[0] = error_code */
   1,   /* field[1] = error_message */
   3,   /* field[3] = stop_events */
@@ -641,7 +790,7 @@ static const unsigned execrpc__v1__reply__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__reply__descriptor =
 {
@@ -651,11 +800,114 @@ const ProtobufCMessageDescriptor execrpc__v1__reply__descriptor =
   "Execrpc__V1__Reply",
   "execrpc.v1",
   sizeof(Execrpc__V1__Reply),
-  4,
+  5,
   execrpc__v1__reply__field_descriptors,
   execrpc__v1__reply__field_indices_by_name,
   1,  execrpc__v1__reply__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor execrpc__v1__call_result__field_descriptors[6] =
+{
+  {
+    "status_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__CallResult, status_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_message",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__CallResult, status_message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payload",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__CallResult, payload),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__CallResult, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "index",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__CallResult, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__CallResult, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned execrpc__v1__call_result__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  4,   /* field[4] = index */
+  2,   /* field[2] = payload */
+  5,   /* field[5] = pid */
+  0,   /* field[0] = status_code */
+  1,   /* field[1] = status_message */
+};
+static const ProtobufCIntRange execrpc__v1__call_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor execrpc__v1__call_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "execrpc.v1.CallResult",
+  "CallResult",
+  "Execrpc__V1__CallResult",
+  "execrpc.v1",
+  sizeof(Execrpc__V1__CallResult),
+  6,
+  execrpc__v1__call_result__field_descriptors,
+  execrpc__v1__call_result__field_indices_by_name,
+  1,  execrpc__v1__call_result__number_ranges,
+  (ProtobufCMessageInit) execrpc__v1__call_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define execrpc__v1__stats_request__field_descriptors NULL
@@ -676,7 +928,7 @@ const ProtobufCMessageDescriptor execrpc__v1__stats_request__descriptor =
   (ProtobufCMessageInit) execrpc__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number[8] =
+static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number[10] =
 {
   { "COMMAND_UNSPECIFIED", "EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED", 0 },
   { "COMMAND_STATUS", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS", 1 },
@@ -686,12 +938,16 @@ static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number
   { "COMMAND_READY", "EXECRPC__V1__COMMAND_TYPE__COMMAND_READY", 5 },
   { "COMMAND_STOPPED", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED", 6 },
   { "COMMAND_STATS_REPLY", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY", 7 },
+  { "COMMAND_CALL", "EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL", 8 },
+  { "COMMAND_CALL_REPLY", "EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY", 9 },
 };
 static const ProtobufCIntRange execrpc__v1__command_type__value_ranges[] = {
-{0, 0},{0, 8}
+{0, 0},{0, 10}
 };
-static const ProtobufCEnumValueIndex execrpc__v1__command_type__enum_values_by_name[8] =
+static const ProtobufCEnumValueIndex execrpc__v1__command_type__enum_values_by_name[10] =
 {
+  { "COMMAND_CALL", 8 },
+  { "COMMAND_CALL_REPLY", 9 },
   { "COMMAND_DRAIN", 3 },
   { "COMMAND_READY", 5 },
   { "COMMAND_STATS", 2 },
@@ -708,12 +964,42 @@ const ProtobufCEnumDescriptor execrpc__v1__command_type__descriptor =
   "CommandType",
   "Execrpc__V1__CommandType",
   "execrpc.v1",
-  8,
+  10,
   execrpc__v1__command_type__enum_values_by_number,
-  8,
+  10,
   execrpc__v1__command_type__enum_values_by_name,
   1,
   execrpc__v1__command_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue execrpc__v1__drain_policy__enum_values_by_number[3] =
+{
+  { "DRAIN_POLICY_CONFIG", "EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG", 0 },
+  { "DRAIN_POLICY_DRAIN", "EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_DRAIN", 1 },
+  { "DRAIN_POLICY_NO_DRAIN", "EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_NO_DRAIN", 2 },
+};
+static const ProtobufCIntRange execrpc__v1__drain_policy__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex execrpc__v1__drain_policy__enum_values_by_name[3] =
+{
+  { "DRAIN_POLICY_CONFIG", 0 },
+  { "DRAIN_POLICY_DRAIN", 1 },
+  { "DRAIN_POLICY_NO_DRAIN", 2 },
+};
+const ProtobufCEnumDescriptor execrpc__v1__drain_policy__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "execrpc.v1.DrainPolicy",
+  "DrainPolicy",
+  "Execrpc__V1__DrainPolicy",
+  "execrpc.v1",
+  3,
+  execrpc__v1__drain_policy__enum_values_by_number,
+  3,
+  execrpc__v1__drain_policy__enum_values_by_name,
+  1,
+  execrpc__v1__drain_policy__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue execrpc__v1__worker_state__enum_values_by_number[8] =

@@ -19,6 +19,7 @@ typedef struct Execrpc__V1__Command Execrpc__V1__Command;
 typedef struct Execrpc__V1__WorkerStatus Execrpc__V1__WorkerStatus;
 typedef struct Execrpc__V1__StopEvent Execrpc__V1__StopEvent;
 typedef struct Execrpc__V1__Reply Execrpc__V1__Reply;
+typedef struct Execrpc__V1__CallResult Execrpc__V1__CallResult;
 typedef struct Execrpc__V1__StatsRequest Execrpc__V1__StatsRequest;
 
 
@@ -44,9 +45,31 @@ typedef enum _Execrpc__V1__CommandType {
   /*
    * worker -> supervisor: request_id, status
    */
-  EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY = 7
+  EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY = 7,
+  /*
+   * CLI -> supervisor: method, payload, timeout_ms, affinity_key; supervisor
+   * -> worker (signed): method, payload, timeout_ms, request_id
+   */
+  EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL = 8,
+  /*
+   * worker -> supervisor: request_id, status_code, status_message, payload
+   */
+  EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__COMMAND_TYPE)
 } Execrpc__V1__CommandType;
+/*
+ * STOP on the control socket: whether in-flight calls drain. The default
+ * is the supervisor's configured lifecycle.drain_inflight.
+ */
+typedef enum _Execrpc__V1__DrainPolicy {
+  /*
+   * lifecycle.drain_inflight of the config
+   */
+  EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG = 0,
+  EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_DRAIN = 1,
+  EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_NO_DRAIN = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__DRAIN_POLICY)
+} Execrpc__V1__DrainPolicy;
 typedef enum _Execrpc__V1__WorkerState {
   EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED = 0,
   EXECRPC__V1__WORKER_STATE__WORKER_STATE_STARTING = 1,
@@ -94,7 +117,7 @@ struct  Execrpc__V1__Command
    */
   uint32_t graceful_timeout_ms;
   /*
-   * STOP
+   * STOP to a worker (the supervisor decides)
    */
   protobuf_c_boolean drain_inflight;
   /*
@@ -114,10 +137,38 @@ struct  Execrpc__V1__Command
    * STATS_REPLY: the worker's counters
    */
   Execrpc__V1__WorkerStatus *status;
+  /*
+   * CALL: "package.Service/Method"
+   */
+  char *method;
+  /*
+   * CALL: the request; CALL_REPLY: the response
+   */
+  ProtobufCBinaryData payload;
+  /*
+   * CALL: the call's deadline (0: the default)
+   */
+  uint32_t timeout_ms;
+  /*
+   * CALL from the CLI: same key, same worker
+   */
+  char *affinity_key;
+  /*
+   * CALL_REPLY: gRPC status code
+   */
+  int32_t status_code;
+  /*
+   * CALL_REPLY
+   */
+  char *status_message;
+  /*
+   * STOP on the control socket
+   */
+  Execrpc__V1__DrainPolicy drain;
 };
 #define EXECRPC__V1__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__command__descriptor) \
-    , EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED, 0, 0, 0, 0,NULL, 0, NULL }
+    , EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED, 0, 0, 0, 0,NULL, 0, NULL, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG }
 
 
 struct  Execrpc__V1__WorkerStatus
@@ -176,10 +227,34 @@ struct  Execrpc__V1__Reply
   Execrpc__V1__WorkerStatus **workers;
   size_t n_stop_events;
   Execrpc__V1__StopEvent **stop_events;
+  /*
+   * CALL: the call's outcome
+   */
+  Execrpc__V1__CallResult *call;
 };
 #define EXECRPC__V1__REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__reply__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL }
+
+
+/*
+ * The outcome of a CALL on the control socket: a gRPC status, the response
+ * payload (status OK only), and the worker that answered (none if the call
+ * was refused before reaching one).
+ */
+struct  Execrpc__V1__CallResult
+{
+  ProtobufCMessage base;
+  int32_t status_code;
+  char *status_message;
+  ProtobufCBinaryData payload;
+  char *group;
+  uint32_t index;
+  int32_t pid;
+};
+#define EXECRPC__V1__CALL_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__call_result__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Execrpc__V1__StatsRequest
@@ -267,6 +342,25 @@ Execrpc__V1__Reply *
 void   execrpc__v1__reply__free_unpacked
                      (Execrpc__V1__Reply *message,
                       ProtobufCAllocator *allocator);
+/* Execrpc__V1__CallResult methods */
+void   execrpc__v1__call_result__init
+                     (Execrpc__V1__CallResult         *message);
+size_t execrpc__v1__call_result__get_packed_size
+                     (const Execrpc__V1__CallResult   *message);
+size_t execrpc__v1__call_result__pack
+                     (const Execrpc__V1__CallResult   *message,
+                      uint8_t             *out);
+size_t execrpc__v1__call_result__pack_to_buffer
+                     (const Execrpc__V1__CallResult   *message,
+                      ProtobufCBuffer     *buffer);
+Execrpc__V1__CallResult *
+       execrpc__v1__call_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   execrpc__v1__call_result__free_unpacked
+                     (Execrpc__V1__CallResult *message,
+                      ProtobufCAllocator *allocator);
 /* Execrpc__V1__StatsRequest methods */
 void   execrpc__v1__stats_request__init
                      (Execrpc__V1__StatsRequest         *message);
@@ -300,6 +394,9 @@ typedef void (*Execrpc__V1__StopEvent_Closure)
 typedef void (*Execrpc__V1__Reply_Closure)
                  (const Execrpc__V1__Reply *message,
                   void *closure_data);
+typedef void (*Execrpc__V1__CallResult_Closure)
+                 (const Execrpc__V1__CallResult *message,
+                  void *closure_data);
 typedef void (*Execrpc__V1__StatsRequest_Closure)
                  (const Execrpc__V1__StatsRequest *message,
                   void *closure_data);
@@ -331,6 +428,7 @@ void execrpc__v1__endpoint__stats(ProtobufCService *service,
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    execrpc__v1__command_type__descriptor;
+extern const ProtobufCEnumDescriptor    execrpc__v1__drain_policy__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__worker_state__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__stats_state__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__stop_mode__descriptor;
@@ -338,6 +436,7 @@ extern const ProtobufCMessageDescriptor execrpc__v1__command__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__stop_event__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__reply__descriptor;
+extern const ProtobufCMessageDescriptor execrpc__v1__call_result__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__stats_request__descriptor;
 extern const ProtobufCServiceDescriptor execrpc__v1__endpoint__descriptor;
 
