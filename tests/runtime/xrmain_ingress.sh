@@ -8,12 +8,14 @@
 # at once after its own xr_lifecycle_stop_begin(), or exits with the status
 # the ingress returns (after a graceful stop); inline with transport memory
 # and a generated secret is accepted for such a program (no endpoint, no
-# listening line; the calls run in this process).
+# listening line; the calls run in this process); an affinity key picks
+# the same worker through the ingress and through `execrpc call --key`.
 # Usage: xrmain_ingress.sh PATH/TO/xrmain_prog PATH/TO/execrpc
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 prog=${1:?usage: xrmain_ingress.sh XRMAIN_PROG EXECRPC}
 cli=${2:?usage: xrmain_ingress.sh XRMAIN_PROG EXECRPC}
+srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 tmp=$(mktemp -d)
 ppid_=
 cleanup() {
@@ -108,6 +110,35 @@ kill -TERM "$ppid_"
 wait_bg
 [ "$src" = 0 ] && [ "$(tail -1 "$tmp/p.out")" = 'stop a graceful' ] &&
 	ok || bad "serve: SIGTERM: exit $src $(cat "$tmp/p.out" "$tmp/p.err")"
+
+# --- affinity: a key reaches the same worker through the ingress
+# (xr_lifecycle_pick) and through `execrpc call --key` (the supervisor's
+# CALL); with 3 workers, keys c, e, f and user-1 are where FNV-1a-32 modulo
+# the ready workers would have picked another one
+write_config "$tmp/ps3.yaml" transport=tcp_local mode=process_supervisor \
+	graceful_timeout_seconds=5 socket="$sock" group=a:3:echo.v1.Echo
+protoc -I "$srcdir/proto" --descriptor_set_out="$tmp/echo.pb" --include_imports \
+	echo/v1/echo.proto
+keys="a b c d e f user-1 user-2 user-3 user-7"
+# shellcheck disable=SC2086
+bg --config "$tmp/ps3.yaml" $(printf 'key=%s ' $keys)
+for _ in $(seq 1 200); do
+	grep -q '^ingress done' "$tmp/p.out" 2>/dev/null && break
+	sleep 0.05
+done
+for k in $keys; do
+	via_ingress=$(awk -v t="key=$k" '$1 == "said" && $2 == t {print $4}' "$tmp/p.out")
+	"$cli" call --control "$sock" --protoset "$tmp/echo.pb" --key "$k" -v \
+		echo.v1.Echo/Say '{}' >/dev/null 2>"$tmp/call.err"
+	via_call=$(sed -n 's/^execrpc: answered by a\[[0-9]*\] pid //p' "$tmp/call.err")
+	[ -n "$via_ingress" ] && [ "$via_ingress" = "$via_call" ] && ok ||
+		bad "key $k: ingress pid $via_ingress, execrpc call pid $via_call $(cat "$tmp/call.err")"
+done
+[ "$(awk '$1 == "said" {print $4}' "$tmp/p.out" | sort -u | wc -l)" = 3 ] && ok ||
+	bad "affinity: the keys did not reach all 3 workers: $(cat "$tmp/p.out")"
+kill -TERM "$ppid_"
+wait_bg
+[ "$src" = 0 ] && ok || bad "affinity: SIGTERM: exit $src"
 
 # --- inline, memory, a generated secret: refused without an ingress
 # (tests/runtime/xrmain.sh), the ingress's own modules with one

@@ -15,8 +15,9 @@
  *
  * is the same program with an ingress (xr_main_program.ingress), run on
  * ARGS (tests/runtime/xrmain_ingress.sh): per operand TEXT one
- * echo.v1.Echo/Say through the lifecycle, printing "said TEXT pid PID";
- * the operand "stop" begins a stop (xr_lifecycle_stop_begin()), "exit=N"
+ * echo.v1.Echo/Say through the lifecycle, printing "said TEXT pid PID"
+ * (round robin; "key=K": to the worker of the affinity key K); the
+ * operand "stop" begins a stop (xr_lifecycle_stop_begin()), "exit=N"
  * returns N at once; then "ingress done argc N" and 0.
  */
 #include <stdio.h>
@@ -104,6 +105,7 @@ ingress(struct xr_lifecycle *lc, int argc, char **argv)
 	echo_v1_SayResponse resp = echo_v1_SayResponse_init_zero;
 	xr_status st = { 0 };
 	xr_channel *ch;
+	const char *key;
 	int i, err, code;
 
 	for (i = 0; i < argc; i++) {
@@ -113,8 +115,9 @@ ingress(struct xr_lifecycle *lc, int argc, char **argv)
 			(void)xr_lifecycle_stop_begin(lc);
 			continue;
 		}
-		if ((ch = xr_lifecycle_pick(lc, "echo.v1.Echo", NULL, 0,
-		    &err)) == NULL) {
+		key = strncmp(argv[i], "key=", 4) == 0 ? argv[i] + 4 : NULL;
+		if ((ch = xr_lifecycle_pick(lc, "echo.v1.Echo", key,
+		    key != NULL ? strlen(key) : 0, &err)) == NULL) {
 			printf("pick %s: %s\n", argv[i], xr_err_name(err));
 			continue;
 		}
