@@ -315,10 +315,14 @@ run(struct xm_run *r, struct event_base *base, xr_diag *d)
 	r->started = 1;
 	if (r->stop_asked)	/* a signal during the start */
 		(void)xr_lifecycle_stop_begin(r->lc);
-	/* the program's ingress: its calls, then serve, or stop now */
-	if (r->p->ingress != NULL &&
-	    (r->status = r->p->ingress(r->lc, r->argc, r->argv)) != 0)
-		return xr_lifecycle_stop(r->lc, d);
+	/* the program's ingress: its calls (what it printed is flushed, as
+	 * the worker lines are), then serve, or stop now */
+	if (r->p->ingress != NULL) {
+		r->status = r->p->ingress(r->lc, r->argc, r->argv);
+		fflush(stdout);
+		if (r->status != 0)
+			return xr_lifecycle_stop(r->lc, d);
+	}
 	if ((ret = xr_lifecycle_run(r->lc, d)) != XR_OK)
 		return ret;
 	/* the groups are stopped (or the endpoint asked to): finish */

@@ -133,7 +133,6 @@ ingress(struct xr_lifecycle *lc, int argc, char **argv)
 			    st.message);
 	}
 	printf("ingress done argc %d\n", argc);
-	fflush(stdout);
 	return 0;
 }
 

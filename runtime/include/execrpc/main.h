@@ -114,12 +114,12 @@ typedef struct xr_main_program {
 	 * operands that follow the options (PROG --config FILE [ARG...];
 	 * argc may be 0). It calls the modules through xr_lifecycle_pick()
 	 * (execrpc/runtime.h) and the typed stubs, blocking ones included.
-	 * It returns 0 to go on serving until a stop (SIGTERM, SIGINT, a
-	 * control-socket STOP, or its own xr_lifecycle_stop_begin()), or an
-	 * exit status 1..255: the lifecycle stops with the config's policy
-	 * and the program exits with that status. A program with an ingress
-	 * is its modules' caller, so inline runs with any transport and
-	 * secret_mode.
+	 * Then stdout is flushed. It returns 0 to go on serving until a
+	 * stop (SIGTERM, SIGINT, a control-socket STOP, or its own
+	 * xr_lifecycle_stop_begin()), or an exit status 1..255: the
+	 * lifecycle stops with the config's policy and the program exits
+	 * with that status. A program with an ingress is its modules'
+	 * caller, so inline runs with any transport and secret_mode.
 	 */
 	int (*ingress)(struct xr_lifecycle *lc, int argc, char **argv);
 } xr_main_program;
