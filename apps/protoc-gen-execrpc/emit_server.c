@@ -137,8 +137,10 @@ pg_emit_server_h(pg_buf *b, pg_model *m, const char *base,
 	pg_buf_guard(b, base);
 	pg_buf_printf(b, "_XR_H\n#define XR_GEN_");
 	pg_buf_guard(b, base);
-	pg_buf_printf(b, "_XR_H\n\n#include <stddef.h>\n\n#include \"err.h\"\n"
-	    "#include \"module.h\"\n#include \"registry.h\"\n");
+	/* the SDK's public headers as installed (include/execrpc/) */
+	pg_buf_printf(b, "_XR_H\n\n#include <stddef.h>\n\n"
+	    "#include \"execrpc/err.h\"\n#include \"execrpc/module.h\"\n"
+	    "#include \"execrpc/registry.h\"\n");
 	pg_emit_type_includes(b, svcs, n, ".pb-c.h");
 	for (i = 0; i < n; i++)
 		server_h_service(b, &svcs[i]);

@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 
-#include "err.h"
-#include "module.h"
-#include "registry.h"
+#include "execrpc/err.h"
+#include "execrpc/module.h"
+#include "execrpc/registry.h"
 #include "echo/v1/echo.pb-c.h"
 
 /* ---- echo.v1.Echo ---- */

@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 
-#include "err.h"
-#include "module.h"
-#include "registry.h"
+#include "execrpc/err.h"
+#include "execrpc/module.h"
+#include "execrpc/registry.h"
 #include "execrpc/v1/lifecycle.pb-c.h"
 
 /* ---- execrpc.v1.Endpoint ---- */
