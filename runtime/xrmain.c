@@ -82,12 +82,16 @@ help(const xr_main_program *p, const char *name)
 	    "\"listening HOST PORT\".\n"
 	    "  SIGTERM or SIGINT stops with the config's lifecycle policy and\n"
 	    "  exits 0.\n"
+	    "%s"
 	    "config check FILE   validate FILE for this program, its "
 	    "services included;\n"
 	    "                    prints ok\n"
 	    "--log-level LEVEL   log at LEVEL and above on stderr "
 	    "(default warn)\n"
-	    "\nservices:\n");
+	    "\nservices:\n", p->ingress == NULL ? "" :
+	    "ARG...              for the program's own calls, made once it "
+	    "is ready;\n"
+	    "                    then it serves as above (or exits)\n");
 	for (size_t i = 0; i < p->n_mods; i++)
 		fprintf(f, "  %s\n", p->mods[i].name);
 	if (p->n_mods == 0)

@@ -63,6 +63,8 @@ worker_pids() { awk '/^worker / {print $5}' "$tmp/out"; }
 run --help
 [ "$rc" = 0 ] && [ "$(head -1 "$tmp/out")" = 'usage: xrmain_prog --config FILE [--log-level debug|info|warn|error] [ARG...]' ] &&
 	ok || bad "help: rc=$rc $(head -1 "$tmp/out")"
+grep -qx "ARG...              for the program's own calls, made once it is ready;" "$tmp/out" &&
+	ok || bad "help: no ARG... line: $out"
 
 sock="$tmp/control.sock"
 write_config "$tmp/ps.yaml" transport=tcp_local mode=process_supervisor \

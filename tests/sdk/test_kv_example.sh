@@ -129,7 +129,7 @@ done
 # ---- the packages and the install ----------------------------------------------
 by_info() { for b in $blocks; do [ "$(info "$b")" = "$1" ] && echo "$b"; done; }
 b=$(by_info "sh deps")
-# shellcheck source=../../scripts/deps.sh
+# shellcheck disable=SC1091
 . "$src/scripts/deps.sh"
 want=$(printf '%s\n' "${XR_DEB_PACKAGES[@]}" | LC_ALL=C sort)
 got=$(sed 1d "$tmp/blocks/$b.body" 2>/dev/null | tr -d '\\' | tr -s ' \n' '\n\n' |
@@ -313,6 +313,11 @@ if [ -z "$leak" ] && [ -s "$kvb/CMakeFiles/kv.dir/compiler_depend.make" ]; then
 	ok "no path of the source or build tree in the example's build"
 else
 	ko "the example's build names the source or build tree: $leak"
+fi
+if [ -z "$extra" ] || grep -qF -- "$extra" "$kvb/CMakeFiles/kv.dir/flags.make" 2>/dev/null; then
+	ok "the example was compiled with the archives' flags (${extra:-none})"
+else
+	ko "the example was not compiled with $extra"
 fi
 if grep -qx "execrpc_DIR:PATH=$prefix/lib/cmake/execrpc" "$kvb/CMakeCache.txt" 2>/dev/null ||
    grep -qx "execrpc_DIR:PATH=$prefix/lib64/cmake/execrpc" "$kvb/CMakeCache.txt" 2>/dev/null; then
