@@ -198,6 +198,7 @@ build_registry(xr_lifecycle *lc, xr_diag *d)
 				.max_payload_bytes = cfg->max_payload_bytes,
 				.base = lc->base,
 			};
+			xr_diag md = { 0 };
 			bool seen = false;
 
 			/* one registry: register each module once */
@@ -206,10 +207,11 @@ build_registry(xr_lifecycle *lc, xr_diag *d)
 			if (seen)
 				continue;
 			done[ndone++] = m;
-			if ((r = m->add(lc->reg, &ctx)) != XR_OK)
+			if ((r = m->add(lc->reg, &ctx, &md)) != XR_OK)
 				r = xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
-				    "service \"%s\": registration failed (%s)",
-				    m->name, xr_strerror(r));
+				    "service \"%s\": registration failed: %s",
+				    m->name, md.reason[0] != '\0' ? md.reason :
+				    xr_strerror(r));
 		}
 	}
 	free(done);

@@ -56,8 +56,8 @@ delay_cancel(void *arg)
 	delayed_free(d);
 }
 
-static void
-say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
+void
+xr_echo_say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
 {
 	struct delayed *d;
 	struct timeval tv;
@@ -85,25 +85,19 @@ say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
 	xr_call_on_cancel(call, delay_cancel, d);
 }
 
-void
-xr_echo_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
-{
-	say(call, (const Echo__V1__SayRequest *)msg, arg);
-}
+static const echo_v1_Echo_handlers handlers = { .Say = xr_echo_say };
 
 int
 xr_echo_register(xr_registry *reg)
 {
-	static const echo_v1_Echo_handlers h = { .Say = say };
-
-	return echo_v1_Echo_register(reg, &h, NULL, NULL);
+	return echo_v1_Echo_register(reg, &handlers, NULL, NULL);
 }
 
 int
-xr_echo_module_add(xr_registry *reg, const xr_worker_ctx *ctx)
+xr_echo_module_add(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
 	(void)ctx;
-	return xr_echo_register(reg);
+	return echo_v1_Echo_register(reg, &handlers, NULL, d);
 }
 
 const xr_service_module xr_echo_module = XR_ECHO_MODULE_INIT;

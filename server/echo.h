@@ -7,12 +7,14 @@
 #ifndef XR_ECHO_H
 #define XR_ECHO_H
 
+#include "echo/v1/echo.pb-c.h"
 #include "module.h"
 #include "registry.h"
 
-/* The handler of echo.v1.Echo/Say for services that wrap it (e.g. to
- * count calls): `req` is an echo.v1.SayRequest; `arg` is unused. */
-void xr_echo_say(xr_call *call, const ProtobufCMessage *req, void *arg);
+/* The handler of echo.v1.Echo/Say, for services that wrap it (e.g. to
+ * count calls) in their own echo_v1_Echo_handlers (echo/v1/echo.xr.h);
+ * `arg` is unused. */
+void xr_echo_say(xr_call *call, const Echo__V1__SayRequest *req, void *arg);
 
 /* Register echo.v1.Echo on `reg` (echo_v1_Echo_register(): the limits of
  * proto/echo/v1/echo.options: text up to 4095 bytes). Returns XR_OK or an
@@ -30,13 +32,15 @@ extern const xr_service_module xr_echo_module;
  * object, so the entry is spelled here, once):
  *	static const xr_service_module mods[] = {
  *		XR_ECHO_MODULE_INIT,
- *		{ "my.v1.Service", my_add, NULL, NULL },
+ *		my_v1_Service_MODULE(my_add),
  *	};
  */
 #define XR_ECHO_MODULE_INIT \
 	{ .name = "echo.v1.Echo", .add = xr_echo_module_add }
 
-/* xr_echo_module's add(): xr_echo_register(reg); `ctx` is not used. */
-int xr_echo_module_add(xr_registry *reg, const xr_worker_ctx *ctx);
+/* xr_echo_module's add(): xr_echo_register(reg), its refusal's reason in
+ * `d`; `ctx` is not used. */
+int xr_echo_module_add(xr_registry *reg, const xr_worker_ctx *ctx,
+    xr_diag *d);
 
 #endif /* XR_ECHO_H */

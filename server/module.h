@@ -29,8 +29,14 @@ typedef struct xr_worker_ctx {
 
 /*
  * One registrable service: `name` is the full service name a bundle lists
- * ("echo.v1.Echo"); `add` registers its methods on `reg` and returns XR_OK
- * or an xr_err (the worker then fails with the child-bootstrap category).
+ * ("echo.v1.Echo"). `add` registers its methods on `reg` and returns XR_OK
+ * or an xr_err; on error it says why in `d` (never NULL; a reason left
+ * empty is reported as the code's xr_strerror()): the inline lifecycle
+ * fails with lifecycle_resolution, a worker with child_bootstrap_failed,
+ * both naming the service and that reason. State that add() makes for its
+ * handlers (their `arg`) is handed to the registry with
+ * xr_registry_on_free() (registry.h), which releases it with `reg`; add()
+ * runs once per registry (the inline endpoint's, each worker's).
  * `app` names the apps.NAME section the module reads (NULL: none); it gets
  * it as ctx->app. `check_app` (may be NULL) validates that section (`sec`
  * NULL when the config has none): XR_OK, or XR_ERR_CONFIG_INVALID with a
@@ -40,7 +46,7 @@ typedef struct xr_worker_ctx {
  */
 typedef struct xr_service_module {
 	const char *name;
-	int (*add)(xr_registry *reg, const xr_worker_ctx *ctx);
+	int (*add)(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d);
 	const char *app;
 	int (*check_app)(const xr_app_section *sec, xr_diag *d);
 } xr_service_module;

@@ -28,9 +28,17 @@ struct method {
 	const xr_bounds *req_bounds, *resp_bounds;	/* or NULL */
 };
 
+/* A hook run when the registry is freed (xr_registry_on_free()). */
+struct on_free {
+	void (*fn)(void *arg);
+	void *arg;
+	struct on_free *next;
+};
+
 struct xr_registry {
 	struct event_base *base;
 	xr_hmap methods;		/* full name -> struct method (owned) */
+	struct on_free *on_free;	/* newest first */
 	uint8_t *scratch;		/* response serialization, reused */
 	size_t scratch_cap;
 	struct xr_call *free_calls;	/* finished calls kept for reuse */
@@ -91,7 +99,34 @@ xr_registry_free(xr_registry *r)
 		free(m);
 	xr_hmap_fini(&r->methods);
 	free(r->scratch);
+	/* the methods are gone: release what their handlers used, newest
+	 * first */
+	while (r->on_free != NULL) {
+		struct on_free *h = r->on_free;
+
+		r->on_free = h->next;
+		h->fn(h->arg);
+		free(h);
+	}
 	free(r);
+}
+
+int
+xr_registry_on_free(xr_registry *r, void (*fn)(void *arg), void *arg)
+{
+	struct on_free *h;
+
+	if (fn == NULL)
+		return XR_ERR_INVALID_ARG;
+	if (r == NULL || (h = malloc(sizeof(*h))) == NULL) {
+		fn(arg);	/* released exactly once all the same */
+		return r == NULL ? XR_ERR_INVALID_ARG : XR_ERR_NOMEM;
+	}
+	h->fn = fn;
+	h->arg = arg;
+	h->next = r->on_free;
+	r->on_free = h;
+	return XR_OK;
 }
 
 static const struct method *
@@ -205,47 +240,6 @@ xr_registry_add_method(xr_registry *r, const char *name,
 	};
 
 	return xr_registry_add_methods(r, &def, 1, arg, d);
-}
-
-int
-xr_registry_add(xr_registry *r, const ProtobufCServiceDescriptor *sd,
-    const xr_handler_fn *handlers, void *svc_arg)
-{
-	xr_method_def *defs;
-	char (*names)[METHOD_NAME_MAX];
-	unsigned i;
-	int ret = XR_OK;
-
-	if (r == NULL || sd == NULL || handlers == NULL)
-		return XR_ERR_INVALID_ARG;
-	if (sd->n_methods == 0)
-		return XR_OK;
-	defs = calloc(sd->n_methods, sizeof(*defs));
-	names = calloc(sd->n_methods, sizeof(*names));
-	if (defs == NULL || names == NULL) {
-		ret = XR_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < sd->n_methods; i++) {
-		int n = snprintf(names[i], sizeof(names[i]), "%s/%s",
-		    sd->name, sd->methods[i].name);
-
-		if (n < 0 || (size_t)n >= sizeof(names[i])) {
-			ret = XR_ERR_INVALID_ARG;
-			goto out;
-		}
-		defs[i].name = names[i];
-		defs[i].input = sd->methods[i].input;
-		defs[i].output = sd->methods[i].output;
-		defs[i].fn = handlers[i];
-		defs[i].max_req = XR_SIZE_UNLIMITED;
-		defs[i].max_resp = XR_SIZE_UNLIMITED;
-	}
-	ret = xr_registry_add_methods(r, defs, sd->n_methods, svc_arg, NULL);
- out:
-	free(names);
-	free(defs);
-	return ret;
 }
 
 int

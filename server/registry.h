@@ -7,10 +7,9 @@
  * response. protoc-gen-execrpc generates, per service, a struct of typed
  * handlers named after the methods and a registration function that fills
  * xr_method_def rows from it (xr_registry_add_methods()): a handler is bound
- * by its method's name, never by position. xr_registry_add() (one handler
- * per method of a protobuf-c service descriptor, in the descriptor's order)
- * remains for the code not converted yet. Lookup is one hash probe on the
- * full name; nothing parses names on the hot path.
+ * by its method's name, never by position (there is no registration by a
+ * service descriptor's method order). Lookup is one hash probe on the full
+ * name; nothing parses names on the hot path.
  *
  * Limits: a method's max_req / max_resp (bytes, or XR_SIZE_UNLIMITED) are the encoded
  * bounds its clients' nanopb structs imply. A request over max_req is
@@ -61,9 +60,22 @@ typedef void (*xr_handler_fn)(xr_call *call, const ProtobufCMessage *req,
 /* A registry on `base` (borrowed). NULL on allocation failure. */
 xr_registry *xr_registry_new(struct event_base *base);
 
-/* Free the registry; calls still running must have been abandoned first.
- * NULL is a no-op. */
+/* Free the registry, then run its on-free hooks (xr_registry_on_free());
+ * calls still running must have been abandoned first. NULL is a no-op. */
 void xr_registry_free(xr_registry *r);
+
+/*
+ * Run fn(arg) once when `r` is freed, after its methods are gone: how a
+ * service module hands the registry the state its handlers use (their
+ * `arg`, made per registration), so that the state lives exactly as long
+ * as the registry that calls it. Hooks run in the reverse order of their
+ * registration. Returns XR_OK; XR_ERR_NOMEM (or XR_ERR_INVALID_ARG for a
+ * NULL `r`) after running fn(arg) at once, so `arg` is released exactly
+ * once either way; XR_ERR_INVALID_ARG for a NULL `fn`. Hook the state
+ * before registering the methods that use it: if the registration then
+ * fails, the state is still released with the registry.
+ */
+int xr_registry_on_free(xr_registry *r, void (*fn)(void *arg), void *arg);
 
 /* Any function pointer type, for a typed handler carried through the
  * registry untyped (cast back to its own type before it is called). */
@@ -106,17 +118,6 @@ int xr_registry_add_method(xr_registry *r, const char *name,
     const ProtobufCMessageDescriptor *input,
     const ProtobufCMessageDescriptor *output, xr_handler_fn fn, void *arg,
     uint32_t max_req, uint32_t max_resp, xr_diag *d);
-
-/*
- * Register every method of service `sd`: handlers[i] serves sd->methods[i].
- * No size limits (XR_SIZE_UNLIMITED; the transport's max_payload_bytes still
- * applies).
- * Returns XR_OK, XR_ERR_INVALID_ARG (a NULL handler, a name registered
- * before, a full name of 160 bytes or more, over 4096 methods in all) or
- * XR_ERR_NOMEM. Nothing is registered on error.
- */
-int xr_registry_add(xr_registry *r, const ProtobufCServiceDescriptor *sd,
-    const xr_handler_fn *handlers, void *svc_arg);
 
 /* 1 if the full method name is registered. */
 int xr_registry_has(const xr_registry *r, const char *method);

@@ -390,10 +390,13 @@ serve_setup(struct worker_proc *w, xr_bundle *b, int control_fd, xr_diag *d)
 	ctx.max_payload_bytes = b->max_payload;
 	ctx.base = w->base;
 	for (size_t i = 0; i < b->n_services; i++) {
+		xr_diag md = { 0 };
+
 		ctx.app = xr_bundle_app(b, b->mods[i]->app);
-		if ((r = b->mods[i]->add(w->reg, &ctx)) != XR_OK)
+		if ((r = b->mods[i]->add(w->reg, &ctx, &md)) != XR_OK)
 			return xr_diag_set(d, r, "registering service \"%s\" "
-			    "failed: %s", b->mods[i]->name, xr_strerror(r));
+			    "failed: %s", b->mods[i]->name,
+			    md.reason[0] != '\0' ? md.reason : xr_strerror(r));
 	}
 	if (w->ep == NULL)
 		return xr_diag_set(d, XR_ERR_INVALID_ARG, "no endpoint hook");

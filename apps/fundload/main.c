@@ -59,13 +59,11 @@ static const xr_service_module modules[] = {
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 
-/* As a worker: the registries are gone when xr_main_worker() returns, the
- * FundLoad states with them. */
+/* As a worker. (The FundLoad states go with their registries.) */
 static const xr_main_program program = {
 	.name = PROG,
 	.mods = modules,
 	.n_mods = NMODULES,
-	.cleanup = xr_fl_service_free_all,
 };
 
 static void
@@ -324,8 +322,9 @@ main(int argc, char **argv)
 	if (stats)
 		print_stats(&cfg, workers, &st);
  out:
-	xr_lifecycle_free(a.lc);	/* calls still pending complete here */
-	xr_fl_service_free_all();
+	/* calls still pending complete here; the FundLoad states are freed
+	 * with the registry */
+	xr_lifecycle_free(a.lc);
 	xr_fl_ingress_free(g);
 	if (base != NULL)
 		event_base_free(base);

@@ -11,12 +11,10 @@
 #include "appcfg.h"
 #include "rules.h"
 
+/* One registration's state: its customers, freed with its registry. */
 struct fl_service {
 	xr_fl_rules *rules;
-	struct fl_service *next;
 };
-
-static struct fl_service *services;	/* every registration, for free_all */
 
 static void
 decide(xr_call *call, const Fundload__V1__LoadRequest *req, void *arg)
@@ -61,8 +59,17 @@ decide(xr_call *call, const Fundload__V1__LoadRequest *req, void *arg)
 	fundload_v1_FundLoad_Decide_reply(call, &resp);
 }
 
+static void
+service_free(void *arg)
+{
+	struct fl_service *svc = arg;
+
+	xr_fl_rules_free(svc->rules);
+	free(svc);
+}
+
 int
-xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx)
+xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
 	static const fundload_v1_FundLoad_handlers h = { .Decide = decide };
 	struct fl_service *svc;
@@ -71,27 +78,12 @@ xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx)
 	if ((svc = calloc(1, sizeof(*svc))) == NULL ||
 	    (svc->rules = xr_fl_rules_new(xr_fl_app_rules(ctx->app))) == NULL) {
 		free(svc);
-		return XR_ERR_NOMEM;
+		return xr_diag_set(d, XR_ERR_NOMEM, "%s: out of memory",
+		    XR_FL_SERVICE);
 	}
-	if ((r = fundload_v1_FundLoad_register(reg, &h, svc, NULL)) != XR_OK) {
-		xr_fl_rules_free(svc->rules);
-		free(svc);
-		return r;
-	}
-	svc->next = services;
-	services = svc;
-	return XR_OK;
-}
-
-void
-xr_fl_service_free_all(void)
-{
-	struct fl_service *svc, *next;
-
-	for (svc = services; svc != NULL; svc = next) {
-		next = svc->next;
-		xr_fl_rules_free(svc->rules);
-		free(svc);
-	}
-	services = NULL;
+	/* the registry owns the state from here on, also if the
+	 * registration is refused */
+	if ((r = xr_registry_on_free(reg, service_free, svc)) != XR_OK)
+		return xr_diag_set(d, r, "%s: out of memory", XR_FL_SERVICE);
+	return fundload_v1_FundLoad_register(reg, &h, svc, d);
 }

@@ -22,23 +22,16 @@
 /*
  * The xr_service_module add(): register FundLoad on `reg` with a new empty
  * state for the rules of ctx->app (apps.fundload, checked by
- * xr_fl_app_check(); NULL: baseline). Returns XR_OK, XR_ERR_NOMEM, or
- * fundload_v1_FundLoad_register()'s error. The state lives until
- * xr_fl_service_free_all().
+ * xr_fl_app_check(); NULL: baseline). The state belongs to `reg` and is
+ * freed with it (xr_registry_on_free()). Returns XR_OK, XR_ERR_NOMEM, or
+ * fundload_v1_FundLoad_register()'s error, with the reason in `d`.
  *
  * Decide answers fundload.v1.Decision, or fails with INVALID_ARGUMENT (an
  * id or customer_id not 1..64 bytes, amount or time out of range, a prime
  * id under the experiment rules without prime_slot) or RESOURCE_EXHAUSTED
  * (out of memory; nothing was recorded).
  */
-int xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx);
-
-/*
- * Free the state of every registration made by this process. Call it once
- * the registries are gone (after xr_runtime_worker_main() returns, or after
- * xr_lifecycle_free()); the registry has no destructor hook for a
- * service's argument.
- */
-void xr_fl_service_free_all(void);
+int xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx,
+    xr_diag *d);
 
 #endif /* XR_FL_SERVICE_H */

@@ -105,22 +105,50 @@ server_h_service(pg_buf *b, const pg_service *s)
 	    " *\tstatic const xr_service_module mods[] = {\n"
 	    " *\t\t%s_MODULE(my_add),\n *\t};\n"
 	    " * %s_MODULE_ADD(FN, H, ARG) defines the module's add(),\n"
-	    " * `static int FN(xr_registry *, const xr_worker_ctx *ctx)`: it "
-	    "registers the\n * handlers *(H) with the arg ARG, both evaluated "
-	    "in FN, once per registry,\n * with `ctx` in scope (so ARG may "
-	    "be made per registration from ctx->app,\n * ctx->base ...). "
-	    "%s_MODULE(FN) is the module's initializer;\n * for an apps "
-	    "section, write the initializer with .app and .check_app.\n */\n"
-	    "#define %s_MODULE_ADD(fn, h, arg) \\\n"
+	    " * `static int FN(xr_registry *, const xr_worker_ctx *ctx, "
+	    "xr_diag *d)`: it\n * registers the handlers *(H) with the arg "
+	    "ARG, both evaluated in FN, once\n * per registry, with `ctx` and "
+	    "`d` in scope (so ARG may be made per\n * registration from "
+	    "ctx->app, ctx->base ...); a refusal's reason is in `d`.\n"
+	    " * %s_MODULE_ADD_STATE(FN, H, STATE, STATE_FREE) is the same "
+	    "for an\n * ARG that the registration owns: STATE (a pointer, "
+	    "evaluated once) is\n * handed to the registry, which calls "
+	    "STATE_FREE(STATE) (a `void (*)(void *)`)\n * once when it is "
+	    "freed, also if the registration fails; a NULL STATE\n * fails "
+	    "the add() with XR_ERR_NOMEM, or with what STATE's expression "
+	    "set in\n * `d`. %s_MODULE(FN) is the module's initializer; for "
+	    "an apps section,\n * write the initializer with .app and "
+	    ".check_app.\n */\n",
+	    s->full, s->prefix, s->prefix, s->prefix, s->prefix, s->prefix,
+	    s->prefix);
+	pg_buf_printf(b, "#define %s_MODULE_ADD(fn, h, arg) \\\n"
 	    "\tstatic int \\\n"
-	    "\tfn(xr_registry *xr_reg_, const xr_worker_ctx *ctx) \\\n"
+	    "\tfn(xr_registry *xr_reg_, const xr_worker_ctx *ctx, "
+	    "xr_diag *d) \\\n"
 	    "\t{ \\\n"
 	    "\t\t(void)ctx; \\\n"
-	    "\t\treturn %s_register(xr_reg_, (h), (arg), NULL); \\\n"
-	    "\t}\n"
-	    "#define %s_MODULE(fn) { .name = %s_SERVICE, .add = (fn) }\n",
-	    s->full, s->prefix, s->prefix, s->prefix, s->prefix, s->prefix,
-	    s->prefix, s->prefix, s->prefix, s->prefix);
+	    "\t\treturn %s_register(xr_reg_, (h), (arg), d); \\\n"
+	    "\t}\n", s->prefix, s->prefix);
+	pg_buf_printf(b, "#define %s_MODULE_ADD_STATE(fn, h, state, "
+	    "state_free) \\\n"
+	    "\tstatic int \\\n"
+	    "\tfn(xr_registry *xr_reg_, const xr_worker_ctx *ctx, "
+	    "xr_diag *d) \\\n"
+	    "\t{ \\\n"
+	    "\t\tvoid *xr_state_; \\\n"
+	    "\t\tint xr_r_; \\\n"
+	    "\t\t\\\n"
+	    "\t\t(void)ctx; \\\n"
+	    "\t\tif ((xr_state_ = (state)) == NULL) \\\n"
+	    "\t\t\treturn d->code != XR_OK ? d->code : xr_diag_set(d, \\\n"
+	    "\t\t\t    XR_ERR_NOMEM, \"%s: no state for the handlers\"); \\\n"
+	    "\t\tif ((xr_r_ = xr_registry_on_free(xr_reg_, (state_free), "
+	    "\\\n\t\t    xr_state_)) != XR_OK) \\\n"
+	    "\t\t\treturn xr_diag_set(d, xr_r_, \"%s: out of memory\"); \\\n"
+	    "\t\treturn %s_register(xr_reg_, (h), xr_state_, d); \\\n"
+	    "\t}\n", s->prefix, s->full, s->full, s->prefix);
+	pg_buf_printf(b, "#define %s_MODULE(fn) { .name = %s_SERVICE, "
+	    ".add = (fn) }\n", s->prefix, s->prefix);
 }
 
 void

@@ -21,66 +21,51 @@
 #include "echo.h"
 #include "echo/v1/echo.pb-c.h"
 #include "execrpc/v1/lifecycle.pb-c.h"
+#include "test/v1/test.xr.h"
 
 /* ---------- modules ---------- */
 
-/* "grow-N": a response whose text is N bytes of 'g' (at most 1 MiB). */
-static int
-grow(xr_call *call, const char *text)
-{
-	Echo__V1__SayResponse resp = ECHO__V1__SAY_RESPONSE__INIT;
-	unsigned long n;
-	char *end, *big;
-
-	if (strncmp(text, "grow-", 5) != 0)
-		return 0;
-	n = strtoul(text + 5, &end, 10);
-	if (*end != '\0' || n > (1ul << 20) || (big = malloc(n + 1)) == NULL) {
-		xr_call_fail(call, XR_STATUS_INVALID_ARGUMENT, "bad grow-N");
-		return 1;
-	}
-	memset(big, 'g', n);
-	big[n] = '\0';
-	resp.text = big;
-	resp.worker_pid = (uint64_t)getpid();
-	xr_call_reply(call, &resp.base);
-	free(big);
-	return 1;
-}
-
-/* test.v1.Echo/Say: echo's Say; "fail-on-N" fails on worker N only;
- * "grow-N" answers N bytes of text. */
+/* test.v1.Echo/Say (tests/proto/test/v1/test.proto, its generated typed
+ * registration): "grow-N" answers N bytes of 'g' (at most 1 MiB);
+ * "fail-on-N" fails with fail_code on worker N only; any other text fails
+ * with fail_code if set, else is answered. `arg` is the worker's index. */
 static void
-test_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+test_say(xr_call *call, const Test__V1__SayRequest *req, void *arg)
 {
-	const Echo__V1__SayRequest *req = (const Echo__V1__SayRequest *)msg;
-	Echo__V1__SayRequest copy = *req;
-	char mine[32];
-
-	if (grow(call, req->text))
-		return;
+	Test__V1__SayResponse resp = TEST__V1__SAY_RESPONSE__INIT;
+	unsigned long n = 0;
+	char mine[32], *end, *big = NULL;
 
 	snprintf(mine, sizeof(mine), "fail-on-%u", (unsigned)(uintptr_t)arg);
-	if (strncmp(req->text, "fail-on-", 8) == 0 &&
-	    strcmp(req->text, mine) != 0)
-		copy.fail_code = 0;
-	xr_echo_say(call, &copy.base, NULL);
+	if (strncmp(req->text, "grow-", 5) == 0) {
+		n = strtoul(req->text + 5, &end, 10);
+		if (*end != '\0' || n > (1ul << 20) ||
+		    (big = malloc(n + 1)) == NULL) {
+			xr_call_fail(call, XR_STATUS_INVALID_ARGUMENT,
+			    "bad grow-N");
+			return;
+		}
+		memset(big, 'g', n);
+		big[n] = '\0';
+	} else if (req->fail_code != 0 &&
+	    (strncmp(req->text, "fail-on-", 8) != 0 ||
+	    strcmp(req->text, mine) == 0)) {
+		xr_call_fail(call, (int)req->fail_code, "failed as asked");
+		return;
+	}
+	resp.text = big != NULL ? big : req->text;
+	resp.worker_pid = (uint64_t)getpid();
+	test_v1_Echo_Say_reply(call, &resp);
+	free(big);
 }
 
-static int
-test_echo_add(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	static const xr_handler_fn fns[] = { test_say };
-	static ProtobufCServiceDescriptor sd;
-
-	sd = echo__v1__echo__descriptor;
-	sd.name = "test.v1.Echo";
-	return xr_registry_add(reg, &sd, fns, (void *)(uintptr_t)ctx->index);
-}
+static const test_v1_Echo_handlers test_handlers = { .Say = test_say };
+test_v1_Echo_MODULE_ADD(test_echo_add, &test_handlers,
+    (void *)(uintptr_t)ctx->index)
 
 const xr_service_module rt_mods[RT_NMODS] = {
 	XR_ECHO_MODULE_INIT,
-	{ "test.v1.Echo", test_echo_add, NULL, NULL },
+	test_v1_Echo_MODULE(test_echo_add),
 };
 
 int

@@ -6,11 +6,14 @@
  * Every test binary is its own worker executable: main() first calls
  * rt_worker_mode(). The modules (server/module.h):
  *   echo.v1.Echo  the real example service (server/echo.c)
- *   test.v1.Echo  the same Say under a second service name, to route to a
- *                 second group; a request whose text is "fail-on-N" fails
- *                 with its fail_code on worker N only (others answer), one
- *                 whose text is "grow-N" is answered with a text of N
- *                 bytes (a response larger than its request)
+ *   test.v1.Echo  a Say under a second service name, to route to a second
+ *                 group (tests/proto/test/v1/test.proto: echo's
+ *                 messages on the wire, generated typed registration); it
+ *                 answers the text at once, or fails with fail_code if
+ *                 set; a request whose text is "fail-on-N" fails with its
+ *                 fail_code on worker N only (others answer), one whose
+ *                 text is "grow-N" is answered with a text of N bytes (a
+ *                 response larger than its request)
  */
 #ifndef RT_HELPER_H
 #define RT_HELPER_H

@@ -20,7 +20,7 @@
 #include <event2/event.h>
 
 #include "echo.h"
-#include "echo/v1/echo.pb-c.h"
+#include "echo/v1/echo.xr.h"
 #include "helper_rt.h"
 #include "log.h"
 #include "rx.h"
@@ -360,9 +360,10 @@ static char probe_seen[256];
 static int probe_checks;
 
 static int
-probe_add(xr_registry *reg, const xr_worker_ctx *ctx)
+probe_add(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
 	(void)reg;
+	(void)d;
 	if (ctx->app == NULL)
 		snprintf(probe_seen, sizeof(probe_seen), "none");
 	else
@@ -448,6 +449,141 @@ test_apps_section_checked_and_delivered(void **state)
 	assert_string_equal(r.text, "all modules");
 	assert_int_equal(xr_lifecycle_stop(lc, &d), XR_OK);
 	xr_lifecycle_free(lc);
+	xr_config_free(&cfg);
+	event_base_free(base);
+}
+
+/* test.v1.Held: echo.v1.Echo/Say answers "held N" from a state the
+ * registry owns (echo_v1_Echo_MODULE_ADD_STATE); the frees are counted.
+ * Hosted beside echo.v1.Echo it registers echo.v1.Echo/Say a second time:
+ * refused, with the registry's reason. test.v1.Mute fails without one. */
+struct held {
+	unsigned calls;
+};
+
+static int held_made, held_freed;
+
+static void *
+held_new(void)
+{
+	held_made++;
+	return calloc(1, sizeof(struct held));
+}
+
+static void
+held_free(void *arg)
+{
+	held_freed++;
+	free(arg);
+}
+
+static void
+held_say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
+{
+	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
+	struct held *h = arg;
+	char text[32];
+
+	(void)req;
+	snprintf(text, sizeof(text), "held %u", ++h->calls);
+	r.text = text;
+	echo_v1_Echo_Say_reply(call, &r);
+}
+
+static const echo_v1_Echo_handlers held_handlers = { .Say = held_say };
+echo_v1_Echo_MODULE_ADD_STATE(held_add, &held_handlers, held_new(), held_free)
+
+static int
+mute_add(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
+{
+	(void)reg;
+	(void)ctx;
+	(void)d;
+	return XR_ERR_NOMEM;
+}
+
+static const xr_service_module held_mods[] = {
+	XR_ECHO_MODULE_INIT,
+	{ "test.v1.Held", held_add, NULL, NULL },
+	{ "test.v1.Mute", mute_add, NULL, NULL },
+};
+
+/* A lifecycle over held_mods with `services`; NULL if it does not start
+ * (`d` says why). */
+static xr_lifecycle *
+held_up(struct event_base *base, const char *services, xr_config *cfg,
+    xr_diag *d)
+{
+	xr_lifecycle_opts o = { 0 };
+	xr_lifecycle *lc;
+	char yaml[256];
+
+	snprintf(yaml, sizeof(yaml), "runtime:\n  platform:\n"
+	    "    process_groups:\n      - {name: a, services: [%s]}\n",
+	    services);
+	assert_int_equal(xr_config_load_string(yaml, strlen(yaml), cfg, d),
+	    XR_OK);
+	o.cfg = cfg;
+	o.mods = held_mods;
+	o.n_mods = sizeof(held_mods) / sizeof(held_mods[0]);
+	assert_non_null(lc = xr_lifecycle_new(base, &o, d));
+	if (xr_lifecycle_start(lc, d) == XR_OK)
+		return lc;
+	xr_lifecycle_free(lc);
+	return NULL;
+}
+
+/* A module's refusal reaches the lifecycle's diagnostic with the module's
+ * reason (or the code's text when it gives none); a module's state is the
+ * registry's: freed exactly once, with the registry, whether the
+ * registration was refused or served calls. */
+static void
+test_module_refusal_reason_and_state(void **state)
+{
+	struct event_base *base = event_base_new();
+	xr_lifecycle *lc;
+	xr_channel *ch;
+	xr_config cfg;
+	rt_result r;
+	xr_diag d = { 0 };
+	int err;
+
+	(void)state;
+	held_made = held_freed = 0;
+	assert_null(held_up(base, "echo.v1.Echo, test.v1.Held", &cfg, &d));
+	assert_int_equal(d.code, XR_ERR_LIFECYCLE_RESOLUTION);
+	assert_string_equal(d.reason, "service \"test.v1.Held\": "
+	    "registration failed: echo.v1.Echo/Say: registered before");
+	/* refused, and freed with the registry (in xr_lifecycle_free) */
+	assert_int_equal(held_made, 1);
+	assert_int_equal(held_freed, 1);
+	xr_config_free(&cfg);
+
+	memset(&d, 0, sizeof(d));
+	assert_null(held_up(base, "test.v1.Mute", &cfg, &d));
+	assert_int_equal(d.code, XR_ERR_LIFECYCLE_RESOLUTION);
+	assert_string_equal(d.reason, "service \"test.v1.Mute\": "
+	    "registration failed: out of memory");
+	xr_config_free(&cfg);
+
+	held_made = held_freed = 0;
+	assert_non_null(lc = held_up(base, "test.v1.Held", &cfg, &d));
+	assert_int_equal(xr_lifecycle_ready(lc, &d), XR_OK);
+	assert_non_null(ch = xr_lifecycle_pick(lc, "test.v1.Held", NULL, 0,
+	    &err));
+	for (int i = 1; i <= 2; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "held %d", i);
+		assert_int_equal(rt_say(ch, SAY, "x", 0, 0, 2000, &r),
+		    XR_STATUS_OK);
+		assert_string_equal(r.text, want);
+	}
+	assert_int_equal(xr_lifecycle_stop(lc, &d), XR_OK);
+	assert_int_equal(held_freed, 0);	/* the registry still lives */
+	xr_lifecycle_free(lc);
+	assert_int_equal(held_made, 1);
+	assert_int_equal(held_freed, 1);
 	xr_config_free(&cfg);
 	event_base_free(base);
 }
@@ -754,6 +890,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_proc_int_02_07_not_ready),
 		cmocka_unit_test(test_proc_int_06_resolution),
 		cmocka_unit_test(test_apps_section_checked_and_delivered),
+		cmocka_unit_test(test_module_refusal_reason_and_state),
 		cmocka_unit_test(test_proc_int_03_graceful_stop_drains),
 		cmocka_unit_test(test_stop_timeout_forced),
 		cmocka_unit_test(test_ipc_int_08_sec_ipc_08_no_secret_in_logs),

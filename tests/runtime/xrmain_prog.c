@@ -36,10 +36,11 @@
 #include "runtime.h"
 
 static int
-nop_add(xr_registry *reg, const xr_worker_ctx *ctx)
+nop_add(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
 	(void)reg;
 	(void)ctx;
+	(void)d;
 	return XR_OK;
 }
 

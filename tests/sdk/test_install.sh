@@ -137,7 +137,7 @@ defined "$sdk" >"$tmp/sdk.def"
 defined "$cli" >"$tmp/cli.def"
 for sym in xr_main xr_main_run xr_lifecycle_new xr_transport_new xr_runtime_worker_main \
     xr_supervisor_new xr_worker_main xr_server_new xr_registry_new \
-    xr_registry_add xr_call_reply xr_config_load_string \
+    xr_registry_add_methods xr_registry_on_free xr_call_reply xr_config_load_string \
     execrpc__v1__envelope__descriptor; do
   if grep -qx "$sym" "$tmp/sdk.def"; then ok "libexecrpc.a defines $sym"; else ko "libexecrpc.a lacks $sym"; fi
 done

@@ -20,7 +20,7 @@
 #include <event2/event_struct.h>
 
 #include "echo.h"
-#include "echo/v1/echo.pb-c.h"
+#include "echo/v1/echo.xr.h"
 #include "frame.h"
 
 const uint8_t ts_master[32] = {
@@ -33,12 +33,12 @@ const uint8_t ts_master[32] = {
 /* ---- the echo handler the tests use: counts entries, then server/echo.c */
 
 static void
-say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
 {
 	ts_server *t = arg;
 
 	t->echo_handler_calls++;
-	xr_echo_say(call, msg, NULL);
+	xr_echo_say(call, req, NULL);
 }
 
 /* ---- server thread */
@@ -79,7 +79,7 @@ server_main(void *arg)
 void
 ts_server_start(ts_server *t, const xr_server_opts *o)
 {
-	static const xr_handler_fn fns[] = { say };
+	static const echo_v1_Echo_handlers h = { .Say = say };
 	xr_server_opts def = { 0 };
 	xr_keyset ks;
 	xr_diag d = { 0 };
@@ -89,8 +89,7 @@ ts_server_start(ts_server *t, const xr_server_opts *o)
 	    XR_KDF_HKDF_SHA256, &ks), XR_OK);
 	assert_non_null(t->base = event_base_new());
 	assert_non_null(t->reg = xr_registry_new(t->base));
-	assert_int_equal(xr_registry_add(t->reg, &echo__v1__echo__descriptor,
-	    fns, t), XR_OK);
+	assert_int_equal(echo_v1_Echo_register(t->reg, &h, t, &d), XR_OK);
 	t->srv = xr_server_new(t->base, o != NULL ? o : &def, &ks, t->reg, &d);
 	xr_keyset_wipe(&ks);
 	assert_non_null(t->srv);

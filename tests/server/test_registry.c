@@ -1,6 +1,7 @@
 /* tests/server/test_registry.c — server/registry.c's method table: lookup
  * by full name, refusals that register nothing, many methods, dispatch of
- * an unknown and a known method, methods added by name with their limits. */
+ * an unknown and a known method, methods added by name with their limits,
+ * the on-free hooks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,26 +23,27 @@ static void
 h_say(xr_call *call, const ProtobufCMessage *req, void *arg)
 {
 	(*(int *)arg)++;
-	xr_echo_say(call, req, NULL);
+	xr_echo_say(call, (const Echo__V1__SayRequest *)req, NULL);
 }
 
-/* A service descriptor named `name` with methods `names` (Say's types). */
-static ProtobufCServiceDescriptor
-svc(const char *name, ProtobufCMethodDescriptor *md, const char *const *names,
-    unsigned n)
+/* Rows "name/m" for each method name of `m` (Say's types, h_say),
+ * their full names written to `full`. */
+static void
+rows(xr_method_def *defs, char (*full)[200], const char *name,
+    const char *const *m, unsigned n)
 {
-	ProtobufCServiceDescriptor sd;
-
-	memset(&sd, 0, sizeof(sd));
+	memset(defs, 0, n * sizeof(*defs));
 	for (unsigned i = 0; i < n; i++) {
-		md[i].name = names[i];
-		md[i].input = &echo__v1__say_request__descriptor;
-		md[i].output = &echo__v1__say_response__descriptor;
+		int w = snprintf(full[i], sizeof(full[i]), "%s/%s", name,
+		    m[i]);
+
+		assert_true(w > 0 && (size_t)w < sizeof(full[i]));
+		defs[i].name = full[i];
+		defs[i].input = &echo__v1__say_request__descriptor;
+		defs[i].output = &echo__v1__say_response__descriptor;
+		defs[i].fn = h_say;
+		defs[i].max_req = defs[i].max_resp = XR_SIZE_UNLIMITED;
 	}
-	sd.name = name;
-	sd.n_methods = n;
-	sd.methods = md;
-	return sd;
 }
 
 static void
@@ -69,56 +71,63 @@ test_lookup_by_full_name(void **state)
 	event_base_free(b);
 }
 
-/* A refusal part-way through a service registers none of its methods. */
+/* A refusal part-way through a batch registers none of its methods. */
 static void
 test_refusals_register_nothing(void **state)
 {
 	static const char *const dup[] = { "Extra1", "Extra2", "Say" };
 	static const char *const three[] = { "a", "b", "c" };
 	static const char *const one[] = { "m" };
-	ProtobufCMethodDescriptor md[3];
-	ProtobufCServiceDescriptor sd;
+	static char full[3][200];
+	xr_method_def defs[3];
 	struct event_base *b = event_base_new();
 	xr_registry *r = xr_registry_new(b);
 	int calls = 0;
-	xr_handler_fn fns[3] = { h_say, h_say, h_say };
 	char longname[200];
 	size_t base_n;
+	xr_diag d = { 0 };
 
 	(void)state;
 	assert_int_equal(xr_echo_register(r), XR_OK);
 	base_n = xr_registry_count(r);
 	/* the third name is already registered */
-	sd = svc("echo.v1.Echo", md, dup, 3);
-	assert_int_equal(xr_registry_add(r, &sd, fns, &calls),
+	rows(defs, full, "echo.v1.Echo", dup, 3);
+	assert_int_equal(xr_registry_add_methods(r, defs, 3, &calls, &d),
 	    XR_ERR_INVALID_ARG);
+	assert_string_equal(d.reason, "echo.v1.Echo/Say: registered before");
 	assert_int_equal(xr_registry_count(r), base_n);
 	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/Extra1"), 0);
 	assert_int_equal(xr_registry_has(r, "echo.v1.Echo/Extra2"), 0);
 	/* a NULL handler in the middle */
-	fns[1] = NULL;
-	sd = svc("t.v1.Svc", md, three, 3);
-	assert_int_equal(xr_registry_add(r, &sd, fns, &calls),
+	rows(defs, full, "t.v1.Svc", three, 3);
+	defs[1].fn = NULL;
+	assert_int_equal(xr_registry_add_methods(r, defs, 3, &calls, &d),
 	    XR_ERR_INVALID_ARG);
+	assert_string_equal(d.reason, "t.v1.Svc/b: no handler");
 	assert_int_equal(xr_registry_count(r), base_n);
 	assert_int_equal(xr_registry_has(r, "t.v1.Svc/a"), 0);
 	/* and then it goes in whole */
-	fns[1] = h_say;
-	assert_int_equal(xr_registry_add(r, &sd, fns, &calls), XR_OK);
+	defs[1].fn = h_say;
+	assert_int_equal(xr_registry_add_methods(r, defs, 3, &calls, &d),
+	    XR_OK);
 	assert_int_equal(xr_registry_count(r), base_n + 3);
 	assert_int_equal(xr_registry_has(r, "t.v1.Svc/c"), 1);
 	/* a full name of 160 bytes or more */
 	memset(longname, 's', 158);
 	longname[158] = '\0';
-	sd = svc(longname, md, one, 1);		/* 158 + "/m" = 160 */
-	assert_int_equal(xr_registry_add(r, &sd, fns, &calls),
+	rows(defs, full, longname, one, 1);	/* 158 + "/m" = 160 */
+	assert_int_equal(xr_registry_add_methods(r, defs, 1, &calls, NULL),
 	    XR_ERR_INVALID_ARG);
 	longname[157] = '\0';			/* 159: fits */
-	sd = svc(longname, md, one, 1);
-	assert_int_equal(xr_registry_add(r, &sd, fns, &calls), XR_OK);
+	rows(defs, full, longname, one, 1);
+	assert_int_equal(xr_registry_add_methods(r, defs, 1, &calls, NULL),
+	    XR_OK);
 	assert_int_equal(xr_registry_count(r), base_n + 4);
-	assert_int_equal(xr_registry_add(r, NULL, fns, &calls),
+	assert_int_equal(xr_registry_add_methods(NULL, defs, 1, &calls, &d),
 	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_registry_add_methods(r, NULL, 1, &calls, &d),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_registry_count(r), base_n + 4);
 	xr_registry_free(r);
 	event_base_free(b);
 }
@@ -129,9 +138,8 @@ test_many_methods(void **state)
 	enum { N = 1000 };
 	static char names[N][8];
 	static const char *np[N];
-	static ProtobufCMethodDescriptor md[N];
-	static xr_handler_fn fns[N];
-	ProtobufCServiceDescriptor sd;
+	static char full[N][200];
+	static xr_method_def defs[N];
 	struct event_base *b = event_base_new();
 	xr_registry *r = xr_registry_new(b);
 	int calls = 0;
@@ -140,18 +148,18 @@ test_many_methods(void **state)
 	for (int i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]), "m%d", i);
 		np[i] = names[i];
-		fns[i] = h_say;
 	}
-	sd = svc("t.v1.Many", md, np, N);
-	assert_int_equal(xr_registry_add(r, &sd, fns, &calls), XR_OK);
+	rows(defs, full, "t.v1.Many", np, N);
+	assert_int_equal(xr_registry_add_methods(r, defs, N, &calls, NULL),
+	    XR_OK);
 	assert_int_equal(xr_registry_count(r), N);
 	for (int i = 0; i < N; i++) {
-		char full[32];
+		char name[32];
 
-		snprintf(full, sizeof(full), "t.v1.Many/m%d", i);
-		assert_int_equal(xr_registry_has(r, full), 1);
-		snprintf(full, sizeof(full), "t.v1.Many/m%d", i + N);
-		assert_int_equal(xr_registry_has(r, full), 0);
+		snprintf(name, sizeof(name), "t.v1.Many/m%d", i);
+		assert_int_equal(xr_registry_has(r, name), 1);
+		snprintf(name, sizeof(name), "t.v1.Many/m%d", i + N);
+		assert_int_equal(xr_registry_has(r, name), 0);
 	}
 	xr_registry_free(r);
 	event_base_free(b);
@@ -186,12 +194,8 @@ on_complete(void *owner, uint64_t call_id, int code, const char *msg,
 static void
 test_dispatch(void **state)
 {
-	static const char *const one[] = { "Say" };
-	ProtobufCMethodDescriptor md[1];
-	ProtobufCServiceDescriptor sd;
 	struct event_base *b = event_base_new();
 	xr_registry *r = xr_registry_new(b);
-	xr_handler_fn fns[1] = { h_say };
 	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 	uint8_t buf[64];
 	size_t len;
@@ -199,8 +203,10 @@ test_dispatch(void **state)
 	int calls = 0;
 
 	(void)state;
-	sd = svc("echo.v1.Echo", md, one, 1);
-	assert_int_equal(xr_registry_add(r, &sd, fns, &calls), XR_OK);
+	assert_int_equal(xr_registry_add_method(r, "echo.v1.Echo/Say",
+	    &echo__v1__say_request__descriptor,
+	    &echo__v1__say_response__descriptor, h_say, &calls,
+	    XR_SIZE_UNLIMITED, XR_SIZE_UNLIMITED, NULL), XR_OK);
 	req.text = "hi";
 	len = echo__v1__say_request__pack(&req, buf);
 	assert_null(xr_dispatch_start(r, "echo.v1.Echo/Nope", buf, len, 0,
@@ -340,6 +346,50 @@ test_method_limits(void **state)
 	event_base_free(b);
 }
 
+/* xr_registry_on_free(): each hook runs exactly once, when the registry is
+ * freed (after its methods), newest first; a hook that cannot be kept runs
+ * at once. */
+struct freed {
+	char order[8];
+	int n;
+};
+
+static struct freed freed;
+
+static void
+on_free_a(void *arg)
+{
+	freed.order[freed.n++] = *(const char *)arg;
+}
+
+static void
+test_on_free_hooks(void **state)
+{
+	static const char a = 'a', b2 = 'b', c = 'c', z = 'z';
+	struct event_base *b = event_base_new();
+	xr_registry *r = xr_registry_new(b);
+
+	(void)state;
+	memset(&freed, 0, sizeof(freed));
+	assert_int_equal(xr_registry_on_free(r, on_free_a, (void *)&a), XR_OK);
+	assert_int_equal(xr_registry_on_free(r, on_free_a, (void *)&b2),
+	    XR_OK);
+	assert_int_equal(xr_echo_register(r), XR_OK);
+	assert_int_equal(xr_registry_on_free(r, on_free_a, (void *)&c), XR_OK);
+	assert_int_equal(xr_registry_on_free(r, NULL, (void *)&z),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(freed.n, 0);
+	/* no registry: released at once */
+	assert_int_equal(xr_registry_on_free(NULL, on_free_a, (void *)&z),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(freed.n, 1);
+	assert_string_equal(freed.order, "z");
+	xr_registry_free(r);
+	assert_int_equal(freed.n, 4);
+	assert_string_equal(freed.order, "zcba");
+	event_base_free(b);
+}
+
 int
 main(void)
 {
@@ -350,6 +400,7 @@ main(void)
 		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_add_method_refusals),
 		cmocka_unit_test(test_method_limits),
+		cmocka_unit_test(test_on_free_hooks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,10 +26,11 @@
 #include <event2/event_struct.h>
 
 #include "echo.h"
-#include "echo/v1/echo.pb-c.h"
+#include "echo/v1/echo.xr.h"
 #include "registry.h"
 #include "runtime.h"
 #include "rx.h"
+#include "test/v1/test.xr.h"
 #include "worker.h"
 #include "worker_chan.h"
 
@@ -37,7 +38,7 @@
 
 /* test.v1.Probe: Say reports what the worker process sees of itself. */
 static void
-probe_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+probe_say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
 {
 	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
 	struct rlimit rl;
@@ -45,7 +46,7 @@ probe_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
 	int sig = -1;
 	char text[160];
 
-	(void)msg;
+	(void)req;
 	(void)arg;
 	getrlimit(RLIMIT_CORE, &rl);
 	prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0);
@@ -55,17 +56,11 @@ probe_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
 	    (long)rl.rlim_cur, sig, sa.sa_handler == SIG_IGN ? "ign" : "dfl");
 	r.text = text;
 	r.worker_pid = (uint64_t)getpid();
-	xr_call_reply(call, &r.base);
+	echo_v1_Echo_Say_reply(call, &r);
 }
 
-static int
-add_probe(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	static const xr_handler_fn fns[] = { probe_say };
-
-	(void)ctx;
-	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
-}
+static const echo_v1_Echo_handlers probe_handlers = { .Say = probe_say };
+echo_v1_Echo_MODULE_ADD(add_probe, &probe_handlers, NULL)
 
 /* test.v1.Wedge: the loop blocks for good right after READY. */
 static void
@@ -79,7 +74,7 @@ wedge_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static int
-add_wedge(xr_registry *reg, const xr_worker_ctx *ctx)
+add_wedge(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
 	static struct event ev;
 	struct timeval tv = { 0, 0 };
@@ -89,58 +84,95 @@ add_wedge(xr_registry *reg, const xr_worker_ctx *ctx)
 	 * control channel (whose event, made later, gets the default, lower
 	 * one): the worker is wedged before it could see any STOP */
 	if (event_base_priority_init(ctx->base, 2) != 0)
-		return XR_ERR_INTERNAL;
+		return xr_diag_set(d, XR_ERR_INTERNAL, "test.v1.Wedge: no "
+		    "event priorities");
 	event_assign(&ev, ctx->base, -1, 0, wedge_cb, NULL);
 	event_priority_set(&ev, 0);
 	event_add(&ev, &tv);
-	return xr_echo_register(reg);
+	return xr_echo_module_add(reg, ctx, d);
 }
 
 /* test.v1.Stall: registration never returns, so the worker, holding a
  * valid bundle, never reaches READY. */
 static int
-add_stall(xr_registry *reg, const xr_worker_ctx *ctx)
+add_stall(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
 	(void)reg;
 	(void)ctx;
+	(void)d;
 	for (;;)
 		pause();
 	return XR_OK;
 }
 
 static int
-add_empty(xr_registry *reg, const xr_worker_ctx *ctx)
+add_empty(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
 	(void)reg;
 	(void)ctx;
+	(void)d;
 	return XR_OK;
 }
 
-/* test.v1.Apps: Say answers with the apps.probe section the module got,
- * as "key=value;" pairs ("none" without a section). Its check refuses a
- * key named "bad". */
+/* test.v1.Apps (tests/proto/test/v1/test.proto): Say answers with the
+ * apps.probe section the module got, as "key=value;" pairs ("none"
+ * without a section). Its check refuses a key named "bad". */
 static char apps_seen[TS_APPS_SEEN_MAX];
 
 static void
-apps_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+apps_say(xr_call *call, const Test__V1__SayRequest *req, void *arg)
 {
-	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
+	Test__V1__SayResponse r = TEST__V1__SAY_RESPONSE__INIT;
 
-	(void)msg;
+	(void)req;
 	(void)arg;
 	r.text = apps_seen;
 	r.worker_pid = (uint64_t)getpid();
-	xr_call_reply(call, &r.base);
+	test_v1_Apps_Say_reply(call, &r);
 }
 
 static int
-add_apps(xr_registry *reg, const xr_worker_ctx *ctx)
+add_apps(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
-	static const xr_handler_fn fns[] = { apps_say };
+	static const test_v1_Apps_handlers h = { .Say = apps_say };
 
 	ts_apps_render(ctx->app, apps_seen, sizeof(apps_seen));
-	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
+	return test_v1_Apps_register(reg, &h, NULL, d);
 }
+
+/* test.v1.Owned: echo.v1.Echo/Say answers "call N" from a state made per
+ * registration and owned by the registry; freeing it says so on stderr. */
+struct owned {
+	unsigned calls;
+};
+
+static void
+owned_say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
+{
+	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
+	struct owned *o = arg;
+	char text[32];
+
+	(void)req;
+	snprintf(text, sizeof(text), "call %u", ++o->calls);
+	r.text = text;
+	r.worker_pid = (uint64_t)getpid();
+	echo_v1_Echo_Say_reply(call, &r);
+}
+
+static void
+owned_free(void *arg)
+{
+	struct owned *o = arg;
+
+	fprintf(stderr, "test.v1.Owned: state freed after %u calls\n",
+	    o->calls);
+	free(o);
+}
+
+static const echo_v1_Echo_handlers owned_handlers = { .Say = owned_say };
+echo_v1_Echo_MODULE_ADD_STATE(add_owned, &owned_handlers,
+    calloc(1, sizeof(struct owned)), owned_free)
 
 static int
 check_apps(const xr_app_section *sec, xr_diag *d)
@@ -173,28 +205,22 @@ ts_apps_render(const xr_app_section *sec, char *out, size_t cap)
 /* test.v1.Count: Say counts the calls its handler got, this one included,
  * and answers "calls=N". */
 static void
-count_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
+count_say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
 {
 	static unsigned calls;
 	Echo__V1__SayResponse r = ECHO__V1__SAY_RESPONSE__INIT;
 	char text[32];
 
-	(void)msg;
+	(void)req;
 	(void)arg;
 	snprintf(text, sizeof(text), "calls=%u", ++calls);
 	r.text = text;
 	r.worker_pid = (uint64_t)getpid();
-	xr_call_reply(call, &r.base);
+	echo_v1_Echo_Say_reply(call, &r);
 }
 
-static int
-add_count(xr_registry *reg, const xr_worker_ctx *ctx)
-{
-	static const xr_handler_fn fns[] = { count_say };
-
-	(void)ctx;
-	return xr_registry_add(reg, &echo__v1__echo__descriptor, fns, NULL);
-}
+static const echo_v1_Echo_handlers count_handlers = { .Say = count_say };
+echo_v1_Echo_MODULE_ADD(add_count, &count_handlers, NULL)
 
 static const xr_service_module test_modules[] = {
 	XR_ECHO_MODULE_INIT,
@@ -203,6 +229,7 @@ static const xr_service_module test_modules[] = {
 	{ "test.v1.Empty", add_empty, NULL, NULL },
 	{ "test.v1.Stall", add_stall, NULL, NULL },
 	{ "test.v1.Apps", add_apps, "probe", check_apps },
+	{ "test.v1.Owned", add_owned, NULL, NULL },
 	{ "test.v1.Count", add_count, NULL, NULL },
 };
 
@@ -469,6 +496,15 @@ int
 ts_say(uint16_t port, const xr_keyset *ks, const char *text,
     uint32_t delay_ms, char *out, size_t cap, uint64_t *pid)
 {
+	return ts_say_to(port, ks, "echo.v1.Echo/Say", text, delay_ms, out,
+	    cap, pid);
+}
+
+int
+ts_say_to(uint16_t port, const xr_keyset *ks, const char *method,
+    const char *text, uint32_t delay_ms, char *out, size_t cap,
+    uint64_t *pid)
+{
 	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
 	Echo__V1__SayResponse *resp;
 	uint8_t pb[256], *rb;
@@ -478,7 +514,7 @@ ts_say(uint16_t port, const xr_keyset *ks, const char *text,
 	req.text = (char *)(uintptr_t)text;
 	req.delay_ms = delay_ms;
 	assert_true(echo__v1__say_request__get_packed_size(&req) <= sizeof(pb));
-	status = ts_call(port, ks, "echo.v1.Echo/Say", pb,
+	status = ts_call(port, ks, method, pb,
 	    echo__v1__say_request__pack(&req, pb), 5000 + (int)delay_ms, &rb,
 	    &rl);
 	if (status == XR_STATUS_OK) {

@@ -14,9 +14,13 @@
  *   test.v1.Empty  registers nothing (only the built-in Endpoint/Stats)
  *   test.v1.Stall  never returns from registration: a worker that took its
  *                  bundle but never sends READY
- *   test.v1.Apps   reads apps.probe: echo.v1.Echo/Say answers with the
- *                  section it got (ts_apps_render); its check_app refuses
- *                  a key named "bad"
+ *   test.v1.Apps   reads apps.probe: test.v1.Apps/Say (tests/proto) answers
+ *                  with the section it got (ts_apps_render); its check_app
+ *                  refuses a key named "bad"
+ *   test.v1.Owned  echo.v1.Echo/Say answers "call N" from a state the
+ *                  registry owns (echo_v1_Echo_MODULE_ADD_STATE); freeing
+ *                  it writes "test.v1.Owned: state freed after N calls" on
+ *                  stderr
  *   test.v1.Count  echo.v1.Echo/Say counts the calls its handler got and
  *                  answers "calls=N" (this one included)
  */
@@ -113,6 +117,12 @@ bool ts_hello_refused(uint16_t port, const xr_keyset *ks);
  * gRPC status (asserts on transport failure); text / pid of the answer. */
 int ts_say(uint16_t port, const xr_keyset *ks, const char *text,
     uint32_t delay_ms, char *out, size_t cap, uint64_t *pid);
+
+/* ts_say() to `method`, a Say of echo.v1's messages on the wire (e.g.
+ * "test.v1.Apps/Say"). */
+int ts_say_to(uint16_t port, const xr_keyset *ks, const char *method,
+    const char *text, uint32_t delay_ms, char *out, size_t cap,
+    uint64_t *pid);
 
 /* The worker's Endpoint/Stats with `ks` (asserts). Caller frees with
  * execrpc__v1__worker_status__free_unpacked(). */

@@ -15,8 +15,10 @@
  *                their module, none at all, two bundles) exit with the
  *                child-bootstrap status and one clear stderr line that
  *                holds no key bytes
- * plus: the apps sections of a bundle reach their module (ctx->app), and
- *       a bundle naming no service hosts every module of the table.
+ * plus: the apps sections of a bundle reach their module (ctx->app), a
+ *       bundle naming no service hosts every module of the table, a
+ *       module's refusal is reported with its reason, and a module's
+ *       state is freed exactly once with the worker's registry.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -262,6 +264,63 @@ test_child_boot_01_registry_from_names(void **state)
 	st = ts_child_wait(&child, 5000, err, sizeof(err));
 	assert_int_equal(st, 1);
 	assert_true(xr_mono_ms() - t0 < 2000);
+	xr_auth_free(a);
+}
+
+/* A module's state is the registry's (xr_registry_on_free(), through
+ * echo_v1_Echo_MODULE_ADD_STATE): the worker frees it exactly once when it
+ * frees its registry, after a STOP and when the supervisor goes away. */
+static void
+test_child_boot_module_state_freed_once(void **state)
+{
+	xr_auth *a = xr_auth_new(&ks);
+	Execrpc__V1__Command *c = NULL;
+	struct pollfd p;
+	char text[64], err[1024];
+	size_t len;
+
+	(void)state;
+	assert_non_null(a);
+	for (int stop = 1; stop >= 0; stop--) {
+		uint8_t *b = ts_bundle(&ks, sid, "test.v1.Owned", NULL, &len);
+		const uint8_t *dg[1] = { b };
+		ts_child child;
+		xr_wchan ch;
+		uint16_t port;
+
+		ts_child_start(&child, dg, &len, 1);
+		free(b);
+		assert_int_equal(xr_wchan_init(&ch, child.ctl, a, sid, 30),
+		    XR_OK);
+		port = wait_ready(&ch);
+		for (int i = 1; i <= 2; i++) {
+			char want[16];
+
+			snprintf(want, sizeof(want), "call %d", i);
+			assert_int_equal(ts_say(port, &ks, "x", 0, text,
+			    sizeof(text), NULL), XR_STATUS_OK);
+			assert_string_equal(text, want);
+		}
+		if (stop) {
+			/* STOP -> STOPPED -> exit 0 */
+			send_stop(&ch);
+			p.fd = child.ctl;
+			p.events = POLLIN;
+			assert_int_equal(poll(&p, 1, 10000), 1);
+			assert_int_equal(xr_wchan_recv(&ch, &c), XR_OK);
+			assert_int_equal(c->type,
+			    EXECRPC__V1__COMMAND_TYPE__COMMAND_STOPPED);
+			execrpc__v1__command__free_unpacked(c, NULL);
+		} else {
+			/* the supervisor goes away: exit 1 */
+			shutdown(child.ctl, SHUT_RDWR);
+		}
+		xr_wchan_fini(&ch);
+		assert_int_equal(ts_child_wait(&child, 10000, err,
+		    sizeof(err)), stop ? 0 : 1);
+		assert_string_equal(err,
+		    "test.v1.Owned: state freed after 2 calls\n");
+	}
 	xr_auth_free(a);
 }
 
@@ -539,8 +598,8 @@ test_child_boot_apps_reach_module(void **state)
 	free(b);
 	assert_int_equal(xr_wchan_init(&ch, child.ctl, a, sid, 30), XR_OK);
 	port = wait_ready(&ch);
-	assert_int_equal(ts_say(port, &ks, "", 0, text, sizeof(text), NULL),
-	    XR_STATUS_OK);
+	assert_int_equal(ts_say_to(port, &ks, "test.v1.Apps/Say", "", 0, text,
+	    sizeof(text), NULL), XR_STATUS_OK);
 	assert_string_equal(text, "a=1;b.c=x y;l[0]=~;l[1].k=;");
 	xr_wchan_fini(&ch);
 	shutdown(child.ctl, SHUT_RDWR);
@@ -557,9 +616,11 @@ test_child_boot_03_bad_modules(void **state)
 	expect_bundle_fail(m_unprintable_service,
 	    "unknown service \"x\\x0ay\\\"z\\xff\"\n");
 	/* no service named: every module of the table — here echo.v1.Echo,
-	 * then test.v1.Probe, which registers echo.v1.Echo again */
+	 * then test.v1.Probe, which registers echo.v1.Echo again: the
+	 * module's own reason */
 	expect_bundle_fail(m_no_services,
-	    "registering service \"test.v1.Probe\" failed: invalid argument");
+	    "registering service \"test.v1.Probe\" failed: "
+	    "echo.v1.Echo/Say: registered before\n");
 }
 
 /* The apps settings of a bundle are held to the config's bounds, and each
@@ -651,6 +712,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_worker_args),
 		cmocka_unit_test(test_child_boot_01_02_ready_serves_stops),
 		cmocka_unit_test(test_child_boot_01_registry_from_names),
+		cmocka_unit_test(test_child_boot_module_state_freed_once),
 		cmocka_unit_test(test_child_boot_03_garbage),
 		cmocka_unit_test(test_child_boot_03_truncated),
 		cmocka_unit_test(test_child_boot_03_oversized),

@@ -326,7 +326,7 @@ test_boot_api_03_child_rejects_bundle(void **state)
 }
 
 /* The config's apps sections travel in the bundle and reach the module
- * that reads them (test.v1.Apps answers with what its add() got), up to
+ * that reads them (test.v1.Apps/Say answers with what its add() got), up to
  * the config's bounds (8 sections of 32 settings with 127-byte keys and
  * 255-byte values: the largest bundle); a section the module's check
  * refuses fails the worker's bootstrap. */
@@ -357,8 +357,8 @@ test_apps_sections_reach_workers(void **state)
 	assert_non_null(want);
 	fx_new(&f, yaml, NULL, NULL);
 	fx_start_ready(&f);
-	assert_int_equal(ts_say(f.w[0].port, &f.ks, "", 0, text,
-	    TS_APPS_SEEN_MAX, NULL), XR_STATUS_OK);
+	assert_int_equal(ts_say_to(f.w[0].port, &f.ks, "test.v1.Apps/Say", "",
+	    0, text, TS_APPS_SEEN_MAX, NULL), XR_STATUS_OK);
 	assert_string_equal(text, "a=1;b.c=x y;l[0]=p;l[1].k=~;");
 	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
 	    XR_OK);
@@ -388,8 +388,8 @@ test_apps_sections_reach_workers(void **state)
 	assert_int_equal(strlen(f.cfg.apps[7].s[31].value), 255);
 	ts_apps_render(xr_config_app(&f.cfg, "probe"), want, TS_APPS_SEEN_MAX);
 	fx_start_ready(&f);
-	assert_int_equal(ts_say(f.w[0].port, &f.ks, "", 0, text,
-	    TS_APPS_SEEN_MAX, NULL), XR_STATUS_OK);
+	assert_int_equal(ts_say_to(f.w[0].port, &f.ks, "test.v1.Apps/Say", "",
+	    0, text, TS_APPS_SEEN_MAX, NULL), XR_STATUS_OK);
 	assert_int_equal(strlen(text), 32 * (127 + 1 + 255 + 1));
 	assert_string_equal(text, want);
 	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),

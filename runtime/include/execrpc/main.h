@@ -101,9 +101,10 @@ typedef struct xr_main_program {
 	size_t n_mods;
 	/* called once at the end of a run (--config) or a worker
 	 * (--worker), whatever its outcome, after the modules' registries
-	 * are gone and before the exit status is returned: frees state a
-	 * module keeps outside its registry. Not called for --help, usage
-	 * errors or config check. NULL: none. */
+	 * are gone and before the exit status is returned: frees what the
+	 * program keeps beyond any one registry (state made per
+	 * registration is the registry's: xr_registry_on_free()). Not
+	 * called for --help, usage errors or config check. NULL: none. */
 	void (*cleanup)(void);
 	/*
 	 * The program's own ingress, or NULL (its modules are called from

@@ -64,18 +64,40 @@ int fundload_v1_FundLoad_register(xr_registry *reg, const fundload_v1_FundLoad_h
  *		fundload_v1_FundLoad_MODULE(my_add),
  *	};
  * fundload_v1_FundLoad_MODULE_ADD(FN, H, ARG) defines the module's add(),
- * `static int FN(xr_registry *, const xr_worker_ctx *ctx)`: it registers the
- * handlers *(H) with the arg ARG, both evaluated in FN, once per registry,
- * with `ctx` in scope (so ARG may be made per registration from ctx->app,
- * ctx->base ...). fundload_v1_FundLoad_MODULE(FN) is the module's initializer;
- * for an apps section, write the initializer with .app and .check_app.
+ * `static int FN(xr_registry *, const xr_worker_ctx *ctx, xr_diag *d)`: it
+ * registers the handlers *(H) with the arg ARG, both evaluated in FN, once
+ * per registry, with `ctx` and `d` in scope (so ARG may be made per
+ * registration from ctx->app, ctx->base ...); a refusal's reason is in `d`.
+ * fundload_v1_FundLoad_MODULE_ADD_STATE(FN, H, STATE, STATE_FREE) is the same for an
+ * ARG that the registration owns: STATE (a pointer, evaluated once) is
+ * handed to the registry, which calls STATE_FREE(STATE) (a `void (*)(void *)`)
+ * once when it is freed, also if the registration fails; a NULL STATE
+ * fails the add() with XR_ERR_NOMEM, or with what STATE's expression set in
+ * `d`. fundload_v1_FundLoad_MODULE(FN) is the module's initializer; for an apps section,
+ * write the initializer with .app and .check_app.
  */
 #define fundload_v1_FundLoad_MODULE_ADD(fn, h, arg) \
 	static int \
-	fn(xr_registry *xr_reg_, const xr_worker_ctx *ctx) \
+	fn(xr_registry *xr_reg_, const xr_worker_ctx *ctx, xr_diag *d) \
 	{ \
 		(void)ctx; \
-		return fundload_v1_FundLoad_register(xr_reg_, (h), (arg), NULL); \
+		return fundload_v1_FundLoad_register(xr_reg_, (h), (arg), d); \
+	}
+#define fundload_v1_FundLoad_MODULE_ADD_STATE(fn, h, state, state_free) \
+	static int \
+	fn(xr_registry *xr_reg_, const xr_worker_ctx *ctx, xr_diag *d) \
+	{ \
+		void *xr_state_; \
+		int xr_r_; \
+		\
+		(void)ctx; \
+		if ((xr_state_ = (state)) == NULL) \
+			return d->code != XR_OK ? d->code : xr_diag_set(d, \
+			    XR_ERR_NOMEM, "fundload.v1.FundLoad: no state for the handlers"); \
+		if ((xr_r_ = xr_registry_on_free(xr_reg_, (state_free), \
+		    xr_state_)) != XR_OK) \
+			return xr_diag_set(d, xr_r_, "fundload.v1.FundLoad: out of memory"); \
+		return fundload_v1_FundLoad_register(xr_reg_, (h), xr_state_, d); \
 	}
 #define fundload_v1_FundLoad_MODULE(fn) { .name = fundload_v1_FundLoad_SERVICE, .add = (fn) }
 
