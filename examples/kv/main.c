@@ -11,11 +11,12 @@
  */
 #include <execrpc/main.h>
 
-extern const struct xr_service_module kv_module;		/* kv_service.c */
-int kv_client(struct xr_lifecycle *lc, int argc, char **argv);	/* kv_client.c */
+/* the service (kv_service.c) and the program's typed client (kv_client.c) */
+extern const struct xr_service_module kv_module;
+int kv_client(struct xr_lifecycle *lc, int argc, char **argv);
 
 static const xr_main_program program = {
-	.about = "ARG: put KEY VALUE | get KEY | delete KEY, one typed call each",
+	.about = "ARG: put KEY VALUE | get KEY | delete KEY (one call each)",
 	.mods = &kv_module, .n_mods = 1, .ingress = kv_client,
 };
 
