@@ -29,6 +29,9 @@ struct xm_run {
 	xr_lifecycle *lc;
 	int started;		/* initial readiness reached */
 	int stop_asked;		/* SIGTERM or SIGINT seen */
+	int argc;		/* the operands, for p->ingress */
+	char **argv;
+	int status;		/* p->ingress's exit status, or 0 */
 	/* each worker's last pid: a crash event comes after the reap, when
 	 * the supervisor's view has none */
 	pid_t pids[XR_CFG_MAX_GROUPS][XM_MAX_WORKERS];
@@ -48,11 +51,13 @@ prog_name(const xr_main_program *p, int argc, char **argv)
 }
 
 static void
-usage(FILE *f, const char *name)
+usage(FILE *f, const xr_main_program *p, const char *name)
 {
-	fprintf(f, "usage: %s --config FILE [--log-level debug|info|warn|error]\n"
+	fprintf(f, "usage: %s --config FILE [--log-level debug|info|warn|error]"
+	    "%s\n"
 	    "       %s config check FILE\n"
-	    "       %s --help\n", name, name, name);
+	    "       %s --help\n", name, p->ingress != NULL ? " [ARG...]" : "",
+	    name, name);
 }
 
 static void
@@ -60,7 +65,7 @@ help(const xr_main_program *p, const char *name)
 {
 	FILE *f = stdout;
 
-	usage(f, name);
+	usage(f, p, name);
 	if (p->about != NULL)
 		fprintf(f, "\n%s\n", p->about);
 	fprintf(f, "\n"
@@ -77,12 +82,16 @@ help(const xr_main_program *p, const char *name)
 	    "\"listening HOST PORT\".\n"
 	    "  SIGTERM or SIGINT stops with the config's lifecycle policy and\n"
 	    "  exits 0.\n"
+	    "%s"
 	    "config check FILE   validate FILE for this program, its "
 	    "services included;\n"
 	    "                    prints ok\n"
 	    "--log-level LEVEL   log at LEVEL and above on stderr "
 	    "(default warn)\n"
-	    "\nservices:\n");
+	    "\nservices:\n", p->ingress == NULL ? "" :
+	    "ARG...              for the program's own calls, made once it "
+	    "is ready;\n"
+	    "                    then it serves as above (or exits)\n");
 	for (size_t i = 0; i < p->n_mods; i++)
 		fprintf(f, "  %s\n", p->mods[i].name);
 	if (p->n_mods == 0)
@@ -98,10 +107,11 @@ help(const xr_main_program *p, const char *name)
  * own resolution: its modules are called only from outside the process.
  */
 static int
-check_hosting(const xr_config *cfg, const char *name, xr_diag *d)
+check_hosting(const xr_config *cfg, const xr_main_program *p,
+    const char *name, xr_diag *d)
 {
-	if (cfg->boot_mode != XR_BOOT_INLINE)
-		return XR_OK;
+	if (cfg->boot_mode != XR_BOOT_INLINE || p->ingress != NULL)
+		return XR_OK;	/* the ingress is the caller */
 	if (cfg->transport != XR_TRANSPORT_TCP_LOCAL)
 		return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
 		    "runtime.platform.execution_ipc.transport: %s serves "
@@ -145,7 +155,7 @@ config_check(const xr_main_program *p, const char *name, const char *path)
 		return xr_diag_print(stderr, name, r, &d);
 	if ((r = xr_config_load_file(path, &cfg, &d)) != XR_OK)
 		return xr_diag_print(stderr, name, r, &d);
-	if ((r = check_hosting(&cfg, name, &d)) != XR_OK)
+	if ((r = check_hosting(&cfg, p, name, &d)) != XR_OK)
 		goto out;
 	if ((base = event_base_new()) == NULL) {
 		r = xr_diag_set(&d, XR_ERR_NOMEM, "cannot create the event "
@@ -266,6 +276,9 @@ announce(struct xm_run *r, xr_diag *d)
 	size_t n;
 	int ret;
 
+	if (cfg->boot_mode == XR_BOOT_INLINE &&
+	    cfg->transport == XR_TRANSPORT_MEMORY)
+		return XR_OK;	/* an ingress's in-process modules */
 	if (cfg->boot_mode == XR_BOOT_INLINE) {
 		uint16_t port = xr_transport_port(xr_lifecycle_transport(r->lc));
 
@@ -306,6 +319,14 @@ run(struct xm_run *r, struct event_base *base, xr_diag *d)
 	r->started = 1;
 	if (r->stop_asked)	/* a signal during the start */
 		(void)xr_lifecycle_stop_begin(r->lc);
+	/* the program's ingress: its calls (what it printed is flushed, as
+	 * the worker lines are), then serve, or stop now */
+	if (r->p->ingress != NULL) {
+		r->status = r->p->ingress(r->lc, r->argc, r->argv);
+		fflush(stdout);
+		if (r->status != 0)
+			return xr_lifecycle_stop(r->lc, d);
+	}
 	if ((ret = xr_lifecycle_run(r->lc, d)) != XR_OK)
 		return ret;
 	/* the groups are stopped (or the endpoint asked to): finish */
@@ -313,7 +334,8 @@ run(struct xm_run *r, struct event_base *base, xr_diag *d)
 }
 
 static int
-serve(const xr_main_program *p, const char *name, const char *cfg_path)
+serve(const xr_main_program *p, const char *name, const char *cfg_path,
+    int argc, char **argv)
 {
 	struct xm_run r;
 	struct event_base *base = NULL;
@@ -326,6 +348,8 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path)
 	r.p = p;
 	r.name = name;
 	r.cfg = &cfg;
+	r.argc = argc;
+	r.argv = argv;
 	xr_config_defaults(&cfg);
 	/* this process holds keys: no core dumps, not dumpable, closed pipes
 	 * are errors */
@@ -339,7 +363,7 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path)
 		    "log redaction");
 		goto out;
 	}
-	if ((ret = check_hosting(&cfg, name, &d)) != XR_OK)
+	if ((ret = check_hosting(&cfg, p, name, &d)) != XR_OK)
 		goto out;
 	if ((base = event_base_new()) == NULL ||
 	    (sigterm = evsignal_new(base, SIGTERM, signal_cb, &r)) == NULL ||
@@ -351,7 +375,8 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path)
 	}
 	ret = run(&r, base, &d);
  out:
-	status = ret == XR_OK ? 0 : xr_diag_print(stderr, name, ret, &d);
+	status = ret == XR_OK ? r.status : xr_diag_print(stderr, name, ret,
+	    &d);
 	xr_lifecycle_free(r.lc);	/* forced, if it still runs */
 	if (sigterm != NULL)
 		event_free(sigterm);
@@ -405,10 +430,12 @@ xr_main_run(int argc, char **argv, const xr_main_program *p)
 	if (argc >= 2 && strcmp(argv[1], "config") == 0) {
 		if (argc == 4 && strcmp(argv[2], "check") == 0)
 			return config_check(p, name, argv[3]);
-		usage(stderr, name);
+		usage(stderr, p, name);
 		return EXIT_USAGE;
 	}
-	while ((ch = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
+	/* "+": the options end at the first operand (an ingress's, which may
+	 * start with '-') */
+	while ((ch = getopt_long(argc, argv, "+c:l:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfg_path = optarg;
@@ -425,15 +452,15 @@ xr_main_run(int argc, char **argv, const xr_main_program *p)
 			help(p, name);
 			return 0;
 		default:
-			usage(stderr, name);
+			usage(stderr, p, name);
 			return EXIT_USAGE;
 		}
 	}
-	if (cfg_path == NULL || optind != argc) {
-		usage(stderr, name);
+	if (cfg_path == NULL || (optind != argc && p->ingress == NULL)) {
+		usage(stderr, p, name);
 		return EXIT_USAGE;
 	}
-	return serve(p, name, cfg_path);
+	return serve(p, name, cfg_path, argc - optind, argv + optind);
 }
 
 int

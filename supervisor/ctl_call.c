@@ -25,6 +25,7 @@
 
 #include "ctl_client.h"
 #include "dispatch.h"
+#include "hmap.h"		/* xr_hash_fnv1a */
 #include "log.h"
 #include "printable.h"
 
@@ -120,31 +121,34 @@ route(xr_supervisor *s, const char *svc, size_t len)
 	return NULL;
 }
 
-/* FNV-1a of the affinity key. */
-static uint32_t
-key_hash(const char *k)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *k != '\0'; k++)
-		h = (h ^ (unsigned char)*k) * 16777619u;
-	return h;
-}
-
-/* A READY worker of `g` (round robin, or by `key` when not empty), or
- * NULL if none is ready. */
+/*
+ * A READY worker of `g`, or NULL if none is ready: round robin over the
+ * ready ones, or, for a non-empty `key`, the ingress's affinity rule
+ * (runtime/transport.c, xr_queue_pick()): the worker at FNV-1a-64(key)
+ * modulo the group's size, or the next ready one after it. So a key goes
+ * to the same worker through `execrpc call --key` as through the ingress.
+ */
 static struct sup_worker *
 pick(struct group *g, const char *key)
 {
-	uint32_t nready = 0, want;
+	uint32_t nready = 0, want, start;
 
 	for (uint32_t i = 0; i < g->n; i++)
 		if (g->w[i].state == XR_WORKER_READY && g->w[i].ctl_fd >= 0)
 			nready++;
 	if (nready == 0)
 		return NULL;
-	want = (key != NULL && key[0] != '\0') ? key_hash(key) % nready :
-	    g->rr++ % nready;
+	if (key != NULL && key[0] != '\0') {
+		start = (uint32_t)(xr_hash_fnv1a(key, strlen(key)) % g->n);
+		for (uint32_t i = 0; i < g->n; i++) {
+			struct sup_worker *w = &g->w[(start + i) % g->n];
+
+			if (w->state == XR_WORKER_READY && w->ctl_fd >= 0)
+				return w;
+		}
+		return NULL;
+	}
+	want = g->rr++ % nready;
 	for (uint32_t i = 0; i < g->n; i++) {
 		if (g->w[i].state != XR_WORKER_READY || g->w[i].ctl_fd < 0)
 			continue;

@@ -10,6 +10,15 @@
  * is a client instead: one echo.v1.Echo/Say of TEXT to 127.0.0.1:PORT
  * (keys: HKDF-SHA256 of the secret file), printing "reply TEXT pid PID";
  * exit 0, or 1 with the status on stderr.
+ *
+ *   xrmain_prog ingress ARGS...
+ *
+ * is the same program with an ingress (xr_main_program.ingress), run on
+ * ARGS (tests/runtime/xrmain_ingress.sh): per operand TEXT one
+ * echo.v1.Echo/Say through the lifecycle, printing "said TEXT pid PID"
+ * (round robin; "key=K": to the worker of the affinity key K); the
+ * operand "stop" begins a stop (xr_lifecycle_stop_begin()), "exit=N"
+ * returns N at once; then "ingress done argc N" and 0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +33,7 @@
 #include "execrpc/echo/v1/echo.pb.h"
 #include "execrpc/main.h"
 #include "keys.h"
+#include "runtime.h"
 
 static int
 nop_add(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
@@ -89,6 +99,44 @@ call(const char *port, const char *secret_file, const char *text)
 	return code == XR_STATUS_OK ? 0 : 1;
 }
 
+static int
+ingress(struct xr_lifecycle *lc, int argc, char **argv)
+{
+	echo_v1_SayRequest req = echo_v1_SayRequest_init_zero;
+	echo_v1_SayResponse resp = echo_v1_SayResponse_init_zero;
+	xr_status st = { 0 };
+	xr_channel *ch;
+	const char *key;
+	int i, err, code;
+
+	for (i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "exit=", 5) == 0)
+			return atoi(argv[i] + 5);
+		if (strcmp(argv[i], "stop") == 0) {
+			(void)xr_lifecycle_stop_begin(lc);
+			continue;
+		}
+		key = strncmp(argv[i], "key=", 4) == 0 ? argv[i] + 4 : NULL;
+		if ((ch = xr_lifecycle_pick(lc, "echo.v1.Echo", key,
+		    key != NULL ? strlen(key) : 0, &err)) == NULL) {
+			printf("pick %s: %s\n", argv[i], xr_err_name(err));
+			continue;
+		}
+		snprintf(req.text, sizeof(req.text), "%s", argv[i]);
+		code = xr_call_sync(ch, "echo.v1.Echo/Say",
+		    echo_v1_SayRequest_fields, &req, echo_v1_SayResponse_fields,
+		    &resp, 5000, &st);
+		if (code == XR_STATUS_OK)
+			printf("said %s pid %llu\n", resp.text,
+			    (unsigned long long)resp.worker_pid);
+		else
+			printf("say %s: %s: %s\n", argv[i], xr_status_name(code),
+			    st.message);
+	}
+	printf("ingress done argc %d\n", argc);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -99,7 +147,18 @@ main(int argc, char **argv)
 		.cleanup = cleanup,
 	};
 
+	static const xr_main_program with_ingress = {
+		.mods = mods,
+		.n_mods = sizeof(mods) / sizeof(mods[0]),
+		.cleanup = cleanup,
+		.ingress = ingress,
+	};
+
 	if (argc == 5 && strcmp(argv[1], "call") == 0)
 		return call(argv[2], argv[3], argv[4]);
+	if (argc >= 2 && strcmp(argv[1], "ingress") == 0) {
+		argv[1] = argv[0];
+		return xr_main_run(argc - 1, argv + 1, &with_ingress);
+	}
 	return xr_main_run(argc, argv, &prog);
 }

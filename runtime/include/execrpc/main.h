@@ -14,7 +14,7 @@
  * methods). xr_main() makes it a complete execrpc program with this
  * command line:
  *
- *   PROG --config FILE [--log-level debug|info|warn|error]
+ *   PROG --config FILE [--log-level debug|info|warn|error] [ARG...]
  *	Load FILE (docs/config.md) and run its lifecycle with the program's
  *	modules; the lifecycle's policy (ready_timeout_seconds,
  *	graceful_timeout_seconds, drain_inflight, control.socket) comes from
@@ -37,15 +37,19 @@
  *	  loopback endpoint (transport tcp_local) at bind_host:bind_port; it
  *	  prints
  *		listening HOST PORT
+ *	  (transport memory, for a program with an ingress: no endpoint, no
+ *	  line)
  *	  and serves until SIGTERM or SIGINT, then drains (GOAWAY; with
  *	  drain_inflight the calls in flight finish) within
- *	  graceful_timeout_seconds and exits 0. Nobody in this process calls
- *	  the modules, so inline needs transport tcp_local (memory would
+ *	  graceful_timeout_seconds and exits 0. Unless the program has an
+ *	  ingress, nobody in this process calls the modules, so inline needs transport tcp_local (memory would
  *	  serve no one) and secret_mode static (a generated key would exist
  *	  in this process only: no client could ever call): both are refused
  *	  as config_invalid before anything starts.
  *	A SIGTERM that arrives while the program starts is acted on once it
  *	is ready (or its start failed).
+ *	The operands ARG... are for the program's ingress (below): a program
+ *	without one refuses them (usage).
  *
  *   PROG config check FILE
  *	Validate FILE for this program without starting anything: the
@@ -67,9 +71,11 @@
  * stop_timeout, ...), after one line "PROG: NAME (code N): REASON" on
  * stderr; 64 (EX_USAGE) for bad usage.
  *
- * A program that is its own ingress (it reads input and calls its modules
- * itself, e.g. apps/fundload) keeps its own main() and uses the pieces:
- * xr_main_is_worker() and xr_main_worker() for its worker mode.
+ * A program that calls its modules itself gives xr_main_run() an ingress
+ * (xr_main_program.ingress, below; examples/kv). One that needs its own
+ * command line or event loop (e.g. apps/fundload) keeps its own main() and
+ * uses the pieces: xr_main_is_worker() and xr_main_worker() for its worker
+ * mode.
  */
 #ifndef EXECRPC_MAIN_H
 #define EXECRPC_MAIN_H
@@ -81,6 +87,7 @@ extern "C" {
 #endif
 
 struct xr_service_module;
+struct xr_lifecycle;
 
 /* A program: its modules and what xr_main_run() says about it. */
 typedef struct xr_main_program {
@@ -99,6 +106,23 @@ typedef struct xr_main_program {
 	 * registration is the registry's: xr_registry_on_free()). Not
 	 * called for --help, usage errors or config check. NULL: none. */
 	void (*cleanup)(void);
+	/*
+	 * The program's own ingress, or NULL (its modules are called from
+	 * outside only). With --config, once the lifecycle is ready
+	 * (process_supervisor: every worker ready, the worker lines printed,
+	 * the control socket served; inline: the endpoint up), called once,
+	 * not from the event loop, with the lifecycle (borrowed) and the
+	 * operands that follow the options (PROG --config FILE [ARG...];
+	 * argc may be 0). It calls the modules through xr_lifecycle_pick()
+	 * (execrpc/runtime.h) and the typed stubs, blocking ones included.
+	 * Then stdout is flushed. It returns 0 to go on serving until a
+	 * stop (SIGTERM, SIGINT, a control-socket STOP, or its own
+	 * xr_lifecycle_stop_begin()), or an exit status 1..255: the
+	 * lifecycle stops with the config's policy and the program exits
+	 * with that status. A program with an ingress is its modules'
+	 * caller, so inline runs with any transport and secret_mode.
+	 */
+	int (*ingress)(struct xr_lifecycle *lc, int argc, char **argv);
 } xr_main_program;
 
 /*
