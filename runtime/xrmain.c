@@ -77,9 +77,7 @@ help(const xr_main_program *p, const char *name)
 	    "    print \"worker GROUP INDEX pid PID port PORT\" per ready "
 	    "worker and\n"
 	    "    one line on stderr per worker that dies;\n"
-	    "  bootstrap.mode inline: serve them in this process (transport\n"
-	    "    tcp_local, secret_mode static) and print "
-	    "\"listening HOST PORT\".\n"
+	    "%s"
 	    "  SIGTERM or SIGINT stops with the config's lifecycle policy and\n"
 	    "  exits 0.\n"
 	    "%s"
@@ -88,7 +86,17 @@ help(const xr_main_program *p, const char *name)
 	    "                    prints ok\n"
 	    "--log-level LEVEL   log at LEVEL and above on stderr "
 	    "(default warn)\n"
-	    "\nservices:\n", p->ingress == NULL ? "" :
+	    "\nservices:\n", p->ingress == NULL ?
+	    /* callers outside the process only: check_hosting() */
+	    "  bootstrap.mode inline: serve them in this process (transport\n"
+	    "    tcp_local, secret_mode static) and print "
+	    "\"listening HOST PORT\".\n" :
+	    /* ARG...'s calls come from this process */
+	    "  bootstrap.mode inline: serve them in this process (any "
+	    "transport\n"
+	    "    and secret_mode; tcp_local also prints "
+	    "\"listening HOST PORT\").\n",
+	    p->ingress == NULL ? "" :
 	    "ARG...              for the program's own calls, made once it "
 	    "is ready;\n"
 	    "                    then it serves as above (or exits)\n");
@@ -393,13 +401,18 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path,
 
 /* ---------- entry points ---------- */
 
+/*
+ * Only the argv the supervisor execs (supervisor/supervisor.c, the default
+ * worker_args): "--worker --bootstrap-fd N --control-fd M" right after
+ * argv[0]. A "--worker" elsewhere (an ingress's operand) is not this; the
+ * fd values are checked by xr_worker_args() in xr_main_worker().
+ */
 int
 xr_main_is_worker(int argc, char *const *argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (argv[i] != NULL && strcmp(argv[i], "--worker") == 0)
-			return 1;
-	return 0;
+	return argc == 6 && strcmp(argv[1], "--worker") == 0 &&
+	    strcmp(argv[2], "--bootstrap-fd") == 0 &&
+	    strcmp(argv[4], "--control-fd") == 0;
 }
 
 int

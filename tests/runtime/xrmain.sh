@@ -73,17 +73,35 @@ for h in --help -h; do
 		bad "$h: about line: $out"
 	[ "$(sed -n '/^services:$/,/^$/p' "$tmp/out")" = "$(printf 'services:\n  echo.v1.Echo\n  test.v1.Nop\n')" ] &&
 		ok || bad "$h: services: $out"
+	# without an ingress, inline serves callers outside the process only
+	# (xrmain_ingress.sh: the other text)
+	[ "$(sed -n '/^  bootstrap.mode inline:/,/^  SIGTERM/p' "$tmp/out")" = '  bootstrap.mode inline: serve them in this process (transport
+    tcp_local, secret_mode static) and print "listening HOST PORT".
+  SIGTERM or SIGINT stops with the config'"'"'s lifecycle policy and' ] &&
+		ok || bad "$h: inline text: $out"
 done
 
 # --- bad usage: 64, the usage on stderr, nothing on stdout
 for args in "" "--bogus" "config" "config check" "config check a b" \
     "config keys x" "--config" "--log-level loud --config x" \
-    "--config a extra"; do
+    "--config a extra" "--worker" "--worker --bootstrap-fd 3" \
+    "--config a --worker --bootstrap-fd 3 --control-fd 4" \
+    "--worker --bootstrap-fd 3 --control-fd 4 extra"; do
 	# shellcheck disable=SC2086
 	run $args
 	[ "$rc" = 64 ] && [ -z "$out" ] || bad "usage ($args): rc=$rc out=$out"
 	case $err in *"usage: xrmain_prog --config FILE"*|*"--log-level: "*|*"option"*) ok ;;
 	*) bad "usage ($args): stderr: $err" ;; esac
+done
+
+# --- the worker form the supervisor execs (and only that) is worker mode;
+# its fds are checked strictly (xr_worker_args)
+for fds in "3 --control-fd 3" "2 --control-fd 4" "3x --control-fd 4"; do
+	# shellcheck disable=SC2086
+	run --worker --bootstrap-fd $fds
+	[ "$rc" = 64 ] && [ -z "$out" ] &&
+		[ "$(head -1 "$tmp/err")" = "usage: $prog --worker --bootstrap-fd N --control-fd M" ] &&
+		ok || bad "worker fds ($fds): rc=$rc out=$out err=$err"
 done
 
 # --- config check

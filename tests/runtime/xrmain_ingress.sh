@@ -65,6 +65,12 @@ run --help
 	ok || bad "help: rc=$rc $(head -1 "$tmp/out")"
 grep -qx "ARG...              for the program's own calls, made once it is ready;" "$tmp/out" &&
 	ok || bad "help: no ARG... line: $out"
+# with an ingress, inline takes any transport and secret mode
+# (xrmain.sh: the text without one)
+[ "$(sed -n '/^  bootstrap.mode inline:/,/^  SIGTERM/p' "$tmp/out")" = '  bootstrap.mode inline: serve them in this process (any transport
+    and secret_mode; tcp_local also prints "listening HOST PORT").
+  SIGTERM or SIGINT stops with the config'"'"'s lifecycle policy and' ] &&
+	ok || bad "help: inline text: $out"
 
 sock="$tmp/control.sock"
 write_config "$tmp/ps.yaml" transport=tcp_local mode=process_supervisor \
@@ -152,6 +158,19 @@ wait_bg
 [ "$src" = 0 ] && [ "$(cat "$tmp/p.out")" = "said one pid $ppid_
 ingress done argc 2" ] && [ "$(cat "$tmp/p.err")" = "xrmain_prog: cleanup pid $ppid_" ] &&
 	ok || bad "memory: exit $src: $(cat "$tmp/p.out" "$tmp/p.err")"
+
+# --- an operand "--worker" (also the whole worker form after --config) is
+# the ingress's, never worker mode
+bg --config "$tmp/mem.yaml" one --worker --bootstrap-fd 3 --control-fd 4 stop
+wait_bg
+[ "$src" = 0 ] && [ "$(cat "$tmp/p.out")" = "said one pid $ppid_
+said --worker pid $ppid_
+said --bootstrap-fd pid $ppid_
+said 3 pid $ppid_
+said --control-fd pid $ppid_
+said 4 pid $ppid_
+ingress done argc 7" ] && [ "$(cat "$tmp/p.err")" = "xrmain_prog: cleanup pid $ppid_" ] &&
+	ok || bad "operand --worker: exit $src: $(cat "$tmp/p.out" "$tmp/p.err")"
 
 # --- inline, tcp_local, a generated secret: the endpoint's line, then the
 # calls through it

@@ -136,8 +136,10 @@ int xr_main(int argc, char **argv, const struct xr_service_module *mods,
 /* As xr_main() for the program `p` (borrowed). */
 int xr_main_run(int argc, char **argv, const xr_main_program *p);
 
-/* 1 if argv (after argv[0]) holds "--worker": the process was started as
- * a worker and main() should return xr_main_worker(); else 0. */
+/* 1 if argv is exactly what the supervisor execs a worker with,
+ * "PROG --worker --bootstrap-fd N --control-fd M": the process was started
+ * as a worker and main() should return xr_main_worker(); else 0 (a
+ * "--worker" anywhere else, e.g. an operand, is not worker mode). */
 int xr_main_is_worker(int argc, char *const *argv);
 
 /*
