@@ -294,8 +294,8 @@ xr_call_start(xr_channel *ch, const char *method, const uint8_t *req,
 	uint64_t id;
 
 	if (ch == NULL) {
-		xr_calls_fail_now(NULL, cb, arg, XR_STATUS_INVALID_ARGUMENT,
-		    "no channel");
+		xr_calls_fail_now(NULL, cb, arg, XR_STATUS_UNAVAILABLE,
+		    XR_CLIENT_MSG_NO_CHANNEL);
 		return NULL;
 	}
 	xr_channel_enter(ch);
@@ -474,8 +474,9 @@ xr_call_sync_bytes(xr_channel *ch, const char *method, const uint8_t *req,
 	if (resp_len != NULL)
 		*resp_len = 0;
 	if (ch == NULL) {
-		s.st.code = XR_STATUS_INVALID_ARGUMENT;
-		snprintf(s.st.message, sizeof(s.st.message), "no channel");
+		s.st.code = XR_STATUS_UNAVAILABLE;
+		snprintf(s.st.message, sizeof(s.st.message), "%s",
+		    XR_CLIENT_MSG_NO_CHANNEL);
 	} else
 		sync_run(ch, method, req, req_len, timeout_ms, &s);
 	if (s.st.code == XR_STATUS_OK && resp != NULL && resp_len != NULL) {
@@ -508,7 +509,10 @@ xr_call_sync(xr_channel *ch, const char *method,
 	pb_ostream_t os;
 	size_t len;
 
-	if (ch == NULL || req_fields == NULL || req == NULL)
+	if (ch == NULL)
+		return sync_fail(st, XR_STATUS_UNAVAILABLE,
+		    XR_CLIENT_MSG_NO_CHANNEL);
+	if (req_fields == NULL || req == NULL)
 		return sync_fail(st, XR_STATUS_INVALID_ARGUMENT,
 		    "bad arguments");
 	if (!pb_get_encoded_size(&len, req_fields, req))

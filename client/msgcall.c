@@ -81,8 +81,11 @@ xr_call_start_msg(xr_channel *ch, const char *method,
 	tmpl.arg = arg;
 	tmpl.resp_fields = resp_fields;
 	tmpl.resp_size = resp_size;
-	if (ch == NULL || req_fields == NULL || req == NULL ||
-	    resp_fields == NULL || resp_size == 0)
+	if (ch == NULL) {
+		code = XR_STATUS_UNAVAILABLE;
+		why = XR_CLIENT_MSG_NO_CHANNEL;
+	} else if (req_fields == NULL || req == NULL || resp_fields == NULL ||
+	    resp_size == 0)
 		why = "bad arguments";
 	else if (!pb_get_encoded_size(&len, req_fields, req))
 		why = "request does not encode";

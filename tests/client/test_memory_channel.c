@@ -437,6 +437,67 @@ test_invalid_arguments(void **state)
 	fx_free(f);
 }
 
+/* A NULL channel (the NULL of a failed xr_lifecycle_pick()): each call
+ * function gives UNAVAILABLE and the message that names the pick, at once;
+ * the async one calls its cb once with no response. */
+static void
+test_null_channel(void **state)
+{
+	static const char want[] = "no channel (NULL): did the pick fail? "
+	    "xr_lifecycle_pick()/xr_queue_pick() give the reason in *err";
+	echo_v1_SayRequest q = echo_v1_SayRequest_init_zero;
+	echo_v1_SayResponse a = echo_v1_SayResponse_init_zero;
+	uint8_t *resp = (uint8_t *)&a;
+	size_t resp_len = 7;
+	struct fx *f;
+	xr_status st;
+	struct res r;
+
+	(void)state;
+	assert_string_equal(XR_CLIENT_MSG_NO_CHANNEL, want);
+	memset(&r, 0, sizeof(r));
+	assert_null(xr_call_start(NULL, "echo.v1.Echo/Say",
+	    (const uint8_t *)"x", 1, 1000, res_cb, &r));
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.code, XR_STATUS_UNAVAILABLE);
+	assert_string_equal(r.msg, want);
+	assert_int_equal(r.resp_null, 1);
+
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(xr_call_sync(NULL, "echo.v1.Echo/Say",
+	    echo_v1_SayRequest_fields, &q, echo_v1_SayResponse_fields, &a,
+	    1000, &st), XR_STATUS_UNAVAILABLE);
+	assert_int_equal(st.code, XR_STATUS_UNAVAILABLE);
+	assert_string_equal(st.message, want);
+
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(xr_call_sync_bytes(NULL, "echo.v1.Echo/Say",
+	    (const uint8_t *)"x", 1, &resp, &resp_len, 1000, &st),
+	    XR_STATUS_UNAVAILABLE);
+	assert_int_equal(st.code, XR_STATUS_UNAVAILABLE);
+	assert_string_equal(st.message, want);
+	assert_null(resp);
+	assert_int_equal(resp_len, 0);
+
+	/* the channel is checked first */
+	assert_int_equal(xr_call_sync(NULL, NULL, NULL, NULL, NULL, NULL, 0,
+	    NULL), XR_STATUS_UNAVAILABLE);
+	/* the other NULL arguments stay INVALID_ARGUMENT */
+	f = fx_new(T_ECHO_SYNC);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(xr_call_sync(f->ch, "echo.v1.Echo/Say", NULL, &q,
+	    echo_v1_SayResponse_fields, &a, 1000, &st),
+	    XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "bad arguments");
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(xr_call_sync(f->ch, "echo.v1.Echo/Say",
+	    echo_v1_SayRequest_fields, NULL, echo_v1_SayResponse_fields, &a,
+	    1000, &st), XR_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "bad arguments");
+	assert_int_equal(f->t.starts, 0);
+	fx_free(f);
+}
+
 static void
 test_inflight_cap(void **state)
 {
@@ -719,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_concurrent_1000),
 		cmocka_unit_test(test_invalid_arguments),
+		cmocka_unit_test(test_null_channel),
 		cmocka_unit_test(test_inflight_cap),
 		cmocka_unit_test(test_opts_payload_limit),
 		cmocka_unit_test(test_opts_payload_limit_sync),

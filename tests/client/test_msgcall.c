@@ -408,8 +408,9 @@ test_request_does_not_encode(void **state)
 }
 
 /* Each NULL argument (and a zero response size): "bad arguments", inside
- * the call, with the caller's cb and arg; nothing reaches the target. A
- * NULL deliver starts nothing and tells no one. A NULL method is
+ * the call, with the caller's cb and arg; nothing reaches the target; a
+ * NULL channel (a failed pick) is UNAVAILABLE with the message that says
+ * so. A NULL deliver starts nothing and tells no one. A NULL method is
  * xr_call_start()'s refusal. */
 static void
 test_null_arguments(void **state)
@@ -433,12 +434,22 @@ test_null_arguments(void **state)
 	assert_once(&r, XR_STATUS_INVALID_ARGUMENT, "bad arguments");	\
 	assert_int_equal(r.resp_null, 1);				\
 } while (0)
-	BAD(NULL, rq, &q, rs, sz);
 	BAD(f->ch, NULL, &q, rs, sz);
 	BAD(f->ch, rq, NULL, rs, sz);
 	BAD(f->ch, rq, &q, NULL, sz);
 	BAD(f->ch, rq, &q, rs, 0);
 #undef BAD
+	memset(&r, 0, sizeof(r));
+	assert_null(xr_call_start_msg(NULL, SAY, rq, &q, rs, sz, 1000,
+	    say_deliver, cb, &r));
+	assert_once(&r, XR_STATUS_UNAVAILABLE, "no channel (NULL): did the "
+	    "pick fail? xr_lifecycle_pick()/xr_queue_pick() give the reason in "
+	    "*err");
+	assert_int_equal(r.resp_null, 1);
+	memset(&r, 0, sizeof(r));
+	assert_null(xr_call_start_msg(NULL, SAY, NULL, NULL, NULL, 0, 1000,
+	    say_deliver, cb, &r));
+	assert_once(&r, XR_STATUS_UNAVAILABLE, XR_CLIENT_MSG_NO_CHANNEL);
 	assert_int_equal(f->t.starts, 0);
 
 	memset(&r, 0, sizeof(r));

@@ -27,6 +27,11 @@
  * INVALID_ARGUMENT (bad method name / request too large), INTERNAL. The
  * message says what went wrong and names the endpoint ("127.0.0.1:5000").
  *
+ * A NULL channel (most often the NULL of a failed xr_lifecycle_pick()):
+ * xr_call_start(), xr_call_start_msg(), xr_call_sync() and
+ * xr_call_sync_bytes() complete with UNAVAILABLE and the message
+ * XR_CLIENT_MSG_NO_CHANNEL; the pick's `*err` has the reason.
+ *
  * Handshake refused: an endpoint never answers a HELLO whose tag it cannot
  * verify (an unauthenticated peer gets no signed answer), it closes the
  * connection. A tcp_local channel whose connection the endpoint closes
@@ -152,6 +157,10 @@ void xr_channel_free(xr_channel *ch);
  * draining, not closed). */
 int xr_channel_is_usable(const xr_channel *ch);
 
+/* The status message of a call on a NULL channel (UNAVAILABLE). */
+#define XR_CLIENT_MSG_NO_CHANNEL	"no channel (NULL): did the pick fail? " \
+	"xr_lifecycle_pick()/xr_queue_pick() give the reason in *err"
+
 /*
  * Completion callback of an async call: `st` is the final status; `resp` the
  * response payload bytes (only for XR_STATUS_OK), valid during the callback.
@@ -216,7 +225,8 @@ typedef void (*xr_msg_deliver_fn)(void (*cb)(void), void *arg,
  * call (then NULL is returned); otherwise the handle is usable with
  * xr_call_cancel() until it runs. Statuses of this layer (the rest are
  * xr_call_start()'s):
- *  - INVALID_ARGUMENT "bad arguments": `ch`, `req_fields`, `req` or
+ *  - UNAVAILABLE XR_CLIENT_MSG_NO_CHANNEL: `ch` NULL (a failed pick?);
+ *  - INVALID_ARGUMENT "bad arguments": `req_fields`, `req` or
  *    `resp_fields` NULL, or `resp_size` 0;
  *  - INVALID_ARGUMENT "request does not encode": nanopb refuses `req`;
  *  - RESOURCE_EXHAUSTED "out of memory": no memory for the request;
