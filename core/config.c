@@ -663,3 +663,14 @@ xr_config_keyset(const xr_config *cfg, xr_keyset *out, xr_diag *d)
 		xr_keyset_wipe(out);
 	return r;
 }
+
+int
+xr_config_secret_check(const xr_config *cfg, xr_diag *d)
+{
+	xr_keyset ks;
+	int r;
+
+	r = xr_config_keyset(cfg, &ks, d);
+	xr_keyset_wipe(&ks);
+	return r;
+}

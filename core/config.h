@@ -134,6 +134,14 @@ void xr_config_free(xr_config *cfg);
  */
 int xr_config_keyset(const xr_config *cfg, xr_keyset *out, xr_diag *d);
 
+/*
+ * `config check`'s secret check: runs xr_config_keyset() itself, the very
+ * function a start runs (secret_file ownership, mode, symlink, length; the
+ * inline secret's length), and wipes the keys it derived. Returns what
+ * xr_config_keyset() returns, with the same reason in `d`.
+ */
+int xr_config_secret_check(const xr_config *cfg, xr_diag *d);
+
 /* Stable names used in config, summary and diagnostics. */
 const char *xr_transport_name(xr_transport t);
 const char *xr_boot_mode_name(xr_boot_mode m);

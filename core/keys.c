@@ -80,13 +80,30 @@ xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
 	*len = 0;
 	/* O_NONBLOCK: a FIFO without a writer must not hang the open */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1) {
-		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
-		    "secret_file %s: cannot open (%s)", path, strerror(errno));
+		int e = errno;
+
+		/* O_NOFOLLOW fails with ELOOP on a symlink: say so */
+		if (e == ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+			    "secret_file %s: is a symbolic link (not followed; "
+			    "name the file itself)", path);
+		else
+			r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+			    "secret_file %s: cannot open (%s)", path,
+			    strerror(e));
 		goto out;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
 		    "secret_file %s: not a regular file", path);
+		goto out;
+	}
+	/* as OpenSSH for keys: another uid could rewrite the secret */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "secret_file %s: owned by uid %u (must be owned by this "
+		    "process's uid %u or by root)", path, (unsigned)st.st_uid,
+		    (unsigned)geteuid());
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {

@@ -61,9 +61,12 @@ int xr_keys_generate_master(uint8_t out[XR_MASTER_LEN]);
  * Read a static secret from `path` into `out` (capacity `cap`), setting
  * `*len`. One trailing "\n" (or "\r\n") is stripped. Refuses, with
  * XR_ERR_SECRET_INVALID and a reason in `d` (path only, never content):
- * a file that is not a regular file, a file readable or writable by group or
- * other (mode & 077), a secret shorter than XR_SECRET_MIN or longer than
- * `cap`. Opens with O_CLOEXEC|O_NOFOLLOW. On failure `out` is zeroized.
+ * a symlink or a file that is not a regular file, a file owned by a uid
+ * other than the effective uid and root, a file readable or writable by
+ * group or other (mode & 077), a secret shorter than XR_SECRET_MIN or longer
+ * than `cap`, in that order. Opens with O_CLOEXEC|O_NOFOLLOW. On failure
+ * `out` is zeroized. xr_config_keyset() is its caller at start and in
+ * `config check` (xr_config_secret_check()).
  */
 int xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
     xr_diag *d);

@@ -173,8 +173,12 @@ config_check(const xr_main_program *p, const char *name, const char *path)
 	/* the lifecycle's resolution (services, apps sections): nothing
 	 * starts before xr_lifecycle_start() */
 	lc_opts(&o, &cfg, p);
-	if ((lc = xr_lifecycle_new(base, &o, &d)) == NULL)
+	if ((lc = xr_lifecycle_new(base, &o, &d)) == NULL) {
 		r = d.code != XR_OK ? d.code : XR_ERR_INTERNAL;
+		goto out;
+	}
+	/* the secret as the start checks it (xr_config_keyset) */
+	r = xr_config_secret_check(&cfg, &d);
  out:
 	xr_lifecycle_free(lc);
 	if (base != NULL)

@@ -89,7 +89,11 @@ cmd_config_check(int argc, char **argv)
 	(void)argc;
 	if ((r = xr_config_load_file(argv[0], &cfg, &d)) != XR_OK)
 		return xr_diag_print(stderr, "execrpc", r, &d);
+	/* the secret as a start checks it: same function, same reason */
+	r = xr_config_secret_check(&cfg, &d);
 	xr_config_free(&cfg);
+	if (r != XR_OK)
+		return xr_diag_print(stderr, "execrpc", r, &d);
 	printf("ok\n");
 	return 0;
 }

@@ -138,11 +138,16 @@ run config check "$example"
 [ "$fail" -eq "$f" ] && ok
 
 # its commented-out secret sources, switched on one at a time with
-# secret_mode: static
+# secret_mode: static; config check reads the secret_file as a start does,
+# so its path is pointed at a real 0600 file
 f=$fail
+printf '%s\n' 0123456789abcdef0123456789abcdef >"$tmp/secret"
+chmod 0600 "$tmp/secret"
 for k in secret_file secret; do
 	sed -e 's/^\( *secret_mode:\) generated$/\1 static/' \
-	    -e "s/^\\( *\\)# \\($k: \\)/\\1\\2/" "$example" >"$tmp/$k.yaml"
+	    -e "s/^\\( *\\)# \\($k: \\)/\\1\\2/" \
+	    -e "s|^\\( *secret_file:\\) /etc/execrpc/secret$|\\1 $tmp/secret|" \
+	    "$example" >"$tmp/$k.yaml"
 	grep -q '^ *secret_mode: static$' "$tmp/$k.yaml" &&
 	    grep -q "^ *$k: " "$tmp/$k.yaml" ||
 		bad "example: no secret_mode line or no \"# $k:\" line"

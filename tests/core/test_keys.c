@@ -425,6 +425,45 @@ test_load_file_symlink_and_dir_refused(void **state)
 	load_expect(p, XR_SECRET_MAX, XR_ERR_SECRET_INVALID, NULL, 0);
 }
 
+/* keys.h (issue 11, defect 7): a 0600 file owned by a uid other than the
+ * effective uid and root is refused, as OpenSSH refuses such keys; owned by
+ * the euid or by root it loads. Making a foreign-owned file needs root:
+ * without it that case is skipped, and says so. */
+static void
+test_load_file_owner(void **state)
+{
+	struct fdir *f = *state;
+	char want[400];
+	uint8_t out[XR_SECRET_MAX];
+	size_t len = 77;
+	xr_diag d;
+	int r;
+
+	write_file(f->path, secret40, 40, 0600);
+	load_expect(f->path, XR_SECRET_MAX, XR_OK, secret40, 40);
+	if (geteuid() != 0) {
+		print_message("test_load_file_owner: not root: a file owned "
+		    "by another uid (chown) needs root; not checked\n");
+		skip();
+	}
+	assert_int_equal(chown(f->path, 65534, (gid_t)-1), 0);
+	memset(&d, 0, sizeof(d));
+	memset(out, 0xcc, sizeof(out));
+	r = xr_keys_load_file(f->path, out, sizeof(out), &len, &d);
+	assert_int_equal(r, XR_ERR_SECRET_INVALID);
+	assert_int_equal(d.code, XR_ERR_SECRET_INVALID);
+	assert_int_equal(len, 0);
+	assert_true(all_zero(out, sizeof(out)));
+	snprintf(want, sizeof(want), "secret_file %s: owned by uid 65534 "
+	    "(must be owned by this process's uid 0 or by root)", f->path);
+	assert_string_equal(d.reason, want);
+	/* the generic checks too: path in the reason, no secret bytes */
+	load_expect(f->path, XR_SECRET_MAX, XR_ERR_SECRET_INVALID, NULL, 0);
+	/* back to root (which is the euid here): loads */
+	assert_int_equal(chown(f->path, 0, (gid_t)-1), 0);
+	load_expect(f->path, XR_SECRET_MAX, XR_OK, secret40, 40);
+}
+
 /* keys.h: a path that is not a regular file is refused — including a FIFO
  * with no writer, which must not block the caller. Run in a child with an
  * alarm: it exits 0 only if the load returned SECRET_INVALID. */
@@ -505,6 +544,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_load_file_symlink_and_dir_refused, setup_dir,
 		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_load_file_owner,
+		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_load_file_fifo_refused,
 		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_load_file_lone_cr_kept,
