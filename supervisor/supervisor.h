@@ -49,7 +49,12 @@ typedef enum xr_worker_state {
 typedef struct xr_worker_info {
 	char group[64];
 	uint32_t index;
-	pid_t pid;		/* 0 when no process */
+	pid_t pid;		/* the running process; 0 when none */
+	pid_t last_pid;		/* the slot's most recent process: the running
+				 * one, or the one that exited (kept after the
+				 * reap until the next spawn); 0 if none was
+				 * ever forked. A crash event carries the dead
+				 * process here (pid is 0 by then). */
 	int state;		/* xr_worker_state */
 	uint16_t port;		/* the endpoint port from READY, 0 before */
 	uint32_t restarts;	/* times the worker was respawned after a crash */
@@ -69,8 +74,8 @@ typedef void (*xr_stop_event_fn)(void *arg, const char *group,
 /*
  * Something happened to a worker. `err` XR_OK with reason "spawned" or
  * "ready"; XR_ERR_WORKER_FAILED when a running worker died unexpectedly
- * (w->last_exit_status / w->last_signal say how; reason e.g. "killed by
- * signal 9"); XR_ERR_CHILD_BOOTSTRAP_FAILED when it exited with the
+ * (w->last_pid is the dead process, w->last_exit_status / w->last_signal
+ * say how; reason e.g. "killed by signal 9"; w->pid is already 0); XR_ERR_CHILD_BOOTSTRAP_FAILED when it exited with the
  * child-bootstrap status before READY; XR_ERR_BOOTSTRAP_START_FAILED when it
  * could not be started (exec failed). `w` and `reason` are valid during the
  * call.
