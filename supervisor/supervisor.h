@@ -184,11 +184,15 @@ size_t xr_supervisor_workers(const xr_supervisor *s, xr_worker_info *out,
 /*
  * Serve the lifecycle control socket (docs/supervisor.md) at `path`: an
  * AF_UNIX stream socket, mode 0600, its parent directory created 0700 if
- * missing; a stale socket left by a dead supervisor is replaced, a live one
- * or a non-socket file refuses. Only peers with our effective uid (or root)
- * are served. The socket is bound under umask 0177 (process-wide: do not
- * create files from other threads meanwhile). Returns XR_OK or
- * XR_ERR_SYSTEM / XR_ERR_INVALID_ARG with `d`.
+ * missing. The parent directory must be owned by our effective uid or root
+ * and not group/other-writable (sticky bit or not): else XR_ERR_INVALID_ARG
+ * naming the directory and the problem, nothing bound. A stale socket left
+ * by a dead supervisor is replaced, a live one or a non-socket file
+ * refuses. Only peers with our effective uid (or root) are served. The
+ * socket is bound under umask 0177 (process-wide: do not create files from
+ * other threads meanwhile); a failure after the bind unlinks it, and
+ * xr_supervisor_free() unlinks it (if still our inode). Returns XR_OK or
+ * XR_ERR_SYSTEM / XR_ERR_INVALID_ARG / XR_ERR_NOMEM with `d`.
  */
 int xr_supervisor_control_listen(xr_supervisor *s, const char *path,
     xr_diag *d);
