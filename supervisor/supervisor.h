@@ -75,8 +75,9 @@ typedef void (*xr_stop_event_fn)(void *arg, const char *group,
  * Something happened to a worker. `err` XR_OK with reason "spawned" or
  * "ready"; XR_ERR_WORKER_FAILED when a running worker died unexpectedly
  * (w->last_pid is the dead process, w->last_exit_status / w->last_signal
- * say how; reason e.g. "killed by signal 9"; w->pid is already 0); XR_ERR_CHILD_BOOTSTRAP_FAILED when it exited with the
- * child-bootstrap status before READY; XR_ERR_BOOTSTRAP_START_FAILED when it
+ * say how; reason e.g. "killed by signal 9"; w->pid is already 0);
+ * XR_ERR_CHILD_BOOTSTRAP_FAILED when it exited with the child-bootstrap
+ * status before READY; XR_ERR_BOOTSTRAP_START_FAILED when it
  * could not be started (exec failed). `w` and `reason` are valid during the
  * call.
  */

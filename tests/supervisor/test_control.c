@@ -3,8 +3,9 @@
  * real AF_UNIX socket: STATUS, STATS, DRAIN and STOP round trips with exact
  * fields, the socket's file mode, the peer-credential check, malformed and
  * oversized commands, stale / live / non-socket paths, the socket's
- * directory (issue 11 #8: group/other-writable or another uid's refused). A client thread talks
- * to the socket while the main thread runs xr_supervisor_run().
+ * directory (issue 11 #8: group/other-writable or another uid's is
+ * refused). A client thread talks to the socket while the main thread runs
+ * xr_supervisor_run().
  *
  * STATS asks the workers over their worker channels: exact counters after
  * known calls and rejects; with one worker SIGSTOPped the reply comes at the
