@@ -19,8 +19,6 @@
 #include "runtime.h"
 
 #define EXIT_USAGE 64
-/* the most workers a group may have (core/cfgtab.c, workers: 1..64) */
-#define XM_MAX_WORKERS 64
 
 struct xm_run {
 	const xr_main_program *p;
@@ -32,9 +30,6 @@ struct xm_run {
 	int argc;		/* the operands, for p->ingress */
 	char **argv;
 	int status;		/* p->ingress's exit status, or 0 */
-	/* each worker's last pid: a crash event comes after the reap, when
-	 * the supervisor's view has none */
-	pid_t pids[XR_CFG_MAX_GROUPS][XM_MAX_WORKERS];
 };
 
 static const char *
@@ -208,16 +203,6 @@ on_stop(void *arg, const char *group, xr_stop_mode mode)
 	fflush(stdout);
 }
 
-static pid_t *
-pid_slot(struct xm_run *r, const xr_worker_info *w)
-{
-	for (size_t g = 0; g < r->cfg->n_groups; g++)
-		if (strcmp(r->cfg->groups[g].name, w->group) == 0)
-			return w->index < XM_MAX_WORKERS ?
-			    &r->pids[g][w->index] : NULL;
-	return NULL;
-}
-
 static const char *
 restart_of(const struct xm_run *r, const char *group)
 {
@@ -236,18 +221,15 @@ static void
 on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
 {
 	struct xm_run *r = arg;
-	pid_t *slot = pid_slot(r, w), pid;
+	pid_t pid = w->last_pid;	/* a crash: the dead process */
 	const char *sig;
 	xr_diag d = { 0 };
 
-	if (w->pid > 0 && slot != NULL)
-		*slot = w->pid;
 	if (err == XR_OK) {
 		if (r->started && strcmp(reason, "ready") == 0)
 			print_worker(w);
 		return;
 	}
-	pid = w->pid > 0 ? w->pid : slot != NULL ? *slot : 0;
 	if (err == XR_ERR_WORKER_FAILED && w->last_signal > 0) {
 		sig = sigabbrev_np(w->last_signal);
 		xr_diag_set(&d, err, "worker %s %u pid %d killed by signal %d "

@@ -466,6 +466,32 @@ clear_stale(const char *path, const struct sockaddr_un *sun, xr_diag *d)
 	return XR_OK;
 }
 
+/*
+ * The socket's directory must be a directory owned by our euid or root and
+ * writable by its owner only: in a directory others may write, another uid
+ * could rename the live socket away and bind its own, answering the CLI
+ * itself. As OpenSSH does for its files, group or other write permission
+ * refuses, sticky bit or not.
+ */
+static int
+check_dir(const char *dir, const struct stat *st, xr_diag *d)
+{
+	uid_t me = geteuid();
+
+	if (!S_ISDIR(st->st_mode))
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket "
+		    "directory %s is not a directory", dir);
+	if (st->st_uid != me && st->st_uid != 0)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket "
+		    "directory %s is owned by uid %u, not by uid %u or root",
+		    dir, (unsigned)st->st_uid, (unsigned)me);
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket "
+		    "directory %s is group/other-writable (mode %04o)", dir,
+		    (unsigned)(st->st_mode & 07777));
+	return XR_OK;
+}
+
 int
 xr_supervisor_control_listen(xr_supervisor *s, const char *path, xr_diag *d)
 {
@@ -473,6 +499,7 @@ xr_supervisor_control_listen(xr_supervisor *s, const char *path, xr_diag *d)
 	struct stat st;
 	char *dir = NULL, *tmp = NULL;
 	mode_t old;
+	bool bound = false;
 	int fd = -1, r;
 
 	if (s->ctl_lev != NULL)
@@ -485,21 +512,19 @@ xr_supervisor_control_listen(xr_supervisor *s, const char *path, xr_diag *d)
 		return xr_diag_set(d, XR_ERR_INVALID_ARG, "control socket path "
 		    "empty or longer than %zu bytes", sizeof(sun.sun_path) - 1);
 	memcpy(sun.sun_path, path, strlen(path));
-	/* the parent directory: created 0700 if missing */
+	/* the parent directory: created 0700 if missing, then checked */
 	if ((tmp = strdup(path)) == NULL)
 		return xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
 	dir = dirname(tmp);
-	if (stat(dir, &st) != 0) {
-		if (errno != ENOENT || mkdir(dir, 0700) != 0) {
-			r = xr_diag_set(d, XR_ERR_SYSTEM, "control socket "
-			    "directory %s: %s", dir, strerror(errno));
-			goto fail;
-		}
-	} else if (!S_ISDIR(st.st_mode)) {
-		r = xr_diag_set(d, XR_ERR_INVALID_ARG, "%s is not a directory",
-		    dir);
+	if (stat(dir, &st) != 0 && (errno != ENOENT ||
+	    (mkdir(dir, 0700) != 0 && errno != EEXIST) ||
+	    stat(dir, &st) != 0)) {
+		r = xr_diag_set(d, XR_ERR_SYSTEM, "control socket directory "
+		    "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	if ((r = check_dir(dir, &st, d)) != XR_OK)
+		goto fail;
 	if ((r = clear_stale(path, &sun, d)) != XR_OK)
 		goto fail;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -510,6 +535,8 @@ xr_supervisor_control_listen(xr_supervisor *s, const char *path, xr_diag *d)
 	old = umask(0177);	/* the socket file is created 0600 */
 	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
+	if (r == 0)
+		bound = true;
 	if (r != 0 || chmod(path, 0600) != 0 || listen(fd, 16) != 0 ||
 	    stat(path, &st) != 0) {
 		r = xr_diag_set(d, XR_ERR_SYSTEM, "control socket %s: %s",
@@ -524,13 +551,14 @@ xr_supervisor_control_listen(xr_supervisor *s, const char *path, xr_diag *d)
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)) == NULL) {
 		r = xr_diag_set(d, XR_ERR_NOMEM, "control socket: out of "
 		    "memory");
-		unlink(path);
 		goto fail;
 	}
 	evconnlistener_set_error_cb(s->ctl_lev, accept_error_cb);
 	free(tmp);
 	return XR_OK;
  fail:
+	if (bound)	/* the file we bound: nobody will serve it */
+		unlink(path);
 	if (fd >= 0)
 		close(fd);
 	free(s->ctl_path);

@@ -32,6 +32,7 @@ xr__sup_worker_info(const struct sup_worker *w, xr_worker_info *out)
 	snprintf(out->group, sizeof(out->group), "%s", w->grp->cfg->name);
 	out->index = w->index;
 	out->pid = w->pid;
+	out->last_pid = w->last_pid;
 	out->state = (int)w->state;
 	out->port = w->port;
 	out->restarts = w->restarts;
@@ -47,7 +48,7 @@ worker_event(struct sup_worker *w, int err, const char *reason)
 	xr_worker_info info;
 
 	xr_debug("supervisor: %s[%u] pid %d: %s (%s)", w->grp->cfg->name,
-	    w->index, (int)w->pid, reason, xr_err_name(err));
+	    w->index, (int)w->last_pid, reason, xr_err_name(err));
 	if (s->on_worker_event == NULL)
 		return;
 	xr__sup_worker_info(w, &info);

@@ -182,6 +182,7 @@ xr__sup_spawn(struct sup_worker *w)
 		    strerror(err));
 		goto out;
 	}
+	w->last_pid = pid;
 	(void)setpgid(pid, pid);	/* both sides: no race with kill(-pid) */
 	/* EOF: exec succeeded; an int: exec (or the setup before it) failed */
 	do

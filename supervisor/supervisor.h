@@ -49,7 +49,12 @@ typedef enum xr_worker_state {
 typedef struct xr_worker_info {
 	char group[64];
 	uint32_t index;
-	pid_t pid;		/* 0 when no process */
+	pid_t pid;		/* the running process; 0 when none */
+	pid_t last_pid;		/* the slot's most recent process: the running
+				 * one, or the one that exited (kept after the
+				 * reap until the next spawn); 0 if none was
+				 * ever forked. A crash event carries the dead
+				 * process here (pid is 0 by then). */
 	int state;		/* xr_worker_state */
 	uint16_t port;		/* the endpoint port from READY, 0 before */
 	uint32_t restarts;	/* times the worker was respawned after a crash */
@@ -69,9 +74,10 @@ typedef void (*xr_stop_event_fn)(void *arg, const char *group,
 /*
  * Something happened to a worker. `err` XR_OK with reason "spawned" or
  * "ready"; XR_ERR_WORKER_FAILED when a running worker died unexpectedly
- * (w->last_exit_status / w->last_signal say how; reason e.g. "killed by
- * signal 9"); XR_ERR_CHILD_BOOTSTRAP_FAILED when it exited with the
- * child-bootstrap status before READY; XR_ERR_BOOTSTRAP_START_FAILED when it
+ * (w->last_pid is the dead process, w->last_exit_status / w->last_signal
+ * say how; reason e.g. "killed by signal 9"; w->pid is already 0);
+ * XR_ERR_CHILD_BOOTSTRAP_FAILED when it exited with the child-bootstrap
+ * status before READY; XR_ERR_BOOTSTRAP_START_FAILED when it
  * could not be started (exec failed). `w` and `reason` are valid during the
  * call.
  */
@@ -179,11 +185,15 @@ size_t xr_supervisor_workers(const xr_supervisor *s, xr_worker_info *out,
 /*
  * Serve the lifecycle control socket (docs/supervisor.md) at `path`: an
  * AF_UNIX stream socket, mode 0600, its parent directory created 0700 if
- * missing; a stale socket left by a dead supervisor is replaced, a live one
- * or a non-socket file refuses. Only peers with our effective uid (or root)
- * are served. The socket is bound under umask 0177 (process-wide: do not
- * create files from other threads meanwhile). Returns XR_OK or
- * XR_ERR_SYSTEM / XR_ERR_INVALID_ARG with `d`.
+ * missing. The parent directory must be owned by our effective uid or root
+ * and not group/other-writable (sticky bit or not): else XR_ERR_INVALID_ARG
+ * naming the directory and the problem, nothing bound. A stale socket left
+ * by a dead supervisor is replaced, a live one or a non-socket file
+ * refuses. Only peers with our effective uid (or root) are served. The
+ * socket is bound under umask 0177 (process-wide: do not create files from
+ * other threads meanwhile); a failure after the bind unlinks it, and
+ * xr_supervisor_free() unlinks it (if still our inode). Returns XR_OK or
+ * XR_ERR_SYSTEM / XR_ERR_INVALID_ARG / XR_ERR_NOMEM with `d`.
  */
 int xr_supervisor_control_listen(xr_supervisor *s, const char *path,
     xr_diag *d);

@@ -36,6 +36,8 @@ struct sup_worker {
 	uint32_t index;
 	xr_worker_state state;
 	pid_t pid;			/* 0: no process */
+	pid_t last_pid;			/* the last one forked, kept after
+					 * the reap; 0: never */
 	int ctl_fd;			/* our end of the worker channel, -1 */
 	xr_wchan chan;
 	struct event ctl_ev;		/* ctl_fd readable */

@@ -59,7 +59,8 @@ on_worker_event(void *arg, const xr_worker_info *w, int err,
 	(void)arg;
 	if (err != XR_OK)
 		printf("   worker %s/%u (pid %d): %s: %s\n", w->group, w->index,
-		    (int)w->pid, xr_category_name(xr_err_category(err)), reason);
+		    (int)w->last_pid, xr_category_name(xr_err_category(err)),
+		    reason);
 	else if (strcmp(reason, "ready") == 0)
 		printf("   worker %s/%u ready: pid %d port %u restarts %u\n",
 		    w->group, w->index, (int)w->pid, w->port, w->restarts);

@@ -112,7 +112,7 @@ on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
 		return;
 	a->worker_err = err != XR_OK ? err : XR_ERR_WORKER_FAILED;
 	snprintf(a->worker_why, sizeof(a->worker_why),
-	    "worker %s[%u] pid %d: %s", w->group, w->index, (int)w->pid,
+	    "worker %s[%u] pid %d: %s", w->group, w->index, (int)w->last_pid,
 	    reason);
 }
 

@@ -2,8 +2,10 @@
  * tests/supervisor/test_control.c — the lifecycle control socket through a
  * real AF_UNIX socket: STATUS, STATS, DRAIN and STOP round trips with exact
  * fields, the socket's file mode, the peer-credential check, malformed and
- * oversized commands, stale / live / non-socket paths. A client thread talks
- * to the socket while the main thread runs xr_supervisor_run().
+ * oversized commands, stale / live / non-socket paths, the socket's
+ * directory (issue 11 #8: group/other-writable or another uid's is
+ * refused). A client thread talks to the socket while the main thread runs
+ * xr_supervisor_run().
  *
  * STATS asks the workers over their worker channels: exact counters after
  * known calls and rejects; with one worker SIGSTOPped the reply comes at the
@@ -627,6 +629,106 @@ test_control_socket_paths(void **state)
 	xr_keyset_wipe(&ks);
 }
 
+/* listen at DIR/ctl.sock: the result; no socket file is left on refusal */
+static int
+listen_in(xr_supervisor *sup, const char *dir, xr_diag *d)
+{
+	char path[96];
+	struct stat st;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	memset(d, 0, sizeof(*d));
+	r = xr_supervisor_control_listen(sup, path, d);
+	if (r != XR_OK)
+		assert_int_not_equal(lstat(path, &st), 0);
+	return r;
+}
+
+/* issue 11 #8: the socket's directory. Group/other-writable (sticky or
+ * not) or owned by another uid: refused, naming the directory and the
+ * problem, nothing bound. A missing one is created 0700; an existing 0700
+ * one is used; after the free the socket is gone. */
+static void
+test_control_socket_dir(void **state)
+{
+	static const struct { const char *name; mode_t mode; } bad[] = {
+		{ "open", 0777 }, { "sticky", 01777 }, { "group", 0770 },
+		{ "other", 0703 },
+	};
+	struct event_base *base;
+	xr_supervisor *sup;
+	xr_config cfg;
+	xr_keyset ks;
+	xr_diag d = { 0 };
+	struct stat st;
+	char tmpl[] = "/tmp/xr-ctl-XXXXXX", dir[64], want[200], path[96];
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	ts_config(&cfg, yaml);
+	ts_keys(&ks, NULL);
+	assert_non_null(base = event_base_new());
+	sup = bare_supervisor(base, &cfg, &ks);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", tmpl, bad[i].name);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		assert_int_equal(chmod(dir, bad[i].mode), 0);
+		assert_int_equal(listen_in(sup, dir, &d), XR_ERR_INVALID_ARG);
+		snprintf(want, sizeof(want), "control socket directory %s is "
+		    "group/other-writable (mode %04o)", dir,
+		    (unsigned)bad[i].mode);
+		assert_string_equal(d.reason, want);
+		assert_int_equal(rmdir(dir), 0);
+	}
+	/* owned by another uid, 0755: only root can set that up */
+	snprintf(dir, sizeof(dir), "%s/theirs", tmpl);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		assert_int_equal(listen_in(sup, dir, &d), XR_ERR_INVALID_ARG);
+		snprintf(want, sizeof(want), "control socket directory %s is "
+		    "owned by uid 65534, not by uid 0 or root", dir);
+		assert_string_equal(d.reason, want);
+	} else {
+		print_message("not root: the other-uid directory case "
+		    "is not run\n");
+	}
+	assert_int_equal(rmdir(dir), 0);
+
+	/* a missing directory: created 0700, served, removed at the free */
+	snprintf(dir, sizeof(dir), "%s/new", tmpl);
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	assert_int_equal(listen_in(sup, dir, &d), XR_OK);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	xr_supervisor_free(sup);
+	assert_int_not_equal(lstat(path, &st), 0);
+	assert_int_equal(errno, ENOENT);
+
+	/* the same directory, now existing 0700; root-owned 0755 too */
+	sup = bare_supervisor(base, &cfg, &ks);
+	assert_int_equal(listen_in(sup, dir, &d), XR_OK);
+	xr_supervisor_free(sup);
+	assert_int_not_equal(lstat(path, &st), 0);
+	assert_int_equal(rmdir(dir), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(mkdir(dir, 0755), 0);
+		sup = bare_supervisor(base, &cfg, &ks);
+		assert_int_equal(listen_in(sup, dir, &d), XR_OK);
+		xr_supervisor_free(sup);
+		assert_int_not_equal(lstat(path, &st), 0);
+		assert_int_equal(rmdir(dir), 0);
+	}
+	assert_int_equal(rmdir(tmpl), 0);
+	event_base_free(base);
+	xr_config_free(&cfg);
+	xr_keyset_wipe(&ks);
+}
+
 /* The CLI client sees lifecycle_not_ready when nothing listens. */
 static void
 test_control_no_supervisor(void **state)
@@ -649,6 +751,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_control_socket_round_trips),
 		cmocka_unit_test(test_control_stats_never_blocks),
 		cmocka_unit_test(test_control_socket_paths),
+		cmocka_unit_test(test_control_socket_dir),
 		cmocka_unit_test(test_control_no_supervisor),
 	};
 	int r;

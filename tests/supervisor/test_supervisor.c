@@ -15,7 +15,8 @@
  * STOP-IPC-01   a graceful stop drains an in-flight call; one graceful event
  * STOP-IPC-02/03 a worker that ignores STOP is SIGKILLed within grace +
  *               100 ms; exactly one forced event for its group
- * PROC-INT-04/08 a killed worker surfaces as worker_failed with signal 9;
+ * PROC-INT-04/08 a killed worker surfaces as worker_failed with signal 9
+ *               and its pid (last_pid, exactly; issue 11 #13);
  *               restart on-failure brings it back (restarts == 1), restart
  *               never leaves it FAILED and wait_ready returns worker_failed
  * plus: hardening seen from inside the worker, no zombie or orphan after
@@ -734,12 +735,16 @@ crash_case(const char *restart)
 	assert_int_equal(e->w.index, 1);
 	assert_int_equal(e->w.last_signal, SIGKILL);
 	assert_string_equal(e->reason, "killed by signal 9");
+	/* issue 11 #13: the event names the dead process, not pid 0 */
+	assert_int_equal(e->w.last_pid, victim);
+	assert_int_equal(e->w.pid, 0);
 	remember_pgids(&f);
 	if (strcmp(restart, "on-failure") == 0) {
 		assert_int_equal(r, XR_OK);
 		assert_int_equal(f.w[1].state, XR_WORKER_READY);
 		assert_int_equal(f.w[1].restarts, 1);
 		assert_int_not_equal(f.w[1].pid, victim);
+		assert_int_equal(f.w[1].last_pid, f.w[1].pid);
 		assert_int_equal(f.w[1].last_signal, SIGKILL);
 		assert_int_equal(ts_say(f.w[1].port, &f.ks, "back", 0, NULL, 0,
 		    NULL), XR_STATUS_OK);
@@ -750,6 +755,7 @@ crash_case(const char *restart)
 		assert_int_equal(f.w[1].state, XR_WORKER_FAILED);
 		assert_int_equal(f.w[1].restarts, 0);
 		assert_int_equal(f.w[1].pid, 0);
+		assert_int_equal(f.w[1].last_pid, victim);
 	}
 	assert_int_equal(f.w[0].state, XR_WORKER_READY);
 	assert_int_equal(f.w[0].restarts, 0);
