@@ -61,7 +61,19 @@ arena_free(void *data, void *p)
 	(void)p;		/* released in bulk by xr_codec_reset() */
 }
 
-/* Drop every block but the newest (the largest); wipe what was used. */
+size_t
+xr_codec_arena_bytes(const xr_codec *c)
+{
+	const struct arena_block *b;
+	size_t n = 0;
+
+	for (b = c->blocks; b != NULL; b = b->next)
+		n += b->cap;
+	return n;
+}
+
+/* Drop every block but the newest (the largest); wipe what was used. If
+ * the arena grew past XR_CODEC_ARENA_KEEP (an outlier), drop them all. */
 static void
 arena_reset(xr_codec *c)
 {
@@ -69,6 +81,17 @@ arena_reset(xr_codec *c)
 
 	if (b == NULL)
 		return;
+	if (xr_codec_arena_bytes(c) > XR_CODEC_ARENA_KEEP) {
+		for (n = b; n != NULL; ) {
+			struct arena_block *next = n->next;
+
+			xr_wipe((uint8_t *)n + block_hdr(), n->used);
+			free(n);
+			n = next;
+		}
+		c->blocks = NULL;
+		return;
+	}
 	for (n = b->next; n != NULL; ) {
 		struct arena_block *next = n->next;
 
@@ -147,13 +170,132 @@ xr_codec_view(const Execrpc__V1__Envelope *e, xr_env_view *v)
 }
 
 static int
+get_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		uint8_t b;
+
+		if (*off >= len)
+			return -1;
+		b = p[(*off)++];
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Skip one field's value of wire type `wt`; for a length-delimited one,
+ * `*body`/`*blen` get its bytes. 0, or -1 on bytes that are not a message. */
+static int
+skip_value(const uint8_t *p, size_t len, size_t *off, unsigned wt,
+    const uint8_t **body, size_t *blen)
+{
+	uint64_t v;
+
+	*body = NULL;
+	*blen = 0;
+	switch (wt) {
+	case 0:
+		return get_varint(p, len, off, &v);
+	case 1:
+		v = 8;
+		break;
+	case 5:
+		v = 4;
+		break;
+	case 2:
+		if (get_varint(p, len, off, &v) != 0)
+			return -1;
+		*body = p + *off;
+		*blen = (size_t)v;
+		break;
+	default:
+		return -1;
+	}
+	if (v > len - *off)
+		return -1;
+	*off += (size_t)v;
+	return 0;
+}
+
+/* One Header's wire bytes: key (1) and value (2) within their bounds, no
+ * NUL in either (the decoded strings are compared as C strings). */
+static int
+header_scan(const uint8_t *p, size_t len)
+{
+	const uint8_t *b;
+	size_t off = 0, bl;
+	uint64_t key;
+
+	while (off < len) {
+		if (get_varint(p, len, &off, &key) != 0 ||
+		    skip_value(p, len, &off, (unsigned)(key & 7), &b, &bl) != 0)
+			return -1;
+		if ((key >> 3) == 1 && (key & 7) == 2 &&
+		    (bl > XR_MAX_HEADER_KEY || memchr(b, 0, bl) != NULL))
+			return -1;
+		if ((key >> 3) == 2 && (key & 7) == 2 &&
+		    (bl > XR_MAX_HEADER_VALUE || memchr(b, 0, bl) != NULL))
+			return -1;
+	}
+	return 0;
+}
+
+/* Walk the envelope's top-level fields without unpacking: 0 if it holds at
+ * most XR_MAX_HEADERS headers (field 11), each within its bounds; -1
+ * otherwise, and on bytes that are not a message (unpack would refuse
+ * those too). Stops at the first header over the count. */
+static int
+headers_scan(const uint8_t *p, size_t len)
+{
+	const uint8_t *b;
+	size_t off = 0, n = 0, bl;
+	uint64_t key;
+
+	while (off < len) {
+		if (get_varint(p, len, &off, &key) != 0)
+			return -1;
+		if ((key >> 3) == 11 && ++n > XR_MAX_HEADERS)
+			return -1;
+		if (skip_value(p, len, &off, (unsigned)(key & 7), &b, &bl) != 0)
+			return -1;
+		if ((key >> 3) == 11 && (key & 7) == 2 &&
+		    header_scan(b, bl) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The decoded headers (bounds checked by headers_scan): keys unique. */
+static int
+headers_ok(const Execrpc__V1__Envelope *e)
+{
+	if (e->n_headers > XR_MAX_HEADERS)
+		return 0;
+	for (size_t i = 0; i < e->n_headers; i++) {
+		const Execrpc__V1__Header *h = e->headers[i];
+
+		if (h == NULL || h->key == NULL)
+			return 0;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(e->headers[j]->key, h->key) == 0)
+				return 0;
+	}
+	return 1;
+}
+
+static int
 codec_decode(void *ctx, const uint8_t *env, size_t len, xr_env_view *view)
 {
 	xr_codec *c = ctx;
 
 	xr_codec_reset(c);
+	if (headers_scan(env, len) != 0)
+		return XR_ERR_MALFORMED;
 	c->env = execrpc__v1__envelope__unpack(&c->alloc, len, env);
-	if (c->env == NULL) {
+	if (c->env == NULL || !headers_ok(c->env)) {
 		xr_codec_reset(c);
 		return XR_ERR_MALFORMED;
 	}

@@ -20,6 +20,22 @@
 
 typedef struct xr_codec xr_codec;
 
+/*
+ * Envelope header bounds, the same as nanopb's (proto/execrpc/v1/
+ * frame.options: Envelope.headers max_count:8, Header.key max_size:64,
+ * Header.value max_size:256, both sizes counting nanopb's NUL), so what one
+ * side accepts the other can decode. Keys must be unique. A decoded
+ * envelope outside them is XR_ERR_MALFORMED; a count over the bound is
+ * refused by a scan of the wire bytes, before anything is unpacked.
+ */
+#define XR_MAX_HEADERS		8
+#define XR_MAX_HEADER_KEY	63	/* bytes */
+#define XR_MAX_HEADER_VALUE	255	/* bytes */
+
+/* Arena bytes kept across decodes; an outlier decode that grew the arena
+ * past this gives it all back when its envelope is released. */
+#define XR_CODEC_ARENA_KEEP	65536
+
 /* A codec with an empty arena. NULL on allocation failure. */
 xr_codec *xr_codec_new(void);
 /* Free the codec and its arena (wiped). NULL is a no-op. */
@@ -37,8 +53,13 @@ const Execrpc__V1__Envelope *xr_codec_envelope(const xr_codec *c);
  * the envelope (pass to *__unpack). */
 ProtobufCAllocator *xr_codec_allocator(xr_codec *c);
 
-/* Release the decoded envelope and everything allocated from the arena. */
+/* Release the decoded envelope and everything allocated from the arena;
+ * an arena grown past XR_CODEC_ARENA_KEEP is freed entirely. */
 void xr_codec_reset(xr_codec *c);
+
+/* Introspection for tests and diagnostics: bytes of arena the codec holds
+ * (block capacities, headers excluded). 0 for a fresh codec. */
+size_t xr_codec_arena_bytes(const xr_codec *c);
 
 /* Fill the checked fields of `view` from a decoded envelope. */
 void xr_codec_view(const Execrpc__V1__Envelope *e, xr_env_view *view);

@@ -99,6 +99,16 @@ send_goaway(struct conn *c)
 
 /* ---------- calls ---------- */
 
+/* A protocol violation on an authenticated connection: counted once, and
+ * the connection is closed. */
+static void
+conn_protocol_error(struct conn *c, const char *why)
+{
+	xr_debug("server: protocol error: %s", why);
+	c->srv->st.protocol_errors++;
+	xr_conn_close(c, 0);
+}
+
 static void
 conn_call_complete(void *owner, uint64_t call_id, int code, const char *msg,
     const uint8_t *resp, size_t len)
@@ -134,8 +144,8 @@ handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
 
 	if (e->call_id == 0 ||
 	    xr_hmap_find(&c->calls, &e->call_id, sizeof(e->call_id)) != NULL) {
-		xr_debug("server: protocol error: bad or duplicate call id");
-		xr_conn_close(c, 0);
+		conn_protocol_error(c, e->call_id == 0 ? "call_id 0" :
+		    "duplicate call_id of a call in flight");
 		return;
 	}
 	if (e->method == NULL || e->method[0] == '\0') {
@@ -249,7 +259,7 @@ conn_dispatch(struct conn *c, const Execrpc__V1__Envelope *e,
 		handle_ping(c);
 		break;
 	default:		/* the whitelist admits nothing else */
-		xr_conn_close(c, 0);
+		conn_protocol_error(c, "kind with no handler");
 		break;
 	}
 }

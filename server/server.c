@@ -136,6 +136,7 @@ stats_handler(xr_call *call, const Execrpc__V1__StatsRequest *req, void *arg)
 	    : EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
 	ws.calls = s->st.calls_started;
 	ws.calls_failed = s->st.calls_failed;
+	ws.protocol_errors = s->st.protocol_errors;
 	/* indexed by xr_reject, like the counters themselves */
 	ws.n_rejects_by_kind = XR_REJECT_COUNT;
 	ws.rejects_by_kind = s->rx.counters.rejects;

@@ -60,6 +60,10 @@ typedef struct xr_server_stats {
 	uint64_t accept_backoffs;	/* EMFILE/ENFILE pauses */
 	uint64_t handshakes_refused;	/* HELLOs whose tag did not verify */
 	uint64_t refused_warnings;	/* warnings logged about them */
+	uint64_t protocol_errors;	/* authenticated connections closed for
+					 * a protocol violation (call_id 0, a
+					 * duplicate call_id in flight, a kind
+					 * with no handler); one per close */
 } xr_server_stats;
 
 /*

@@ -204,6 +204,7 @@ ch_stats(void *arg, const Execrpc__V1__Command *c)
 	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
 	ws.calls = st.calls_started;
 	ws.calls_failed = st.calls_failed;
+	ws.protocol_errors = st.protocol_errors;
 	ws.n_rejects_by_kind = XR_REJECT_COUNT;	/* indexed by xr_reject */
 	ws.rejects_by_kind = st.rejects;
 	ws.last_exit_status = -1;

@@ -811,6 +811,39 @@ test_request_every_bit_flip(void **state)
 	free(b);
 }
 
+/* Issue 11 defect 12: an outlier envelope (a full MAX_PAYLOAD request)
+ * grows the codec's arena past XR_CODEC_ARENA_KEEP; releasing it gives the
+ * arena back, and the next ordinary frame finds the baseline again. */
+static void
+test_codec_arena_shrinks_after_outlier(void **state)
+{
+	struct fx *f = *state;
+	xr_session s;
+	uint8_t *b, *big;
+	size_t len, base;
+
+	open_conn(f, &s);
+	xr_codec_reset(f->codec);
+	base = xr_codec_arena_bytes(f->codec);
+	assert_true(base > 0 && base <= XR_CODEC_ARENA_KEEP);
+
+	assert_non_null(big = calloc(1, MAX_PAYLOAD));
+	b = tw_frame(f->auth, XR_DIR_WEB_TO_EXEC, XR_KIND_REQUEST, NOW, s.id,
+	    1, big, MAX_PAYLOAD, &len, NULL);
+	rx_expect(f, &f->rx, &s, b, len, NOW, XR_OK);
+	assert_true(xr_codec_arena_bytes(f->codec) > XR_CODEC_ARENA_KEEP);
+	free(b);
+	free(big);
+	f->inner.release(f->inner.ctx);
+	assert_int_equal(xr_codec_arena_bytes(f->codec), 0);
+
+	b = req(f, &s, 2, NOW, &len);
+	rx_expect(f, &f->rx, &s, b, len, NOW, XR_OK);
+	xr_codec_reset(f->codec);
+	assert_int_equal(xr_codec_arena_bytes(f->codec), base);
+	free(b);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -832,6 +865,7 @@ main(void)
 		T(test_pipeline_order),
 		T(test_hello_every_bit_flip_and_truncation),
 		T(test_request_every_bit_flip),
+		T(test_codec_arena_shrinks_after_outlier),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

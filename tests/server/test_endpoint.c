@@ -757,6 +757,215 @@ test_hostile_garbage(void **state)
 	assert_int_equal(t.echo_handler_calls, 1);
 }
 
+/* Send a Say REQUEST with `call_id` and no payload on an open peer. */
+static void
+send_req(ts_peer *p, uint64_t call_id)
+{
+	size_t len;
+	uint8_t *f = ts_seal(p, XR_KIND_REQUEST, "echo.v1.Echo/Say", NULL, 0,
+	    call_id, 0, 0, &len);
+
+	assert_int_equal(ts_send_raw(p, f, len), 0);
+	free(f);
+}
+
+/*
+ * Issue 11 defect 11: a protocol violation on an authenticated connection
+ * (a REQUEST with call_id 0; a REQUEST reusing the call_id of a call still
+ * in flight) closes it and counts exactly one protocol_error, no reject;
+ * reusing the id of a call already answered is not a violation.
+ */
+static void
+test_protocol_errors_counted(void **state)
+{
+	ts_server t;
+	ts_peer p;
+	const Execrpc__V1__Envelope *e;
+	uint64_t id;
+	int closed;
+
+	(void)state;
+	ts_server_start(&t, NULL);
+
+	/* call_id 0 */
+	ts_peer_open(&p, t.port, ts_master);
+	ts_handshake(&p);
+	send_req(&p, 0);
+	assert_int_equal(ts_wait_closed(&p, 2000, NULL), 1);
+	ts_peer_close(&p);
+
+	/* a duplicate of a call in flight (the Say sleeps 1 s) */
+	ts_peer_open(&p, t.port, ts_master);
+	ts_handshake(&p);
+	id = ts_send_say(&p, "slow", 1000, 5000);
+	send_req(&p, id);
+	assert_int_equal(ts_wait_closed(&p, 2000, NULL), 1);
+	ts_peer_close(&p);
+
+	/* the id of an answered call may be used again */
+	ts_peer_open(&p, t.port, ts_master);
+	ts_handshake(&p);
+	id = ts_send_say(&p, "a", 0, 2000);
+	assert_non_null(e = ts_recv(&p, 2000, &closed));
+	assert_int_equal(e->status->code, XR_STATUS_OK);
+	p.next_call = id;
+	assert_int_equal(ts_send_say(&p, "b", 0, 2000), id);
+	assert_non_null(e = ts_recv(&p, 2000, &closed));
+	assert_int_equal(e->call_id, id);
+	assert_int_equal(e->status->code, XR_STATUS_OK);
+	ts_peer_close(&p);
+
+	ts_server_stop(&t);
+	assert_int_equal(t.final.protocol_errors, 2);
+	assert_int_equal(rejects_total(&t.final), 0);
+	/* the slow call and the two Says; neither violating frame ran */
+	assert_int_equal(t.final.calls_started, 3);
+}
+
+/* A signed REQUEST for echo.v1.Echo/Say("hi") carrying `n` headers. */
+static uint8_t *
+seal_headers(ts_peer *p, uint64_t call_id, const char **keys,
+    const char **vals, size_t n, size_t *len)
+{
+	Execrpc__V1__Envelope e;
+	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
+	Execrpc__V1__Header *hs, **hp;
+	uint8_t nonce[XR_NONCE_LEN], pb[16], *buf;
+	size_t cap;
+
+	req.text = "hi";
+	assert_non_null(hs = calloc(n + 1, sizeof(*hs)));
+	assert_non_null(hp = calloc(n + 1, sizeof(*hp)));
+	for (size_t i = 0; i < n; i++) {
+		execrpc__v1__header__init(&hs[i]);
+		hs[i].key = (char *)(uintptr_t)keys[i];
+		hs[i].value = (char *)(uintptr_t)vals[i];
+		hp[i] = &hs[i];
+	}
+	assert_int_equal(xr_codec_env_init(&e, XR_KIND_REQUEST, nonce), XR_OK);
+	e.session_id.data = p->sess.id;
+	e.session_id.len = XR_SESSION_ID_LEN;
+	e.sequence = xr_session_next_seq(&p->sess);
+	e.method = "echo.v1.Echo/Say";
+	e.call_id = call_id;
+	e.payload.len = echo__v1__say_request__pack(&req, pb);
+	e.payload.data = pb;
+	e.n_headers = n;
+	e.headers = hp;
+	cap = xr_codec_sealed_len(&e);
+	assert_non_null(buf = malloc(cap));
+	assert_int_equal(xr_codec_seal(p->auth, XR_DIR_WEB_TO_EXEC, &e, buf,
+	    cap, len), XR_OK);
+	free(hp);
+	free(hs);
+	return buf;
+}
+
+/* Send `n` headers on a fresh authenticated connection; 1 if the call was
+ * answered OK, 0 if the connection was closed without an answer. */
+static int
+headers_call(ts_server *t, const char **keys, const char **vals, size_t n)
+{
+	const Execrpc__V1__Envelope *e;
+	ts_peer p;
+	size_t len;
+	uint8_t *f;
+	int closed, ok;
+
+	ts_peer_open(&p, t->port, ts_master);
+	ts_handshake(&p);
+	f = seal_headers(&p, 1, keys, vals, n, &len);
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	e = ts_recv(&p, 2000, &closed);
+	if (e != NULL) {
+		assert_int_equal(e->call_id, 1);
+		assert_int_equal(e->status->code, XR_STATUS_OK);
+		ok = 1;
+	} else {
+		assert_int_equal(closed, 1);
+		ok = 0;
+	}
+	ts_peer_close(&p);
+	return ok;
+}
+
+/*
+ * Issue 11 defect 12: envelope headers are bounded as nanopb bounds them
+ * (XR_MAX_HEADERS 8, key <= 63 bytes, value <= 255 bytes) and keys are
+ * unique; a violating envelope is MALFORMED in the decode step (counted,
+ * connection closed) and never reaches a handler. 8 maximal headers pass;
+ * 100,000 empty ones (the 526,198 of the report, scaled to the body
+ * limit) are refused.
+ */
+static void
+test_headers_bounded(void **state)
+{
+	static char kk[XR_MAX_HEADERS + 1][XR_MAX_HEADER_KEY + 1];
+	static char vmax[XR_MAX_HEADER_VALUE + 2];
+	const char *keys[XR_MAX_HEADERS + 1], *vals[XR_MAX_HEADERS + 1];
+	const char **many_k, **many_v;
+	char big_k[XR_MAX_HEADER_KEY + 2], big_v[XR_MAX_HEADER_VALUE + 2];
+	xr_server_opts o = { .max_payload_bytes = 1u << 20 };
+	ts_server t;
+	size_t many = 100000;
+
+	(void)state;
+	memset(vmax, 'v', XR_MAX_HEADER_VALUE);
+	vmax[XR_MAX_HEADER_VALUE] = '\0';
+	/* 9 distinct keys of 63 bytes: "<a..i>xxxx..." */
+	for (size_t i = 0; i <= XR_MAX_HEADERS; i++) {
+		memset(kk[i], 'x', XR_MAX_HEADER_KEY);
+		kk[i][XR_MAX_HEADER_KEY] = '\0';
+		kk[i][0] = (char)('a' + i);
+		keys[i] = kk[i];
+		vals[i] = vmax;
+	}
+	memset(big_k, 'k', XR_MAX_HEADER_KEY + 1);
+	big_k[XR_MAX_HEADER_KEY + 1] = '\0';
+	memset(big_v, 'v', XR_MAX_HEADER_VALUE + 1);
+	big_v[XR_MAX_HEADER_VALUE + 1] = '\0';
+
+	ts_server_start(&t, &o);
+	/* 8 headers, maximal key and value: accepted, handled */
+	assert_int_equal(headers_call(&t, keys, vals, XR_MAX_HEADERS), 1);
+	/* 9 headers */
+	assert_int_equal(headers_call(&t, keys, vals, XR_MAX_HEADERS + 1), 0);
+	/* a duplicate key */
+	{
+		const char *dk[2] = { "trace", "trace" }, *dv[2] = { "1", "2" };
+
+		assert_int_equal(headers_call(&t, dk, dv, 2), 0);
+	}
+	/* a 64-byte key */
+	{
+		const char *bk[1] = { big_k }, *bv[1] = { "v" };
+
+		assert_int_equal(headers_call(&t, bk, bv, 1), 0);
+	}
+	/* a 256-byte value */
+	{
+		const char *bk[1] = { "k" }, *bv[1] = { big_v };
+
+		assert_int_equal(headers_call(&t, bk, bv, 1), 0);
+	}
+	/* 100,000 empty headers */
+	assert_non_null(many_k = calloc(many, sizeof(*many_k)));
+	assert_non_null(many_v = calloc(many, sizeof(*many_v)));
+	for (size_t i = 0; i < many; i++)
+		many_k[i] = many_v[i] = "";
+	assert_int_equal(headers_call(&t, many_k, many_v, many), 0);
+	free(many_k);
+	free(many_v);
+	ts_server_stop(&t);
+
+	assert_int_equal(t.final.rejects[XR_REJECT_MALFORMED], 5);
+	assert_int_equal(rejects_total(&t.final), 5);
+	assert_int_equal(t.final.protocol_errors, 0);
+	assert_int_equal(t.final.calls_started, 1);
+	assert_int_equal(t.echo_handler_calls, 1);
+}
+
 /* accept() under EMFILE pauses the listener (counted) instead of spinning,
  * and the server accepts again once descriptors are free. */
 static void
@@ -838,6 +1047,8 @@ main(void)
 		cmocka_unit_test(test_slow_peers_closed),
 		cmocka_unit_test(test_thousand_calls_in_flight),
 		cmocka_unit_test(test_unknown_method_and_bad_request),
+		cmocka_unit_test(test_protocol_errors_counted),
+		cmocka_unit_test(test_headers_bounded),
 		cmocka_unit_test(test_hostile_garbage),
 		cmocka_unit_test(test_accept_emfile_backs_off),
 	};

@@ -9,7 +9,7 @@
 PB_BIND(execrpc_v1_Command, execrpc_v1_Command, 2)
 
 
-PB_BIND(execrpc_v1_WorkerStatus, execrpc_v1_WorkerStatus, AUTO)
+PB_BIND(execrpc_v1_WorkerStatus, execrpc_v1_WorkerStatus, 2)
 
 
 PB_BIND(execrpc_v1_StopEvent, execrpc_v1_StopEvent, AUTO)

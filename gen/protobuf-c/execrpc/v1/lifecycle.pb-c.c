@@ -484,7 +484,7 @@ const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
   (ProtobufCMessageInit) execrpc__v1__command__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[12] =
+static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[13] =
 {
   {
     "group",
@@ -630,6 +630,18 @@ static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "protocol_errors",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__WorkerStatus, protocol_errors),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__worker_status__field_indices_by_name[] = {
   6,   /* field[6] = calls */
@@ -640,6 +652,7 @@ static const unsigned execrpc__v1__worker_status__field_indices_by_name[] = {
   9,   /* field[9] = last_signal */
   2,   /* field[2] = pid */
   4,   /* field[4] = port */
+  12,   /* field[12] = protocol_errors */
   10,   /* field[10] = rejects_by_kind */
   5,   /* field[5] = restarts */
   3,   /* field[3] = state */
@@ -649,7 +662,7 @@ static const ProtobufCIntRange execrpc__v1__worker_status__number_ranges[2 + 1] 
 {
   { 1, 0 },
   { 10, 8 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
 {
@@ -659,7 +672,7 @@ const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
   "Execrpc__V1__WorkerStatus",
   "execrpc.v1",
   sizeof(Execrpc__V1__WorkerStatus),
-  12,
+  13,
   execrpc__v1__worker_status__field_descriptors,
   execrpc__v1__worker_status__field_indices_by_name,
   2,  execrpc__v1__worker_status__number_ranges,

@@ -198,10 +198,16 @@ struct  Execrpc__V1__WorkerStatus
   size_t n_rejects_by_kind;
   uint64_t *rejects_by_kind;
   Execrpc__V1__StatsState stats;
+  /*
+   * Connections closed for a protocol violation after HELLO (a REQUEST
+   * with call_id 0, a duplicate call_id of a call in flight, a kind with no
+   * handler); one per violation.
+   */
+  uint64_t protocol_errors;
 };
 #define EXECRPC__V1__WORKER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__worker_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED, 0 }
 
 
 struct  Execrpc__V1__StopEvent
