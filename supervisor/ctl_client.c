@@ -196,6 +196,8 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 		json_object_set_new(o, "calls", json_integer((json_int_t)w->calls));
 		json_object_set_new(o, "calls_failed",
 		    json_integer((json_int_t)w->calls_failed));
+		json_object_set_new(o, "protocol_errors",
+		    json_integer((json_int_t)w->protocol_errors));
 		rj = json_object();
 		/* the names of xr_reject; kinds this build does not know (a
 		 * newer worker) are left out */

@@ -23,6 +23,7 @@ struct stats_slot {
 	Execrpc__V1__StatsState state;	/* UNSPECIFIED: not asked */
 	bool waiting;			/* asked, no answer yet */
 	uint64_t calls, calls_failed;
+	uint64_t protocol_errors;	/* connections closed for a violation */
 	uint64_t rejects[XR_REJECT_COUNT];	/* indexed by xr_reject */
 };
 

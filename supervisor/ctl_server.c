@@ -174,6 +174,7 @@ xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events
 				continue;
 			o->calls = sl->calls;
 			o->calls_failed = sl->calls_failed;
+			o->protocol_errors = sl->protocol_errors;
 			o->n_rejects_by_kind = XR_REJECT_COUNT;
 			o->rejects_by_kind = sl->rejects;
 		}

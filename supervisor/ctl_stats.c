@@ -131,6 +131,7 @@ xr__ctl_stats_reply(xr_supervisor *s, const struct sup_worker *w,
 		sl->state = ANSWERED;
 		sl->calls = st->calls;
 		sl->calls_failed = st->calls_failed;
+		sl->protocol_errors = st->protocol_errors;
 		for (size_t i = 0; i < XR_REJECT_COUNT &&
 		    i < st->n_rejects_by_kind; i++)
 			sl->rejects[i] = st->rejects_by_kind[i];

@@ -185,6 +185,9 @@ static void
 make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
 {
 	xr_keyset other;
+	ts_peer p;
+	uint8_t *f;
+	size_t len;
 
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ts_say(port0, ks, "t", 0, NULL, 0, NULL),
@@ -196,6 +199,16 @@ make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
 	ts_keys(&other, NULL);
 	assert_true(ts_hello_refused(port1, &other));
 	xr_keyset_wipe(&other);
+	/* a REQUEST with call_id 0 after HELLO: closed, one protocol_error
+	 * (issue 11 #11), no call, no reject */
+	ts_peer_open_keys(&p, port1, ks);
+	ts_handshake(&p);
+	f = ts_seal(&p, XR_KIND_REQUEST, "echo.v1.Echo/Say", NULL, 0, 0, 0, 0,
+	    &len);
+	assert_int_equal(ts_send_raw(&p, f, len), 0);
+	free(f);
+	assert_int_equal(ts_wait_closed(&p, 5000, NULL), 1);
+	ts_peer_close(&p);
 }
 
 static void *
@@ -274,7 +287,8 @@ test_control_socket_round_trips(void **state)
 	assert_int_equal(xr_supervisor_workers(sup, w, 8), 3);
 
 	/* known traffic for STATS: ctl[0] 3 calls; ctl[1] 1 call, 1 failed
-	 * call (unknown method), 1 HELLO signed with another key */
+	 * call (unknown method), 1 HELLO signed with another key, 1 REQUEST
+	 * with call_id 0 */
 	make_traffic(w[0].port, w[1].port, &ks);
 
 	/* the parent directory is created 0700; the socket is 0600 */
@@ -330,6 +344,7 @@ test_control_socket_round_trips(void **state)
 		    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED);
 		assert_int_equal(ws->calls, i == 0 ? 3 : 2);
 		assert_int_equal(ws->calls_failed, i == 0 ? 0 : 1);
+		assert_int_equal(ws->protocol_errors, i == 0 ? 0 : 1);
 		assert_int_equal(ws->n_rejects_by_kind, XR_REJECT_COUNT);
 		for (size_t j = 0; j < XR_REJECT_COUNT; j++)
 			assert_int_equal(ws->rejects_by_kind[j],
@@ -347,6 +362,13 @@ test_control_socket_round_trips(void **state)
 	assert_non_null(strstr(json, "\"rejects\":{\"bad_signature\":1,"
 	    "\"expired\":0,\"kind_not_allowed\":0,\"malformed\":0,"
 	    "\"oversized\":0,\"replay\":0}"));
+	for (size_t i = 0; i < 2; i++) {
+		char want[96];
+
+		snprintf(want, sizeof(want), "\"port\":%u,\"protocol_errors\""
+		    ":%d,\"rejects\":{", (unsigned)w[i].port, i == 0 ? 0 : 1);
+		assert_non_null(strstr(json, want));
+	}
 	free(json);
 	/* errors: an error reply, then the connection is closed */
 	assert_int_equal(c.rc[2], XR_OK);
