@@ -333,8 +333,8 @@ test_BOOT_CFG_04_defaults(void **state)
 		"", "\n", "# only a comment\n# and another\n", "{}", "~",
 		"---\n", "---\n...\n", "null\n", "runtime:\n",
 		"runtime:\n  platform:\n", "runtime: {platform: {}}\napps:\n",
-		"runtime:\n  platform:\n    execution_ipc:\n      auth: {}\n"
-		"    lifecycle: ~\n    control: {}\napps: {}\n",
+		("runtime:\n  platform:\n    execution_ipc:\n      auth: {}\n"
+		"    lifecycle: ~\n    control: {}\napps: {}\n"),
 	};
 	xr_config cfg, exp;
 	xr_diag d;

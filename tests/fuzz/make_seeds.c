@@ -24,7 +24,7 @@
 static const char *outdir;
 static xr_auth *auth;
 
-static void
+static _Noreturn void
 fail(const char *what)
 {
 	fprintf(stderr, "make_seeds: %s\n", what);
