@@ -210,6 +210,20 @@ void pg_emit_client_c(pg_buf *b, pg_model *m, const char *base,
     const pg_service *svcs, size_t n);
 /* The names and bounds both sides define (identically). */
 void pg_emit_limits(pg_buf *b, const pg_service *s);
+
+/* SourceCodeInfo paths: FileDescriptorProto.service = 6,
+ * ServiceDescriptorProto.method = 2. */
+#define PATH_SERVICE 6
+#define PATH_METHOD 2
+
+/* The file's opening comment: "BASE EXT — generated ... DO NOT EDIT." and
+ * `what`. */
+void pg_emit_preamble(pg_buf *b, const char *base, const char *ext,
+    const char *what);
+
+/* A service's section heading, its proto comment and its limits
+ * (pg_emit_limits); both sides open each service with it. */
+void pg_emit_service_head(pg_buf *b, const pg_service *s);
 /* The #include lines of the headers declaring the message types the
  * services use, each once: "<file base><suffix>". */
 void pg_emit_type_includes(pg_buf *b, const pg_service *svcs, size_t n,
