@@ -4,6 +4,7 @@
 #
 #  - every code block of the page that names a file of examples/kv equals
 #    that file, and every source file of examples/kv is shown;
+#  - every command of examples/kv/README.md is a line the page runs;
 #  - the package list equals scripts/deps.sh's, the build-and-install block
 #    is the one expected;
 #  - `cmake --install` of BUILD_DIR into ~/.local, HOME being a temporary
@@ -78,6 +79,28 @@ awk -v dir="$tmp/blocks" '
 ' "$doc" || { ko "$doc: code blocks"; finish; }
 blocks=$(cd "$tmp/blocks" && ls ./*.info | sed 's|^\./||; s|\.info$||')
 info() { cat "$tmp/blocks/$1.info"; }
+
+# ---- examples/kv/README.md: its commands are the page's -------------------------
+# every command of the README's ```sh blocks (comments and blank lines
+# aside) is a line of a ```sh block of the page, which this test runs
+readme=$src/examples/kv/README.md
+page_cmds=$(for b in $blocks; do
+	case $(info "$b") in "sh"*) cat "$tmp/blocks/$b.body" ;; esac
+done)
+readme_cmds=$(awk '/^```sh/ { inb = 1; next } /^```/ { inb = 0 } inb' "$readme" |
+	sed -E 's/[[:space:]]+#.*$//; /^[[:space:]]*(#|$)/d')
+if [ -z "$readme_cmds" ]; then
+	ko "$readme: no command in a sh block"
+else
+	missing=$(while IFS= read -r c; do
+		grep -qxF -- "$c" <<<"$page_cmds" || echo "$c"
+	done <<<"$readme_cmds")
+	if [ -z "$missing" ]; then
+		ok "the README's $(wc -l <<<"$readme_cmds") commands are the page's"
+	else
+		ko "the README's commands not run by the page: $missing"
+	fi
+fi
 
 # ---- the files it shows -------------------------------------------------------
 shown=
