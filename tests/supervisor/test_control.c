@@ -181,16 +181,21 @@ call_method(uint16_t port, const xr_keyset *ks, const char *method)
 	return status;
 }
 
+/* Traffic at workers w[0] and w[1] of `sup`, each signed with its
+ * endpoint's keys. */
 static void
-make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
+make_traffic(const xr_supervisor *sup, const xr_worker_info *w)
 {
-	xr_keyset other;
+	uint16_t port0 = w[0].port, port1 = w[1].port;
+	xr_keyset other, k0, k1, *ks = &k1;
 	ts_peer p;
 	uint8_t *f;
 	size_t len;
 
+	ts_ep_keys(sup, &w[0], &k0);
+	ts_ep_keys(sup, &w[1], &k1);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(ts_say(port0, ks, "t", 0, NULL, 0, NULL),
+		assert_int_equal(ts_say(port0, &k0, "t", 0, NULL, 0, NULL),
 		    XR_STATUS_OK);
 	assert_int_equal(ts_say(port1, ks, "t", 0, NULL, 0, NULL),
 	    XR_STATUS_OK);
@@ -209,6 +214,8 @@ make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
 	free(f);
 	assert_int_equal(ts_wait_closed(&p, 5000, NULL), 1);
 	ts_peer_close(&p);
+	xr_keyset_wipe(&k0);
+	xr_keyset_wipe(&k1);
 }
 
 static void *
@@ -289,7 +296,7 @@ test_control_socket_round_trips(void **state)
 	/* known traffic for STATS: ctl[0] 3 calls; ctl[1] 1 call, 1 failed
 	 * call (unknown method), 1 HELLO signed with another key, 1 REQUEST
 	 * with call_id 0 */
-	make_traffic(w[0].port, w[1].port, &ks);
+	make_traffic(sup, w);
 
 	/* the parent directory is created 0700; the socket is 0600 */
 	assert_int_equal(xr_supervisor_control_listen(sup, c.path, &d), XR_OK);
