@@ -326,6 +326,7 @@ test_control_socket_round_trips(void **state)
 		    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY);
 		assert_int_equal(ws->port, w[i].port);
 		assert_int_equal(ws->restarts, 0);
+		assert_int_equal(ws->generation, 1);
 		assert_int_equal(ws->last_exit_status, -1);
 		assert_int_equal(ws->last_signal, 0);
 		assert_int_equal(ws->n_rejects_by_kind, 0);
@@ -334,8 +335,8 @@ test_control_socket_round_trips(void **state)
 	}
 	assert_int_equal(xr_ctl_client_reply_json(c.status, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"stop_events\":[],\"workers\":[{"
-	    "\"group\":\"ctl\",\"index\":0,\"last_exit_status\":-1,"
-	    "\"last_signal\":0,\"pid\":"));
+	    "\"generation\":1,\"group\":\"ctl\",\"index\":0,"
+	    "\"last_exit_status\":-1,\"last_signal\":0,\"pid\":"));
 	free(json);
 	/* STATS of one group: each worker's exact counters, read over its
 	 * worker channel (asking costs no call) */
@@ -359,9 +360,9 @@ test_control_socket_round_trips(void **state)
 	}
 	assert_int_equal(xr_ctl_client_reply_json(c.stats, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"calls\":3,\"calls_failed\":0,"
-	    "\"group\":\"ctl\",\"index\":0,"));
+	    "\"generation\":1,\"group\":\"ctl\",\"index\":0,"));
 	assert_non_null(strstr(json, "{\"calls\":2,\"calls_failed\":1,"
-	    "\"group\":\"ctl\",\"index\":1,"));
+	    "\"generation\":1,\"group\":\"ctl\",\"index\":1,"));
 	assert_non_null(strstr(json, "\"rejects\":{\"bad_signature\":0,"
 	    "\"expired\":0,\"kind_not_allowed\":0,\"malformed\":0,"
 	    "\"oversized\":0,\"replay\":0},\"restarts\":0,\"state\":"
@@ -557,8 +558,9 @@ test_control_stats_never_blocks(void **state)
 	assert_int_equal(xr_ctl_client_reply_json(n.stats, &json), XR_OK);
 	assert_non_null(p = strstr(json, "\"stats\":\"no_answer\""));
 	assert_null(strstr(p + 1, "\"stats\":\"no_answer\""));	/* once */
-	assert_non_null(strstr(json, "{\"group\":\"ctl\",\"index\":1,"
-	    "\"last_exit_status\":-1,\"last_signal\":0,\"pid\":"));
+	assert_non_null(strstr(json, "{\"generation\":1,\"group\":\"ctl\","
+	    "\"index\":1,\"last_exit_status\":-1,\"last_signal\":0,"
+	    "\"pid\":"));
 	free(json);
 	/* meanwhile the loop served a STATUS at once */
 	assert_int_equal(n.rc[1], XR_OK);
