@@ -219,7 +219,8 @@ xr_keys_derive(const uint8_t *master, size_t len, xr_kdf kdf, xr_keyset *out)
 }
 
 /* The info string of an endpoint key (xr_keys_endpoint, keys.h); returns
- * its length. `info` holds at least EP_INFO_MAX bytes. */
+ * its length. `info` holds at least EP_INFO_MAX bytes (16: room for the
+ * longest label, "web->exec"). */
 #define EP_INFO_MAX (sizeof(HKDF_EP_PREFIX) + 16 + XR_INSTANCE_ID_LEN + 1 + \
 	XR_ENDPOINT_GROUP_MAX + 8)
 

@@ -27,9 +27,8 @@
  *    config (bootstrap.mode inline: one slot per group, the in-process
  *    endpoint), fed with worker up/down events by the lifecycle; a channel
  *    per slot, made by the service (IPC-INT-11) and signed with the keys
- *    of that worker's endpoint. Calls are
- *    routed by service name to the group that hosts the service, and bound
- *    two ways:
+ *    of that worker's endpoint. Calls are routed by service name to the
+ *    group that hosts the service, and bound two ways:
  *      QUEUE  a unary call to one ready worker of the group: round robin,
  *             or affinity by key;
  *      TOPIC  one signed delivery to every ready worker of the group, with
@@ -109,9 +108,9 @@ void xr_transport_drain(xr_transport_svc *t, void (*done)(void *), void *arg);
  * endpoint served here), signed with the service's own keys: right for
  * the endpoint served here, not for a supervised worker (its endpoint has
  * keys of its own: xr_transport_worker_channel()). A tcp_local channel
- * queues calls until its handshake is done. Owned by the caller, freed with xr_channel_free()
- * before the service. NULL with `d` filled (XR_ERR_INVALID_ARG: nothing
- * served here) on failure.
+ * queues calls until its handshake is done. Owned by the caller, freed
+ * with xr_channel_free() before the service. NULL with `d` filled
+ * (XR_ERR_INVALID_ARG: nothing served here) on failure.
  */
 xr_channel *xr_transport_channel(xr_transport_svc *t, uint16_t port,
     xr_diag *d);
