@@ -15,6 +15,7 @@
 
 #define HKDF_SALT "execrpc/v1"
 #define HKDF_INFO_PREFIX "execrpc/v1 key "
+#define HKDF_EP_PREFIX "execrpc/v1 endpoint "
 
 static const char *const dir_labels[XR_DIR_COUNT] = {
 	[XR_DIR_WEB_TO_EXEC] = "web->exec",
@@ -212,6 +213,77 @@ xr_keys_derive(const uint8_t *master, size_t len, xr_kdf kdf, xr_keyset *out)
 	}
 	r = XR_OK;
  out:
+	if (r != XR_OK)
+		xr_keyset_wipe(out);
+	return r;
+}
+
+/* The info string of an endpoint key (xr_keys_endpoint, keys.h); returns
+ * its length. `info` holds at least EP_INFO_MAX bytes (16: room for the
+ * longest label, "web->exec"). */
+#define EP_INFO_MAX (sizeof(HKDF_EP_PREFIX) + 16 + XR_INSTANCE_ID_LEN + 1 + \
+	XR_ENDPOINT_GROUP_MAX + 8)
+
+static size_t
+ep_info(uint8_t *info, xr_dir d, const uint8_t inst[XR_INSTANCE_ID_LEN],
+    const char *group, size_t glen, uint32_t index, uint32_t generation)
+{
+	size_t n = 0, pl = strlen(HKDF_EP_PREFIX), ll = strlen(dir_labels[d]);
+
+	memcpy(info + n, HKDF_EP_PREFIX, pl);
+	n += pl;
+	memcpy(info + n, dir_labels[d], ll);
+	n += ll;
+	info[n++] = 0x00;
+	memcpy(info + n, inst, XR_INSTANCE_ID_LEN);
+	n += XR_INSTANCE_ID_LEN;
+	info[n++] = (uint8_t)glen;
+	memcpy(info + n, group, glen);
+	n += glen;
+	for (int sh = 24; sh >= 0; sh -= 8)
+		info[n++] = (uint8_t)(index >> sh);
+	for (int sh = 24; sh >= 0; sh -= 8)
+		info[n++] = (uint8_t)(generation >> sh);
+	return n;
+}
+
+int
+xr_keys_endpoint(const xr_keyset *base, const uint8_t inst[XR_INSTANCE_ID_LEN],
+    const char *group, uint32_t index, uint32_t generation, xr_keyset *out)
+{
+	static const xr_dir data[] = { XR_DIR_WEB_TO_EXEC, XR_DIR_EXEC_TO_WEB };
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	uint8_t info[EP_INFO_MAX];
+	size_t glen = group != NULL ? strlen(group) : 0;
+	int r = XR_ERR_INVALID_ARG;
+
+	if (base == out)	/* nothing to zeroize: the input stays */
+		return XR_ERR_INVALID_ARG;
+	memset(out, 0, sizeof(*out));
+	if (base == NULL || inst == NULL || glen == 0 ||
+	    glen > XR_ENDPOINT_GROUP_MAX)
+		return XR_ERR_INVALID_ARG;
+	for (int d = 0; d < XR_DIR_COUNT; d++)
+		if (base->k[d].len == 0 || base->k[d].len > XR_KEY_MAX)
+			return XR_ERR_INVALID_ARG;
+	out->kdf = base->kdf;
+	out->k[XR_DIR_CONTROL] = base->k[XR_DIR_CONTROL];
+	for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+		const xr_key *in = &base->k[data[i]];
+		size_t il = ep_info(info, data[i], inst, group, glen, index,
+		    generation);
+
+		if (mbedtls_hkdf(md, (const uint8_t *)HKDF_SALT,
+		    strlen(HKDF_SALT), in->b, in->len, info, il,
+		    out->k[data[i]].b, 32) != 0) {
+			r = XR_ERR_INTERNAL;
+			goto out;
+		}
+		out->k[data[i]].len = 32;
+	}
+	r = XR_OK;
+ out:
+	xr_wipe(info, sizeof(info));
 	if (r != XR_OK)
 		xr_keyset_wipe(out);
 	return r;

@@ -81,6 +81,36 @@ int xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
 int xr_keys_derive(const uint8_t *master, size_t len, xr_kdf kdf,
     xr_keyset *out);
 
+/* Length of a supervisor's instance id (xr_keys_endpoint). */
+#define XR_INSTANCE_ID_LEN 16
+/* Longest group name xr_keys_endpoint takes (a config group name is
+ * shorter: XR_CFG_NAME_MAX). */
+#define XR_ENDPOINT_GROUP_MAX 255
+
+/*
+ * The keys of one supervised worker endpoint (docs/design.md section 3,
+ * "Endpoint keys"): the web->exec and exec->web keys of `base` bound to the
+ * supervisor instance `inst`, the worker slot (`group`, `index`) and its
+ * `generation` (1 for the slot's first process, +1 at each later spawn):
+ *
+ *   out.k[d] = HKDF-SHA256(salt = "execrpc/v1", ikm = base.k[d],
+ *       info = "execrpc/v1 endpoint " || label(d) || 0x00 || inst (16)
+ *              || u8 len(group) || group || u32be index
+ *              || u32be generation, L = 32)
+ *
+ * for d = web->exec and exec->web; the control key is base's, unchanged;
+ * out.kdf = base.kdf. Every field of the info has a fixed width or a length
+ * prefix (the label a terminator), so distinct inputs never give the same
+ * info. Whatever base.kdf is, the two data-plane keys of an endpoint
+ * differ from each other and from those of any other endpoint, generation
+ * or instance. `group` is 1..XR_ENDPOINT_GROUP_MAX bytes. Returns XR_OK, or
+ * XR_ERR_INVALID_ARG / XR_ERR_INTERNAL with `out` zeroized (`out` ==
+ * `base` is XR_ERR_INVALID_ARG, and `base` is left as it was).
+ */
+int xr_keys_endpoint(const xr_keyset *base,
+    const uint8_t inst[XR_INSTANCE_ID_LEN], const char *group, uint32_t index,
+    uint32_t generation, xr_keyset *out);
+
 /* Build a keyset from explicit directional keys (e.g. a bootstrap bundle).
  * Each key 1..XR_KEY_MAX bytes. Returns XR_OK or XR_ERR_INVALID_ARG. */
 int xr_keyset_from_keys(xr_kdf kdf, const uint8_t *web_to_exec, size_t l0,

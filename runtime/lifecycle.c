@@ -271,7 +271,7 @@ start_inline(xr_lifecycle *lc, xr_diag *d)
 	for (size_t g = 0; g < lc->cfg->n_groups; g++)
 		if ((r = xr_transport_worker_up(lc->transport,
 		    lc->cfg->groups[g].name, 0, xr_transport_port(lc->transport),
-		    d)) != XR_OK)
+		    NULL, d)) != XR_OK)
 			return r;
 	return XR_OK;
 }
@@ -295,10 +295,16 @@ worker_event(void *arg, const xr_worker_info *w, int err, const char *reason)
 	const xr_group_cfg *gc = find_group(lc->cfg, w->group);
 
 	if (err == XR_OK && strcmp(reason, "ready") == 0 && w->port != 0) {
-		if (xr_transport_worker_up(lc->transport, w->group, w->index,
-		    w->port, NULL) != XR_OK)
+		xr_keyset ek;
+
+		/* the keys of this worker's endpoint and generation */
+		if (xr_supervisor_endpoint_keys(lc->sup, w->group, w->index,
+		    w->generation, &ek) != XR_OK ||
+		    xr_transport_worker_up(lc->transport, w->group, w->index,
+		    w->port, &ek, NULL) != XR_OK)
 			xr_debug("lifecycle: no ingress channel to %s[%u]",
 			    w->group, w->index);
+		xr_keyset_wipe(&ek);
 	} else if (err != XR_OK) {
 		xr_transport_worker_down(lc->transport, w->group, w->index,
 		    err == XR_ERR_WORKER_FAILED && gc != NULL &&
@@ -554,6 +560,12 @@ xr_transport_svc *
 xr_lifecycle_transport(const xr_lifecycle *lc)
 {
 	return lc->transport;
+}
+
+xr_supervisor *
+xr_lifecycle_supervisor(const xr_lifecycle *lc)
+{
+	return lc->sup;
 }
 
 void

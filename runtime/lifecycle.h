@@ -181,6 +181,11 @@ const char *xr_lc_state_name(xr_lc_state s);
  * (IPC-INT-09/10); NULL before. Borrowed. */
 xr_transport_svc *xr_lifecycle_transport(const xr_lifecycle *lc);
 
+/* process_supervisor: the supervisor, from start() until free (e.g. for
+ * xr_supervisor_endpoint_keys()); NULL before, and always NULL inline.
+ * Borrowed: never free it, never call its waiting functions. */
+xr_supervisor *xr_lifecycle_supervisor(const xr_lifecycle *lc);
+
 /* Stop (forced if still running: workers SIGKILLed, pending calls
  * UNAVAILABLE) and free; the keys are wiped and their log registrations
  * removed, so a process may start and free lifecycles without end. NULL

@@ -22,6 +22,7 @@
 struct slot {
 	xr_channel *ch;			/* NULL before its first up */
 	uint16_t port;
+	xr_keyset ks;			/* its endpoint's keys (wiped on free) */
 	bool up;
 };
 
@@ -256,8 +257,10 @@ xr_transport_drain(xr_transport_svc *t, void (*done)(void *), void *arg)
 
 /* ---------- channels ---------- */
 
-xr_channel *
-xr_transport_channel(xr_transport_svc *t, uint16_t port, xr_diag *d)
+/* A channel of the active profile; tcp_local ones sign with `ks`. */
+static xr_channel *
+channel_keys(xr_transport_svc *t, uint16_t port, const xr_keyset *ks,
+    xr_diag *d)
 {
 	xr_channel_opts co = t->copts;
 	xr_channel *ch;
@@ -279,12 +282,18 @@ xr_transport_channel(xr_transport_svc *t, uint16_t port, xr_diag *d)
 			return NULL;
 		}
 		co.port = port != 0 ? port : xr_server_port(t->srv);
-		ch = xr_channel_new_tcp(t->base, &co, &t->ks, &err);
+		ch = xr_channel_new_tcp(t->base, &co, ks, &err);
 	}
 	if (ch == NULL)
 		xr_diag_set(d, err, "transport: cannot create a channel (%s)",
 		    xr_strerror(err));
 	return ch;
+}
+
+xr_channel *
+xr_transport_channel(xr_transport_svc *t, uint16_t port, xr_diag *d)
+{
+	return channel_keys(t, port, &t->ks, d);
 }
 
 /* ---------- the ingress side ---------- */
@@ -304,9 +313,21 @@ find_slot(xr_transport_svc *t, const char *group, uint32_t index,
 	return NULL;
 }
 
+static bool
+same_keys(const xr_keyset *a, const xr_keyset *b)
+{
+	if (a->kdf != b->kdf)
+		return false;
+	for (int d = 0; d < XR_DIR_COUNT; d++)
+		if (a->k[d].len != b->k[d].len ||
+		    memcmp(a->k[d].b, b->k[d].b, a->k[d].len) != 0)
+			return false;
+	return true;
+}
+
 int
 xr_transport_worker_up(xr_transport_svc *t, const char *group,
-    uint32_t index, uint16_t port, xr_diag *d)
+    uint32_t index, uint16_t port, const xr_keyset *ks, xr_diag *d)
 {
 	struct slot *s = find_slot(t, group, index, NULL);
 
@@ -315,10 +336,16 @@ xr_transport_worker_up(xr_transport_svc *t, const char *group,
 		    "worker %s[%u]", group, index);
 	if (t->stopping)
 		return XR_OK;
-	if (s->ch == NULL || s->port != port || !xr_channel_is_usable(s->ch)) {
+	if (ks == NULL)
+		ks = &t->ks;
+	/* another process (a new generation) has other keys */
+	if (s->ch == NULL || s->port != port || !xr_channel_is_usable(s->ch) ||
+	    !same_keys(&s->ks, ks)) {
 		xr_channel_free(s->ch);
+		xr_keyset_wipe(&s->ks);
 		s->port = port;
-		if ((s->ch = xr_transport_channel(t, port, d)) == NULL) {
+		s->ks = *ks;
+		if ((s->ch = channel_keys(t, port, &s->ks, d)) == NULL) {
 			s->up = false;
 			return d != NULL ? d->code : XR_ERR_NOMEM;
 		}
@@ -327,6 +354,20 @@ xr_transport_worker_up(xr_transport_svc *t, const char *group,
 	xr_debug("transport: worker %s[%u] up at port %u", group, index,
 	    (unsigned)port);
 	return XR_OK;
+}
+
+xr_channel *
+xr_transport_worker_channel(xr_transport_svc *t, const char *group,
+    uint32_t index, xr_diag *d)
+{
+	struct slot *s = find_slot(t, group, index, NULL);
+
+	if (s == NULL || s->ch == NULL) {
+		xr_diag_set(d, XR_ERR_INVALID_ARG, "transport: no worker "
+		    "%s[%u] was up", group != NULL ? group : "(null)", index);
+		return NULL;
+	}
+	return channel_keys(t, s->port, &s->ks, d);
 }
 
 void
@@ -650,8 +691,11 @@ xr_transport_free(xr_transport_svc *t)
 	if (t == NULL)
 		return;
 	xr_transport_close(t);
-	for (size_t i = 0; i < t->n_groups; i++)
+	for (size_t i = 0; i < t->n_groups; i++) {
+		for (size_t k = 0; k < t->groups[i].n; k++)
+			xr_keyset_wipe(&t->groups[i].slots[k].ks);
 		free(t->groups[i].slots);
+	}
 	free(t->groups);
 	free(t->routes);
 	xr_keyset_wipe(&t->ks);

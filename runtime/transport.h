@@ -26,9 +26,9 @@
  *  - the ingress side: one slot per worker of each process group of the
  *    config (bootstrap.mode inline: one slot per group, the in-process
  *    endpoint), fed with worker up/down events by the lifecycle; a channel
- *    per slot, made by xr_transport_channel() (IPC-INT-11). Calls are
- *    routed by service name to the group that hosts the service, and bound
- *    two ways:
+ *    per slot, made by the service (IPC-INT-11) and signed with the keys
+ *    of that worker's endpoint. Calls are routed by service name to the
+ *    group that hosts the service, and bound two ways:
  *      QUEUE  a unary call to one ready worker of the group: round robin,
  *             or affinity by key;
  *      TOPIC  one signed delivery to every ready worker of the group, with
@@ -105,10 +105,12 @@ void xr_transport_drain(xr_transport_svc *t, void (*done)(void *), void *arg);
  * A new channel of the active profile with the config's max_payload_bytes
  * (and, tcp_local, ttl_seconds): memory, to the served registry (`port`
  * ignored); tcp_local, to the config's bind_host at `port` (0: the
- * endpoint served here). A tcp_local channel queues calls until its
- * handshake is done. Owned by the caller, freed with xr_channel_free()
- * before the service. NULL with `d` filled (XR_ERR_INVALID_ARG: nothing
- * served here) on failure.
+ * endpoint served here), signed with the service's own keys: right for
+ * the endpoint served here, not for a supervised worker (its endpoint has
+ * keys of its own: xr_transport_worker_channel()). A tcp_local channel
+ * queues calls until its handshake is done. Owned by the caller, freed
+ * with xr_channel_free() before the service. NULL with `d` filled
+ * (XR_ERR_INVALID_ARG: nothing served here) on failure.
  */
 xr_channel *xr_transport_channel(xr_transport_svc *t, uint16_t port,
     xr_diag *d);
@@ -117,13 +119,27 @@ xr_channel *xr_transport_channel(xr_transport_svc *t, uint16_t port,
 
 /*
  * Worker `index` of `group` serves at `port` (inline: 0 for memory, the
- * served port for tcp_local): its slot gets a channel (a new one if it had
- * none, the port changed, or the old one is unusable) and is used again.
- * Ignored once the ingress is stopping. XR_OK, XR_ERR_INVALID_ARG (no such
- * group or index) or the channel's error.
+ * served port for tcp_local) with the endpoint keys `ks` (copied; NULL =
+ * the service's own keys, inline; a supervised worker's come from
+ * xr_supervisor_endpoint_keys() for its generation): its slot gets a
+ * channel signed with them (a new one if it had none, the port or the keys
+ * changed, or the old one is unusable) and is used again. Ignored once the
+ * ingress is stopping. XR_OK, XR_ERR_INVALID_ARG (no such group or index)
+ * or the channel's error.
  */
 int xr_transport_worker_up(xr_transport_svc *t, const char *group,
-    uint32_t index, uint16_t port, xr_diag *d);
+    uint32_t index, uint16_t port, const xr_keyset *ks, xr_diag *d);
+
+/*
+ * A new channel, of the caller's, to worker `index` of `group` as its slot
+ * last saw it up: its port and its endpoint keys (a supervised worker
+ * verifies nothing signed with the service's own keys: docs/design.md
+ * section 3). Owned by the caller, freed with xr_channel_free() before the
+ * service. NULL with `d` filled: XR_ERR_INVALID_ARG (no such slot, or never
+ * up), or the channel's error.
+ */
+xr_channel *xr_transport_worker_channel(xr_transport_svc *t,
+    const char *group, uint32_t index, xr_diag *d);
 
 /*
  * Worker `index` of `group` is gone: its slot is skipped until it is up

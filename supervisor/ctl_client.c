@@ -184,6 +184,7 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 	json_object_set_new(o, "state", json_string(state_name(w->state)));
 	json_object_set_new(o, "port", json_integer(w->port));
 	json_object_set_new(o, "restarts", json_integer(w->restarts));
+	json_object_set_new(o, "generation", json_integer(w->generation));
 	json_object_set_new(o, "last_exit_status",
 	    json_integer(w->last_exit_status));
 	json_object_set_new(o, "last_signal", json_integer(w->last_signal));

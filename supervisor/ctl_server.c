@@ -163,6 +163,7 @@ xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events
 			o->state = (Execrpc__V1__WorkerState)w->state;
 			o->port = w->port;
 			o->restarts = w->restarts;
+			o->generation = w->generation;
 			o->last_exit_status = w->last_exit_status;
 			o->last_signal = w->last_signal;
 			wp[k++] = o;

@@ -36,6 +36,7 @@ xr__sup_worker_info(const struct sup_worker *w, xr_worker_info *out)
 	out->state = (int)w->state;
 	out->port = w->port;
 	out->restarts = w->restarts;
+	out->generation = w->generation;
 	out->last_exit_status = w->last_exit_status;
 	out->last_signal = w->last_signal;
 	out->refused = w->refused;

@@ -22,11 +22,15 @@
 #include "log.h"
 
 /* Serialize the worker's bundle into a malloc'd buffer (key bytes inside:
- * the caller wipes it). */
+ * the caller wipes it). Its keys are those of its endpoint and generation
+ * (xr_keys_endpoint), never the supervisor's base keys. */
 static int
 bundle_pack(xr_supervisor *s, struct sup_worker *w,
     const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len)
 {
+	xr_keyset ek;
+	int r;
+
 	Execrpc__V1__BootstrapBundle b = EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT;
 	Execrpc__V1__RuntimeSlice rt = EXECRPC__V1__RUNTIME_SLICE__INIT;
 	Execrpc__V1__KeyBundle kb = EXECRPC__V1__KEY_BUNDLE__INIT;
@@ -64,23 +68,28 @@ bundle_pack(xr_supervisor *s, struct sup_worker *w,
 		}
 	b.n_apps = na;
 	b.apps = asp;
-	kb.kdf = s->keys.kdf == XR_KDF_NONE ? EXECRPC__V1__KDF__KDF_NONE :
+	if ((r = xr_keys_endpoint(&s->keys, s->inst, g->name, w->index,
+	    w->generation, &ek)) != XR_OK)
+		return r;
+	kb.kdf = ek.kdf == XR_KDF_NONE ? EXECRPC__V1__KDF__KDF_NONE :
 	    EXECRPC__V1__KDF__KDF_HKDF_SHA256;
-	kb.web_to_exec.data = s->keys.k[XR_DIR_WEB_TO_EXEC].b;
-	kb.web_to_exec.len = s->keys.k[XR_DIR_WEB_TO_EXEC].len;
-	kb.exec_to_web.data = s->keys.k[XR_DIR_EXEC_TO_WEB].b;
-	kb.exec_to_web.len = s->keys.k[XR_DIR_EXEC_TO_WEB].len;
-	kb.control.data = s->keys.k[XR_DIR_CONTROL].b;
-	kb.control.len = s->keys.k[XR_DIR_CONTROL].len;
+	kb.web_to_exec.data = ek.k[XR_DIR_WEB_TO_EXEC].b;
+	kb.web_to_exec.len = ek.k[XR_DIR_WEB_TO_EXEC].len;
+	kb.exec_to_web.data = ek.k[XR_DIR_EXEC_TO_WEB].b;
+	kb.exec_to_web.len = ek.k[XR_DIR_EXEC_TO_WEB].len;
+	kb.control.data = ek.k[XR_DIR_CONTROL].b;
+	kb.control.len = ek.k[XR_DIR_CONTROL].len;
 	b.runtime = &rt;
 	b.keys = &kb;
 	b.control_session_id.data = (uint8_t *)(uintptr_t)sid;
 	b.control_session_id.len = XR_SESSION_ID_LEN;
 	*len = execrpc__v1__bootstrap_bundle__get_packed_size(&b);
 	if ((*out = malloc(*len)) == NULL)
-		return XR_ERR_NOMEM;
-	execrpc__v1__bootstrap_bundle__pack(&b, *out);
-	return XR_OK;
+		r = XR_ERR_NOMEM;
+	else
+		execrpc__v1__bootstrap_bundle__pack(&b, *out);
+	xr_keyset_wipe(&ek);
+	return r;
 }
 
 /*
@@ -148,6 +157,7 @@ xr__sup_spawn(struct sup_worker *w)
 	ssize_t n;
 
 	w->reason[0] = '\0';
+	w->generation++;	/* a new process: new endpoint keys */
 	if (xr_random_bytes(sid, sizeof(sid)) != XR_OK ||
 	    bundle_pack(s, w, sid, &bundle, &blen) != XR_OK) {
 		snprintf(w->reason, sizeof(w->reason), "cannot build the bundle");

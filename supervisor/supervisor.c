@@ -193,6 +193,14 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 	s->base = base;
 	s->cfg = o->cfg;
 	s->keys = *o->keys;
+	/* endpoint keys of this instance differ from any other's, whatever
+	 * the secret mode (a static secret outlives the supervisor) */
+	if (xr_random_bytes(s->inst, sizeof(s->inst)) != XR_OK) {
+		xr_keyset_wipe(&s->keys);
+		free(s);
+		xr_diag_set(d, XR_ERR_SYSTEM, "supervisor: getrandom failed");
+		return NULL;
+	}
 	s->on_stop_event = o->on_stop_event;
 	s->stop_arg = o->stop_arg;
 	s->on_worker_event = o->on_worker_event;
@@ -376,6 +384,22 @@ xr_supervisor_run(xr_supervisor *s, xr_diag *d)
 	return XR_OK;
 }
 
+int
+xr_supervisor_endpoint_keys(const xr_supervisor *s, const char *group,
+    uint32_t index, uint32_t generation, xr_keyset *out)
+{
+	const struct group *g = NULL;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; group != NULL && i < s->ngroups && g == NULL; i++)
+		if (strcmp(s->groups[i].cfg->name, group) == 0)
+			g = &s->groups[i];
+	if (g == NULL || index >= g->n || generation == 0)
+		return XR_ERR_INVALID_ARG;
+	return xr_keys_endpoint(&s->keys, s->inst, group, index, generation,
+	    out);
+}
+
 size_t
 xr_supervisor_workers(const xr_supervisor *s, xr_worker_info *out, size_t cap)
 {
@@ -435,5 +459,6 @@ xr_supervisor_free(xr_supervisor *s)
 	free(s->envp);
 	free(s->exe);
 	xr_keyset_wipe(&s->keys);
+	xr_wipe(s->inst, sizeof(s->inst));
 	free(s);
 }

@@ -58,6 +58,11 @@ typedef struct xr_worker_info {
 	int state;		/* xr_worker_state */
 	uint16_t port;		/* the endpoint port from READY, 0 before */
 	uint32_t restarts;	/* times the worker was respawned after a crash */
+	uint32_t generation;	/* the slot's most recent spawn: 1 for its
+				 * first process, +1 at each later spawn
+				 * (restart, or a start after a stop); 0 if
+				 * never spawned. Its endpoint keys are bound
+				 * to it (xr_supervisor_endpoint_keys). */
 	int last_exit_status;	/* exit status of the last process, -1 if none */
 	int last_signal;	/* signal that killed the last process, 0 if none */
 	uint32_t refused;	/* worker-channel commands refused (a type,
@@ -176,6 +181,20 @@ int xr_supervisor_stop_begin(xr_supervisor *s, uint32_t graceful_timeout_ms,
  * socket is served. Returns XR_OK, or XR_ERR_INTERNAL if the loop failed.
  */
 int xr_supervisor_run(xr_supervisor *s, xr_diag *d);
+
+/*
+ * The keys of the endpoint of worker `index` of `group`, generation
+ * `generation` (xr_worker_info.generation), as that process got them in
+ * its bundle: xr_keys_endpoint() of the supervisor's keyset with this
+ * supervisor's instance id (16 random bytes drawn by xr_supervisor_new()).
+ * An ingress signs its HELLO and requests with them; a frame signed for
+ * another slot, generation or supervisor fails the tag check
+ * (docs/design.md section 3). `out` holds keys: the caller wipes it
+ * (xr_keyset_wipe). Returns XR_OK, XR_ERR_INVALID_ARG (no such group or
+ * index, generation 0) or XR_ERR_INTERNAL, `out` zeroized on failure.
+ */
+int xr_supervisor_endpoint_keys(const xr_supervisor *s, const char *group,
+    uint32_t index, uint32_t generation, xr_keyset *out);
 
 /* Copy up to `cap` workers (config order, then index) into `out`; returns
  * the total number of workers. */

@@ -46,6 +46,7 @@ struct sup_worker {
 	uint64_t deadline_ms;		/* when `timer` is due (monotonic) */
 	uint16_t port;
 	uint32_t restarts;
+	uint32_t generation;		/* +1 at each spawn; 0: never */
 	uint32_t backoff_ms;		/* next restart delay */
 	int last_exit_status;		/* -1: none */
 	int last_signal;		/* 0: none */
@@ -79,7 +80,8 @@ TAILQ_HEAD(sup_call_list, sup_call);
 struct xr_supervisor {
 	struct event_base *base;
 	const xr_config *cfg;
-	xr_keyset keys;
+	xr_keyset keys;			/* the base keys: never to a worker */
+	uint8_t inst[XR_INSTANCE_ID_LEN];	/* instance id, endpoint keys */
 	xr_auth *ctl_auth;		/* control key: worker channels */
 	char *exe;
 	char **argv;

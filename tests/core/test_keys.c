@@ -1,5 +1,6 @@
 /* tests/core/test_keys.c — core/keys.c: master generation (KEY-IPC-01),
- * HKDF derivation, static secret files, wiping. */
+ * HKDF derivation, endpoint keys (issue 11 #4), static secret files,
+ * wiping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -217,6 +218,152 @@ test_keyset_from_keys(void **state)
 	assert_int_equal(xr_keyset_from_keys(XR_KDF_NONE, k, 32, k, 32, k,
 	    XR_KEY_MAX + 1, &ks), XR_ERR_INVALID_ARG);
 	assert_true(all_zero((const uint8_t *)&ks, sizeof(ks)));
+}
+
+/* ---- endpoint keys (xr_keys_endpoint) ---- */
+
+static const uint8_t ep_inst[XR_INSTANCE_ID_LEN] = {
+	0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
+	0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
+};
+
+/* A base keyset of three constant keys: 0x11.., 0x22.., 0x33.. */
+static void
+ep_base(xr_keyset *ks, xr_kdf kdf)
+{
+	uint8_t a[32], b[32], c[32];
+
+	memset(a, 0x11, sizeof(a));
+	memset(b, 0x22, sizeof(b));
+	memset(c, 0x33, sizeof(c));
+	assert_int_equal(xr_keyset_from_keys(kdf, a, 32, b, 32, c, 32, ks),
+	    XR_OK);
+}
+
+/* Known answer: HKDF-SHA256(salt "execrpc/v1", ikm base.k[d], info
+ * "execrpc/v1 endpoint " || label || 0x00 || a0..af || 0x09 "execution"
+ * || 00000001 || 00000002), computed independently (Python hmac/hashlib,
+ * RFC 5869); the control key passes through. */
+static void
+test_endpoint_known_answer(void **state)
+{
+	static const uint8_t w2e[32] = {
+		0x9f, 0xee, 0x98, 0x5a, 0x79, 0xa9, 0xb3, 0xa1, 0xd4, 0xd1,
+		0x04, 0x87, 0x13, 0xcf, 0xbe, 0x0e, 0xcd, 0xc8, 0x1e, 0xcf,
+		0x6e, 0x6f, 0xf3, 0x4b, 0x15, 0xe0, 0xd5, 0x95, 0x2d, 0x76,
+		0xd2, 0xb4,
+	};
+	static const uint8_t e2w[32] = {
+		0x3d, 0x83, 0x5e, 0x91, 0x35, 0x46, 0x97, 0x09, 0x64, 0xcd,
+		0xf2, 0xa4, 0x86, 0xa3, 0xaa, 0x49, 0x3d, 0xe0, 0xc0, 0x8f,
+		0xae, 0x1c, 0x1e, 0x71, 0x2f, 0x35, 0x56, 0x12, 0x31, 0xe9,
+		0xb3, 0x64,
+	};
+	xr_keyset base, ep;
+
+	(void)state;
+	ep_base(&base, XR_KDF_HKDF_SHA256);
+	assert_int_equal(xr_keys_endpoint(&base, ep_inst, "execution", 1, 2,
+	    &ep), XR_OK);
+	assert_int_equal(ep.kdf, XR_KDF_HKDF_SHA256);
+	assert_int_equal(ep.k[XR_DIR_WEB_TO_EXEC].len, 32);
+	assert_memory_equal(ep.k[XR_DIR_WEB_TO_EXEC].b, w2e, 32);
+	assert_int_equal(ep.k[XR_DIR_EXEC_TO_WEB].len, 32);
+	assert_memory_equal(ep.k[XR_DIR_EXEC_TO_WEB].b, e2w, 32);
+	assert_memory_equal(&ep.k[XR_DIR_CONTROL], &base.k[XR_DIR_CONTROL],
+	    sizeof(xr_key));
+	xr_keyset_wipe(&ep);
+	xr_keyset_wipe(&base);
+}
+
+/* Distinct group, index, generation or instance: distinct keys, both
+ * directions; the same inputs: the same keys; kdf none (both directions
+ * on one base key) still gives two different data-plane keys. */
+static void
+test_endpoint_distinct(void **state)
+{
+	struct {
+		const char *group;
+		uint32_t index, gen;
+		uint8_t inst0;
+	} in[] = {
+		{ "execution", 0, 1, 0xa0 },
+		{ "execution", 1, 1, 0xa0 },	/* another index */
+		{ "execution", 0, 2, 0xa0 },	/* a restart */
+		{ "executio", 0, 1, 0xa0 },	/* another group */
+		{ "other", 0, 1, 0xa0 },
+		{ "execution", 0, 1, 0xa1 },	/* another supervisor */
+		{ "execution", 256, 1, 0xa0 },	/* the fields do not run */
+		{ "execution", 0, 256, 0xa0 },	/* into each other */
+	};
+	enum { N = sizeof(in) / sizeof(in[0]) };
+	xr_keyset base, ep[N], again;
+	uint8_t inst[XR_INSTANCE_ID_LEN];
+
+	(void)state;
+	ep_base(&base, XR_KDF_HKDF_SHA256);
+	for (size_t i = 0; i < N; i++) {
+		memcpy(inst, ep_inst, sizeof(inst));
+		inst[0] = in[i].inst0;
+		assert_int_equal(xr_keys_endpoint(&base, inst, in[i].group,
+		    in[i].index, in[i].gen, &ep[i]), XR_OK);
+		assert_memory_not_equal(ep[i].k[0].b, ep[i].k[1].b, 32);
+		for (int d = 0; d < 2; d++)
+			assert_memory_not_equal(ep[i].k[d].b, base.k[d].b, 32);
+		for (size_t j = 0; j < i; j++)
+			for (int d = 0; d < 2; d++)
+				assert_memory_not_equal(ep[i].k[d].b,
+				    ep[j].k[d].b, 32);
+	}
+	assert_int_equal(xr_keys_endpoint(&base, ep_inst, "execution", 0, 1,
+	    &again), XR_OK);
+	assert_memory_equal(&again, &ep[0], sizeof(again));
+	/* kdf none: one base key for both data directions */
+	xr_keyset_wipe(&base);
+	tw_keyset(&base, XR_KDF_NONE);
+	assert_int_equal(xr_keys_endpoint(&base, ep_inst, "execution", 0, 1,
+	    &again), XR_OK);
+	assert_int_equal(again.kdf, XR_KDF_NONE);
+	assert_memory_not_equal(again.k[0].b, again.k[1].b, 32);
+	assert_memory_not_equal(again.k[0].b, tw_master, 32);
+	assert_memory_equal(again.k[2].b, tw_master, sizeof(tw_master));
+	for (size_t i = 0; i < N; i++)
+		xr_keyset_wipe(&ep[i]);
+	xr_keyset_wipe(&again);
+	xr_keyset_wipe(&base);
+}
+
+static void
+test_endpoint_refusals(void **state)
+{
+	char longname[XR_ENDPOINT_GROUP_MAX + 2];
+	xr_keyset base, ep, empty;
+
+	(void)state;
+	ep_base(&base, XR_KDF_HKDF_SHA256);
+	memset(&empty, 0, sizeof(empty));
+	memset(longname, 'g', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(xr_keys_endpoint(NULL, ep_inst, "g", 0, 1, &ep),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_keys_endpoint(&base, NULL, "g", 0, 1, &ep),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_keys_endpoint(&base, ep_inst, NULL, 0, 1, &ep),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_keys_endpoint(&base, ep_inst, "", 0, 1, &ep),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_keys_endpoint(&base, ep_inst, longname, 0, 1, &ep),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_keys_endpoint(&empty, ep_inst, "g", 0, 1, &ep),
+	    XR_ERR_INVALID_ARG);
+	assert_int_equal(xr_keys_endpoint(&base, ep_inst, "g", 0, 1, &base),
+	    XR_ERR_INVALID_ARG);
+	assert_true(all_zero((const uint8_t *)&ep, sizeof(ep)));
+	longname[XR_ENDPOINT_GROUP_MAX] = '\0';	/* exactly the limit */
+	assert_int_equal(xr_keys_endpoint(&base, ep_inst, longname, 0, 1, &ep),
+	    XR_OK);
+	xr_keyset_wipe(&ep);
+	xr_keyset_wipe(&base);
 }
 
 static void
@@ -534,6 +681,9 @@ main(void)
 		cmocka_unit_test(test_hkdf_vectors),
 		cmocka_unit_test(test_kdf_none_long_master),
 		cmocka_unit_test(test_keyset_from_keys),
+		cmocka_unit_test(test_endpoint_known_answer),
+		cmocka_unit_test(test_endpoint_distinct),
+		cmocka_unit_test(test_endpoint_refusals),
 		cmocka_unit_test(test_keyset_wipe),
 		cmocka_unit_test_setup_teardown(test_load_file_0600,
 		    setup_dir, teardown_dir),

@@ -36,6 +36,16 @@ keys_of(const rt_ctx *r, xr_keyset *ks)
 	assert_int_equal(xr_config_keyset(&r->cfg, ks, &d), XR_OK);
 }
 
+/* The keys of worker `w`'s endpoint (process_supervisor: its own, bound
+ * to its slot and generation). */
+static void
+ep_keys_of(const rt_ctx *r, const xr_worker_info *w, xr_keyset *ks)
+{
+	assert_int_equal(xr_supervisor_endpoint_keys(
+	    xr_lifecycle_supervisor(r->lc), w->group, w->index, w->generation,
+	    ks), XR_OK);
+}
+
 /* A length prefix one byte over the body limit of max_payload_bytes 1000
  * (the default limit, 1 MiB, would admit it and wait for the body). */
 static void
@@ -167,8 +177,8 @@ test_replay_limits_process_supervisor(void **state)
 
 	(void)state;
 	rt_up(&r, yaml_ps_replay);
-	keys_of(&r, &ks);
 	assert_int_equal(xr_lifecycle_workers(r.lc, &w, 1), 1);
+	ep_keys_of(&r, &w, &ks);
 	fill_nonce_cache(r.base, w.port, &ks);
 	worker_rejects(&r, 1, rej);
 	assert_int_equal(rej[0][XR_REJECT_REPLAY], 1);
@@ -178,8 +188,10 @@ test_replay_limits_process_supervisor(void **state)
 
 	/* ttl 2 s: a HELLO 5 s old is expired (30 s would admit it), one
 	 * 1 s old is not */
+	xr_keyset_wipe(&ks);
 	rt_up(&r, yaml_ps_ttl);
 	assert_int_equal(xr_lifecycle_workers(r.lc, &w, 1), 1);
+	ep_keys_of(&r, &w, &ks);
 	assert_int_equal(rt_raw_hello(r.base, w.port, &ks, -5000), 1);
 	assert_int_equal(rt_raw_hello(r.base, w.port, &ks, -1000), 0);
 	worker_rejects(&r, 1, rej);

@@ -175,8 +175,15 @@ test_two_groups_process_supervisor(void **state)
 	ch = xr_lifecycle_pick(r.lc, "echo.v1.Echo", NULL, 0, &err);
 	assert_int_equal(rt_say(ch, TSAY, "wrong group", 0, 0, 2000, &res),
 	    XR_STATUS_UNIMPLEMENTED);
-	/* IPC-INT-11: a channel from the service to worker b[0]'s port */
+	/* IPC-INT-11: a channel from the service to worker b[0], with the
+	 * keys of its endpoint; one with the service's own keys is refused
+	 * (issue 11 #4: a supervised worker has keys of its own) */
 	assert_non_null(ch = xr_transport_channel(t, w[2].port, &d));
+	assert_int_not_equal(xr_channel_wait_ready(ch, 2000), XR_OK);
+	xr_channel_free(ch);
+	assert_null(xr_transport_worker_channel(t, "b", 1, &d));
+	assert_int_equal(d.code, XR_ERR_INVALID_ARG);
+	assert_non_null(ch = xr_transport_worker_channel(t, "b", 0, &d));
 	assert_int_equal(xr_channel_wait_ready(ch, 2000), XR_OK);
 	assert_int_equal(rt_say(ch, TSAY, "by hand", 0, 0, 2000, &res),
 	    XR_STATUS_OK);

@@ -309,7 +309,7 @@ expect_out() { # what, exact line
 	if grep -qxF -- "$2" <<<"$outs"; then ok "$1"; else ko "$1: no line '$2'"; fi
 }
 expect_out "execrpc status: 2 ready workers" \
-	'{"stop_events":[],"workers":[{"group":"kv","index":0,"last_exit_status":-1,"last_signal":0,"pid":N,"port":N,"restarts":0,"state":"ready"},{"group":"kv","index":1,"last_exit_status":-1,"last_signal":0,"pid":N,"port":N,"restarts":0,"state":"ready"}]}'
+	'{"stop_events":[],"workers":[{"generation":1,"group":"kv","index":0,"last_exit_status":-1,"last_signal":0,"pid":N,"port":N,"restarts":0,"state":"ready"},{"generation":1,"group":"kv","index":1,"last_exit_status":-1,"last_signal":0,"pid":N,"port":N,"restarts":0,"state":"ready"}]}'
 expect_out "execrpc call Get b" '{"value":"2"}'
 expect_out "execrpc call Get of a deleted key" 'execrpc: NOT_FOUND (status 5): no such key'
 expect_out "... exits 105" 'exit status 105'

@@ -78,11 +78,11 @@ grep -Eq '^worker alpha 0 pid [0-9]+ port [0-9]+$' "$tmp/sup.out" && ok || bad "
 run status --control "$sock"
 [ "$rc" = 0 ] && ok || bad "status rc=$rc $err"
 json 'len(j["workers"]) == 3 and j["stop_events"] == []' && ok || bad "status: $out"
-json '[(w["group"], w["index"], w["state"], w["restarts"]) for w in j["workers"]] == [("alpha",0,"ready",0),("alpha",1,"ready",0),("beta",0,"ready",0)]' && ok || bad "status fields: $out"
+json '[(w["group"], w["index"], w["state"], w["restarts"], w["generation"]) for w in j["workers"]] == [("alpha",0,"ready",0,1),("alpha",1,"ready",0,1),("beta",0,"ready",0,1)]' && ok || bad "status fields: $out"
 pid0=$(awk '$2=="alpha" && $3==0 {print $5}' "$tmp/sup.out")
 port0=$(awk '$2=="alpha" && $3==0 {print $7}' "$tmp/sup.out")
 json "j['workers'][0]['pid'] == $pid0 and j['workers'][0]['port'] == $port0" && ok || bad "status pid/port: $out"
-case "$out" in '{"stop_events":[],"workers":[{"group":"alpha","index":0,"last_exit_status":-1,"last_signal":0,"pid":'*) ok ;; *) bad "status key order: $out" ;; esac
+case "$out" in '{"stop_events":[],"workers":[{"generation":1,"group":"alpha","index":0,"last_exit_status":-1,"last_signal":0,"pid":'*) ok ;; *) bad "status key order: $out" ;; esac
 
 # --- stats: counters from every worker (asked over the worker channel: no
 # call counted), the reject keys named after xr_reject
@@ -99,6 +99,7 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 json 'j["workers"][0]["restarts"] == 1 and j["workers"][0]["last_signal"] == 9' && ok || bad "restart: $out"
+json 'j["workers"][0]["generation"] == 2 and j["workers"][1]["generation"] == 1' && ok || bad "restart: a new generation: $out"
 [ "$(grep -c '^worker alpha 0 ' "$tmp/sup.out")" = 2 ] && ok || bad "no worker line after the restart"
 
 # --- drain: workers stay up, draining

@@ -369,6 +369,13 @@ ts_keys(xr_keyset *ks, uint8_t master[32])
 	xr_wipe(m, sizeof(m));
 }
 
+void
+ts_ep_keys(const xr_supervisor *s, const xr_worker_info *w, xr_keyset *out)
+{
+	assert_int_equal(xr_supervisor_endpoint_keys(s, w->group, w->index,
+	    w->generation, out), XR_OK);
+}
+
 /* ---------- recorders ---------- */
 
 void

@@ -65,6 +65,13 @@ void ts_config(xr_config *cfg, const char *yaml);
 /* A fresh random master and its hkdf keyset; `master` may be NULL. */
 void ts_keys(xr_keyset *ks, uint8_t master[32]);
 
+/* The keys of worker `w`'s endpoint (its group, index and generation) as
+ * supervisor `s` handed them over (xr_supervisor_endpoint_keys; asserts).
+ * A supervised worker verifies nothing signed with the supervisor's own
+ * keyset. */
+void ts_ep_keys(const xr_supervisor *s, const xr_worker_info *w,
+    xr_keyset *out);
+
 /* ---- recording callbacks ---- */
 
 #define TS_MAX_EVENTS 128

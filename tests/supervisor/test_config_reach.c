@@ -4,9 +4,11 @@
  * API). For each value two YAML variants start real worker processes (this
  * binary in worker mode), and the test observes at a worker's port, or in
  * what the supervisor reports, a behaviour that only that value explains.
- * The YAML carries a static inline secret, so a raw signing peer
- * (tests/server/helper_srv.h) derives the same keys from the same 32 master
- * bytes and builds HELLO frames by hand (size, timestamp, count).
+ * The YAML carries a static inline secret; a raw signing peer
+ * (tests/server/helper_srv.h) signs with the keys of the worker's endpoint
+ * (derived from that secret for the worker's slot and generation:
+ * xr_supervisor_endpoint_keys) and builds HELLO frames by hand (size,
+ * timestamp, count).
  *
  * SEC-IPC-05 / IPC-INT-06  max_payload_bytes: a length prefix of
  *               max_payload + envelope overhead + 1 is refused before any
@@ -61,7 +63,7 @@
 
 /* The static master: the workers' keys and the raw peer's come from it. */
 #define SECRET "config-reach-test-secret-32bytes"
-_Static_assert(sizeof(SECRET) - 1 == 32, "ts_peer_open takes 32 bytes");
+_Static_assert(sizeof(SECRET) - 1 == 32, "a static secret: 32 bytes or more");
 
 #define READY_MS 20000
 #define TOLERANCE_MS 500	/* a deadline is met within this (2 busy cores) */
@@ -88,6 +90,7 @@ struct fx {
 	ts_rec rec;
 	xr_supervisor *sup;
 	xr_worker_info w[8];
+	xr_keyset wk[8];	/* w[i]'s endpoint keys, as of remember() */
 	size_t nw;
 	pid_t pgids[16];	/* every worker pid seen: its process group */
 	size_t npg;
@@ -101,6 +104,10 @@ remember(struct fx *f)
 	f->nw = xr_supervisor_workers(f->sup, f->w, 8);
 	for (size_t i = 0; i < f->nw && i < 8; i++) {
 		bool seen = false;
+
+		xr_keyset_wipe(&f->wk[i]);
+		if (f->w[i].generation != 0)
+			ts_ep_keys(f->sup, &f->w[i], &f->wk[i]);
 
 		if (f->w[i].pid <= 0)
 			continue;
@@ -146,6 +153,8 @@ fx_cleanup(struct fx *f)
 		xr_config_free(&f->cfg);
 	f->have_cfg = false;
 	xr_keyset_wipe(&f->ks);
+	for (size_t i = 0; i < 8; i++)
+		xr_keyset_wipe(&f->wk[i]);
 }
 
 /* No child of ours left (live or zombie), nobody in a worker's group. */
@@ -290,7 +299,8 @@ hello_frame(ts_peer *p, uint64_t ts_ms, size_t body_len, size_t *len)
  * the connection without a frame.
  */
 static int
-hello_try(uint16_t port, uint64_t ts_ms, size_t body_len, uint32_t *ack_max)
+hello_try(const xr_keyset *ks, uint16_t port, uint64_t ts_ms,
+    size_t body_len, uint32_t *ack_max)
 {
 	const Execrpc__V1__Envelope *e;
 	Execrpc__V1__HelloAck *ack;
@@ -299,7 +309,7 @@ hello_try(uint16_t port, uint64_t ts_ms, size_t body_len, uint32_t *ack_max)
 	size_t len;
 	int closed = 0, r = 0;
 
-	ts_peer_open(&p, port, (const uint8_t *)SECRET);
+	ts_peer_open_keys(&p, port, ks);
 	f = hello_frame(&p, ts_ms, body_len, &len);
 	(void)ts_send_raw(&p, f, len);	/* a refusal may reset the stream */
 	free(f);
@@ -322,13 +332,13 @@ hello_try(uint16_t port, uint64_t ts_ms, size_t body_len, uint32_t *ack_max)
 /* Send only a length prefix announcing `body_len`: 1 if the worker closes
  * the connection without a frame (within 2 s), else 0. */
 static int
-prefix_refused(uint16_t port, uint32_t body_len)
+prefix_refused(const xr_keyset *ks, uint16_t port, uint32_t body_len)
 {
 	ts_peer p;
 	uint8_t pre[XR_FRAME_PREFIX_LEN];
 	int frames = -1, r;
 
-	ts_peer_open(&p, port, (const uint8_t *)SECRET);
+	ts_peer_open_keys(&p, port, ks);
 	xr_frame_put_len(pre, body_len);
 	assert_int_equal(ts_send_raw(&p, pre, sizeof(pre)), 0);
 	r = ts_wait_closed(&p, 2000, &frames);
@@ -340,8 +350,10 @@ prefix_refused(uint16_t port, uint32_t body_len)
 static void
 rejects(struct fx *f, uint16_t port, uint64_t *oversized, uint64_t *expired)
 {
-	Execrpc__V1__WorkerStatus *ws = ts_stats(port, &f->ks);
+	Execrpc__V1__WorkerStatus *ws;
 
+	assert_int_equal(port, f->w[0].port);
+	ws = ts_stats(port, &f->wk[0]);
 	assert_int_equal(ws->n_rejects_by_kind, XR_REJECT_COUNT);
 	*oversized = ws->rejects_by_kind[XR_REJECT_OVERSIZED];
 	*expired = ws->rejects_by_kind[XR_REJECT_EXPIRED];
@@ -364,8 +376,8 @@ test_sec_ipc_05_max_payload_reaches_worker(void **state)
 	/* A: max_payload_bytes 1024 */
 	v.max_payload = 1024;
 	fx_ready(f, &v);
-	assert_int_equal(prefix_refused(f->w[0].port, (uint32_t)lim_a + 1), 1);
-	assert_int_equal(hello_try(f->w[0].port, 0, lim_a, &ack), 1);
+	assert_int_equal(prefix_refused(&f->wk[0], f->w[0].port, (uint32_t)lim_a + 1), 1);
+	assert_int_equal(hello_try(&f->wk[0], f->w[0].port, 0, lim_a, &ack), 1);
 	assert_int_equal(ack, 1024);	/* the endpoint announces it too */
 	rejects(f, f->w[0].port, &over, &exp);
 	assert_int_equal(over, 1);
@@ -375,12 +387,12 @@ test_sec_ipc_05_max_payload_reaches_worker(void **state)
 	/* B: max_payload_bytes 2048: the same size passes, the limit moved */
 	v.max_payload = 2048;
 	fx_ready(f, &v);
-	assert_int_equal(hello_try(f->w[0].port, 0, lim_a + 1, &ack), 1);
+	assert_int_equal(hello_try(&f->wk[0], f->w[0].port, 0, lim_a + 1, &ack), 1);
 	assert_int_equal(ack, 2048);
-	assert_int_equal(hello_try(f->w[0].port, 0, lim_b, NULL), 1);
+	assert_int_equal(hello_try(&f->wk[0], f->w[0].port, 0, lim_b, NULL), 1);
 	rejects(f, f->w[0].port, &over, &exp);
 	assert_int_equal(over, 0);
-	assert_int_equal(prefix_refused(f->w[0].port, (uint32_t)lim_b + 1), 1);
+	assert_int_equal(prefix_refused(&f->wk[0], f->w[0].port, (uint32_t)lim_b + 1), 1);
 	rejects(f, f->w[0].port, &over, &exp);
 	assert_int_equal(over, 1);
 	assert_int_equal(fx_stop(f, &d), XR_OK);
@@ -400,9 +412,9 @@ test_sec_ipc_03_ttl_reaches_worker(void **state)
 	/* A: ttl 10: 15 s old is expired, 5 s old is fresh */
 	v.ttl = 10;
 	fx_ready(f, &v);
-	assert_int_equal(hello_try(f->w[0].port, xr_now_ms() - 15000, 0, NULL),
+	assert_int_equal(hello_try(&f->wk[0], f->w[0].port, xr_now_ms() - 15000, 0, NULL),
 	    0);
-	assert_int_equal(hello_try(f->w[0].port, xr_now_ms() - 5000, 0, NULL),
+	assert_int_equal(hello_try(&f->wk[0], f->w[0].port, xr_now_ms() - 5000, 0, NULL),
 	    1);
 	rejects(f, f->w[0].port, &over, &exp);
 	assert_int_equal(exp, 1);
@@ -413,9 +425,9 @@ test_sec_ipc_03_ttl_reaches_worker(void **state)
 	/* B: ttl 20: 15 s old is fresh now, 25 s old is expired */
 	v.ttl = 20;
 	fx_ready(f, &v);
-	assert_int_equal(hello_try(f->w[0].port, xr_now_ms() - 15000, 0, NULL),
+	assert_int_equal(hello_try(&f->wk[0], f->w[0].port, xr_now_ms() - 15000, 0, NULL),
 	    1);
-	assert_int_equal(hello_try(f->w[0].port, xr_now_ms() - 25000, 0, NULL),
+	assert_int_equal(hello_try(&f->wk[0], f->w[0].port, xr_now_ms() - 25000, 0, NULL),
 	    0);
 	rejects(f, f->w[0].port, &over, &exp);
 	assert_int_equal(exp, 1);
@@ -441,10 +453,10 @@ nonce_case(struct fx *f, uint32_t size)
 	v.nonces = size;
 	fx_ready(f, &v);
 	for (uint32_t i = 1; i <= size; i++)
-		if (hello_try(f->w[0].port, 0, 0, NULL) != 1)
+		if (hello_try(&f->wk[0], f->w[0].port, 0, 0, NULL) != 1)
 			fail_msg("nonce_cache_size %u: HELLO %u refused", size,
 			    i);
-	assert_int_equal(hello_try(f->w[0].port, 0, 0, NULL), 0);
+	assert_int_equal(hello_try(&f->wk[0], f->w[0].port, 0, 0, NULL), 0);
 	assert_int_equal(fx_stop(f, &d), XR_OK);
 	fx_end(f);
 }
@@ -478,13 +490,13 @@ drain_case(struct fx *f, bool drain, int *goaway, uint64_t *took)
 	v.grace_s = 5;
 	fx_ready(f, &v);
 	assert_int_equal(f->cfg.drain_inflight, drain);
-	ts_peer_open(&p, f->w[0].port, (const uint8_t *)SECRET);
+	ts_peer_open_keys(&p, f->w[0].port, &f->wk[0]);
 	ts_handshake(&p);
 	id = ts_send_say(&p, "inflight", 800, 0);
 	/* dispatched: the Stats call counts itself, so 2 calls */
 	t0 = xr_mono_ms();
 	for (;;) {
-		Execrpc__V1__WorkerStatus *ws = ts_stats(f->w[0].port, &f->ks);
+		Execrpc__V1__WorkerStatus *ws = ts_stats(f->w[0].port, &f->wk[0]);
 		uint64_t calls = ws->calls;
 
 		execrpc__v1__worker_status__free_unpacked(ws, NULL);
@@ -604,7 +616,7 @@ restart_case(struct fx *f, const char *restart)
 		assert_int_equal(f->w[0].restarts, 1);
 		assert_true(f->w[0].pid > 0);
 		assert_int_not_equal(f->w[0].pid, victim);
-		assert_int_equal(ts_say(f->w[0].port, &f->ks, "back", 0, NULL, 0,
+		assert_int_equal(ts_say(f->w[0].port, &f->wk[0], "back", 0, NULL, 0,
 		    &pid), XR_STATUS_OK);
 		assert_int_equal((pid_t)pid, f->w[0].pid);
 		assert_int_equal(ts_worker_count(&f->rec, XR_OK, "spawned"), 2);
@@ -651,7 +663,7 @@ workers_case(struct fx *f, uint32_t n)
 			assert_int_not_equal(f->w[i].port, f->w[j].port);
 		}
 		/* each port is served by that worker's own process */
-		assert_int_equal(ts_say(f->w[i].port, &f->ks, "w", 0, NULL, 0,
+		assert_int_equal(ts_say(f->w[i].port, &f->wk[i], "w", 0, NULL, 0,
 		    &pid), XR_STATUS_OK);
 		assert_int_equal((pid_t)pid, f->w[i].pid);
 	}

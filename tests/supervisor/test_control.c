@@ -181,16 +181,21 @@ call_method(uint16_t port, const xr_keyset *ks, const char *method)
 	return status;
 }
 
+/* Traffic at workers w[0] and w[1] of `sup`, each signed with its
+ * endpoint's keys. */
 static void
-make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
+make_traffic(const xr_supervisor *sup, const xr_worker_info *w)
 {
-	xr_keyset other;
+	uint16_t port0 = w[0].port, port1 = w[1].port;
+	xr_keyset other, k0, k1, *ks = &k1;
 	ts_peer p;
 	uint8_t *f;
 	size_t len;
 
+	ts_ep_keys(sup, &w[0], &k0);
+	ts_ep_keys(sup, &w[1], &k1);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(ts_say(port0, ks, "t", 0, NULL, 0, NULL),
+		assert_int_equal(ts_say(port0, &k0, "t", 0, NULL, 0, NULL),
 		    XR_STATUS_OK);
 	assert_int_equal(ts_say(port1, ks, "t", 0, NULL, 0, NULL),
 	    XR_STATUS_OK);
@@ -209,6 +214,8 @@ make_traffic(uint16_t port0, uint16_t port1, const xr_keyset *ks)
 	free(f);
 	assert_int_equal(ts_wait_closed(&p, 5000, NULL), 1);
 	ts_peer_close(&p);
+	xr_keyset_wipe(&k0);
+	xr_keyset_wipe(&k1);
 }
 
 static void *
@@ -289,7 +296,7 @@ test_control_socket_round_trips(void **state)
 	/* known traffic for STATS: ctl[0] 3 calls; ctl[1] 1 call, 1 failed
 	 * call (unknown method), 1 HELLO signed with another key, 1 REQUEST
 	 * with call_id 0 */
-	make_traffic(w[0].port, w[1].port, &ks);
+	make_traffic(sup, w);
 
 	/* the parent directory is created 0700; the socket is 0600 */
 	assert_int_equal(xr_supervisor_control_listen(sup, c.path, &d), XR_OK);
@@ -319,6 +326,7 @@ test_control_socket_round_trips(void **state)
 		    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY);
 		assert_int_equal(ws->port, w[i].port);
 		assert_int_equal(ws->restarts, 0);
+		assert_int_equal(ws->generation, 1);
 		assert_int_equal(ws->last_exit_status, -1);
 		assert_int_equal(ws->last_signal, 0);
 		assert_int_equal(ws->n_rejects_by_kind, 0);
@@ -327,8 +335,8 @@ test_control_socket_round_trips(void **state)
 	}
 	assert_int_equal(xr_ctl_client_reply_json(c.status, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"stop_events\":[],\"workers\":[{"
-	    "\"group\":\"ctl\",\"index\":0,\"last_exit_status\":-1,"
-	    "\"last_signal\":0,\"pid\":"));
+	    "\"generation\":1,\"group\":\"ctl\",\"index\":0,"
+	    "\"last_exit_status\":-1,\"last_signal\":0,\"pid\":"));
 	free(json);
 	/* STATS of one group: each worker's exact counters, read over its
 	 * worker channel (asking costs no call) */
@@ -352,9 +360,9 @@ test_control_socket_round_trips(void **state)
 	}
 	assert_int_equal(xr_ctl_client_reply_json(c.stats, &json), XR_OK);
 	assert_non_null(strstr(json, "{\"calls\":3,\"calls_failed\":0,"
-	    "\"group\":\"ctl\",\"index\":0,"));
+	    "\"generation\":1,\"group\":\"ctl\",\"index\":0,"));
 	assert_non_null(strstr(json, "{\"calls\":2,\"calls_failed\":1,"
-	    "\"group\":\"ctl\",\"index\":1,"));
+	    "\"generation\":1,\"group\":\"ctl\",\"index\":1,"));
 	assert_non_null(strstr(json, "\"rejects\":{\"bad_signature\":0,"
 	    "\"expired\":0,\"kind_not_allowed\":0,\"malformed\":0,"
 	    "\"oversized\":0,\"replay\":0},\"restarts\":0,\"state\":"
@@ -550,8 +558,9 @@ test_control_stats_never_blocks(void **state)
 	assert_int_equal(xr_ctl_client_reply_json(n.stats, &json), XR_OK);
 	assert_non_null(p = strstr(json, "\"stats\":\"no_answer\""));
 	assert_null(strstr(p + 1, "\"stats\":\"no_answer\""));	/* once */
-	assert_non_null(strstr(json, "{\"group\":\"ctl\",\"index\":1,"
-	    "\"last_exit_status\":-1,\"last_signal\":0,\"pid\":"));
+	assert_non_null(strstr(json, "{\"generation\":1,\"group\":\"ctl\","
+	    "\"index\":1,\"last_exit_status\":-1,\"last_signal\":0,"
+	    "\"pid\":"));
 	free(json);
 	/* meanwhile the loop served a STATUS at once */
 	assert_int_equal(n.rc[1], XR_OK);

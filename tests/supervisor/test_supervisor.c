@@ -9,8 +9,9 @@
  * BOOT-API-03   an exec failure is bootstrap_start_failed; a bundle the
  *               child rejects is child_bootstrap_failed, not a restart loop
  * KEY-IPC-03    each child got its bundle once: it serves calls signed with
- *               the supervisor's keys, its bootstrap socket is closed, and a
- *               frame signed with another supervisor's keys is BAD_SIGNATURE;
+ *               its endpoint's keys (issue 11 #4), its bootstrap socket is
+ *               closed, and a frame signed with another supervisor's keys,
+ *               or with this supervisor's own base keys, is BAD_SIGNATURE;
  *               no secret in any child's cmdline or environ
  * STOP-IPC-01   a graceful stop drains an in-flight call; one graceful event
  * STOP-IPC-02/03 a worker that ignores STOP is SIGKILLed within grace +
@@ -53,6 +54,7 @@ struct fx {
 	ts_rec rec;
 	xr_supervisor *sup;
 	xr_worker_info w[64];
+	xr_keyset wk[64];	/* w[i]'s endpoint keys, as of remember_pgids */
 	size_t nw;
 	pid_t pgids[64];	/* every worker pid seen: its process group */
 	size_t npg;
@@ -64,6 +66,10 @@ remember_pgids(struct fx *f)
 	f->nw = xr_supervisor_workers(f->sup, f->w, 64);
 	for (size_t i = 0; i < f->nw; i++) {
 		bool seen = false;
+
+		xr_keyset_wipe(&f->wk[i]);
+		if (f->w[i].generation != 0)
+			ts_ep_keys(f->sup, &f->w[i], &f->wk[i]);
 
 		if (f->w[i].pid <= 0)
 			continue;
@@ -129,6 +135,8 @@ fx_free(struct fx *f)
 	event_base_free(f->base);
 	xr_config_free(&f->cfg);
 	xr_keyset_wipe(&f->ks);
+	for (size_t i = 0; i < 64; i++)
+		xr_keyset_wipe(&f->wk[i]);
 }
 
 static const char two_by_two[] =
@@ -358,7 +366,7 @@ test_apps_sections_reach_workers(void **state)
 	assert_non_null(want);
 	fx_new(&f, yaml, NULL, NULL);
 	fx_start_ready(&f);
-	assert_int_equal(ts_say_to(f.w[0].port, &f.ks, "test.v1.Apps/Say", "",
+	assert_int_equal(ts_say_to(f.w[0].port, &f.wk[0], "test.v1.Apps/Say", "",
 	    0, text, TS_APPS_SEEN_MAX, NULL), XR_STATUS_OK);
 	assert_string_equal(text, "a=1;b.c=x y;l[0]=p;l[1].k=~;");
 	assert_int_equal(xr_supervisor_stop_groups(f.sup, 5000, true, &d),
@@ -389,7 +397,7 @@ test_apps_sections_reach_workers(void **state)
 	assert_int_equal(strlen(f.cfg.apps[7].s[31].value), 255);
 	ts_apps_render(xr_config_app(&f.cfg, "probe"), want, TS_APPS_SEEN_MAX);
 	fx_start_ready(&f);
-	assert_int_equal(ts_say_to(f.w[0].port, &f.ks, "test.v1.Apps/Say", "",
+	assert_int_equal(ts_say_to(f.w[0].port, &f.wk[0], "test.v1.Apps/Say", "",
 	    0, text, TS_APPS_SEEN_MAX, NULL), XR_STATUS_OK);
 	assert_int_equal(strlen(text), 32 * (127 + 1 + 255 + 1));
 	assert_string_equal(text, want);
@@ -437,18 +445,21 @@ test_key_ipc_03_bundle_once_and_keys(void **state)
 		size_t len;
 		const char *files[] = { "cmdline", "environ" };
 
-		/* signed with the supervisor's keys: served by that child */
-		assert_int_equal(ts_say(f.w[i].port, &f.ks, "k", 0, text,
+		/* signed with its endpoint's keys: served by that child */
+		assert_int_equal(ts_say(f.w[i].port, &f.wk[i], "k", 0, text,
 		    sizeof(text), &pid), XR_STATUS_OK);
 		assert_string_equal(text, "k");
 		assert_int_equal((pid_t)pid, f.w[i].pid);
 		/* signed with another supervisor's keys: rejected */
 		assert_true(ts_hello_refused(f.w[i].port, &other));
-		ws = ts_stats(f.w[i].port, &f.ks);
+		/* and with this supervisor's base keys: the worker never got
+		 * them (issue 11 #4) */
+		assert_true(ts_hello_refused(f.w[i].port, &f.ks));
+		ws = ts_stats(f.w[i].port, &f.wk[i]);
 		assert_int_equal(ws->n_rejects_by_kind, XR_REJECT_COUNT);
 		for (int j = 0; j < XR_REJECT_COUNT; j++)
 			assert_int_equal(ws->rejects_by_kind[j],
-			    j == XR_REJECT_BAD_SIGNATURE ? 1 : 0);
+			    j == XR_REJECT_BAD_SIGNATURE ? 2 : 0);
 		execrpc__v1__worker_status__free_unpacked(ws, NULL);
 		/* the secret is in no child's argv or environment */
 		for (size_t k = 0; k < 2; k++) {
@@ -461,9 +472,12 @@ test_key_ipc_03_bundle_once_and_keys(void **state)
 				continue;
 			}
 			assert_false(ts_contains_secret(buf, len, f.master, 32));
-			for (int dir = 0; dir < XR_DIR_COUNT; dir++)
+			for (int dir = 0; dir < XR_DIR_COUNT; dir++) {
 				assert_false(ts_contains_secret(buf, len,
 				    f.ks.k[dir].b, f.ks.k[dir].len));
+				assert_false(ts_contains_secret(buf, len,
+				    f.wk[i].k[dir].b, f.wk[i].k[dir].len));
+			}
 			if (k == 1)	/* the minimal environment */
 				assert_int_equal(memcmp(buf, "PATH=", 5), 0);
 			free(buf);
@@ -498,7 +512,7 @@ test_worker_hardening(void **state)
 	(void)state;
 	fx_new(&f, yaml, NULL, NULL);
 	fx_start_ready(&f);
-	assert_int_equal(ts_say(f.w[0].port, &f.ks, "", 0, text, sizeof(text),
+	assert_int_equal(ts_say(f.w[0].port, &f.wk[0], "", 0, text, sizeof(text),
 	    NULL), XR_STATUS_OK);
 	assert_string_equal(text, "dumpable=0 core=0 pdeathsig=9 sigpipe=ign");
 	/* and the supervisor (this process) hardened itself */
@@ -516,9 +530,14 @@ static uint64_t
 slow_call(struct fx *f, uint16_t port, uint32_t delay_ms, ts_peer *p)
 {
 	Execrpc__V1__WorkerStatus *ws;
+	const xr_keyset *ks = NULL;
 	uint64_t id, t0 = xr_mono_ms();
 
-	ts_peer_open_keys(p, port, &f->ks);
+	for (size_t i = 0; i < f->nw; i++)
+		if (f->w[i].port == port)
+			ks = &f->wk[i];
+	assert_non_null(ks);
+	ts_peer_open_keys(p, port, ks);
 	ts_handshake(p);
 	id = ts_send_say(p, "slow", delay_ms, 0);
 	/* wait until the worker has dispatched it (the Stats call counts
@@ -526,7 +545,7 @@ slow_call(struct fx *f, uint16_t port, uint32_t delay_ms, ts_peer *p)
 	for (;;) {
 		uint64_t calls;
 
-		ws = ts_stats(port, &f->ks);
+		ws = ts_stats(port, ks);
 		calls = ws->calls;
 		execrpc__v1__worker_status__free_unpacked(ws, NULL);
 		if (calls >= 2)
@@ -743,10 +762,11 @@ crash_case(const char *restart)
 		assert_int_equal(r, XR_OK);
 		assert_int_equal(f.w[1].state, XR_WORKER_READY);
 		assert_int_equal(f.w[1].restarts, 1);
+		assert_int_equal(f.w[1].generation, 2);	/* new keys */
 		assert_int_not_equal(f.w[1].pid, victim);
 		assert_int_equal(f.w[1].last_pid, f.w[1].pid);
 		assert_int_equal(f.w[1].last_signal, SIGKILL);
-		assert_int_equal(ts_say(f.w[1].port, &f.ks, "back", 0, NULL, 0,
+		assert_int_equal(ts_say(f.w[1].port, &f.wk[1], "back", 0, NULL, 0,
 		    NULL), XR_STATUS_OK);
 	} else {
 		/* PROC-INT-08: the caller gets worker_failed */
@@ -754,6 +774,7 @@ crash_case(const char *restart)
 		assert_non_null(strstr(d.reason, "killed by signal 9"));
 		assert_int_equal(f.w[1].state, XR_WORKER_FAILED);
 		assert_int_equal(f.w[1].restarts, 0);
+		assert_int_equal(f.w[1].generation, 1);
 		assert_int_equal(f.w[1].pid, 0);
 		assert_int_equal(f.w[1].last_pid, victim);
 	}

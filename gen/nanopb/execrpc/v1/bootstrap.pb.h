@@ -20,7 +20,11 @@ typedef enum _execrpc_v1_Kdf {
 typedef PB_BYTES_ARRAY_T(64) execrpc_v1_KeyBundle_web_to_exec_t;
 typedef PB_BYTES_ARRAY_T(64) execrpc_v1_KeyBundle_exec_to_web_t;
 typedef PB_BYTES_ARRAY_T(64) execrpc_v1_KeyBundle_control_t;
-/* Keys for one worker. With KDF_NONE all three carry the master secret. */
+/* Keys for one worker process. web_to_exec and exec_to_web are its
+ endpoint's own keys, bound to the supervisor instance, the worker's group,
+ index and generation (docs/design.md section 3, "Endpoint keys"); never
+ the master nor the directional keys. kdf says how the supervisor's
+ directional keys were made (KDF_NONE: both are the master). */
 typedef struct _execrpc_v1_KeyBundle {
     execrpc_v1_Kdf kdf;
     execrpc_v1_KeyBundle_web_to_exec_t web_to_exec; /* verifies ingress->worker frames */

@@ -33,7 +33,11 @@ typedef enum _Execrpc__V1__Kdf {
 /* --- messages --- */
 
 /*
- * Keys for one worker. With KDF_NONE all three carry the master secret.
+ * Keys for one worker process. web_to_exec and exec_to_web are its
+ * endpoint's own keys, bound to the supervisor instance, the worker's group,
+ * index and generation (docs/design.md section 3, "Endpoint keys"); never
+ * the master nor the directional keys. kdf says how the supervisor's
+ * directional keys were made (KDF_NONE: both are the master).
  */
 struct  Execrpc__V1__KeyBundle
 {

@@ -484,7 +484,7 @@ const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
   (ProtobufCMessageInit) execrpc__v1__command__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[13] =
+static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[14] =
 {
   {
     "group",
@@ -642,10 +642,23 @@ static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "generation",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__WorkerStatus, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__worker_status__field_indices_by_name[] = {
   6,   /* field[6] = calls */
   7,   /* field[7] = calls_failed */
+  13,   /* field[13] = generation */
   0,   /* field[0] = group */
   1,   /* field[1] = index */
   8,   /* field[8] = last_exit_status */
@@ -662,7 +675,7 @@ static const ProtobufCIntRange execrpc__v1__worker_status__number_ranges[2 + 1] 
 {
   { 1, 0 },
   { 10, 8 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
 {
@@ -672,7 +685,7 @@ const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
   "Execrpc__V1__WorkerStatus",
   "execrpc.v1",
   sizeof(Execrpc__V1__WorkerStatus),
-  13,
+  14,
   execrpc__v1__worker_status__field_descriptors,
   execrpc__v1__worker_status__field_indices_by_name,
   2,  execrpc__v1__worker_status__number_ranges,

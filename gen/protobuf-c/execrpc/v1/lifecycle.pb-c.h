@@ -204,10 +204,15 @@ struct  Execrpc__V1__WorkerStatus
    * handler); one per violation.
    */
   uint64_t protocol_errors;
+  /*
+   * The slot's spawn count: 1 for its first process, +1 at each later
+   * spawn; its endpoint keys are bound to it (xr_worker_info.generation).
+   */
+  uint32_t generation;
 };
 #define EXECRPC__V1__WORKER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__worker_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED, 0, 0 }
 
 
 struct  Execrpc__V1__StopEvent
