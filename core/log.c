@@ -553,7 +553,8 @@ xr_log_scan(const struct xr_log_pat *p, const uint8_t *text,
 		/* the window [i, i + m) */
 		if ((uint16_t)(h >> 48) == p->fp) {
 			xr_log_tag(folded + i, m, XR_LOG_FOLD_NONE, tag);
-			if (mbedtls_ct_memcmp(tag, p->tag, XR_LOG_TAG_LEN) == 0) {
+			if (mbedtls_ct_memcmp(tag, p->tag,
+			    XR_LOG_TAG_LEN) == 0) {
 				start = i;
 				end = i + m;
 				if (p->ext_left && start > 0 &&
