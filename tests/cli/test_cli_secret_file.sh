@@ -54,30 +54,43 @@ good() {
 	done
 }
 
-# refused SECRET_PATH WHAT REASON: all three refuse with status 2
-# (secret_invalid) and the exact line "PROG: secret_invalid (code -22):
-# KEY: REASON"; the start does so before it listens
-refused() {
-	local p=$1 what=$2 reason=$3 rc out err b name
+# expect_refused CONFIG WHAT KEY REASON CMD...: each "PROG config CMD
+# CONFIG" (CMD check: execrpc and execrpc-server; summary: execrpc) and a
+# start refuse with status 2 (secret_invalid) and the exact line "PROG:
+# secret_invalid (code -22): KEY: REASON"; the start before it listens
+expect_refused() {
+	local c=$1 what=$2 k=$3 reason=$4 rc out err b name cmd
+	local -a bins
 
-	config "$tmp/c.yaml" "$p"
-	for b in "$cli" "$srv"; do
-		name=$(basename "$b")
-		out=$("$b" config check "$tmp/c.yaml" 2>"$tmp/err")
-		rc=$?
-		err=$(cat "$tmp/err")
-		[ "$rc" = 2 ] && [ -z "$out" ] &&
-			[ "$err" = "$name: secret_invalid (code -22): $key: $reason" ] &&
-			ok || bad "$what: $name config check: rc=$rc out=$out err=$err"
-		case $err in *"${secret:0:8}"*) bad "$what: $name: secret in stderr" ;; esac
+	shift 4
+	for cmd in "$@"; do
+		bins=("$cli")
+		[ "$cmd" = check ] && bins+=("$srv")
+		for b in "${bins[@]}"; do
+			name=$(basename "$b")
+			out=$("$b" config "$cmd" "$c" 2>"$tmp/err")
+			rc=$?
+			err=$(cat "$tmp/err")
+			[ "$rc" = 2 ] && [ -z "$out" ] &&
+				[ "$err" = "$name: secret_invalid (code -22): $k: $reason" ] &&
+				ok || bad "$what: $name config $cmd: rc=$rc out=$out err=$err"
+			case $err in *"${secret:0:8}"*) bad "$what: $name: secret in stderr" ;; esac
+		done
 	done
-	out=$(timeout 10 "$srv" --config "$tmp/c.yaml" 2>"$tmp/err")
+	out=$(timeout 10 "$srv" --config "$c" 2>"$tmp/err")
 	rc=$?
 	err=$(head -n 1 "$tmp/err")
 	[ "$rc" = 2 ] && [ -z "$out" ] &&
-		[ "$err" = "execrpc-server: secret_invalid (code -22): $key: $reason" ] &&
+		[ "$err" = "execrpc-server: secret_invalid (code -22): $k: $reason" ] &&
 		ok || bad "$what: execrpc-server start: rc=$rc out=$out err=$(cat "$tmp/err")"
 	case $(cat "$tmp/err") in *"${secret:0:8}"*) bad "$what: start: secret in stderr" ;; esac
+}
+
+# refused SECRET_PATH WHAT REASON: a config naming that secret_file is
+# refused by both config checks and a start
+refused() {
+	config "$tmp/c.yaml" "$1"
+	expect_refused "$tmp/c.yaml" "$2" "$key" "$3" check
 }
 
 printf '%s\n' "$secret" >"$tmp/secret"
@@ -125,26 +138,9 @@ YAML
 }
 
 # inline_refused CONFIG WHAT REASON: both config checks, the summary and a
-# start refuse with status 2 and the exact line
+# start refuse it
 inline_refused() {
-	local c=$1 what=$2 reason=$3 rc out err b name
-
-	for b in "$cli check" "$cli summary" "$srv check"; do
-		name=$(basename "${b% *}")
-		out=$(${b% *} config "${b##* }" "$c" 2>"$tmp/err")
-		rc=$?
-		err=$(cat "$tmp/err")
-		[ "$rc" = 2 ] && [ -z "$out" ] &&
-			[ "$err" = "$name: secret_invalid (code -22): $ikey: $reason" ] &&
-			ok || bad "$what: $name config ${b##* }: rc=$rc out=$out err=$err"
-		case $err in *"${secret:0:8}"*) bad "$what: $name: secret in stderr" ;; esac
-	done
-	out=$(timeout 10 "$srv" --config "$c" 2>"$tmp/err")
-	rc=$?
-	err=$(head -n 1 "$tmp/err")
-	[ "$rc" = 2 ] && [ -z "$out" ] &&
-		[ "$err" = "execrpc-server: secret_invalid (code -22): $ikey: $reason" ] &&
-		ok || bad "$what: execrpc-server start: rc=$rc out=$out err=$(cat "$tmp/err")"
+	expect_refused "$1" "$2" "$ikey" "$3" check summary
 }
 
 config_inline "$tmp/i.yaml"
