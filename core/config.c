@@ -519,6 +519,18 @@ xr_config_free(xr_config *cfg)
 	cfg->secret_inline_len = 0;
 }
 
+void
+xr_config_wipe_secret(xr_config *cfg)
+{
+	if (cfg == NULL || cfg->secret_inline == NULL)
+		return;
+	xr_wipe(cfg->secret_inline, cfg->secret_inline_len);
+	free(cfg->secret_inline);
+	cfg->secret_inline = NULL;
+	cfg->secret_inline_len = 0;
+	cfg->secret_wiped = true;
+}
+
 int
 xr_config_load_string(const char *yaml, size_t len, xr_config *cfg,
     xr_diag *d)
@@ -553,6 +565,28 @@ xr_config_load_string(const char *yaml, size_t len, xr_config *cfg,
 		xr_config_defaults(cfg);
 	}
 	return r;
+}
+
+/*
+ * A config that holds an inline secret must be as private as a
+ * secret_file: the very checks (xr_keys_check_private). On failure `cfg`
+ * is freed (the secret wiped) and reset to defaults.
+ */
+static int
+inline_file_check(int fd, const char *path, xr_config *cfg, xr_diag *d)
+{
+	char why[sizeof(d->reason)];
+	xr_diag fd_d = { 0 };
+	int r;
+
+	if ((r = xr_keys_check_private(fd, "config file", path, &fd_d)) ==
+	    XR_OK)
+		return XR_OK;
+	snprintf(why, sizeof(why), "%s", fd_d.reason);
+	xr_config_free(cfg);
+	xr_config_defaults(cfg);
+	return xr_diag_set(d, r, P_AUTH ".secret: an inline secret needs a "
+	    "private config file: %s", why);
 }
 
 int
@@ -599,7 +633,9 @@ xr_config_load_file(const char *path, xr_config *cfg, xr_diag *d)
 		    path, CFG_FILE_MAX);
 		goto out;
 	}
-	r = xr_config_load_string(buf, len, cfg, d);
+	if ((r = xr_config_load_string(buf, len, cfg, d)) == XR_OK &&
+	    cfg->secret_inline != NULL)
+		r = inline_file_check(fd, path, cfg, d);
  out:
 	if (buf != NULL) {
 		xr_wipe(buf, len);
@@ -645,6 +681,11 @@ xr_config_keyset(const xr_config *cfg, xr_keyset *out, xr_diag *d)
 	    cfg->secret_inline_len <= XR_SECRET_MAX) {
 		m = cfg->secret_inline;
 		len = cfg->secret_inline_len;
+	} else if (cfg->secret_wiped) {
+		r = xr_diag_set(d, XR_ERR_SECRET_INVALID, P_AUTH ".secret: "
+		    "wiped once the keys were derived (xr_config_wipe_secret); "
+		    "load the config again");
+		goto out;
 	} else {
 		r = xr_diag_set(d, XR_ERR_SECRET_INVALID, P_AUTH ".secret_mode: "
 		    "static requires exactly one of " P_AUTH ".secret_file or "

@@ -80,6 +80,8 @@ typedef struct xr_config {
 	uint8_t *secret_inline;			/* static inline value (owned,
 						 * wiped on free), or NULL */
 	size_t secret_inline_len;
+	bool secret_wiped;			/* xr_config_wipe_secret() took
+						 * the inline value */
 	xr_kdf kdf;
 	uint32_t ttl_seconds;
 	uint32_t nonce_cache_size;
@@ -113,7 +115,15 @@ void xr_config_defaults(xr_config *cfg);
 int xr_config_load_string(const char *yaml, size_t len, xr_config *cfg,
     xr_diag *d);
 
-/* As xr_config_load_string() for the file at `path` (at most 1 MiB). */
+/*
+ * As xr_config_load_string() for the file at `path` (at most 1 MiB). A
+ * file that holds an inline secret (...auth.secret) must pass the checks
+ * of a secret_file (xr_keys_check_private: not a symbolic link, a regular
+ * file, owned by the effective uid or root, no permission bit for group
+ * or other): else XR_ERR_SECRET_INVALID, "...auth.secret: an inline secret
+ * needs a private config file: config file PATH: why", `cfg` reset. The
+ * read buffer is wiped.
+ */
 int xr_config_load_file(const char *path, xr_config *cfg, xr_diag *d);
 
 /* The section apps.NAME, or NULL if the config has none. */
@@ -125,6 +135,14 @@ const char *xr_app_get(const xr_app_section *sec, const char *key);
 /* Release what `cfg` owns (the inline secret, zeroized). NULL is a no-op.
  * `cfg` itself is caller storage. */
 void xr_config_free(xr_config *cfg);
+
+/*
+ * Wipe and free the inline secret once the keys are derived from it (the
+ * programs call it right after the lifecycle's start), and mark `cfg` so
+ * that a later xr_config_keyset() says why it has no secret
+ * (XR_ERR_SECRET_INVALID). No-op for NULL or a config without one.
+ */
+void xr_config_wipe_secret(xr_config *cfg);
 
 /*
  * Resolve the master secret the config names and derive the keyset:

@@ -68,6 +68,32 @@ xr_keys_generate_master(uint8_t out[XR_MASTER_LEN])
 }
 
 int
+xr_keys_check_private(int fd, const char *what, const char *path, xr_diag *d)
+{
+	struct stat st, lst;
+
+	if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+		return xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "%s %s: is a symbolic link (not followed; name the file "
+		    "itself)", what, path);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		return xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "%s %s: not a regular file", what, path);
+	/* as OpenSSH for keys: another uid could rewrite the secret */
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "%s %s: owned by uid %u (must be owned by this process's "
+		    "uid %u or by root)", what, path, (unsigned)st.st_uid,
+		    (unsigned)geteuid());
+	if ((st.st_mode & 077) != 0)
+		return xr_diag_set(d, XR_ERR_SECRET_INVALID,
+		    "%s %s: mode %03o is accessible by group or other (must "
+		    "be 0600 or stricter)", what, path,
+		    (unsigned)(st.st_mode & 0777));
+	return XR_OK;
+}
+
+int
 xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
     xr_diag *d)
 {
@@ -94,26 +120,8 @@ xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,
 			    strerror(e));
 		goto out;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
-		    "secret_file %s: not a regular file", path);
+	if ((r = xr_keys_check_private(fd, "secret_file", path, d)) != XR_OK)
 		goto out;
-	}
-	/* as OpenSSH for keys: another uid could rewrite the secret */
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
-		    "secret_file %s: owned by uid %u (must be owned by this "
-		    "process's uid %u or by root)", path, (unsigned)st.st_uid,
-		    (unsigned)geteuid());
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		r = xr_diag_set(d, XR_ERR_SECRET_INVALID,
-		    "secret_file %s: mode %03o is accessible by group or "
-		    "other (must be 0600 or stricter)", path,
-		    (unsigned)(st.st_mode & 0777));
-		goto out;
-	}
 	while (have < sizeof(buf)) {
 		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
 

@@ -58,14 +58,23 @@ int xr_random_bytes(void *out, size_t len);
 int xr_keys_generate_master(uint8_t out[XR_MASTER_LEN]);
 
 /*
+ * The checks a file that holds a secret passes, on `fd` opened from
+ * `path`, in this order: `path` is not a symbolic link (lstat), `fd` is a
+ * regular file, owned by the effective uid or by root (another uid could
+ * rewrite it), with no permission bit for group or other (mode & 077).
+ * Returns XR_OK, or XR_ERR_SECRET_INVALID with "WHAT PATH: why" in `d`
+ * (`what` names the file: "secret_file", "config file"). Never reads it.
+ */
+int xr_keys_check_private(int fd, const char *what, const char *path,
+    xr_diag *d);
+
+/*
  * Read a static secret from `path` into `out` (capacity `cap`), setting
  * `*len`. One trailing "\n" (or "\r\n") is stripped. Refuses, with
  * XR_ERR_SECRET_INVALID and a reason in `d` (path only, never content):
- * a symlink or a file that is not a regular file, a file owned by a uid
- * other than the effective uid and root, a file readable or writable by
- * group or other (mode & 077), a secret shorter than XR_SECRET_MIN or longer
- * than `cap`, in that order. Opens with O_CLOEXEC|O_NOFOLLOW. On failure
- * `out` is zeroized. xr_config_keyset() is its caller at start and in
+ * what xr_keys_check_private() refuses, then a secret shorter than
+ * XR_SECRET_MIN or longer than `cap`, in that order. Opens with
+ * O_CLOEXEC|O_NOFOLLOW. On failure `out` is zeroized. xr_config_keyset() is its caller at start and in
  * `config check` (xr_config_secret_check()).
  */
 int xr_keys_load_file(const char *path, uint8_t *out, size_t cap, size_t *len,

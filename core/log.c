@@ -6,9 +6,8 @@
  *  1. format with vsnprintf into a scratch buffer a little larger than the
  *     1024-byte line, so that an encoded secret straddling the 1024 mark is
  *     still seen whole by step 2;
- *  2. scan the raw formatted bytes for every pattern of every registered
- *     secret (KMP, failure tables precomputed at registration, so the cost
- *     is O(line x secrets)) and mark the matched bytes;
+ *  2. slide a window of each registered form's length over the raw
+ *     formatted bytes and mark the windows that are the form (see below);
  *  3. build the final line: marked runs become "[REDACTED]", control
  *     characters other than tab become '?', the result is cut to 1023 bytes
  *     and ends in "..." if anything was cut;
@@ -17,7 +16,7 @@
  * Redaction runs on the raw bytes before control characters are replaced,
  * since a raw key almost always holds bytes below 0x20.
  *
- * The patterns of a secret s (8..XR_LOG_SECRET_MAX bytes):
+ * The forms of a secret s (8..XR_LOG_SECRET_MAX bytes):
  *  - s itself;
  *  - hex(s), matched case-insensitively (lower, upper and mixed case);
  *  - base64(s) with '=' padding;
@@ -26,8 +25,21 @@
  *    embedded at any offset inside a longer base64-encoded string. The one
  *    character on each side that mixes bits of s with bits of its
  *    neighbours is redacted too when it is a base64 character.
- *  Base64 patterns treat '+' and '-', '/' and '_' as equal, so one pattern
- *  covers the standard and the URL-safe alphabets.
+ *  Base64 forms treat '+' and '-', '/' and '_' as equal, so one form covers
+ *  the standard and the URL-safe alphabets.
+ *
+ * The table never holds a secret or a form of it. Each form is kept as
+ * its length, how it folds (exact, ASCII case, base64url) and two keyed
+ * values under a per-process random key drawn at the first registration:
+ *  - a 128-bit tag, HMAC-SHA256(key, folded form) cut to 16 bytes;
+ *  - a 16-bit fingerprint, the top bits of a polynomial hash of the folded
+ *    form modulo 2^64 with a random odd multiplier, which rolls: the
+ *    window moves one byte in O(1).
+ * A window whose fingerprint matches (about one in 65536 otherwise) is
+ * folded and its tag computed and compared (mbedtls_ct_memcmp); only an
+ * equal tag marks it. 16 bits of fingerprint per form say next to nothing
+ * about a secret of 8 bytes or more; the tag is as hard to invert as the
+ * secret is to guess.
  */
 #include "log.h"
 
@@ -38,6 +50,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mbedtls/constant_time.h>
+#include <mbedtls/sha256.h>
+
 #include "err.h"
 #include "keys.h"
 
@@ -46,40 +61,48 @@
 #define XR_LOG_SECRET_MIN	8	/* shorter ones would hit plain text */
 #define XR_LOG_SECRET_MAX	256	/* longer ones are refused */
 #define XR_LOG_B64LEN(n)	(4 * (((n) + 2) / 3))
-/* Longest pattern plus its two boundary characters. */
+/* Longest form (hex) plus its two boundary characters. */
 #define XR_LOG_PAT_MAX		(2 * XR_LOG_SECRET_MAX + 2)
-/* Scratch: the line plus room for a pattern that straddles its end. */
+/* Scratch: the line plus room for a form that straddles its end. */
 #define XR_LOG_SCRATCH		(XR_LOG_LINE + XR_LOG_PAT_MAX)
-/* raw + hex + padded base64 + three cores, each core <= the padded length. */
-#define XR_LOG_ARENA		(3 * XR_LOG_SECRET_MAX + \
-				    4 * XR_LOG_B64LEN(XR_LOG_SECRET_MAX + 2))
+/* The longest form: hex; base64 of z || s is shorter. */
+#define XR_LOG_FORM_MAX		(2 * XR_LOG_SECRET_MAX)
 #define XR_LOG_PATS		6
+#define XR_LOG_TAG_LEN		16	/* HMAC-SHA256 bytes kept per form */
 #define XR_LOG_REDACTED		"[REDACTED]"
 #define XR_LOG_ELLIPSIS		"..."
 
-/* How pattern and text bytes are compared. */
+/* How form and text bytes are compared. */
 enum xr_log_fold {
 	XR_LOG_FOLD_NONE = 0,	/* exact bytes */
 	XR_LOG_FOLD_HEX,	/* ASCII case-insensitive */
 	XR_LOG_FOLD_B64,	/* '-' == '+', '_' == '/' */
 };
 
+/* One form of a secret, as keyed values only (see the top of the file). */
 struct xr_log_pat {
-	uint16_t off;		/* into the secret's arena and fail table */
-	uint16_t len;
+	uint16_t len;		/* the form's length: the window's */
+	uint16_t fp;		/* the window hash's top 16 bits */
 	uint8_t fold;		/* enum xr_log_fold */
 	uint8_t ext_left;	/* also redact one base64 char before */
 	uint8_t ext_right;	/* also redact one base64 char after */
+	uint64_t rpow;		/* the multiplier ^ (len - 1): rolls the hash */
+	uint8_t tag[XR_LOG_TAG_LEN];	/* HMAC-SHA256(key, folded form) */
 };
 
 struct xr_log_secret {
-	size_t len;
-	uint8_t raw[XR_LOG_SECRET_MAX];
+	size_t len;		/* the secret's length */
 	size_t npats;
-	struct xr_log_pat pats[XR_LOG_PATS];
-	uint8_t arena[XR_LOG_ARENA];		/* folded pattern bytes */
-	uint16_t fail[XR_LOG_ARENA];		/* KMP failure tables */
+	struct xr_log_pat pats[XR_LOG_PATS];	/* pats[0]: the raw bytes */
 };
+
+/* The per-process key, drawn at the first registration. */
+static struct {
+	int ready;
+	uint64_t mul;			/* odd multiplier of the window hash */
+	mbedtls_sha256_context in;	/* key ^ ipad absorbed */
+	mbedtls_sha256_context out;	/* key ^ opad absorbed */
+} xr_log_key;
 
 static atomic_int xr_log_level_cur = XR_LOG_WARN;
 static xr_log_sink xr_log_sink_fn;	/* NULL: the default sink */
@@ -248,71 +271,139 @@ xr_log_b64(const uint8_t *in, size_t n, uint8_t *out, int pad)
 	return o;
 }
 
-/*
- * Append the pattern arena[off..off+len) to `s` unless an identical one is
- * already there, and build its KMP failure table. Returns the next free
- * arena offset.
- */
-static size_t
-xr_log_pat_add(struct xr_log_secret *s, size_t off, size_t len, int fold,
-    int ext_left, int ext_right)
+/* Draw the per-process key once: 64 random bytes as the HMAC key
+ * (one SHA-256 block: used as is), 8 more for the multiplier. Returns
+ * XR_OK or XR_ERR_SYSTEM. */
+static int
+xr_log_key_init(void)
 {
-	struct xr_log_pat *p;
-	const uint8_t *b = s->arena + off;
-	uint16_t *f = s->fail + off;
-	size_t i, k;
+	uint8_t k[64 + 8], pad[64];
+	size_t i;
+	int r;
 
-	for (i = 0; i < s->npats; i++) {
-		p = &s->pats[i];
-		if (p->len == len && p->fold == fold &&
-		    p->ext_left == ext_left && p->ext_right == ext_right &&
-		    memcmp(s->arena + p->off, b, len) == 0)
-			return off;
+	if (xr_log_key.ready)
+		return XR_OK;
+	if ((r = xr_random_bytes(k, sizeof(k))) != XR_OK)
+		goto out;
+	memcpy(&xr_log_key.mul, k + 64, sizeof(xr_log_key.mul));
+	xr_log_key.mul |= 1;
+	mbedtls_sha256_init(&xr_log_key.in);
+	mbedtls_sha256_init(&xr_log_key.out);
+	for (i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	if (mbedtls_sha256_starts_ret(&xr_log_key.in, 0) != 0 ||
+	    mbedtls_sha256_update_ret(&xr_log_key.in, pad, 64) != 0) {
+		r = XR_ERR_INTERNAL;
+		goto out;
 	}
-	p = &s->pats[s->npats++];
-	p->off = (uint16_t)off;
-	p->len = (uint16_t)len;
-	p->fold = (uint8_t)fold;
-	p->ext_left = (uint8_t)ext_left;
-	p->ext_right = (uint8_t)ext_right;
-
-	/* f[i]: length of the longest proper border of b[0..i]. */
-	f[0] = 0;
-	for (i = 1, k = 0; i < len; i++) {
-		while (k > 0 && b[i] != b[k])
-			k = f[k - 1];
-		if (b[i] == b[k])
-			k++;
-		f[i] = (uint16_t)k;
+	for (i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	if (mbedtls_sha256_starts_ret(&xr_log_key.out, 0) != 0 ||
+	    mbedtls_sha256_update_ret(&xr_log_key.out, pad, 64) != 0) {
+		r = XR_ERR_INTERNAL;
+		goto out;
 	}
-	return off + len;
+	xr_log_key.ready = 1;
+	r = XR_OK;
+ out:
+	if (r != XR_OK)
+		xr_wipe(&xr_log_key, sizeof(xr_log_key));
+	xr_wipe(k, sizeof(k));
+	xr_wipe(pad, sizeof(pad));
+	return r;
 }
 
-/* Precompute every pattern of the secret already copied into s->raw. */
+/* The tag of b[0..n) folded (n <= XR_LOG_FORM_MAX): HMAC-SHA256 under the
+ * per-process key, its first XR_LOG_TAG_LEN bytes. */
 static void
-xr_log_secret_build(struct xr_log_secret *s)
+xr_log_tag(const uint8_t *b, size_t n, int fold, uint8_t tag[XR_LOG_TAG_LEN])
+{
+	uint8_t f[XR_LOG_FORM_MAX], d[32];
+	mbedtls_sha256_context c;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		f[i] = xr_log_fold_byte(b[i], fold);
+	mbedtls_sha256_init(&c);
+	mbedtls_sha256_clone(&c, &xr_log_key.in);
+	(void)mbedtls_sha256_update_ret(&c, f, n);
+	(void)mbedtls_sha256_finish_ret(&c, d);
+	mbedtls_sha256_clone(&c, &xr_log_key.out);
+	(void)mbedtls_sha256_update_ret(&c, d, sizeof(d));
+	(void)mbedtls_sha256_finish_ret(&c, d);
+	memcpy(tag, d, XR_LOG_TAG_LEN);
+	mbedtls_sha256_free(&c);		/* zeroizes */
+	xr_wipe(f, n);
+	xr_wipe(d, sizeof(d));
+}
+
+/* The window hash of b[0..n) folded: sum of b[i] * mul^(n-1-i), mod 2^64. */
+static uint64_t
+xr_log_hash(const uint8_t *b, size_t n, int fold)
+{
+	uint64_t h = 0;
+
+	for (size_t i = 0; i < n; i++)
+		h = h * xr_log_key.mul + xr_log_fold_byte(b[i], fold);
+	return h;
+}
+
+/*
+ * Add the form b[0..len) (already folded) to `s` as keyed values, unless
+ * an identical one is already there.
+ */
+static void
+xr_log_pat_add(struct xr_log_secret *s, const uint8_t *b, size_t len,
+    int fold, int ext_left, int ext_right)
+{
+	struct xr_log_pat np, *p;
+	size_t i;
+
+	memset(&np, 0, sizeof(np));
+	np.len = (uint16_t)len;
+	np.fold = (uint8_t)fold;
+	np.ext_left = (uint8_t)ext_left;
+	np.ext_right = (uint8_t)ext_right;
+	np.fp = (uint16_t)(xr_log_hash(b, len, fold) >> 48);
+	np.rpow = 1;
+	for (i = 1; i < len; i++)
+		np.rpow *= xr_log_key.mul;
+	xr_log_tag(b, len, fold, np.tag);
+	for (i = 0; i < s->npats; i++) {
+		p = &s->pats[i];
+		if (p->len == np.len && p->fold == np.fold &&
+		    p->ext_left == np.ext_left && p->ext_right == np.ext_right &&
+		    memcmp(p->tag, np.tag, XR_LOG_TAG_LEN) == 0)
+			return;
+	}
+	s->pats[s->npats++] = np;
+}
+
+/* Fill `s` with the keyed values of every form of raw[0..n); the forms
+ * themselves live on the stack only, wiped before returning. */
+static void
+xr_log_secret_build(struct xr_log_secret *s, const uint8_t *raw, size_t n)
 {
 	uint8_t tmp[2 + XR_LOG_SECRET_MAX];
-	uint8_t enc[XR_LOG_B64LEN(2 + XR_LOG_SECRET_MAX)];
-	size_t n = s->len, off = 0, i, elen, first, last, z;
+	uint8_t enc[XR_LOG_FORM_MAX];
+	size_t i, elen, first, last, z;
 
-	s->npats = 0;
+	memset(s, 0, sizeof(*s));
+	s->len = n;
 
 	/* The raw bytes. */
-	memcpy(s->arena + off, s->raw, n);
-	off = xr_log_pat_add(s, off, n, XR_LOG_FOLD_NONE, 0, 0);
+	xr_log_pat_add(s, raw, n, XR_LOG_FOLD_NONE, 0, 0);
 
-	/* Hex, stored lowercase, matched case-insensitively. */
+	/* Hex, lowercase, matched case-insensitively. */
 	for (i = 0; i < n; i++) {
-		s->arena[off + 2 * i] = (uint8_t)xr_log_hex_lc[s->raw[i] >> 4];
-		s->arena[off + 2 * i + 1] =
-		    (uint8_t)xr_log_hex_lc[s->raw[i] & 15];
+		enc[2 * i] = (uint8_t)xr_log_hex_lc[raw[i] >> 4];
+		enc[2 * i + 1] = (uint8_t)xr_log_hex_lc[raw[i] & 15];
 	}
-	off = xr_log_pat_add(s, off, 2 * n, XR_LOG_FOLD_HEX, 0, 0);
+	xr_log_pat_add(s, enc, 2 * n, XR_LOG_FOLD_HEX, 0, 0);
 
 	/* Padded base64 (the whole string, '=' included). */
-	elen = xr_log_b64(s->raw, n, s->arena + off, 1);
-	off = xr_log_pat_add(s, off, elen, XR_LOG_FOLD_B64, 0, 0);
+	elen = xr_log_b64(raw, n, enc, 1);
+	xr_log_pat_add(s, enc, elen, XR_LOG_FOLD_B64, 0, 0);
 
 	/*
 	 * Cores of base64(z zero bytes || s). The secret spans bits
@@ -322,14 +413,13 @@ xr_log_secret_build(struct xr_log_secret *s)
 	 */
 	for (z = 0; z < 3; z++) {
 		memset(tmp, 0, z);
-		memcpy(tmp + z, s->raw, n);
+		memcpy(tmp + z, raw, n);
 		elen = xr_log_b64(tmp, z + n, enc, 0);
 		first = (8 * z + 5) / 6;
 		last = (8 * z + 8 * n) / 6;	/* exclusive */
 		if (last > elen)
 			last = elen;
-		memcpy(s->arena + off, enc + first, last - first);
-		off = xr_log_pat_add(s, off, last - first, XR_LOG_FOLD_B64,
+		xr_log_pat_add(s, enc + first, last - first, XR_LOG_FOLD_B64,
 		    (8 * z) % 6 != 0, (8 * z + 8 * n) % 6 != 0);
 	}
 	xr_wipe(tmp, sizeof(tmp));
@@ -356,15 +446,20 @@ xr_log_slot_free(size_t slot)
 int
 xr_log_secret_add(const uint8_t *secret, size_t len, xr_log_secret_id *id)
 {
-	struct xr_log_secret *s;
+	struct xr_log_secret cand, *s;
 	size_t i, free_slot = XR_LOG_SECRETS;
+	int r;
 
 	if (id != NULL)
 		*id = 0;
 	if (secret == NULL || id == NULL || len < XR_LOG_SECRET_MIN ||
 	    len > XR_LOG_SECRET_MAX)
 		return XR_ERR_INVALID_ARG;
-	/* The same key registered twice (e.g. kdf none) takes one slot. */
+	if ((r = xr_log_key_init()) != XR_OK)
+		return r;
+	xr_log_secret_build(&cand, secret, len);
+	/* The same key registered twice (e.g. kdf none) takes one slot: the
+	 * raw form's tag names the secret. */
 	for (i = 0; i < XR_LOG_SECRETS; i++) {
 		s = &xr_log_secrets[i];
 		if (xr_log_slots[i].refs == 0) {
@@ -372,21 +467,25 @@ xr_log_secret_add(const uint8_t *secret, size_t len, xr_log_secret_id *id)
 				free_slot = i;
 			continue;
 		}
-		if (s->len == len && memcmp(s->raw, secret, len) == 0) {
+		if (s->len == len && memcmp(s->pats[0].tag, cand.pats[0].tag,
+		    XR_LOG_TAG_LEN) == 0) {
 			xr_log_slots[i].refs++;
 			*id = xr_log_handle(i);
-			return XR_OK;
+			r = XR_OK;
+			goto out;
 		}
 	}
-	if (free_slot == XR_LOG_SECRETS)
-		return XR_ERR_NO_SPACE;
-	s = &xr_log_secrets[free_slot];
-	s->len = len;
-	memcpy(s->raw, secret, len);
-	xr_log_secret_build(s);
+	if (free_slot == XR_LOG_SECRETS) {
+		r = XR_ERR_NO_SPACE;
+		goto out;
+	}
+	xr_log_secrets[free_slot] = cand;
 	xr_log_slots[free_slot].refs = 1;
 	*id = xr_log_handle(free_slot);
-	return XR_OK;
+	r = XR_OK;
+ out:
+	xr_wipe(&cand, sizeof(cand));
+	return r;
 }
 
 void
@@ -433,52 +532,45 @@ xr_log_secret_count(void)
 /* --- the logging path ---------------------------------------------------- */
 
 /*
- * Mark every occurrence of pattern `p` of `s` in text[0..n). Matches come
- * in increasing end order, so `done` keeps each byte marked at most once
- * per pattern: O(n) whatever the overlaps.
- *
- * Returns where the longest suffix of the text that is a proper prefix of
- * the pattern starts (n if none): if the text was cut short, the pattern
- * may continue past its end, so nothing from there on is safe to print.
+ * Mark every window of text[0..n) that is form `p`; `folded` is the text
+ * folded as the form says. A window whose rolling fingerprint matches has
+ * its tag computed and compared. O(n) hashing, plus one HMAC per
+ * fingerprint hit (about n / 65536 by chance).
  */
-static size_t
-xr_log_scan(const struct xr_log_secret *s, const struct xr_log_pat *p,
-    const uint8_t *text, size_t n, uint8_t *mark)
+static void
+xr_log_scan(const struct xr_log_pat *p, const uint8_t *text,
+    const uint8_t *folded, size_t n, uint8_t *mark)
 {
-	const uint8_t *b = s->arena + p->off;
-	const uint16_t *f = s->fail + p->off;
-	size_t i, k, m = p->len, start, end, done = 0;
-	uint8_t c;
+	uint8_t tag[XR_LOG_TAG_LEN];
+	const uint64_t mul = xr_log_key.mul, rpow = p->rpow;
+	size_t i, m = p->len, start, end;
+	uint64_t h;
 
-	if (m == 0)
-		return n;
-	for (i = 0, k = 0; i < n; i++) {
-		c = xr_log_fold_byte(text[i], p->fold);
-		while (k > 0 && c != b[k])
-			k = f[k - 1];
-		if (c == b[k])
-			k++;
-		if (k < m)
-			continue;
-		k = f[m - 1];
-		start = i + 1 - m;
-		end = i + 1;
-		if (p->ext_left && start > 0 && xr_log_is_b64(text[start - 1]))
-			start--;
-		if (p->ext_right && end < n && xr_log_is_b64(text[end]))
-			end++;
-		if (start < done)
-			start = done;
-		if (start < end)
-			memset(mark + start, 1, end - start);
-		done = end;
+	if (m == 0 || m > n)
+		return;
+	h = xr_log_hash(folded, m, XR_LOG_FOLD_NONE);
+	for (i = 0;; i++) {
+		/* the window [i, i + m) */
+		if ((uint16_t)(h >> 48) == p->fp) {
+			xr_log_tag(folded + i, m, XR_LOG_FOLD_NONE, tag);
+			if (mbedtls_ct_memcmp(tag, p->tag,
+			    XR_LOG_TAG_LEN) == 0) {
+				start = i;
+				end = i + m;
+				if (p->ext_left && start > 0 &&
+				    xr_log_is_b64(text[start - 1]))
+					start--;
+				if (p->ext_right && end < n &&
+				    xr_log_is_b64(text[end]))
+					end++;
+				memset(mark + start, 1, end - start);
+			}
+		}
+		if (i + m >= n)
+			break;
+		h = (h - folded[i] * rpow) * mul + folded[i + m];
 	}
-	if (k == 0)
-		return n;
-	start = n - k;
-	if (p->ext_left && start > 0 && xr_log_is_b64(text[start - 1]))
-		start--;
-	return start;
+	xr_wipe(tag, sizeof(tag));
 }
 
 /* Append up to `n` bytes to out[*o] within XR_LOG_LINE - 1; flag overflow. */
@@ -499,10 +591,12 @@ void
 xr_log(xr_log_level lvl, const char *fmt, ...)
 {
 	uint8_t text[XR_LOG_SCRATCH];
+	uint8_t fhex[XR_LOG_SCRATCH];	/* text, folded for hex forms */
+	uint8_t fb64[XR_LOG_SCRATCH];	/* text, folded for base64 forms */
 	uint8_t mark[XR_LOG_SCRATCH];
 	char line[XR_LOG_LINE];
 	va_list ap;
-	size_t n, cut, tail, i, j, o = 0;
+	size_t n, cut, i, j, o = 0, longest = 0;
 	int r, over = 0, saved_errno = errno;
 	char c;
 
@@ -521,25 +615,31 @@ xr_log(xr_log_level lvl, const char *fmt, ...)
 		n = (size_t)r < sizeof(text) ? (size_t)r : sizeof(text) - 1;
 
 	/*
-	 * `tail` is where the earliest partial match at the end of the text
-	 * starts. If vsnprintf cut the text, such a match may be the front of
-	 * an encoding that the scan could not see whole: nothing from there
-	 * on is printed. The scratch has XR_LOG_PAT_MAX bytes past the line,
-	 * so this never shortens a line that the redaction did not shorten.
+	 * If vsnprintf cut the text, a form may begin in its last bytes and
+	 * go on past the cut, where no window sees it whole: the last
+	 * `longest` bytes (the longest registered form) are never printed.
+	 * The scratch has XR_LOG_PAT_MAX bytes past the line, so this never
+	 * shortens a line that the redaction did not shorten.
 	 */
 	memset(mark, 0, n);
-	cut = n;
+	for (i = 0; i < n; i++) {
+		fhex[i] = xr_log_fold_byte(text[i], XR_LOG_FOLD_HEX);
+		fb64[i] = xr_log_fold_byte(text[i], XR_LOG_FOLD_B64);
+	}
 	for (i = 0; i < XR_LOG_SECRETS; i++)	/* free slots: npats 0 */
 		for (j = 0; j < xr_log_secrets[i].npats; j++) {
-			tail = xr_log_scan(&xr_log_secrets[i],
-			    &xr_log_secrets[i].pats[j], text, n, mark);
-			if (tail < cut)
-				cut = tail;
+			const struct xr_log_pat *p = &xr_log_secrets[i].pats[j];
+
+			xr_log_scan(p, text, p->fold == XR_LOG_FOLD_HEX ? fhex :
+			    p->fold == XR_LOG_FOLD_B64 ? fb64 : text, n, mark);
+			if (p->len > longest)
+				longest = p->len;
 		}
-	if (r >= 0 && (size_t)r >= sizeof(text))
+	cut = n;
+	if (r >= 0 && (size_t)r >= sizeof(text)) {
 		over = 1;
-	else
-		cut = n;
+		cut = n > longest ? n - longest : 0;
+	}
 
 	for (i = 0; i < cut && o < XR_LOG_LINE - 1; ) {
 		if (mark[i]) {
@@ -572,6 +672,8 @@ xr_log(xr_log_level lvl, const char *fmt, ...)
 
 	/* The scratch held the unredacted text. */
 	xr_wipe(text, sizeof(text));
+	xr_wipe(fhex, n);
+	xr_wipe(fb64, n);
 	xr_wipe(line, sizeof(line));
 	xr_log_depth--;
 	errno = saved_errno;

@@ -4,7 +4,11 @@
  * The log API takes only printf formats; there is no function to log a byte
  * buffer. As a second line of defence every line is scanned for registered
  * secrets (raw, lowercase/uppercase hex, base64) and those runs are replaced
- * by "[REDACTED]" before the line reaches the sink.
+ * by "[REDACTED]" before the line reaches the sink. The table holds no
+ * secret and no encoding of one: each form is kept as keyed hashes under a
+ * per-process random key (HMAC-SHA256, and a rolling fingerprint to find
+ * the candidate windows; core/log.c says how), so a memory dump shows no
+ * registered secret in any form.
  *
  * Library code logs at XR_LOG_DEBUG only (docs/design.md, code conventions); programs decide the rest.
  * Not thread-safe across threads that log concurrently while registering.
@@ -53,18 +57,21 @@ typedef uint32_t xr_log_secret_id;
 /*
  * Register `len` bytes of secret (8 to 256) so that any later line
  * containing them (raw, hex either case, or base64) is redacted until the
- * registration is removed. A copy is kept, wiped when its last
- * registration goes. The same bytes registered again share one slot; each
- * registration counts and is removed on its own.
+ * registration is removed. No copy is kept: the keyed hashes of each form
+ * (the first registration draws the per-process key), wiped when its last
+ * registration goes; the caller may wipe `secret` at once. The same bytes
+ * registered again share one slot; each registration counts and is
+ * removed on its own.
  * On XR_OK, *id is the registration's handle (non-zero). Returns
- * XR_ERR_INVALID_ARG (NULL secret or id, length out of range) or
- * XR_ERR_NO_SPACE (XR_LOG_SECRETS_MAX distinct secrets are registered)
- * with *id = 0 and nothing registered: lines containing the secret would
- * not be redacted, so the caller must not go on with it.
+ * XR_ERR_INVALID_ARG (NULL secret or id, length out of range),
+ * XR_ERR_NO_SPACE (XR_LOG_SECRETS_MAX distinct secrets are registered) or
+ * XR_ERR_SYSTEM (no random key: getrandom(2) failed) with *id = 0 and
+ * nothing registered: lines containing the secret would not be redacted,
+ * so the caller must not go on with it.
  */
 int xr_log_secret_add(const uint8_t *secret, size_t len, xr_log_secret_id *id);
 
-/* Remove the registration *id and set *id to 0; the secret's copy is
+/* Remove the registration *id and set *id to 0; the secret's hashes are
  * wiped when no registration is left. NULL, 0 or a registration already
  * gone (e.g. after xr_log_forget_secrets()) is a no-op. */
 void xr_log_secret_remove(xr_log_secret_id *id);
@@ -74,13 +81,17 @@ void xr_log_secret_remove(xr_log_secret_id *id);
  * as xr_log_secret_add(). */
 int xr_log_register_secret(const uint8_t *secret, size_t len);
 
-/* Drop and wipe every registered secret; every handle becomes stale. */
+/* Drop and wipe every registered secret's hashes; every handle becomes
+ * stale. The per-process key stays. */
 void xr_log_forget_secrets(void);
 
 /* Distinct secrets registered now (slots in use). */
 size_t xr_log_secret_count(void);
 
-/* Log a line. Formats into a bounded buffer (1024 bytes, truncated). */
+/* Log a line. Formats into a bounded buffer (1024 bytes, truncated). When
+ * the text is longer than the formatter's scratch (the line plus 514
+ * bytes), its last bytes that could begin a registered form (as many as
+ * the longest form) are dropped before the cut, never printed. */
 void xr_log(xr_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -23,7 +23,8 @@
 struct xm_run {
 	const xr_main_program *p;
 	const char *name;
-	const xr_config *cfg;
+	xr_config *cfg;		/* serve()'s: its inline secret is wiped once
+				 * the keys are derived */
 	xr_lifecycle *lc;
 	int started;		/* initial readiness reached */
 	int stop_asked;		/* SIGTERM or SIGINT seen */
@@ -306,7 +307,12 @@ run(struct xm_run *r, struct event_base *base, xr_diag *d)
 	o.on_stop_event = on_stop;
 	if ((r->lc = xr_lifecycle_new(base, &o, d)) == NULL)
 		return d->code != XR_OK ? d->code : XR_ERR_INTERNAL;
-	if ((ret = xr_lifecycle_start(r->lc, d)) != XR_OK ||
+	ret = xr_lifecycle_start(r->lc, d);
+	/* the keys are derived (or never will be): the inline secret goes
+	 * now, not at exit; the log table keeps only its keyed hashes
+	 * (docs/design.md section 3) */
+	xr_config_wipe_secret(r->cfg);
+	if (ret != XR_OK ||
 	    (ret = xr_lifecycle_ready(r->lc, d)) != XR_OK ||
 	    (ret = announce(r, d)) != XR_OK)
 		return ret;

@@ -139,7 +139,8 @@ run config check "$example"
 
 # its commented-out secret sources, switched on one at a time with
 # secret_mode: static; config check reads the secret_file as a start does,
-# so its path is pointed at a real 0600 file
+# so its path is pointed at a real 0600 file, and a config that holds the
+# inline secret must be 0600 itself
 f=$fail
 printf '%s\n' 0123456789abcdef0123456789abcdef >"$tmp/secret"
 chmod 0600 "$tmp/secret"
@@ -148,6 +149,7 @@ for k in secret_file secret; do
 	    -e "s/^\\( *\\)# \\($k: \\)/\\1\\2/" \
 	    -e "s|^\\( *secret_file:\\) /etc/execrpc/secret$|\\1 $tmp/secret|" \
 	    "$example" >"$tmp/$k.yaml"
+	chmod 0600 "$tmp/$k.yaml"
 	grep -q '^ *secret_mode: static$' "$tmp/$k.yaml" &&
 	    grep -q "^ *$k: " "$tmp/$k.yaml" ||
 		bad "example: no secret_mode line or no \"# $k:\" line"

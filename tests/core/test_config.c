@@ -1678,6 +1678,96 @@ test_KEY_IPC_02_static_secret(void **state)
 	xr_config_free(NULL);
 }
 
+/*
+ * KEY-IPC-02 (issue 11, defect 9): a config file that holds an inline
+ * secret passes the rules of a secret_file: a mode with any group or other
+ * bit (0644, 0640, 0604, 0660) or a symbolic link is secret_invalid at
+ * load, the config reset to defaults; 0600 and 0400 load. A file without
+ * an inline secret keeps its mode free. Once the keys are derived,
+ * xr_config_wipe_secret() takes the inline value, and a later keyset says
+ * why there is none.
+ */
+static void
+test_KEY_IPC_02_inline_needs_private_file(void **state)
+{
+	const char *secret = canary;
+	static const mode_t bad[] = { 0644, 0640, 0604, 0660 };
+	char y[512], want[512], link[160];
+	const char *p;
+	xr_config cfg;
+	xr_keyset ks, want_ks;
+	xr_diag d;
+
+	(void)state;
+	snprintf(y, sizeof(y), "runtime:\n  platform:\n    execution_ipc:\n"
+	    "      auth:\n        secret_mode: static\n"
+	    "        secret: \"%s\"\n", secret);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = write_file("inline.yaml", y, strlen(y), bad[i]);
+		memset(&d, 0, sizeof(d));
+		assert_int_equal(xr_config_load_file(p, &cfg, &d),
+		    XR_ERR_SECRET_INVALID);
+		snprintf(want, sizeof(want), P_AUTH ".secret: an inline "
+		    "secret needs a private config file: config file %s: "
+		    "mode %03o is accessible by group or other (must be 0600 "
+		    "or stricter)", p, (unsigned)bad[i]);
+		assert_string_equal(d.reason, want);
+		assert_int_equal(d.code, XR_ERR_SECRET_INVALID);
+		assert_null(cfg.secret_inline);
+		assert_int_equal(cfg.secret_mode, XR_SECRET_GENERATED);
+		assert_no_canary(d.reason);
+	}
+
+	/* a symbolic link to a 0600 file: as for secret_file */
+	p = write_file("inline.yaml", y, strlen(y), 0600);
+	snprintf(link, sizeof(link), "%s/link.yaml", tmpdir);
+	unlink(link);
+	assert_int_equal(symlink(p, link), 0);
+	assert_int_equal(xr_config_load_file(link, &cfg, &d),
+	    XR_ERR_SECRET_INVALID);
+	snprintf(want, sizeof(want), P_AUTH ".secret: an inline secret needs "
+	    "a private config file: config file %s: is a symbolic link (not "
+	    "followed; name the file itself)", link);
+	assert_string_equal(d.reason, want);
+	unlink(link);
+
+	/* 0600 and 0400 load, and give the secret's keys */
+	assert_int_equal(xr_keys_derive((const uint8_t *)secret,
+	    strlen(secret), XR_KDF_HKDF_SHA256, &want_ks), XR_OK);
+	p = write_file("inline.yaml", y, strlen(y), 0400);
+	assert_int_equal(xr_config_load_file(p, &cfg, &d), XR_OK);
+	xr_config_free(&cfg);
+	p = write_file("inline.yaml", y, strlen(y), 0600);
+	assert_int_equal(xr_config_load_file(p, &cfg, &d), XR_OK);
+	assert_int_equal(cfg.secret_inline_len, strlen(secret));
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d), XR_OK);
+	assert_memory_equal(&ks, &want_ks, sizeof(ks));
+
+	/* the keys are derived: the inline value goes */
+	xr_config_wipe_secret(&cfg);
+	assert_null(cfg.secret_inline);
+	assert_int_equal(cfg.secret_inline_len, 0);
+	assert_true(cfg.secret_wiped);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d),
+	    XR_ERR_SECRET_INVALID);
+	assert_string_equal(d.reason, P_AUTH ".secret: wiped once the keys "
+	    "were derived (xr_config_wipe_secret); load the config again");
+	xr_config_wipe_secret(&cfg);		/* again: a no-op */
+	xr_config_wipe_secret(NULL);
+	xr_config_free(&cfg);
+	xr_keyset_wipe(&ks);
+	xr_keyset_wipe(&want_ks);
+
+	/* no inline secret: the mode is not this rule's business */
+	snprintf(y, sizeof(y), "runtime: {platform: {execution_ipc: "
+	    "{auth: {secret_mode: generated}}}}\n");
+	p = write_file("plain.yaml", y, strlen(y), 0644);
+	assert_int_equal(xr_config_load_file(p, &cfg, &d), XR_OK);
+	assert_false(cfg.secret_wiped);
+	xr_config_free(&cfg);
+}
+
 /* KEY-IPC-04: no diagnostic about a bad secret configuration contains the
  * secret, nor any 8-byte run of it. */
 static void
@@ -1830,6 +1920,7 @@ main(void)
 		cmocka_unit_test(test_truncate_and_flip),
 		cmocka_unit_test(test_secret_rules),
 		cmocka_unit_test(test_KEY_IPC_02_static_secret),
+		cmocka_unit_test(test_KEY_IPC_02_inline_needs_private_file),
 		cmocka_unit_test(test_KEY_IPC_04_no_secret_in_errors),
 	};
 
