@@ -377,7 +377,7 @@ fl_sup_stderr(fl_sup *s)
 int
 fl_sup_stop(fl_sup *s)
 {
-	char cmd[128];
+	char path[160];
 	int st = 0;
 
 	if (s->pid > 0) {
@@ -386,7 +386,12 @@ fl_sup_stop(fl_sup *s)
 	}
 	close(s->out);
 	close(s->err);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-	(void)!system(cmd);
+	/* what it made: the config, the control socket and its directory */
+	unlink(s->sock);
+	snprintf(path, sizeof(path), "%s/run", s->dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/cfg.yaml", s->dir);
+	unlink(path);
+	rmdir(s->dir);
 	return st;
 }
