@@ -120,12 +120,35 @@ h_spawn(struct sup_worker *w, uint32_t arg)
 	return 0;
 }
 
-/* backoff over: a restart */
+/* Arm the restart timer with the slot's backoff (100 ms, doubling to 5 s;
+ * starting over once the worker was ready for 10 s) -> BACKOFF. */
+static int
+backoff(struct sup_worker *w)
+{
+	uint64_t now = xr_mono_ms();
+
+	if (w->backoff_ms == 0 ||
+	    (w->ready_ms != 0 && now - w->ready_ms >= BACKOFF_RESET_MS))
+		w->backoff_ms = BACKOFF_FIRST_MS;
+	arm_timer(w, now + w->backoff_ms);
+	w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    w->backoff_ms * 2;
+	return XR_WORKER_BACKOFF;
+}
+
+/* backoff over: a restart. One that cannot be started (fork, exec, a
+ * socketpair: e.g. EMFILE while the supervisor's fds are exhausted) is
+ * reported like a first start's failure and tried again after the next
+ * backoff: a passing shortage must not lose the slot for good. */
 static int
 h_respawn(struct sup_worker *w, uint32_t arg)
 {
-	w->restarts++;
-	return h_spawn(w, arg);
+	w->restarts++;		/* counted in the "spawned" event already */
+	if (h_spawn(w, arg) != XR_WORKER_FAILED)
+		return 0;
+	w->restarts--;
+	w->ready_ms = 0;	/* not ready since: the backoff keeps growing */
+	return backoff(w);
 }
 
 /* READY{port} while starting: serving */
@@ -196,7 +219,6 @@ h_crash(struct sup_worker *w, uint32_t arg)
 {
 	bool was_starting = w->state == XR_WORKER_STARTING;
 	char why[48];
-	uint64_t now = xr_mono_ms();
 
 	(void)arg;
 	event_del(&w->timer);
@@ -218,13 +240,7 @@ h_crash(struct sup_worker *w, uint32_t arg)
 		w->err = XR_ERR_WORKER_FAILED;
 		return XR_WORKER_FAILED;
 	}
-	if (w->backoff_ms == 0 ||
-	    (w->ready_ms != 0 && now - w->ready_ms >= BACKOFF_RESET_MS))
-		w->backoff_ms = BACKOFF_FIRST_MS;
-	arm_timer(w, now + w->backoff_ms);
-	w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    w->backoff_ms * 2;
-	return XR_WORKER_BACKOFF;
+	return backoff(w);
 }
 
 /* exit while stopping: graceful only if acknowledged and exit 0 */

@@ -58,7 +58,8 @@ static const char yaml[] =
  * (xr_worker_state: 1 STARTING, 2 READY, 3 DRAINING, 4 STOPPING,
  * 5 STOPPED, 6 FAILED, 7 BACKOFF).
  * Exits are crashes with status 1; restart is on-failure; spawns fail
- * (the worker executable does not exist): START goes to FAILED.
+ * (the worker executable does not exist): START goes to FAILED, a respawn
+ * (BACKOFF x deadline) back to BACKOFF.
  */
 static const char *const expect[XR_WORKER_BACKOFF + 1] = {
 	[XR_WORKER_STARTING] = ".2.4E7.4",
@@ -67,7 +68,7 @@ static const char *const expect[XR_WORKER_BACKOFF + 1] = {
 	[XR_WORKER_STOPPING] = ".4..4544",
 	[XR_WORKER_STOPPED] = "6.......",
 	[XR_WORKER_FAILED] = "6.......",
-	[XR_WORKER_BACKOFF] = "...5..65",
+	[XR_WORKER_BACKOFF] = "...5..75",
 };
 
 static void
