@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,12 +37,17 @@ struct slow {
 	xr_call *call;
 	const Echo__V1__SayRequest *req;
 	struct event ev;
+	TAILQ_ENTRY(slow) link;
 };
+
+/* The calls not answered yet ('r' answers them now). */
+static TAILQ_HEAD(, slow) slow_calls = TAILQ_HEAD_INITIALIZER(slow_calls);
 
 static void
 slow_free(struct slow *w)
 {
 	event_del(&w->ev);
+	TAILQ_REMOVE(&slow_calls, w, link);
 	free(w);
 }
 
@@ -85,6 +91,7 @@ big_say(xr_call *call, const ProtobufCMessage *msg, void *arg)
 	tv.tv_usec = (suseconds_t)(req->delay_ms % 1000) * 1000;
 	event_assign(&w->ev, xr_call_base(call), -1, 0, slow_cb, w);
 	event_add(&w->ev, &tv);
+	TAILQ_INSERT_TAIL(&slow_calls, w, link);
 	xr_call_on_cancel(call, slow_cancel, w);
 }
 
@@ -98,6 +105,11 @@ child_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &c, 1) != 1 || c == 'q') {
 		event_base_loopbreak(ch->base);
+		return;
+	}
+	if (c == 'r') {
+		while (!TAILQ_EMPTY(&slow_calls))
+			slow_cb(-1, 0, TAILQ_FIRST(&slow_calls));
 		return;
 	}
 	xr_server_stats_get(ch->srv, &st);
@@ -201,6 +213,12 @@ ti_server_wait_seen(ti_server *t, uint64_t n, int timeout_ms)
 		nanosleep(&ts, NULL);
 	}
 	return 0;
+}
+
+void
+ti_server_release(ti_server *t)
+{
+	assert_int_equal(write(t->ctl, "r", 1), 1);
 }
 
 void

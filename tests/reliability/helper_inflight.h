@@ -6,10 +6,11 @@
  *
  * TI_METHOD takes echo.v1's messages with no size limit of its own, so
  * that a request and its response can be as large as max_payload_bytes,
- * and answers the request's text after delay_ms: at once through
- * echo.v1.Echo/Say's handler (server/echo.c), later from the decoded
- * request the call keeps (no copy: server/echo.c's delay copies the text,
- * which would double what a slow call holds beyond its charge).
+ * and answers the request's text: at once without delay_ms (through
+ * echo.v1.Echo/Say's handler, server/echo.c), else after delay_ms or when
+ * released (ti_server_release()), from the decoded request the call keeps
+ * (no copy: server/echo.c's delay copies the text, which would double
+ * what a slow call holds beyond its charge).
  */
 #ifndef TI_HELPER_INFLIGHT_H
 #define TI_HELPER_INFLIGHT_H
@@ -24,7 +25,8 @@
 
 typedef struct ti_server {
 	pid_t pid;		/* the child serving */
-	int ctl;		/* to the child: 's' stats, 'q' quit */
+	int ctl;		/* to the child: 's' stats, 'r' release,
+				 * 'q' quit */
 	int rep;		/* from the child: the port, then stats */
 	uint16_t port;
 } ti_server;
@@ -39,6 +41,11 @@ void ti_server_stats(ti_server *t, xr_server_stats *st);
  * calls_started + calls_over_budget reaches `n`; returns 1, or 0 on
  * timeout. */
 int ti_server_wait_seen(ti_server *t, uint64_t n, int timeout_ms);
+/* Make the child answer every TI_METHOD call still waiting for its
+ * delay now: a test gives its calls a delay longer than it can run and
+ * releases them once every request was seen, so that no answer depends on
+ * how fast the requests got there. */
+void ti_server_release(ti_server *t);
 /* Stop the child and reap it; asserts it exited 0. */
 void ti_server_stop(ti_server *t);
 
