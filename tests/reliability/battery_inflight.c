@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "helper_inflight.h"
+#include "helper_held.h"
 
 #define N 200
 #define TEXT 1000000		/* 1 MB of text per request */

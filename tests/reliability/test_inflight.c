@@ -7,7 +7,7 @@
  * connection (max_held_bytes per endpoint) run, every other one gets
  * RESOURCE_EXHAUSTED before a handler sees it, the admitted ones are all
  * answered, and the server's accounted bytes never pass the bound.
- * The endpoint runs in a forked child (helper_inflight.h), so its memory
+ * The endpoint runs in a forked child (helper_held.h), so its memory
  * is its own. The full-size figure is battery_inflight.c.
  */
 #include <stdarg.h>
@@ -23,7 +23,7 @@
 
 #include "echo/v1/echo.pb-c.h"
 #include "frame.h"
-#include "helper_inflight.h"
+#include "helper_held.h"
 
 #define MIB ((size_t)1 << 20)
 #define TEXT 100000		/* bytes of text per request */

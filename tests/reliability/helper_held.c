@@ -1,5 +1,5 @@
-/* tests/reliability/helper_inflight.c — see helper_inflight.h. */
-#include "helper_inflight.h"
+/* tests/reliability/helper_held.c — see helper_held.h. */
+#include "helper_held.h"
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /*
- * tests/reliability/helper_inflight.h — the held-bytes attacks' shared
+ * tests/reliability/helper_held.h — the held-bytes attacks' shared
  * pieces (test_inflight.c, battery_inflight.c): an endpoint in a forked
  * child serving TI_METHOD, its counters fetched over a pipe, a child's
  * memory from /proc, and a raw peer's large requests.
@@ -12,8 +12,8 @@
  * (no copy: server/echo.c's delay copies the text, which would double
  * what a slow call holds beyond its charge).
  */
-#ifndef TI_HELPER_INFLIGHT_H
-#define TI_HELPER_INFLIGHT_H
+#ifndef TI_HELPER_HELD_H
+#define TI_HELPER_HELD_H
 
 #include <stddef.h>
 #include <stdint.h>
