@@ -8,6 +8,11 @@
  * (or whatever came first) is refused; every other close resets it
  * (xr_conn_reset), so that a client can tell a refused handshake from an
  * endpoint that is full or going away (docs/protocol.md).
+ *
+ * Held bytes (server.h): each call in flight carries its charge in the
+ * call table (struct inflight); the output buffer's bytes are summed over
+ * the endpoint by an evbuffer callback. Both budgets are checked in
+ * handle_request() before the call reaches the registry.
  */
 #include "server_priv.h"
 
@@ -23,6 +28,122 @@
 #include "log.h"
 
 static void conn_rearm(struct conn *c);
+
+/* ---------- held bytes (server.h) ---------- */
+
+/* A call in flight: the registry's handle (NULL while xr_dispatch_start()
+ * runs) and the bytes it is charged. */
+struct inflight {
+	xr_call *call;
+	size_t charge;
+};
+
+/* The connection's held bytes: its calls' charges and its output. */
+static size_t
+conn_held(const struct conn *c)
+{
+	return c->held_calls +
+	    evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* The endpoint's held bytes. */
+static uint64_t
+srv_held(const xr_server *s)
+{
+	return s->held_calls + s->held_out;
+}
+
+/* Raise the peaks after the held bytes grew. */
+static void
+held_note(const struct conn *c)
+{
+	xr_server_stats *st = &c->srv->st;
+	uint64_t mine = conn_held(c), all = srv_held(c->srv);
+
+	if (mine > st->conn_held_peak)
+		st->conn_held_peak = mine;
+	if (all > st->held_bytes_peak)
+		st->held_bytes_peak = all;
+}
+
+/* 1 if `held` + `charge` <= `budget`, or nothing is held. */
+static int
+held_fits(uint64_t held, size_t charge, uint64_t budget)
+{
+	return held == 0 || (charge <= budget && held <= budget - charge);
+}
+
+/* 1 if a call charged `charge` fits the connection's budget (max_outbuf)
+ * and the endpoint's (max_held_bytes). */
+static int
+held_admits(const struct conn *c, size_t charge)
+{
+	const xr_server *s = c->srv;
+
+	return held_fits(conn_held(c), charge, s->o.max_outbuf) &&
+	    held_fits(srv_held(s), charge, s->o.max_held_bytes);
+}
+
+static void
+held_charge(struct conn *c, struct inflight *f, size_t charge)
+{
+	f->charge = charge;
+	c->held_calls += charge;
+	c->srv->held_calls += charge;
+	held_note(c);
+}
+
+/* Release a call's charge and its slot; returns its xr_call (NULL if it
+ * is still being started). */
+static xr_call *
+held_release(struct conn *c, struct inflight *f)
+{
+	xr_call *call = f->call;
+
+	c->held_calls -= f->charge;
+	c->srv->held_calls -= f->charge;
+	free(f);
+	return call;
+}
+
+/* The output buffer's callback: keeps the endpoint's sum current. */
+static void
+conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	(void)buf;
+	c->srv->held_out += info->n_added;
+	c->srv->held_out -= info->n_deleted;
+}
+
+/* Hook conn_out_cb on the output buffer before its first byte. */
+static int
+conn_out_track(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->out_cb != NULL)
+		return XR_OK;
+	if ((c->out_cb = evbuffer_add_cb(out, conn_out_cb, c)) == NULL)
+		return XR_ERR_NOMEM;
+	c->srv->held_out += evbuffer_get_length(out);
+	return XR_OK;
+}
+
+/* Unhook it (before the buffer is freed: it may outlive the call). */
+static void
+conn_out_untrack(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->out_cb == NULL)
+		return;
+	c->srv->held_out -= evbuffer_get_length(out);
+	(void)evbuffer_remove_cb_entry(out, c->out_cb);
+	c->out_cb = NULL;
+}
 
 /* ---------- sending ---------- */
 
@@ -43,13 +164,15 @@ conn_send(struct conn *c, const Execrpc__V1__Envelope *e)
 	struct evbuffer_iovec v;
 	size_t need = xr_codec_sealed_len(e), len;
 
-	if (evbuffer_reserve_space(out, need, &v, 1) < 1)
+	if (conn_out_track(c) != XR_OK ||
+	    evbuffer_reserve_space(out, need, &v, 1) < 1)
 		return XR_ERR_NOMEM;
 	if (xr_codec_seal(c->srv->auth, XR_DIR_EXEC_TO_WEB, e, v.iov_base,
 	    v.iov_len, &len) != XR_OK)
 		return XR_ERR_INTERNAL;
 	v.iov_len = len;
 	evbuffer_commit_space(out, &v, 1);
+	held_note(c);
 	if (!c->read_paused && evbuffer_get_length(out) > c->srv->o.max_outbuf) {
 		/* backpressure: stop reading until the peer drains */
 		bufferevent_disable(c->bev, EV_READ);
@@ -114,8 +237,12 @@ conn_call_complete(void *owner, uint64_t call_id, int code, const char *msg,
     const uint8_t *resp, size_t len)
 {
 	struct conn *c = owner;
+	struct inflight *f = xr_hmap_remove(&c->calls, &call_id,
+	    sizeof(call_id));
 
-	(void)xr_hmap_remove(&c->calls, &call_id, sizeof(call_id));
+	/* the response replaces the charge (server.h) */
+	if (f != NULL)
+		(void)held_release(c, f);
 	if (code == XR_STATUS_OK && len > c->srv->o.max_payload_bytes) {
 		/* the limit binds both directions; the call fails, the
 		 * connection stays (a memory channel answers the same) */
@@ -140,6 +267,8 @@ static void
 handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
 {
 	xr_server *s = c->srv;
+	size_t charge = e->payload.len + XR_ENVELOPE_OVERHEAD;
+	struct inflight *f;
 	xr_call *call;
 
 	if (e->call_id == 0 ||
@@ -171,30 +300,47 @@ handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
 		    "too many calls in flight on this connection", NULL, 0);
 		return;
 	}
-	/* room for the call before it starts: the insert below cannot fail */
-	if (xr_hmap_reserve(&c->calls, xr_hmap_count(&c->calls) + 1) !=
+	if (!held_admits(c, charge)) {
+		s->st.calls_over_budget++;
+		conn_call_complete(c, e->call_id, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "over the bytes in flight this endpoint holds for a "
+		    "connection (max_outbuf) or for all (max_held_bytes): "
+		    "read the responses, or retry later", NULL, 0);
+		return;
+	}
+	/* the slot is in the table before the call starts, so that a call
+	 * completed synchronously releases its charge */
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    xr_hmap_insert(&c->calls, &e->call_id, sizeof(e->call_id), f) !=
 	    XR_OK) {
+		free(f);
 		conn_call_complete(c, e->call_id, XR_STATUS_RESOURCE_EXHAUSTED,
 		    "out of memory", NULL, 0);
 		return;
 	}
+	held_charge(c, f, charge);
 	s->st.calls_started++;
 	call = xr_dispatch_start(s->reg, e->method, e->payload.data,
 	    e->payload.len, e->timeout_ms, conn_call_complete, c, e->call_id);
-	if (call != NULL && c->state == CONN_OPEN)
-		(void)xr_hmap_insert(&c->calls, &e->call_id,
-		    sizeof(e->call_id), call);
+	if (call == NULL)
+		return;		/* completed: the slot is gone */
+	if ((f = xr_hmap_find(&c->calls, &e->call_id,
+	    sizeof(e->call_id))) != NULL)
+		f->call = call;
+	else			/* the connection closed meanwhile */
+		xr_dispatch_abandon(call);
 }
 
 static void
 handle_cancel(struct conn *c, uint64_t call_id)
 {
-	xr_call *call = xr_hmap_remove(&c->calls, &call_id, sizeof(call_id));
+	struct inflight *f = xr_hmap_remove(&c->calls, &call_id,
+	    sizeof(call_id));
 
-	if (call == NULL)
+	if (f == NULL)
 		return;		/* already answered: the CANCEL crossed it */
 	c->srv->st.calls_cancelled++;
-	xr_dispatch_abandon(call);
+	xr_dispatch_abandon(held_release(c, f));
 }
 
 static void
@@ -389,6 +535,7 @@ xr_conn_destroy(struct conn *c)
 	TAILQ_REMOVE(&c->srv->dying, c, link);
 	event_del(&c->timer);
 	event_del(&c->free_ev);
+	conn_out_untrack(c);
 	bufferevent_free(c->bev);
 	xr_hmap_fini(&c->calls);
 	xr_wipe(&c->sess, sizeof(c->sess));
@@ -420,13 +567,16 @@ xr_conn_close(struct conn *c, int flush)
 	    xr_hmap_count(&c->calls), flush ? "flushing" : "now");
 	if (c->state != CONN_CLOSING) {
 		xr_hmap_iter it;
-		void *call;
+		void *f;
+		xr_call *call;
 
 		xr_hmap_iter_init(&it, &c->calls);
-		while (xr_hmap_iter_next(&it, NULL, NULL, &call)) {
+		while (xr_hmap_iter_next(&it, NULL, NULL, &f)) {
 			(void)xr_hmap_iter_remove(&it);
 			s->st.calls_cancelled++;
-			xr_dispatch_abandon(call);
+			/* one being started is abandoned by handle_request */
+			if ((call = held_release(c, f)) != NULL)
+				xr_dispatch_abandon(call);
 		}
 		TAILQ_REMOVE(&s->conns, c, link);
 		TAILQ_INSERT_TAIL(&s->dying, c, link);

@@ -163,6 +163,8 @@ opts_defaults(xr_server_opts *o)
 		o->max_inflight = 1024;
 	if (o->max_outbuf == 0)
 		o->max_outbuf = 8u << 20;
+	if (o->max_held_bytes == 0)
+		o->max_held_bytes = (size_t)256 << 20;
 	if (o->handshake_timeout_ms == 0)
 		o->handshake_timeout_ms = 5000;
 	if (o->frame_timeout_ms == 0)
@@ -331,6 +333,7 @@ xr_server_stats_get(const xr_server *s, xr_server_stats *out)
 	*out = s->st;
 	memcpy(out->rejects, s->rx.counters.rejects, sizeof(out->rejects));
 	out->frames_accepted = s->rx.counters.accepted;
+	out->held_bytes = s->held_calls + s->held_out;
 }
 
 void

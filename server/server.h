@@ -39,7 +39,11 @@ typedef struct xr_server_opts {
 	uint32_t ttl_seconds;		/* 0 = 30 */
 	uint32_t nonce_cache_size;	/* 0 = 65536 */
 	uint32_t max_inflight;		/* per connection, 0 = 1024 */
-	size_t max_outbuf;		/* per connection, 0 = 8 MiB */
+	size_t max_outbuf;		/* per connection, 0 = 8 MiB: the bound
+					 * on its held bytes (below) */
+	size_t max_held_bytes;		/* per endpoint, 0 = 256 MiB: the bound
+					 * on the held bytes of all its
+					 * connections together */
 	uint32_t handshake_timeout_ms;	/* 0 = 5000 */
 	uint32_t frame_timeout_ms;	/* a started frame must finish; 0 = 10000 */
 	uint32_t idle_timeout_ms;	/* 0 = 300000 */
@@ -64,6 +68,14 @@ typedef struct xr_server_stats {
 					 * a protocol violation (call_id 0, a
 					 * duplicate call_id in flight, a kind
 					 * with no handler); one per close */
+	uint64_t calls_over_budget;	/* requests refused RESOURCE_EXHAUSTED
+					 * because a held-bytes budget was
+					 * spent (also in calls_failed) */
+	uint64_t held_bytes;		/* now: the held bytes of all
+					 * connections (below) */
+	uint64_t held_bytes_peak;	/* the largest held_bytes seen */
+	uint64_t conn_held_peak;	/* the largest held bytes of any one
+					 * connection seen */
 } xr_server_stats;
 
 /*
@@ -101,6 +113,25 @@ void xr_server_drain(xr_server *s, void (*done)(void *arg), void *arg);
 
 /* 1 once xr_server_drain() was called. */
 int xr_server_draining(const xr_server *s);
+
+/*
+ * Held bytes (the memory a peer makes the endpoint hold, docs/design.md
+ * "RPC semantics"): a connection holds the charge of each call in flight,
+ * its request payload + XR_ENVELOPE_OVERHEAD (the decoded request lives
+ * until the handler answers), plus every byte in its output buffer (the
+ * responses its peer has not read yet). A REQUEST is admitted only if the
+ * connection's held bytes plus its charge stay <= max_outbuf and the
+ * endpoint's held bytes plus its charge stay <= max_held_bytes, or if the
+ * connection (resp. the endpoint) holds nothing at all, so that a budget
+ * smaller than one call still lets calls through one at a time. Otherwise
+ * the call completes at once with RESOURCE_EXHAUSTED, before any handler
+ * runs, and is counted in calls_over_budget. An admitted call's response
+ * is always sent: when it is queued it replaces the call's charge. So a
+ * connection's held bytes exceed max_outbuf only by what a response is
+ * larger than its call's charge, or by the short refusals answered while
+ * over budget; past max_outbuf of buffered output the connection is no
+ * longer read until its peer drains half of it (backpressure).
+ */
 
 /* A snapshot of the counters. */
 void xr_server_stats_get(const xr_server *s, xr_server_stats *out);

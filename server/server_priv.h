@@ -34,6 +34,7 @@
 #include "server.h"
 
 struct bufferevent;
+struct evbuffer_cb_entry;
 struct evconnlistener;
 
 enum conn_state {
@@ -50,11 +51,14 @@ struct conn {
 	enum conn_state state;
 	xr_session sess;
 	/* Calls in flight: call_id (its 8 bytes, inline in the slot) ->
-	 * xr_call. The ids come from frames that passed the signature check.
-	 * Bounded by max_inflight; the slot array is allocated on the first
-	 * call and grows with the calls in flight, so an idle connection
-	 * holds none. */
+	 * struct inflight (conn.c: the xr_call and its charge). The ids come
+	 * from frames that passed the signature check. Bounded by
+	 * max_inflight; the slot array is allocated on the first call and
+	 * grows with the calls in flight, so an idle connection holds none. */
 	xr_hmap calls;
+	size_t held_calls;		/* the charges of the calls in flight;
+					 * held bytes: server.h */
+	struct evbuffer_cb_entry *out_cb; /* keeps srv->held_out */
 	uint64_t accepted_ms, last_rx_ms, frame_started_ms;
 	int goaway_sent;
 	int read_paused;		/* backpressure */
@@ -86,6 +90,8 @@ struct xr_server {
 	void *drain_arg;
 	struct conn_list conns;		/* handshake / open */
 	struct conn_list dying;		/* closing / dead, not yet freed */
+	uint64_t held_calls;		/* the connections' held_calls, summed */
+	uint64_t held_out;		/* their output buffers' bytes, summed */
 	xr_server_stats st;
 };
 
