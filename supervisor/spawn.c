@@ -17,21 +17,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bundle.h"
 #include "execrpc/v1/bootstrap.pb-c.h"
 #include "keys.h"
 #include "log.h"
 
-/* Serialize the worker's bundle into a malloc'd buffer (key bytes inside:
- * the caller wipes it). */
-static int
-bundle_pack(xr_supervisor *s, struct sup_worker *w,
-    const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len)
+/* Serialize a worker's bundle (contract in bundle.h). */
+int
+xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g, uint32_t index,
+    const xr_keyset *keys, const uint8_t sid[XR_SESSION_ID_LEN],
+    uint8_t **out, size_t *len)
 {
 	Execrpc__V1__BootstrapBundle b = EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT;
 	Execrpc__V1__RuntimeSlice rt = EXECRPC__V1__RUNTIME_SLICE__INIT;
 	Execrpc__V1__KeyBundle kb = EXECRPC__V1__KEY_BUNDLE__INIT;
-	const xr_config *cfg = s->cfg;
-	const xr_group_cfg *g = w->grp->cfg;
 	char *svc[XR_CFG_MAX_SERVICES];
 	Execrpc__V1__AppSetting as[XR_CFG_MAX_APPS * XR_CFG_MAX_APP_SETTINGS];
 	Execrpc__V1__AppSetting *asp[XR_CFG_MAX_APPS * XR_CFG_MAX_APP_SETTINGS];
@@ -39,7 +38,7 @@ bundle_pack(xr_supervisor *s, struct sup_worker *w,
 
 	b.version = 1;
 	b.group = (char *)(uintptr_t)g->name;
-	b.index = w->index;
+	b.index = index;
 	/* none listed: the worker hosts every module it has */
 	for (size_t i = 0; i < g->n_services; i++)
 		svc[i] = (char *)(uintptr_t)g->services[i];
@@ -64,14 +63,17 @@ bundle_pack(xr_supervisor *s, struct sup_worker *w,
 		}
 	b.n_apps = na;
 	b.apps = asp;
-	kb.kdf = s->keys.kdf == XR_KDF_NONE ? EXECRPC__V1__KDF__KDF_NONE :
+	kb.kdf = keys->kdf == XR_KDF_NONE ? EXECRPC__V1__KDF__KDF_NONE :
 	    EXECRPC__V1__KDF__KDF_HKDF_SHA256;
-	kb.web_to_exec.data = s->keys.k[XR_DIR_WEB_TO_EXEC].b;
-	kb.web_to_exec.len = s->keys.k[XR_DIR_WEB_TO_EXEC].len;
-	kb.exec_to_web.data = s->keys.k[XR_DIR_EXEC_TO_WEB].b;
-	kb.exec_to_web.len = s->keys.k[XR_DIR_EXEC_TO_WEB].len;
-	kb.control.data = s->keys.k[XR_DIR_CONTROL].b;
-	kb.control.len = s->keys.k[XR_DIR_CONTROL].len;
+	kb.web_to_exec.data = (uint8_t *)(uintptr_t)
+	    keys->k[XR_DIR_WEB_TO_EXEC].b;
+	kb.web_to_exec.len = keys->k[XR_DIR_WEB_TO_EXEC].len;
+	kb.exec_to_web.data = (uint8_t *)(uintptr_t)
+	    keys->k[XR_DIR_EXEC_TO_WEB].b;
+	kb.exec_to_web.len = keys->k[XR_DIR_EXEC_TO_WEB].len;
+	kb.control.data = (uint8_t *)(uintptr_t)
+	    keys->k[XR_DIR_CONTROL].b;
+	kb.control.len = keys->k[XR_DIR_CONTROL].len;
 	b.runtime = &rt;
 	b.keys = &kb;
 	b.control_session_id.data = (uint8_t *)(uintptr_t)sid;
@@ -149,7 +151,8 @@ xr__sup_spawn(struct sup_worker *w)
 
 	w->reason[0] = '\0';
 	if (xr_random_bytes(sid, sizeof(sid)) != XR_OK ||
-	    bundle_pack(s, w, sid, &bundle, &blen) != XR_OK) {
+	    xr_bundle_pack(s->cfg, w->grp->cfg, w->index, &s->keys, sid,
+	    &bundle, &blen) != XR_OK) {
 		snprintf(w->reason, sizeof(w->reason), "cannot build the bundle");
 		goto out;
 	}
