@@ -44,23 +44,20 @@ wait_readable(int fd, int timeout_ms)
 }
 
 /*
- * Read the bundle datagram, then insist on end-of-file: the supervisor writes
- * exactly one bundle and closes its end, so any further datagram is a second
- * bundle (a protocol error). The fd is closed and every buffer wiped on all
- * paths.
+ * Read the bundle datagram into `buf` (XR_BUNDLE_MAX bytes), then insist on
+ * end-of-file: the supervisor writes exactly one bundle and closes its end,
+ * so any further datagram is a second bundle (a protocol error). `*len` is
+ * the bytes held in `buf` (also on failure, for the caller's wipe). The fd
+ * is closed on all paths.
  */
 static int
-read_message(int fd, Execrpc__V1__BootstrapBundle **out, xr_diag *d)
+read_message(int fd, uint8_t *buf, size_t *len, xr_diag *d)
 {
-	uint8_t *buf = NULL, extra[64];
+	uint8_t extra[64];
 	ssize_t n = 0, m;
 	int r;
 
-	*out = NULL;
-	if ((buf = malloc(XR_BUNDLE_MAX)) == NULL) {
-		r = FAIL(d, "out of memory");
-		goto out;
-	}
+	*len = 0;
 	if (wait_readable(fd, BUNDLE_WAIT_MS) <= 0) {
 		r = FAIL(d, "no bundle on the bootstrap channel within %d ms",
 		    BUNDLE_WAIT_MS);
@@ -96,18 +93,9 @@ read_message(int fd, Execrpc__V1__BootstrapBundle **out, xr_diag *d)
 		    "channel (protocol error)" : "bootstrap channel error");
 		goto out;
 	}
-	if ((*out = execrpc__v1__bootstrap_bundle__unpack(NULL, (size_t)n,
-	    buf)) == NULL) {
-		r = FAIL(d, "bundle does not decode as "
-		    "execrpc.v1.BootstrapBundle");
-		goto out;
-	}
 	r = XR_OK;
  out:
-	if (buf != NULL) {
-		xr_wipe(buf, n > 0 ? (size_t)n : 0);
-		free(buf);
-	}
+	*len = n > 0 ? (size_t)n : 0;
 	close(fd);
 	return r;
 }
@@ -356,18 +344,22 @@ xr_bundle_slice(const xr_bundle *b, xr_config *slice)
 }
 
 int
-xr_bundle_read(int fd, const xr_service_module *mods, size_t n_mods,
-    xr_bundle **out, xr_diag *d)
+xr_bundle_decode(const uint8_t *buf, size_t len,
+    const xr_service_module *mods, size_t n_mods, xr_bundle **out,
+    xr_diag *d)
 {
-	Execrpc__V1__BootstrapBundle *msg = NULL;
+	Execrpc__V1__BootstrapBundle *msg;
 	xr_bundle *b = NULL;
 	int r;
 
 	*out = NULL;
-	if ((r = read_message(fd, &msg, d)) == XR_OK &&	/* closes the fd */
-	    (b = calloc(1, sizeof(*b))) == NULL)
+	if ((msg = execrpc__v1__bootstrap_bundle__unpack(NULL, len, buf)) ==
+	    NULL)
+		return FAIL(d, "bundle does not decode as "
+		    "execrpc.v1.BootstrapBundle");
+	if ((b = calloc(1, sizeof(*b))) == NULL)
 		r = FAIL(d, "out of memory");
-	if (r == XR_OK)
+	else
 		r = validate(msg, mods, n_mods, b, d);
 	message_free(msg);
 	if (r != XR_OK) {
@@ -376,6 +368,26 @@ xr_bundle_read(int fd, const xr_service_module *mods, size_t n_mods,
 	}
 	*out = b;
 	return XR_OK;
+}
+
+int
+xr_bundle_read(int fd, const xr_service_module *mods, size_t n_mods,
+    xr_bundle **out, xr_diag *d)
+{
+	uint8_t *buf;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if ((buf = malloc(XR_BUNDLE_MAX)) == NULL) {
+		close(fd);
+		return FAIL(d, "out of memory");
+	}
+	if ((r = read_message(fd, buf, &len, d)) == XR_OK)	/* closes fd */
+		r = xr_bundle_decode(buf, len, mods, n_mods, out, d);
+	xr_wipe(buf, len);
+	free(buf);
+	return r;
 }
 
 void

@@ -1,6 +1,7 @@
 /*
- * supervisor/bundle.h — the worker's side of the bootstrap bundle (internal
- * to supervisor/; the supervisor's side, packing it, is in spawn.c).
+ * supervisor/bundle.h — the bootstrap bundle (internal to supervisor/): the
+ * worker's side, reading and validating it (bundle.c), and the
+ * supervisor's side, packing it (xr_bundle_pack(), in spawn.c).
  *
  * A worker reads exactly one execrpc.v1.BootstrapBundle from its one-shot
  * bootstrap channel, validates it against the application's module table
@@ -55,6 +56,28 @@ typedef struct xr_bundle {
  */
 int xr_bundle_read(int fd, const xr_service_module *mods, size_t n_mods,
     xr_bundle **out, xr_diag *d);
+
+/*
+ * What xr_bundle_read() does with the datagram's `len` bytes: decode them
+ * as an execrpc.v1.BootstrapBundle and validate them, with the same
+ * results (and the decoded message wiped). No I/O; `buf` is not wiped
+ * (the caller's).
+ */
+int xr_bundle_decode(const uint8_t *buf, size_t len,
+    const xr_service_module *mods, size_t n_mods, xr_bundle **out,
+    xr_diag *d);
+
+/*
+ * The supervisor's side (spawn.c): serialize the bundle of worker `index`
+ * of group `g` under `cfg` (runtime slice with bind_port 0, every apps
+ * section, the three keys of `keys`: the worker's own endpoint keyset,
+ * xr_keys_endpoint(), control session id `sid`) into a
+ * malloc'd buffer `*out` of `*len` bytes. Key bytes inside: the caller
+ * wipes and frees it. Returns XR_OK or XR_ERR_NOMEM.
+ */
+int xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g,
+    uint32_t index, const xr_keyset *keys,
+    const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len);
 
 /* The apps section `name` of the bundle, or NULL (also for `name` NULL). */
 const xr_app_section *xr_bundle_app(const xr_bundle *b, const char *name);

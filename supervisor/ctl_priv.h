@@ -46,6 +46,14 @@ struct ctl_conn {
 };
 
 /* ctl_server.c */
+/*
+ * Serve the accepted control connection `fd` (non-blocking, as the listener
+ * makes it; peer and connection count already checked; owned from here):
+ * read one command frame, answer it, close. Returns XR_OK, or XR_ERR_NOMEM
+ * with `fd` closed. The accept callback's body, callable on its own
+ * (tests/fuzz/fuzz_control.c feeds it one end of a socketpair).
+ */
+int xr__ctl_conn_open(xr_supervisor *s, evutil_socket_t fd);
 /* Close `c` (its bufferevent now, its memory from a deferred callback). */
 void xr__ctl_conn_close(struct ctl_conn *c);
 /*

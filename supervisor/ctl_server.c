@@ -363,6 +363,30 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ---------- accepting ---------- */
 
+int
+xr__ctl_conn_open(xr_supervisor *s, evutil_socket_t fd)
+{
+	struct timeval io = { XR_CTL_IO_TIMEOUT_MS / 1000, 0 };
+	struct ctl_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->bev = bufferevent_socket_new(s->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(c);
+		evutil_closesocket(fd);
+		return XR_ERR_NOMEM;
+	}
+	c->s = s;
+	xr_reader_init(&c->rd, XR_CTL_MAX_COMMAND);
+	event_assign(&c->free_ev, s->base, -1, 0, free_cb, c);
+	evtimer_assign(&c->stats_ev, s->base, xr__ctl_stats_deadline_cb, c);
+	TAILQ_INSERT_TAIL(&s->ctl_conns, c, link);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_set_timeouts(c->bev, &io, &io);
+	bufferevent_enable(c->bev, EV_READ);
+	return XR_OK;
+}
+
 static bool
 peer_allowed(int fd)
 {
@@ -379,7 +403,6 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	xr_supervisor *s = arg;
-	struct timeval io = { XR_CTL_IO_TIMEOUT_MS / 1000, 0 };
 	struct ctl_conn *c;
 
 	(void)lev;
@@ -399,21 +422,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->bev = bufferevent_socket_new(s->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		free(c);
-		evutil_closesocket(fd);
-		return;
-	}
-	c->s = s;
-	xr_reader_init(&c->rd, XR_CTL_MAX_COMMAND);
-	event_assign(&c->free_ev, s->base, -1, 0, free_cb, c);
-	evtimer_assign(&c->stats_ev, s->base, xr__ctl_stats_deadline_cb, c);
-	TAILQ_INSERT_TAIL(&s->ctl_conns, c, link);
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_set_timeouts(c->bev, &io, &io);
-	bufferevent_enable(c->bev, EV_READ);
+	(void)xr__ctl_conn_open(s, fd);
 }
 
 static void

@@ -17,25 +17,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bundle.h"
 #include "execrpc/v1/bootstrap.pb-c.h"
 #include "keys.h"
 #include "log.h"
 
-/* Serialize the worker's bundle into a malloc'd buffer (key bytes inside:
- * the caller wipes it). Its keys are those of its endpoint and generation
- * (xr_keys_endpoint), never the supervisor's base keys. */
-static int
-bundle_pack(xr_supervisor *s, struct sup_worker *w,
-    const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len)
+/* Serialize a worker's bundle (contract in bundle.h). */
+int
+xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g, uint32_t index,
+    const xr_keyset *keys, const uint8_t sid[XR_SESSION_ID_LEN],
+    uint8_t **out, size_t *len)
 {
-	xr_keyset ek;
-	int r;
-
 	Execrpc__V1__BootstrapBundle b = EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT;
 	Execrpc__V1__RuntimeSlice rt = EXECRPC__V1__RUNTIME_SLICE__INIT;
 	Execrpc__V1__KeyBundle kb = EXECRPC__V1__KEY_BUNDLE__INIT;
-	const xr_config *cfg = s->cfg;
-	const xr_group_cfg *g = w->grp->cfg;
 	char *svc[XR_CFG_MAX_SERVICES];
 	Execrpc__V1__AppSetting as[XR_CFG_MAX_APPS * XR_CFG_MAX_APP_SETTINGS];
 	Execrpc__V1__AppSetting *asp[XR_CFG_MAX_APPS * XR_CFG_MAX_APP_SETTINGS];
@@ -43,7 +38,7 @@ bundle_pack(xr_supervisor *s, struct sup_worker *w,
 
 	b.version = 1;
 	b.group = (char *)(uintptr_t)g->name;
-	b.index = w->index;
+	b.index = index;
 	/* none listed: the worker hosts every module it has */
 	for (size_t i = 0; i < g->n_services; i++)
 		svc[i] = (char *)(uintptr_t)g->services[i];
@@ -68,28 +63,26 @@ bundle_pack(xr_supervisor *s, struct sup_worker *w,
 		}
 	b.n_apps = na;
 	b.apps = asp;
-	if ((r = xr_keys_endpoint(&s->keys, s->inst, g->name, w->index,
-	    w->generation, &ek)) != XR_OK)
-		return r;
-	kb.kdf = ek.kdf == XR_KDF_NONE ? EXECRPC__V1__KDF__KDF_NONE :
+	kb.kdf = keys->kdf == XR_KDF_NONE ? EXECRPC__V1__KDF__KDF_NONE :
 	    EXECRPC__V1__KDF__KDF_HKDF_SHA256;
-	kb.web_to_exec.data = ek.k[XR_DIR_WEB_TO_EXEC].b;
-	kb.web_to_exec.len = ek.k[XR_DIR_WEB_TO_EXEC].len;
-	kb.exec_to_web.data = ek.k[XR_DIR_EXEC_TO_WEB].b;
-	kb.exec_to_web.len = ek.k[XR_DIR_EXEC_TO_WEB].len;
-	kb.control.data = ek.k[XR_DIR_CONTROL].b;
-	kb.control.len = ek.k[XR_DIR_CONTROL].len;
+	kb.web_to_exec.data = (uint8_t *)(uintptr_t)
+	    keys->k[XR_DIR_WEB_TO_EXEC].b;
+	kb.web_to_exec.len = keys->k[XR_DIR_WEB_TO_EXEC].len;
+	kb.exec_to_web.data = (uint8_t *)(uintptr_t)
+	    keys->k[XR_DIR_EXEC_TO_WEB].b;
+	kb.exec_to_web.len = keys->k[XR_DIR_EXEC_TO_WEB].len;
+	kb.control.data = (uint8_t *)(uintptr_t)
+	    keys->k[XR_DIR_CONTROL].b;
+	kb.control.len = keys->k[XR_DIR_CONTROL].len;
 	b.runtime = &rt;
 	b.keys = &kb;
 	b.control_session_id.data = (uint8_t *)(uintptr_t)sid;
 	b.control_session_id.len = XR_SESSION_ID_LEN;
 	*len = execrpc__v1__bootstrap_bundle__get_packed_size(&b);
 	if ((*out = malloc(*len)) == NULL)
-		r = XR_ERR_NOMEM;
-	else
-		execrpc__v1__bootstrap_bundle__pack(&b, *out);
-	xr_keyset_wipe(&ek);
-	return r;
+		return XR_ERR_NOMEM;
+	execrpc__v1__bootstrap_bundle__pack(&b, *out);
+	return XR_OK;
 }
 
 /*
@@ -150,6 +143,7 @@ xr__sup_spawn(struct sup_worker *w)
 	xr_supervisor *s = w->sup;
 	int boot[2] = { -1, -1 }, ctl[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	uint8_t sid[XR_SESSION_ID_LEN], *bundle = NULL;
+	xr_keyset ek;
 	size_t blen = 0;
 	pid_t pid = -1, parent = getpid();
 	int r = XR_ERR_BOOTSTRAP_START_FAILED, err = 0, fl, st;
@@ -158,11 +152,18 @@ xr__sup_spawn(struct sup_worker *w)
 
 	w->reason[0] = '\0';
 	w->generation++;	/* a new process: new endpoint keys */
+	/* its keys are those of its endpoint and generation
+	 * (xr_keys_endpoint), never the supervisor's base keys */
 	if (xr_random_bytes(sid, sizeof(sid)) != XR_OK ||
-	    bundle_pack(s, w, sid, &bundle, &blen) != XR_OK) {
+	    xr_keys_endpoint(&s->keys, s->inst, w->grp->cfg->name, w->index,
+	    w->generation, &ek) != XR_OK ||
+	    xr_bundle_pack(s->cfg, w->grp->cfg, w->index, &ek, sid,
+	    &bundle, &blen) != XR_OK) {
+		xr_keyset_wipe(&ek);
 		snprintf(w->reason, sizeof(w->reason), "cannot build the bundle");
 		goto out;
 	}
+	xr_keyset_wipe(&ek);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, boot) != 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0 ||
 	    pipe2(ep, O_CLOEXEC) != 0) {

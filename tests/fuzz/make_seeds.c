@@ -4,9 +4,14 @@
  *
  *   OUTDIR/rx/NAME.bin          control byte + sealed frame body (fuzz_rx)
  *   OUTDIR/nanopb_env/NAME.bin  serialized envelopes (fuzz_nanopb_env)
+ *   OUTDIR/bundle/NAME.bin      bootstrap bundles packed by the supervisor's
+ *                               own builder, xr_bundle_pack() (fuzz_bundle)
+ *   OUTDIR/control/NAME.bin     control byte + framed execrpc.v1.Command
+ *                               (fuzz_control)
  *
  * Envelopes are built with protobuf-c and sealed with xr_codec_seal() under
- * the fixed test key of fuzz_common.h, ts = XF_NOW, fixed nonces, so the
+ * the fixed test key of fuzz_common.h, ts = XF_NOW, fixed nonces; bundles
+ * carry the keys derived from that key and a fixed session id; so the
  * output is byte-for-byte deterministic.
  */
 #include <errno.h>
@@ -16,6 +21,9 @@
 #include <sys/stat.h>
 
 #include "auth.h"
+#include "bundle.h"
+#include "config.h"
+#include "ctl_client.h"
 #include "codec.h"
 #include "frame.h"
 #include "fuzz_common.h"
@@ -139,6 +147,125 @@ env_seed(const char *name, const struct env *v)
 	free(out);
 }
 
+/* fuzz_bundle seeds: every worker slot of every group of the YAML config
+ * `yaml`, under `kdf`, packed as spawn.c packs them. */
+static void
+bundle_seeds(const char *name, const char *yaml, xr_kdf kdf)
+{
+	static const uint8_t sid[XR_SESSION_ID_LEN] = { 0x5d, 0x5d, 0x5d };
+	static const xr_service_module mods[] = {
+		{ "fundload.v1.FundLoad", NULL, NULL, NULL },
+		{ "echo.v1.Echo", NULL, NULL, NULL },
+	};
+	xr_bundle *b;
+	char file[256];
+	xr_config cfg;
+	xr_keyset ks;
+	xr_diag d;
+	uint8_t *out;
+	size_t len;
+
+	if (xr_config_load_string(yaml, strlen(yaml), &cfg, &d) != XR_OK)
+		fail(d.reason);
+	if (xr_keys_derive(xf_master, sizeof(xf_master), kdf, &ks) != XR_OK)
+		fail("keys");
+	for (size_t g = 0; g < cfg.n_groups; g++)
+		for (uint32_t i = 0; i < cfg.groups[g].workers && i < 2; i++) {
+			if (xr_bundle_pack(&cfg, &cfg.groups[g], i, &ks, sid,
+			    &out, &len) != XR_OK)
+				fail("xr_bundle_pack");
+			/* a seed the worker refuses would start nowhere */
+			if (xr_bundle_decode(out, len, mods, 2, &b, &d) !=
+			    XR_OK)
+				fail(d.reason);
+			xr_bundle_free(b);
+			snprintf(file, sizeof(file), "%s_%s_%u.bin", name,
+			    cfg.groups[g].name, i);
+			write_file("bundle", file, out, len, NULL, 0);
+			free(out);
+		}
+	xr_keyset_wipe(&ks);
+	xr_config_free(&cfg);
+}
+
+/* A fuzz_control seed: control byte `ctl` + 4-byte length + `c` packed. */
+static void
+control_seed(const char *name, uint8_t ctl, const Execrpc__V1__Command *c)
+{
+	size_t len = execrpc__v1__command__get_packed_size(c);
+	uint8_t *out = malloc(1 + XR_FRAME_PREFIX_LEN + len);
+
+	if (out == NULL)
+		fail("out of memory");
+	out[0] = ctl;
+	xr_frame_put_len(out + 1, (uint32_t)len);
+	execrpc__v1__command__pack(c, out + 1 + XR_FRAME_PREFIX_LEN);
+	write_file("control", name, out, 1 + XR_FRAME_PREFIX_LEN + len, NULL,
+	    0);
+	free(out);
+}
+
+static void
+control_seeds(void)
+{
+	static char *ga[] = { (char *)"a" }, *gab[] = { (char *)"b",
+	    (char *)"a", (char *)"b" }, *gx[] = { (char *)"nope" };
+	static const uint8_t oversized[] = { 0, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t garbage[] = { 0, 0, 0, 0, 3, 0xff, 0xff, 0xff };
+	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
+
+	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS;
+	control_seed("status.bin", 0, &c);
+	control_seed("status_split.bin", 128, &c);
+	c.n_groups = 1;
+	c.groups = ga;
+	control_seed("status_a.bin", 0, &c);
+	c.n_groups = 3;
+	c.groups = gab;
+	control_seed("status_bab.bin", 255, &c);
+	c.n_groups = 1;
+	c.groups = gx;
+	control_seed("status_unknown.bin", 0, &c);
+	c.n_groups = 0;
+	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS;
+	control_seed("stats.bin", 0, &c);
+	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_DRAIN;
+	c.n_groups = 1;
+	c.groups = ga;
+	control_seed("drain_a.bin", 0, &c);
+	c.n_groups = 0;
+	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP;
+	c.graceful_timeout_ms = 1500;
+	c.drain = EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_DRAIN;
+	control_seed("stop.bin", 0, &c);
+	c.n_groups = 1;
+	control_seed("stop_groups.bin", 0, &c);
+	c.n_groups = 0;
+	c.graceful_timeout_ms = 0;
+	c.drain = 0;
+	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL;
+	c.method = (char *)"fundload.v1.FundLoad/Decide";
+	c.payload.data = (uint8_t *)"\x0a\x02" "15";
+	c.payload.len = 4;
+	c.timeout_ms = 2000;
+	c.affinity_key = (char *)"528";
+	control_seed("call.bin", 0, &c);
+	c.method = (char *)"echo.v1.Echo/Say";
+	control_seed("call_echo.bin", 64, &c);
+	c.method = (char *)"no slash";
+	control_seed("call_bad_method.bin", 0, &c);
+	c.method = (char *)"x.Y/Z";
+	c.timeout_ms = XR_CTL_CALL_MAX_TIMEOUT_MS + 1;
+	control_seed("call_long_timeout.bin", 0, &c);
+	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_READY;
+	c.port = 4000;
+	control_seed("ready.bin", 0, &c);
+	write_file("control", "oversized.bin", oversized, sizeof(oversized),
+	    NULL, 0);
+	write_file("control", "garbage.bin", garbage, sizeof(garbage), NULL,
+	    0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -153,6 +280,10 @@ main(int argc, char **argv)
 	snprintf(sub, sizeof(sub), "%s/rx", outdir);
 	mkdir_p(sub);
 	snprintf(sub, sizeof(sub), "%s/nanopb_env", outdir);
+	mkdir_p(sub);
+	snprintf(sub, sizeof(sub), "%s/bundle", outdir);
+	mkdir_p(sub);
+	snprintf(sub, sizeof(sub), "%s/control", outdir);
 	mkdir_p(sub);
 	if (xr_keys_derive(xf_master, sizeof(xf_master), XR_KDF_HKDF_SHA256,
 	    &ks) != XR_OK || (auth = xr_auth_new(&ks)) == NULL)
@@ -213,6 +344,21 @@ main(int argc, char **argv)
 	v.st.message = (char *)"draining";
 	v.e.status = &v.st;
 	env_seed("goaway.bin", &v);
+
+	bundle_seeds("default", "runtime:\n  platform:\n"
+	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    execution_ipc: {transport: tcp_local}\n", XR_KDF_HKDF_SHA256);
+	bundle_seeds("groups", "runtime:\n  platform:\n"
+	    "    bootstrap: {mode: process_supervisor}\n"
+	    "    execution_ipc: {transport: tcp_local, bind_host: \"::1\"}\n"
+	    "    process_groups:\n"
+	    "      - {name: fl.main, workers: 3, services: "
+	    "[fundload.v1.FundLoad, echo.v1.Echo]}\n"
+	    "      - {name: echo-1, services: [echo.v1.Echo]}\n"
+	    "apps:\n  fundload: {rules: experiment}\n"
+	    "  other_app: {Key-1: \"multi\\nline\", empty: \"\"}\n",
+	    XR_KDF_NONE);
+	control_seeds();
 
 	xr_auth_free(auth);
 	return 0;
