@@ -181,6 +181,21 @@ const char *xr_lc_state_name(xr_lc_state s);
  * (IPC-INT-09/10); NULL before. Borrowed. */
 xr_transport_svc *xr_lifecycle_transport(const xr_lifecycle *lc);
 
+/* The event base the lifecycle runs on (new()'s), for an ingress that
+ * runs its own loop on it between ready and stop. Borrowed. */
+struct event_base *xr_lifecycle_base(const xr_lifecycle *lc);
+
+/*
+ * XR_OK while no worker event has happened since ready; else the first
+ * one's error (XR_ERR_WORKER_FAILED for a worker that died, or that came
+ * back: "spawned", "ready") with "worker GROUP[INDEX] pid PID: REASON" in
+ * `why` (cap bytes, NUL-terminated; untouched on XR_OK). For an ingress
+ * with per-worker state (calls bound to one worker by key), which such an
+ * event lost. Events during a stop (after xr_lifecycle_stop_begin() or in
+ * xr_lifecycle_stop()) do not count. inline: always XR_OK.
+ */
+int xr_lifecycle_health(const xr_lifecycle *lc, char *why, size_t cap);
+
 /* Stop (forced if still running: workers SIGKILLed, pending calls
  * UNAVAILABLE) and free; the keys are wiped and their log registrations
  * removed, so a process may start and free lifecycles without end. NULL

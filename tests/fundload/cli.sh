@@ -35,7 +35,10 @@ write_config "$tmp/noapp.yaml" group=execution::echo.v1.Echo
 # --- arguments ---
 check "help exits 0" [ "$(rc_of "$fl" --help)" -eq 0 ]
 check "help prints usage" grep -q '^usage: fundload' "$tmp/out"
-check "help lists the services" grep -qx 'services: fundload.v1.FundLoad echo.v1.Echo' "$tmp/out"
+check "help lists the services" [ "$(sed -n '/^services:$/,/^$/p' "$tmp/out")" = 'services:
+  fundload.v1.FundLoad
+  echo.v1.Echo' ]
+check "help names the options" grep -q -- '^--rules R  *baseline or experiment' "$tmp/out"
 check "unknown option: 64" [ "$(rc_of "$fl" --bogus)" -eq 64 ]
 check "bad --rules: 64" [ "$(rc_of "$fl" --rules lenient)" -eq 64 ]
 check "--window 0: 64" [ "$(rc_of "$fl" --window 0)" -eq 64 ]
