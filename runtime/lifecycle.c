@@ -25,7 +25,8 @@ struct xr_lifecycle {
 	xr_supervisor *sup;		/* process_supervisor */
 	int stop_asked;			/* inline: xr_lifecycle_stop_begin() */
 	int drained;			/* inline stop: the endpoint drained */
-	int health;			/* the first worker event after ready */
+	int health;			/* the first worker event after ready,
+					 * or the stop begun */
 	char health_why[200];
 };
 
@@ -491,6 +492,11 @@ xr_lifecycle_stop(xr_lifecycle *lc, xr_diag *d)
 int
 xr_lifecycle_stop_begin(xr_lifecycle *lc)
 {
+	if (lc->health == XR_OK && !lc->stop_asked) {
+		lc->health = XR_ERR_LIFECYCLE_NOT_READY;
+		snprintf(lc->health_why, sizeof(lc->health_why), "a stop was "
+		    "begun");
+	}
 	lc->stop_asked = 1;
 	if (lc->sup != NULL)
 		return xr_supervisor_stop_begin(lc->sup,

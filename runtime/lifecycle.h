@@ -186,13 +186,16 @@ xr_transport_svc *xr_lifecycle_transport(const xr_lifecycle *lc);
 struct event_base *xr_lifecycle_base(const xr_lifecycle *lc);
 
 /*
- * XR_OK while no worker event has happened since ready; else the first
- * one's error (XR_ERR_WORKER_FAILED for a worker that died, or that came
- * back: "spawned", "ready") with "worker GROUP[INDEX] pid PID: REASON" in
- * `why` (cap bytes, NUL-terminated; untouched on XR_OK). For an ingress
- * with per-worker state (calls bound to one worker by key), which such an
- * event lost. Events during a stop (after xr_lifecycle_stop_begin() or in
- * xr_lifecycle_stop()) do not count. inline: always XR_OK.
+ * For an ingress that runs its own loop between ready and stop (and keeps
+ * per-worker state: calls bound to one worker by key): XR_OK while it may
+ * go on; else the first of, with a reason in `why` (cap bytes,
+ * NUL-terminated; untouched on XR_OK):
+ *  - a worker event since ready: its error, or XR_ERR_WORKER_FAILED for a
+ *    worker that came back ("spawned", "ready"), which lost its state;
+ *    "worker GROUP[INDEX] pid PID: REASON" (process_supervisor only);
+ *  - a stop begun (xr_lifecycle_stop_begin(): SIGTERM in a program of
+ *    execrpc/main.h): XR_ERR_LIFECYCLE_NOT_READY, "a stop was begun".
+ * Worker events in a stop, or in xr_lifecycle_stop(), do not count.
  */
 int xr_lifecycle_health(const xr_lifecycle *lc, char *why, size_t cap);
 

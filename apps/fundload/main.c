@@ -1,10 +1,9 @@
 /*
- * apps/fundload/main.c — fundload, the fund-load reference application
- * (docs/fundload.md): an execrpc filter program (execrpc/main.h) whose
- * ingress (ingress.c) has each JSON load of INPUT decided by
- * fundload.v1.FundLoad and writes the decisions in input order. Exit
- * status: 0; 65 (EX_DATAERR) some lines were invalid; 64 usage; else the
- * category of the execrpc error that stopped the run (core/err.h).
+ * apps/fundload/main.c — fundload (docs/fundload.md): an execrpc filter
+ * program (execrpc/main.h) whose ingress (ingress.c) has each JSON load of
+ * INPUT decided by fundload.v1.FundLoad and writes the decisions in input
+ * order. Exit status: 0; 65 (EX_DATAERR) some lines were invalid; 64
+ * usage; else the category of the error that stopped the run.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -73,8 +72,7 @@ ingress(xr_lifecycle *lc, int argc, char **argv)
 	return st.invalid > 0 ? EX_DATAERR : 0;
 }
 
-/* After the lifecycle, which completes the calls still in flight as it
- * frees their channels, and reaps the workers (--stats has their RSS). */
+/* After the lifecycle: its calls are complete, its workers reaped. */
 static void
 cleanup(void)
 {
@@ -100,15 +98,13 @@ main(int argc, char **argv)
 {
 	static const xr_main_program program = {
 		.name = "fundload",
-		.about = "INPUT (none or -: standard input), a JSON load a "
-		    "line -> a decision a line\non stdout; exit status 65: "
-		    "some lines were invalid (docs/fundload.md).\n"
-		    "--rules R           baseline or experiment (overrides "
-		    "apps.fundload.rules)\n"
+		.about = "INPUT (none or -: stdin): a JSON load a line; a "
+		    "decision a line on stdout.\n--rules R           "
+		    "baseline or experiment (overrides apps.fundload.rules)\n"
 		    "--window N          loads between read and written, "
-		    "1..1024 (default 256)\n"
-		    "--stats             one line of counters on stderr at "
-		    "the end",
+		    "1..1024 (default 256)\n--stats             one line "
+		    "of counters on stderr at the end\nexit status 65: some "
+		    "input lines were invalid",
 		.mods = mods,
 		.n_mods = sizeof(mods) / sizeof(mods[0]),
 		.cleanup = cleanup,

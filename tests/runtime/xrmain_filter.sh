@@ -19,7 +19,8 @@
 #  - --control: the control socket is served (execrpc status) and the stop
 #    events are on stderr; without it, no socket and no stop events;
 #  - health: ok once ready; a worker killed under the ingress makes it
-#    worker_failed naming the worker, which the ingress returns (6).
+#    worker_failed naming the worker, which the ingress returns (6); a
+#    SIGTERM makes it lifecycle_not_ready (5), the workers stop gracefully.
 # Usage: xrmain_filter.sh PATH/TO/xrmain_prog PATH/TO/execrpc
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -100,10 +101,13 @@ pid=$(awk '$1 == "said" {print $4}' "$tmp/out")
 [ "$rc" = 5 ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null &&
 	[ "$(head -1 "$tmp/out")" = 'workers 2' ] && ok || bad "exit=5: rc=$rc out=$out err=$err"
 
-# health FLAGS...: the filter waiting on its health in the background; the
-# control socket's presence is noted, then the first worker is killed;
-# sets rc, out, err, had_sock, victim
+# health kill|term FLAGS...: the filter waiting on its health in the
+# background; the control socket's presence is noted, then the first
+# worker is killed (kill) or the program gets SIGTERM (term); sets rc, out,
+# err, had_sock, victim
 health() {
+	local how=$1
+	shift
 	"$prog" filter --config "$tmp/ps.yaml" "$@" health >"$tmp/out" 2>"$tmp/err" &
 	ppid_=$!
 	for _ in $(seq 1 400); do
@@ -114,7 +118,11 @@ health() {
 	[ -S "$sock" ] && "$cli" status --control "$sock" >"$tmp/status" 2>&1 &&
 		had_sock=yes
 	victim=$(sed -n 's/^waiting pid //p' "$tmp/out")
-	[ -n "$victim" ] && kill -KILL "$victim"
+	if [ "$how" = term ]; then
+		kill -TERM "$ppid_"
+	elif [ -n "$victim" ]; then
+		kill -KILL "$victim"
+	fi
 	for _ in $(seq 1 600); do
 		kill -0 "$ppid_" 2>/dev/null || break
 		sleep 0.05
@@ -128,7 +136,7 @@ health() {
 }
 
 # --- --control: the socket served, the stop events on stderr; health
-health --control
+health kill --control
 [ "$had_sock" = yes ] && grep -q '"state":"ready"' "$tmp/status" &&
 	ok || bad "--control: no status: $(cat "$tmp/status")"
 [ "$rc" = 6 ] && [ "$(head -2 "$tmp/out")" = "workers 2
@@ -139,9 +147,16 @@ grep -q "^xrmain_prog: stop event: group a graceful$" "$tmp/err" &&
 	ok || bad "--control: stderr: $err"
 
 # --- without --control: no socket, no stop events
-health
+health kill
 [ "$had_sock" = no ] && [ "$rc" = 6 ] && ! grep -q 'stop event' "$tmp/err" &&
 	ok || bad "no --control: sock=$had_sock rc=$rc out=$out err=$err"
+
+# --- SIGTERM under the ingress: the health says a stop was begun (5), the
+# workers stop gracefully, none of them fails
+health term --control
+[ "$rc" = 5 ] && [ "$(tail -1 "$tmp/out")" = 'health lifecycle_not_ready: a stop was begun' ] &&
+	grep -q "^xrmain_prog: stop event: group a graceful$" "$tmp/err" &&
+	! grep -q worker_failed "$tmp/err" && ok || bad "SIGTERM: rc=$rc out=$out err=$err"
 
 echo "runtime/xrmain_filter: $pass passed, $fail failed"
 [ "$fail" = 0 ]

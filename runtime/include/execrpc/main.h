@@ -134,8 +134,12 @@ typedef struct xr_main_program {
 	 * stop (SIGTERM, SIGINT, a control-socket STOP, or its own
 	 * xr_lifecycle_stop_begin()), or an exit status 1..255: the
 	 * lifecycle stops with the config's policy and the program exits
-	 * with that status. A program with an ingress is its modules'
-	 * caller, so inline runs with any transport and secret_mode.
+	 * with that status (a failure of that stop is still said on stderr).
+	 * A filter's run ends at its return, 0 included. An ingress that
+	 * keeps per-worker state runs its own loop on xr_lifecycle_base() and
+	 * asks xr_lifecycle_health() whether a worker event lost it. A
+	 * program with an ingress is its modules' caller, so inline runs
+	 * with any transport and secret_mode.
 	 */
 	int (*ingress)(struct xr_lifecycle *lc, int argc, char **argv);
 	/*
