@@ -425,9 +425,11 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path,
 	/* the ingress's failure comes first; a stop's that follows it is
 	 * still said */
 	status = r.status;
-	if (ret != XR_OK && (ret = xr_diag_print(stderr, name, ret, &d)) != 0 &&
-	    status == 0)
-		status = ret;
+	if (ret != XR_OK) {
+		ret = xr_diag_print(stderr, name, ret, &d);
+		if (status == 0)
+			status = ret;
+	}
 	xr_lifecycle_free(r.lc);	/* forced, if it still runs */
 	if (sigterm != NULL)
 		event_free(sigterm);

@@ -525,22 +525,26 @@ fill(xr_fl_ingress *g, bool *wait)
 	return XR_OK;
 }
 
-/* Every channel a load went to must still be up: a lost connection means
- * a lost shard state, and a customer must never move to another worker. */
+/* The lifecycle's health (a stop begun, which comes before its effects on
+ * the channels, or a worker event), and every channel a load went to must
+ * still be up: a lost connection means a lost shard state, and a customer
+ * must never move to another worker. */
 static void
 check_health(xr_fl_ingress *g)
 {
 	char why[256] = "";
 	int r;
 
+	if ((r = xr_lifecycle_health(g->o.lc, why, sizeof(why))) != XR_OK) {
+		set_fatal(g, r, "%s", why);
+		return;
+	}
 	for (size_t i = 0; i < g->nknown; i++)
 		if (!xr_channel_is_usable(g->known[i])) {
 			set_fatal(g, XR_ERR_WORKER_FAILED, "%s",
 			    "the connection to a worker was lost");
 			return;
 		}
-	if ((r = xr_lifecycle_health(g->o.lc, why, sizeof(why))) != XR_OK)
-		set_fatal(g, r, "%s", why);
 }
 
 int
