@@ -25,6 +25,9 @@ struct xr_lifecycle {
 	xr_supervisor *sup;		/* process_supervisor */
 	int stop_asked;			/* inline: xr_lifecycle_stop_begin() */
 	int drained;			/* inline stop: the endpoint drained */
+	int health;			/* the first worker event after ready,
+					 * or the stop begun */
+	char health_why[200];
 };
 
 static const char *const state_names[] = {
@@ -310,6 +313,15 @@ worker_event(void *arg, const xr_worker_info *w, int err, const char *reason)
 		    err == XR_ERR_WORKER_FAILED && gc != NULL &&
 		    gc->restart == XR_RESTART_NEVER);
 	}
+	/* after ready, a worker that failed took its state with it, and one
+	 * that came back has none: the first such event is the health */
+	if (lc->state == XR_LC_READY && !lc->stop_asked &&
+	    lc->health == XR_OK) {
+		lc->health = err != XR_OK ? err : XR_ERR_WORKER_FAILED;
+		snprintf(lc->health_why, sizeof(lc->health_why),
+		    "worker %s[%u] pid %d: %s", w->group, w->index,
+		    (int)w->last_pid, reason);
+	}
 	if (lc->o.on_worker_event != NULL)
 		lc->o.on_worker_event(lc->o.worker_arg, w, err, reason);
 }
@@ -486,6 +498,11 @@ xr_lifecycle_stop(xr_lifecycle *lc, xr_diag *d)
 int
 xr_lifecycle_stop_begin(xr_lifecycle *lc)
 {
+	if (lc->health == XR_OK && !lc->stop_asked) {
+		lc->health = XR_ERR_LIFECYCLE_NOT_READY;
+		snprintf(lc->health_why, sizeof(lc->health_why), "a stop was "
+		    "begun");
+	}
 	lc->stop_asked = 1;
 	if (lc->sup != NULL)
 		return xr_supervisor_stop_begin(lc->sup,
@@ -566,6 +583,20 @@ xr_supervisor *
 xr_lifecycle_supervisor(const xr_lifecycle *lc)
 {
 	return lc->sup;
+}
+
+struct event_base *
+xr_lifecycle_base(const xr_lifecycle *lc)
+{
+	return lc->base;
+}
+
+int
+xr_lifecycle_health(const xr_lifecycle *lc, char *why, size_t cap)
+{
+	if (lc->health != XR_OK && cap > 0)
+		snprintf(why, cap, "%s", lc->health_why);
+	return lc->health;
 }
 
 void

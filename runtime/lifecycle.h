@@ -186,6 +186,24 @@ xr_transport_svc *xr_lifecycle_transport(const xr_lifecycle *lc);
  * Borrowed: never free it, never call its waiting functions. */
 xr_supervisor *xr_lifecycle_supervisor(const xr_lifecycle *lc);
 
+/* The event base the lifecycle runs on (new()'s), for an ingress that
+ * runs its own loop on it between ready and stop. Borrowed. */
+struct event_base *xr_lifecycle_base(const xr_lifecycle *lc);
+
+/*
+ * For an ingress that runs its own loop between ready and stop (and keeps
+ * per-worker state: calls bound to one worker by key): XR_OK while it may
+ * go on; else the first of, with a reason in `why` (cap bytes,
+ * NUL-terminated; untouched on XR_OK):
+ *  - a worker event since ready: its error, or XR_ERR_WORKER_FAILED for a
+ *    worker that came back ("spawned", "ready"), which lost its state;
+ *    "worker GROUP[INDEX] pid PID: REASON" (process_supervisor only);
+ *  - a stop begun (xr_lifecycle_stop_begin(): SIGTERM in a program of
+ *    execrpc/main.h): XR_ERR_LIFECYCLE_NOT_READY, "a stop was begun".
+ * Worker events in a stop, or in xr_lifecycle_stop(), do not count.
+ */
+int xr_lifecycle_health(const xr_lifecycle *lc, char *why, size_t cap);
+
 /* Stop (forced if still running: workers SIGKILLed, pending calls
  * UNAVAILABLE) and free; the keys are wiped and their log registrations
  * removed, so a process may start and free lifecycles without end. NULL

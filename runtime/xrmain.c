@@ -28,6 +28,7 @@ struct xm_run {
 	xr_lifecycle *lc;
 	int started;		/* initial readiness reached */
 	int stop_asked;		/* SIGTERM or SIGINT seen */
+	int control;		/* a filter's --control */
 	int argc;		/* the operands, for p->ingress */
 	char **argv;
 	int status;		/* p->ingress's exit status, or 0 */
@@ -49,21 +50,42 @@ prog_name(const xr_main_program *p, int argc, char **argv)
 static void
 usage(FILE *f, const xr_main_program *p, const char *name)
 {
-	fprintf(f, "usage: %s --config FILE [--log-level debug|info|warn|error]"
-	    "%s\n"
-	    "       %s config check FILE\n"
-	    "       %s --help\n", name, p->ingress != NULL ? " [ARG...]" : "",
-	    name, name);
+	const char *rest = p->usage != NULL ? p->usage :
+	    p->ingress != NULL ? " [ARG...]" : "";
+
+	if (p->filter)
+		fprintf(f, "usage: %s [--config FILE] [--log-level "
+		    "debug|info|warn|error] [--control]%s\n", name, rest);
+	else
+		fprintf(f, "usage: %s --config FILE [--log-level "
+		    "debug|info|warn|error]%s\n", name, rest);
+	fprintf(f, "       %s config check FILE\n"
+	    "       %s --help\n", name, name);
 }
 
+/* --help's text on --config and --control, for a filter. */
 static void
-help(const xr_main_program *p, const char *name)
+help_filter(FILE *f)
 {
-	FILE *f = stdout;
+	fprintf(f, "\n"
+	    "--config FILE       run the services below as FILE says "
+	    "(without it: the\n"
+	    "                    defaults, transport memory and "
+	    "bootstrap.mode inline),\n"
+	    "                    do the program's work once they are ready, "
+	    "stop with\n"
+	    "                    the config's lifecycle policy and exit\n"
+	    "--control           bootstrap.mode process_supervisor: serve "
+	    "control.socket\n"
+	    "                    (execrpc status|stats|drain|stop --control "
+	    "PATH) while\n"
+	    "                    it runs; print the stop events on stderr\n");
+}
 
-	usage(f, p, name);
-	if (p->about != NULL)
-		fprintf(f, "\n%s\n", p->about);
+/* --help's text on --config, for a program that serves. */
+static void
+help_server(FILE *f, const xr_main_program *p)
+{
 	fprintf(f, "\n"
 	    "--config FILE       run the services below as FILE says:\n"
 	    "  bootstrap.mode process_supervisor: start each process group's\n"
@@ -76,13 +98,7 @@ help(const xr_main_program *p, const char *name)
 	    "%s"
 	    "  SIGTERM or SIGINT stops with the config's lifecycle policy and\n"
 	    "  exits 0.\n"
-	    "%s"
-	    "config check FILE   validate FILE for this program, its "
-	    "services included;\n"
-	    "                    prints ok\n"
-	    "--log-level LEVEL   log at LEVEL and above on stderr "
-	    "(default warn)\n"
-	    "\nservices:\n", p->ingress == NULL ?
+	    "%s", p->ingress == NULL ?
 	    /* callers outside the process only: check_hosting() */
 	    "  bootstrap.mode inline: serve them in this process (transport\n"
 	    "    tcp_local, secret_mode static) and print "
@@ -96,6 +112,27 @@ help(const xr_main_program *p, const char *name)
 	    "ARG...              for the program's own calls, made once it "
 	    "is ready;\n"
 	    "                    then it serves as above (or exits)\n");
+}
+
+static void
+help(const xr_main_program *p, const char *name)
+{
+	FILE *f = stdout;
+
+	usage(f, p, name);
+	if (p->about != NULL)
+		fprintf(f, "\n%s\n", p->about);
+	if (p->filter)
+		help_filter(f);
+	else
+		help_server(f, p);
+	fprintf(f,
+	    "config check FILE   validate FILE for this program, its "
+	    "services included;\n"
+	    "                    prints ok\n"
+	    "--log-level LEVEL   log at LEVEL and above on stderr "
+	    "(default warn)\n"
+	    "\nservices:\n");
 	for (size_t i = 0; i < p->n_mods; i++)
 		fprintf(f, "  %s\n", p->mods[i].name);
 	if (p->n_mods == 0)
@@ -159,7 +196,8 @@ config_check(const xr_main_program *p, const char *name, const char *path)
 		return xr_diag_print(stderr, name, r, &d);
 	if ((r = xr_config_load_file(path, &cfg, &d)) != XR_OK)
 		return xr_diag_print(stderr, name, r, &d);
-	if ((r = check_hosting(&cfg, p, name, &d)) != XR_OK)
+	if ((p->configure != NULL && (r = p->configure(&cfg, &d)) != XR_OK) ||
+	    (r = check_hosting(&cfg, p, name, &d)) != XR_OK)
 		goto out;
 	if ((base = event_base_new()) == NULL) {
 		r = xr_diag_set(&d, XR_ERR_NOMEM, "cannot create the event "
@@ -196,12 +234,20 @@ print_worker(const xr_worker_info *w)
 	fflush(stdout);
 }
 
+/* A group stopped: a line on stdout; a filter's stdout is its own, so
+ * there on stderr, with --control only. */
 static void
 on_stop(void *arg, const char *group, xr_stop_mode mode)
 {
-	(void)arg;
-	printf("stop %s %s\n", group, xr_stop_mode_name(mode));
-	fflush(stdout);
+	struct xm_run *r = arg;
+
+	if (!r->p->filter) {
+		printf("stop %s %s\n", group, xr_stop_mode_name(mode));
+		fflush(stdout);
+	} else if (r->control) {
+		fprintf(stderr, "%s: stop event: group %s %s\n", r->name, group,
+		    xr_stop_mode_name(mode));
+	}
 }
 
 static const char *
@@ -227,7 +273,7 @@ on_worker(void *arg, const xr_worker_info *w, int err, const char *reason)
 	xr_diag d = { 0 };
 
 	if (err == XR_OK) {
-		if (r->started && strcmp(reason, "ready") == 0)
+		if (r->started && !r->p->filter && strcmp(reason, "ready") == 0)
 			print_worker(w);
 		return;
 	}
@@ -271,6 +317,10 @@ announce(struct xm_run *r, xr_diag *d)
 	size_t n;
 	int ret;
 
+	if (r->p->filter)	/* its stdout is its own */
+		return r->control && cfg->boot_mode ==
+		    XR_BOOT_PROCESS_SUPERVISOR ?
+		    xr_lifecycle_control_listen(r->lc, d) : XR_OK;
 	if (cfg->boot_mode == XR_BOOT_INLINE &&
 	    cfg->transport == XR_TRANSPORT_MEMORY)
 		return XR_OK;	/* an ingress's in-process modules */
@@ -305,6 +355,7 @@ run(struct xm_run *r, struct event_base *base, xr_diag *d)
 	o.on_worker_event = on_worker;
 	o.worker_arg = r;
 	o.on_stop_event = on_stop;
+	o.stop_arg = r;
 	if ((r->lc = xr_lifecycle_new(base, &o, d)) == NULL)
 		return d->code != XR_OK ? d->code : XR_ERR_INTERNAL;
 	ret = xr_lifecycle_start(r->lc, d);
@@ -320,11 +371,11 @@ run(struct xm_run *r, struct event_base *base, xr_diag *d)
 	if (r->stop_asked)	/* a signal during the start */
 		(void)xr_lifecycle_stop_begin(r->lc);
 	/* the program's ingress: its calls (what it printed is flushed, as
-	 * the worker lines are), then serve, or stop now */
+	 * the worker lines are), then serve, or stop now (a filter: always) */
 	if (r->p->ingress != NULL) {
 		r->status = r->p->ingress(r->lc, r->argc, r->argv);
 		fflush(stdout);
-		if (r->status != 0)
+		if (r->status != 0 || r->p->filter)
 			return xr_lifecycle_stop(r->lc, d);
 	}
 	if ((ret = xr_lifecycle_run(r->lc, d)) != XR_OK)
@@ -335,7 +386,7 @@ run(struct xm_run *r, struct event_base *base, xr_diag *d)
 
 static int
 serve(const xr_main_program *p, const char *name, const char *cfg_path,
-    int argc, char **argv)
+    int control, int argc, char **argv)
 {
 	struct xm_run r;
 	struct event_base *base = NULL;
@@ -348,13 +399,14 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path,
 	r.p = p;
 	r.name = name;
 	r.cfg = &cfg;
+	r.control = control;
 	r.argc = argc;
 	r.argv = argv;
 	xr_config_defaults(&cfg);
 	/* this process holds keys: no core dumps, not dumpable, closed pipes
-	 * are errors */
-	if ((ret = xr_proc_harden(0, &d)) != XR_OK ||
-	    (ret = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK)
+	 * are errors; a filter without --config runs on the defaults */
+	if ((ret = xr_proc_harden(0, &d)) != XR_OK || (cfg_path != NULL &&
+	    (ret = xr_config_load_file(cfg_path, &cfg, &d)) != XR_OK))
 		goto out;
 	if (cfg.secret_inline != NULL &&
 	    (ret = xr_log_register_secret(cfg.secret_inline,
@@ -363,7 +415,8 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path,
 		    "log redaction");
 		goto out;
 	}
-	if ((ret = check_hosting(&cfg, p, name, &d)) != XR_OK)
+	if ((p->configure != NULL && (ret = p->configure(&cfg, &d)) != XR_OK) ||
+	    (ret = check_hosting(&cfg, p, name, &d)) != XR_OK)
 		goto out;
 	if ((base = event_base_new()) == NULL ||
 	    (sigterm = evsignal_new(base, SIGTERM, signal_cb, &r)) == NULL ||
@@ -375,8 +428,14 @@ serve(const xr_main_program *p, const char *name, const char *cfg_path,
 	}
 	ret = run(&r, base, &d);
  out:
-	status = ret == XR_OK ? r.status : xr_diag_print(stderr, name, ret,
-	    &d);
+	/* the ingress's failure comes first; a stop's that follows it is
+	 * still said */
+	status = r.status;
+	if (ret != XR_OK) {
+		ret = xr_diag_print(stderr, name, ret, &d);
+		if (status == 0)
+			status = ret;
+	}
 	xr_lifecycle_free(r.lc);	/* forced, if it still runs */
 	if (sigterm != NULL)
 		event_free(sigterm);
@@ -418,17 +477,103 @@ xr_main_worker(int argc, char **argv, const xr_main_program *p)
 	return status;
 }
 
-int
-xr_main_run(int argc, char **argv, const xr_main_program *p)
+/* xr_main_run()'s options and the program's (p->options) in one table
+ * (free() it); NULL when out of memory. */
+static struct option *
+all_options(const xr_main_program *p)
 {
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "control", no_argument, NULL, 'C' },	/* a filter's */
 	};
+	size_t n_own = p->filter ? 4 : 3, n = 0;
+	struct option *t;
+
+	while (p->options != NULL && p->options[n].name != NULL)
+		n++;
+	if ((t = calloc(n_own + n + 1, sizeof(*t))) == NULL)
+		return NULL;
+	memcpy(t, own, n_own * sizeof(*t));
+	if (n > 0)
+		memcpy(t + n_own, p->options, n * sizeof(*t));
+	return t;
+}
+
+/* The program's option (or operand: opt 1) `opt`: XR_OK, or a usage error
+ * said on stderr. */
+static int
+program_option(const xr_main_program *p, const char *name, int opt,
+    const char *arg)
+{
+	xr_diag d = { 0 };
+	int r;
+
+	if ((r = p->option(opt, arg, &d)) != XR_OK)
+		fprintf(stderr, "%s: %s\n", name, d.reason[0] != '\0' ?
+		    d.reason : xr_err_name(r));
+	return r;
+}
+
+/* The command line after the mode checks: options, then operands.
+ * Returns -1 to run, else the exit status. */
+static int
+parse(int argc, char **argv, const xr_main_program *p, const char *name,
+    const char **cfg_path, int *control)
+{
+	struct option *opts;
+	int ch, lvl, status = -1;
+
+	if ((opts = all_options(p)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", name);
+		return (int)xr_err_category(XR_ERR_NOMEM);
+	}
+	/* "+": the options end at the first operand (an ingress's, which may
+	 * start with '-') */
+	while (status < 0 &&
+	    (ch = getopt_long(argc, argv, "+c:l:h", opts, NULL)) != -1) {
+		if (ch == 'c') {
+			*cfg_path = optarg;
+		} else if (ch == 'l') {
+			if ((lvl = xr_log_level_parse(optarg)) < 0) {
+				fprintf(stderr, "%s: --log-level: debug, info, "
+				    "warn, error or off\n", name);
+				status = EXIT_USAGE;
+			} else {
+				xr_log_set_level((xr_log_level)lvl);
+			}
+		} else if (ch == 'h') {
+			help(p, name);
+			status = 0;
+		} else if (ch == 'C') {
+			*control = 1;
+		} else if (ch == '?' || ch == ':' || p->option == NULL) {
+			usage(stderr, p, name);
+			status = EXIT_USAGE;
+		} else if (program_option(p, name, ch, optarg) != XR_OK) {
+			status = EXIT_USAGE;
+		}
+	}
+	free(opts);
+	if (status >= 0)
+		return status;
+	if ((*cfg_path == NULL && !p->filter) ||
+	    (optind != argc && p->ingress == NULL && p->option == NULL)) {
+		usage(stderr, p, name);
+		return EXIT_USAGE;
+	}
+	for (int i = optind; p->option != NULL && i < argc; i++)
+		if (program_option(p, name, 1, argv[i]) != XR_OK)
+			return EXIT_USAGE;
+	return -1;
+}
+
+int
+xr_main_run(int argc, char **argv, const xr_main_program *p)
+{
 	const char *name = prog_name(p, argc, argv), *cfg_path = NULL;
-	int ch, lvl;
+	int control = 0, status;
 
 	if (xr_main_is_worker(argc, argv))
 		return xr_main_worker(argc, argv, p);
@@ -438,34 +583,10 @@ xr_main_run(int argc, char **argv, const xr_main_program *p)
 		usage(stderr, p, name);
 		return EXIT_USAGE;
 	}
-	/* "+": the options end at the first operand (an ingress's, which may
-	 * start with '-') */
-	while ((ch = getopt_long(argc, argv, "+c:l:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			cfg_path = optarg;
-			break;
-		case 'l':
-			if ((lvl = xr_log_level_parse(optarg)) < 0) {
-				fprintf(stderr, "%s: --log-level: debug, info, "
-				    "warn, error or off\n", name);
-				return EXIT_USAGE;
-			}
-			xr_log_set_level((xr_log_level)lvl);
-			break;
-		case 'h':
-			help(p, name);
-			return 0;
-		default:
-			usage(stderr, p, name);
-			return EXIT_USAGE;
-		}
-	}
-	if (cfg_path == NULL || (optind != argc && p->ingress == NULL)) {
-		usage(stderr, p, name);
-		return EXIT_USAGE;
-	}
-	return serve(p, name, cfg_path, argc - optind, argv + optind);
+	if ((status = parse(argc, argv, p, name, &cfg_path, &control)) >= 0)
+		return status;
+	return serve(p, name, cfg_path, control, argc - optind,
+	    argv + optind);
 }
 
 int

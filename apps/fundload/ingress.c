@@ -3,11 +3,13 @@
 #include "ingress.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,6 +166,7 @@ struct xr_fl_ingress {
 	int fatal;
 	char fatal_why[256];
 	xr_fl_ingress_stats st;
+	char group[XR_CFG_NAME_MAX];	/* FundLoad's, once run */
 	char outbuf[XR_FL_OUT_MAX];
 };
 
@@ -200,31 +203,55 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	g->readable = true;
 }
 
+/* The input's fd: standard input, or INPUT opened; -1 with `d` set. */
+static int
+open_input(const char *input, xr_diag *d)
+{
+	int fd;
+
+	if (input == NULL || strcmp(input, "-") == 0)
+		return STDIN_FILENO;
+	if ((fd = open(input, O_RDONLY | O_CLOEXEC)) < 0)
+		xr_diag_set(d, XR_ERR_SYSTEM, "%s: %s", input, strerror(errno));
+	return fd;
+}
+
 xr_fl_ingress *
-xr_fl_ingress_new(const xr_fl_ingress_opts *o)
+xr_fl_ingress_new(const xr_fl_ingress_opts *o, xr_diag *d)
 {
 	xr_fl_ingress *g;
+	int fd;
 
-	if ((g = calloc(1, sizeof(*g))) == NULL)
+	if ((fd = open_input(o->input, d)) < 0)
 		return NULL;
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		if (fd != STDIN_FILENO)
+			close(fd);
+		xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
 	g->o = *o;
+	g->rd.fd = fd;	/* closed by free() */
 	g->w = o->window == 0 ? DEF_WINDOW : o->window;
 	if (g->w > XR_FL_WINDOW_MAX)
 		g->w = XR_FL_WINDOW_MAX;
 	if (g->o.call_timeout_ms == 0)
 		g->o.call_timeout_ms = DEF_TIMEOUT_MS;
 	g->fatal = XR_OK;
-	if (reader_init(&g->rd, o->in_fd) != XR_OK ||
+	if (reader_init(&g->rd, fd) != XR_OK ||
 	    (g->slots = calloc(g->w, sizeof(*g->slots))) == NULL ||
 	    (g->blk_cust = calloc(g->w, sizeof(*g->blk_cust))) == NULL ||
 	    (g->blk_day = calloc(g->w, sizeof(*g->blk_day))) == NULL ||
 	    (g->taken = xr_fl_dayset_new()) == NULL) {
 		xr_fl_ingress_free(g);
+		xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	if (!g->rd.blocking_ok &&
-	    (g->rev = event_new(o->base, o->in_fd, EV_READ, read_cb, g)) == NULL)
+	if (!g->rd.blocking_ok && (g->rev = event_new(xr_lifecycle_base(o->lc),
+	    fd, EV_READ, read_cb, g)) == NULL)
 		g->rd.blocking_ok = true;	/* cannot watch: plain reads */
+	/* decisions leave in 64 KiB writes (and at each wait for input) */
+	(void)setvbuf(o->out, NULL, _IOFBF, 1 << 16);
 	return g;
 }
 
@@ -235,6 +262,8 @@ xr_fl_ingress_free(xr_fl_ingress *g)
 		return;
 	if (g->rev != NULL)
 		event_free(g->rev);
+	if (g->rd.fd != STDIN_FILENO)
+		close(g->rd.fd);
 	free(g->rd.buf);
 	free(g->slots);
 	free(g->blk_cust);
@@ -247,6 +276,32 @@ void
 xr_fl_ingress_stats_get(const xr_fl_ingress *g, xr_fl_ingress_stats *out)
 {
 	*out = g->st;
+}
+
+void
+xr_fl_ingress_stats_print(const xr_fl_ingress *g, FILE *f,
+    const xr_config *cfg)
+{
+	const xr_fl_ingress_stats *st = &g->st;
+	struct rusage self, kids;
+	uint32_t workers = 0;
+
+	for (size_t i = 0; i < cfg->n_groups; i++)
+		if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
+		    strcmp(cfg->groups[i].name, g->group) == 0)
+			workers = cfg->groups[i].workers;
+	if (getrusage(RUSAGE_SELF, &self) != 0 ||
+	    getrusage(RUSAGE_CHILDREN, &kids) != 0)
+		self.ru_maxrss = kids.ru_maxrss = -1;
+	fprintf(f, "fundload: stats profile=%s/%s workers=%u rules=%s "
+	    "lines=%llu invalid=%llu accepted=%llu declined=%llu ignored=%llu "
+	    "held=%llu max_inflight=%u maxrss_kb=%ld worker_maxrss_kb=%ld\n",
+	    xr_transport_name(cfg->transport), xr_boot_mode_name(cfg->boot_mode),
+	    workers, xr_rules_name(g->o.rules), (unsigned long long)st->lines,
+	    (unsigned long long)st->invalid, (unsigned long long)st->accepted,
+	    (unsigned long long)st->declined, (unsigned long long)st->ignored,
+	    (unsigned long long)st->held, st->max_inflight, self.ru_maxrss,
+	    kids.ru_maxrss);
 }
 
 /* ---------- a call ---------- */
@@ -297,8 +352,9 @@ send_load(xr_fl_ingress *g, struct slot *s)
 	size_t i;
 	int err = XR_OK;
 
-	if ((ch = g->o.pick(g->o.pick_arg, s->p.customer, s->p.customer_len,
-	    &err)) == NULL) {
+	/* affinity: a customer's loads always go to the same worker */
+	if ((ch = xr_lifecycle_pick(g->o.lc, XR_FL_SERVICE, s->p.customer,
+	    s->p.customer_len, &err)) == NULL) {
 		set_fatal(g, err != XR_OK ? err : XR_ERR_WORKER_FAILED,
 		    "no channel for a customer: %s", xr_strerror(err));
 		return;
@@ -469,31 +525,39 @@ fill(xr_fl_ingress *g, bool *wait)
 	return XR_OK;
 }
 
-/* Every channel a load went to must still be up: a lost connection means
- * a lost shard state, and a customer must never move to another worker. */
+/* The lifecycle's health (a stop begun, which comes before its effects on
+ * the channels, or a worker event), and every channel a load went to must
+ * still be up: a lost connection means a lost shard state, and a customer
+ * must never move to another worker. */
 static void
 check_health(xr_fl_ingress *g)
 {
 	char why[256] = "";
 	int r;
 
+	if ((r = xr_lifecycle_health(g->o.lc, why, sizeof(why))) != XR_OK) {
+		set_fatal(g, r, "%s", why);
+		return;
+	}
 	for (size_t i = 0; i < g->nknown; i++)
 		if (!xr_channel_is_usable(g->known[i])) {
 			set_fatal(g, XR_ERR_WORKER_FAILED, "%s",
 			    "the connection to a worker was lost");
 			return;
 		}
-	if (g->o.health != NULL &&
-	    (r = g->o.health(g->o.health_arg, why, sizeof(why))) != XR_OK)
-		set_fatal(g, r, "%s", why);
 }
 
 int
 xr_fl_ingress_run(xr_fl_ingress *g, xr_diag *d)
 {
+	const char *group = xr_lifecycle_route(g->o.lc, XR_FL_SERVICE);
 	bool wait = false;
 	int r;
 
+	if (group == NULL)
+		return xr_diag_set(d, XR_ERR_CONFIG_INVALID, "runtime.platform."
+		    "process_groups: no group serves %s", XR_FL_SERVICE);
+	snprintf(g->group, sizeof(g->group), "%s", group);
 	for (;;) {
 		check_health(g);
 		if (g->fatal == XR_OK) {
@@ -519,7 +583,7 @@ xr_fl_ingress_run(xr_fl_ingress *g, xr_diag *d)
 				return xr_diag_set(d, XR_ERR_SYSTEM,
 				    "cannot watch the input");
 		}
-		if (event_base_loop(g->o.base, EVLOOP_ONCE) < 0)
+		if (event_base_loop(xr_lifecycle_base(g->o.lc), EVLOOP_ONCE) < 0)
 			return xr_diag_set(d, XR_ERR_INTERNAL,
 			    "the event loop failed");
 		if (wait)

@@ -8,7 +8,7 @@
  * Memory is bounded by the window: at most `window` loads are between
  * "read" and "written", plus one line buffer (2 x XR_FL_LINE_MAX) and the
  * prime-slot day set (one bit per day of 0000..9999). Single-threaded on
- * the caller's event_base.
+ * the lifecycle's event base.
  */
 #ifndef XR_FL_INGRESS_H
 #define XR_FL_INGRESS_H
@@ -17,10 +17,8 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "lifecycle.h"
 #include "rules.h"	/* xr_rules */
-#include "execrpc/client.h"
-
-struct event_base;
 
 typedef struct xr_fl_ingress xr_fl_ingress;
 
@@ -29,28 +27,20 @@ typedef struct xr_fl_ingress xr_fl_ingress;
  * customer-affine connection may carry the whole window. */
 #define XR_FL_WINDOW_MAX 1024
 
-/* The channel for a customer (affinity: the same customer always gets the
- * same channel), or NULL with *err set. */
-typedef xr_channel *(*xr_fl_pick_fn)(void *arg, const char *customer,
-    size_t len, int *err);
-
-/* XR_OK while the runtime is sound; an error (e.g. XR_ERR_WORKER_FAILED,
- * with a reason in `why`) makes the run stop. Called once per loop turn. */
-typedef int (*xr_fl_health_fn)(void *arg, char *why, size_t cap);
-
 typedef struct xr_fl_ingress_opts {
-	struct event_base *base;	/* borrowed; the channels' base */
-	int in_fd;			/* input, read until EOF (not closed) */
+	/* borrowed, ready: each load goes to xr_lifecycle_pick() of
+	 * fundload.v1.FundLoad with its customer as the affinity key; the
+	 * run stops at the first xr_lifecycle_health() error (checked once
+	 * per loop turn on xr_lifecycle_base()) */
+	xr_lifecycle *lc;
+	const char *input;		/* INPUT, read until EOF; NULL or
+					 * "-": standard input */
 	FILE *out;			/* decisions */
 	FILE *err;			/* diagnostics */
 	xr_rules rules;			/* must match the workers' */
 	uint32_t window;		/* loads between read and written;
 					 * 0 = 256, at most XR_FL_WINDOW_MAX */
 	uint32_t call_timeout_ms;	/* per call; 0 = 30000 */
-	xr_fl_pick_fn pick;
-	void *pick_arg;
-	xr_fl_health_fn health;		/* may be NULL */
-	void *health_arg;
 } xr_fl_ingress_opts;
 
 typedef struct xr_fl_ingress_stats {
@@ -62,11 +52,14 @@ typedef struct xr_fl_ingress_stats {
 	uint32_t max_inflight;
 } xr_fl_ingress_stats;
 
-/* A new ingress (copies `o`). NULL on allocation failure. */
-xr_fl_ingress *xr_fl_ingress_new(const xr_fl_ingress_opts *o);
+/* A new ingress (copies `o`), o->input open, o->out fully buffered (64
+ * KiB). NULL with `d` set: XR_ERR_SYSTEM ("INPUT: strerror") when INPUT
+ * does not open, XR_ERR_NOMEM. */
+xr_fl_ingress *xr_fl_ingress_new(const xr_fl_ingress_opts *o, xr_diag *d);
 
 /*
- * Process the whole input. Invalid lines get "fundload: line N: CATEGORY:
+ * Process the whole input; XR_ERR_CONFIG_INVALID at once when no process
+ * group serves fundload.v1.FundLoad (xr_lifecycle_route()). Invalid lines get "fundload: line N: CATEGORY:
  * REASON" on o->err and no output line. Returns XR_OK when every valid
  * line was decided and written (check stats.invalid for the exit status),
  * or the error that stopped the run (a call that failed, a worker lost, a
@@ -81,7 +74,19 @@ int xr_fl_ingress_run(xr_fl_ingress *g, xr_diag *d);
 /* Counters so far. */
 void xr_fl_ingress_stats_get(const xr_fl_ingress *g, xr_fl_ingress_stats *out);
 
-/* Free. NULL is a no-op. */
+/*
+ * --stats: the counters so far as one line on `f`, "fundload: stats
+ * profile=TRANSPORT/MODE workers=N rules=R lines=... max_inflight=N
+ * maxrss_kb=K worker_maxrss_kb=K" (`cfg`: the run's; workers: the
+ * FundLoad group's in process_supervisor, else 0; the peak RSS of this
+ * process and of its largest child reaped so far: print it after the
+ * workers are). Valid after xr_fl_ingress_run(), also once the lifecycle
+ * is freed.
+ */
+void xr_fl_ingress_stats_print(const xr_fl_ingress *g, FILE *f,
+    const xr_config *cfg);
+
+/* Free, INPUT's fd closed. NULL is a no-op. */
 void xr_fl_ingress_free(xr_fl_ingress *g);
 
 #endif /* XR_FL_INGRESS_H */

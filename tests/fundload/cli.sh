@@ -35,7 +35,10 @@ write_config "$tmp/noapp.yaml" group=execution::echo.v1.Echo
 # --- arguments ---
 check "help exits 0" [ "$(rc_of "$fl" --help)" -eq 0 ]
 check "help prints usage" grep -q '^usage: fundload' "$tmp/out"
-check "help lists the services" grep -qx 'services: fundload.v1.FundLoad echo.v1.Echo' "$tmp/out"
+check "help lists the services" [ "$(sed -n '/^services:$/,/^$/p' "$tmp/out")" = 'services:
+  fundload.v1.FundLoad
+  echo.v1.Echo' ]
+check "help names the options" grep -q -- '^--rules R  *baseline or experiment' "$tmp/out"
 check "unknown option: 64" [ "$(rc_of "$fl" --bogus)" -eq 64 ]
 check "bad --rules: 64" [ "$(rc_of "$fl" --rules lenient)" -eq 64 ]
 check "--window 0: 64" [ "$(rc_of "$fl" --window 0)" -eq 64 ]
@@ -116,6 +119,23 @@ check "streaming: 2nd decision before EOF" wait_lines "$tmp/s.out" 2
 exec 3>&-
 wait "$spid"
 check "streaming: exit 0" [ $? -eq 0 ]
+
+# --- SIGTERM mid-run: the decisions so far, then exit 5 (a stop was begun) ---
+"$fl" --config "$tmp/tcp.yaml" <"$tmp/in" >"$tmp/t.out" 2>"$tmp/t.err" &
+tpid=$!
+pids+=("$tpid")
+exec 3>"$tmp/in"
+echo "$valid" >&3
+check "SIGTERM: first decision" wait_lines "$tmp/t.out" 1
+kill -TERM "$tpid"
+for _ in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$tpid" 2>/dev/null
+wait "$tpid"
+rc=$?
+exec 3>&-
+check "SIGTERM: exit 5, got $rc" [ "$rc" -eq 5 ]
+check "SIGTERM: says so" grep -qx 'fundload: lifecycle_not_ready (code -31): a stop was begun' "$tmp/t.err"
+check "SIGTERM: the decision written" [ "$(wc -l <"$tmp/t.out")" -eq 1 ]
 
 # --- a worker lost mid-run: worker_failed (6), nothing hangs ---
 # (PROC-INT-04 / PROC-INT-08 as the application sees them: the crash

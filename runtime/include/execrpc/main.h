@@ -72,10 +72,21 @@
  * stderr; 64 (EX_USAGE) for bad usage.
  *
  * A program that calls its modules itself gives xr_main_run() an ingress
- * (xr_main_program.ingress, below; examples/kv). One that needs its own
- * command line or event loop (e.g. apps/fundload) keeps its own main() and
- * uses the pieces: xr_main_is_worker() and xr_main_worker() for its worker
- * mode.
+ * (xr_main_program.ingress, below; examples/kv). A program may add its own
+ * options and operands (.options and .option: --rules, INPUT, ...), adjust
+ * the loaded config before anything starts (.configure), and be a filter
+ * (.filter: it does its work, e.g. reads INPUT and writes results on
+ * stdout, and exits; apps/fundload):
+ *
+ *   PROG [--config FILE] [--log-level LEVEL] [--control] [OPTION...] [ARG...]
+ *	As --config above, except: without --config the config's defaults
+ *	(transport memory, bootstrap.mode inline); no worker, listening or
+ *	stop lines (stdout is the ingress's); the control socket is served
+ *	only with --control (process_supervisor), and then each group's stop
+ *	is one line on stderr, "PROG: stop event: group GROUP graceful|forced";
+ *	the run ends when the ingress returns: a stop with the config's
+ *	policy, and the ingress's status (0 included) is the exit status.
+ *	Crash lines on stderr as above.
  */
 #ifndef EXECRPC_MAIN_H
 #define EXECRPC_MAIN_H
@@ -88,6 +99,10 @@ extern "C" {
 
 struct xr_service_module;
 struct xr_lifecycle;
+
+struct option;		/* <getopt.h> */
+struct xr_config;
+struct xr_diag;
 
 /* A program: its modules and what xr_main_run() says about it. */
 typedef struct xr_main_program {
@@ -119,10 +134,42 @@ typedef struct xr_main_program {
 	 * stop (SIGTERM, SIGINT, a control-socket STOP, or its own
 	 * xr_lifecycle_stop_begin()), or an exit status 1..255: the
 	 * lifecycle stops with the config's policy and the program exits
-	 * with that status. A program with an ingress is its modules'
-	 * caller, so inline runs with any transport and secret_mode.
+	 * with that status (a failure of that stop is still said on stderr).
+	 * A filter's run ends at its return, 0 included. An ingress that
+	 * keeps per-worker state runs its own loop on xr_lifecycle_base() and
+	 * asks xr_lifecycle_health() whether a worker event lost it. A
+	 * program with an ingress is its modules' caller, so inline runs
+	 * with any transport and secret_mode.
 	 */
 	int (*ingress)(struct xr_lifecycle *lc, int argc, char **argv);
+	/*
+	 * The program's own long options (borrowed; getopt_long()'s table,
+	 * ended by a zero entry; `flag` NULL, `val` none of 'c', 'l', 'h',
+	 * 'C', '?', ':', 1), parsed with xr_main_run()'s. `option` gets each
+	 * of them, in order (opt: its `val`, arg: its argument or NULL), and
+	 * then each operand (opt 1, getopt's code for an operand; they also
+	 * reach the ingress), before anything starts. It returns XR_OK, or an
+	 * error with a reason in `d`: a usage error ("PROG: REASON" on
+	 * stderr, exit 64). Without `option`, an option not xr_main_run()'s
+	 * is a usage error, and so are operands unless there is an ingress.
+	 */
+	const struct option *options;
+	int (*option)(int opt, const char *arg, struct xr_diag *d);
+	/* what follows the common options on the usage line, e.g.
+	 * " [--rules R] [INPUT]" (NULL: " [ARG...]" with an ingress) */
+	const char *usage;
+	/*
+	 * Called once the config is loaded (or defaulted), before anything
+	 * starts, and by config check before it checks the services: may
+	 * change `cfg` (e.g. an option that overrides a config key), which
+	 * stays valid until cleanup returns. Returns XR_OK, or an error with
+	 * a reason in `d`: "PROG: NAME (code N): REASON", exit its category.
+	 * NULL: none.
+	 */
+	int (*configure)(struct xr_config *cfg, struct xr_diag *d);
+	/* 1: the program is a filter (the header comment, PROG [--config
+	 * FILE] ...): needs an ingress */
+	int filter;
 } xr_main_program;
 
 /*
