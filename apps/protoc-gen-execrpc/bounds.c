@@ -257,7 +257,7 @@ field_size(pg_model *m, pg_nbopts *o, const pg_type *t,
 		break;
 	case T(MESSAGE): {
 		pg_type *sub = pg_model_find(m, fd->type_name);
-		uint64_t s;
+		uint64_t s = 0;	/* set by pg_bound(); for -O2 -Werror */
 
 		if (sub == NULL || sub->msg == NULL)
 			return pg_fail(e, "%s: field %s: message type %s is "

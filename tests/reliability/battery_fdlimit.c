@@ -57,7 +57,7 @@ endpoint(void)
 		fl_close_all(fds, n);
 		total_ms += fl_now_ms() - t0;
 		t0 = fl_now_ms();
-		ok = fl_signed_say(e.port, 5000);
+		ok = fl_signed_say(e.port, 8000);
 		rec = fl_now_ms() - t0;
 		total_ms += rec;
 		rec_max = rec > rec_max ? rec : rec_max;
@@ -81,7 +81,9 @@ endpoint(void)
 	    r.st.accept_backoffs <= total_ms / 250 + 2 * ROUNDS,
 	    "accept paused, at most once per 250 ms");
 	expect(r.cpu_ms < total_ms / 4, "cpu under a quarter of the time");
-	expect(rec_max < 3000, "recovery under 3 s");
+	/* a SYN dropped by the still-full backlog is retried after 1 s,
+	 * then 2 s more */
+	expect(rec_max < 8000, "recovery under 8 s (SYN retries)");
 	free(fds);
 }
 

@@ -79,10 +79,12 @@ test_endpoint_emfile_backoff_and_recovery(void **state)
 	fl_close_all(fds, n);
 	flood_ms = fl_now_ms() - t0;
 	t0 = fl_now_ms();
-	ok = fl_signed_say(e.port, 3000);
+	/* the listen backlog may still be full for a moment: the kernel
+	 * drops our SYN and retries it after 1 s, then 2 s more, ... */
+	ok = fl_signed_say(e.port, 8000);
 	recovered_ms = fl_now_ms() - t0;
 	assert_true(ok);
-	assert_true(recovered_ms < 3000);
+	assert_true(recovered_ms < 8000);
 	ts_peer_close(&resident);
 	/* no crash: it stops when asked and reports */
 	assert_int_equal(fl_endpoint_stop(&e, &r, &status), 0);
