@@ -1,6 +1,7 @@
 /*
  * tests/fuzz/fuzz_common.h — what the seed generator (make_seeds.c) and the
- * frame targets share: the fixed test key, the fixed clock and session id.
+ * frame targets share: the fixed test key (also the keys of fuzz_control's
+ * supervisor and of the generated bundles), the fixed clock and session id.
  * Test values only, never a real key.
  */
 #ifndef XF_FUZZ_COMMON_H
