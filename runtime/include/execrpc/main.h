@@ -109,7 +109,8 @@ typedef struct xr_main_program {
 	/* the prefix of its messages and its usage; NULL: the last component
 	 * of argv[0] */
 	const char *name;
-	/* one line for --help, under the usage; NULL: none */
+	/* text for --help, under the usage (a filter's: its options);
+	 * NULL: none */
 	const char *about;
 	/* the services it contains (borrowed; a static table) */
 	const struct xr_service_module *mods;
