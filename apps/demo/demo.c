@@ -281,6 +281,8 @@ main(int argc, char **argv)
 	fflush(stdout);
 	if ((lc = xr_lifecycle_new(base, &o, &d)) == NULL ||
 	    (r = xr_lifecycle_start(lc, &d)) != XR_OK ||
+	    /* the keys are derived: no copy of an inline secret stays */
+	    (xr_config_wipe_secret(&cfg), 0) ||
 	    (r = xr_lifecycle_ready(lc, &d)) != XR_OK ||
 	    (r = xr_lifecycle_control_listen(lc, &d)) != XR_OK) {
 		xr_lifecycle_free(lc);
