@@ -279,10 +279,11 @@ main(int argc, char **argv)
 	    cfg.groups[0].workers, cfg.groups[0].name, xr_kdf_name(cfg.kdf),
 	    xr_secret_mode_name(cfg.secret_mode));
 	fflush(stdout);
-	if ((lc = xr_lifecycle_new(base, &o, &d)) == NULL ||
-	    (r = xr_lifecycle_start(lc, &d)) != XR_OK ||
-	    /* the keys are derived: no copy of an inline secret stays */
-	    (xr_config_wipe_secret(&cfg), 0) ||
+	if ((lc = xr_lifecycle_new(base, &o, &d)) != NULL &&
+	    (r = xr_lifecycle_start(lc, &d)) == XR_OK)
+		/* the keys are derived: no copy of an inline secret stays */
+		xr_config_wipe_secret(&cfg);
+	if (lc == NULL || r != XR_OK ||
 	    (r = xr_lifecycle_ready(lc, &d)) != XR_OK ||
 	    (r = xr_lifecycle_control_listen(lc, &d)) != XR_OK) {
 		xr_lifecycle_free(lc);
