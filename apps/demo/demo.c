@@ -247,7 +247,7 @@ main(int argc, char **argv)
 	char text[64];
 	pid_t victim = 0;
 	uint16_t port;
-	int r;
+	int r = XR_OK;
 
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
 		return xr_runtime_worker_main(argc, argv, &xr_echo_module, 1);
