@@ -9,6 +9,9 @@
  * (xr_conn_reset), so that a client can tell a refused handshake from an
  * endpoint that is full or going away (docs/protocol.md).
  *
+ * Before HELLO verifies a connection is on the server's pre-auth list,
+ * reads with the HELLO limit and holds no call table (server_priv.h).
+ *
  * Held bytes (server.h): each call in flight carries its charge in the
  * call table (struct inflight); the output buffer's bytes are summed over
  * the endpoint by an evbuffer callback. Both budgets are checked in
@@ -343,18 +346,33 @@ handle_cancel(struct conn *c, uint64_t call_id)
 	xr_dispatch_abandon(held_release(c, f));
 }
 
+/* Off the pre-auth list (HELLO verified, or the connection closes). */
+static void
+preauth_leave(struct conn *c)
+{
+	TAILQ_REMOVE(&c->srv->preauth, c, plink);
+	c->srv->st.connections_preauth--;
+}
+
 static void
 handle_hello(struct conn *c, const xr_env_view *v)
 {
 	Execrpc__V1__Envelope e;
 	Execrpc__V1__HelloAck ack = EXECRPC__V1__HELLO_ACK__INIT;
 	uint8_t nonce[XR_NONCE_LEN], ack_nonce[XR_NONCE_LEN], buf[32];
+	uint32_t max_inflight = c->srv->o.max_inflight;
 
 	if (xr_session_open(&c->sess) != XR_OK) {
 		xr_conn_close(c, 0);
 		return;
 	}
+	/* authenticated: the session's state from here on. max_inflight is
+	 * at least 1 (defaults); a larger limit than the map takes is
+	 * refused call by call by the reserve in handle_request() */
+	preauth_leave(c);
 	c->state = CONN_OPEN;
+	(void)xr_hmap_init(&c->calls, max_inflight < XR_HMAP_MAX_ENTRIES ?
+	    max_inflight : XR_HMAP_MAX_ENTRIES);
 	memcpy(ack_nonce, v->nonce, XR_NONCE_LEN);
 	env_session(c, &e, XR_KIND_HELLO_ACK, nonce);
 	e.ack_nonce.data = ack_nonce;
@@ -412,6 +430,17 @@ conn_dispatch(struct conn *c, const Execrpc__V1__Envelope *e,
 
 /* ---------- reading ---------- */
 
+/*
+ * The HELLO of `len` body bytes opened the session: drain it and read on
+ * with the session's body limit (the reader was at XR_HELLO_MAX_BODY).
+ */
+static void
+reader_to_session(struct conn *c, size_t len)
+{
+	evbuffer_drain(bufferevent_get_input(c->bev), XR_FRAME_PREFIX_LEN + len);
+	xr_reader_init_rx(&c->rd, &c->srv->rx);
+}
+
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -424,7 +453,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		const uint8_t *body;
 		size_t len;
 		xr_env_view v;
-		int r;
+		int r, hello;
 
 		/* 1. the length, before a byte of the body is buffered; the
 		 * reader wakes us again only when the whole frame is in */
@@ -433,6 +462,9 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		if (r != XR_OK) {
 			xr_debug("server: frame rejected: %s", xr_err_name(r));
+			/* the HELLO limit has no counter of its own */
+			if (c->state == CONN_HANDSHAKE)
+				xr_rx_count(&s->rx, r);
 			xr_conn_close(c, 0);
 			return;
 		}
@@ -451,8 +483,11 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		}
 		c->last_rx_ms = xr_mono_ms();
 		c->frame_started_ms = 0;
+		hello = c->state == CONN_HANDSHAKE;
 		conn_dispatch(c, xr_codec_envelope(s->codec), &v);
 		xr_codec_reset(s->codec);
+		if (hello && c->state == CONN_OPEN)
+			reader_to_session(c, len);
 	}
 	if (c->state == CONN_HANDSHAKE || c->state == CONN_OPEN) {
 		if (evbuffer_get_length(in) == 0)
@@ -500,9 +535,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	xr_debug("server: connection timed out");
-	if (c->state == CONN_HANDSHAKE)
+	if (c->state == CONN_HANDSHAKE) {
+		c->srv->st.handshake_timeouts++;
 		xr_conn_reset(c);
-	else
+	} else
 		xr_conn_close(c, 0);
 }
 
@@ -551,6 +587,7 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	xr_conn_destroy(c);
+	xr_server_conn_freed(s);
 	xr_server_drain_check(s);
 }
 
@@ -578,6 +615,8 @@ xr_conn_close(struct conn *c, int flush)
 			if ((call = held_release(c, f)) != NULL)
 				xr_dispatch_abandon(call);
 		}
+		if (c->state == CONN_HANDSHAKE)
+			preauth_leave(c);
 		TAILQ_REMOVE(&s->conns, c, link);
 		TAILQ_INSERT_TAIL(&s->dying, c, link);
 		s->st.connections_open--;
@@ -620,6 +659,19 @@ xr_conn_reset(struct conn *c)
 
 /* ---------- accepting and draining ---------- */
 
+/*
+ * Read what a connection in its handshake has received, without waiting
+ * for its read event: at most the largest HELLO frame. 0 (EOF) and -1
+ * (nothing yet) are left to the read event.
+ */
+static void
+conn_read_now(struct conn *c)
+{
+	if (evbuffer_read(bufferevent_get_input(c->bev),
+	    bufferevent_getfd(c->bev), XR_FRAME_PREFIX_LEN + XR_HELLO_MAX_BODY) > 0)
+		conn_read_cb(c->bev, c);
+}
+
 int
 xr_conn_accept(xr_server *s, evutil_socket_t fd)
 {
@@ -636,24 +688,40 @@ xr_conn_accept(xr_server *s, evutil_socket_t fd)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->srv = s;
-	/* max_inflight is at least 1 (defaults); a larger limit than the
-	 * map takes is refused call by call by the reserve in
-	 * handle_request() */
-	(void)xr_hmap_init(&c->calls, s->o.max_inflight < XR_HMAP_MAX_ENTRIES ?
-	    s->o.max_inflight : XR_HMAP_MAX_ENTRIES);
+	/* the call table (c->calls, zeroed: empty) is made by handle_hello */
 	c->state = CONN_HANDSHAKE;
 	c->accepted_ms = c->last_rx_ms = xr_mono_ms();
-	xr_reader_init_rx(&c->rd, &s->rx);
+	xr_reader_init(&c->rd, XR_HELLO_MAX_BODY);
 	event_assign(&c->timer, s->base, -1, 0, conn_timer_cb, c);
 	event_assign(&c->free_ev, s->base, -1, 0, conn_free_cb, c);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	TAILQ_INSERT_TAIL(&s->preauth, c, plink);
 	s->st.connections_accepted++;
 	s->st.connections_open++;
+	s->st.connections_preauth++;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, s->o.max_outbuf / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	conn_rearm(c);
+	/* a client sends HELLO as soon as it is connected: it is usually in
+	 * by now. Reading it here takes the connection off the pre-auth list
+	 * before the next accept could evict it. */
+	conn_read_now(c);
 	return XR_OK;
+}
+
+void
+xr_conn_evict_oldest(xr_server *s)
+{
+	struct conn *c = TAILQ_FIRST(&s->preauth);
+
+	/* one whose HELLO came in since its last read event is not evicted
+	 * for the lack of it: it leaves the list here */
+	conn_read_now(c);
+	if (c != TAILQ_FIRST(&s->preauth))
+		return;
+	s->st.preauth_evictions++;
+	xr_conn_reset(c);
 }
 
 void

@@ -7,6 +7,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,19 @@
 #define SERVER_KINDS (XR_KIND_BIT(XR_KIND_HELLO) | XR_KIND_BIT(XR_KIND_REQUEST) | \
 	XR_KIND_BIT(XR_KIND_CANCEL) | XR_KIND_BIT(XR_KIND_PING))
 #define ACCEPT_BACKOFF_MS 250
+/* The listen backlog: connections wait there while the endpoint works
+ * through a flood of pre-auth connections; a full backlog drops SYNs, and
+ * a client whose SYN was dropped retries only after a second. The kernel
+ * caps it at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
+/* At most this many accepts in a row: then the listener waits for the next
+ * loop iteration, so that the HELLOs that came in meanwhile are read before
+ * more accepts evict their connections. */
+#define ACCEPT_BATCH 16
+/* Trim the heap once this many connections were freed and none for
+ * TRIM_QUIET_MS (the burst is over). */
+#define TRIM_AFTER_FREES 64
+#define TRIM_QUIET_MS 200
 
 /* ---------- draining ---------- */
 
@@ -41,6 +57,33 @@ xr_server_drain_check(xr_server *s)
 			return;
 	s->drain_done = NULL;
 	done(s->drain_arg);
+}
+
+/* ---------- giving memory back ---------- */
+
+static void
+trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	xr_server *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->freed_since_trim = 0;
+#ifdef __GLIBC__
+	/* what a burst of connections left free in the heap: their
+	 * bufferevents, buffers and call tables */
+	(void)malloc_trim(0);
+#endif
+}
+
+void
+xr_server_conn_freed(xr_server *s)
+{
+	struct timeval tv = { 0, TRIM_QUIET_MS * 1000 };
+
+	/* re-armed on every free: it runs once the frees stop */
+	if (++s->freed_since_trim >= TRIM_AFTER_FREES)
+		event_add(&s->trim_ev, &tv);
 }
 
 /* ---------- refused handshakes ---------- */
@@ -85,13 +128,26 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)salen;
 	if (s->st.connections_open >= s->o.max_connections) {
 		/* reset, not closed: a FIN after its HELLO would tell the
-		 * client its handshake was refused (docs/protocol.md) */
+		 * client its handshake was refused (docs/protocol.md). Those
+		 * in their handshake are at most max_preauth of them: the
+		 * sessions hold the rest. */
 		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		evutil_closesocket(fd);
 		return;
 	}
-	/* draining too: the connection learns it from HELLO_ACK + GOAWAY */
-	(void)xr_conn_accept(s, fd);	/* on failure the socket is closed */
+	/* draining too: the connection learns it from HELLO_ACK + GOAWAY.
+	 * On failure the socket is closed. */
+	(void)xr_conn_accept(s, fd);
+	if (++s->accept_batch >= ACCEPT_BATCH && s->lev != NULL) {
+		struct timeval now = { 0, 0 };
+
+		evconnlistener_disable(s->lev);
+		event_add(&s->resume_ev, &now);
+	}
+	/* the newest is let in, the oldest of those still in their handshake
+	 * makes room: who holds a slot without a HELLO cannot keep it */
+	while (s->st.connections_preauth > s->o.max_preauth)
+		xr_conn_evict_oldest(s);
 }
 
 static void
@@ -101,7 +157,8 @@ backoff_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->lev != NULL)
+	s->accept_batch = 0;
+	if (s->lev != NULL && !event_pending(&s->backoff_ev, EV_TIMEOUT, NULL))
 		evconnlistener_enable(s->lev);
 }
 
@@ -166,13 +223,17 @@ opts_defaults(xr_server_opts *o)
 	if (o->max_held_bytes == 0)
 		o->max_held_bytes = (size_t)256 << 20;
 	if (o->handshake_timeout_ms == 0)
-		o->handshake_timeout_ms = 5000;
+		o->handshake_timeout_ms = 2000;
 	if (o->frame_timeout_ms == 0)
 		o->frame_timeout_ms = 10000;
 	if (o->idle_timeout_ms == 0)
 		o->idle_timeout_ms = 300000;
 	if (o->max_connections == 0)
 		o->max_connections = 1024;
+	if (o->max_preauth == 0)
+		o->max_preauth = 64;
+	if (o->max_preauth > o->max_connections)
+		o->max_preauth = o->max_connections;
 	if (o->refused_warn_interval_ms == 0)
 		o->refused_warn_interval_ms = 10000;
 }
@@ -198,6 +259,7 @@ xr_server_new(struct event_base *base, const xr_server_opts *opts,
 	s->o.bind_host = s->host;
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->dying);
+	TAILQ_INIT(&s->preauth);
 	if (!xr_host_is_loopback(s->host)) {
 		xr_diag_set(d, XR_ERR_CONFIG_INVALID,
 		    "runtime.platform.execution_ipc.bind_host: \"%s\" is not a "
@@ -222,6 +284,8 @@ xr_server_new(struct event_base *base, const xr_server_opts *opts,
 	s->rx.max_body = xr_frame_max_body(s->o.max_payload_bytes);
 	s->rx.nonces = s->nonces;
 	event_assign(&s->backoff_ev, base, -1, 0, backoff_cb, s);
+	event_assign(&s->resume_ev, base, -1, 0, backoff_cb, s);
+	event_assign(&s->trim_ev, base, -1, 0, trim_cb, s);
 	if (!xr_registry_has(reg, execrpc_v1_Endpoint_Stats_METHOD) &&
 	    execrpc_v1_Endpoint_register(reg, &stats, s, NULL) != XR_OK) {
 		xr_diag_set(d, XR_ERR_INTERNAL, "server: cannot register stats");
@@ -286,7 +350,7 @@ xr_server_listen(xr_server *s, xr_diag *d)
 	}
 	s->lev = evconnlistener_new_bind(s->base, accept_cb, s,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    128, (struct sockaddr *)&ss, (int)sl);
+	    LISTEN_BACKLOG, (struct sockaddr *)&ss, (int)sl);
 	if (s->lev == NULL)
 		return listen_error(s, errno, d);
 	evconnlistener_set_error_cb(s->lev, accept_error_cb);
@@ -356,6 +420,10 @@ xr_server_free(xr_server *s)
 		evconnlistener_free(s->lev);
 	if (s->base != NULL && s->backoff_ev.ev_base != NULL)
 		event_del(&s->backoff_ev);
+	if (s->base != NULL && s->resume_ev.ev_base != NULL)
+		event_del(&s->resume_ev);
+	if (s->base != NULL && s->trim_ev.ev_base != NULL)
+		event_del(&s->trim_ev);
 	xr_codec_free(s->codec);
 	xr_nonce_cache_free(s->nonces);
 	xr_auth_free(s->auth);

@@ -44,10 +44,17 @@ typedef struct xr_server_opts {
 	size_t max_held_bytes;		/* per endpoint, 0 = 256 MiB: the bound
 					 * on the held bytes of all its
 					 * connections together */
-	uint32_t handshake_timeout_ms;	/* 0 = 5000 */
+	uint32_t handshake_timeout_ms;	/* HELLO after accept; 0 = 2000 */
 	uint32_t frame_timeout_ms;	/* a started frame must finish; 0 = 10000 */
 	uint32_t idle_timeout_ms;	/* 0 = 300000 */
-	uint32_t max_connections;	/* 0 = 1024; past it new ones are reset */
+	uint32_t max_connections;	/* 0 = 1024, every connection (in its
+					 * handshake or not); past it new ones
+					 * are reset */
+	uint32_t max_preauth;		/* 0 = 64 (at most max_connections):
+					 * connections still in their handshake;
+					 * past it the oldest of them is reset,
+					 * so max_connections - max_preauth
+					 * always remain for sessions */
 	uint32_t refused_warn_interval_ms; /* 0 = 10000: at most one refused-
 					 * handshake warning per interval */
 } xr_server_opts;
@@ -60,7 +67,11 @@ typedef struct xr_server_stats {
 	uint64_t calls_failed;		/* completed with a non-OK status */
 	uint64_t calls_cancelled;	/* abandoned: CANCEL or connection lost */
 	uint64_t connections_accepted;
-	uint64_t connections_open;
+	uint64_t connections_open;	/* in their handshake or not */
+	uint64_t connections_preauth;	/* of those, still in their handshake */
+	uint64_t preauth_evictions;	/* handshaking connections reset to
+					 * make room under max_preauth */
+	uint64_t handshake_timeouts;	/* reset: no HELLO in time */
 	uint64_t accept_backoffs;	/* EMFILE/ENFILE pauses */
 	uint64_t handshakes_refused;	/* HELLOs whose tag did not verify */
 	uint64_t refused_warnings;	/* warnings logged about them */

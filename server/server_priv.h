@@ -3,12 +3,19 @@
  * execution endpoint's modules (private; never installed):
  *
  *   server.c  public API (server.h): new/free with the option defaults,
- *             the listener, accept with the EMFILE backoff, drain, stats,
- *             the built-in execrpc.v1.Endpoint/Stats method
+ *             the listener, accept with the EMFILE backoff, the accept
+ *             batch and the pre-auth budget, the heap trim after a burst,
+ *             drain, stats, the built-in execrpc.v1.Endpoint/Stats method
  *   conn.c    xr_conn_*: one connection: reading through core/reader and
  *             the receive pipeline, dispatch of the envelope kinds, sealing
  *             and writing responses, timeouts, the per-connection call
  *             table, close and the deferred free
+ *
+ * Before authentication a connection gets less than after (tighter limits
+ * before authentication, as Redis does): its frame may be no longer than a
+ * HELLO (XR_HELLO_MAX_BODY), it holds no call table, at most max_preauth
+ * of them exist (the oldest is reset for a new one), and the handshake has
+ * its own short deadline.
  *
  * Single-threaded on the server's event_base. A connection is never freed
  * inside its own callback: xr_conn_close() moves it to the dying list and a
@@ -37,6 +44,15 @@ struct bufferevent;
 struct evbuffer_cb_entry;
 struct evconnlistener;
 
+/*
+ * The body limit before HELLO is verified: a HELLO is the only frame a
+ * connection may send then, and ours is about 160 bytes (an envelope with
+ * a nonce, a timestamp, a trace id, Hello{client_name} of at most 63
+ * bytes, and the 32-byte tag). A longer prefix is OVERSIZED at once,
+ * before a byte of its body is buffered.
+ */
+#define XR_HELLO_MAX_BODY 512
+
 enum conn_state {
 	CONN_HANDSHAKE,		/* waiting for HELLO */
 	CONN_OPEN,
@@ -54,7 +70,8 @@ struct conn {
 	 * struct inflight (conn.c: the xr_call and its charge). The ids come
 	 * from frames that passed the signature check. Bounded by
 	 * max_inflight; the slot array is allocated on the first call and
-	 * grows with the calls in flight, so an idle connection holds none. */
+	 * grows with the calls in flight, so an idle connection holds none;
+	 * the table is made when HELLO verifies. */
 	xr_hmap calls;
 	size_t held_calls;		/* the charges of the calls in flight;
 					 * held bytes: server.h */
@@ -62,10 +79,13 @@ struct conn {
 	uint64_t accepted_ms, last_rx_ms, frame_started_ms;
 	int goaway_sent;
 	int read_paused;		/* backpressure */
-	xr_reader rd;			/* this stream's frames */
+	xr_reader rd;			/* this stream's frames: limit
+					 * XR_HELLO_MAX_BODY, then the
+					 * session's (s->rx) */
 	struct event timer;		/* handshake / frame / idle deadline */
 	struct event free_ev;		/* deferred free */
 	TAILQ_ENTRY(conn) link;
+	TAILQ_ENTRY(conn) plink;	/* on srv->preauth while handshaking */
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -80,6 +100,10 @@ struct xr_server {
 	xr_rx rx;
 	struct evconnlistener *lev;
 	struct event backoff_ev;
+	struct event resume_ev;		/* re-enables accepting after a batch */
+	uint32_t accept_batch;		/* accepted since the loop last ran */
+	struct event trim_ev;		/* malloc_trim after a burst of frees */
+	uint32_t freed_since_trim;
 	uint16_t port;
 	int draining;
 	int refused_warned;		/* a refused-handshake warning was
@@ -89,6 +113,7 @@ struct xr_server {
 	void (*drain_done)(void *);
 	void *drain_arg;
 	struct conn_list conns;		/* handshake / open */
+	struct conn_list preauth;	/* handshake only, oldest first */
 	struct conn_list dying;		/* closing / dead, not yet freed */
 	uint64_t held_calls;		/* the connections' held_calls, summed */
 	uint64_t held_out;		/* their output buffers' bytes, summed */
@@ -99,10 +124,21 @@ struct xr_server {
 
 /*
  * Take the accepted socket `fd` (owned from here on) as a new connection of
- * `s`, waiting for HELLO under the handshake timeout. Returns XR_OK, or
+ * `s`, waiting for HELLO under the handshake timeout. What the socket
+ * holds already is read at once: a client sends HELLO as soon as it is
+ * connected, so a real client usually leaves the pre-auth list in this
+ * call (the connection may even be closed by then). Returns XR_OK, or
  * XR_ERR_NOMEM with `fd` closed and nothing counted.
  */
 int xr_conn_accept(xr_server *s, evutil_socket_t fd);
+
+/*
+ * Make room under max_preauth: one fewer connection in its handshake. The
+ * oldest of them (there must be one) is read once more; if it is still in
+ * its handshake then (no HELLO came in, or only part of a frame), it is
+ * reset and counted in preauth_evictions.
+ */
+void xr_conn_evict_oldest(xr_server *s);
 
 /*
  * Drain one connection: one still in its handshake is closed; an open one
@@ -134,6 +170,10 @@ void xr_conn_destroy(struct conn *c);
 /* Run the drain callback once the server is draining and has no connection
  * left on either list but those still in their handshake. */
 void xr_server_drain_check(xr_server *s);
+
+/* A connection was freed: after a burst of them, give the heap's free
+ * memory back to the system (malloc_trim, once the burst is over). */
+void xr_server_conn_freed(xr_server *s);
 
 /* A HELLO failed its tag check: count it and log the rate-limited warning
  * (server.h says why this one is a warning). */

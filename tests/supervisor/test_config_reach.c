@@ -266,12 +266,13 @@ teardown(void **state)
 
 /* ---------- the raw peer ---------- */
 
-/* A HELLO whose frame body is exactly `body_len` bytes (0 = no padding),
- * stamped `ts_ms` (0 = now); malloc'd, 4-byte prefix included. */
+/* A frame of `kind` whose body is exactly `body_len` bytes (0 = no
+ * padding), stamped `ts_ms` (0 = now); malloc'd, 4-byte prefix included. */
 static uint8_t *
-hello_frame(ts_peer *p, uint64_t ts_ms, size_t body_len, size_t *len)
+padded_frame(ts_peer *p, uint32_t kind, uint64_t ts_ms, size_t body_len,
+    size_t *len)
 {
-	uint8_t *f = ts_seal(p, XR_KIND_HELLO, NULL, NULL, 0, 0, 0, ts_ms, len);
+	uint8_t *f = ts_seal(p, kind, NULL, NULL, 0, 0, 0, ts_ms, len);
 	uint8_t *pad;
 	size_t bare = *len - XR_FRAME_PREFIX_LEN, n;
 
@@ -282,7 +283,7 @@ hello_frame(ts_peer *p, uint64_t ts_ms, size_t body_len, size_t *len)
 	assert_non_null(pad = calloc(1, body_len));
 	/* the payload's key and length bytes come on top: count down */
 	for (n = body_len - bare;; n--) {
-		f = ts_seal(p, XR_KIND_HELLO, NULL, pad, n, 0, 0, ts_ms, len);
+		f = ts_seal(p, kind, NULL, pad, n, 0, 0, ts_ms, len);
 		if (*len - XR_FRAME_PREFIX_LEN <= body_len || n == 0)
 			break;
 		free(f);
@@ -293,10 +294,12 @@ hello_frame(ts_peer *p, uint64_t ts_ms, size_t body_len, size_t *len)
 }
 
 /*
- * One connection, one HELLO of `body_len` body bytes (0 = unpadded) stamped
- * `ts_ms` (0 = now). Returns 1 if the worker answered with HELLO_ACK (the
- * max_payload_bytes it announced in *ack_max if non-NULL), 0 if it closed
- * the connection without a frame.
+ * One connection, one HELLO stamped `ts_ms` (0 = now). Returns 1 if the
+ * worker answered with HELLO_ACK (the max_payload_bytes it announced in
+ * *ack_max if non-NULL), 0 if it closed the connection without a frame.
+ * With `body_len` (0 = none) a PING of that many body bytes follows on the
+ * session (before HELLO a frame may be no longer than a HELLO): 1 only if
+ * it is answered too.
  */
 static int
 hello_try(const xr_keyset *ks, uint16_t port, uint64_t ts_ms,
@@ -310,7 +313,7 @@ hello_try(const xr_keyset *ks, uint16_t port, uint64_t ts_ms,
 	int closed = 0, r = 0;
 
 	ts_peer_open_keys(&p, port, ks);
-	f = hello_frame(&p, ts_ms, body_len, &len);
+	f = padded_frame(&p, XR_KIND_HELLO, ts_ms, 0, &len);
 	(void)ts_send_raw(&p, f, len);	/* a refusal may reset the stream */
 	free(f);
 	if ((e = ts_recv(&p, 3000, &closed)) != NULL) {
@@ -322,15 +325,26 @@ hello_try(const xr_keyset *ks, uint16_t port, uint64_t ts_ms,
 			*ack_max = ack->max_payload_bytes;
 		execrpc__v1__hello_ack__free_unpacked(ack, NULL);
 		r = 1;
-	} else if (!closed)
-		fail_msg("port %u: neither HELLO_ACK nor a close within 3 s",
+	}
+	if (r == 1 && body_len > 0) {
+		f = padded_frame(&p, XR_KIND_PING, 0, body_len, &len);
+		(void)ts_send_raw(&p, f, len);
+		free(f);
+		if ((e = ts_recv(&p, 3000, &closed)) != NULL)
+			assert_int_equal(e->kind, XR_KIND_PONG);
+		else
+			r = 0;
+	}
+	if (r == 0 && !closed)
+		fail_msg("port %u: neither an answer nor a close within 3 s",
 		    port);
 	ts_peer_close(&p);
 	return r;
 }
 
-/* Send only a length prefix announcing `body_len`: 1 if the worker closes
- * the connection without a frame (within 2 s), else 0. */
+/* After the handshake, send only a length prefix announcing `body_len`: 1
+ * if the worker closes the connection without a frame (within 2 s), else
+ * 0. */
 static int
 prefix_refused(const xr_keyset *ks, uint16_t port, uint32_t body_len)
 {
@@ -339,6 +353,7 @@ prefix_refused(const xr_keyset *ks, uint16_t port, uint32_t body_len)
 	int frames = -1, r;
 
 	ts_peer_open_keys(&p, port, ks);
+	ts_handshake(&p);
 	xr_frame_put_len(pre, body_len);
 	assert_int_equal(ts_send_raw(&p, pre, sizeof(pre)), 0);
 	r = ts_wait_closed(&p, 2000, &frames);
