@@ -634,7 +634,9 @@ static const char wedged_yaml[] =
 static void
 test_stop_ipc_02_03_ignored_stop_is_forced(void **state)
 {
-	const uint32_t grace = 300;
+	/* long enough for the good group's graceful stop on a loaded machine
+	 * under ASan (it was 300 ms, and the good group was sometimes forced) */
+	const uint32_t grace = 1500;
 	struct fx f;
 	xr_diag d = { 0 };
 	uint64_t t0, at = 0;
@@ -655,10 +657,10 @@ test_stop_ipc_02_03_ignored_stop_is_forced(void **state)
 		if (f.rec.ev[i].kind == 1 &&
 		    strcmp(f.rec.ev[i].group, "wedged") == 0)
 			at = f.rec.ev[i].at_ms - t0;
-	/* SIGKILLed (and reaped) at the deadline, within grace + 100 ms */
+	/* SIGKILLed (and reaped) at the deadline, within grace + 250 ms */
 	print_message("    forced stop event %llu ms after stop (grace %u)\n",
 	    (unsigned long long)at, grace);
-	assert_true(at >= grace && at <= grace + 100);
+	assert_true(at >= grace && at <= grace + 250);
 	f.nw = xr_supervisor_workers(f.sup, f.w, 64);
 	assert_int_equal(f.w[0].last_signal, 0);
 	assert_int_equal(f.w[1].last_signal, SIGKILL);
