@@ -29,19 +29,9 @@
 #include "bundle.h"
 #include "cfgtab.h"
 #include "execrpc/v1/bootstrap.pb-c.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A broken invariant: say which, then abort() (the driver or libFuzzer
- * keeps the input). */
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
-		    __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
-#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
 
 static const xr_service_module mods[] = {
 	{ "fundload.v1.FundLoad", NULL, XR_FL_APP, xr_fl_app_check },

@@ -21,11 +21,10 @@
 
 #include "config.h"
 #include "summary.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
-#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
 
 static void
 check_ranges(const xr_config *c)

@@ -42,18 +42,10 @@
 #include "frame.h"
 #include "fuzz_common.h"
 #include "keys.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A broken invariant: say which, then abort() (the driver or libFuzzer
- * keeps the input). */
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
-		    __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
 #define MAX_ROUNDS 1000		/* loop passes before "never ends" */
 
 static struct event_base *base;

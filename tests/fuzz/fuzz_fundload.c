@@ -35,18 +35,10 @@
 #include "err.h"
 #include "input.h"
 #include "rules.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A broken invariant: say which, then abort() (the driver or libFuzzer
- * keeps the input). */
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
-		    __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
 #define MAX_LINES 16
 #define TEXT_MAX 2400
 

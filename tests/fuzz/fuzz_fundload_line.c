@@ -18,10 +18,10 @@
 #include <jansson.h>
 
 #include "input.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
 #define WHY_CAP 256
 
 /* A reject's reason: non-empty, terminated in the buffer, printable. */

@@ -19,11 +19,10 @@
 #include "codec_nb.h"
 #include "frame.h"
 #include "fuzz_common.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
-#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
 #define NHEADERS (sizeof(((execrpc_v1_Envelope *)0)->headers) / \
     sizeof(((execrpc_v1_Envelope *)0)->headers[0]))
 

@@ -27,6 +27,7 @@
 #include "frame.h"
 #include "fuzz_common.h"
 #include "rx.h"
+#include "fuzz_check.h"
 
 #define SERVER_KINDS (XR_KIND_BIT(XR_KIND_HELLO) | \
     XR_KIND_BIT(XR_KIND_REQUEST) | XR_KIND_BIT(XR_KIND_CANCEL) | \
@@ -38,7 +39,6 @@ static xr_auth *auth;
 static xr_codec *codec;
 static volatile unsigned sink;
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
 
 static void
 init_once(void)
