@@ -44,6 +44,7 @@
 #include "frame.h"
 #include "keys.h"
 #include "log.h"
+#include "nonce.h"
 #include "printable.h"
 
 #define TCP_RX_KINDS (XR_KIND_BIT(XR_KIND_HELLO_ACK) | \
@@ -116,7 +117,7 @@ tx_prepare(xr_channel *ch, uint32_t kind, int with_trace)
 	uint8_t rnd[XR_NONCE_LEN + XR_NONCE_LEN];
 	size_t need = with_trace ? sizeof(rnd) : XR_NONCE_LEN;
 
-	if (xr_random_bytes(rnd, need) != XR_OK)
+	if (xr_nonce_fill(rnd, need) != XR_OK)
 		return XR_ERR_SYSTEM;
 	e->version = XR_PROTOCOL_VERSION;
 	e->kind = (execrpc_v1_Kind)kind;

@@ -6,6 +6,7 @@
 
 #include "frame.h"
 #include "keys.h"
+#include "nonce.h"
 
 #define ARENA_FIRST 16384
 #define ARENA_ALIGN 16
@@ -352,7 +353,7 @@ xr_codec_env_init(Execrpc__V1__Envelope *env, uint32_t kind,
 	execrpc__v1__envelope__init(env);
 	env->version = XR_PROTOCOL_VERSION;
 	env->kind = (Execrpc__V1__Kind)kind;
-	if (xr_random_bytes(nonce_buf, XR_NONCE_LEN) != XR_OK)
+	if (xr_nonce_fill(nonce_buf, XR_NONCE_LEN) != XR_OK)
 		return XR_ERR_SYSTEM;
 	env->nonce.data = nonce_buf;
 	env->nonce.len = XR_NONCE_LEN;

@@ -2,6 +2,7 @@
  * (gen/protobuf-c/echo/v1/echo.xr.h). */
 #include "echo.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,13 +19,39 @@ struct delayed {
 	struct event ev;
 };
 
+/* This process's pid for worker_pid, without a getpid(2) per call: asked
+ * once, and again after a fork. */
+static pid_t self;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void
+self_forget(void)
+{
+	self = 0;
+}
+
+static void
+self_watch(void)
+{
+	(void)pthread_atfork(NULL, NULL, self_forget);
+}
+
+static pid_t
+self_pid(void)
+{
+	(void)pthread_once(&self_once, self_watch);
+	if (self == 0)
+		self = getpid();
+	return self;
+}
+
 static void
 reply_text(xr_call *call, const char *text)
 {
 	Echo__V1__SayResponse resp = ECHO__V1__SAY_RESPONSE__INIT;
 
 	resp.text = (char *)(uintptr_t)text;
-	resp.worker_pid = (uint64_t)getpid();
+	resp.worker_pid = (uint64_t)self_pid();
 	echo_v1_Echo_Say_reply(call, &resp);
 }
 
