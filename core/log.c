@@ -373,7 +373,7 @@ xr_log_pat_add(struct xr_log_secret *s, const uint8_t *b, size_t len,
 		p = &s->pats[i];
 		if (p->len == np.len && p->fold == np.fold &&
 		    p->ext_left == np.ext_left && p->ext_right == np.ext_right &&
-		    memcmp(p->tag, np.tag, XR_LOG_TAG_LEN) == 0)
+		    mbedtls_ct_memcmp(p->tag, np.tag, XR_LOG_TAG_LEN) == 0)
 			return;
 	}
 	s->pats[s->npats++] = np;
@@ -467,8 +467,8 @@ xr_log_secret_add(const uint8_t *secret, size_t len, xr_log_secret_id *id)
 				free_slot = i;
 			continue;
 		}
-		if (s->len == len && memcmp(s->pats[0].tag, cand.pats[0].tag,
-		    XR_LOG_TAG_LEN) == 0) {
+		if (s->len == len && mbedtls_ct_memcmp(s->pats[0].tag,
+		    cand.pats[0].tag, XR_LOG_TAG_LEN) == 0) {
 			xr_log_slots[i].refs++;
 			*id = xr_log_handle(i);
 			r = XR_OK;
