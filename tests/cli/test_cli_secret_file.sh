@@ -25,8 +25,9 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 secret=0123456789abcdef0123456789abcdef-canary-K7
 key=runtime.platform.execution_ipc.auth.secret_file
 
-# config FILE SECRET_PATH: an inline tcp_local endpoint with that secret_file
-config() {
+# config_auth FILE AUTH: an inline tcp_local endpoint whose auth map holds
+# AUTH besides secret_mode: static
+config_auth() {
 	cat >"$1" <<YAML
 runtime:
   platform:
@@ -34,10 +35,12 @@ runtime:
       transport: tcp_local
       bind_host: 127.0.0.1
       bind_port: 0
-      auth: {secret_mode: static, secret_file: $2}
+      auth: {secret_mode: static, $2}
     bootstrap: {mode: inline}
 YAML
 }
+# config FILE SECRET_PATH: with that secret_file
+config() { config_auth "$1" "secret_file: $2"; }
 
 # good SECRET_PATH WHAT: all three accept (the server: it listens; then
 # SIGTERM)
@@ -123,19 +126,8 @@ fi
 # defect 9: the config file that holds an inline secret
 ikey=runtime.platform.execution_ipc.auth.secret
 
-# config_inline FILE: an inline tcp_local endpoint with the inline secret
-config_inline() {
-	cat >"$1" <<YAML
-runtime:
-  platform:
-    execution_ipc:
-      transport: tcp_local
-      bind_host: 127.0.0.1
-      bind_port: 0
-      auth: {secret_mode: static, secret: "$secret"}
-    bootstrap: {mode: inline}
-YAML
-}
+# config_inline FILE: with the inline secret
+config_inline() { config_auth "$1" "secret: \"$secret\""; }
 
 # inline_refused CONFIG WHAT REASON: both config checks, the summary and a
 # start refuse it
