@@ -31,23 +31,14 @@ xr_rx_check_len(xr_rx *rx, uint32_t body_len)
 	return XR_OK;
 }
 
-int
-xr_rx_frame(xr_rx *rx, xr_session *sess, const uint8_t *body, size_t len,
-    uint64_t now_ms, const xr_env_decoder *dec, xr_env_view *view)
+/* Steps 3-6 over an authenticated envelope, with the kinds `kinds`. */
+static int
+rx_checks(xr_rx *rx, xr_session *sess, const uint8_t *env, size_t env_len,
+    uint64_t now_ms, const xr_env_decoder *dec, xr_env_view *view,
+    uint32_t kinds)
 {
-	const uint8_t *env, *tag;
-	size_t env_len, tag_len;
 	uint64_t skew;
 	int r;
-
-	/* 1. the length (also checked on the prefix, before buffering) */
-	if (len > rx->max_body)
-		return reject(rx, dec, 0, XR_ERR_OVERSIZED);
-
-	/* 2. tag: nothing is decoded before it verifies */
-	if (xr_frame_split(body, len, &env, &env_len, &tag, &tag_len) != XR_OK ||
-	    xr_auth_verify(rx->auth, rx->dir, env, env_len, tag, tag_len) != XR_OK)
-		return reject(rx, dec, 0, XR_ERR_BAD_SIGNATURE);
 
 	/* 3. decode, version, field shapes */
 	if (dec->decode(dec->ctx, env, env_len, view) != XR_OK)
@@ -60,8 +51,7 @@ xr_rx_frame(xr_rx *rx, xr_session *sess, const uint8_t *body, size_t len,
 		return reject(rx, dec, 1, XR_ERR_MALFORMED);
 
 	/* 4. kind whitelist */
-	if (view->kind > XR_KIND_MAX ||
-	    (rx->kind_mask & XR_KIND_BIT(view->kind)) == 0)
+	if (view->kind > XR_KIND_MAX || (kinds & XR_KIND_BIT(view->kind)) == 0)
 		return reject(rx, dec, 1, XR_ERR_KIND_NOT_ALLOWED);
 	if (rx->open_kind_mask != 0 &&
 	    ((rx->open_kind_mask & XR_KIND_BIT(view->kind)) != 0) !=
@@ -79,6 +69,38 @@ xr_rx_frame(xr_rx *rx, xr_session *sess, const uint8_t *body, size_t len,
 
 	rx->counters.accepted++;
 	return XR_OK;
+}
+
+int
+xr_rx_frame(xr_rx *rx, xr_session *sess, const uint8_t *body, size_t len,
+    uint64_t now_ms, const xr_env_decoder *dec, xr_env_view *view)
+{
+	const uint8_t *env, *tag;
+	size_t env_len, tag_len;
+
+	/* 1. the length (also checked on the prefix, before buffering) */
+	if (len > rx->max_body)
+		return reject(rx, dec, 0, XR_ERR_OVERSIZED);
+
+	/* 2. tag: nothing is decoded before it verifies */
+	if (xr_frame_split(body, len, &env, &env_len, &tag, &tag_len) != XR_OK ||
+	    xr_auth_verify(rx->auth, rx->dir, env, env_len, tag, tag_len) != XR_OK)
+		return reject(rx, dec, 0, XR_ERR_BAD_SIGNATURE);
+
+	return rx_checks(rx, sess, env, env_len, now_ms, dec, view,
+	    rx->kind_mask);
+}
+
+int
+xr_rx_inner(xr_rx *rx, xr_session *sess, const uint8_t *env, size_t env_len,
+    uint64_t now_ms, const xr_env_decoder *dec, xr_env_view *view)
+{
+	uint32_t kinds = rx->kind_mask & ~rx->open_kind_mask &
+	    ~XR_KIND_BIT(XR_KIND_BATCH);
+
+	if (sess->state != XR_SESSION_OPEN)
+		return reject(rx, dec, 0, XR_ERR_KIND_NOT_ALLOWED);
+	return rx_checks(rx, sess, env, env_len, now_ms, dec, view, kinds);
 }
 
 uint64_t

@@ -42,6 +42,7 @@ enum {
 	XR_KIND_PONG = 8,
 	XR_KIND_CONTROL = 9,
 	XR_KIND_CONTROL_REPLY = 10,
+	XR_KIND_BATCH = 11,
 	XR_KIND_MAX = 31
 };
 #define XR_KIND_BIT(k) (1u << (k))
@@ -107,6 +108,20 @@ int xr_rx_check_len(xr_rx *rx, uint32_t body_len);
  */
 int xr_rx_frame(xr_rx *rx, xr_session *sess, const uint8_t *body, size_t len,
     uint64_t now_ms, const xr_env_decoder *dec, xr_env_view *view);
+
+/*
+ * Steps 3-6 over one envelope carried in a KIND_BATCH frame that passed
+ * xr_rx_frame() (its tag covers these bytes; core/batch.h walks the
+ * payload). Same contract as xr_rx_frame(), with two more rules: the
+ * session must be open, and the envelope may be of any allowed kind except
+ * KIND_BATCH and the session-opening kinds (else XR_ERR_KIND_NOT_ALLOWED).
+ * Its sequence must exceed the last one received (the BATCH's own, or the
+ * envelope before it). A caller dispatches each envelope once it passes,
+ * and closes the connection at the first that does not, as for a frame.
+ */
+int xr_rx_inner(xr_rx *rx, xr_session *sess, const uint8_t *env,
+    size_t env_len, uint64_t now_ms, const xr_env_decoder *dec,
+    xr_env_view *view);
 
 /* Count a reject decided outside the pipeline (e.g. a reader's OVERSIZED). */
 void xr_rx_count(xr_rx *rx, int err);

@@ -24,6 +24,9 @@ PB_BIND(execrpc_v1_Hello, execrpc_v1_Hello, AUTO)
 PB_BIND(execrpc_v1_HelloAck, execrpc_v1_HelloAck, AUTO)
 
 
+PB_BIND(execrpc_v1_Batch, execrpc_v1_Batch, AUTO)
+
+
 
 
 

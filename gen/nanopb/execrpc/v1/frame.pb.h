@@ -22,7 +22,8 @@ typedef enum _execrpc_v1_Kind {
     execrpc_v1_Kind_KIND_PING = 7, /* web->exec: liveness */
     execrpc_v1_Kind_KIND_PONG = 8, /* exec->web */
     execrpc_v1_Kind_KIND_CONTROL = 9, /* control client -> supervisor (payload: lifecycle.Command) */
-    execrpc_v1_Kind_KIND_CONTROL_REPLY = 10 /* supervisor -> control client (payload: lifecycle.Reply) */
+    execrpc_v1_Kind_KIND_CONTROL_REPLY = 10, /* supervisor -> control client (payload: lifecycle.Reply) */
+    execrpc_v1_Kind_KIND_BATCH = 11 /* either direction, after the handshake, only to a peer */
 } execrpc_v1_Kind;
 
 /* gRPC status codes, same numbers as grpc/status.h. */
@@ -94,6 +95,7 @@ typedef struct _execrpc_v1_Envelope {
 /* Payload of KIND_HELLO. */
 typedef struct _execrpc_v1_Hello {
     char client_name[64]; /* informational, for logs and stats */
+    uint32_t max_batch; /* envelopes per KIND_BATCH this client accepts; 0 = none */
 } execrpc_v1_Hello;
 
 /* Payload of KIND_HELLO_ACK. The session id itself travels in
@@ -101,7 +103,15 @@ typedef struct _execrpc_v1_Hello {
 typedef struct _execrpc_v1_HelloAck {
     uint32_t max_inflight; /* calls the server accepts in flight on this connection */
     uint32_t max_payload_bytes; /* largest payload the server accepts */
+    uint32_t max_batch; /* envelopes per KIND_BATCH the server accepts; 0 = none */
 } execrpc_v1_HelloAck;
+
+/* Payload of KIND_BATCH: the envelopes that left one side in one loop turn,
+ signed once by the BATCH frame's tag. Each is a serialized Envelope that the
+ receiver checks as a frame of its own (docs/design.md section 2, "Batches"). */
+typedef struct _execrpc_v1_Batch {
+    pb_callback_t envelopes;
+} execrpc_v1_Batch;
 
 
 #ifdef __cplusplus
@@ -110,8 +120,8 @@ extern "C" {
 
 /* Helper constants for enums */
 #define _execrpc_v1_Kind_MIN execrpc_v1_Kind_KIND_UNSPECIFIED
-#define _execrpc_v1_Kind_MAX execrpc_v1_Kind_KIND_CONTROL_REPLY
-#define _execrpc_v1_Kind_ARRAYSIZE ((execrpc_v1_Kind)(execrpc_v1_Kind_KIND_CONTROL_REPLY+1))
+#define _execrpc_v1_Kind_MAX execrpc_v1_Kind_KIND_BATCH
+#define _execrpc_v1_Kind_ARRAYSIZE ((execrpc_v1_Kind)(execrpc_v1_Kind_KIND_BATCH+1))
 
 #define _execrpc_v1_StatusCode_MIN execrpc_v1_StatusCode_STATUS_OK
 #define _execrpc_v1_StatusCode_MAX execrpc_v1_StatusCode_STATUS_UNAUTHENTICATED
@@ -126,19 +136,22 @@ extern "C" {
 
 
 
+
 /* Initializer values for message structs */
 #define execrpc_v1_Frame_init_default            {{0, {0}}}
 #define execrpc_v1_Status_init_default           {_execrpc_v1_StatusCode_MIN, ""}
 #define execrpc_v1_Header_init_default           {"", ""}
 #define execrpc_v1_Envelope_init_default         {0, _execrpc_v1_Kind_MIN, {0, {0}}, 0, {0, {0}}, 0, {0, {0}}, {0, {0}}, "", "", 0, {execrpc_v1_Header_init_default, execrpc_v1_Header_init_default, execrpc_v1_Header_init_default, execrpc_v1_Header_init_default, execrpc_v1_Header_init_default, execrpc_v1_Header_init_default, execrpc_v1_Header_init_default, execrpc_v1_Header_init_default}, 0, "", 0, false, execrpc_v1_Status_init_default, {{NULL}, NULL}}
-#define execrpc_v1_Hello_init_default            {""}
-#define execrpc_v1_HelloAck_init_default         {0, 0}
+#define execrpc_v1_Hello_init_default            {"", 0}
+#define execrpc_v1_HelloAck_init_default         {0, 0, 0}
+#define execrpc_v1_Batch_init_default            {{{NULL}, NULL}}
 #define execrpc_v1_Frame_init_zero               {{0, {0}}}
 #define execrpc_v1_Status_init_zero              {_execrpc_v1_StatusCode_MIN, ""}
 #define execrpc_v1_Header_init_zero              {"", ""}
 #define execrpc_v1_Envelope_init_zero            {0, _execrpc_v1_Kind_MIN, {0, {0}}, 0, {0, {0}}, 0, {0, {0}}, {0, {0}}, "", "", 0, {execrpc_v1_Header_init_zero, execrpc_v1_Header_init_zero, execrpc_v1_Header_init_zero, execrpc_v1_Header_init_zero, execrpc_v1_Header_init_zero, execrpc_v1_Header_init_zero, execrpc_v1_Header_init_zero, execrpc_v1_Header_init_zero}, 0, "", 0, false, execrpc_v1_Status_init_zero, {{NULL}, NULL}}
-#define execrpc_v1_Hello_init_zero               {""}
-#define execrpc_v1_HelloAck_init_zero            {0, 0}
+#define execrpc_v1_Hello_init_zero               {"", 0}
+#define execrpc_v1_HelloAck_init_zero            {0, 0, 0}
+#define execrpc_v1_Batch_init_zero               {{{NULL}, NULL}}
 
 /* Field tags (for use in manual encoding/decoding) */
 #define execrpc_v1_Frame_tag_tag                 2
@@ -163,8 +176,11 @@ extern "C" {
 #define execrpc_v1_Envelope_status_tag           15
 #define execrpc_v1_Envelope_payload_tag          16
 #define execrpc_v1_Hello_client_name_tag         1
+#define execrpc_v1_Hello_max_batch_tag           2
 #define execrpc_v1_HelloAck_max_inflight_tag     1
 #define execrpc_v1_HelloAck_max_payload_bytes_tag 2
+#define execrpc_v1_HelloAck_max_batch_tag        3
+#define execrpc_v1_Batch_envelopes_tag           1
 
 /* Struct field encoding specification for nanopb */
 #define execrpc_v1_Frame_FIELDLIST(X, a) \
@@ -207,15 +223,22 @@ X(a, CALLBACK, SINGULAR, BYTES,    payload,          16)
 #define execrpc_v1_Envelope_status_MSGTYPE execrpc_v1_Status
 
 #define execrpc_v1_Hello_FIELDLIST(X, a) \
-X(a, STATIC,   SINGULAR, STRING,   client_name,       1)
+X(a, STATIC,   SINGULAR, STRING,   client_name,       1) \
+X(a, STATIC,   SINGULAR, UINT32,   max_batch,         2)
 #define execrpc_v1_Hello_CALLBACK NULL
 #define execrpc_v1_Hello_DEFAULT NULL
 
 #define execrpc_v1_HelloAck_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT32,   max_inflight,      1) \
-X(a, STATIC,   SINGULAR, UINT32,   max_payload_bytes,   2)
+X(a, STATIC,   SINGULAR, UINT32,   max_payload_bytes,   2) \
+X(a, STATIC,   SINGULAR, UINT32,   max_batch,         3)
 #define execrpc_v1_HelloAck_CALLBACK NULL
 #define execrpc_v1_HelloAck_DEFAULT NULL
+
+#define execrpc_v1_Batch_FIELDLIST(X, a) \
+X(a, CALLBACK, REPEATED, BYTES,    envelopes,         1)
+#define execrpc_v1_Batch_CALLBACK pb_default_field_callback
+#define execrpc_v1_Batch_DEFAULT NULL
 
 extern const pb_msgdesc_t execrpc_v1_Frame_msg;
 extern const pb_msgdesc_t execrpc_v1_Status_msg;
@@ -223,6 +246,7 @@ extern const pb_msgdesc_t execrpc_v1_Header_msg;
 extern const pb_msgdesc_t execrpc_v1_Envelope_msg;
 extern const pb_msgdesc_t execrpc_v1_Hello_msg;
 extern const pb_msgdesc_t execrpc_v1_HelloAck_msg;
+extern const pb_msgdesc_t execrpc_v1_Batch_msg;
 
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
 #define execrpc_v1_Frame_fields &execrpc_v1_Frame_msg
@@ -231,13 +255,15 @@ extern const pb_msgdesc_t execrpc_v1_HelloAck_msg;
 #define execrpc_v1_Envelope_fields &execrpc_v1_Envelope_msg
 #define execrpc_v1_Hello_fields &execrpc_v1_Hello_msg
 #define execrpc_v1_HelloAck_fields &execrpc_v1_HelloAck_msg
+#define execrpc_v1_Batch_fields &execrpc_v1_Batch_msg
 
 /* Maximum encoded size of messages (where known) */
 /* execrpc_v1_Envelope_size depends on runtime parameters */
+/* execrpc_v1_Batch_size depends on runtime parameters */
 #define execrpc_v1_Frame_size                    34
 #define execrpc_v1_Header_size                   323
-#define execrpc_v1_HelloAck_size                 12
-#define execrpc_v1_Hello_size                    65
+#define execrpc_v1_HelloAck_size                 18
+#define execrpc_v1_Hello_size                    71
 #define execrpc_v1_Status_size                   260
 
 #ifdef __cplusplus

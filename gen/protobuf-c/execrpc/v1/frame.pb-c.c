@@ -277,6 +277,51 @@ void   execrpc__v1__hello_ack__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__hello_ack__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   execrpc__v1__batch__init
+                     (Execrpc__V1__Batch         *message)
+{
+  static const Execrpc__V1__Batch init_value = EXECRPC__V1__BATCH__INIT;
+  *message = init_value;
+}
+size_t execrpc__v1__batch__get_packed_size
+                     (const Execrpc__V1__Batch *message)
+{
+  assert(message->base.descriptor == &execrpc__v1__batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t execrpc__v1__batch__pack
+                     (const Execrpc__V1__Batch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &execrpc__v1__batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t execrpc__v1__batch__pack_to_buffer
+                     (const Execrpc__V1__Batch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &execrpc__v1__batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Execrpc__V1__Batch *
+       execrpc__v1__batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Execrpc__V1__Batch *)
+     protobuf_c_message_unpack (&execrpc__v1__batch__descriptor,
+                                allocator, len, data);
+}
+void   execrpc__v1__batch__free_unpacked
+                     (Execrpc__V1__Batch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &execrpc__v1__batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor execrpc__v1__frame__field_descriptors[2] =
 {
   {
@@ -663,7 +708,7 @@ const ProtobufCMessageDescriptor execrpc__v1__envelope__descriptor =
   (ProtobufCMessageInit) execrpc__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__hello__field_descriptors[1] =
+static const ProtobufCFieldDescriptor execrpc__v1__hello__field_descriptors[2] =
 {
   {
     "client_name",
@@ -677,14 +722,27 @@ static const ProtobufCFieldDescriptor execrpc__v1__hello__field_descriptors[1] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_batch",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Hello, max_batch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__hello__field_indices_by_name[] = {
   0,   /* field[0] = client_name */
+  1,   /* field[1] = max_batch */
 };
 static const ProtobufCIntRange execrpc__v1__hello__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__hello__descriptor =
 {
@@ -694,14 +752,14 @@ const ProtobufCMessageDescriptor execrpc__v1__hello__descriptor =
   "Execrpc__V1__Hello",
   "execrpc.v1",
   sizeof(Execrpc__V1__Hello),
-  1,
+  2,
   execrpc__v1__hello__field_descriptors,
   execrpc__v1__hello__field_indices_by_name,
   1,  execrpc__v1__hello__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__hello__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__hello_ack__field_descriptors[2] =
+static const ProtobufCFieldDescriptor execrpc__v1__hello_ack__field_descriptors[3] =
 {
   {
     "max_inflight",
@@ -727,15 +785,28 @@ static const ProtobufCFieldDescriptor execrpc__v1__hello_ack__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_batch",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__HelloAck, max_batch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__hello_ack__field_indices_by_name[] = {
+  2,   /* field[2] = max_batch */
   0,   /* field[0] = max_inflight */
   1,   /* field[1] = max_payload_bytes */
 };
 static const ProtobufCIntRange execrpc__v1__hello_ack__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__hello_ack__descriptor =
 {
@@ -745,14 +816,52 @@ const ProtobufCMessageDescriptor execrpc__v1__hello_ack__descriptor =
   "Execrpc__V1__HelloAck",
   "execrpc.v1",
   sizeof(Execrpc__V1__HelloAck),
-  2,
+  3,
   execrpc__v1__hello_ack__field_descriptors,
   execrpc__v1__hello_ack__field_indices_by_name,
   1,  execrpc__v1__hello_ack__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__hello_ack__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue execrpc__v1__kind__enum_values_by_number[11] =
+static const ProtobufCFieldDescriptor execrpc__v1__batch__field_descriptors[1] =
+{
+  {
+    "envelopes",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Execrpc__V1__Batch, n_envelopes),
+    offsetof(Execrpc__V1__Batch, envelopes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned execrpc__v1__batch__field_indices_by_name[] = {
+  0,   /* field[0] = envelopes */
+};
+static const ProtobufCIntRange execrpc__v1__batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor execrpc__v1__batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "execrpc.v1.Batch",
+  "Batch",
+  "Execrpc__V1__Batch",
+  "execrpc.v1",
+  sizeof(Execrpc__V1__Batch),
+  1,
+  execrpc__v1__batch__field_descriptors,
+  execrpc__v1__batch__field_indices_by_name,
+  1,  execrpc__v1__batch__number_ranges,
+  (ProtobufCMessageInit) execrpc__v1__batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue execrpc__v1__kind__enum_values_by_number[12] =
 {
   { "KIND_UNSPECIFIED", "EXECRPC__V1__KIND__KIND_UNSPECIFIED", 0 },
   { "KIND_HELLO", "EXECRPC__V1__KIND__KIND_HELLO", 1 },
@@ -765,12 +874,14 @@ static const ProtobufCEnumValue execrpc__v1__kind__enum_values_by_number[11] =
   { "KIND_PONG", "EXECRPC__V1__KIND__KIND_PONG", 8 },
   { "KIND_CONTROL", "EXECRPC__V1__KIND__KIND_CONTROL", 9 },
   { "KIND_CONTROL_REPLY", "EXECRPC__V1__KIND__KIND_CONTROL_REPLY", 10 },
+  { "KIND_BATCH", "EXECRPC__V1__KIND__KIND_BATCH", 11 },
 };
 static const ProtobufCIntRange execrpc__v1__kind__value_ranges[] = {
-{0, 0},{0, 11}
+{0, 0},{0, 12}
 };
-static const ProtobufCEnumValueIndex execrpc__v1__kind__enum_values_by_name[11] =
+static const ProtobufCEnumValueIndex execrpc__v1__kind__enum_values_by_name[12] =
 {
+  { "KIND_BATCH", 11 },
   { "KIND_CANCEL", 5 },
   { "KIND_CONTROL", 9 },
   { "KIND_CONTROL_REPLY", 10 },
@@ -790,9 +901,9 @@ const ProtobufCEnumDescriptor execrpc__v1__kind__descriptor =
   "Kind",
   "Execrpc__V1__Kind",
   "execrpc.v1",
-  11,
+  12,
   execrpc__v1__kind__enum_values_by_number,
-  11,
+  12,
   execrpc__v1__kind__enum_values_by_name,
   1,
   execrpc__v1__kind__value_ranges,

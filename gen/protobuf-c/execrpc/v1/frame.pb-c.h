@@ -21,6 +21,7 @@ typedef struct Execrpc__V1__Header Execrpc__V1__Header;
 typedef struct Execrpc__V1__Envelope Execrpc__V1__Envelope;
 typedef struct Execrpc__V1__Hello Execrpc__V1__Hello;
 typedef struct Execrpc__V1__HelloAck Execrpc__V1__HelloAck;
+typedef struct Execrpc__V1__Batch Execrpc__V1__Batch;
 
 
 /* --- enums --- */
@@ -69,7 +70,11 @@ typedef enum _Execrpc__V1__Kind {
   /*
    * supervisor -> control client (payload: lifecycle.Reply)
    */
-  EXECRPC__V1__KIND__KIND_CONTROL_REPLY = 10
+  EXECRPC__V1__KIND__KIND_CONTROL_REPLY = 10,
+  /*
+   * either direction, after the handshake, only to a peer
+   */
+  EXECRPC__V1__KIND__KIND_BATCH = 11
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__KIND)
 } Execrpc__V1__Kind;
 /*
@@ -228,10 +233,14 @@ struct  Execrpc__V1__Hello
    * informational, for logs and stats
    */
   char *client_name;
+  /*
+   * envelopes per KIND_BATCH this client accepts; 0 = none
+   */
+  uint32_t max_batch;
 };
 #define EXECRPC__V1__HELLO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__hello__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -249,10 +258,30 @@ struct  Execrpc__V1__HelloAck
    * largest payload the server accepts
    */
   uint32_t max_payload_bytes;
+  /*
+   * envelopes per KIND_BATCH the server accepts; 0 = none
+   */
+  uint32_t max_batch;
 };
 #define EXECRPC__V1__HELLO_ACK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__hello_ack__descriptor) \
-    , 0, 0 }
+    , 0, 0, 0 }
+
+
+/*
+ * Payload of KIND_BATCH: the envelopes that left one side in one loop turn,
+ * signed once by the BATCH frame's tag. Each is a serialized Envelope that the
+ * receiver checks as a frame of its own (docs/design.md section 2, "Batches").
+ */
+struct  Execrpc__V1__Batch
+{
+  ProtobufCMessage base;
+  size_t n_envelopes;
+  ProtobufCBinaryData *envelopes;
+};
+#define EXECRPC__V1__BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__batch__descriptor) \
+    , 0,NULL }
 
 
 /* Execrpc__V1__Frame methods */
@@ -369,6 +398,25 @@ Execrpc__V1__HelloAck *
 void   execrpc__v1__hello_ack__free_unpacked
                      (Execrpc__V1__HelloAck *message,
                       ProtobufCAllocator *allocator);
+/* Execrpc__V1__Batch methods */
+void   execrpc__v1__batch__init
+                     (Execrpc__V1__Batch         *message);
+size_t execrpc__v1__batch__get_packed_size
+                     (const Execrpc__V1__Batch   *message);
+size_t execrpc__v1__batch__pack
+                     (const Execrpc__V1__Batch   *message,
+                      uint8_t             *out);
+size_t execrpc__v1__batch__pack_to_buffer
+                     (const Execrpc__V1__Batch   *message,
+                      ProtobufCBuffer     *buffer);
+Execrpc__V1__Batch *
+       execrpc__v1__batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   execrpc__v1__batch__free_unpacked
+                     (Execrpc__V1__Batch *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Execrpc__V1__Frame_Closure)
@@ -389,6 +437,9 @@ typedef void (*Execrpc__V1__Hello_Closure)
 typedef void (*Execrpc__V1__HelloAck_Closure)
                  (const Execrpc__V1__HelloAck *message,
                   void *closure_data);
+typedef void (*Execrpc__V1__Batch_Closure)
+                 (const Execrpc__V1__Batch *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -403,6 +454,7 @@ extern const ProtobufCMessageDescriptor execrpc__v1__header__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__envelope__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__hello__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__hello_ack__descriptor;
+extern const ProtobufCMessageDescriptor execrpc__v1__batch__descriptor;
 
 PROTOBUF_C__END_DECLS
 

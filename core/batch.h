@@ -1,0 +1,53 @@
+/*
+ * core/batch.h — the payload of a KIND_BATCH envelope, by hand.
+ *
+ * A BATCH carries the envelopes that left one side in one loop turn under one
+ * tag: its payload is execrpc.v1.Batch { repeated bytes envelopes = 1; }, and
+ * each item is a serialized Envelope that the receiver checks as a frame of
+ * its own (xr_rx_inner() in core/rx.h; docs/design.md section 2, "Batches").
+ * This module writes and walks that payload without a protobuf generator, so
+ * the server (protobuf-c) and the client (nanopb) share it.
+ *
+ * Sequence numbers: a sender that may batch reserves a number for the BATCH
+ * before it numbers the envelopes that go in it (xr_batch_begin), so the
+ * BATCH's number is below theirs and every envelope is checked in order;
+ * an envelope that leaves alone keeps its own number and the reserved one
+ * is skipped (sequences must increase, gaps are allowed).
+ */
+#ifndef XR_BATCH_H
+#define XR_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Envelopes per BATCH a peer may advertise and we send at most. */
+#define XR_BATCH_MAX 64
+
+/* Bytes one envelope of `env_len` bytes takes in a Batch payload. */
+size_t xr_batch_item_len(size_t env_len);
+
+/* Write the item's key and length for an envelope of `env_len` bytes into
+ * `out` (room for 6 bytes); returns the bytes written. The envelope's bytes
+ * follow. */
+size_t xr_batch_item_header(uint8_t out[6], size_t env_len);
+
+/* Walks a Batch payload. */
+typedef struct xr_batch_iter {
+	const uint8_t *p;
+	const uint8_t *end;
+	uint32_t count;		/* items returned so far */
+	uint32_t max;		/* more items than this is malformed */
+} xr_batch_iter;
+
+void xr_batch_iter_init(xr_batch_iter *it, const uint8_t *payload,
+    size_t len, uint32_t max_items);
+
+/*
+ * The next envelope: returns 1 with a view of its bytes, 0 at the end, or
+ * XR_ERR_MALFORMED (negative) for anything but field 1 length-delimited
+ * items that fit the payload, an empty batch (no item at all), an empty
+ * item, or more than `max_items` items.
+ */
+int xr_batch_next(xr_batch_iter *it, const uint8_t **env, size_t *env_len);
+
+#endif /* XR_BATCH_H */
