@@ -22,6 +22,14 @@
 
 /* Envelopes per BATCH a peer may advertise and we send at most. */
 #define XR_BATCH_MAX 64
+/*
+ * Largest Batch payload a sender builds: with the BATCH envelope's own
+ * fields and the tag it stays under XR_ENVELOPE_OVERHEAD (4096) bytes of
+ * body, which every peer accepts whatever its max_payload_bytes (its body
+ * limit is max_payload_bytes + 4096). An envelope that does not fit leaves
+ * alone.
+ */
+#define XR_BATCH_MAX_PAYLOAD 3584
 
 /* Bytes one envelope of `env_len` bytes takes in a Batch payload. */
 size_t xr_batch_item_len(size_t env_len);
