@@ -12,6 +12,7 @@
 #    done), exit 0, then the workers; one stop event per group;
 #  - the inline secret (a canary) is in no web process's cmdline, environ,
 #    nor in any log.
+# WEB-GRP-01 (1), WEB-GRP-02 (2), WEB-GRP-04 (3, 5), WEB-GRP-03 (4).
 # Usage: web_ingress.sh SUPERVISOR EXECRPC WEB_PROG
 set -u
 sup=${1:?usage: web_ingress.sh SUPERVISOR EXECRPC WEB_PROG}
