@@ -244,9 +244,9 @@ ctl_read_one(xr_ingress *ing)
 		return XR_OK;
 	}
 	memset(&c, 0, sizeof(c));
-	s = pb_istream_from_buffer(nd.payload, nd.payload_len);
-	if (nd.payload == NULL && nd.payload_len == 0)
-		s = pb_istream_from_buffer((const uint8_t *)"", 0);
+	/* an empty payload is an empty Command (COMMAND_UNSPECIFIED) */
+	s = pb_istream_from_buffer(nd.payload != NULL ? nd.payload :
+	    (const uint8_t *)"", nd.payload_len);
 	if (!pb_decode(&s, execrpc_v1_Command_fields, &c)) {
 		count_reject(ing, XR_ERR_MALFORMED);
 		return XR_OK;
