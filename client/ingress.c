@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -321,6 +323,21 @@ ctl_open(xr_ingress *ing, int fd, xr_diag *d)
 
 /* ---------- the public API ---------- */
 
+/* The process is about to hold keys: no core file, not dumpable (no
+ * ptrace or /proc/PID/mem, environ or maps for other processes of the
+ * uid), as every process holding keys (docs/design.md section 3). */
+static int
+harden(xr_diag *d)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return xr_diag_set(d, XR_ERR_SYSTEM, "ingress: hardening the "
+		    "process: %s", strerror(errno));
+	return XR_OK;
+}
+
 xr_ingress *
 xr_ingress_from_bootstrap(struct event_base *base, const xr_ingress_opts *o,
     xr_diag *d)
@@ -342,6 +359,12 @@ xr_ingress_from_bootstrap(struct event_base *base, const xr_ingress_opts *o,
 	ing->ctl_fd = -1;
 	bfd = ing->o.bootstrap_fd > 0 ? ing->o.bootstrap_fd : 3;
 	cfd = ing->o.control_fd > 0 ? ing->o.control_fd : 4;
+	if (harden(d) != XR_OK) {
+		close(bfd);
+		close(cfd);
+		free(ing);
+		return NULL;
+	}
 	if (xr__ing_boot_read(ing, bfd, ing->o.bootstrap_timeout_ms ?
 	    ing->o.bootstrap_timeout_ms : 10000, d) != XR_OK ||
 	    (ing->rr = calloc(ing->n + 1, sizeof(*ing->rr))) == NULL ||

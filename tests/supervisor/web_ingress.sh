@@ -127,16 +127,21 @@ done
 [ "$(status_field web 0 pid)" = "$w0" ] && [ "$(status_field web 1 pid)" = "$w1" ] &&
     [ "$(status_field web 0 restarts)" = 0 ] && ok || bad "a web process was restarted"
 
-# 3. no canary in the web processes' cmdline or environ
-for p in "$w0" "$w1"; do
+# 3. no canary in the web processes' cmdline or environ. They are not
+#    dumpable (they hold keys): /proc/PID/environ is root's then, so each
+#    logs its own environment at boot
+for i in 0 1; do
+	eval p=\$w$i
+	f=$tmp/rep/web$i.log
 	tr '\0' '\n' <"/proc/$p/cmdline" >"$tmp/cmdline"
 	tr '\0' '\n' <"/proc/$p/environ" >"$tmp/environ" 2>/dev/null ||
 	    : >"$tmp/environ"
 	grep -q "web_prog" "$tmp/cmdline" && ok || bad "cmdline of $p unreadable"
 	if grep -q "$canary" "$tmp/cmdline" "$tmp/environ"; then
 		bad "canary in /proc/$p"; else ok; fi
-	[ "$(cat "$tmp/environ")" = "PATH=/usr/local/bin:/usr/bin:/bin" ] && ok ||
-	    bad "environ of $p: $(cat "$tmp/environ")"
+	[ "$(grep '^env ' "$f")" = "env PATH=/usr/local/bin:/usr/bin:/bin" ] &&
+	    ok || bad "environ of $p: $(grep '^env ' "$f")"
+	grep -qx "dumpable 0" "$f" && ok || bad "web$i is dumpable"
 done
 
 # 4. stop: web first (its last call, made while draining, succeeds), then

@@ -10,7 +10,8 @@
  * REPORT_DIR/web<I>.log one line per outcome:
  *   ok TEXT pid WORKER_PID
  *   err CODE MESSAGE
- * and per update "update GROUP INDEX state S gen G port P". On STOP it
+ * and per update "update GROUP INDEX state S gen G port P"; at boot "env
+ * VAR" per variable of its environment and "dumpable N". On STOP it
  * logs "stop drain D", stops its timer, makes one last call that takes
  * 300 ms (a request it was finishing: the workers still serve), then
  * xr_ingress_stop_done(); when STOPPED is sent it logs "last ok|err ..."
@@ -23,12 +24,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include <event2/event.h>
 #include <pb_decode.h>
 #include <pb_encode.h>
 
 #include "execrpc/echo/v1/echo.pb.h"
 #include "execrpc/ingress.h"
+
+extern char **environ;
 
 static FILE *logf_;
 static xr_ingress *ing;
@@ -169,6 +174,9 @@ main(int argc, char **argv)
 		return 1;
 	fprintf(logf_, "boot %s %u pid %d\n", xr_ingress_group(ing),
 	    xr_ingress_index(ing), (int)getpid());
+	for (char **e = environ; *e != NULL; e++)
+		fprintf(logf_, "env %s\n", *e);
+	fprintf(logf_, "dumpable %d\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 	fflush(logf_);
 	tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
 	event_add(tick, &tv);

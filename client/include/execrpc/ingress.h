@@ -104,7 +104,10 @@ typedef struct xr_ingress_opts {
 } xr_ingress_opts;
 
 /*
- * Read the bootstrap bundle from o->bootstrap_fd (a SOCK_SEQPACKET socket:
+ * First hardens the process, which is about to hold keys (process-wide:
+ * RLIMIT_CORE 0 and PR_SET_DUMPABLE 0, so no core file, and no other
+ * process of the uid may ptrace it or read its /proc/PID/mem or environ).
+ * Then reads the bootstrap bundle from o->bootstrap_fd (a SOCK_SEQPACKET socket:
  * one datagram within the timeout, then end of file within 5 s; the fd is
  * closed on every path), validate it, open a channel to every READY worker
  * of its table, and watch o->control_fd on `base` (borrowed; must outlive
