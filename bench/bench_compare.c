@@ -228,6 +228,13 @@ unit_name(unit u)
 	return u == U_US ? "p50_us" : u == U_RATE ? "per_s" : "ms";
 }
 
+/* The unit as the Markdown table spells it. */
+static const char *
+unit_md(unit u)
+{
+	return u == U_US ? "µs (p50)" : u == U_RATE ? "per s" : "ms";
+}
+
 /* ---- statistics ---- */
 
 static int
@@ -352,12 +359,12 @@ fmt_ratios(char *out, size_t cap, size_t i, int reps)
 		if (j < 0 || !row_enabled(&rows[j]) ||
 		    !ratio(value[i], value[j], reps, &m))
 			continue;
-		len += (size_t)snprintf(out + len, cap - len, "%s%.2fx %s",
+		len += (size_t)snprintf(out + len, cap - len, "%s%.3gx %s",
 		    len ? ", " : "", m, rows[j].id);
 		if (rows[i].unit == U_US && rows[j].unit == U_US &&
 		    ratio(p99v[i], p99v[j], reps, &m99))
 			len += (size_t)snprintf(out + len, cap - len,
-			    " (p99 %.2fx)", m99);
+			    " (p99 %.3gx)", m99);
 		if (len >= cap)
 			break;
 	}
@@ -500,7 +507,7 @@ write_md(const char *path, int reps, const char *mach)
 		fmt_ratios(rt, sizeof(rt), i, reps);
 		fprintf(f, "| `%s` | %s | %s | %s | %s | %s–%s | %s | %s |\n",
 		    rows[i].id, rows[i].what, rows[i].where,
-		    unit_name(rows[i].unit), v, lo, hi, p, rt);
+		    unit_md(rows[i].unit), v, lo, hi, p, rt);
 	}
 	return fclose(f) == 0 ? 0 : -1;
 }
@@ -678,6 +685,8 @@ main(int argc, char **argv)
 		stop_servers(&R);
 		return 1;
 	}
+	/* after the forks: nothing of gRPC runs in this process before */
+	machine(mach, sizeof(mach), a.cpu != NULL ? a.cpu : "none");
 	for (int k = 0; k < a.reps; k++) {
 		fprintf(stderr, "bench_compare: repetition %d of %d\n", k + 1,
 		    a.reps);
@@ -685,7 +694,6 @@ main(int argc, char **argv)
 	}
 	stop_servers(&R);
 	xrb_xr_keys_wipe();
-	machine(mach, sizeof(mach), a.cpu != NULL ? a.cpu : "none");
 	print_text(a.reps, mach);
 	if (a.md != NULL && write_md(a.md, a.reps, mach) != 0)
 		failed = 1;

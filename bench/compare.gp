@@ -1,16 +1,18 @@
 # bench/compare.gp — the plot of docs/performance.md, from the data files
 # bench_compare --dat writes. bench/compare --write-docs runs it:
-#   gnuplot -e "lat='P-lat.dat'; rate='P-rate.dat'; out='docs/performance.svg'" bench/compare.gp
+#   gnuplot -e "lat='P-lat.dat'; rate='P-rate.dat'; out='docs/performance.png'" bench/compare.gp
 # Each file: "label" median min max, one row per line. Bars are medians,
 # whiskers the min–max over repetitions; both panels on log scales.
-set terminal svg size 1000,900 dynamic font "sans,11" background rgb "white"
+set encoding utf8
+set terminal pngcairo noenhanced size 1100,1000 font "sans,10" background rgb "white"
 set output out
 set multiplot layout 2,1
-set style fill solid 0.6 border -1
+set bmargin 8
+set style fill solid 0.8 border -1
 set boxwidth 0.6
 set logscale y
 set grid ytics
-set xtics rotate by -30 nomirror
+set xtics rotate by 30 right nomirror
 set key off
 set title "sequential round trip and connect: p50 (µs, lower is better)"
 set ylabel "µs"
