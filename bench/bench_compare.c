@@ -439,10 +439,33 @@ static const char placement[] =
     "supervised workers fork+exec'd by the supervisor; the memory "
     "profile and the crypto row in-process";
 
+/* One row's figures as text: median, min, max, p99 median ("" for a row
+ * without p99), the ratios. */
+typedef struct cells {
+	char v[32], lo[32], hi[32], p99[32], ratios[512];
+} cells;
+
+static void
+row_cells(size_t i, int reps, cells *c)
+{
+	double m = NAN, l = NAN, h = NAN, m99 = NAN, x;
+
+	stats(value[i], reps, &m, &l, &h);
+	stats(p99v[i], reps, &m99, &x, &x);
+	fmt_value(c->v, sizeof(c->v), rows[i].unit, m);
+	fmt_value(c->lo, sizeof(c->lo), rows[i].unit, l);
+	fmt_value(c->hi, sizeof(c->hi), rows[i].unit, h);
+	c->p99[0] = '\0';
+	if (rows[i].unit == U_US)
+		fmt_value(c->p99, sizeof(c->p99), U_US, m99);
+	fmt_ratios(c->ratios, sizeof(c->ratios), i, reps);
+}
+
 static void
 print_text(int reps, const char *mach)
 {
-	char lv[2048], v[32], lo[32], hi[32], p[32], rt[512];
+	char lv[2048];
+	cells c;
 
 	levels(lv, sizeof(lv), reps);
 	printf("bench_compare: 64-byte unary echo, %d interleaved "
@@ -454,22 +477,12 @@ print_text(int reps, const char *mach)
 	printf("%-22s %-7s %12s %25s %10s  %s\n", "row", "unit", "median",
 	    "min-max", "p99_us", "ratios (median of per-repetition ratios)");
 	for (size_t i = 0; i < N_ROWS; i++) {
-		double m = NAN, l = NAN, h = NAN, m99 = NAN, x;
-
 		if (!row_enabled(&rows[i]))
 			continue;
-		stats(value[i], reps, &m, &l, &h);
-		stats(p99v[i], reps, &m99, &x, &x);
-		fmt_value(v, sizeof(v), rows[i].unit, m);
-		fmt_value(lo, sizeof(lo), rows[i].unit, l);
-		fmt_value(hi, sizeof(hi), rows[i].unit, h);
-		if (rows[i].unit == U_US)
-			fmt_value(p, sizeof(p), U_US, m99);
-		else
-			snprintf(p, sizeof(p), "-");
-		fmt_ratios(rt, sizeof(rt), i, reps);
+		row_cells(i, reps, &c);
 		printf("%-22s %-7s %12s %12s-%-12s %10s  %s\n", rows[i].id,
-		    unit_name(rows[i].unit), v, lo, hi, p, rt);
+		    unit_name(rows[i].unit), c.v, c.lo, c.hi,
+		    c.p99[0] ? c.p99 : "-", c.ratios);
 	}
 }
 
@@ -477,7 +490,8 @@ static int
 write_md(const char *path, int reps, const char *mach)
 {
 	FILE *f = fopen(path, "w");
-	char lv[2048], v[32], lo[32], hi[32], p[32], rt[512];
+	char lv[2048];
+	cells c;
 
 	if (f == NULL) {
 		perror(path);
@@ -491,23 +505,12 @@ write_md(const char *path, int reps, const char *mach)
 	    "p99 µs | ratios (median of per-repetition ratios) |\n"
 	    "| --- | --- | --- | --- | ---: | ---: | ---: | --- |\n");
 	for (size_t i = 0; i < N_ROWS; i++) {
-		double m = NAN, l = NAN, h = NAN, m99 = NAN, x;
-
 		if (!row_enabled(&rows[i]))
 			continue;
-		stats(value[i], reps, &m, &l, &h);
-		stats(p99v[i], reps, &m99, &x, &x);
-		fmt_value(v, sizeof(v), rows[i].unit, m);
-		fmt_value(lo, sizeof(lo), rows[i].unit, l);
-		fmt_value(hi, sizeof(hi), rows[i].unit, h);
-		if (rows[i].unit == U_US)
-			fmt_value(p, sizeof(p), U_US, m99);
-		else
-			p[0] = '\0';
-		fmt_ratios(rt, sizeof(rt), i, reps);
+		row_cells(i, reps, &c);
 		fprintf(f, "| `%s` | %s | %s | %s | %s | %s–%s | %s | %s |\n",
 		    rows[i].id, rows[i].what, rows[i].where,
-		    unit_md(rows[i].unit), v, lo, hi, p, rt);
+		    unit_md(rows[i].unit), c.v, c.lo, c.hi, c.p99, c.ratios);
 	}
 	return fclose(f) == 0 ? 0 : -1;
 }
