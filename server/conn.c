@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
 
 static void conn_rearm(struct conn *c);
@@ -49,7 +50,7 @@ struct inflight {
 static size_t
 conn_held(const struct conn *c)
 {
-	return c->held_calls + (c->out_len - c->out_off);
+	return c->held_calls + (c->out_len - c->out_off) + c->pend_len;
 }
 
 /* The endpoint's held bytes. */
@@ -114,6 +115,7 @@ held_release(struct conn *c, struct inflight *f)
 
 /* ---------- sending ---------- */
 
+/* A fresh envelope of the session; its sequence is given by conn_send(). */
 static void
 env_session(struct conn *c, Execrpc__V1__Envelope *e, uint32_t kind,
     uint8_t nonce[XR_NONCE_LEN])
@@ -121,7 +123,6 @@ env_session(struct conn *c, Execrpc__V1__Envelope *e, uint32_t kind,
 	xr_codec_env_init(e, kind, nonce);
 	e->session_id.data = c->sess.id;
 	e->session_id.len = XR_SESSION_ID_LEN;
-	e->sequence = xr_session_next_seq(&c->sess);
 }
 
 /* Bytes sealed and not yet written. */
@@ -205,8 +206,20 @@ conn_unflush(struct conn *c)
 	c->flushing = 0;
 }
 
+/* Backpressure: stop reading while the output is over max_outbuf. */
+static void
+conn_check_outbuf(struct conn *c)
+{
+	if (!c->read_paused && out_pending(c) + c->pend_len >
+	    c->srv->o.max_outbuf) {
+		event_del(&c->rev);
+		c->read_paused = 1;
+	}
+}
+
+/* Seal `e` (numbered already) as a frame of its own into the output. */
 static int
-conn_send(struct conn *c, const Execrpc__V1__Envelope *e)
+seal_frame(struct conn *c, const Execrpc__V1__Envelope *e)
 {
 	size_t need = xr_codec_sealed_len(e), len;
 	uint8_t *p;
@@ -217,13 +230,117 @@ conn_send(struct conn *c, const Execrpc__V1__Envelope *e)
 	    &len) != XR_OK)
 		return XR_ERR_INTERNAL;
 	out_commit(c, len);
+	return XR_OK;
+}
+
+/* Sign `len` bytes of a serialized envelope as a frame into the output. */
+static int
+seal_bytes(struct conn *c, const uint8_t *env, size_t len)
+{
+	size_t need = xr_frame_wire_len(len), hl;
+	uint8_t tag[XR_TAG_LEN], *p;
+
+	if ((p = out_reserve(c, need)) == NULL)
+		return XR_ERR_NOMEM;
+	hl = xr_frame_header(p, len);
+	memcpy(p + hl, env, len);
+	if (xr_auth_sign(c->srv->auth, XR_DIR_EXEC_TO_WEB, p + hl, len,
+	    tag) != XR_OK)
+		return XR_ERR_INTERNAL;
+	xr_frame_trailer(p + hl + len, tag);
+	out_commit(c, hl + len + XR_FRAME_TRAILER_LEN);
+	return XR_OK;
+}
+
+/*
+ * Move the pending envelopes to the output, signed: a lone one as the
+ * frame it would have been (the reserved number is skipped), several as
+ * one BATCH carrying the reserved number.
+ */
+static int
+pend_flush(struct conn *c)
+{
+	Execrpc__V1__Envelope e;
+	uint8_t nonce[XR_NONCE_LEN];
+	int r;
+
+	if (c->pend_n == 0)
+		return XR_OK;
+	if (c->pend_n == 1)
+		r = seal_bytes(c, c->pend + c->pend_hl, c->pend_len - c->pend_hl);
+	else {
+		env_session(c, &e, XR_KIND_BATCH, nonce);
+		e.sequence = c->pend_seq;
+		e.payload.data = c->pend;
+		e.payload.len = c->pend_len;
+		r = seal_frame(c, &e);
+	}
+	c->srv->held_out -= c->pend_len;
+	c->pend_n = 0;
+	c->pend_len = 0;
+	return r;
+}
+
+/*
+ * Pack `e` unsigned into the pending Batch; the group goes out first when
+ * it is full (the peer's max_batch, or XR_BATCH_MAX_PAYLOAD). Returns
+ * XR_ERR_AGAIN when `e` is too large for any batch (it leaves alone).
+ */
+static int
+pend_add(struct conn *c, Execrpc__V1__Envelope *e)
+{
+	size_t env_len, item;
+	int r;
+
+	/* sized with the largest number it can get (a new reservation) */
+	e->sequence = c->sess.send_seq + 2;
+	item = xr_batch_item_len(execrpc__v1__envelope__get_packed_size(e));
+	if (item > XR_BATCH_MAX_PAYLOAD)
+		return XR_ERR_AGAIN;
+	if (c->pend_n > 0 && (c->pend_n >= c->peer_batch ||
+	    c->pend_len + item > XR_BATCH_MAX_PAYLOAD) &&
+	    (r = pend_flush(c)) != XR_OK)
+		return r;
+	if (c->pend_n == 0)
+		c->pend_seq = xr_session_next_seq(&c->sess);
+	e->sequence = xr_session_next_seq(&c->sess);
+	env_len = execrpc__v1__envelope__get_packed_size(e);
+	item = xr_batch_item_header(c->pend + c->pend_len, env_len);
+	if (c->pend_n == 0)
+		c->pend_hl = item;
+	if (execrpc__v1__envelope__pack(e, c->pend + c->pend_len + item) !=
+	    env_len)
+		return XR_ERR_INTERNAL;
+	item += env_len;
+	c->pend_len += item;
+	c->pend_n++;
+	c->srv->held_out += item;
+	return XR_OK;
+}
+
+/*
+ * Queue `e` for the end of this loop turn. To a client that advertised
+ * max_batch, a `batchable` envelope joins the pending Batch (pend_add);
+ * anything else is numbered and sealed now, after what is pending.
+ */
+static int
+conn_send(struct conn *c, Execrpc__V1__Envelope *e, int batchable)
+{
+	int r = XR_ERR_AGAIN;
+
+	if (batchable && c->peer_batch > 0)
+		r = pend_add(c, e);
+	if (r == XR_ERR_AGAIN) {
+		if ((r = pend_flush(c)) != XR_OK)
+			return r;
+		e->sequence = xr_session_next_seq(&c->sess);
+		r = seal_frame(c, e);
+	}
+	if (r != XR_OK)
+		return r;
 	held_note(c);
 	conn_want_flush(c);
-	if (!c->read_paused && out_pending(c) > c->srv->o.max_outbuf) {
-		/* backpressure: stop reading until the peer drains */
-		event_del(&c->rev);
-		c->read_paused = 1;
-	}
+	conn_check_outbuf(c);
 	return XR_OK;
 }
 
@@ -244,7 +361,7 @@ send_response(struct conn *c, uint64_t call_id, int code, const char *msg,
 		e.payload.data = (uint8_t *)(uintptr_t)resp;
 		e.payload.len = len;
 	}
-	if (conn_send(c, &e) != XR_OK)
+	if (conn_send(c, &e, 1) != XR_OK)
 		xr_conn_close(c, 0);
 }
 
@@ -262,7 +379,7 @@ send_goaway(struct conn *c)
 	st.code = EXECRPC__V1__STATUS_CODE__STATUS_UNAVAILABLE;
 	st.message = "server draining";
 	e.status = &st;
-	if (conn_send(c, &e) != XR_OK)
+	if (conn_send(c, &e, 1) != XR_OK)
 		xr_conn_close(c, 0);
 }
 
@@ -397,8 +514,27 @@ preauth_leave(struct conn *c)
 	c->srv->st.connections_preauth--;
 }
 
+/* The client's Hello.max_batch (0 if the payload does not say, or the
+ * pending area cannot be had: then it gets one frame per envelope). */
+static uint32_t
+hello_max_batch(struct conn *c, const Execrpc__V1__Envelope *e)
+{
+	Execrpc__V1__Hello *h = execrpc__v1__hello__unpack(
+	    xr_codec_allocator(c->srv->codec), e->payload.len,
+	    e->payload.data);
+	uint32_t n;
+
+	if (h == NULL || h->max_batch == 0)
+		return 0;
+	n = h->max_batch < XR_BATCH_MAX ? h->max_batch : XR_BATCH_MAX;
+	if (n > 1 && (c->pend = malloc(XR_BATCH_MAX_PAYLOAD)) == NULL)
+		return 0;
+	return n > 1 ? n : 0;
+}
+
 static void
-handle_hello(struct conn *c, const xr_env_view *v)
+handle_hello(struct conn *c, const Execrpc__V1__Envelope *he,
+    const xr_env_view *v)
 {
 	Execrpc__V1__Envelope e;
 	Execrpc__V1__HelloAck ack = EXECRPC__V1__HELLO_ACK__INIT;
@@ -422,12 +558,15 @@ handle_hello(struct conn *c, const xr_env_view *v)
 	e.ack_nonce.len = XR_NONCE_LEN;
 	ack.max_inflight = c->srv->o.max_inflight;
 	ack.max_payload_bytes = c->srv->o.max_payload_bytes;
+	ack.max_batch = XR_BATCH_MAX;
 	e.payload.len = execrpc__v1__hello_ack__pack(&ack, buf);
 	e.payload.data = buf;
-	if (conn_send(c, &e) != XR_OK) {
+	/* HELLO_ACK itself is never batched */
+	if (conn_send(c, &e, 0) != XR_OK) {
 		xr_conn_close(c, 0);
 		return;
 	}
+	c->peer_batch = hello_max_batch(c, he);
 	if (c->srv->draining) {
 		/* a connection made while draining: told at once, closed once
 		 * HELLO_ACK and GOAWAY are out (it has no call) */
@@ -443,9 +582,11 @@ handle_ping(struct conn *c)
 	uint8_t nonce[XR_NONCE_LEN];
 
 	env_session(c, &e, XR_KIND_PONG, nonce);
-	if (conn_send(c, &e) != XR_OK)
+	if (conn_send(c, &e, 1) != XR_OK)
 		xr_conn_close(c, 0);
 }
+
+static void handle_batch(struct conn *c, const Execrpc__V1__Envelope *e);
 
 /* One accepted frame: route by kind. */
 static void
@@ -454,7 +595,10 @@ conn_dispatch(struct conn *c, const Execrpc__V1__Envelope *e,
 {
 	switch (v->kind) {
 	case XR_KIND_HELLO:
-		handle_hello(c, v);
+		handle_hello(c, e, v);
+		break;
+	case XR_KIND_BATCH:
+		handle_batch(c, e);
 		break;
 	case XR_KIND_REQUEST:
 		handle_request(c, e);
@@ -468,6 +612,44 @@ conn_dispatch(struct conn *c, const Execrpc__V1__Envelope *e,
 	default:		/* the whitelist admits nothing else */
 		conn_protocol_error(c, "kind with no handler");
 		break;
+	}
+}
+
+/*
+ * A BATCH that passed xr_rx_frame(): each envelope in it through
+ * xr_rx_inner() (steps 3-6, decoded into the second codec while the first
+ * holds the BATCH), then dispatched, in order. The first that fails is
+ * counted and closes the connection; those before it were handled.
+ */
+static void
+handle_batch(struct conn *c, const Execrpc__V1__Envelope *e)
+{
+	xr_server *s = c->srv;
+	xr_env_decoder dec = xr_codec_decoder(s->icodec);
+	xr_batch_iter it;
+	const uint8_t *env;
+	size_t len;
+	xr_env_view v;
+	int r;
+
+	xr_batch_iter_init(&it, e->payload.data, e->payload.len, XR_BATCH_MAX);
+	while (c->state == CONN_OPEN) {
+		if ((r = xr_batch_next(&it, &env, &len)) == 0)
+			return;
+		if (r < 0) {
+			xr_rx_count(&s->rx, r);
+			r = XR_ERR_MALFORMED;
+		} else
+			r = xr_rx_inner(&s->rx, &c->sess, env, len,
+			    xr_now_ms(), &dec, &v);
+		if (r != XR_OK) {
+			xr_debug("server: envelope in a batch rejected: %s",
+			    xr_err_name(r));
+			xr_conn_close(c, 0);
+			return;
+		}
+		conn_dispatch(c, xr_codec_envelope(s->icodec), &v);
+		xr_codec_reset(s->icodec);
 	}
 }
 
@@ -494,7 +676,10 @@ conn_frame(struct conn *c, const uint8_t *body, size_t len)
 	xr_env_view v;
 	int r, hello;
 
-	/* 2-6. the receive pipeline, on the frame in place */
+	/* 2-6. the receive pipeline, on the frame in place; BATCH is in the
+	 * whitelist once the connection is open (server_priv.h) */
+	s->rx.kind_mask = c->state == CONN_OPEN ? XR_SERVER_OPEN_KINDS :
+	    XR_SERVER_KINDS;
 	r = xr_rx_frame(&s->rx, &c->sess, body, len, xr_now_ms(), &dec, &v);
 	if (r != XR_OK) {
 		xr_debug("server: frame rejected: %s", xr_err_name(r));
@@ -631,6 +816,11 @@ conn_write(struct conn *c)
 
 	if (c->state == CONN_DEAD)
 		return;
+	if (pend_flush(c) != XR_OK) {
+		xr_conn_close(c, 0);
+		return;
+	}
+	left = out_pending(c);
 	if (left > 0) {
 		n = send(c->fd, c->out + c->out_off, left, MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -715,6 +905,7 @@ xr_conn_destroy(struct conn *c)
 	if (out_pending(c) > 0)
 		out_consume(c, out_pending(c));
 	free(c->out);
+	free(c->pend);
 	xr_reader_free(&c->rd);
 	evutil_closesocket(c->fd);
 	xr_hmap_fini(&c->calls);
@@ -765,6 +956,8 @@ xr_conn_close(struct conn *c, int flush)
 		TAILQ_INSERT_TAIL(&s->dying, c, link);
 		s->st.connections_open--;
 	}
+	if (flush && c->state != CONN_CLOSING && pend_flush(c) != XR_OK)
+		flush = 0;
 	if (flush && out_pending(c) > 0) {
 		struct timeval tv = { s->o.frame_timeout_ms / 1000,
 		    (suseconds_t)(s->o.frame_timeout_ms % 1000) * 1000 };
@@ -787,6 +980,9 @@ xr_conn_close(struct conn *c, int flush)
 	c->wev_on = 0;
 	if (out_pending(c) > 0)
 		out_consume(c, out_pending(c));
+	s->held_out -= c->pend_len;
+	c->pend_len = 0;
+	c->pend_n = 0;
 	event_active(&c->free_ev, EV_TIMEOUT, 0);
 }
 

@@ -22,8 +22,6 @@
 #include "frame.h"
 #include "log.h"
 
-#define SERVER_KINDS (XR_KIND_BIT(XR_KIND_HELLO) | XR_KIND_BIT(XR_KIND_REQUEST) | \
-	XR_KIND_BIT(XR_KIND_CANCEL) | XR_KIND_BIT(XR_KIND_PING))
 #define ACCEPT_BACKOFF_MS 250
 /* The listen backlog: connections wait there while the endpoint works
  * through a flood of pre-auth connections; a full backlog drops SYNs, and
@@ -283,15 +281,16 @@ xr_server_new(struct event_base *base, const xr_server_opts *opts,
 	s->nonces = xr_nonce_cache_new(s->o.nonce_cache_size,
 	    (uint64_t)s->o.ttl_seconds * 1000);
 	s->codec = xr_codec_new();
+	s->icodec = xr_codec_new();
 	s->rbuf = malloc(XR_CONN_READ_MAX);
 	if (s->auth == NULL || s->nonces == NULL || s->codec == NULL ||
-	    s->rbuf == NULL) {
+	    s->icodec == NULL || s->rbuf == NULL) {
 		xr_diag_set(d, XR_ERR_NOMEM, "server: out of memory");
 		goto fail;
 	}
 	s->rx.auth = s->auth;
 	s->rx.dir = XR_DIR_WEB_TO_EXEC;
-	s->rx.kind_mask = SERVER_KINDS;
+	s->rx.kind_mask = XR_SERVER_KINDS;	/* per connection: conn.c */
 	s->rx.open_kind_mask = XR_KIND_BIT(XR_KIND_HELLO);
 	s->rx.ttl_ms = (uint64_t)s->o.ttl_seconds * 1000;
 	s->rx.max_body = xr_frame_max_body(s->o.max_payload_bytes);
@@ -442,6 +441,7 @@ xr_server_free(xr_server *s)
 		event_del(&s->flush_ev);
 	free(s->rbuf);
 	xr_codec_free(s->codec);
+	xr_codec_free(s->icodec);
 	xr_nonce_cache_free(s->nonces);
 	xr_auth_free(s->auth);
 	free(s);

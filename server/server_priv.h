@@ -44,6 +44,7 @@
 #include <event2/event_struct.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "codec.h"
 #include "config.h"
 #include "hmap.h"
@@ -95,6 +96,17 @@ struct conn {
 					 * write was partial */
 	int wev_on;
 	int flushing;			/* on srv->flushq */
+	/* batching (docs/design.md section 2, "Batches"): 0, or the
+	 * client's Hello.max_batch (capped at XR_BATCH_MAX). Then the turn's
+	 * envelopes are packed unsigned into pend, a Batch payload of
+	 * pend_n items (at most XR_BATCH_MAX_PAYLOAD bytes, counted in
+	 * srv->held_out), numbered after pend_seq, the number reserved for
+	 * the BATCH; pend_hl is the first item's header length */
+	uint32_t peer_batch;
+	uint8_t *pend;
+	size_t pend_len, pend_hl;
+	uint32_t pend_n;
+	uint64_t pend_seq;
 	uint64_t accepted_ms, last_rx_ms, frame_started_ms;
 	int goaway_sent;
 	int read_paused;		/* backpressure */
@@ -117,6 +129,8 @@ struct xr_server {
 	xr_auth *auth;
 	xr_nonce_cache *nonces;
 	xr_codec *codec;		/* one decode at a time: single thread */
+	xr_codec *icodec;		/* the envelope inside a BATCH, while
+					 * codec holds the BATCH */
 	xr_rx rx;
 	struct evconnlistener *lev;
 	struct event backoff_ev;
@@ -142,6 +156,15 @@ struct xr_server {
 	uint8_t *rbuf;			/* every read lands here first */
 	xr_server_stats st;
 };
+
+/* The endpoint's whitelist: HELLO first, then REQUEST, CANCEL, PING, and
+ * BATCH once the connection is open (it advertises XR_BATCH_MAX in
+ * HELLO_ACK). REQUEST, CANCEL and PING before HELLO fail at the replay
+ * step (no session), a BATCH then at the kind step. */
+#define XR_SERVER_KINDS (XR_KIND_BIT(XR_KIND_HELLO) | \
+	XR_KIND_BIT(XR_KIND_REQUEST) | XR_KIND_BIT(XR_KIND_CANCEL) | \
+	XR_KIND_BIT(XR_KIND_PING))
+#define XR_SERVER_OPEN_KINDS (XR_SERVER_KINDS | XR_KIND_BIT(XR_KIND_BATCH))
 
 /* Bytes one read(2) takes at most (the server's read buffer). */
 #define XR_CONN_READ_MAX 65536
