@@ -44,7 +44,30 @@ static void conn_rearm(struct conn *c);
 struct inflight {
 	xr_call *call;
 	size_t charge;
+	struct inflight *next;	/* on the connection's spares */
 };
+
+/* A slot for a new call: a spare one if the connection has it (no
+ * allocation per call in steady state), else a new one. */
+static struct inflight *
+inflight_get(struct conn *c)
+{
+	struct inflight *f = c->spare;
+
+	if (f == NULL)
+		return calloc(1, sizeof(*f));
+	c->spare = f->next;
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
+/* Keep a released slot as a spare. */
+static void
+inflight_put(struct conn *c, struct inflight *f)
+{
+	f->next = c->spare;
+	c->spare = f;
+}
 
 /* The connection's held bytes: its calls' charges and its output. */
 static size_t
@@ -109,7 +132,7 @@ held_release(struct conn *c, struct inflight *f)
 
 	c->held_calls -= f->charge;
 	c->srv->held_calls -= f->charge;
-	free(f);
+	inflight_put(c, f);
 	return call;
 }
 
@@ -473,10 +496,11 @@ handle_request(struct conn *c, const Execrpc__V1__Envelope *e)
 	}
 	/* the slot is in the table before the call starts, so that a call
 	 * completed synchronously releases its charge */
-	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	if ((f = inflight_get(c)) == NULL ||
 	    xr_hmap_insert(&c->calls, &e->call_id, sizeof(e->call_id), f) !=
 	    XR_OK) {
-		free(f);
+		if (f != NULL)
+			inflight_put(c, f);
 		conn_call_complete(c, e->call_id, XR_STATUS_RESOURCE_EXHAUSTED,
 		    "out of memory", NULL, 0);
 		return;
@@ -904,6 +928,12 @@ xr_conn_destroy(struct conn *c)
 	event_del(&c->wev);
 	if (out_pending(c) > 0)
 		out_consume(c, out_pending(c));
+	while (c->spare != NULL) {
+		struct inflight *f = c->spare;
+
+		c->spare = f->next;
+		free(f);
+	}
 	free(c->out);
 	free(c->pend);
 	xr_reader_free(&c->rd);

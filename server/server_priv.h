@@ -84,6 +84,8 @@ struct conn {
 	 * grows with the calls in flight, so an idle connection holds none;
 	 * the table is made when HELLO verifies. */
 	xr_hmap calls;
+	struct inflight *spare;		/* released call slots, kept for reuse
+					 * (as many as were ever in flight) */
 	size_t held_calls;		/* the charges of the calls in flight;
 					 * held bytes: server.h */
 	/* output: out[out_off, out_len) is sealed and not yet written; kept
