@@ -125,7 +125,7 @@ send_say_batch(ts_peer *p, size_t n)
 {
 	struct item its[N_MAX];
 	uint64_t seq = xr_session_next_seq(&p->sess);
-	char text[16];
+	char text[32];
 
 	assert_true(n <= N_MAX);
 	for (size_t i = 0; i < n; i++) {
@@ -167,7 +167,7 @@ hello(ts_peer *p, uint32_t max_batch)
 static void
 check_response(const Execrpc__V1__Envelope *e, uint64_t id, uint64_t first)
 {
-	char text[64], want[16];
+	char text[64], want[32];
 
 	assert_int_equal(e->kind, XR_KIND_RESPONSE);
 	assert_int_equal(e->call_id, id);
@@ -250,7 +250,7 @@ test_batch_answered_unbatched(void **state)
 
 		for (int i = 0; i < 4; i++) {
 			uint8_t pb[256];
-			char text[16];
+			char text[32];
 			size_t plen;
 
 			snprintf(text, sizeof(text), "t%d", i);
