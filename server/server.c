@@ -22,8 +22,6 @@
 #include "frame.h"
 #include "log.h"
 
-#define SERVER_KINDS (XR_KIND_BIT(XR_KIND_HELLO) | XR_KIND_BIT(XR_KIND_REQUEST) | \
-	XR_KIND_BIT(XR_KIND_CANCEL) | XR_KIND_BIT(XR_KIND_PING))
 #define ACCEPT_BACKOFF_MS 250
 /* The listen backlog: connections wait there while the endpoint works
  * through a flood of pre-auth connections; a full backlog drops SYNs, and
@@ -59,6 +57,16 @@ xr_server_drain_check(xr_server *s)
 	done(s->drain_arg);
 }
 
+/* ---------- the turn's output (server_priv.h, "The frame path") ---------- */
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	xr_conn_flush_all(arg);
+}
+
 /* ---------- giving memory back ---------- */
 
 static void
@@ -71,7 +79,7 @@ trim_cb(evutil_socket_t fd, short what, void *arg)
 	s->freed_since_trim = 0;
 #ifdef __GLIBC__
 	/* what a burst of connections left free in the heap: their
-	 * bufferevents, buffers and call tables */
+	 * output buffers, readers and call tables */
 	(void)malloc_trim(0);
 #endif
 }
@@ -260,6 +268,7 @@ xr_server_new(struct event_base *base, const xr_server_opts *opts,
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->dying);
 	TAILQ_INIT(&s->preauth);
+	TAILQ_INIT(&s->flushq);
 	if (!xr_host_is_loopback(s->host)) {
 		xr_diag_set(d, XR_ERR_CONFIG_INVALID,
 		    "runtime.platform.execution_ipc.bind_host: \"%s\" is not a "
@@ -272,13 +281,16 @@ xr_server_new(struct event_base *base, const xr_server_opts *opts,
 	s->nonces = xr_nonce_cache_new(s->o.nonce_cache_size,
 	    (uint64_t)s->o.ttl_seconds * 1000);
 	s->codec = xr_codec_new();
-	if (s->auth == NULL || s->nonces == NULL || s->codec == NULL) {
+	s->icodec = xr_codec_new();
+	s->rbuf = malloc(XR_CONN_READ_MAX);
+	if (s->auth == NULL || s->nonces == NULL || s->codec == NULL ||
+	    s->icodec == NULL || s->rbuf == NULL) {
 		xr_diag_set(d, XR_ERR_NOMEM, "server: out of memory");
 		goto fail;
 	}
 	s->rx.auth = s->auth;
 	s->rx.dir = XR_DIR_WEB_TO_EXEC;
-	s->rx.kind_mask = SERVER_KINDS;
+	s->rx.kind_mask = XR_SERVER_KINDS;	/* per connection: conn.c */
 	s->rx.open_kind_mask = XR_KIND_BIT(XR_KIND_HELLO);
 	s->rx.ttl_ms = (uint64_t)s->o.ttl_seconds * 1000;
 	s->rx.max_body = xr_frame_max_body(s->o.max_payload_bytes);
@@ -286,6 +298,7 @@ xr_server_new(struct event_base *base, const xr_server_opts *opts,
 	event_assign(&s->backoff_ev, base, -1, 0, backoff_cb, s);
 	event_assign(&s->resume_ev, base, -1, 0, backoff_cb, s);
 	event_assign(&s->trim_ev, base, -1, 0, trim_cb, s);
+	event_assign(&s->flush_ev, base, -1, 0, flush_cb, s);
 	if (!xr_registry_has(reg, execrpc_v1_Endpoint_Stats_METHOD) &&
 	    execrpc_v1_Endpoint_register(reg, &stats, s, NULL) != XR_OK) {
 		xr_diag_set(d, XR_ERR_INTERNAL, "server: cannot register stats");
@@ -424,7 +437,11 @@ xr_server_free(xr_server *s)
 		event_del(&s->resume_ev);
 	if (s->base != NULL && s->trim_ev.ev_base != NULL)
 		event_del(&s->trim_ev);
+	if (s->base != NULL && s->flush_ev.ev_base != NULL)
+		event_del(&s->flush_ev);
+	free(s->rbuf);
 	xr_codec_free(s->codec);
+	xr_codec_free(s->icodec);
 	xr_nonce_cache_free(s->nonces);
 	xr_auth_free(s->auth);
 	free(s);

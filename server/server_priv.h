@@ -11,6 +11,18 @@
  *             and writing responses, timeouts, the per-connection call
  *             table, close and the deferred free
  *
+ * The frame path (docs/design.md section 11, "The frame path"): no
+ * bufferevent. A connection has one persistent EV_READ event, never
+ * toggled per frame (only for backpressure), and reads once per readiness
+ * with one read(2) into the server's read buffer, which feeds the
+ * connection's reader. The frames it produces while handling input, and
+ * those its handlers complete in the same loop turn, are sealed into its
+ * flat output buffer and written at the end of the turn with one send(2):
+ * the first of them puts the connection on the server's flush list and the
+ * list's event is made active (event_active), so it runs after the turn's
+ * callbacks. EV_WRITE is added only when a write was partial or EAGAIN,
+ * and removed once the output drains.
+ *
  * Before authentication a connection gets less than after (tighter limits
  * before authentication, as Redis does): its frame may be no longer than a
  * HELLO (XR_HELLO_MAX_BODY), it holds no call table, at most max_preauth
@@ -32,6 +44,7 @@
 #include <event2/event_struct.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "codec.h"
 #include "config.h"
 #include "hmap.h"
@@ -40,8 +53,6 @@
 #include "rx.h"
 #include "server.h"
 
-struct bufferevent;
-struct evbuffer_cb_entry;
 struct evconnlistener;
 
 /*
@@ -63,7 +74,7 @@ enum conn_state {
 /* One accepted connection; on exactly one of its server's two lists. */
 struct conn {
 	xr_server *srv;
-	struct bufferevent *bev;
+	evutil_socket_t fd;
 	enum conn_state state;
 	xr_session sess;
 	/* Calls in flight: call_id (its 8 bytes, inline in the slot) ->
@@ -73,9 +84,31 @@ struct conn {
 	 * grows with the calls in flight, so an idle connection holds none;
 	 * the table is made when HELLO verifies. */
 	xr_hmap calls;
+	struct inflight *spare;		/* released call slots, kept for reuse
+					 * (as many as were ever in flight) */
 	size_t held_calls;		/* the charges of the calls in flight;
 					 * held bytes: server.h */
-	struct evbuffer_cb_entry *out_cb; /* keeps srv->held_out */
+	/* output: out[out_off, out_len) is sealed and not yet written; kept
+	 * across writes (no allocation per frame), given back when it grew
+	 * past XR_CONN_OUT_KEEP and drained. Its bytes are in srv->held_out */
+	uint8_t *out;
+	size_t out_off, out_len, out_cap;
+	struct event rev;		/* EV_READ | EV_PERSIST, added once */
+	struct event wev;		/* EV_WRITE | EV_PERSIST, only while a
+					 * write was partial */
+	int wev_on;
+	int flushing;			/* on srv->flushq */
+	/* batching (docs/design.md section 2, "Batches"): 0, or the
+	 * client's Hello.max_batch (capped at XR_BATCH_MAX). Then the turn's
+	 * envelopes are packed unsigned into pend, a Batch payload of
+	 * pend_n items (at most XR_BATCH_MAX_PAYLOAD bytes, counted in
+	 * srv->held_out), numbered after pend_seq, the number reserved for
+	 * the BATCH; pend_hl is the first item's header length */
+	uint32_t peer_batch;
+	uint8_t *pend;
+	size_t pend_len, pend_hl;
+	uint32_t pend_n;
+	uint64_t pend_seq;
 	uint64_t accepted_ms, last_rx_ms, frame_started_ms;
 	int goaway_sent;
 	int read_paused;		/* backpressure */
@@ -86,6 +119,7 @@ struct conn {
 	struct event free_ev;		/* deferred free */
 	TAILQ_ENTRY(conn) link;
 	TAILQ_ENTRY(conn) plink;	/* on srv->preauth while handshaking */
+	TAILQ_ENTRY(conn) flink;	/* on srv->flushq */
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -97,6 +131,8 @@ struct xr_server {
 	xr_auth *auth;
 	xr_nonce_cache *nonces;
 	xr_codec *codec;		/* one decode at a time: single thread */
+	xr_codec *icodec;		/* the envelope inside a BATCH, while
+					 * codec holds the BATCH */
 	xr_rx rx;
 	struct evconnlistener *lev;
 	struct event backoff_ev;
@@ -117,10 +153,30 @@ struct xr_server {
 	struct conn_list dying;		/* closing / dead, not yet freed */
 	uint64_t held_calls;		/* the connections' held_calls, summed */
 	uint64_t held_out;		/* their output buffers' bytes, summed */
+	struct conn_list flushq;	/* output to write at the turn's end */
+	struct event flush_ev;		/* made active by the first of them */
+	uint8_t *rbuf;			/* every read lands here first */
 	xr_server_stats st;
 };
 
+/* The endpoint's whitelist: HELLO first, then REQUEST, CANCEL, PING, and
+ * BATCH once the connection is open (it advertises XR_BATCH_MAX in
+ * HELLO_ACK). REQUEST, CANCEL and PING before HELLO fail at the replay
+ * step (no session), a BATCH then at the kind step. */
+#define XR_SERVER_KINDS (XR_KIND_BIT(XR_KIND_HELLO) | \
+	XR_KIND_BIT(XR_KIND_REQUEST) | XR_KIND_BIT(XR_KIND_CANCEL) | \
+	XR_KIND_BIT(XR_KIND_PING))
+#define XR_SERVER_OPEN_KINDS (XR_SERVER_KINDS | XR_KIND_BIT(XR_KIND_BATCH))
+
+/* Bytes one read(2) takes at most (the server's read buffer). */
+#define XR_CONN_READ_MAX 65536
+/* Output and reader buffers larger than this are given back once empty. */
+#define XR_CONN_OUT_KEEP 65536
+
 /* ---- conn.c ---- */
+
+/* Write the output of every connection on the flush list (flush_ev). */
+void xr_conn_flush_all(xr_server *s);
 
 /*
  * Take the accepted socket `fd` (owned from here on) as a new connection of
