@@ -53,6 +53,12 @@ async def check_rx_order():
     # expired and signed with another key: the tag is checked first
     expect_reject(rx, s, signed(old, b"x" * 32), wire.RejectKind.BAD_SIGNATURE)
     expect_reject(rx, s, signed(old), wire.RejectKind.EXPIRED)
+    # a frame failing two steps is counted at the earlier one only
+    two = wire.envelope(wire.RESPONSE, session_id=b"s" * 16, sequence=1)
+    two.version = 2
+    expect_reject(rx, s, signed(two), wire.RejectKind.MALFORMED)  # malformed + kind
+    two.version, two.ts_ms = 1, two.ts_ms - 31000
+    expect_reject(rx, s, signed(two), wire.RejectKind.KIND_NOT_ALLOWED)  # kind + expired
     bad = wire.envelope(wire.HELLO)
     bad.version = 2
     expect_reject(rx, s, signed(bad), wire.RejectKind.MALFORMED)
@@ -66,6 +72,8 @@ async def check_rx_order():
     hello = wire.envelope(wire.HELLO)
     rx.frame(s, signed(hello))
     expect_reject(rx, wire.Session(), signed(hello), wire.RejectKind.REPLAY)  # nonce seen
+    hello.ts_ms -= 31000
+    expect_reject(rx, wire.Session(), signed(hello), wire.RejectKind.EXPIRED)  # + expired
     need(rx.accepted == 1, f"accepted {rx.accepted}")
 
 
@@ -236,6 +244,84 @@ async def check_connection_lost():
         await expect_error(StatusCode.INVALID_ARGUMENT, execrpc.connect("10.0.0.1", 1, KEYS))
 
 
+class FakeEndpoint:
+    """A hand-made endpoint: a correct handshake, then each REQUEST answered
+    by `answer(self, request_env)`, which returns the frames to write."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    async def start(self):
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self):
+        self.server.close()
+        await self.server.wait_closed()
+
+    def frame(self, kind, key=KEYS[K.EXEC_TO_WEB], **fields):
+        env = wire.envelope(kind, **fields)
+        return wire.seal(key, K.EXEC_TO_WEB, env.SerializeToString())
+
+    async def serve(self, reader, writer):
+        rx, s = server_rx(), wire.Session()
+        try:
+            hello = rx.frame(s, await wire.read_body(reader, rx))
+            self.session_id, s.state = os.urandom(16), wire.Session.OPEN
+            s.id, self.seq = self.session_id, 1
+            writer.write(self.frame(wire.HELLO_ACK, session_id=s.id, sequence=1,
+                                    ack_nonce=hello.nonce))
+            while True:
+                body = await wire.read_body(reader, rx)
+                if body is None:
+                    break
+                env = rx.frame(s, body)
+                if env.kind == wire.REQUEST:
+                    for f in self.answer(self, env):
+                        writer.write(f)
+        except (asyncio.IncompleteReadError, OSError, wire.Reject):
+            pass
+        finally:
+            writer.close()
+
+    def response(self, env, session_id=None, key=KEYS[K.EXEC_TO_WEB], seq=None):
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        return self.frame(wire.RESPONSE, key=key, call_id=env.call_id, sequence=seq,
+                          session_id=self.session_id if session_id is None else session_id,
+                          status=pb.Status(code=0))
+
+
+async def check_reply_checks():
+    """Replies are verified as the endpoint verifies requests: another
+    session's id, a sequence not above the last, a wrong tag — each closes
+    the channel and fails the calls pending on it with UNAVAILABLE."""
+    cases = {
+        "REPLAY": lambda ep, env: [ep.response(env, session_id=bytes(16))],
+        "REPLAY ": lambda ep, env: [ep.response(env, seq=ep.seq)],  # sequence not above
+        "BAD_SIGNATURE": lambda ep, env: [ep.response(env, key=b"x" * 32)],
+    }
+    for kind, answer in cases.items():
+        def policy(ep, env, answer=answer):
+            return [] if env.method == "a.B/Hold" else answer(ep, env)
+
+        ep = await FakeEndpoint(policy).start()
+        try:
+            async with await execrpc.connect("127.0.0.1", ep.port, KEYS) as ch:
+                held = asyncio.ensure_future(ch.call("a.B/Hold", b"", timeout=10))
+                await asyncio.sleep(0.05)
+                msg = f"frame from 127.0.0.1:{ep.port} refused ({kind.strip()}): connection closed"
+                await expect_error(StatusCode.UNAVAILABLE, ch.call("a.B/C", b"", timeout=5), msg)
+                await expect_error(StatusCode.UNAVAILABLE, held, msg)
+                want = {k: 0 for k in ch.stats()["rejects"]}
+                want[kind.strip().lower()] = 1
+                need(ch.stats()["rejects"] == want, f"{kind}: rejects {ch.stats()['rejects']}")
+        finally:
+            await ep.close()
+
+
 async def check_protocol_errors():
     async with Env() as env:
         peer = await RawPeer(KEYS).open(env.ep.port)
@@ -269,6 +355,8 @@ async def run():
     await rep.run("local limits from HELLO_ACK: payload, max_inflight", check_local_limits)
     await rep.run("connection lost: pending calls UNAVAILABLE at once; connect errors",
                   check_connection_lost)
+    await rep.run("replies: another session, an old sequence, a bad tag close the channel",
+                  check_reply_checks)
     await rep.run("endpoint: call_id 0 closes (protocol_errors +1); method statuses",
                   check_protocol_errors)
     return rep.finish()

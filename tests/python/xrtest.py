@@ -204,6 +204,8 @@ class RawPeer:
             raise Fail(f"connection still open after {secs} s") from None
         except (ConnectionResetError, asyncio.IncompleteReadError):
             return
+        except wire.Reject as r:
+            raise Fail(f"a frame came back instead of the close ({r})") from None
 
 
 def oversize_prefix(max_payload):
