@@ -76,7 +76,8 @@ class Endpoint:
         return self
 
     async def drain(self):
-        """GOAWAY on every session; REQUESTs arriving later get UNAVAILABLE."""
+        """GOAWAY on every session; REQUESTs arriving later get UNAVAILABLE;
+        each connection closes once its calls are answered."""
         self.draining = True
         for c in list(self._conns):
             c.goaway()
@@ -136,9 +137,15 @@ class _Conn:
                                     env.SerializeToString()))
 
     def goaway(self):
+        """GOAWAY; the connection closes once no call is left."""
         if self.session.state == wire.Session.OPEN:
             self.send(wire.GOAWAY, status=pb.Status(code=StatusCode.UNAVAILABLE,
                                                     message="draining"))
+        self.close_if_drained()
+
+    def close_if_drained(self):
+        if self.ep.draining and not self.tasks:
+            self.writer.close()
 
     async def run(self):
         try:
@@ -172,7 +179,7 @@ class _Conn:
         if env.kind == wire.PING:
             self.send(wire.PONG)
         elif env.kind == wire.CANCEL:
-            t = self.tasks.pop(env.call_id, None)
+            t = self.tasks.get(env.call_id)
             if t is not None:
                 t.cancel()
         elif env.kind == wire.REQUEST:
@@ -243,7 +250,9 @@ class _Conn:
         except Exception as e:  # a handler's bug is its call's INTERNAL
             self.respond(env.call_id, StatusCode.INTERNAL, f"handler failed: {type(e).__name__}")
         finally:
-            self.tasks.pop(env.call_id, None)
+            if self.tasks.get(env.call_id) is asyncio.current_task():
+                del self.tasks[env.call_id]
+            self.close_if_drained()
 
     @staticmethod
     async def _call(handler, req, ctx):
