@@ -150,25 +150,25 @@ async def run(args):
             await rep.run("C client: 300 calls in flight", check_many, args, ep, secret)
             await rep.run("C client: deadline 300 ms on a 5 s handler", check_deadline,
                           args, ep, secret, cancelled)
-            await rep.run("C client, wrong key: UNAUTHENTICATED, bad_signature +1",
+            await rep.run("SEC-IPC-02 C client, wrong key: UNAUTHENTICATED, bad_signature +1",
                           check_wrong_key, args, ep, tmp)
-            await rep.run("raw peer: replayed REQUEST closes, replay +1", raw_check,
+            await rep.run("SEC-IPC-04 raw peer: replayed REQUEST closes, replay +1", raw_check,
                           ep, keys, "replay", replay)
             p0 = RawPeer(keys)
             await p0.open(ep.port)
             hello = await p0.hello()
             p0.close()
-            await rep.run("raw peer: replayed HELLO closes, replay +1", raw_check,
+            await rep.run("SEC-IPC-04 raw peer: replayed HELLO closes, replay +1", raw_check,
                           ep, keys, "replay", lambda p: replay_hello(p, hello))
-            await rep.run("raw peer: flipped tag bit closes, bad_signature +1", raw_check,
+            await rep.run("SEC-IPC-02 raw peer: flipped tag bit closes, bad_signature +1", raw_check,
                           ep, keys, "bad_signature", flipped_tag)
-            await rep.run("raw peer: length over max_payload+4096 closes, oversized +1",
+            await rep.run("SEC-IPC-05 raw peer: length over max_payload+4096 closes, oversized +1",
                           raw_check, ep, keys, "oversized", oversize)
-            await rep.run("raw peer: 513-byte frame before HELLO closes, oversized +1",
+            await rep.run("SEC-IPC-05 raw peer: 513-byte frame before HELLO closes, oversized +1",
                           raw_check, ep, keys, "oversized", oversize_preauth)
-            await rep.run("raw peer: HELLO 31 s old closes, expired +1", raw_check,
+            await rep.run("SEC-IPC-03 raw peer: HELLO 31 s old closes, expired +1", raw_check,
                           ep, keys, "expired", expired)
-            await rep.run("raw peer: another session's id closes, replay +1", raw_check,
+            await rep.run("SEC-IPC-04 raw peer: another session's id closes, replay +1", raw_check,
                           ep, keys, "replay", request_first)
         finally:
             await ep.close()

@@ -154,11 +154,11 @@ async def run(args):
                           srv, keys)
             await rep.run("unknown method UNIMPLEMENTED; bad name and field bound INVALID_ARGUMENT",
                           check_unknown, srv, keys)
-            await rep.run("oversize: refused locally; forced on the wire closes, oversized +1",
+            await rep.run("SEC-IPC-05 oversize: refused locally; forced on the wire closes, oversized +1",
                           check_oversize, srv, keys)
-            await rep.run("wrong key: UNAUTHENTICATED, bad_signature +1", check_bad_signature,
+            await rep.run("SEC-IPC-02 wrong key: UNAUTHENTICATED, bad_signature +1", check_bad_signature,
                           srv, keys, tmp)
-            await rep.run("replayed REQUEST closes, replay +1", check_replay, srv, keys)
+            await rep.run("SEC-IPC-04 replayed REQUEST closes, replay +1", check_replay, srv, keys)
             await rep.run("SIGTERM: GOAWAY refuses new calls, the call in flight completes",
                           check_goaway, srv, keys)
         finally:
