@@ -1,12 +1,11 @@
 #!/usr/bin/python3
-"""Interop test: a Python client built from protoc's bindings against
-execrpc-server (wire protocol v1, docs/protocol.md). Prints `ok - NAME` /
-`not ok - NAME: REASON` per check, then `N passed, M failed`; exits 1 on any
-failure."""
+"""Interop test: a raw Python client, frame by frame on a blocking socket,
+against execrpc-server (wire protocol v1, docs/protocol.md). Keys, frames
+and the receive checks are the Python package's (python/execrpc: keys,
+wire; docs/python.md), on PYTHONPATH. Prints `ok - NAME` / `not ok - NAME:
+REASON` per check, then `N passed, M failed`; exits 1 on any failure."""
 import argparse
 import base64
-import hashlib
-import hmac
 import os
 import select
 import signal
@@ -17,10 +16,15 @@ import sys
 import tempfile
 import time
 
+from execrpc import keys as xrkeys
+from execrpc import wire
+from execrpc.examples.echo.v1 import echo_pb2
+from execrpc.v1 import frame_pb2 as pb
+from execrpc.v1 import lifecycle_pb2 as lc_pb2
+
 MAX_PAYLOAD = 65536
-MAX_BODY = MAX_PAYLOAD + 4096
-TX, RX = b"web->exec", b"exec->web"
-pb = echo_pb2 = lc_pb2 = None  # bound in main() once --pygen is on sys.path
+MAX_BODY = wire.max_body(MAX_PAYLOAD)
+TX, RX = xrkeys.WEB_TO_EXEC, xrkeys.EXEC_TO_WEB
 
 
 class Fail(Exception):
@@ -48,30 +52,13 @@ class Report:
         print(f"ok - {name}", flush=True)
 
 
-# ---------- keys (core/keys.c: HKDF-SHA256, RFC 5869) ----------
-
-def hkdf_sha256(ikm, salt, info, length=32):
-    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
-    okm, t, i = b"", b"", 1
-    while len(okm) < length:
-        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
-        okm, i = okm + t, i + 1
-    return okm[:length]
-
-
-def derive_keys(file_bytes):
-    ikm = file_bytes[:-1] if file_bytes.endswith(b"\n") else file_bytes
-    return {label: hkdf_sha256(ikm, b"execrpc/v1", b"execrpc/v1 key " + label)
-            for label in (TX, RX, b"control")}
-
-
 # ---------- one connection ----------
 
 class Conn:
     def __init__(self, port, keys):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.keys, self.session = keys, b""
-        self.tx_seq = self.rx_seq = 0
+        self.keys, self.session = keys, wire.Session()
+        self.rx = wire.Rx(keys[RX], RX, wire.CLIENT_KINDS, 30000, MAX_BODY)
         self.call_id = 0
 
     def __enter__(self):
@@ -82,12 +69,8 @@ class Conn:
 
     def frame(self, kind, **fields):
         """Signs a fresh envelope; returns the wire bytes (prefix + Frame)."""
-        env = pb.Envelope(version=1, kind=kind, nonce=os.urandom(16),
-                          ts_ms=int(time.time() * 1000), **fields)
-        eb = env.SerializeToString()
-        tag = hmac.new(self.keys[TX], TX + eb, hashlib.sha256).digest()
-        body = pb.Frame(envelope=eb, tag=tag).SerializeToString()
-        return struct.pack(">I", len(body)) + body
+        env = wire.envelope(kind, **fields)
+        return wire.seal(self.keys[TX], TX, env.SerializeToString())
 
     def recv_exact(self, n):
         buf = b""
@@ -100,45 +83,37 @@ class Conn:
         return buf
 
     def recv(self):
-        """Next verified Envelope, or None when the peer closed."""
+        """Next Envelope that passes the client's receive pipeline
+        (execrpc.wire.Rx: length, tag, shape, kind, ttl, session and
+        sequence), or None when the peer closed."""
         head = self.recv_exact(4)
         if head is None:
             return None
         (n,) = struct.unpack(">I", head)
-        need(n <= MAX_BODY, f"server frame length {n} > {MAX_BODY}")
-        fr = pb.Frame.FromString(self.recv_exact(n) or b"")
-        want = hmac.new(self.keys[RX], RX + fr.envelope, hashlib.sha256).digest()
-        need(hmac.compare_digest(want, fr.tag), "server frame: bad exec->web tag")
-        env = pb.Envelope.FromString(fr.envelope)
-        need(env.version == 1, f"server frame: version {env.version}")
-        need(env.kind in (pb.KIND_HELLO_ACK, pb.KIND_RESPONSE, pb.KIND_GOAWAY,
-                          pb.KIND_PONG), f"server frame: kind {env.kind} not allowed")
-        need(env.sequence > self.rx_seq,
-             f"server sequence {env.sequence} after {self.rx_seq}")
-        self.rx_seq = env.sequence
-        if self.session:
-            need(env.session_id == self.session, "server frame: wrong session_id")
-        return env
+        try:
+            self.rx.check_len(n)
+            return self.rx.frame(self.session, self.recv_exact(n) or b"")
+        except wire.Reject as r:
+            raise Fail(f"server frame refused: {r}") from None
 
     def hello(self, name="interop-py"):
-        wire = self.frame(pb.KIND_HELLO,
-                          payload=pb.Hello(client_name=name).SerializeToString())
-        nonce = pb.Envelope.FromString(pb.Frame.FromString(wire[4:]).envelope).nonce
-        self.sock.sendall(wire)
+        frame = self.frame(pb.KIND_HELLO,
+                           payload=pb.Hello(client_name=name).SerializeToString())
+        nonce = pb.Envelope.FromString(wire.split(frame[4:])[0]).nonce
+        self.session.state, self.session.hello_nonce = wire.Session.PENDING, nonce
+        self.sock.sendall(frame)
         ack = self.recv()
         need(ack is not None, "server closed instead of HELLO_ACK")
         need(ack.kind == pb.KIND_HELLO_ACK, f"expected HELLO_ACK, got kind {ack.kind}")
         need(ack.ack_nonce == nonce, "HELLO_ACK.ack_nonce != HELLO.nonce")
         need(len(ack.session_id) == 16, f"session_id of {len(ack.session_id)} bytes")
-        self.session = ack.session_id
         return pb.HelloAck.FromString(ack.payload)
 
     def request_frame(self, method, msg):
         """The next REQUEST: (call_id, wire bytes)."""
-        self.tx_seq += 1
         self.call_id += 1
         return self.call_id, self.frame(
-            pb.KIND_REQUEST, session_id=self.session, sequence=self.tx_seq,
+            pb.KIND_REQUEST, session_id=self.session.id, sequence=self.session.next_seq(),
             call_id=self.call_id, method=method, timeout_ms=5000,
             payload=msg.SerializeToString())
 
@@ -301,7 +276,7 @@ def check_log(log_path, secret_path, keys):
         raw = f.read()
     need(log.strip(), "the debug log is empty (nothing to check)")
     items = {"secret file": raw, "secret": raw[:-1]}
-    items.update({f"key {k.decode()}": v for k, v in keys.items()})
+    items.update({f"key {k.decode()}": keys[k] for k in xrkeys.LABELS})
     for what, b in items.items():
         forms = {"raw": b, "hex": b.hex().encode(), "HEX": b.hex().upper().encode(),
                  "base64": base64.b64encode(b), "base64url": base64.urlsafe_b64encode(b)}
@@ -311,22 +286,16 @@ def check_log(log_path, secret_path, keys):
 
 
 def main():
-    global pb, echo_pb2, lc_pb2
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--server", required=True)
-    ap.add_argument("--pygen", required=True)
     args = ap.parse_args()
-    sys.path.insert(0, args.pygen)
-    from execrpc.v1 import frame_pb2 as pb, lifecycle_pb2 as lc_pb2
-    from echo.v1 import echo_pb2
 
     rep = Report()
     with tempfile.TemporaryDirectory(prefix="xr-interop-") as tmp:
         proc, secret_path, log_path = start_server(args.server, tmp)
         try:
             port = read_port(proc, log_path)
-            with open(secret_path, "rb") as f:
-                keys = derive_keys(f.read())
+            keys = xrkeys.derive(xrkeys.load_secret_file(secret_path), "hkdf_sha256")
             rep.run("echo: unicode text", check_echo, port, keys,
                     "héllo wörld ✓ 日本語 🚀")
             rep.run("echo: 4095-byte text (the declared bound)", check_echo, port, keys,
