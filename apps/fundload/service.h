@@ -40,8 +40,9 @@
  * DecideBatch answers fundload.v1.DecisionBatch: decisions[i] is what
  * Decide would have answered for loads[i], the loads decided one after
  * the other in order. It fails with INVALID_ARGUMENT, nothing decided, when
- * the batch has 0 or more than XR_FL_BATCH_MAX loads or any load would get
- * INVALID_ARGUMENT from Decide (the same message); RESOURCE_EXHAUSTED when
+ * the batch has 0 loads, or more than XR_FL_BATCH_MAX (the registry's
+ * request bounds refuse it first, from the max_count in fundload.options),
+ * or any load would get INVALID_ARGUMENT from Decide (the same message); RESOURCE_EXHAUSTED when
  * memory runs out at load i (loads before i stay recorded: the ingress
  * stops the run on any failed call).
  */
