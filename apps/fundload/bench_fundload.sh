@@ -23,7 +23,10 @@
 # the CPU time per line (user + system, median over the rounds) of the
 # whole run (/usr/bin/time: the program and the workers it reaped), of the
 # ingress process and of all workers together (getrusage, from `fundload
-# --stats`): load-insensitive, unlike the wall time; DecideBatch calls; the ingress's and the largest worker's peak RSS;
+# --stats`): load-insensitive, unlike the wall time; the CPU-bound
+# lines/s those imply on idle CPUs (the ingress is one thread, the whole
+# run spreads over nproc CPUs: lines / max(ingress CPU, total CPU / nproc))
+# and its ratio to memory's; DecideBatch calls; the ingress's and the largest worker's peak RSS;
 # loads held by the prime coordination. Older builds whose --stats lacks a
 # field show "-".
 set -eu
@@ -98,13 +101,13 @@ per_line() { [ "$1" = - ] && echo - || printf '%.2f' "$(echo "$1 * 1000 / $lines
 echo "input: $lines lines ($(du -h "$tmp/in.jsonl" | cut -f1)), $runs rounds, $(nproc) CPUs," \
   "$(uname -sr), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| profile | rules | wall s | lines/s | × memory | CPU µs/line | ingress CPU µs/line | workers CPU µs/line | calls | ingress max RSS | worker max RSS | held |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| profile | rules | wall s | lines/s | × memory | CPU µs/line | ingress CPU µs/line | workers CPU µs/line | CPU-bound lines/s | × memory | calls | ingress max RSS | worker max RSS | held |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for rules in $rulesets; do
   for ((i = 0; i < runs; i++)); do
     for p in "${profiles[@]}"; do run "$p" "$rules" "$i"; done
   done
-  mem_lps=
+  mem_lps= mem_cb=
   for p in "${profiles[@]}"; do
     wall=$(median <"$tmp/wall.$p.$rules")
     lps=$(echo "$lines / $wall" | bc -l)
@@ -120,10 +123,21 @@ for rules in $rulesets; do
     rss=$(field maxrss_kb "$e")
     wrss=$(field worker_maxrss_kb "$e")
     case $p in memory | tcp_inline) wrss=- wcpu=- ;; *) wrss="$((wrss / 1024)) MiB" ;; esac
-    printf '| %s | %s | %.2f | %.0f | %.2f | %s | %s | %s | %s | %d MiB | %s | %s |\n' \
+    # CPU-bound: lines/s on idle CPUs if CPU time were all that counted:
+    # the ingress is one thread; the whole run spreads over nproc CPUs
+    cb=- cbr=-
+    if [ "$cpu" != - ]; then
+      tot=$cpu
+      [ "$wcpu" = - ] || tot=$((cpu + wcpu))
+      bound=$(echo "if ($cpu > $tot / $(nproc)) $cpu else $tot / $(nproc)" | bc -l)
+      cb=$(printf '%.0f' "$(echo "$lines * 1000 / $bound" | bc -l)")
+      [ -n "$mem_cb" ] || mem_cb=$cb
+      cbr=$(printf '%.2f' "$(echo "$cb / $mem_cb" | bc -l)")
+    fi
+    printf '| %s | %s | %.2f | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %d MiB | %s | %s |\n' \
       "$p" "$rules" "$wall" "$lps" "$(echo "$lps / $mem_lps" | bc -l)" \
       "$(per_line "$(median <"$tmp/tcpu.$p.$rules")")" \
-      "$(per_line "$cpu")" "$(per_line "$wcpu")" "$(field calls "$e")" \
+      "$(per_line "$cpu")" "$(per_line "$wcpu")" "$cb" "$cbr" "$(field calls "$e")" \
       "$((rss / 1024))" "$wrss" "$(field held "$e")"
   done
 done
