@@ -1,5 +1,6 @@
-/* apps/fundload/ingress.c — read, validate, send in a bounded window,
- * coordinate the prime slot, write in input order. */
+/* apps/fundload/ingress.c — read, validate, send in a bounded window
+ * (the loads of one channel batched into DecideBatch calls), coordinate
+ * the prime slot, write in input order. */
 #include "ingress.h"
 
 #include <errno.h>
@@ -23,10 +24,11 @@
 #include "rules.h"
 #include "service.h"
 
-#define DEF_WINDOW 256
+#define DEF_WINDOW 1024
 #define DEF_TIMEOUT_MS 30000
 #define READ_CHUNK 65536
-#define MAX_CHANNELS 64
+#define MAX_CHANNELS 64		/* workers of a group: 1..64 */
+#define FILL_CHUNK 64		/* lines read between two looks at the replies */
 
 /* ---------- line reader: bounded buffer, never blocks with work pending ---------- */
 
@@ -137,13 +139,32 @@ enum slot_state { SLOT_FREE = 0, SLOT_UNSENT, SLOT_SENT, SLOT_DONE,
     SLOT_FAILED };
 
 struct slot {
-	struct xr_fl_ingress *g;
 	uint8_t state;
 	bool prime;		/* experiment rules and a prime numeric id */
 	bool accepted, ignored, was_held;
+	bool slot_taken;	/* the prime_slot it was sent with: TAKEN */
 	int64_t day;
-	uint64_t line;
+	struct slot *next;	/* the next load of its batch */
 	xr_fl_parsed p;
+};
+
+struct chan;
+
+/* One DecideBatch call: being filled (chan->fill), then in flight. Its
+ * loads are those of one channel, in input order. */
+struct batch {
+	struct xr_fl_ingress *g;
+	struct chan *c;
+	struct slot *first, *last;
+	uint32_t n;
+	struct batch *next_free;
+};
+
+/* A channel a load went to: its batch being filled, its calls in flight. */
+struct chan {
+	xr_channel *ch;
+	struct batch *fill;		/* NULL: nothing waits to be sent */
+	uint32_t inflight;		/* batches sent and unanswered */
 };
 
 struct xr_fl_ingress {
@@ -152,15 +173,18 @@ struct xr_fl_ingress {
 	struct slot *slots;
 	uint32_t w;			/* window size */
 	uint64_t head, tail;		/* slots [head, tail) are in use */
-	uint32_t inflight;
+	uint32_t inflight;		/* loads sent (or batched) and undecided */
 	uint64_t lineno;
 	xr_fl_dayset *taken;		/* days whose prime slot is taken */
 	/* scratch of one pump: customers with a waiting load, days with an
 	 * undecided prime-id load */
 	const struct slot **blk_cust;
 	int64_t *blk_day;
-	xr_channel *known[MAX_CHANNELS];
-	size_t nknown;
+	struct chan chans[MAX_CHANNELS];	/* every channel a load went to */
+	size_t nchans;
+	struct batch *batches;		/* w records: each batch holds >= 1
+					 * load of the window */
+	struct batch *free_batches;
 	struct event *rev;
 	bool readable;
 	int fatal;
@@ -168,6 +192,7 @@ struct xr_fl_ingress {
 	xr_fl_ingress_stats st;
 	char group[XR_CFG_NAME_MAX];	/* FundLoad's, once run */
 	char outbuf[XR_FL_OUT_MAX];
+	uint8_t reqbuf[fundload_v1_LoadBatch_size];
 };
 
 static void set_fatal(xr_fl_ingress *g, int code, const char *fmt, ...)
@@ -242,11 +267,18 @@ xr_fl_ingress_new(const xr_fl_ingress_opts *o, xr_diag *d)
 	    (g->slots = calloc(g->w, sizeof(*g->slots))) == NULL ||
 	    (g->blk_cust = calloc(g->w, sizeof(*g->blk_cust))) == NULL ||
 	    (g->blk_day = calloc(g->w, sizeof(*g->blk_day))) == NULL ||
+	    (g->batches = calloc(g->w, sizeof(*g->batches))) == NULL ||
 	    (g->taken = xr_fl_dayset_new()) == NULL) {
 		xr_fl_ingress_free(g);
 		xr_diag_set(d, XR_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
+	for (uint32_t i = 0; i < g->w; i++) {
+		g->batches[i].g = g;
+		g->batches[i].next_free = i + 1 < g->w ? &g->batches[i + 1] :
+		    NULL;
+	}
+	g->free_batches = &g->batches[0];
 	if (!g->rd.blocking_ok && (g->rev = event_new(xr_lifecycle_base(o->lc),
 	    fd, EV_READ, read_cb, g)) == NULL)
 		g->rd.blocking_ok = true;	/* cannot watch: plain reads */
@@ -268,6 +300,7 @@ xr_fl_ingress_free(xr_fl_ingress *g)
 	free(g->slots);
 	free(g->blk_cust);
 	free(g->blk_day);
+	free(g->batches);
 	xr_fl_dayset_free(g->taken);
 	free(g);
 }
@@ -278,6 +311,14 @@ xr_fl_ingress_stats_get(const xr_fl_ingress *g, xr_fl_ingress_stats *out)
 	*out = g->st;
 }
 
+/* User + system CPU time of `ru`, in ms. */
+static long
+cpu_ms(const struct rusage *ru)
+{
+	return (long)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
+	    (long)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
+}
+
 void
 xr_fl_ingress_stats_print(const xr_fl_ingress *g, FILE *f,
     const xr_config *cfg)
@@ -285,6 +326,7 @@ xr_fl_ingress_stats_print(const xr_fl_ingress *g, FILE *f,
 	const xr_fl_ingress_stats *st = &g->st;
 	struct rusage self, kids;
 	uint32_t workers = 0;
+	long cpu = -1, kcpu = -1;
 
 	for (size_t i = 0; i < cfg->n_groups; i++)
 		if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
@@ -293,63 +335,153 @@ xr_fl_ingress_stats_print(const xr_fl_ingress *g, FILE *f,
 	if (getrusage(RUSAGE_SELF, &self) != 0 ||
 	    getrusage(RUSAGE_CHILDREN, &kids) != 0)
 		self.ru_maxrss = kids.ru_maxrss = -1;
+	else {
+		cpu = cpu_ms(&self);
+		kcpu = cpu_ms(&kids);
+	}
 	fprintf(f, "fundload: stats profile=%s/%s workers=%u rules=%s "
 	    "lines=%llu invalid=%llu accepted=%llu declined=%llu ignored=%llu "
-	    "held=%llu max_inflight=%u maxrss_kb=%ld worker_maxrss_kb=%ld\n",
+	    "held=%llu max_inflight=%u calls=%llu maxrss_kb=%ld "
+	    "worker_maxrss_kb=%ld cpu_ms=%ld worker_cpu_ms=%ld\n",
 	    xr_transport_name(cfg->transport), xr_boot_mode_name(cfg->boot_mode),
 	    workers, xr_rules_name(g->o.rules), (unsigned long long)st->lines,
 	    (unsigned long long)st->invalid, (unsigned long long)st->accepted,
 	    (unsigned long long)st->declined, (unsigned long long)st->ignored,
-	    (unsigned long long)st->held, st->max_inflight, self.ru_maxrss,
-	    kids.ru_maxrss);
+	    (unsigned long long)st->held, st->max_inflight,
+	    (unsigned long long)st->calls, self.ru_maxrss, kids.ru_maxrss, cpu,
+	    kcpu);
 }
 
-/* ---------- a call ---------- */
+/* ---------- a call: one DecideBatch ---------- */
+
+/* Check the decision of `s` and record it; false: the run stops. */
+static bool
+take_decision(xr_fl_ingress *g, struct slot *s, const fundload_v1_Decision *dec)
+{
+	/* the worker's prime bit must be what the ingress coordinated on */
+	if (dec->prime_slot_consumed != (s->prime && dec->accepted) ||
+	    (dec->ignored && dec->accepted) || dec->day != s->day) {
+		set_fatal(g, XR_ERR_INTERNAL, "%s", "Decide: the decision "
+		    "disagrees with the ingress (rules or calendar mismatch)");
+		return false;
+	}
+	s->state = SLOT_DONE;
+	s->accepted = dec->accepted;
+	s->ignored = dec->ignored;
+	if (dec->prime_slot_consumed)
+		xr_fl_dayset_add(g->taken, s->day);
+	return true;
+}
+
+/* The batch's loads are undecided (FAILED until a decision says
+ * otherwise); its record goes back to the pool (its slot list stays
+ * readable until the next send_load()). */
+static void
+batch_release(xr_fl_ingress *g, struct batch *b)
+{
+	g->inflight -= b->n;
+	for (struct slot *s = b->first; s != NULL; s = s->next)
+		s->state = SLOT_FAILED;
+	b->next_free = g->free_batches;
+	g->free_batches = b;
+}
 
 static void
-call_done(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+batch_done(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
 {
-	struct slot *s = arg;
-	xr_fl_ingress *g = s->g;
-	fundload_v1_Decision dec = fundload_v1_Decision_init_zero;
+	struct batch *b = arg;
+	xr_fl_ingress *g = b->g;
+	fundload_v1_DecisionBatch dec;
 	pb_istream_t is;
+	struct slot *s;
+	uint32_t i;
 
-	g->inflight--;
-	s->state = SLOT_FAILED;
+	b->c->inflight--;
+	batch_release(g, b);
 	if (st->code != XR_STATUS_OK) {
 		set_fatal(g, st->code == XR_STATUS_UNAVAILABLE ?
 		    XR_ERR_WORKER_FAILED : XR_ERR_RPC, "Decide failed: %s: %s",
 		    xr_status_name(st->code), st->message);
-		return;
+	} else {
+		is = pb_istream_from_buffer(resp, len);
+		if (!pb_decode(&is, fundload_v1_DecisionBatch_fields, &dec) ||
+		    dec.decisions_count != b->n)
+			set_fatal(g, XR_ERR_RPC, "%s", "Decide: the decisions "
+			    "do not decode, or not one per load");
+		else
+			for (s = b->first, i = 0; s != NULL &&
+			    take_decision(g, s, &dec.decisions[i]);
+			    s = s->next, i++)
+				;
 	}
-	is = pb_istream_from_buffer(resp, len);
-	if (!pb_decode(&is, fundload_v1_Decision_fields, &dec)) {
-		set_fatal(g, XR_ERR_RPC, "%s", "Decide: the decision does not "
-		    "decode");
-		return;
-	}
-	/* the worker's prime bit must be what the ingress coordinated on */
-	if (dec.prime_slot_consumed != (s->prime && dec.accepted) ||
-	    (dec.ignored && dec.accepted) || dec.day != s->day) {
-		set_fatal(g, XR_ERR_INTERNAL, "%s", "Decide: the decision "
-		    "disagrees with the ingress (rules or calendar mismatch)");
-		return;
-	}
-	s->state = SLOT_DONE;
-	s->accepted = dec.accepted;
-	s->ignored = dec.ignored;
-	if (dec.prime_slot_consumed)
-		xr_fl_dayset_add(g->taken, s->day);
 }
 
+/* Send the batch being filled on `c` (if any) as one DecideBatch. */
 static void
-send_load(xr_fl_ingress *g, struct slot *s)
+send_batch(xr_fl_ingress *g, struct chan *c)
 {
-	fundload_v1_LoadRequest req = fundload_v1_LoadRequest_init_zero;
-	uint8_t buf[fundload_v1_LoadRequest_size];
-	pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
-	xr_channel *ch;
+	struct batch *b = c->fill;
+	pb_ostream_t os = pb_ostream_from_buffer(g->reqbuf, sizeof(g->reqbuf));
+
+	if (b == NULL)
+		return;
+	c->fill = NULL;
+	for (const struct slot *s = b->first; s != NULL; s = s->next) {
+		fundload_v1_LoadRequest req = fundload_v1_LoadRequest_init_zero;
+
+		memcpy(req.id, s->p.id, s->p.id_len + 1);
+		memcpy(req.customer_id, s->p.customer, s->p.customer_len + 1);
+		req.amount_cents = s->p.amount;
+		req.time_unix = s->p.time;
+		req.prime_slot = s->slot_taken ?
+		    fundload_v1_PrimeSlot_PRIME_SLOT_TAKEN :
+		    fundload_v1_PrimeSlot_PRIME_SLOT_FREE;
+		if (!pb_encode_tag(&os, PB_WT_STRING,
+		    fundload_v1_LoadBatch_loads_tag) ||
+		    !pb_encode_submessage(&os, fundload_v1_LoadRequest_fields,
+		    &req)) {
+			set_fatal(g, XR_ERR_INTERNAL, "%s",
+			    "cannot encode a request");
+			batch_release(g, b);
+			return;
+		}
+	}
+	c->inflight++;
+	g->st.calls++;
+	/* the callback may run inside (memory transport) */
+	xr_call_start(c->ch, XR_FL_METHOD_DECIDE_BATCH, g->reqbuf,
+	    os.bytes_written, g->o.call_timeout_ms, batch_done, b);
+}
+
+/* The record of channel `ch`, added on first use; NULL when there are more
+ * channels than a group can have workers. */
+static struct chan *
+chan_of(xr_fl_ingress *g, xr_channel *ch)
+{
 	size_t i;
+
+	for (i = 0; i < g->nchans && g->chans[i].ch != ch; i++)
+		;
+	if (i == g->nchans) {
+		if (g->nchans == MAX_CHANNELS)
+			return NULL;
+		g->chans[g->nchans++] = (struct chan){ .ch = ch };
+	}
+	return &g->chans[i];
+}
+
+/*
+ * Send `s` (its customer's channel, its prime flag now): it joins the
+ * channel's batch being filled, which leaves when it is full, at once for a
+ * prime-id load whose day is open (later prime-id loads of its day wait for
+ * it), or by flush() (the channel is idle, or the ingress is about to wait).
+ */
+static void
+send_load(xr_fl_ingress *g, struct slot *s, bool open_prime)
+{
+	xr_channel *ch;
+	struct chan *c;
+	struct batch *b;
 	int err = XR_OK;
 
 	/* affinity: a customer's loads always go to the same worker */
@@ -359,27 +491,41 @@ send_load(xr_fl_ingress *g, struct slot *s)
 		    "no channel for a customer: %s", xr_strerror(err));
 		return;
 	}
-	for (i = 0; i < g->nknown && g->known[i] != ch; i++)
-		;
-	if (i == g->nknown && g->nknown < MAX_CHANNELS)
-		g->known[g->nknown++] = ch;
-	memcpy(req.id, s->p.id, s->p.id_len + 1);
-	memcpy(req.customer_id, s->p.customer, s->p.customer_len + 1);
-	req.amount_cents = s->p.amount;
-	req.time_unix = s->p.time;
-	req.prime_slot = xr_fl_dayset_has(g->taken, s->day) ?
-	    fundload_v1_PrimeSlot_PRIME_SLOT_TAKEN :
-	    fundload_v1_PrimeSlot_PRIME_SLOT_FREE;
-	if (!pb_encode(&os, fundload_v1_LoadRequest_fields, &req)) {
-		set_fatal(g, XR_ERR_INTERNAL, "%s", "cannot encode a request");
+	if ((c = chan_of(g, ch)) == NULL) {
+		set_fatal(g, XR_ERR_INTERNAL, "%s", "more channels than workers");
 		return;
 	}
+	if ((b = c->fill) == NULL) {
+		b = g->free_batches;	/* never NULL: a batch holds >= 1 slot */
+		g->free_batches = b->next_free;
+		b->c = c;
+		b->first = b->last = NULL;
+		b->n = 0;
+		c->fill = b;
+	}
+	s->slot_taken = xr_fl_dayset_has(g->taken, s->day);
+	s->next = NULL;
+	if (b->last != NULL)
+		b->last->next = s;
+	else
+		b->first = s;
+	b->last = s;
+	b->n++;
 	s->state = SLOT_SENT;
 	if (++g->inflight > g->st.max_inflight)
 		g->st.max_inflight = g->inflight;
-	/* the callback may run inside (memory transport) */
-	xr_call_start(ch, XR_FL_METHOD_DECIDE, buf, os.bytes_written,
-	    g->o.call_timeout_ms, call_done, s);
+	if (b->n == XR_FL_BATCH_MAX || open_prime)
+		send_batch(g, c);
+}
+
+/* Send the batches being filled: all of them (`all`), or those of the
+ * channels with no call in flight (their worker is idle). */
+static void
+flush(xr_fl_ingress *g, bool all)
+{
+	for (size_t i = 0; i < g->nchans; i++)
+		if (all || g->chans[i].inflight == 0)
+			send_batch(g, &g->chans[i]);
 }
 
 /* ---------- coordination ---------- */
@@ -410,8 +556,9 @@ day_blocked(const xr_fl_ingress *g, size_t n, int64_t day)
  *  - it has a prime id (experiment), its day's slot is not known taken,
  *    and an earlier prime-id load of the same day has no decision yet; or
  *  - an earlier load of its customer waits (per-customer order).
- * Everything else is sent at once. docs/fundload.md has the proof that the
- * decisions are those of a sequential run.
+ * Everything else is sent at once (batched per channel: send_load()). A
+ * batched load counts as sent: it is in flight, undecided. docs/fundload.md
+ * has the proof that the decisions are those of a sequential run.
  */
 static void
 pump(xr_fl_ingress *g)
@@ -438,12 +585,13 @@ pump(xr_fl_ingress *g)
 			continue;
 		}
 		if (s->state == SLOT_UNSENT)
-			send_load(g, s);
+			send_load(g, s, open_prime);
 		/* sent and still undecided: later prime-id loads of its day wait */
 		if (s->state == SLOT_SENT && open_prime &&
 		    !day_blocked(g, nday, s->day))
 			g->blk_day[nday++] = s->day;
 	}
+	flush(g, false);
 }
 
 /* Write the decided loads at the head of the window, in input order (also
@@ -476,14 +624,16 @@ emit(xr_fl_ingress *g)
 	return XR_OK;
 }
 
-/* Read lines into the window until it is full, the input waits or ends. */
+/* Read up to FILL_CHUNK lines into the window: until it is full, the input
+ * waits or ends. */
 static int
 fill(xr_fl_ingress *g, bool *wait)
 {
 	char why[512];
 
 	*wait = false;
-	while (g->tail - g->head < g->w && g->fatal == XR_OK) {
+	for (unsigned n = 0; n < FILL_CHUNK && g->tail - g->head < g->w &&
+	    g->fatal == XR_OK; n++) {
 		const char *line;
 		size_t len;
 		struct slot *s;
@@ -513,9 +663,7 @@ fill(xr_fl_ingress *g, bool *wait)
 			    why);
 			continue;
 		}
-		s->g = g;
 		s->state = SLOT_UNSENT;
-		s->line = g->lineno;
 		s->day = xr_fl_day(s->p.time);
 		s->prime = g->o.rules == XR_RULES_EXPERIMENT &&
 		    xr_fl_id_is_prime(s->p.id, s->p.id_len);
@@ -539,8 +687,8 @@ check_health(xr_fl_ingress *g)
 		set_fatal(g, r, "%s", why);
 		return;
 	}
-	for (size_t i = 0; i < g->nknown; i++)
-		if (!xr_channel_is_usable(g->known[i])) {
+	for (size_t i = 0; i < g->nchans; i++)
+		if (!xr_channel_is_usable(g->chans[i].ch)) {
 			set_fatal(g, XR_ERR_WORKER_FAILED, "%s",
 			    "the connection to a worker was lost");
 			return;
@@ -574,6 +722,16 @@ xr_fl_ingress_run(xr_fl_ingress *g, xr_diag *d)
 		if (g->head == g->tail && g->rd.eof && !wait &&
 		    g->rd.start == g->rd.end)
 			break;		/* all read, all written */
+		if (!wait && !(g->rd.eof && g->rd.start == g->rd.end) &&
+		    g->tail - g->head < g->w) {
+			/* more input now: take the replies so far, read on */
+			if (event_base_loop(xr_lifecycle_base(g->o.lc),
+			    EVLOOP_NONBLOCK) < 0)
+				return xr_diag_set(d, XR_ERR_INTERNAL,
+				    "the event loop failed");
+			continue;
+		}
+		flush(g, true);		/* about to wait: nothing held back */
 		if (g->inflight == 0 && !wait)
 			continue;	/* room in the window: read on */
 		if (wait) {

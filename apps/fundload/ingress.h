@@ -1,7 +1,8 @@
 /*
  * apps/fundload/ingress.h — the streaming ingress of the fund-load
  * workload: read lines, validate, send each valid load to its customer's
- * channel with a bounded window of calls in flight, coordinate the
+ * channel with a bounded window of loads in flight (a channel's loads
+ * batched into DecideBatch calls of up to XR_FL_BATCH_MAX), coordinate the
  * cross-customer prime slot, write the decisions in input order.
  * docs/fundload.md, "Pipeline" and "Coordination".
  *
@@ -39,7 +40,7 @@ typedef struct xr_fl_ingress_opts {
 	FILE *err;			/* diagnostics */
 	xr_rules rules;			/* must match the workers' */
 	uint32_t window;		/* loads between read and written;
-					 * 0 = 256, at most XR_FL_WINDOW_MAX */
+					 * 0 = 1024, at most XR_FL_WINDOW_MAX */
 	uint32_t call_timeout_ms;	/* per call; 0 = 30000 */
 } xr_fl_ingress_opts;
 
@@ -50,6 +51,7 @@ typedef struct xr_fl_ingress_stats {
 					 * or behind a waiting load of their
 					 * customer */
 	uint32_t max_inflight;
+	uint64_t calls;			/* DecideBatch calls sent */
 } xr_fl_ingress_stats;
 
 /* A new ingress (copies `o`), o->input open, o->out fully buffered (64
@@ -77,9 +79,11 @@ void xr_fl_ingress_stats_get(const xr_fl_ingress *g, xr_fl_ingress_stats *out);
 /*
  * --stats: the counters so far as one line on `f`, "fundload: stats
  * profile=TRANSPORT/MODE workers=N rules=R lines=... max_inflight=N
- * maxrss_kb=K worker_maxrss_kb=K" (`cfg`: the run's; workers: the
- * FundLoad group's in process_supervisor, else 0; the peak RSS of this
- * process and of its largest child reaped so far: print it after the
+ * calls=N maxrss_kb=K worker_maxrss_kb=K cpu_ms=T worker_cpu_ms=T" (`cfg`:
+ * the run's; workers: the FundLoad group's in process_supervisor, else 0;
+ * calls: DecideBatch calls sent; the peak RSS of this process and of its
+ * largest child reaped so far, and the user + system CPU time of this
+ * process and of all its children reaped so far: print it after the
  * workers are). Valid after xr_fl_ingress_run(), also once the lifecycle
  * is freed.
  */

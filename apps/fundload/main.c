@@ -102,7 +102,7 @@ main(int argc, char **argv)
 		    "decision a line on stdout.\n--rules R           "
 		    "baseline or experiment (overrides apps.fundload.rules)\n"
 		    "--window N          loads between read and written, "
-		    "1..1024 (default 256)\n--stats             one line "
+		    "1..1024 (default 1024)\n--stats             one line "
 		    "of counters on stderr at the end\nexit status 65: some "
 		    "input lines were invalid",
 		.mods = mods,

@@ -367,8 +367,8 @@ xr_fl_rules_mode(const xr_fl_rules *r)
 	return r->mode;
 }
 
-static bool
-load_valid(const xr_fl_load *l)
+bool
+xr_fl_load_valid(const xr_fl_load *l)
 {
 	return l->id != NULL && l->id_len >= 1 && l->id_len <= XR_FL_ID_MAX &&
 	    l->customer != NULL && l->customer_len >= 1 &&
@@ -418,7 +418,7 @@ xr_fl_rules_decide(xr_fl_rules *r, const xr_fl_load *l, bool prime_slot_free,
 	bool experiment = r->mode == XR_RULES_EXPERIMENT;
 
 	memset(out, 0, sizeof(*out));
-	if (!load_valid(l))
+	if (!xr_fl_load_valid(l))
 		return XR_ERR_INVALID_ARG;
 	if ((e = customer_index(r, l, &cust)) != XR_OK)
 		return e;

@@ -90,6 +90,11 @@ void xr_fl_rules_free(xr_fl_rules *r);
 /* The mode the state was made for. */
 xr_rules xr_fl_rules_mode(const xr_fl_rules *r);
 
+/* Whether `l` is inside the limits above (the check xr_fl_rules_decide()
+ * makes first): id and customer 1..XR_FL_ID_MAX bytes, amount and time in
+ * range. */
+bool xr_fl_load_valid(const xr_fl_load *l);
+
 /*
  * Decide `l` and record it. `prime_slot_free`: whether no prime-id load of
  * the load's UTC day has been accepted yet (across all customers); read only

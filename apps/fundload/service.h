@@ -1,7 +1,8 @@
 /*
  * apps/fundload/service.h — fundload.v1.FundLoad (proto/fundload/v1), the
  * execution side of the fund-load workload: Decide applies the rules
- * (rules.h) to one load with the shard's per-customer state.
+ * (rules.h) to one load with the shard's per-customer state, DecideBatch
+ * to up to 64 loads in order.
  *
  * One state per registration: every registry the module is added to (the
  * inline runtime's, each worker's) owns its own customers. The ingress
@@ -18,6 +19,11 @@
 /* Full names. */
 #define XR_FL_SERVICE "fundload.v1.FundLoad"
 #define XR_FL_METHOD_DECIDE "fundload.v1.FundLoad/Decide"
+#define XR_FL_METHOD_DECIDE_BATCH "fundload.v1.FundLoad/DecideBatch"
+
+/* The most loads in one DecideBatch (LoadBatch.loads max_count in
+ * proto/fundload/v1/fundload.options). */
+#define XR_FL_BATCH_MAX 64
 
 /*
  * The xr_service_module add(): register FundLoad on `reg` with a new empty
@@ -30,6 +36,15 @@
  * id or customer_id not 1..64 bytes, amount or time out of range, a prime
  * id under the experiment rules without prime_slot) or RESOURCE_EXHAUSTED
  * (out of memory; nothing was recorded).
+ *
+ * DecideBatch answers fundload.v1.DecisionBatch: decisions[i] is what
+ * Decide would have answered for loads[i], the loads decided one after
+ * the other in order. It fails with INVALID_ARGUMENT, nothing decided, when
+ * the batch has 0 loads, or more than XR_FL_BATCH_MAX (the registry's
+ * request bounds refuse it first, from the max_count in fundload.options),
+ * or any load would get INVALID_ARGUMENT from Decide (the same message); RESOURCE_EXHAUSTED when
+ * memory runs out at load i (loads before i stay recorded: the ingress
+ * stops the run on any failed call).
  */
 int xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx,
     xr_diag *d);

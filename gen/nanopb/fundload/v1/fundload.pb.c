@@ -12,6 +12,12 @@ PB_BIND(fundload_v1_LoadRequest, fundload_v1_LoadRequest, AUTO)
 PB_BIND(fundload_v1_Decision, fundload_v1_Decision, AUTO)
 
 
+PB_BIND(fundload_v1_LoadBatch, fundload_v1_LoadBatch, 4)
+
+
+PB_BIND(fundload_v1_DecisionBatch, fundload_v1_DecisionBatch, 2)
+
+
 
 
 

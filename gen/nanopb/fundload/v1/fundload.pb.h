@@ -47,6 +47,21 @@ typedef struct _fundload_v1_Decision {
     int64_t day; /* the UTC day number the load counted on (days since 1970-01-01) */
 } fundload_v1_Decision;
 
+/* Several loads in one call (1..64), decided in order as if each were its own
+ Decide call, one after the other on the same worker: decisions[i] is the
+ decision of loads[i]. The batch is refused whole (INVALID_ARGUMENT, nothing
+ decided) when it is empty, has more than 64 loads, or any load would be
+ refused by Decide. Each load carries its own prime_slot. */
+typedef struct _fundload_v1_LoadBatch {
+    pb_size_t loads_count;
+    fundload_v1_LoadRequest loads[64];
+} fundload_v1_LoadBatch;
+
+typedef struct _fundload_v1_DecisionBatch {
+    pb_size_t decisions_count;
+    fundload_v1_Decision decisions[64];
+} fundload_v1_DecisionBatch;
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,11 +81,17 @@ extern "C" {
 #define fundload_v1_Decision_reason_ENUMTYPE fundload_v1_Reason
 
 
+
+
 /* Initializer values for message structs */
 #define fundload_v1_LoadRequest_init_default     {"", "", 0, 0, _fundload_v1_PrimeSlot_MIN}
 #define fundload_v1_Decision_init_default        {0, 0, 0, _fundload_v1_Reason_MIN, 0}
+#define fundload_v1_LoadBatch_init_default       {0, {fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default}}
+#define fundload_v1_DecisionBatch_init_default   {0, {fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default}}
 #define fundload_v1_LoadRequest_init_zero        {"", "", 0, 0, _fundload_v1_PrimeSlot_MIN}
 #define fundload_v1_Decision_init_zero           {0, 0, 0, _fundload_v1_Reason_MIN, 0}
+#define fundload_v1_LoadBatch_init_zero          {0, {fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero}}
+#define fundload_v1_DecisionBatch_init_zero      {0, {fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero}}
 
 /* Field tags (for use in manual encoding/decoding) */
 #define fundload_v1_LoadRequest_id_tag           1
@@ -83,6 +104,8 @@ extern "C" {
 #define fundload_v1_Decision_prime_slot_consumed_tag 3
 #define fundload_v1_Decision_reason_tag          4
 #define fundload_v1_Decision_day_tag             5
+#define fundload_v1_LoadBatch_loads_tag          1
+#define fundload_v1_DecisionBatch_decisions_tag  1
 
 /* Struct field encoding specification for nanopb */
 #define fundload_v1_LoadRequest_FIELDLIST(X, a) \
@@ -103,15 +126,33 @@ X(a, STATIC,   SINGULAR, INT64,    day,               5)
 #define fundload_v1_Decision_CALLBACK NULL
 #define fundload_v1_Decision_DEFAULT NULL
 
+#define fundload_v1_LoadBatch_FIELDLIST(X, a) \
+X(a, STATIC,   REPEATED, MESSAGE,  loads,             1)
+#define fundload_v1_LoadBatch_CALLBACK NULL
+#define fundload_v1_LoadBatch_DEFAULT NULL
+#define fundload_v1_LoadBatch_loads_MSGTYPE fundload_v1_LoadRequest
+
+#define fundload_v1_DecisionBatch_FIELDLIST(X, a) \
+X(a, STATIC,   REPEATED, MESSAGE,  decisions,         1)
+#define fundload_v1_DecisionBatch_CALLBACK NULL
+#define fundload_v1_DecisionBatch_DEFAULT NULL
+#define fundload_v1_DecisionBatch_decisions_MSGTYPE fundload_v1_Decision
+
 extern const pb_msgdesc_t fundload_v1_LoadRequest_msg;
 extern const pb_msgdesc_t fundload_v1_Decision_msg;
+extern const pb_msgdesc_t fundload_v1_LoadBatch_msg;
+extern const pb_msgdesc_t fundload_v1_DecisionBatch_msg;
 
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
 #define fundload_v1_LoadRequest_fields &fundload_v1_LoadRequest_msg
 #define fundload_v1_Decision_fields &fundload_v1_Decision_msg
+#define fundload_v1_LoadBatch_fields &fundload_v1_LoadBatch_msg
+#define fundload_v1_DecisionBatch_fields &fundload_v1_DecisionBatch_msg
 
 /* Maximum encoded size of messages (where known) */
+#define fundload_v1_DecisionBatch_size           1344
 #define fundload_v1_Decision_size                19
+#define fundload_v1_LoadBatch_size               10176
 #define fundload_v1_LoadRequest_size             156
 
 #ifdef __cplusplus

@@ -10,6 +10,10 @@ _Static_assert(fundload_v1_LoadRequest_size == fundload_v1_FundLoad_Decide_REQ_M
     "fundload.v1.FundLoad/Decide: nanopb's fundload_v1_LoadRequest_size is not the server's limit: generate both with the same .options");
 _Static_assert(fundload_v1_Decision_size == fundload_v1_FundLoad_Decide_RESP_MAX,
     "fundload.v1.FundLoad/Decide: nanopb's fundload_v1_Decision_size is not the server's limit: generate both with the same .options");
+_Static_assert(fundload_v1_LoadBatch_size == fundload_v1_FundLoad_DecideBatch_REQ_MAX,
+    "fundload.v1.FundLoad/DecideBatch: nanopb's fundload_v1_LoadBatch_size is not the server's limit: generate both with the same .options");
+_Static_assert(fundload_v1_DecisionBatch_size == fundload_v1_FundLoad_DecideBatch_RESP_MAX,
+    "fundload.v1.FundLoad/DecideBatch: nanopb's fundload_v1_DecisionBatch_size is not the server's limit: generate both with the same .options");
 
 int
 fundload_v1_FundLoad_Decide(xr_channel *ch, const fundload_v1_LoadRequest *req,
@@ -37,4 +41,32 @@ fundload_v1_FundLoad_Decide_start(xr_channel *ch, const fundload_v1_LoadRequest 
 	    fundload_v1_LoadRequest_fields, req,
 	    fundload_v1_Decision_fields, sizeof(fundload_v1_Decision),
 	    timeout_ms, fundload_v1_FundLoad_Decide_deliver, (void (*)(void))cb, arg);
+}
+
+int
+fundload_v1_FundLoad_DecideBatch(xr_channel *ch, const fundload_v1_LoadBatch *req,
+    fundload_v1_DecisionBatch *resp, uint32_t timeout_ms, xr_status *st)
+{
+	return xr_call_sync(ch, fundload_v1_FundLoad_DecideBatch_METHOD, fundload_v1_LoadBatch_fields, req,
+	    fundload_v1_DecisionBatch_fields, resp, timeout_ms, st);
+}
+
+static void
+fundload_v1_FundLoad_DecideBatch_deliver(void (*fn)(void), void *arg, const xr_status *st,
+    const void *resp)
+{
+	fundload_v1_FundLoad_DecideBatch_cb cb = (fundload_v1_FundLoad_DecideBatch_cb)fn;
+
+	if (cb != NULL)
+		cb(arg, st, (const fundload_v1_DecisionBatch *)resp);
+}
+
+xr_client_call *
+fundload_v1_FundLoad_DecideBatch_start(xr_channel *ch, const fundload_v1_LoadBatch *req,
+    uint32_t timeout_ms, fundload_v1_FundLoad_DecideBatch_cb cb, void *arg)
+{
+	return xr_call_start_msg(ch, fundload_v1_FundLoad_DecideBatch_METHOD,
+	    fundload_v1_LoadBatch_fields, req,
+	    fundload_v1_DecisionBatch_fields, sizeof(fundload_v1_DecisionBatch),
+	    timeout_ms, fundload_v1_FundLoad_DecideBatch_deliver, (void (*)(void))cb, arg);
 }

@@ -16,10 +16,13 @@
 
 #define fundload_v1_FundLoad_SERVICE "fundload.v1.FundLoad"
 #define fundload_v1_FundLoad_Decide_METHOD "fundload.v1.FundLoad/Decide"
+#define fundload_v1_FundLoad_DecideBatch_METHOD "fundload.v1.FundLoad/DecideBatch"
 /* Encoded-size bounds (bytes) of each method's request and response: nanopb's
  * <Msg>_size from the same .options; the server refuses more (RESOURCE_EXHAUSTED). */
 #define fundload_v1_FundLoad_Decide_REQ_MAX 156u
 #define fundload_v1_FundLoad_Decide_RESP_MAX 19u
+#define fundload_v1_FundLoad_DecideBatch_REQ_MAX 10176u
+#define fundload_v1_FundLoad_DecideBatch_RESP_MAX 1344u
 
 /* Call fundload.v1.FundLoad/Decide and wait (xr_call_sync()): on OK `resp` holds the
  * decoded response. Returns the status code (XR_STATUS_OK == 0) and fills
@@ -37,5 +40,22 @@ typedef void (*fundload_v1_FundLoad_Decide_cb)(void *arg, const xr_status *st,
  * NULL is returned). Returns a handle for xr_call_cancel() until `cb` runs. */
 xr_client_call *fundload_v1_FundLoad_Decide_start(xr_channel *ch, const fundload_v1_LoadRequest *req,
     uint32_t timeout_ms, fundload_v1_FundLoad_Decide_cb cb, void *arg);
+
+/* Call fundload.v1.FundLoad/DecideBatch and wait (xr_call_sync()): on OK `resp` holds the
+ * decoded response. Returns the status code (XR_STATUS_OK == 0) and fills
+ * `st` if non-NULL. */
+int fundload_v1_FundLoad_DecideBatch(xr_channel *ch, const fundload_v1_LoadBatch *req,
+    fundload_v1_DecisionBatch *resp, uint32_t timeout_ms, xr_status *st);
+
+/* Completion of an async fundload.v1.FundLoad/DecideBatch: `st` is the final status, `resp` the
+ * decoded response on OK (else NULL), valid during the callback. */
+typedef void (*fundload_v1_FundLoad_DecideBatch_cb)(void *arg, const xr_status *st,
+    const fundload_v1_DecisionBatch *resp);
+
+/* Start fundload.v1.FundLoad/DecideBatch: `req` is encoded and copied now; `cb` (may be NULL)
+ * runs exactly once on the channel's base, possibly inside this call (then
+ * NULL is returned). Returns a handle for xr_call_cancel() until `cb` runs. */
+xr_client_call *fundload_v1_FundLoad_DecideBatch_start(xr_channel *ch, const fundload_v1_LoadBatch *req,
+    uint32_t timeout_ms, fundload_v1_FundLoad_DecideBatch_cb cb, void *arg);
 
 #endif

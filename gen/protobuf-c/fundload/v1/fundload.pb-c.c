@@ -97,6 +97,96 @@ void   fundload__v1__decision__free_unpacked
   assert(message->base.descriptor == &fundload__v1__decision__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fundload__v1__load_batch__init
+                     (Fundload__V1__LoadBatch         *message)
+{
+  static const Fundload__V1__LoadBatch init_value = FUNDLOAD__V1__LOAD_BATCH__INIT;
+  *message = init_value;
+}
+size_t fundload__v1__load_batch__get_packed_size
+                     (const Fundload__V1__LoadBatch *message)
+{
+  assert(message->base.descriptor == &fundload__v1__load_batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fundload__v1__load_batch__pack
+                     (const Fundload__V1__LoadBatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fundload__v1__load_batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fundload__v1__load_batch__pack_to_buffer
+                     (const Fundload__V1__LoadBatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fundload__v1__load_batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fundload__V1__LoadBatch *
+       fundload__v1__load_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fundload__V1__LoadBatch *)
+     protobuf_c_message_unpack (&fundload__v1__load_batch__descriptor,
+                                allocator, len, data);
+}
+void   fundload__v1__load_batch__free_unpacked
+                     (Fundload__V1__LoadBatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fundload__v1__load_batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fundload__v1__decision_batch__init
+                     (Fundload__V1__DecisionBatch         *message)
+{
+  static const Fundload__V1__DecisionBatch init_value = FUNDLOAD__V1__DECISION_BATCH__INIT;
+  *message = init_value;
+}
+size_t fundload__v1__decision_batch__get_packed_size
+                     (const Fundload__V1__DecisionBatch *message)
+{
+  assert(message->base.descriptor == &fundload__v1__decision_batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fundload__v1__decision_batch__pack
+                     (const Fundload__V1__DecisionBatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fundload__v1__decision_batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fundload__v1__decision_batch__pack_to_buffer
+                     (const Fundload__V1__DecisionBatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fundload__v1__decision_batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fundload__V1__DecisionBatch *
+       fundload__v1__decision_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fundload__V1__DecisionBatch *)
+     protobuf_c_message_unpack (&fundload__v1__decision_batch__descriptor,
+                                allocator, len, data);
+}
+void   fundload__v1__decision_batch__free_unpacked
+                     (Fundload__V1__DecisionBatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fundload__v1__decision_batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fundload__v1__load_request__field_descriptors[5] =
 {
   {
@@ -277,6 +367,82 @@ const ProtobufCMessageDescriptor fundload__v1__decision__descriptor =
   (ProtobufCMessageInit) fundload__v1__decision__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fundload__v1__load_batch__field_descriptors[1] =
+{
+  {
+    "loads",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fundload__V1__LoadBatch, n_loads),
+    offsetof(Fundload__V1__LoadBatch, loads),
+    &fundload__v1__load_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fundload__v1__load_batch__field_indices_by_name[] = {
+  0,   /* field[0] = loads */
+};
+static const ProtobufCIntRange fundload__v1__load_batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor fundload__v1__load_batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fundload.v1.LoadBatch",
+  "LoadBatch",
+  "Fundload__V1__LoadBatch",
+  "fundload.v1",
+  sizeof(Fundload__V1__LoadBatch),
+  1,
+  fundload__v1__load_batch__field_descriptors,
+  fundload__v1__load_batch__field_indices_by_name,
+  1,  fundload__v1__load_batch__number_ranges,
+  (ProtobufCMessageInit) fundload__v1__load_batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fundload__v1__decision_batch__field_descriptors[1] =
+{
+  {
+    "decisions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fundload__V1__DecisionBatch, n_decisions),
+    offsetof(Fundload__V1__DecisionBatch, decisions),
+    &fundload__v1__decision__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fundload__v1__decision_batch__field_indices_by_name[] = {
+  0,   /* field[0] = decisions */
+};
+static const ProtobufCIntRange fundload__v1__decision_batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor fundload__v1__decision_batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fundload.v1.DecisionBatch",
+  "DecisionBatch",
+  "Fundload__V1__DecisionBatch",
+  "fundload.v1",
+  sizeof(Fundload__V1__DecisionBatch),
+  1,
+  fundload__v1__decision_batch__field_descriptors,
+  fundload__v1__decision_batch__field_indices_by_name,
+  1,  fundload__v1__decision_batch__number_ranges,
+  (ProtobufCMessageInit) fundload__v1__decision_batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue fundload__v1__prime_slot__enum_values_by_number[3] =
 {
   { "PRIME_SLOT_UNSPECIFIED", "FUNDLOAD__V1__PRIME_SLOT__PRIME_SLOT_UNSPECIFIED", 0 },
@@ -343,12 +509,14 @@ const ProtobufCEnumDescriptor fundload__v1__reason__descriptor =
   fundload__v1__reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor fundload__v1__fund_load__method_descriptors[1] =
+static const ProtobufCMethodDescriptor fundload__v1__fund_load__method_descriptors[2] =
 {
   { "Decide", &fundload__v1__load_request__descriptor, &fundload__v1__decision__descriptor },
+  { "DecideBatch", &fundload__v1__load_batch__descriptor, &fundload__v1__decision_batch__descriptor },
 };
 const unsigned fundload__v1__fund_load__method_indices_by_name[] = {
-  0         /* Decide */
+  0,        /* Decide */
+  1         /* DecideBatch */
 };
 const ProtobufCServiceDescriptor fundload__v1__fund_load__descriptor =
 {
@@ -357,7 +525,7 @@ const ProtobufCServiceDescriptor fundload__v1__fund_load__descriptor =
   "FundLoad",
   "Fundload__V1__FundLoad",
   "fundload.v1",
-  1,
+  2,
   fundload__v1__fund_load__method_descriptors,
   fundload__v1__fund_load__method_indices_by_name
 };
@@ -368,6 +536,14 @@ void fundload__v1__fund_load__decide(ProtobufCService *service,
 {
   assert(service->descriptor == &fundload__v1__fund_load__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fundload__v1__fund_load__decide_batch(ProtobufCService *service,
+                                           const Fundload__V1__LoadBatch *input,
+                                           Fundload__V1__DecisionBatch_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &fundload__v1__fund_load__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fundload__v1__fund_load__init (Fundload__V1__FundLoad_Service *service,
                                     Fundload__V1__FundLoad_ServiceDestroy destroy)

@@ -17,6 +17,8 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Fundload__V1__LoadRequest Fundload__V1__LoadRequest;
 typedef struct Fundload__V1__Decision Fundload__V1__Decision;
+typedef struct Fundload__V1__LoadBatch Fundload__V1__LoadBatch;
+typedef struct Fundload__V1__DecisionBatch Fundload__V1__DecisionBatch;
 
 
 /* --- enums --- */
@@ -126,6 +128,35 @@ struct  Fundload__V1__Decision
     , 0, 0, 0, FUNDLOAD__V1__REASON__REASON_NONE, 0 }
 
 
+/*
+ * Several loads in one call (1..64), decided in order as if each were its own
+ * Decide call, one after the other on the same worker: decisions[i] is the
+ * decision of loads[i]. The batch is refused whole (INVALID_ARGUMENT, nothing
+ * decided) when it is empty, has more than 64 loads, or any load would be
+ * refused by Decide. Each load carries its own prime_slot.
+ */
+struct  Fundload__V1__LoadBatch
+{
+  ProtobufCMessage base;
+  size_t n_loads;
+  Fundload__V1__LoadRequest **loads;
+};
+#define FUNDLOAD__V1__LOAD_BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fundload__v1__load_batch__descriptor) \
+    , 0,NULL }
+
+
+struct  Fundload__V1__DecisionBatch
+{
+  ProtobufCMessage base;
+  size_t n_decisions;
+  Fundload__V1__Decision **decisions;
+};
+#define FUNDLOAD__V1__DECISION_BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fundload__v1__decision_batch__descriptor) \
+    , 0,NULL }
+
+
 /* Fundload__V1__LoadRequest methods */
 void   fundload__v1__load_request__init
                      (Fundload__V1__LoadRequest         *message);
@@ -164,6 +195,44 @@ Fundload__V1__Decision *
 void   fundload__v1__decision__free_unpacked
                      (Fundload__V1__Decision *message,
                       ProtobufCAllocator *allocator);
+/* Fundload__V1__LoadBatch methods */
+void   fundload__v1__load_batch__init
+                     (Fundload__V1__LoadBatch         *message);
+size_t fundload__v1__load_batch__get_packed_size
+                     (const Fundload__V1__LoadBatch   *message);
+size_t fundload__v1__load_batch__pack
+                     (const Fundload__V1__LoadBatch   *message,
+                      uint8_t             *out);
+size_t fundload__v1__load_batch__pack_to_buffer
+                     (const Fundload__V1__LoadBatch   *message,
+                      ProtobufCBuffer     *buffer);
+Fundload__V1__LoadBatch *
+       fundload__v1__load_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fundload__v1__load_batch__free_unpacked
+                     (Fundload__V1__LoadBatch *message,
+                      ProtobufCAllocator *allocator);
+/* Fundload__V1__DecisionBatch methods */
+void   fundload__v1__decision_batch__init
+                     (Fundload__V1__DecisionBatch         *message);
+size_t fundload__v1__decision_batch__get_packed_size
+                     (const Fundload__V1__DecisionBatch   *message);
+size_t fundload__v1__decision_batch__pack
+                     (const Fundload__V1__DecisionBatch   *message,
+                      uint8_t             *out);
+size_t fundload__v1__decision_batch__pack_to_buffer
+                     (const Fundload__V1__DecisionBatch   *message,
+                      ProtobufCBuffer     *buffer);
+Fundload__V1__DecisionBatch *
+       fundload__v1__decision_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fundload__v1__decision_batch__free_unpacked
+                     (Fundload__V1__DecisionBatch *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fundload__V1__LoadRequest_Closure)
@@ -171,6 +240,12 @@ typedef void (*Fundload__V1__LoadRequest_Closure)
                   void *closure_data);
 typedef void (*Fundload__V1__Decision_Closure)
                  (const Fundload__V1__Decision *message,
+                  void *closure_data);
+typedef void (*Fundload__V1__LoadBatch_Closure)
+                 (const Fundload__V1__LoadBatch *message,
+                  void *closure_data);
+typedef void (*Fundload__V1__DecisionBatch_Closure)
+                 (const Fundload__V1__DecisionBatch *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -183,6 +258,10 @@ struct Fundload__V1__FundLoad_Service
                  const Fundload__V1__LoadRequest *input,
                  Fundload__V1__Decision_Closure closure,
                  void *closure_data);
+  void (*decide_batch)(Fundload__V1__FundLoad_Service *service,
+                       const Fundload__V1__LoadBatch *input,
+                       Fundload__V1__DecisionBatch_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Fundload__V1__FundLoad_ServiceDestroy)(Fundload__V1__FundLoad_Service *);
 void fundload__v1__fund_load__init (Fundload__V1__FundLoad_Service *service,
@@ -191,11 +270,16 @@ void fundload__v1__fund_load__init (Fundload__V1__FundLoad_Service *service,
     { &fundload__v1__fund_load__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define FUNDLOAD__V1__FUND_LOAD__INIT(function_prefix__) \
     { FUNDLOAD__V1__FUND_LOAD__BASE_INIT,\
-      function_prefix__ ## decide  }
+      function_prefix__ ## decide,\
+      function_prefix__ ## decide_batch  }
 void fundload__v1__fund_load__decide(ProtobufCService *service,
                                      const Fundload__V1__LoadRequest *input,
                                      Fundload__V1__Decision_Closure closure,
                                      void *closure_data);
+void fundload__v1__fund_load__decide_batch(ProtobufCService *service,
+                                           const Fundload__V1__LoadBatch *input,
+                                           Fundload__V1__DecisionBatch_Closure closure,
+                                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -203,6 +287,8 @@ extern const ProtobufCEnumDescriptor    fundload__v1__prime_slot__descriptor;
 extern const ProtobufCEnumDescriptor    fundload__v1__reason__descriptor;
 extern const ProtobufCMessageDescriptor fundload__v1__load_request__descriptor;
 extern const ProtobufCMessageDescriptor fundload__v1__decision__descriptor;
+extern const ProtobufCMessageDescriptor fundload__v1__load_batch__descriptor;
+extern const ProtobufCMessageDescriptor fundload__v1__decision_batch__descriptor;
 extern const ProtobufCServiceDescriptor fundload__v1__fund_load__descriptor;
 
 PROTOBUF_C__END_DECLS

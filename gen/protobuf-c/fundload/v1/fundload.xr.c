@@ -17,6 +17,23 @@ static const xr_bounds xrb_fundload_v1_LoadRequest = {
 	"fundload.v1.LoadRequest", xrb_fundload_v1_LoadRequest_f, 2
 };
 
+/* fundload.v1.LoadBatch */
+static const xr_field_bound xrb_fundload_v1_LoadBatch_f[] = {
+	{ .number = 1, .kind = XR_FB_MESSAGE, .max_count = 64,
+	    .sub = &xrb_fundload_v1_LoadRequest },	/* loads */
+};
+static const xr_bounds xrb_fundload_v1_LoadBatch = {
+	"fundload.v1.LoadBatch", xrb_fundload_v1_LoadBatch_f, 1
+};
+
+/* fundload.v1.DecisionBatch */
+static const xr_field_bound xrb_fundload_v1_DecisionBatch_f[] = {
+	{ .number = 1, .kind = XR_FB_COUNT, .max_count = 64 },	/* decisions */
+};
+static const xr_bounds xrb_fundload_v1_DecisionBatch = {
+	"fundload.v1.DecisionBatch", xrb_fundload_v1_DecisionBatch_f, 1
+};
+
 static void
 fundload_v1_FundLoad_Decide_call(xr_call *call, const ProtobufCMessage *req, void *arg)
 {
@@ -25,11 +42,19 @@ fundload_v1_FundLoad_Decide_call(xr_call *call, const ProtobufCMessage *req, voi
 	fn(call, (const Fundload__V1__LoadRequest *)req, arg);
 }
 
+static void
+fundload_v1_FundLoad_DecideBatch_call(xr_call *call, const ProtobufCMessage *req, void *arg)
+{
+	fundload_v1_FundLoad_DecideBatch_fn fn = (fundload_v1_FundLoad_DecideBatch_fn)xr_call_typed_handler(call);
+
+	fn(call, (const Fundload__V1__LoadBatch *)req, arg);
+}
+
 int
 fundload_v1_FundLoad_register(xr_registry *reg, const fundload_v1_FundLoad_handlers *h, void *arg,
     xr_diag *d)
 {
-	xr_method_def defs[1];
+	xr_method_def defs[2];
 
 	memset(defs, 0, sizeof(defs));
 	if (h == NULL)
@@ -37,6 +62,9 @@ fundload_v1_FundLoad_register(xr_registry *reg, const fundload_v1_FundLoad_handl
 	if (h->Decide == NULL)
 		return xr_diag_set(d, XR_ERR_INVALID_ARG,
 		    "fundload.v1.FundLoad/Decide: no handler (fundload_v1_FundLoad_handlers.Decide is NULL)");
+	if (h->DecideBatch == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG,
+		    "fundload.v1.FundLoad/DecideBatch: no handler (fundload_v1_FundLoad_handlers.DecideBatch is NULL)");
 	defs[0].name = fundload_v1_FundLoad_Decide_METHOD;
 	defs[0].input = &fundload__v1__load_request__descriptor;
 	defs[0].output = &fundload__v1__decision__descriptor;
@@ -46,5 +74,14 @@ fundload_v1_FundLoad_register(xr_registry *reg, const fundload_v1_FundLoad_handl
 	defs[0].max_resp = fundload_v1_FundLoad_Decide_RESP_MAX;
 	defs[0].req_bounds = &xrb_fundload_v1_LoadRequest;
 	defs[0].resp_bounds = NULL;
-	return xr_registry_add_methods(reg, defs, 1, arg, d);
+	defs[1].name = fundload_v1_FundLoad_DecideBatch_METHOD;
+	defs[1].input = &fundload__v1__load_batch__descriptor;
+	defs[1].output = &fundload__v1__decision_batch__descriptor;
+	defs[1].fn = fundload_v1_FundLoad_DecideBatch_call;
+	defs[1].typed = (xr_any_fn)h->DecideBatch;
+	defs[1].max_req = fundload_v1_FundLoad_DecideBatch_REQ_MAX;
+	defs[1].max_resp = fundload_v1_FundLoad_DecideBatch_RESP_MAX;
+	defs[1].req_bounds = &xrb_fundload_v1_LoadBatch;
+	defs[1].resp_bounds = &xrb_fundload_v1_DecisionBatch;
+	return xr_registry_add_methods(reg, defs, 2, arg, d);
 }

@@ -18,15 +18,24 @@
 
 #define fundload_v1_FundLoad_SERVICE "fundload.v1.FundLoad"
 #define fundload_v1_FundLoad_Decide_METHOD "fundload.v1.FundLoad/Decide"
+#define fundload_v1_FundLoad_DecideBatch_METHOD "fundload.v1.FundLoad/DecideBatch"
 /* Encoded-size bounds (bytes) of each method's request and response: nanopb's
  * <Msg>_size from the same .options; the server refuses more (RESOURCE_EXHAUSTED). */
 #define fundload_v1_FundLoad_Decide_REQ_MAX 156u
 #define fundload_v1_FundLoad_Decide_RESP_MAX 19u
+#define fundload_v1_FundLoad_DecideBatch_REQ_MAX 10176u
+#define fundload_v1_FundLoad_DecideBatch_RESP_MAX 1344u
 
 /* A handler of fundload.v1.FundLoad/Decide: `req` belongs to the call (valid until the
  * handler finishes it with fundload_v1_FundLoad_Decide_reply() or xr_call_fail()); `arg`
  * is the one given to fundload_v1_FundLoad_register(). */
 typedef void (*fundload_v1_FundLoad_Decide_fn)(xr_call *call, const Fundload__V1__LoadRequest *req,
+    void *arg);
+
+/* A handler of fundload.v1.FundLoad/DecideBatch: `req` belongs to the call (valid until the
+ * handler finishes it with fundload_v1_FundLoad_DecideBatch_reply() or xr_call_fail()); `arg`
+ * is the one given to fundload_v1_FundLoad_register(). */
+typedef void (*fundload_v1_FundLoad_DecideBatch_fn)(xr_call *call, const Fundload__V1__LoadBatch *req,
     void *arg);
 
 /* The handlers of fundload.v1.FundLoad, one per method, named after the methods: each is
@@ -35,12 +44,24 @@ typedef struct fundload_v1_FundLoad_handlers {
 	/* fundload.v1.FundLoad/Decide */
 	void (*Decide)(xr_call *call, const Fundload__V1__LoadRequest *req,
 	    void *arg);
+
+	/* fundload.v1.FundLoad/DecideBatch */
+	void (*DecideBatch)(xr_call *call, const Fundload__V1__LoadBatch *req,
+	    void *arg);
 } fundload_v1_FundLoad_handlers;
 
 /* Finish a call of fundload.v1.FundLoad/Decide with OK and `resp` (serialized here;
  * the caller keeps `resp`): xr_call_reply() with the method's response type. */
 static inline int
 fundload_v1_FundLoad_Decide_reply(xr_call *call, const Fundload__V1__Decision *resp)
+{
+	return xr_call_reply(call, resp != NULL ? &resp->base : NULL);
+}
+
+/* Finish a call of fundload.v1.FundLoad/DecideBatch with OK and `resp` (serialized here;
+ * the caller keeps `resp`): xr_call_reply() with the method's response type. */
+static inline int
+fundload_v1_FundLoad_DecideBatch_reply(xr_call *call, const Fundload__V1__DecisionBatch *resp)
 {
 	return xr_call_reply(call, resp != NULL ? &resp->base : NULL);
 }
