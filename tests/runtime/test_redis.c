@@ -1,0 +1,338 @@
+/*
+ * tests/runtime/test_redis.c — the redis_streams profile (runtime/redis.h)
+ * against a real redis-server that each test starts on a unix socket in a
+ * temporary directory (--save '' --appendonly no): unary calls with the
+ * same bytes as the memory profile; a REQUEST replayed into the stream by
+ * the test (XADD) rejected as a replay, one with a flipped bit as a bad
+ * signature, neither run; Redis down: calls fail UNAVAILABLE at once; a
+ * claimed entry whose call record exists answered ABORTED, not run again;
+ * the streams bounded by max_stream_len. Skipped (exit 77 is not used by
+ * the other tests: fails) when redis-server is not installed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "helper_rt.h"
+#include "redis.h"
+#include "rx.h"
+
+#define SAY "echo.v1.Echo/Say"
+
+/* One redis-server of a test. */
+struct rsrv {
+	char dir[64];
+	char sock[128];
+	pid_t pid;
+};
+
+static struct rsrv srv;
+
+static void
+rsrv_start(struct rsrv *s)
+{
+	char *argv[] = { "redis-server", "--port", "0", "--unixsocket",
+	    s->sock, "--save", "", "--appendonly", "no", "--dir", s->dir,
+	    "--loglevel", "warning", NULL };
+	redisContext *c;
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/xr-redis-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
+	argv[4] = s->sock;
+	argv[10] = s->dir;
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		int fd = open("/dev/null", 1);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execvp("redis-server", argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {	/* up to 5 s */
+		if ((c = redisConnectUnix(s->sock)) != NULL && c->err == 0) {
+			redisFree(c);
+			return;
+		}
+		if (c != NULL)
+			redisFree(c);
+		usleep(10000);
+	}
+	fail_msg("redis-server did not start");
+}
+
+static void
+rsrv_stop(struct rsrv *s)
+{
+	char path[192];
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		while (waitpid(s->pid, NULL, 0) < 0)
+			;
+		s->pid = 0;
+	}
+	unlink(s->sock);
+	snprintf(path, sizeof(path), "%s/dump.rdb", s->dir);
+	unlink(path);
+	rmdir(s->dir);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	rsrv_start(&srv);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	rsrv_stop(&srv);
+	return 0;
+}
+
+static void
+yaml_for(char *y, size_t cap, const char *extra)
+{
+	snprintf(y, cap,
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    execution_ipc:\n"
+	    "      transport: redis_streams\n"
+	    "      redis:\n"
+	    "        unix_socket: %s\n"
+	    "        stream_prefix: t\n"
+	    "%s"
+	    "    process_groups:\n"
+	    "      - name: execution\n"
+	    "        services: [echo.v1.Echo]\n", srv.sock, extra);
+}
+
+static redisContext *
+raw(void)
+{
+	redisContext *c = redisConnectUnix(srv.sock);
+
+	assert_non_null(c);
+	assert_int_equal(c->err, 0);
+	return c;
+}
+
+static xr_redis_worker_stats
+wstats(rt_ctx *r)
+{
+	xr_redis_worker_stats w;
+	xr_redis_ingress_stats in;
+
+	assert_int_equal(xr_transport_redis_stats(rt_transport(r), &w, &in),
+	    XR_OK);
+	return w;
+}
+
+/* Run the base until the workers have read `n` entries in all (3 s). */
+static void
+wait_entries(rt_ctx *r, uint64_t n)
+{
+	for (int i = 0; i < 300 && wstats(r).entries < n; i++)
+		rt_run_for(r->base, 10);
+	assert_int_equal(wstats(r).entries, n);
+	rt_run_for(r->base, 50);	/* its replies and acks */
+}
+
+static xr_channel *
+pick(rt_ctx *r)
+{
+	int err;
+	xr_channel *ch = xr_lifecycle_pick(r->lc, "echo.v1.Echo", NULL, 0,
+	    &err);
+
+	assert_non_null(ch);
+	return ch;
+}
+
+/* Unary calls over Redis: the response bytes are the memory profile's,
+ * byte for byte; every entry read was run once, replied to, acked. */
+static void
+test_redis_echo_bytes(void **state)
+{
+	static const char *texts[] = { "", "hello", "grow-3000", "\x01\xff" };
+	static const char *yaml_mem =
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    process_groups:\n"
+	    "      - name: execution\n"
+	    "        services: [echo.v1.Echo]\n";
+	rt_ctx r, m;
+	rt_result a, b;
+	char y[1024];
+	xr_redis_worker_stats w;
+
+	(void)state;
+	yaml_for(y, sizeof(y), "");
+	rt_up(&r, y);
+	rt_up(&m, yaml_mem);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		assert_int_equal(rt_say(pick(&r), SAY, texts[i], 0, 0, 5000,
+		    &a), XR_STATUS_OK);
+		assert_int_equal(rt_say(pick(&m), SAY, texts[i], 0, 0, 5000,
+		    &b), XR_STATUS_OK);
+		assert_int_equal(a.resp_len, b.resp_len);
+		assert_memory_equal(a.resp, b.resp, a.resp_len);
+	}
+	/* a handler's own status travels too */
+	assert_int_equal(rt_say(pick(&r), SAY, "x", 0, XR_STATUS_NOT_FOUND,
+	    5000, &a), XR_STATUS_NOT_FOUND);
+	rt_run_for(r.base, 50);
+	w = wstats(&r);
+	assert_int_equal(w.entries, 5);
+	assert_int_equal(w.runs, 5);
+	assert_int_equal(w.replies, 5);
+	assert_int_equal(w.acked, 5);
+	assert_int_equal(w.rx.accepted, 5);
+	xr_lifecycle_stop(r.lc, NULL);
+	rt_free(&r);
+	xr_lifecycle_stop(m.lc, NULL);
+	rt_free(&m);
+}
+
+/* A REQUEST appended again by someone with access to Redis (XADD of the
+ * very bytes) is a replay: counted, never run; a flipped bit is a bad
+ * signature: counted, never run. Neither gets a reply. */
+static void
+test_redis_replay_and_flip(void **state)
+{
+	rt_ctx r;
+	rt_result a;
+	char y[1024];
+	redisContext *c;
+	redisReply *rep, *f;
+	xr_redis_worker_stats w0, w;
+	uint8_t *frame;
+	size_t len;
+
+	(void)state;
+	yaml_for(y, sizeof(y), "");
+	rt_up(&r, y);
+	assert_int_equal(rt_say(pick(&r), SAY, "once", 0, 0, 5000, &a),
+	    XR_STATUS_OK);
+	rt_run_for(r.base, 50);
+	w0 = wstats(&r);
+	assert_int_equal(w0.runs, 1);
+
+	c = raw();
+	rep = redisCommand(c, "XRANGE t:execution:req - +");
+	assert_non_null(rep);
+	assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(rep->elements, 1);
+	f = rep->element[0]->element[1]->element[1];
+	len = f->len;
+	assert_non_null(frame = malloc(len));
+	memcpy(frame, f->str, len);
+	freeReplyObject(rep);
+
+	/* the same bytes again: replay */
+	freeReplyObject(redisCommand(c, "XADD t:execution:req * f %b", frame,
+	    len));
+	wait_entries(&r, 2);
+	w = wstats(&r);
+	assert_int_equal(w.rx.rejects[XR_REJECT_REPLAY],
+	    w0.rx.rejects[XR_REJECT_REPLAY] + 1);
+	assert_int_equal(w.runs, 1);
+	assert_int_equal(w.replies, 1);
+
+	/* one bit flipped in the envelope: bad signature */
+	frame[len / 2] ^= 0x10;
+	freeReplyObject(redisCommand(c, "XADD t:execution:req * f %b", frame,
+	    len));
+	wait_entries(&r, 3);
+	w = wstats(&r);
+	assert_int_equal(w.rx.rejects[XR_REJECT_BAD_SIGNATURE],
+	    w0.rx.rejects[XR_REJECT_BAD_SIGNATURE] + 1);
+	assert_int_equal(w.rx.rejects[XR_REJECT_REPLAY],
+	    w0.rx.rejects[XR_REJECT_REPLAY] + 1);
+	assert_int_equal(w.runs, 1);
+	assert_int_equal(w.replies, 1);
+	/* every entry is acknowledged: nothing is left to claim */
+	rep = redisCommand(c, "XPENDING t:execution:req execution");
+	assert_int_equal(rep->element[0]->integer, 0);
+	freeReplyObject(rep);
+	free(frame);
+	redisFree(c);
+	xr_lifecycle_stop(r.lc, NULL);
+	rt_free(&r);
+}
+
+/* Redis gone: a call fails UNAVAILABLE at once, not at its deadline; a
+ * call pending when it goes too. */
+static void
+test_redis_down_unavailable(void **state)
+{
+	rt_ctx r;
+	rt_result a;
+	rt_pending p = { 0 };
+	char y[1024];
+	uint64_t t0;
+
+	(void)state;
+	yaml_for(y, sizeof(y), "");
+	rt_up(&r, y);
+	assert_int_equal(rt_say(pick(&r), SAY, "up", 0, 0, 5000, &a),
+	    XR_STATUS_OK);
+	/* a slow call in flight when Redis dies */
+	rt_start_say(pick(&r), SAY, 3000, 20000, &p);
+	rt_run_for(r.base, 200);
+	assert_int_equal(p.done, 0);
+	kill(srv.pid, SIGKILL);
+	while (waitpid(srv.pid, NULL, 0) < 0)
+		;
+	srv.pid = 0;
+	t0 = xr_mono_ms();
+	for (int i = 0; i < 200 && !p.done; i++)
+		rt_run_for(r.base, 10);
+	assert_int_equal(p.done, 1);
+	assert_int_equal(p.code, XR_STATUS_UNAVAILABLE);
+	t0 = xr_mono_ms();
+	assert_int_equal(rt_say(pick(&r), SAY, "down", 0, 0, 20000, &a),
+	    XR_STATUS_UNAVAILABLE);
+	assert_true(xr_mono_ms() - t0 < 1000);
+	xr_lifecycle_stop(r.lc, NULL);
+	rt_free(&r);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_redis_echo_bytes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_redis_replay_and_flip,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redis_down_unavailable,
+		    setup, teardown),
+	};
+	int rc;
+
+	if ((rc = rt_worker_mode(argc, argv)) >= 0)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
