@@ -318,6 +318,177 @@ test_redis_down_unavailable(void **state)
 	rt_free(&r);
 }
 
+/* Static keys, so that separate processes verify each other's frames. */
+#define STATIC_AUTH \
+	"      auth:\n" \
+	"        secret_mode: static\n" \
+	"        secret: \"0123456789abcdef0123456789abcdef\"\n"
+
+/*
+ * A worker SIGKILLed with a call running: the entry stays pending with its
+ * call record; a live worker claims it after claim_idle_ms and answers
+ * ABORTED, never running it again; the caller gets that status before its
+ * deadline. The caller here is an ingress alone (the transport service
+ * with no endpoint served), so no worker of its own competes for the entry.
+ */
+static void
+test_redis_worker_killed_aborted(void **state)
+{
+	struct event_base *base;
+	xr_transport_svc *t;
+	xr_config cfg;
+	xr_keyset ks;
+	xr_diag d = { 0 };
+	xr_queue *q;
+	xr_channel *ch;
+	rt_pending p;
+	rt_ctx live;
+	char y[1024];
+	redisContext *c;
+	redisReply *rep;
+	pid_t child;
+	int err, pending = 0;
+	uint64_t t0;
+	xr_redis_worker_stats w;
+
+	(void)state;
+	yaml_for(y, sizeof(y), STATIC_AUTH
+	    "        claim_idle_ms: 300\n");
+	/* move the auth lines out of redis: (yaml_for puts extra under it) */
+	{
+		char fixed[1024];
+
+		snprintf(fixed, sizeof(fixed),
+		    "runtime:\n"
+		    "  platform:\n"
+		    "    execution_ipc:\n"
+		    "      transport: redis_streams\n"
+		    STATIC_AUTH
+		    "      redis:\n"
+		    "        unix_socket: %s\n"
+		    "        stream_prefix: t\n"
+		    "        claim_idle_ms: 300\n"
+		    "    process_groups:\n"
+		    "      - name: execution\n"
+		    "        services: [echo.v1.Echo]\n", srv.sock);
+		snprintf(y, sizeof(y), "%s", fixed);
+	}
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {	/* the worker that dies */
+		rt_ctx r;
+
+		rt_up(&r, y);
+		event_base_dispatch(r.base);
+		_exit(0);
+	}
+	assert_non_null(base = event_base_new());
+	assert_int_equal(xr_config_load_string(y, strlen(y), &cfg, &d), XR_OK);
+	assert_int_equal(xr_config_keyset(&cfg, &ks, &d), XR_OK);
+	assert_non_null(t = xr_transport_new(base, &cfg, &ks, rt_mods,
+	    RT_NMODS, &d));
+	assert_int_equal(xr_transport_worker_up(t, "execution", 0, 0, NULL,
+	    &d), XR_OK);
+	assert_int_equal(xr_transport_ingress_ready(t, 3000, &d), XR_OK);
+	assert_non_null(q = xr_transport_queue(t, "echo.v1.Echo", &d));
+	assert_non_null(ch = xr_queue_pick(q, NULL, 0, &err));
+	rt_start_say(ch, SAY, 5000, 15000, &p);
+	/* wait until the child has read it (pending in its name) */
+	c = raw();
+	for (int i = 0; i < 500 && pending == 0; i++) {
+		rt_run_for(base, 10);
+		rep = redisCommand(c, "XPENDING t:execution:req execution");
+		if (rep != NULL && rep->type == REDIS_REPLY_ARRAY)
+			pending = (int)rep->element[0]->integer;
+		freeReplyObject(rep);
+	}
+	assert_int_equal(pending, 1);
+	rt_run_for(base, 200);	/* its handler is running: the record */
+	assert_int_equal(p.done, 0);
+	kill(child, SIGKILL);
+	while (waitpid(child, NULL, 0) < 0)
+		;
+	/* a live worker takes over */
+	t0 = xr_mono_ms();
+	rt_up(&live, y);
+	for (int i = 0; i < 500 && !p.done; i++) {
+		rt_run_for(base, 10);
+		rt_run_for(live.base, 10);
+	}
+	assert_int_equal(p.done, 1);
+	assert_int_equal(p.code, XR_STATUS_ABORTED);
+	assert_true(xr_mono_ms() - t0 < 5000);	/* well before 15 s */
+	w = wstats(&live);
+	assert_int_equal(w.claimed, 1);
+	assert_int_equal(w.aborted, 1);
+	assert_int_equal(w.runs, 0);		/* never run again */
+	rep = redisCommand(c, "XPENDING t:execution:req execution");
+	assert_int_equal(rep->element[0]->integer, 0);
+	freeReplyObject(rep);
+	redisFree(c);
+	xr_lifecycle_stop(live.lc, NULL);
+	rt_free(&live);
+	xr_transport_free(t);
+	xr_keyset_wipe(&ks);
+	xr_config_free(&cfg);
+	event_base_free(base);
+}
+
+/* The streams stay within max_stream_len (MAXLEN ~: whole macro nodes of
+ * 100 entries are trimmed, so the bound is the setting plus one node).
+ * Calls go in batches below the bound: an entry trimmed before a worker
+ * read it is lost (its call ends at its deadline), as documented. */
+static void
+test_redis_maxlen(void **state)
+{
+	enum { N = 2000, BATCH = 50 };
+	rt_ctx r;
+	rt_pending p[BATCH];
+	char y[1024];
+	redisContext *c;
+	redisReply *rep;
+	long long xlen;
+
+	(void)state;
+	yaml_for(y, sizeof(y), "        max_stream_len: 100\n");
+	rt_up(&r, y);
+	for (int b = 0; b < N / BATCH; b++) {
+		int done = 0;
+
+		for (int k = 0; k < BATCH; k++)
+			rt_start_say(pick(&r), SAY, 0, 10000, &p[k]);
+		for (int i = 0; i < 1000 && done < BATCH; i++) {
+			rt_run_for(r.base, 5);
+			done = 0;
+			for (int k = 0; k < BATCH; k++)
+				done += p[k].done;
+		}
+		assert_int_equal(done, BATCH);
+		for (int k = 0; k < BATCH; k++)
+			assert_int_equal(p[k].code, XR_STATUS_OK);
+	}
+	assert_int_equal(wstats(&r).runs, N);
+	c = raw();
+	rep = redisCommand(c, "XLEN t:execution:req");
+	xlen = rep->integer;
+	freeReplyObject(rep);
+	assert_true(xlen >= 100 && xlen <= 200);
+	rep = redisCommand(c, "KEYS t:reply:*");
+	assert_int_equal(rep->elements, 1);
+	freeReplyObject(redisCommand(c, "SELECT 0"));
+	{
+		redisReply *l = redisCommand(c, "XLEN %s",
+		    rep->element[0]->str);
+
+		assert_true(l->integer >= 100 && l->integer <= 200);
+		freeReplyObject(l);
+	}
+	freeReplyObject(rep);
+	redisFree(c);
+	xr_lifecycle_stop(r.lc, NULL);
+	rt_free(&r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -328,6 +499,10 @@ main(int argc, char **argv)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_down_unavailable,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_redis_worker_killed_aborted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redis_maxlen, setup,
+		    teardown),
 	};
 	int rc;
 
