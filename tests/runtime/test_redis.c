@@ -5,9 +5,10 @@
  * same bytes as the memory profile; a REQUEST replayed into the stream by
  * the test (XADD) rejected as a replay, one with a flipped bit as a bad
  * signature, neither run; Redis down: calls fail UNAVAILABLE at once; a
- * claimed entry whose call record exists answered ABORTED, not run again;
- * the streams bounded by max_stream_len. Skipped (exit 77 is not used by
- * the other tests: fails) when redis-server is not installed.
+ * worker SIGKILLed mid-call: its entry claimed by a live worker and
+ * answered ABORTED, not run again; the streams bounded by max_stream_len;
+ * two execrpc-server processes serving one ingress. Fails (never skips)
+ * when redis-server is not installed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -324,6 +326,44 @@ test_redis_down_unavailable(void **state)
 	"        secret_mode: static\n" \
 	"        secret: \"0123456789abcdef0123456789abcdef\"\n"
 
+/* An ingress alone: the transport service with no endpoint served. */
+struct ing {
+	struct event_base *base;
+	xr_transport_svc *t;
+	xr_config cfg;
+	xr_keyset ks;
+	xr_channel *ch;
+};
+
+static void
+ing_up(struct ing *g, const char *y)
+{
+	xr_diag d = { 0 };
+	xr_queue *q;
+	int err;
+
+	assert_non_null(g->base = event_base_new());
+	if (xr_config_load_string(y, strlen(y), &g->cfg, &d) != XR_OK ||
+	    xr_config_keyset(&g->cfg, &g->ks, &d) != XR_OK)
+		fail_msg("ingress config: %s", d.reason);
+	assert_non_null(g->t = xr_transport_new(g->base, &g->cfg, &g->ks,
+	    rt_mods, RT_NMODS, &d));
+	assert_int_equal(xr_transport_worker_up(g->t, "execution", 0, 0, NULL,
+	    &d), XR_OK);
+	assert_int_equal(xr_transport_ingress_ready(g->t, 3000, &d), XR_OK);
+	assert_non_null(q = xr_transport_queue(g->t, "echo.v1.Echo", &d));
+	assert_non_null(g->ch = xr_queue_pick(q, NULL, 0, &err));
+}
+
+static void
+ing_down(struct ing *g)
+{
+	xr_transport_free(g->t);
+	xr_keyset_wipe(&g->ks);
+	xr_config_free(&g->cfg);
+	event_base_free(g->base);
+}
+
 /*
  * A worker SIGKILLed with a call running: the entry stays pending with its
  * call record; a live worker claims it after claim_idle_ms and answers
@@ -334,45 +374,31 @@ test_redis_down_unavailable(void **state)
 static void
 test_redis_worker_killed_aborted(void **state)
 {
-	struct event_base *base;
-	xr_transport_svc *t;
-	xr_config cfg;
-	xr_keyset ks;
-	xr_diag d = { 0 };
-	xr_queue *q;
-	xr_channel *ch;
+	struct ing g;
 	rt_pending p;
 	rt_ctx live;
 	char y[1024];
 	redisContext *c;
 	redisReply *rep;
 	pid_t child;
-	int err, pending = 0;
+	int pending = 0;
 	uint64_t t0;
 	xr_redis_worker_stats w;
 
 	(void)state;
-	yaml_for(y, sizeof(y), STATIC_AUTH
-	    "        claim_idle_ms: 300\n");
-	/* move the auth lines out of redis: (yaml_for puts extra under it) */
-	{
-		char fixed[1024];
-
-		snprintf(fixed, sizeof(fixed),
-		    "runtime:\n"
-		    "  platform:\n"
-		    "    execution_ipc:\n"
-		    "      transport: redis_streams\n"
-		    STATIC_AUTH
-		    "      redis:\n"
-		    "        unix_socket: %s\n"
-		    "        stream_prefix: t\n"
-		    "        claim_idle_ms: 300\n"
-		    "    process_groups:\n"
-		    "      - name: execution\n"
-		    "        services: [echo.v1.Echo]\n", srv.sock);
-		snprintf(y, sizeof(y), "%s", fixed);
-	}
+	snprintf(y, sizeof(y),
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    execution_ipc:\n"
+	    "      transport: redis_streams\n"
+	    STATIC_AUTH
+	    "      redis:\n"
+	    "        unix_socket: %s\n"
+	    "        stream_prefix: t\n"
+	    "        claim_idle_ms: 300\n"
+	    "    process_groups:\n"
+	    "      - name: execution\n"
+	    "        services: [echo.v1.Echo]\n", srv.sock);
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {	/* the worker that dies */
@@ -382,28 +408,19 @@ test_redis_worker_killed_aborted(void **state)
 		event_base_dispatch(r.base);
 		_exit(0);
 	}
-	assert_non_null(base = event_base_new());
-	assert_int_equal(xr_config_load_string(y, strlen(y), &cfg, &d), XR_OK);
-	assert_int_equal(xr_config_keyset(&cfg, &ks, &d), XR_OK);
-	assert_non_null(t = xr_transport_new(base, &cfg, &ks, rt_mods,
-	    RT_NMODS, &d));
-	assert_int_equal(xr_transport_worker_up(t, "execution", 0, 0, NULL,
-	    &d), XR_OK);
-	assert_int_equal(xr_transport_ingress_ready(t, 3000, &d), XR_OK);
-	assert_non_null(q = xr_transport_queue(t, "echo.v1.Echo", &d));
-	assert_non_null(ch = xr_queue_pick(q, NULL, 0, &err));
-	rt_start_say(ch, SAY, 5000, 15000, &p);
+	ing_up(&g, y);
+	rt_start_say(g.ch, SAY, 5000, 15000, &p);
 	/* wait until the child has read it (pending in its name) */
 	c = raw();
 	for (int i = 0; i < 500 && pending == 0; i++) {
-		rt_run_for(base, 10);
+		rt_run_for(g.base, 10);
 		rep = redisCommand(c, "XPENDING t:execution:req execution");
 		if (rep != NULL && rep->type == REDIS_REPLY_ARRAY)
 			pending = (int)rep->element[0]->integer;
 		freeReplyObject(rep);
 	}
 	assert_int_equal(pending, 1);
-	rt_run_for(base, 200);	/* its handler is running: the record */
+	rt_run_for(g.base, 200);	/* its handler is running: the record */
 	assert_int_equal(p.done, 0);
 	kill(child, SIGKILL);
 	while (waitpid(child, NULL, 0) < 0)
@@ -412,7 +429,7 @@ test_redis_worker_killed_aborted(void **state)
 	t0 = xr_mono_ms();
 	rt_up(&live, y);
 	for (int i = 0; i < 500 && !p.done; i++) {
-		rt_run_for(base, 10);
+		rt_run_for(g.base, 10);
 		rt_run_for(live.base, 10);
 	}
 	assert_int_equal(p.done, 1);
@@ -428,10 +445,7 @@ test_redis_worker_killed_aborted(void **state)
 	redisFree(c);
 	xr_lifecycle_stop(live.lc, NULL);
 	rt_free(&live);
-	xr_transport_free(t);
-	xr_keyset_wipe(&ks);
-	xr_config_free(&cfg);
-	event_base_free(base);
+	ing_down(&g);
 }
 
 /* The streams stay within max_stream_len (MAXLEN ~: whole macro nodes of
@@ -489,6 +503,102 @@ test_redis_maxlen(void **state)
 	rt_free(&r);
 }
 
+/* Several processes for real: two execrpc-server processes (separate
+ * programs, separate Redis connections) serve the group's stream; the
+ * ingress here has no worker of its own. Every call is answered by one of
+ * them (the pid in the response), exactly once. */
+static void
+test_redis_separate_processes(void **state)
+{
+	enum { N = 40 };
+	const char *bin = getenv("XR_SERVER_BIN");
+	char y[1024], secret[192], cfgpath[192];
+	pid_t srvs[2];
+	struct ing g;
+	rt_pending p[N];
+	rt_result a;
+	int from[2] = { 0, 0 }, done = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(bin);
+	snprintf(secret, sizeof(secret), "%s/secret", srv.dir);
+	assert_non_null(f = fopen(secret, "w"));
+	fputs("0123456789abcdef0123456789abcdef\n", f);
+	fclose(f);
+	assert_int_equal(chmod(secret, 0600), 0);
+	snprintf(y, sizeof(y),
+	    "runtime:\n"
+	    "  platform:\n"
+	    "    execution_ipc:\n"
+	    "      transport: redis_streams\n"
+	    "      auth:\n"
+	    "        secret_mode: static\n"
+	    "        secret_file: %s\n"
+	    "      redis:\n"
+	    "        url: \"unix://%s\"\n"
+	    "        stream_prefix: multi\n"
+	    "    process_groups:\n"
+	    "      - name: execution\n"
+	    "        services: [echo.v1.Echo]\n", secret, srv.sock);
+	snprintf(cfgpath, sizeof(cfgpath), "%s/server.yaml", srv.dir);
+	assert_non_null(f = fopen(cfgpath, "w"));
+	fputs(y, f);
+	fclose(f);
+	for (int i = 0; i < 2; i++) {
+		srvs[i] = fork();
+		assert_true(srvs[i] >= 0);
+		if (srvs[i] == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			execl(bin, bin, "--config", cfgpath, (char *)NULL);
+			_exit(127);
+		}
+	}
+	ing_up(&g, y);
+	/* one call first: both servers are up and reading within 5 s */
+	for (int i = 0; i < 50; i++) {
+		if (rt_say(g.ch, SAY, "hi", 0, 0, 2000, &a) == XR_STATUS_OK)
+			break;
+		rt_run_for(g.base, 100);
+	}
+	assert_int_equal(a.code, XR_STATUS_OK);
+	for (int k = 0; k < N; k++)
+		rt_start_say(g.ch, SAY, 50, 10000, &p[k]);
+	for (int i = 0; i < 1000 && done < N; i++) {
+		rt_run_for(g.base, 10);
+		done = 0;
+		for (int k = 0; k < N; k++)
+			done += p[k].done;
+	}
+	assert_int_equal(done, N);
+	for (int k = 0; k < N; k++)
+		assert_int_equal(p[k].code, XR_STATUS_OK);
+	/* by pid: blocking calls, one after the other */
+	for (int k = 0; k < N; k++) {
+		uint64_t pid;
+
+		assert_int_equal(rt_say(g.ch, SAY, "who", 0, 0, 5000, &a),
+		    XR_STATUS_OK);
+		pid = rt_say_pid(a.resp, a.resp_len);
+		assert_true(pid == (uint64_t)srvs[0] ||
+		    pid == (uint64_t)srvs[1]);
+		from[pid == (uint64_t)srvs[1]]++;
+	}
+	print_message("calls by server: %d, %d\n", from[0], from[1]);
+	ing_down(&g);
+	for (int i = 0; i < 2; i++) {
+		int st;
+
+		kill(srvs[i], SIGTERM);
+		assert_int_equal(waitpid(srvs[i], &st, 0), srvs[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	unlink(secret);
+	unlink(cfgpath);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -503,6 +613,8 @@ main(int argc, char **argv)
 		    test_redis_worker_killed_aborted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_maxlen, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_redis_separate_processes,
+		    setup, teardown),
 	};
 	int rc;
 
