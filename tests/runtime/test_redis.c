@@ -41,6 +41,9 @@ struct rsrv {
 };
 
 static struct rsrv srv;
+/* execrpc-server processes of a test, killed by the teardown if a failed
+ * assertion left them running */
+static pid_t servers[2];
 
 static void
 rsrv_start(struct rsrv *s)
@@ -108,6 +111,12 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	for (int i = 0; i < 2; i++)
+		if (servers[i] > 0) {
+			kill(servers[i], SIGKILL);
+			waitpid(servers[i], NULL, 0);
+			servers[i] = 0;
+		}
 	rsrv_stop(&srv);
 	return 0;
 }
@@ -513,7 +522,7 @@ test_redis_separate_processes(void **state)
 	enum { N = 40 };
 	const char *bin = getenv("XR_SERVER_BIN");
 	char y[1024], secret[192], cfgpath[192];
-	pid_t srvs[2];
+	pid_t *srvs = servers;
 	struct ing g;
 	rt_pending p[N];
 	rt_result a;
@@ -546,15 +555,25 @@ test_redis_separate_processes(void **state)
 	fputs(y, f);
 	fclose(f);
 	for (int i = 0; i < 2; i++) {
+		int pfd[2];
+		char line[64] = "";
+		FILE *out;
+
+		assert_int_equal(pipe(pfd), 0);
 		srvs[i] = fork();
 		assert_true(srvs[i] >= 0);
 		if (srvs[i] == 0) {
-			int fd = open("/dev/null", O_WRONLY);
-
-			dup2(fd, 1);
+			close(pfd[0]);
+			dup2(pfd[1], 1);
 			execl(bin, bin, "--config", cfgpath, (char *)NULL);
 			_exit(127);
 		}
+		close(pfd[1]);
+		/* up and reading once it says so */
+		assert_non_null(out = fdopen(pfd[0], "r"));
+		assert_non_null(fgets(line, sizeof(line), out));
+		assert_string_equal(line, "serving redis_streams multi\n");
+		fclose(out);
 	}
 	ing_up(&g, y);
 	/* one call first: both servers are up and reading within 5 s */
@@ -593,6 +612,7 @@ test_redis_separate_processes(void **state)
 
 		kill(srvs[i], SIGTERM);
 		assert_int_equal(waitpid(srvs[i], &st, 0), srvs[i]);
+		srvs[i] = 0;
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	unlink(secret);
