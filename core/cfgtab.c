@@ -15,6 +15,7 @@
 #define P_IPC		P_PLATFORM ".execution_ipc"
 #define P_AUTH		P_IPC ".auth"
 #define P_GROUP		P_PLATFORM ".process_groups[]"
+#define P_REDIS		P_IPC ".redis"
 
 /* The field of xr_config (C) or xr_group_cfg (G) a row writes. */
 #define C(m)	.off = offsetof(xr_config, m), \
@@ -30,7 +31,8 @@ _Static_assert(sizeof(xr_transport) == sizeof(int) &&
     sizeof(xr_group_role) == sizeof(int),
     "enum fields are written as int");
 
-static const char *const transport_names[] = { "memory", "tcp_local", NULL };
+static const char *const transport_names[] = { "memory", "tcp_local",
+    "redis_streams", NULL };
 static const char *const boot_names[] = { "inline", "process_supervisor",
     NULL };
 static const char *const secret_mode_names[] = { "generated", "static",
@@ -69,6 +71,28 @@ const xr_cfg_row xr_cfg_rows[XR_CK__COUNT] = {
 	[XR_CK_NONCE_CACHE_SIZE] = { P_AUTH ".nonce_cache_size", XR_CT_UINT,
 	    XR_CF_SUMMARY | XR_CF_BUNDLE | XR_CF_ENDPOINT,
 	    16, 16777216, .def = 65536, C(nonce_cache_size) },
+	/* transport: redis_streams (runtime/redis.h); the summary shows
+	 * them for that profile only (core/summary.c), never password_file
+	 * or url (which may not hold a password, but is not echoed) */
+	[XR_CK_REDIS_URL] = { P_REDIS ".url", XR_CT_PATH, 0,
+	    1, XR_CFG_PATH_MAX - 1, .def_s = "", C(redis.url) },
+	[XR_CK_REDIS_HOST] = { P_REDIS ".host", XR_CT_NETHOST, XR_CF_ECHO,
+	    1, XR_CFG_HOST_MAX - 1, .def_s = "", C(redis.host) },
+	[XR_CK_REDIS_PORT] = { P_REDIS ".port", XR_CT_UINT, XR_CF_ECHO,
+	    1, 65535, .def = 6379, C(redis.port) },
+	[XR_CK_REDIS_UNIX_SOCKET] = { P_REDIS ".unix_socket", XR_CT_PATH, 0,
+	    1, 107, .def_s = "", C(redis.unix_socket) },
+	[XR_CK_REDIS_DB] = { P_REDIS ".db", XR_CT_UINT, XR_CF_ECHO,
+	    0, 15, .def = 0, C(redis.db) },
+	[XR_CK_REDIS_STREAM_PREFIX] = { P_REDIS ".stream_prefix", XR_CT_NAME,
+	    XR_CF_ECHO, 1, 32, .def_s = "execrpc", C(redis.stream_prefix) },
+	[XR_CK_REDIS_CLAIM_IDLE_MS] = { P_REDIS ".claim_idle_ms", XR_CT_UINT,
+	    XR_CF_ECHO, 100, 3600000, .def = 30000, C(redis.claim_idle_ms) },
+	[XR_CK_REDIS_MAX_STREAM_LEN] = { P_REDIS ".max_stream_len",
+	    XR_CT_UINT, XR_CF_ECHO, 100, 100000000, .def = 100000,
+	    C(redis.max_stream_len) },
+	[XR_CK_REDIS_PASSWORD_FILE] = { P_REDIS ".password_file", XR_CT_PATH,
+	    0, 1, XR_CFG_PATH_MAX - 1, .def_s = "", C(redis.password_file) },
 	[XR_CK_BOOT_MODE] = { P_PLATFORM ".bootstrap.mode", XR_CT_ENUM,
 	    XR_CF_SUMMARY | XR_CF_ECHO, .def = XR_BOOT_INLINE,
 	    .names = boot_names, C(boot_mode) },
@@ -190,6 +214,7 @@ xr_cfg_put_defaults(void *base, bool group)
 		case XR_CT_HOST:
 		case XR_CT_PATH:
 		case XR_CT_NAME:
+		case XR_CT_NETHOST:
 			snprintf((char *)base + r->off, r->size, "%s",
 			    r->def_s != NULL ? r->def_s : "");
 			break;

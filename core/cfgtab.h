@@ -28,6 +28,8 @@ typedef enum xr_cfg_type {
 	XR_CT_HOST,	/* char[]: 1..max bytes, a loopback literal */
 	XR_CT_PATH,	/* char[]: 1..max bytes without NUL */
 	XR_CT_NAME,	/* char[]: 1..max bytes of [A-Za-z0-9_.-] */
+	XR_CT_NETHOST,	/* char[]: 1..max bytes of [A-Za-z0-9_.:-], any
+			 * host (a Redis server may be remote) */
 	XR_CT_SECRET,	/* the inline secret: owned bytes, min..max long */
 	XR_CT_SERVICES,	/* a group's list of service names (0..16) */
 	XR_CT_GROUPS,	/* the list of process groups (1..16); their keys
@@ -63,6 +65,15 @@ typedef enum xr_cfg_key {
 	XR_CK_KDF,
 	XR_CK_TTL_SECONDS,
 	XR_CK_NONCE_CACHE_SIZE,
+	XR_CK_REDIS_URL,
+	XR_CK_REDIS_HOST,
+	XR_CK_REDIS_PORT,
+	XR_CK_REDIS_UNIX_SOCKET,
+	XR_CK_REDIS_DB,
+	XR_CK_REDIS_STREAM_PREFIX,
+	XR_CK_REDIS_CLAIM_IDLE_MS,
+	XR_CK_REDIS_MAX_STREAM_LEN,
+	XR_CK_REDIS_PASSWORD_FILE,
 	XR_CK_BOOT_MODE,
 	XR_CK_READY_TIMEOUT_SECONDS,
 	XR_CK_GRACEFUL_TIMEOUT_SECONDS,

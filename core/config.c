@@ -443,8 +443,14 @@ v_row(xr_cfg_vctx *c, const xr_cfg_row *row, const xr_ynode *v,
 	case XR_CT_HOST:
 	case XR_CT_PATH:
 	case XR_CT_NAME:
+	case XR_CT_NETHOST:
 		if ((r = v_str(c, v, p, s, row->max + 1)) != XR_OK)
 			return r;
+		if (row->type == XR_CT_NETHOST &&
+		    !xr_cfg_chars_ok(s, strlen(s), ".:-"))
+			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    "%s: invalid host (allowed: [A-Za-z0-9_.:-], "
+			    "1..%llu bytes)", p, (unsigned long long)row->max);
 		if (row->type == XR_CT_HOST && !xr_host_is_loopback(s))
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 			    "%s: \"%s\" is not a loopback address (allowed: "
@@ -453,8 +459,10 @@ v_row(xr_cfg_vctx *c, const xr_cfg_row *row, const xr_ynode *v,
 		if (row->type == XR_CT_NAME &&
 		    !xr_cfg_chars_ok(s, strlen(s), "-."))
 			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
-			    "%s: invalid group name (allowed: [A-Za-z0-9_.-], "
-			    "1..%llu bytes)", p, (unsigned long long)row->max);
+			    "%s: invalid %s (allowed: [A-Za-z0-9_.-], "
+			    "1..%llu bytes)", p, row == &xr_cfg_rows[
+			    XR_CK_GROUP_NAME] ? "group name" : "name",
+			    (unsigned long long)row->max);
 		snprintf(field, row->size, "%s", s);
 		if (row == &xr_cfg_rows[XR_CK_SECRET_FILE])
 			c->have_secret_file = true;
@@ -557,6 +565,86 @@ v_roles(xr_cfg_vctx *c)
 	return XR_OK;
 }
 
+/* A decimal number of 1..10 digits at `s` (up to `end`) into *v. */
+static bool
+url_num(const char *s, const char *end, uint64_t max, uint32_t *v)
+{
+	uint64_t n = 0;
+
+	if (s == end || end - s > 10)
+		return false;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	if (n > max)
+		return false;
+	*v = (uint32_t)n;
+	return true;
+}
+
+/*
+ * runtime.platform.execution_ipc.redis: the url, if any, resolved into
+ * host/port/db or unix_socket (redis://HOST[:PORT][/DB], unix://PATH);
+ * a url or a host conflicts with another way to name the server; a url
+ * never carries credentials (a password comes from password_file). The url
+ * is never echoed: it is a path-like string a user may have pasted a
+ * password into.
+ */
+static int
+v_redis(xr_cfg_vctx *c)
+{
+	xr_redis_cfg *rc = &c->cfg->redis;
+	const char *u = rc->url, *h, *e, *colon, *slash;
+
+	if ((rc->url[0] != '\0') + (rc->host[0] != '\0') +
+	    (rc->unix_socket[0] != '\0') > 1)
+		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID, P_IPC ".redis: "
+		    "name the server once: url, host (and port) or "
+		    "unix_socket");
+	if (u[0] == '\0')
+		return XR_OK;
+	if (strchr(u, '@') != NULL)
+		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID, P_IPC ".redis."
+		    "url: credentials are not allowed in the url (the value is "
+		    "not shown; use password_file)");
+	if (strncmp(u, "unix://", 7) == 0) {
+		if (u[7] != '/' || strlen(u + 7) > sizeof(rc->unix_socket) - 1)
+			goto bad;
+		snprintf(rc->unix_socket, sizeof(rc->unix_socket), "%s", u + 7);
+		return XR_OK;
+	}
+	if (strncmp(u, "redis://", 8) != 0)
+		goto bad;
+	h = u + 8;
+	e = h + strlen(h);
+	slash = strchr(h, '/');
+	if (slash != NULL) {
+		if (!url_num(slash + 1, e, 15, &rc->db))
+			goto bad;
+		e = slash;
+	}
+	colon = memchr(h, ':', (size_t)(e - h));
+	if (colon != NULL) {
+		if (!url_num(colon + 1, e, 65535, &rc->port) || rc->port == 0)
+			goto bad;
+		e = colon;
+	}
+	if (e == h || (size_t)(e - h) >= sizeof(rc->host))
+		goto bad;
+	memcpy(rc->host, h, (size_t)(e - h));
+	rc->host[e - h] = '\0';
+	if (!xr_cfg_chars_ok(rc->host, strlen(rc->host), ".-"))
+		goto bad;
+	return XR_OK;
+ bad:
+	rc->host[0] = '\0';
+	return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID, P_IPC ".redis.url: "
+	    "not a Redis url (the value is not shown; allowed: "
+	    "redis://HOST[:PORT][/DB], unix:///PATH)");
+}
+
 /* Rules that span keys, checked once every key has its value. */
 static int
 v_cross(xr_cfg_vctx *c)
@@ -565,6 +653,8 @@ v_cross(xr_cfg_vctx *c)
 	int r;
 
 	if ((r = v_roles(c)) != XR_OK)
+		return r;
+	if ((r = v_redis(c)) != XR_OK)
 		return r;
 
 	if (cfg->secret_mode == XR_SECRET_GENERATED &&

@@ -28,7 +28,11 @@
 #include "err.h"
 #include "keys.h"
 
-typedef enum { XR_TRANSPORT_MEMORY = 0, XR_TRANSPORT_TCP_LOCAL = 1 } xr_transport;
+typedef enum {
+	XR_TRANSPORT_MEMORY = 0,
+	XR_TRANSPORT_TCP_LOCAL = 1,
+	XR_TRANSPORT_REDIS_STREAMS = 2
+} xr_transport;
 typedef enum { XR_BOOT_INLINE = 0, XR_BOOT_PROCESS_SUPERVISOR = 1 } xr_boot_mode;
 typedef enum { XR_SECRET_GENERATED = 0, XR_SECRET_STATIC = 1 } xr_secret_mode;
 typedef enum { XR_RESTART_NEVER = 0, XR_RESTART_ON_FAILURE = 1 } xr_restart;
@@ -78,6 +82,23 @@ typedef struct xr_group_cfg {
 						 * path, exec'd as is */
 } xr_group_cfg;
 
+/* runtime.platform.execution_ipc.redis (transport: redis_streams). After a
+ * load, `url` has been resolved into host/port/db or unix_socket (a url
+ * names exactly one of them, and never a password). */
+typedef struct xr_redis_cfg {
+	char url[XR_CFG_PATH_MAX];		/* "" or redis://H[:P][/DB],
+						 * unix://PATH */
+	char host[XR_CFG_HOST_MAX];		/* "" = 127.0.0.1 (unless
+						 * unix_socket is set) */
+	uint32_t port;
+	char unix_socket[108];			/* "" or a socket path */
+	uint32_t db;
+	char stream_prefix[XR_CFG_NAME_MAX];
+	uint32_t claim_idle_ms;
+	uint32_t max_stream_len;
+	char password_file[XR_CFG_PATH_MAX];	/* "" or a private file */
+} xr_redis_cfg;
+
 typedef struct xr_config {
 	/* runtime.platform.execution_ipc */
 	xr_transport transport;
@@ -96,6 +117,8 @@ typedef struct xr_config {
 	xr_kdf kdf;
 	uint32_t ttl_seconds;
 	uint32_t nonce_cache_size;
+	/* ...redis */
+	xr_redis_cfg redis;
 	/* runtime.platform.bootstrap */
 	xr_boot_mode boot_mode;
 	/* runtime.platform.lifecycle */

@@ -92,6 +92,7 @@ row_value(const void *base, const xr_cfg_row *r)
 	case XR_CT_HOST:
 	case XR_CT_PATH:
 	case XR_CT_NAME:
+	case XR_CT_NETHOST:
 		return json_string((const char *)base + r->off);
 	default:
 		return NULL;
@@ -154,6 +155,29 @@ summary_apps(const xr_config *cfg)
 	return NULL;
 }
 
+/* execution_ipc.redis (used by transport: redis_streams): where the
+ * server is (the url resolved, never the url itself; unix_socket when
+ * set) and the stream settings; the password as "is a password_file
+ * configured", never its path or content. */
+static bool
+summary_redis(const xr_config *cfg, json_t *root)
+{
+	static const xr_cfg_key shown[] = { XR_CK_REDIS_HOST,
+	    XR_CK_REDIS_PORT, XR_CK_REDIS_DB, XR_CK_REDIS_STREAM_PREFIX,
+	    XR_CK_REDIS_CLAIM_IDLE_MS, XR_CK_REDIS_MAX_STREAM_LEN };
+
+	if (cfg->redis.unix_socket[0] != '\0' && !put_path(root,
+	    summary_key(&xr_cfg_rows[XR_CK_REDIS_UNIX_SOCKET]),
+	    row_value(cfg, &xr_cfg_rows[XR_CK_REDIS_UNIX_SOCKET])))
+		return false;
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+		if (!put_path(root, summary_key(&xr_cfg_rows[shown[i]]),
+		    row_value(cfg, &xr_cfg_rows[shown[i]])))
+			return false;
+	return put_path(root, "execution_ipc.redis.password_file_configured",
+	    json_boolean(cfg->redis.password_file[0] != '\0'));
+}
+
 static json_t *
 summary_build(const xr_config *cfg)
 {
@@ -182,6 +206,8 @@ summary_build(const xr_config *cfg)
 		} else if (!put_path(root, summary_key(r), row_value(cfg, r)))
 			goto fail;
 	}
+	if (!summary_redis(cfg, root))
+		goto fail;
 	/* the secret as its source, never its bytes or path */
 	if (!put_path(root, "execution_ipc.auth.secret_file_configured",
 	    json_boolean(cfg->secret_mode == XR_SECRET_STATIC &&

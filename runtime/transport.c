@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hmap.h"		/* xr_hash_fnv1a */
 #include "log.h"
 #include "loop.h"
+#include "redis.h"	/* redis_streams */
 #include "rx.h"		/* xr_mono_ms */
 
 /*
@@ -65,6 +67,12 @@ struct xr_transport_svc {
 	xr_registry *reg;		/* served */
 	xr_local_target local;		/* memory */
 	xr_server *srv;			/* tcp_local */
+	/* redis_streams: the workers served here (one per group, inline),
+	 * the ingress (made with the first channel) */
+	xr_redis_opts ropts;
+	size_t n_rworkers;
+	xr_redis_worker **rworkers;
+	xr_redis_ingress *ringress;
 	/* ingress side */
 	size_t n_groups;
 	struct group *groups;
@@ -163,6 +171,7 @@ xr_transport_new(struct event_base *base, const xr_config *cfg,
 	t->copts.ttl_seconds = cfg->ttl_seconds;
 	t->copts.max_inflight = XR_TRANSPORT_MAX_INFLIGHT;
 	t->copts.client_name = "ingress";
+	xr_redis_opts_from(&t->ropts, cfg);
 	if (build_ingress(t, cfg, mods, n_mods, d) != XR_OK) {
 		xr_transport_free(t);
 		return NULL;
@@ -221,6 +230,85 @@ xr_topic_group(const xr_topic *tp)
 
 /* ---------- the execution side ---------- */
 
+/* redis_streams: a worker per group reads that group's stream, in this
+ * process, on `reg` (consumer GROUP-0-PID). */
+static int
+serve_redis(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
+{
+	char consumer[XR_CFG_NAME_MAX + 32];
+
+	if ((t->rworkers = calloc(t->n_groups ? t->n_groups : 1,
+	    sizeof(*t->rworkers))) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "transport: out of memory");
+	for (size_t i = 0; i < t->n_groups; i++) {
+		snprintf(consumer, sizeof(consumer), "%s-0-%ld",
+		    t->groups[i].name, (long)getpid());
+		if ((t->rworkers[i] = xr_redis_worker_new(t->base, &t->ropts,
+		    &t->ks, reg, t->groups[i].name, consumer, d)) == NULL)
+			return d != NULL ? d->code : XR_ERR_NOMEM;
+		t->n_rworkers = i + 1;
+	}
+	return XR_OK;
+}
+
+/* redis_streams: a memory channel whose target is the ingress's for
+ * `group` (the first group for NULL), with the channels' limits. */
+static xr_channel *
+channel_redis(xr_transport_svc *t, const char *group, xr_diag *d)
+{
+	xr_local_target tgt;
+	xr_channel *ch;
+
+	if (group == NULL) {
+		if (t->n_groups == 0) {
+			xr_diag_set(d, XR_ERR_INVALID_ARG, "transport: no "
+			    "process group");
+			return NULL;
+		}
+		group = t->groups[0].name;
+	}
+	if (t->ringress == NULL &&
+	    (t->ringress = xr_redis_ingress_new(t->base, &t->ropts, &t->ks,
+	    d)) == NULL)
+		return NULL;
+	if (xr_redis_ingress_target(t->ringress, group, &tgt, d) != XR_OK)
+		return NULL;
+	if ((ch = xr_channel_new_memory_opts(t->base, &tgt, &t->copts)) ==
+	    NULL)
+		xr_diag_set(d, XR_ERR_NOMEM, "transport: cannot create a "
+		    "channel (%s)", xr_strerror(XR_ERR_NOMEM));
+	return ch;
+}
+
+int
+xr_transport_redis_stats(const xr_transport_svc *t,
+    xr_redis_worker_stats *w, xr_redis_ingress_stats *in)
+{
+	xr_redis_worker_stats one;
+
+	memset(w, 0, sizeof(*w));
+	memset(in, 0, sizeof(*in));
+	if (t->profile != XR_TRANSPORT_REDIS_STREAMS)
+		return XR_ERR_INVALID_ARG;
+	for (size_t i = 0; i < t->n_rworkers; i++) {
+		xr_redis_worker_stats_get(t->rworkers[i], &one);
+		w->entries += one.entries;
+		w->claimed += one.claimed;
+		w->runs += one.runs;
+		w->aborted += one.aborted;
+		w->expired_deadline += one.expired_deadline;
+		w->replies += one.replies;
+		w->acked += one.acked;
+		w->redis_errors += one.redis_errors;
+		w->rx.accepted += one.rx.accepted;
+		for (int k = 0; k < XR_REJECT_COUNT; k++)
+			w->rx.rejects[k] += one.rx.rejects[k];
+	}
+	if (t->ringress != NULL)
+		xr_redis_ingress_stats_get(t->ringress, in);
+	return XR_OK;
+}
+
 int
 xr_transport_serve(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
 {
@@ -232,6 +320,8 @@ xr_transport_serve(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
 		t->local = xr_registry_local_target(reg);
 		return XR_OK;
 	}
+	if (t->profile == XR_TRANSPORT_REDIS_STREAMS)
+		return serve_redis(t, reg, d);
 	if ((t->srv = xr_server_new(t->base, &t->sopts, &t->ks, reg,
 	    d)) == NULL)
 		return d != NULL ? d->code : XR_ERR_INTERNAL;
@@ -297,6 +387,8 @@ channel_keys(xr_transport_svc *t, uint16_t port, const xr_keyset *ks,
 xr_channel *
 xr_transport_channel(xr_transport_svc *t, uint16_t port, xr_diag *d)
 {
+	if (t->profile == XR_TRANSPORT_REDIS_STREAMS)
+		return channel_redis(t, NULL, d);
 	return channel_keys(t, port, &t->ks, d);
 }
 
@@ -349,7 +441,9 @@ xr_transport_worker_up(xr_transport_svc *t, const char *group,
 		xr_keyset_wipe(&s->ks);
 		s->port = port;
 		s->ks = *ks;
-		if ((s->ch = channel_keys(t, port, &s->ks, d)) == NULL) {
+		if ((s->ch = t->profile == XR_TRANSPORT_REDIS_STREAMS ?
+		    channel_redis(t, group, d) :
+		    channel_keys(t, port, &s->ks, d)) == NULL) {
 			s->up = false;
 			return d != NULL ? d->code : XR_ERR_NOMEM;
 		}
@@ -371,6 +465,8 @@ xr_transport_worker_channel(xr_transport_svc *t, const char *group,
 		    "%s[%u] was up", group != NULL ? group : "(null)", index);
 		return NULL;
 	}
+	if (t->profile == XR_TRANSPORT_REDIS_STREAMS)
+		return channel_redis(t, group, d);
 	return channel_keys(t, s->port, &s->ks, d);
 }
 
@@ -406,6 +502,12 @@ usable_slots(const struct group *g)
 	return n;
 }
 
+static int
+redis_up(void *arg)
+{
+	return xr_redis_ingress_up(arg);
+}
+
 int
 xr_transport_ingress_ready(xr_transport_svc *t, uint32_t timeout_ms,
     xr_diag *d)
@@ -434,6 +536,10 @@ xr_transport_ingress_ready(xr_transport_svc *t, uint32_t timeout_ms,
 			return xr_diag_set(d, XR_ERR_WORKER_FAILED,
 			    "no worker of group %s is usable", g->name);
 	}
+	if (t->ringress != NULL && (r = xr_loop_until(t->base, redis_up,
+	    t->ringress, deadline)) != XR_OK)
+		return xr_diag_set(d, XR_ERR_READY_TIMEOUT, "ingress: Redis "
+		    "not reachable (redis_streams)");
 	t->ready = !t->stopping;
 	return XR_OK;
 }
@@ -477,6 +583,11 @@ xr_transport_close(xr_transport_svc *t)
 		}
 	xr_server_free(t->srv);
 	t->srv = NULL;
+	xr_redis_ingress_free(t->ringress);
+	t->ringress = NULL;
+	for (size_t i = 0; i < t->n_rworkers; i++)
+		xr_redis_worker_free(t->rworkers[i]);
+	t->n_rworkers = 0;
 }
 
 /* ---------- QUEUE ---------- */
@@ -702,6 +813,7 @@ xr_transport_free(xr_transport_svc *t)
 	}
 	free(t->groups);
 	free(t->routes);
+	free(t->rworkers);
 	xr_keyset_wipe(&t->ks);
 	free(t);
 }

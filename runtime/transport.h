@@ -15,6 +15,13 @@
  *               config (bind_host, bind_port, max_payload_bytes,
  *               ttl_seconds, nonce_cache_size), and every channel carries
  *               the config's max_payload_bytes and ttl_seconds.
+ *  - redis_streams: the same signed frames as stream entries in Redis
+ *               (runtime/redis.h, docs/design.md section 5): serving
+ *               starts one stream reader per group of the config (its
+ *               consumer group) on the registry; a channel is a memory
+ *               channel (deadline, payload limit, in-flight cap) over the
+ *               ingress's target for the worker's group. Inline mode only
+ *               in this version.
  *
  * Two sides, one object:
  *
@@ -98,6 +105,14 @@ xr_server *xr_transport_server(const xr_transport_svc *t);
 /* Drain the served endpoint (tcp_local) — see xr_server_drain(); with no
  * endpoint, `done` runs at once. */
 void xr_transport_drain(xr_transport_svc *t, void (*done)(void *), void *arg);
+
+/* redis_streams: the counters of the workers served here (summed) and of
+ * the ingress (zero before its first channel). XR_OK, or
+ * XR_ERR_INVALID_ARG (another profile; both zeroed). */
+struct xr_redis_worker_stats;
+struct xr_redis_ingress_stats;
+int xr_transport_redis_stats(const xr_transport_svc *t,
+    struct xr_redis_worker_stats *w, struct xr_redis_ingress_stats *in);
 
 /* ---------- channels ---------- */
 

@@ -153,11 +153,14 @@ check_hosting(const xr_config *cfg, const xr_main_program *p,
 {
 	if (cfg->boot_mode != XR_BOOT_INLINE || p->ingress != NULL)
 		return XR_OK;	/* the ingress is the caller */
-	if (cfg->transport != XR_TRANSPORT_TCP_LOCAL)
+	/* redis_streams: this process reads its groups' streams, for
+	 * ingresses elsewhere */
+	if (cfg->transport == XR_TRANSPORT_MEMORY)
 		return xr_diag_set(d, XR_ERR_CONFIG_INVALID,
 		    "runtime.platform.execution_ipc.transport: %s serves "
 		    "callers in this process only, and %s has none (use "
-		    "tcp_local)", xr_transport_name(cfg->transport), name);
+		    "tcp_local or redis_streams)",
+		    xr_transport_name(cfg->transport), name);
 	/* a generated secret lives in this process only: no client of the
 	 * endpoint could ever call it */
 	if (cfg->secret_mode == XR_SECRET_GENERATED)
@@ -324,6 +327,14 @@ announce(struct xm_run *r, xr_diag *d)
 	if (cfg->boot_mode == XR_BOOT_INLINE &&
 	    cfg->transport == XR_TRANSPORT_MEMORY)
 		return XR_OK;	/* an ingress's in-process modules */
+	if (cfg->boot_mode == XR_BOOT_INLINE &&
+	    cfg->transport == XR_TRANSPORT_REDIS_STREAMS) {
+		printf("serving redis_streams %s\n", cfg->redis.stream_prefix);
+		fflush(stdout);
+		xr_info("%s: serving the streams of prefix %s", r->name,
+		    cfg->redis.stream_prefix);
+		return XR_OK;
+	}
 	if (cfg->boot_mode == XR_BOOT_INLINE) {
 		uint16_t port = xr_transport_port(xr_lifecycle_transport(r->lc));
 

@@ -6,6 +6,7 @@ XR_DEB_PACKAGES=(
   libnanopb-dev nanopb protobuf-compiler python3 python3-protobuf
   libprotobuf-dev libprotoc-dev
   libmbedtls-dev libevent-dev libcmocka-dev libyaml-dev libjansson-dev
+  libhiredis-dev redis-server
 )
 
 xr_install_deps() {

@@ -139,6 +139,7 @@ cmd_config_keys(int argc, char **argv)
 		[XR_CT_HOST] = { "host", "bytes" },
 		[XR_CT_PATH] = { "path", "bytes" },
 		[XR_CT_NAME] = { "name", "bytes" },
+		[XR_CT_NETHOST] = { "host", "bytes" },
 		[XR_CT_SECRET] = { "secret", "bytes" },
 		[XR_CT_SERVICES] = { "list", "services" },
 		[XR_CT_GROUPS] = { "list", "groups" },

@@ -115,7 +115,7 @@ run config keys
 [ "$rc" -eq 0 ] && [ -z "$err" ] || bad "keys: rc=$rc err=$err"
 cp "$tmp/out" "$tmp/keys"
 for want in \
-    'runtime.platform.execution_ipc.transport	enum	memory, tcp_local	memory' \
+    'runtime.platform.execution_ipc.transport	enum	memory, tcp_local, redis_streams	memory' \
     'runtime.platform.execution_ipc.bind_port	integer	0..65535	0' \
     'runtime.platform.execution_ipc.auth.secret_file	path	1..255 bytes	-' \
     'runtime.platform.execution_ipc.auth.secret	secret	32..4096 bytes	-' \
@@ -128,7 +128,7 @@ for want in \
 	grep -qxF "$want" "$tmp/keys" || bad "keys: no line \"$want\""
 done
 [ "$(head -n 1 "$tmp/keys")" = \
-    'runtime.platform.execution_ipc.transport	enum	memory, tcp_local	memory' ] ||
+    'runtime.platform.execution_ipc.transport	enum	memory, tcp_local, redis_streams	memory' ] ||
 	bad "keys: first line: $(head -n 1 "$tmp/keys")"
 [ "$(tail -n 1 "$tmp/keys")" = 'apps	mapping	0..8 sections	{}' ] ||
 	bad "keys: last line: $(tail -n 1 "$tmp/keys")"
@@ -167,7 +167,7 @@ for path, typ, rng, dflt in rows:
     else:
         continue
     scalars += 1
-assert scalars == 14, "checked %d scalar defaults, want 14" % scalars
+assert scalars == 18, "checked %d scalar defaults, want 18" % scalars
 # the default group: the list default, its unset keys from the group rows
 m = re.fullmatch(r"\[\{name: (\S+), workers: (\d+)\}\]",
                  dict((r[0], r[3]) for r in rows)["runtime.platform.process_groups"])

@@ -507,7 +507,7 @@ test_unsupported_enums(void **state)
 	(void)state;
 	expect_err("runtime: {platform: {execution_ipc: {transport: tcp}}}",
 	    XR_ERR_CONFIG_INVALID, P_IPC ".transport: unsupported value "
-	    "\"tcp\"", "(allowed: memory, tcp_local)");
+	    "\"tcp\"", "(allowed: memory, tcp_local, redis_streams)");
 	expect_err("runtime: {platform: {execution_ipc: {auth: "
 	    "{mode: none}}}}", XR_ERR_CONFIG_INVALID, P_AUTH ".mode",
 	    "(allowed: hmac)");
@@ -574,6 +574,72 @@ test_group_roles(void **state)
 	    "process_groups[1].role: ingress requires "
 	    "runtime.platform.bootstrap.mode: process_supervisor", NULL);
 #undef SUP
+}
+
+/* execution_ipc.redis: a url resolves into host, port, db or unix_socket;
+ * the server is named once; a url never carries credentials, and neither
+ * the url nor password_file is ever echoed. */
+static void
+test_redis_keys(void **state)
+{
+	xr_config cfg;
+
+	(void)state;
+	expect_ok("runtime: {platform: {execution_ipc: {transport: "
+	    "redis_streams, redis: {url: \"redis://r1.example:6380/3\"}}}}",
+	    &cfg);
+	assert_int_equal(cfg.transport, XR_TRANSPORT_REDIS_STREAMS);
+	assert_string_equal(cfg.redis.host, "r1.example");
+	assert_int_equal(cfg.redis.port, 6380);
+	assert_int_equal(cfg.redis.db, 3);
+	assert_string_equal(cfg.redis.stream_prefix, "execrpc");
+	assert_int_equal(cfg.redis.claim_idle_ms, 30000);
+	assert_int_equal(cfg.redis.max_stream_len, 100000);
+	xr_config_free(&cfg);
+	expect_ok("runtime: {platform: {execution_ipc: {redis: {url: "
+	    "\"unix:///run/redis/r.sock\"}}}}", &cfg);
+	assert_string_equal(cfg.redis.unix_socket, "/run/redis/r.sock");
+	assert_string_equal(cfg.redis.host, "");
+	xr_config_free(&cfg);
+	expect_ok("runtime: {platform: {execution_ipc: {redis: {host: "
+	    "10.1.2.3, port: 7000, db: 15, stream_prefix: app.x}}}}", &cfg);
+	assert_string_equal(cfg.redis.host, "10.1.2.3");
+	assert_int_equal(cfg.redis.port, 7000);
+	xr_config_free(&cfg);
+	expect_err("runtime: {platform: {execution_ipc: {redis: {url: "
+	    "\"redis://:hunter2pw@h:1\"}}}}", XR_ERR_CONFIG_INVALID,
+	    P_IPC ".redis.url: credentials are not allowed", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {redis: {url: "
+	    "\"http://hunter2pw\"}}}}", XR_ERR_CONFIG_INVALID,
+	    P_IPC ".redis.url: not a Redis url", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {redis: {url: "
+	    "\"redis://h:0\"}}}}", XR_ERR_CONFIG_INVALID,
+	    P_IPC ".redis.url: not a Redis url", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {redis: {url: "
+	    "\"redis://h/16\"}}}}", XR_ERR_CONFIG_INVALID,
+	    P_IPC ".redis.url: not a Redis url", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {redis: {host: h, "
+	    "unix_socket: /s}}}}", XR_ERR_CONFIG_INVALID,
+	    P_IPC ".redis: name the server once", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {redis: {host: "
+	    "\"a b\"}}}}", XR_ERR_CONFIG_INVALID, P_IPC ".redis.host: "
+	    "invalid host", NULL);
+	expect_err("runtime: {platform: {execution_ipc: {redis: {"
+	    "stream_prefix: \"a:b\"}}}}", XR_ERR_CONFIG_INVALID,
+	    P_IPC ".redis.stream_prefix: invalid name", NULL);
+	/* neither the url's nor the password file's text is ever echoed */
+	{
+		xr_diag d;
+		const char *y = "runtime: {platform: {execution_ipc: {redis: "
+		    "{url: \"redis://:hunter2pw@h\"}}}}";
+
+		assert_int_equal(load(y, &cfg, &d), XR_ERR_CONFIG_INVALID);
+		assert_null(strstr(d.reason, "hunter2pw"));
+		y = "runtime: {platform: {execution_ipc: {redis: "
+		    "{password_file: 7}}}}";
+		expect_ok(y, &cfg);
+		xr_config_free(&cfg);
+	}
 }
 
 /* ---- SEC-IPC-07 (config part) ------------------------------------------- */
@@ -645,7 +711,7 @@ test_unknown_key_each_level(void **state)
 		    "runtime.platform.bogus: unknown key", "process_groups" },
 		{ "runtime: {platform: {execution_ipc: {bogus: 1}}}",
 		    P_IPC ".bogus: unknown key (allowed: transport, bind_host, "
-		    "bind_port, max_payload_bytes, auth)", NULL },
+		    "bind_port, max_payload_bytes, auth, redis)", NULL },
 		{ "runtime: {platform: {execution_ipc: {auth: {bogus: 1}}}}",
 		    P_AUTH ".bogus: unknown key", "nonce_cache_size" },
 		{ "runtime: {platform: {bootstrap: {bogus: 1}}}",
@@ -951,7 +1017,7 @@ test_table_uint_ranges(void **state)
 			assert_non_null(strstr(d.reason, "out of range"));
 		}
 	}
-	assert_int_equal(nuint, 7);
+	assert_int_equal(nuint, 11);
 	assert_int_equal(xr_config_check_uint(P_AUTH ".kdf", 1, &d),
 	    XR_ERR_CONFIG_INVALID);
 	assert_int_equal(xr_config_check_uint("no.such.key", 1, &d),
@@ -1959,6 +2025,7 @@ main(void)
 		cmocka_unit_test(test_unsupported_enums),
 		cmocka_unit_test(test_SEC_IPC_07_bind_host_and_port),
 		cmocka_unit_test(test_unknown_key_each_level),
+		cmocka_unit_test(test_redis_keys),
 		cmocka_unit_test(test_echo_rendering_and_bound),
 		cmocka_unit_test(test_wrong_node_type),
 		cmocka_unit_test(test_number_ranges),

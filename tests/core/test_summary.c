@@ -142,6 +142,32 @@ assert_group(json_t *g, const char *name, json_int_t workers,
 		    s1);
 }
 
+/* The redis section of a redis_streams config: the url resolved (never the
+ * url), unix_socket when set, a password_file only as configured or not. */
+static void
+test_summary_redis(void **state)
+{
+	char *s;
+	json_t *j, *g;
+
+	(void)state;
+	s = render("runtime: {platform: {execution_ipc: {transport: "
+	    "redis_streams, redis: {url: \"unix:///tmp/r.sock\", "
+	    "password_file: /etc/secret-redis-pw, max_stream_len: 500}}}}");
+	assert_null(strstr(s, "secret-redis-pw"));
+	assert_null(strstr(s, "unix://"));
+	j = parse(s);
+	g = json_object_get(json_object_get(j, "execution_ipc"), "redis");
+	assert_keys(g, 8);
+	assert_string_equal(str_at(g, "unix_socket", NULL, NULL),
+	    "/tmp/r.sock");
+	assert_int_equal(int_at(g, "max_stream_len", NULL, NULL), 500);
+	assert_true(json_is_true(json_object_get(g,
+	    "password_file_configured")));
+	json_decref(j);
+	free(s);
+}
+
 /* BOOT-SUM-01: the summary shows bootstrap mode, secret mode, kdf, limits,
  * groups and transport — every field, for a full and a default config. */
 static void
@@ -157,9 +183,21 @@ test_BOOT_SUM_01_fields(void **state)
 	assert_keys(json_object_get(j, "bootstrap"), 1);
 	assert_string_equal(str_at(j, "bootstrap", "mode", NULL),
 	    "process_supervisor");
-	assert_keys(json_object_get(j, "execution_ipc"), 5);
+	assert_keys(json_object_get(j, "execution_ipc"), 6);
 	assert_string_equal(str_at(j, "execution_ipc", "transport", NULL),
 	    "tcp_local");
+	/* the redis section: its defaults, no unix_socket, no password */
+	g = json_object_get(json_object_get(j, "execution_ipc"), "redis");
+	assert_keys(g, 7);
+	assert_string_equal(str_at(g, "host", NULL, NULL), "");
+	assert_int_equal(int_at(g, "port", NULL, NULL), 6379);
+	assert_int_equal(int_at(g, "db", NULL, NULL), 0);
+	assert_string_equal(str_at(g, "stream_prefix", NULL, NULL),
+	    "execrpc");
+	assert_int_equal(int_at(g, "claim_idle_ms", NULL, NULL), 30000);
+	assert_int_equal(int_at(g, "max_stream_len", NULL, NULL), 100000);
+	assert_true(json_is_false(json_object_get(g,
+	    "password_file_configured")));
 	assert_string_equal(str_at(j, "execution_ipc", "bind_host", NULL),
 	    "127.0.0.2");
 	assert_int_equal(int_at(j, "execution_ipc", "bind_port", NULL), 7001);
@@ -405,6 +443,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_BOOT_SUM_01_fields),
+		cmocka_unit_test(test_summary_redis),
 		cmocka_unit_test(test_apps_generic),
 		cmocka_unit_test(test_BOOT_SUM_02_deterministic_no_secret),
 		cmocka_unit_test(test_IPC_INT_03_transport_profile),

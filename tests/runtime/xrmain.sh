@@ -127,7 +127,7 @@ run --config "$tmp/kv.yaml"
 
 write_config "$tmp/mem.yaml" mode=inline
 run config check "$tmp/mem.yaml"
-[ "$rc" = 2 ] && [ "$err" = 'xrmain_prog: config_invalid (code -20): runtime.platform.execution_ipc.transport: memory serves callers in this process only, and xrmain_prog has none (use tcp_local)' ] &&
+[ "$rc" = 2 ] && [ "$err" = 'xrmain_prog: config_invalid (code -20): runtime.platform.execution_ipc.transport: memory serves callers in this process only, and xrmain_prog has none (use tcp_local or redis_streams)' ] &&
 	ok || bad "check memory: rc=$rc err=$err"
 write_config "$tmp/gen.yaml" transport=tcp_local mode=inline
 run config check "$tmp/gen.yaml"
