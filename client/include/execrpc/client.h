@@ -22,8 +22,8 @@
  * callback is a view into the channel's input buffer, valid only during
  * the callback.
  *
- * Signals: the application ignores SIGPIPE. libevent writes to the socket
- * with write(2)/writev(2), and a library must not change the process's
+ * Signals: the application ignores SIGPIPE. The channel writes to its
+ * socket with write(2), and a library must not change the process's
  * signal disposition, so a server that closes while a write is pending
  * would otherwise kill the process.
  *
