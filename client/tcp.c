@@ -296,12 +296,31 @@ tx_sign_one(xr_channel *ch, const uint8_t *env, size_t env_len)
 	return XR_OK;
 }
 
+/* Encode ch->tx + payload and append it, signed, to obuf. */
+static int
+tx_seal_out(xr_channel *ch, const uint8_t *payload, size_t plen)
+{
+	size_t env_len, total;
+	int r;
+
+	if ((r = xr_nb_env_size(&ch->tx, payload, plen, &env_len)) != XR_OK)
+		return r;
+	total = xr_frame_wire_len(env_len);
+	if ((r = buf_reserve(&ch->obuf, &ch->ocap, ch->olen + total)) != XR_OK)
+		return r;
+	if ((r = xr_nb_seal(ch->auth, XR_DIR_WEB_TO_EXEC, &ch->tx, payload,
+	    plen, env_len, ch->obuf + ch->olen)) != XR_OK)
+		return r;
+	ch->olen += total;
+	return XR_OK;
+}
+
 /* Append one BATCH frame carrying records [first, first + n) to obuf. */
 static int
 tx_sign_batch(xr_channel *ch, size_t first, size_t n)
 {
 	const struct xr_pend *rec = &ch->prec[first];
-	size_t bl = 0, env_len, total;
+	size_t bl = 0;
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
@@ -312,16 +331,7 @@ tx_sign_batch(xr_channel *ch, size_t first, size_t n)
 	if ((r = tx_prepare(ch, XR_KIND_BATCH, 0)) != XR_OK)
 		return r;
 	ch->tx.sequence = rec[0].batch_seq;
-	if ((r = xr_nb_env_size(&ch->tx, ch->batch_buf, bl, &env_len)) != XR_OK)
-		return r;
-	total = xr_frame_wire_len(env_len);
-	if ((r = buf_reserve(&ch->obuf, &ch->ocap, ch->olen + total)) != XR_OK)
-		return r;
-	if ((r = xr_nb_seal(ch->auth, XR_DIR_WEB_TO_EXEC, &ch->tx,
-	    ch->batch_buf, bl, env_len, ch->obuf + ch->olen)) != XR_OK)
-		return r;
-	ch->olen += total;
-	return XR_OK;
+	return tx_seal_out(ch, ch->batch_buf, bl);
 }
 
 /* Sign the pending envelopes into obuf, group by group, and empty the
@@ -423,7 +433,6 @@ tx_hello(xr_channel *ch)
 	execrpc_v1_Hello hello;
 	uint8_t buf[execrpc_v1_Hello_size];
 	pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
-	size_t env_len, total;
 	int r;
 
 	memset(&hello, 0, sizeof(hello));
@@ -435,16 +444,8 @@ tx_hello(xr_channel *ch)
 	if ((r = tx_prepare(ch, XR_KIND_HELLO, 0)) != XR_OK)
 		return r;
 	xr_session_pending(&ch->sess, ch->tx.nonce.bytes);
-	if ((r = xr_nb_env_size(&ch->tx, buf, os.bytes_written, &env_len)) !=
-	    XR_OK)
+	if ((r = tx_seal_out(ch, buf, os.bytes_written)) != XR_OK)
 		return r;
-	total = xr_frame_wire_len(env_len);
-	if ((r = buf_reserve(&ch->obuf, &ch->ocap, ch->olen + total)) != XR_OK)
-		return r;
-	if ((r = xr_nb_seal(ch->auth, XR_DIR_WEB_TO_EXEC, &ch->tx, buf,
-	    os.bytes_written, env_len, ch->obuf + ch->olen)) != XR_OK)
-		return r;
-	ch->olen += total;
 	tx_write_out(ch);
 	return XR_OK;
 }
