@@ -26,7 +26,8 @@ _Static_assert(sizeof(xr_transport) == sizeof(int) &&
     sizeof(xr_boot_mode) == sizeof(int) &&
     sizeof(xr_secret_mode) == sizeof(int) &&
     sizeof(xr_restart) == sizeof(int) &&
-    sizeof(xr_auth_mode) == sizeof(int) && sizeof(xr_kdf) == sizeof(int),
+    sizeof(xr_auth_mode) == sizeof(int) && sizeof(xr_kdf) == sizeof(int) &&
+    sizeof(xr_group_role) == sizeof(int),
     "enum fields are written as int");
 
 static const char *const transport_names[] = { "memory", "tcp_local", NULL };
@@ -37,6 +38,7 @@ static const char *const secret_mode_names[] = { "generated", "static",
 static const char *const kdf_names[] = { "none", "hkdf_sha256", NULL };
 static const char *const restart_names[] = { "never", "on-failure", NULL };
 static const char *const auth_mode_names[] = { "hmac", NULL };
+static const char *const role_names[] = { "execution", "ingress", NULL };
 
 const xr_cfg_row xr_cfg_rows[XR_CK__COUNT] = {
 	[XR_CK_TRANSPORT] = { P_IPC ".transport", XR_CT_ENUM,
@@ -99,6 +101,11 @@ const xr_cfg_row xr_cfg_rows[XR_CK__COUNT] = {
 	[XR_CK_GROUP_SERVICES] = { P_GROUP ".services", XR_CT_SERVICES,
 	    XR_CF_GROUP | XR_CF_SUMMARY, 0, XR_CFG_MAX_SERVICES,
 	    G(services) },
+	[XR_CK_GROUP_ROLE] = { P_GROUP ".role", XR_CT_ENUM,
+	    XR_CF_GROUP | XR_CF_SUMMARY | XR_CF_ECHO, .def = XR_ROLE_EXECUTION,
+	    .names = role_names, G(role) },
+	[XR_CK_GROUP_COMMAND] = { P_GROUP ".command", XR_CT_COMMAND,
+	    XR_CF_GROUP, 1, XR_CFG_MAX_ARGS, G(command) },
 	[XR_CK_APPS] = { "apps", XR_CT_APPS, XR_CF_SUMMARY, 0,
 	    XR_CFG_MAX_APPS, C(apps) },
 };

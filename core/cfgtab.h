@@ -33,6 +33,8 @@ typedef enum xr_cfg_type {
 	XR_CT_GROUPS,	/* the list of process groups (1..16); their keys
 			 * are the XR_CF_GROUP rows */
 	XR_CT_APPS,	/* the apps.NAME sections (opaque to the core) */
+	XR_CT_COMMAND,	/* an ingress group's argv (1..16 items; [0] an
+			 * absolute path) */
 } xr_cfg_type;
 
 /* Row flags: where a value goes, and how it may be shown. */
@@ -71,6 +73,8 @@ typedef enum xr_cfg_key {
 	XR_CK_GROUP_WORKERS,
 	XR_CK_GROUP_RESTART,
 	XR_CK_GROUP_SERVICES,
+	XR_CK_GROUP_ROLE,
+	XR_CK_GROUP_COMMAND,
 	XR_CK_APPS,
 	XR_CK__COUNT
 } xr_cfg_key;

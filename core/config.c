@@ -343,6 +343,41 @@ v_services(xr_cfg_vctx *c, const xr_ynode *v, const char *p,
 	return XR_OK;
 }
 
+/*
+ * An ingress group's command: a non-empty list of strings, its argv; the
+ * first an absolute path (exec'd as is, no PATH search). Never a secret:
+ * the command line is visible to every local user (/proc/PID/cmdline).
+ */
+static int
+v_command(xr_cfg_vctx *c, const xr_ynode *v, const char *p,
+    const xr_cfg_row *row, xr_group_cfg *g)
+{
+	if (v->type != XR_YN_SEQ || v->n < row->min)
+		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+		    "%s: expected a non-empty list of strings (the program's "
+		    "absolute path, then its arguments)", p);
+	if (v->n > row->max)
+		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+		    "%s: too many arguments (allowed: %llu..%llu)", p,
+		    (unsigned long long)row->min,
+		    (unsigned long long)row->max);
+	for (size_t i = 0; i < v->n; i++) {
+		char sp[XR_CFG_DIAG_PATH + 32];
+		int r;
+
+		snprintf(sp, sizeof(sp), "%s[%zu]", p, i);
+		if ((r = v_str(c, v->kid[i], sp, g->command[i],
+		    sizeof(g->command[i]))) != XR_OK)
+			return r;
+		if (i == 0 && g->command[0][0] != '/')
+			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    "%s: must be an absolute path (no PATH search)",
+			    sp);
+		g->n_command = i + 1;
+	}
+	return XR_OK;
+}
+
 static int
 v_groups(xr_cfg_vctx *c, const xr_ynode *n, const char *path,
     const xr_cfg_row *row)
@@ -430,6 +465,8 @@ v_row(xr_cfg_vctx *c, const xr_cfg_row *row, const xr_ynode *v,
 		return v_services(c, v, p, row, base);
 	case XR_CT_GROUPS:
 		return v_groups(c, v, p, row);
+	case XR_CT_COMMAND:
+		return v_command(c, v, p, row, base);
 	case XR_CT_APPS:
 		return xr_cfg_apps(c, v, row);
 	default:
@@ -478,11 +515,57 @@ v_section(xr_cfg_vctx *c, const xr_ynode *n, const char *sp, const char *dp,
 	return XR_OK;
 }
 
+/* A group's role against its command and services; at least one group
+ * hosts services. */
+static int
+v_roles(xr_cfg_vctx *c)
+{
+	const xr_config *cfg = c->cfg;
+	size_t exec = 0;
+
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		const xr_group_cfg *g = &cfg->groups[i];
+
+		if (g->role == XR_ROLE_EXECUTION) {
+			exec++;
+			if (g->n_command > 0)
+				return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+				    P_PLATFORM ".process_groups[%zu].command: "
+				    "only for role: ingress (an execution "
+				    "group runs the program's own workers)", i);
+			continue;
+		}
+		if (g->n_command == 0)
+			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    P_PLATFORM ".process_groups[%zu].command: required "
+			    "with role: ingress", i);
+		if (g->n_services > 0)
+			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    P_PLATFORM ".process_groups[%zu].services: an "
+			    "ingress group hosts no services (it calls them)",
+			    i);
+		if (cfg->boot_mode != XR_BOOT_PROCESS_SUPERVISOR)
+			return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+			    P_PLATFORM ".process_groups[%zu].role: ingress "
+			    "requires " P_PLATFORM ".bootstrap.mode: "
+			    "process_supervisor", i);
+	}
+	if (cfg->n_groups > 0 && exec == 0)
+		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
+		    P_PLATFORM ".process_groups: no group with role: execution "
+		    "(an ingress needs workers to call)");
+	return XR_OK;
+}
+
 /* Rules that span keys, checked once every key has its value. */
 static int
 v_cross(xr_cfg_vctx *c)
 {
 	const xr_config *cfg = c->cfg;
+	int r;
+
+	if ((r = v_roles(c)) != XR_OK)
+		return r;
 
 	if (cfg->secret_mode == XR_SECRET_GENERATED &&
 	    (c->have_secret || c->have_secret_file))

@@ -33,6 +33,10 @@ typedef enum { XR_BOOT_INLINE = 0, XR_BOOT_PROCESS_SUPERVISOR = 1 } xr_boot_mode
 typedef enum { XR_SECRET_GENERATED = 0, XR_SECRET_STATIC = 1 } xr_secret_mode;
 typedef enum { XR_RESTART_NEVER = 0, XR_RESTART_ON_FAILURE = 1 } xr_restart;
 typedef enum { XR_AUTH_HMAC = 0 } xr_auth_mode;
+/* A process group's role: execution workers hosting services, or ingress
+ * (web) processes that call them (docs/supervisor.md "Web process
+ * groups"). */
+typedef enum { XR_ROLE_EXECUTION = 0, XR_ROLE_INGRESS = 1 } xr_group_role;
 
 #define XR_CFG_MAX_GROUPS 16
 #define XR_CFG_MAX_SERVICES 16
@@ -41,6 +45,8 @@ typedef enum { XR_AUTH_HMAC = 0 } xr_auth_mode;
 #define XR_CFG_PATH_MAX 256
 #define XR_CFG_MAX_APPS 8
 #define XR_CFG_MAX_APP_SETTINGS 32
+#define XR_CFG_MAX_ARGS 16	/* an ingress group's command: argv items */
+#define XR_CFG_ARG_MAX 256	/* bytes of one item, incl. NUL */
 
 /* One setting of an apps.NAME section: a flattened key (nested mapping keys
  * joined with '.', sequence items as key[i]) and the scalar as written. */
@@ -65,6 +71,11 @@ typedef struct xr_group_cfg {
 	size_t n_services;			/* 0: every service the program's
 						 * module table offers */
 	char services[XR_CFG_MAX_SERVICES][XR_CFG_NAME_MAX + 64];
+	xr_group_role role;
+	size_t n_command;			/* ingress: 1..XR_CFG_MAX_ARGS;
+						 * execution: 0 */
+	char command[XR_CFG_MAX_ARGS][XR_CFG_ARG_MAX];	/* [0]: an absolute
+						 * path, exec'd as is */
 } xr_group_cfg;
 
 typedef struct xr_config {

@@ -158,6 +158,8 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 static const xr_service_module *
 group_module(const xr_lifecycle *lc, const xr_group_cfg *gc, size_t i)
 {
+	if (gc->role == XR_ROLE_INGRESS)	/* a web group hosts nothing */
+		return NULL;
 	if (gc->n_services == 0)
 		return i < lc->o.n_mods ? &lc->o.mods[i] : NULL;
 	return i < gc->n_services ? find_module(&lc->o, gc->services[i]) : NULL;
@@ -297,7 +299,10 @@ worker_event(void *arg, const xr_worker_info *w, int err, const char *reason)
 	xr_lifecycle *lc = arg;
 	const xr_group_cfg *gc = find_group(lc->cfg, w->group);
 
-	if (err == XR_OK && strcmp(reason, "ready") == 0 && w->port != 0) {
+	if (gc != NULL && gc->role == XR_ROLE_INGRESS) {
+		/* a web process: nothing of this process calls it */
+	} else if (err == XR_OK && strcmp(reason, "ready") == 0 &&
+	    w->port != 0) {
 		xr_keyset ek;
 
 		/* the keys of this worker's endpoint and generation */

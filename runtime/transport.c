@@ -106,7 +106,11 @@ build_ingress(xr_transport_svc *t, const xr_config *cfg,
 		return xr_diag_set(d, XR_ERR_NOMEM, "transport: out of memory");
 	for (size_t i = 0; i < cfg->n_groups; i++) {
 		const xr_group_cfg *gc = &cfg->groups[i];
-		struct group *g = &t->groups[t->n_groups++];
+		struct group *g;
+
+		if (gc->role == XR_ROLE_INGRESS)	/* hosts nothing */
+			continue;
+		g = &t->groups[t->n_groups++];
 
 		size_t n = cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR ?
 		    gc->workers : 1;

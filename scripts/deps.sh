@@ -21,3 +21,17 @@ xr_install_deps() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 }
+
+# bench/compare only (never the library or the tests): gRPC C++ for its
+# comparison rows, gnuplot for the plot of docs/performance.md.
+XR_BENCH_PACKAGES=(
+  g++ libgrpc++-dev protobuf-compiler-grpc gnuplot-nox
+)
+
+xr_install_bench_deps() {
+  local saved=("${XR_DEB_PACKAGES[@]}") rc=0
+  XR_DEB_PACKAGES=("${XR_BENCH_PACKAGES[@]}")
+  xr_install_deps || rc=$?
+  XR_DEB_PACKAGES=("${saved[@]}")
+  return $rc
+}

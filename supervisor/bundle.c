@@ -296,6 +296,9 @@ validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
 	if (b->version != 1)
 		return FAIL(d, "unsupported bundle version %u (want 1)",
 		    b->version);
+	if (b->role != EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION)
+		return FAIL(d, "an ingress bundle (role %d), not a worker's",
+		    (int)b->role);
 	if (!name_ok(b->group))
 		return FAIL(d, "bad group name \"%s\"",
 		    show(b->group, pb, sizeof(pb)));

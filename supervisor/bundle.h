@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "execrpc/v1/lifecycle.pb-c.h"
 #include "err.h"
 #include "keys.h"
 #include "replay.h"
@@ -78,6 +79,24 @@ int xr_bundle_decode(const uint8_t *buf, size_t len,
 int xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g,
     uint32_t index, const xr_keyset *keys,
     const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len);
+
+/*
+ * The supervisor's side for an ingress process (supervisor/ingress.c;
+ * docs/supervisor.md "Web process groups"): role GROUP_ROLE_INGRESS,
+ * group `g`, `index`, the runtime slice (bind_port 0), `keys`' kdf and
+ * control key only in `keys` (a KeyBundle), `keys`' web_to_exec and
+ * exec_to_web (the supervisor's directional keys, not an endpoint's) and
+ * `inst` in `ingress`, control session id `sid`, and the `n_eps` execution
+ * endpoints `eps`; no apps sections, no services. Key bytes inside: the
+ * caller wipes and frees `*out`. Returns XR_OK, XR_ERR_NO_SPACE (over
+ * XR_BUNDLE_MAX) or XR_ERR_NOMEM.
+ */
+int xr_bundle_pack_ingress(const xr_config *cfg, const xr_group_cfg *g,
+    uint32_t index, const xr_keyset *keys,
+    const uint8_t inst[XR_INSTANCE_ID_LEN],
+    const uint8_t sid[XR_SESSION_ID_LEN],
+    Execrpc__V1__ExecEndpoint *const *eps, size_t n_eps, uint8_t **out,
+    size_t *len);
 
 /* The apps section `name` of the bundle, or NULL (also for `name` NULL). */
 const xr_app_section *xr_bundle_app(const xr_bundle *b, const char *name);

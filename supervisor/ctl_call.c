@@ -109,14 +109,16 @@ route(xr_supervisor *s, const char *svc, size_t len)
 	for (size_t g = 0; g < s->ngroups; g++) {
 		const xr_group_cfg *gc = s->groups[g].cfg;
 
-		for (size_t i = 0; i < gc->n_services; i++)
+		for (size_t i = 0; i < gc->n_services &&
+		    !xr__sup_is_ingress(&s->groups[g]); i++)
 			if (strlen(gc->services[i]) == len &&
 			    memcmp(gc->services[i], svc, len) == 0)
 				return &s->groups[g];
 	}
 	/* an empty list: every module of the program; the worker decides */
 	for (size_t g = 0; g < s->ngroups; g++)
-		if (s->groups[g].cfg->n_services == 0)
+		if (s->groups[g].cfg->n_services == 0 &&
+		    !xr__sup_is_ingress(&s->groups[g]))	/* hosts nothing */
 			return &s->groups[g];
 	return NULL;
 }

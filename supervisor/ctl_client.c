@@ -188,6 +188,9 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 	json_object_set_new(o, "last_exit_status",
 	    json_integer(w->last_exit_status));
 	json_object_set_new(o, "last_signal", json_integer(w->last_signal));
+	/* a web process (role: ingress); a worker's JSON is unchanged */
+	if (w->role == EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_INGRESS)
+		json_object_set_new(o, "role", json_string("ingress"));
 	if (w->stats != EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED)
 		json_object_set_new(o, "stats", json_string(w->stats ==
 		    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED ? "answered" :

@@ -164,6 +164,9 @@ xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events
 			o->port = w->port;
 			o->restarts = w->restarts;
 			o->generation = w->generation;
+			o->role = xr__sup_is_ingress(&s->groups[g]) ?
+			    EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_INGRESS :
+			    EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION;
 			o->last_exit_status = w->last_exit_status;
 			o->last_signal = w->last_signal;
 			wp[k++] = o;

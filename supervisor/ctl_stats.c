@@ -90,7 +90,9 @@ xr__ctl_stats_begin(struct ctl_conn *c, const bool *sel)
 		for (uint32_t i = 0; i < s->groups[g].n; i++, pos++) {
 			struct sup_worker *w = &s->groups[g].w[i];
 
-			if (!sel[g] || (w->state != XR_WORKER_READY &&
+			/* a web process has no endpoint counters */
+			if (!sel[g] || xr__sup_is_ingress(&s->groups[g]) ||
+			    (w->state != XR_WORKER_READY &&
 			    w->state != XR_WORKER_DRAINING))
 				continue;
 			c->slots[pos].state = NO_ANSWER;

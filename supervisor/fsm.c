@@ -151,11 +151,12 @@ h_respawn(struct sup_worker *w, uint32_t arg)
 	return backoff(w);
 }
 
-/* READY{port} while starting: serving */
+/* READY{port} while starting: serving. An ingress process may have no
+ * port of its own (0); a worker must have bound one. */
 static int
 h_ready(struct sup_worker *w, uint32_t port)
 {
-	if (port == 0 || port > 65535) {
+	if ((port == 0 && !xr__sup_is_ingress(w->grp)) || port > 65535) {
 		xr_debug("supervisor: %s[%u]: READY with bad port %u",
 		    w->grp->cfg->name, w->index, port);
 		return XR_ERR_INVALID_ARG;
@@ -171,7 +172,7 @@ h_ready(struct sup_worker *w, uint32_t port)
 static int
 h_port(struct sup_worker *w, uint32_t port)
 {
-	if (port == 0 || port > 65535)
+	if ((port == 0 && !xr__sup_is_ingress(w->grp)) || port > 65535)
 		return XR_ERR_INVALID_ARG;
 	w->port = (uint16_t)port;
 	return 0;
@@ -350,6 +351,9 @@ int
 xr__sup_fsm(struct sup_worker *w, enum xr_sup_event ev, uint32_t arg)
 {
 	const struct cell *c;
+	xr_worker_state was = w->state;
+	uint32_t gen = w->generation;
+	uint16_t port = w->port;
 	int next;
 
 	if ((unsigned)ev >= XR_SUP_EV_COUNT ||
@@ -364,6 +368,9 @@ xr__sup_fsm(struct sup_worker *w, enum xr_sup_event ev, uint32_t arg)
 		next = (int)c->next;
 	if (next != 0)
 		w->state = (xr_worker_state)next;
+	/* the ingress processes follow every change of an execution slot */
+	if (w->state != was || w->generation != gen || w->port != port)
+		xr__sup_push_endpoint(w);
 	xr__sup_check_round(w->sup);
 	return 1;
 }

@@ -95,7 +95,8 @@ xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g, uint32_t index,
  * down the error pipe.
  */
 static void __attribute__((noreturn))
-child_exec(const xr_supervisor *s, int boot, int ctl, int errfd, pid_t parent)
+child_exec(const xr_supervisor *s, const char *exe, char *const *argv,
+    int boot, int ctl, int errfd, pid_t parent)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -130,7 +131,7 @@ child_exec(const xr_supervisor *s, int boot, int ctl, int errfd, pid_t parent)
 		for (int fd = 5; fd < s->max_fd; fd++)
 			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	}
-	execve(s->exe, s->argv, s->envp);
+	execve(exe, argv, s->envp);
  fail:
 	err = errno;
 	(void)!write(e, &err, sizeof(err));
@@ -148,17 +149,30 @@ xr__sup_spawn(struct sup_worker *w)
 	pid_t pid = -1, parent = getpid();
 	int r = XR_ERR_BOOTSTRAP_START_FAILED, err = 0, fl, st;
 	uint32_t call0 = 0, call1 = 0;
+	const xr_group_cfg *gc = w->grp->cfg;
+	bool ingress = xr__sup_is_ingress(w->grp);
+	/* an ingress group runs its command (argv as configured); a worker
+	 * the program itself */
+	char *iargv[XR_CFG_MAX_ARGS + 1];
+	const char *exe = ingress ? gc->command[0] : s->exe;
+	char *const *argv = ingress ? iargv : s->argv;
 	ssize_t n;
 
 	w->reason[0] = '\0';
 	w->generation++;	/* a new process: new endpoint keys */
-	/* its keys are those of its endpoint and generation
-	 * (xr_keys_endpoint), never the supervisor's base keys */
+	for (size_t i = 0; ingress && i <= gc->n_command; i++)
+		iargv[i] = i < gc->n_command ?
+		    (char *)(uintptr_t)gc->command[i] : NULL;
+	/* a worker's keys are those of its endpoint and generation
+	 * (xr_keys_endpoint), never the supervisor's base keys; an ingress
+	 * gets what derives them (docs/supervisor.md "Web process groups") */
+	memset(&ek, 0, sizeof(ek));
 	if (xr_random_bytes(sid, sizeof(sid)) != XR_OK ||
-	    xr_keys_endpoint(&s->keys, s->inst, w->grp->cfg->name, w->index,
-	    w->generation, &ek) != XR_OK ||
-	    xr_bundle_pack(s->cfg, w->grp->cfg, w->index, &ek, sid,
-	    &bundle, &blen) != XR_OK) {
+	    (ingress ? xr__sup_ingress_bundle(w, &s->keys, sid, &bundle,
+	    &blen) : xr_keys_endpoint(&s->keys, s->inst, gc->name, w->index,
+	    w->generation, &ek) != XR_OK ? XR_ERR_INTERNAL :
+	    xr_bundle_pack(s->cfg, gc, w->index, &ek, sid, &bundle,
+	    &blen)) != XR_OK) {
 		xr_keyset_wipe(&ek);
 		snprintf(w->reason, sizeof(w->reason), "cannot build the bundle");
 		goto out;
@@ -181,7 +195,7 @@ xr__sup_spawn(struct sup_worker *w)
 		goto out;
 	}
 	if ((pid = fork()) == 0)
-		child_exec(s, boot[1], ctl[1], ep[1], parent);
+		child_exec(s, exe, argv, boot[1], ctl[1], ep[1], parent);
 	err = errno;
 	/* the child's ends: ours are closed right away */
 	close(boot[1]);
@@ -200,7 +214,7 @@ xr__sup_spawn(struct sup_worker *w)
 		n = read(ep[0], &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
 	if (n != 0) {
-		snprintf(w->reason, sizeof(w->reason), "exec %s: %s", s->exe,
+		snprintf(w->reason, sizeof(w->reason), "exec %.120s: %s", exe,
 		    n == (ssize_t)sizeof(err) ? strerror(err) : "failed");
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;

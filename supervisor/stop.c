@@ -27,6 +27,7 @@ xr__sup_emit_stop_event(xr_supervisor *s, struct group *g)
 	xr_stop_mode mode = g->forced ? XR_STOP_FORCED : XR_STOP_GRACEFUL;
 
 	g->in_stop = false;
+	g->deferred = false;
 	g->started = false;
 	if (s->nevents < XR_CFG_MAX_GROUPS) {
 		snprintf(s->events[s->nevents].group,
@@ -39,12 +40,44 @@ xr__sup_emit_stop_event(xr_supervisor *s, struct group *g)
 		s->on_stop_event(s->stop_arg, g->cfg->name, mode);
 }
 
+/*
+ * The round's second phase: once no ingress group of the round is still
+ * running, the deferred (execution) groups get STOP with a deadline of
+ * their own (now + the round's timeout). True if it began now.
+ */
+static bool
+release_deferred(xr_supervisor *s)
+{
+	bool any = false;
+
+	for (size_t g = 0; g < s->ngroups; g++)
+		if (s->groups[g].in_stop && xr__sup_is_ingress(&s->groups[g]))
+			return false;
+	for (size_t g = 0; g < s->ngroups; g++)
+		any |= s->groups[g].deferred;
+	if (!any)
+		return false;
+	s->stop_deadline = xr_mono_ms() + s->stop_timeout_ms;
+	s->in_release = true;	/* the STOPs below re-enter check_round */
+	for (size_t g = 0; g < s->ngroups; g++) {
+		struct group *gr = &s->groups[g];
+
+		if (!gr->deferred)
+			continue;
+		gr->deferred = false;
+		for (uint32_t i = 0; i < gr->n; i++)
+			(void)xr__sup_fsm(&gr->w[i], XR_SUP_EV_STOP, 0);
+	}
+	s->in_release = false;
+	return true;
+}
+
 void
 xr__sup_check_round(xr_supervisor *s)
 {
 	bool left = false;
 
-	if (!s->stopping)
+	if (!s->stopping || s->in_release)
 		return;
 	for (size_t g = 0; g < s->ngroups; g++) {
 		struct group *gr = &s->groups[g];
@@ -55,6 +88,10 @@ xr__sup_check_round(xr_supervisor *s)
 			left = true;
 		else
 			xr__sup_emit_stop_event(s, gr);
+	}
+	if (release_deferred(s)) {
+		xr__sup_check_round(s);	/* a released group may be done */
+		return;
 	}
 	if (left || !s->stopping)
 		return;
@@ -77,10 +114,17 @@ xr__sup_round_open(xr_supervisor *s, uint32_t graceful_timeout_ms, bool drain)
 	s->stop_drain = drain;
 }
 
+/*
+ * Ingress groups stop first: while one of the round is running, the
+ * execution groups joining it are deferred (release_deferred), so a web
+ * process finishes its requests against workers that still serve.
+ */
 void
 xr__sup_stop_begin(xr_supervisor *s, uint32_t graceful_timeout_ms,
     bool drain_inflight, bool exit_on_done)
 {
+	bool web = false;
+
 	xr__sup_round_open(s, graceful_timeout_ms, drain_inflight);
 	if (exit_on_done)
 		s->exit_on_done = true;
@@ -93,9 +137,20 @@ xr__sup_stop_begin(xr_supervisor *s, uint32_t graceful_timeout_ms,
 		gr->forced = false;
 	}
 	for (size_t g = 0; g < s->ngroups; g++)
-		for (uint32_t i = 0; i < s->groups[g].n && s->groups[g].in_stop;
-		    i++)
-			(void)xr__sup_fsm(&s->groups[g].w[i], XR_SUP_EV_STOP, 0);
+		web |= s->groups[g].in_stop &&
+		    xr__sup_is_ingress(&s->groups[g]);
+	for (size_t g = 0; g < s->ngroups; g++) {
+		struct group *gr = &s->groups[g];
+
+		if (!gr->in_stop || gr->deferred)
+			continue;
+		if (web && !xr__sup_is_ingress(gr)) {
+			gr->deferred = true;
+			continue;
+		}
+		for (uint32_t i = 0; i < gr->n; i++)
+			(void)xr__sup_fsm(&gr->w[i], XR_SUP_EV_STOP, 0);
+	}
 	xr__sup_check_round(s);
 }
 
@@ -114,6 +169,7 @@ xr__sup_kill_groups(xr_supervisor *s, bool sel[XR_CFG_MAX_GROUPS])
 			continue;
 		}
 		gr->in_stop = true;
+		gr->deferred = false;
 		for (uint32_t i = 0; i < gr->n; i++)
 			(void)xr__sup_fsm(&gr->w[i], XR_SUP_EV_KILL, 0);
 	}
@@ -124,6 +180,8 @@ void
 xr__sup_drain_group(xr_supervisor *s, struct group *g)
 {
 	(void)s;
+	if (xr__sup_is_ingress(g))	/* a web process takes STOP only */
+		return;
 	for (uint32_t i = 0; i < g->n; i++)
 		(void)xr__sup_fsm(&g->w[i], XR_SUP_EV_DRAIN, 0);
 }
@@ -155,6 +213,13 @@ uint64_t
 xr__sup_round_wait_deadline(const xr_supervisor *s)
 {
 	uint64_t at = s->stop_deadline;
+
+	/* a second phase to come: its timeout and reap time on top */
+	for (size_t g = 0; g < s->ngroups; g++)
+		if (s->groups[g].deferred) {
+			at += s->reap_grace_ms + s->stop_timeout_ms;
+			break;
+		}
 
 	for (size_t g = 0; g < s->ngroups; g++)
 		for (uint32_t i = 0; s->groups[g].in_stop && i < s->groups[g].n;

@@ -66,6 +66,8 @@ struct group {
 	bool started;			/* wait_ready waits for it */
 	bool in_stop;			/* in the current stop round */
 	bool forced;			/* a worker needed SIGKILL / exited badly */
+	bool deferred;			/* in the round, its STOP waits until
+					 * every ingress group has stopped */
 	uint32_t rr;			/* CALL: the next round-robin pick */
 };
 
@@ -99,6 +101,7 @@ struct xr_supervisor {
 
 	/* the stop round (stop.c) */
 	bool stopping;			/* a round is in progress */
+	bool in_release;		/* stop.c release_deferred() runs */
 	bool exit_on_done;		/* run() returns when it completes */
 	bool want_exit;			/* a round with exit_on_done completed */
 	uint64_t stop_deadline;		/* monotonic ms, for new STOPs */
@@ -199,6 +202,24 @@ int xr__sup_round_result(xr_supervisor *s, xr_diag *d);
 /* When a waiter gives up on the round: the latest kill deadline of its
  * workers plus the reap timeout (s->reap_grace_ms). */
 uint64_t xr__sup_round_wait_deadline(const xr_supervisor *s);
+
+/* ---- ingress.c ---- */
+
+/* True for a web process group (role: ingress). */
+bool xr__sup_is_ingress(const struct group *g);
+/* The table record of execution worker `w` into `e` (strings borrowed;
+ * `svc` is room for the services' pointers). */
+void xr__sup_endpoint_fill(const struct sup_worker *w,
+    Execrpc__V1__ExecEndpoint *e, char *svc[XR_CFG_MAX_SERVICES]);
+/* Ingress process `w`'s bundle: the control key of `keys`, the
+ * supervisor's directional keys and instance id, the table of every
+ * execution worker now (xr_bundle_pack_ingress). Returns its result. */
+int xr__sup_ingress_bundle(struct sup_worker *w, const xr_keyset *keys,
+    const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len);
+/* Execution worker `w`'s record changed (state, port or generation): send
+ * COMMAND_ENDPOINT to every ingress process with a channel. Nothing for an
+ * ingress worker. */
+void xr__sup_push_endpoint(const struct sup_worker *w);
 
 /* ---- ctl_server.c ---- */
 

@@ -143,6 +143,7 @@ cmd_config_keys(int argc, char **argv)
 		[XR_CT_SERVICES] = { "list", "services" },
 		[XR_CT_GROUPS] = { "list", "groups" },
 		[XR_CT_APPS] = { "mapping", "sections" },
+		[XR_CT_COMMAND] = { "list", "arguments" },
 	};
 
 	(void)argc;
@@ -187,6 +188,9 @@ cmd_config_keys(int argc, char **argv)
 			break;
 		case XR_CT_APPS:
 			printf("{}\n");
+			break;
+		case XR_CT_COMMAND:
+			printf("-\n");	/* required with role: ingress */
 			break;
 		default:
 			printf("%s\n", r->def_s != NULL && r->def_s[0] != '\0' ?

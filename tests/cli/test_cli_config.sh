@@ -100,7 +100,7 @@ assert s["apps"] == {"someapp": {"anything[0]": "1", "anything[1].two": "2"},
                      "fundload": {"bogus": "never checked here"}}, s["apps"]
 g = s["process_groups"]
 assert g == [{"name": "execution", "restart": "on-failure", "services": [],
-              "workers": 2}], g
+              "workers": 2, "role": "execution"}], g
 ' <"$tmp/out" || bad "summary apps: sections or default group"
 [ "$fail" -eq "$f" ] && ok
 
@@ -173,7 +173,8 @@ m = re.fullmatch(r"\[\{name: (\S+), workers: (\d+)\}\]",
                  dict((r[0], r[3]) for r in rows)["runtime.platform.process_groups"])
 g = dict((r[0].split(".")[-1], r[3]) for r in rows if "[]" in r[0])
 assert s["process_groups"] == [{"name": m.group(1), "workers": int(m.group(2)),
-                               "restart": g["restart"], "services": []}], \
+                               "restart": g["restart"], "services": [],
+                               "role": g["role"]}], \
     s["process_groups"]
 assert g["services"] == "[]" and s["apps"] == {}
 PY

@@ -517,6 +517,65 @@ test_unsupported_enums(void **state)
 	    "\"always\"", "(allowed: never, on-failure)");
 }
 
+/* role and command: an ingress group runs its command, hosts nothing,
+ * needs the supervisor and an execution group beside it. */
+static void
+test_group_roles(void **state)
+{
+#define SUP "runtime: {platform: {execution_ipc: {transport: tcp_local}, " \
+	"bootstrap: {mode: process_supervisor}, process_groups: ["
+	xr_config cfg;
+	xr_diag d;
+
+	(void)state;
+	assert_int_equal(load(SUP "{name: e, services: [a.B]}, {name: web, "
+	    "role: ingress, workers: 3, command: [/usr/bin/web, --port, "
+	    "\"8080\"]}]}}", &cfg, &d), XR_OK);
+	assert_int_equal(cfg.groups[0].role, XR_ROLE_EXECUTION);
+	assert_int_equal(cfg.groups[0].n_command, 0);
+	assert_int_equal(cfg.groups[1].role, XR_ROLE_INGRESS);
+	assert_int_equal(cfg.groups[1].workers, 3);
+	assert_int_equal(cfg.groups[1].n_command, 3);
+	assert_string_equal(cfg.groups[1].command[0], "/usr/bin/web");
+	assert_string_equal(cfg.groups[1].command[2], "8080");
+	xr_config_free(&cfg);
+	expect_err(SUP "{name: e}, {name: w, role: ingress}]}}",
+	    XR_ERR_CONFIG_INVALID, "process_groups[1].command: required with "
+	    "role: ingress", NULL);
+	expect_err(SUP "{name: e, command: [/bin/x]}]}}", XR_ERR_CONFIG_INVALID,
+	    "process_groups[0].command: only for role: ingress", NULL);
+	expect_err(SUP "{name: e}, {name: w, role: ingress, command: [/bin/x], "
+	    "services: [a.B]}]}}", XR_ERR_CONFIG_INVALID,
+	    "process_groups[1].services: an ingress group hosts no services",
+	    NULL);
+	expect_err(SUP "{name: w, role: ingress, command: [/bin/x]}]}}",
+	    XR_ERR_CONFIG_INVALID, "no group with role: execution", NULL);
+	expect_err(SUP "{name: e}, {name: w, role: ingress, command: [x]}]}}",
+	    XR_ERR_CONFIG_INVALID, "process_groups[1].command[0]: must be an "
+	    "absolute path", NULL);
+	expect_err(SUP "{name: e}, {name: w, role: ingress, command: []}]}}",
+	    XR_ERR_CONFIG_INVALID, "process_groups[1].command: expected a "
+	    "non-empty list", NULL);
+	expect_err(SUP "{name: e}, {name: w, role: ingress, command: /bin/x}]}}",
+	    XR_ERR_CONFIG_INVALID, "process_groups[1].command: expected a "
+	    "non-empty list", NULL);
+	expect_err(SUP "{name: e}, {name: w, role: ingress, command: [/b, "
+	    "[x]]}]}}", XR_ERR_CONFIG_INVALID,
+	    "process_groups[1].command[1]: expected a string", NULL);
+	expect_err(SUP "{name: e}, {name: w, role: ingress, command: [/b, 1, 2, "
+	    "3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]}]}}",
+	    XR_ERR_CONFIG_INVALID, "process_groups[1].command: too many "
+	    "arguments (allowed: 1..16)", NULL);
+	expect_err(SUP "{name: e, role: web}]}}", XR_ERR_CONFIG_INVALID,
+	    "process_groups[0].role: unsupported value \"web\"",
+	    "(allowed: execution, ingress)");
+	expect_err("runtime: {platform: {process_groups: [{name: e}, {name: w, "
+	    "role: ingress, command: [/bin/x]}]}}", XR_ERR_CONFIG_INVALID,
+	    "process_groups[1].role: ingress requires "
+	    "runtime.platform.bootstrap.mode: process_supervisor", NULL);
+#undef SUP
+}
+
 /* ---- SEC-IPC-07 (config part) ------------------------------------------- */
 
 /* SEC-IPC-07: a non-loopback bind_host and an invalid port are refused. */
@@ -1913,6 +1972,7 @@ main(void)
 		cmocka_unit_test(test_anchors_aliases_documents),
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_group_roles),
 		cmocka_unit_test(test_control_socket),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_load_file),

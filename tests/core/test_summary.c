@@ -126,8 +126,9 @@ assert_group(json_t *g, const char *name, json_int_t workers,
 {
 	json_t *svc = json_object_get(g, "services");
 
-	assert_keys(g, 4);
+	assert_keys(g, 5);
 	assert_string_equal(str_at(g, "name", NULL, NULL), name);
+	assert_string_equal(str_at(g, "role", NULL, NULL), "execution");
 	assert_int_equal(int_at(g, "workers", NULL, NULL), workers);
 	assert_string_equal(str_at(g, "restart", NULL, NULL), restart);
 	assert_true(json_is_array(svc));

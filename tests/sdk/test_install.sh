@@ -82,6 +82,7 @@ execrpc/config.h
 execrpc/dispatch.h
 execrpc/echo/v1/echo.pb.h
 execrpc/err.h
+execrpc/ingress.h
 execrpc/keys.h
 execrpc/lifecycle.h
 execrpc/log.h

@@ -15,6 +15,9 @@ PB_BIND(execrpc_v1_RuntimeSlice, execrpc_v1_RuntimeSlice, AUTO)
 PB_BIND(execrpc_v1_AppSetting, execrpc_v1_AppSetting, 2)
 
 
+PB_BIND(execrpc_v1_IngressKeys, execrpc_v1_IngressKeys, AUTO)
+
+
 PB_BIND(execrpc_v1_BootstrapBundle, execrpc_v1_BootstrapBundle, 2)
 
 

@@ -4,6 +4,7 @@
 #ifndef PB_EXECRPC_V1_EXECRPC_V1_BOOTSTRAP_PB_H_INCLUDED
 #define PB_EXECRPC_V1_EXECRPC_V1_BOOTSTRAP_PB_H_INCLUDED
 #include <pb.h>
+#include "execrpc/v1/lifecycle.pb.h"
 
 #if PB_PROTO_HEADER_VERSION != 40
 #error Regenerate this file with the current version of nanopb generator.
@@ -52,6 +53,19 @@ typedef struct _execrpc_v1_AppSetting {
     char value[256];
 } execrpc_v1_AppSetting;
 
+typedef PB_BYTES_ARRAY_T(64) execrpc_v1_IngressKeys_web_to_exec_t;
+typedef PB_BYTES_ARRAY_T(64) execrpc_v1_IngressKeys_exec_to_web_t;
+typedef PB_BYTES_ARRAY_T(16) execrpc_v1_IngressKeys_instance_id_t;
+/* The keys an ingress process derives every execution endpoint's keys from,
+ exactly as xr_supervisor_endpoint_keys() does (docs/design.md section 3,
+ "Endpoint keys"): the supervisor's directional data-plane keys and its
+ instance id. Only in an ingress bundle; never in a worker's. */
+typedef struct _execrpc_v1_IngressKeys {
+    execrpc_v1_IngressKeys_web_to_exec_t web_to_exec; /* the supervisor's web->exec key */
+    execrpc_v1_IngressKeys_exec_to_web_t exec_to_web; /* the supervisor's exec->web key */
+    execrpc_v1_IngressKeys_instance_id_t instance_id; /* 16 bytes */
+} execrpc_v1_IngressKeys;
+
 typedef PB_BYTES_ARRAY_T(16) execrpc_v1_BootstrapBundle_control_session_id_t;
 typedef struct _execrpc_v1_BootstrapBundle {
     uint32_t version; /* 1 */
@@ -67,6 +81,15 @@ typedef struct _execrpc_v1_BootstrapBundle {
  control channel (docs/supervisor.md). Both sides start it OPEN with this
  id; each direction's sequence counts from 1. */
     execrpc_v1_BootstrapBundle_control_session_id_t control_session_id;
+    /* GROUP_ROLE_INGRESS: an ingress process's bundle. Then `keys` holds the
+ kdf and the control key only, `ingress` the keys to derive endpoint
+ keys with, `endpoints` every execution worker slot at spawn time (config
+ order, then index); changes come as COMMAND_ENDPOINT on the control
+ channel. `services` is empty. */
+    execrpc_v1_GroupRole role;
+    bool has_ingress;
+    execrpc_v1_IngressKeys ingress;
+    pb_callback_t endpoints;
 } execrpc_v1_BootstrapBundle;
 
 
@@ -84,16 +107,20 @@ extern "C" {
 
 
 
+#define execrpc_v1_BootstrapBundle_role_ENUMTYPE execrpc_v1_GroupRole
+
 
 /* Initializer values for message structs */
 #define execrpc_v1_KeyBundle_init_default        {_execrpc_v1_Kdf_MIN, {0, {0}}, {0, {0}}, {0, {0}}}
 #define execrpc_v1_RuntimeSlice_init_default     {"", 0, 0, 0, 0, 0, 0}
 #define execrpc_v1_AppSetting_init_default       {"", "", ""}
-#define execrpc_v1_BootstrapBundle_init_default  {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_default, false, execrpc_v1_KeyBundle_init_default, {0, {0}}}
+#define execrpc_v1_IngressKeys_init_default      {{0, {0}}, {0, {0}}, {0, {0}}}
+#define execrpc_v1_BootstrapBundle_init_default  {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_default, false, execrpc_v1_KeyBundle_init_default, {0, {0}}, _execrpc_v1_GroupRole_MIN, false, execrpc_v1_IngressKeys_init_default, {{NULL}, NULL}}
 #define execrpc_v1_KeyBundle_init_zero           {_execrpc_v1_Kdf_MIN, {0, {0}}, {0, {0}}, {0, {0}}}
 #define execrpc_v1_RuntimeSlice_init_zero        {"", 0, 0, 0, 0, 0, 0}
 #define execrpc_v1_AppSetting_init_zero          {"", "", ""}
-#define execrpc_v1_BootstrapBundle_init_zero     {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_zero, false, execrpc_v1_KeyBundle_init_zero, {0, {0}}}
+#define execrpc_v1_IngressKeys_init_zero         {{0, {0}}, {0, {0}}, {0, {0}}}
+#define execrpc_v1_BootstrapBundle_init_zero     {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_zero, false, execrpc_v1_KeyBundle_init_zero, {0, {0}}, _execrpc_v1_GroupRole_MIN, false, execrpc_v1_IngressKeys_init_zero, {{NULL}, NULL}}
 
 /* Field tags (for use in manual encoding/decoding) */
 #define execrpc_v1_KeyBundle_kdf_tag             1
@@ -110,6 +137,9 @@ extern "C" {
 #define execrpc_v1_AppSetting_app_tag            1
 #define execrpc_v1_AppSetting_key_tag            2
 #define execrpc_v1_AppSetting_value_tag          3
+#define execrpc_v1_IngressKeys_web_to_exec_tag   1
+#define execrpc_v1_IngressKeys_exec_to_web_tag   2
+#define execrpc_v1_IngressKeys_instance_id_tag   3
 #define execrpc_v1_BootstrapBundle_version_tag   1
 #define execrpc_v1_BootstrapBundle_group_tag     2
 #define execrpc_v1_BootstrapBundle_index_tag     3
@@ -117,6 +147,9 @@ extern "C" {
 #define execrpc_v1_BootstrapBundle_runtime_tag   5
 #define execrpc_v1_BootstrapBundle_keys_tag      6
 #define execrpc_v1_BootstrapBundle_control_session_id_tag 7
+#define execrpc_v1_BootstrapBundle_role_tag      9
+#define execrpc_v1_BootstrapBundle_ingress_tag   10
+#define execrpc_v1_BootstrapBundle_endpoints_tag 11
 
 /* Struct field encoding specification for nanopb */
 #define execrpc_v1_KeyBundle_FIELDLIST(X, a) \
@@ -145,6 +178,13 @@ X(a, STATIC,   SINGULAR, STRING,   value,             3)
 #define execrpc_v1_AppSetting_CALLBACK NULL
 #define execrpc_v1_AppSetting_DEFAULT NULL
 
+#define execrpc_v1_IngressKeys_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, BYTES,    web_to_exec,       1) \
+X(a, STATIC,   SINGULAR, BYTES,    exec_to_web,       2) \
+X(a, STATIC,   SINGULAR, BYTES,    instance_id,       3)
+#define execrpc_v1_IngressKeys_CALLBACK NULL
+#define execrpc_v1_IngressKeys_DEFAULT NULL
+
 #define execrpc_v1_BootstrapBundle_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT32,   version,           1) \
 X(a, STATIC,   SINGULAR, STRING,   group,             2) \
@@ -152,26 +192,34 @@ X(a, STATIC,   SINGULAR, UINT32,   index,             3) \
 X(a, STATIC,   REPEATED, STRING,   services,          4) \
 X(a, STATIC,   OPTIONAL, MESSAGE,  runtime,           5) \
 X(a, STATIC,   OPTIONAL, MESSAGE,  keys,              6) \
-X(a, STATIC,   SINGULAR, BYTES,    control_session_id,   7)
-#define execrpc_v1_BootstrapBundle_CALLBACK NULL
+X(a, STATIC,   SINGULAR, BYTES,    control_session_id,   7) \
+X(a, STATIC,   SINGULAR, UENUM,    role,              9) \
+X(a, STATIC,   OPTIONAL, MESSAGE,  ingress,          10) \
+X(a, CALLBACK, REPEATED, MESSAGE,  endpoints,        11)
+#define execrpc_v1_BootstrapBundle_CALLBACK pb_default_field_callback
 #define execrpc_v1_BootstrapBundle_DEFAULT NULL
 #define execrpc_v1_BootstrapBundle_runtime_MSGTYPE execrpc_v1_RuntimeSlice
 #define execrpc_v1_BootstrapBundle_keys_MSGTYPE execrpc_v1_KeyBundle
+#define execrpc_v1_BootstrapBundle_ingress_MSGTYPE execrpc_v1_IngressKeys
+#define execrpc_v1_BootstrapBundle_endpoints_MSGTYPE execrpc_v1_ExecEndpoint
 
 extern const pb_msgdesc_t execrpc_v1_KeyBundle_msg;
 extern const pb_msgdesc_t execrpc_v1_RuntimeSlice_msg;
 extern const pb_msgdesc_t execrpc_v1_AppSetting_msg;
+extern const pb_msgdesc_t execrpc_v1_IngressKeys_msg;
 extern const pb_msgdesc_t execrpc_v1_BootstrapBundle_msg;
 
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
 #define execrpc_v1_KeyBundle_fields &execrpc_v1_KeyBundle_msg
 #define execrpc_v1_RuntimeSlice_fields &execrpc_v1_RuntimeSlice_msg
 #define execrpc_v1_AppSetting_fields &execrpc_v1_AppSetting_msg
+#define execrpc_v1_IngressKeys_fields &execrpc_v1_IngressKeys_msg
 #define execrpc_v1_BootstrapBundle_fields &execrpc_v1_BootstrapBundle_msg
 
 /* Maximum encoded size of messages (where known) */
+/* execrpc_v1_BootstrapBundle_size depends on runtime parameters */
 #define execrpc_v1_AppSetting_size               453
-#define execrpc_v1_BootstrapBundle_size          2477
+#define execrpc_v1_IngressKeys_size              150
 #define execrpc_v1_KeyBundle_size                200
 #define execrpc_v1_RuntimeSlice_size             97
 

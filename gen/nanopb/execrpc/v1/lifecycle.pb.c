@@ -9,6 +9,9 @@
 PB_BIND(execrpc_v1_Command, execrpc_v1_Command, 2)
 
 
+PB_BIND(execrpc_v1_ExecEndpoint, execrpc_v1_ExecEndpoint, 2)
+
+
 PB_BIND(execrpc_v1_WorkerStatus, execrpc_v1_WorkerStatus, 2)
 
 
@@ -22,6 +25,7 @@ PB_BIND(execrpc_v1_CallResult, execrpc_v1_CallResult, 2)
 
 
 PB_BIND(execrpc_v1_StatsRequest, execrpc_v1_StatsRequest, AUTO)
+
 
 
 

@@ -23,7 +23,10 @@ typedef enum _execrpc_v1_CommandType {
  -> worker (signed): method, payload, timeout_ms, request_id */
     execrpc_v1_CommandType_COMMAND_CALL = 8,
     /* worker -> supervisor: request_id, status_code, status_message, payload */
-    execrpc_v1_CommandType_COMMAND_CALL_REPLY = 9
+    execrpc_v1_CommandType_COMMAND_CALL_REPLY = 9,
+    /* supervisor -> ingress process: one execution worker slot changed
+ (ready on a port, draining, stopping, dead, restarted): `endpoint` */
+    execrpc_v1_CommandType_COMMAND_ENDPOINT = 10
 } execrpc_v1_CommandType;
 
 /* STOP on the control socket: whether in-flight calls drain. The default
@@ -33,6 +36,12 @@ typedef enum _execrpc_v1_DrainPolicy {
     execrpc_v1_DrainPolicy_DRAIN_POLICY_DRAIN = 1,
     execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN = 2
 } execrpc_v1_DrainPolicy;
+
+/* What a process group's processes are (runtime.platform.process_groups[].role). */
+typedef enum _execrpc_v1_GroupRole {
+    execrpc_v1_GroupRole_GROUP_ROLE_EXECUTION = 0, /* workers hosting services (the default) */
+    execrpc_v1_GroupRole_GROUP_ROLE_INGRESS = 1 /* a web process calling the execution workers */
+} execrpc_v1_GroupRole;
 
 typedef enum _execrpc_v1_WorkerState {
     execrpc_v1_WorkerState_WORKER_STATE_UNSPECIFIED = 0,
@@ -59,6 +68,21 @@ typedef enum _execrpc_v1_StopMode {
 } execrpc_v1_StopMode;
 
 /* Struct definitions */
+/* One execution worker slot as an ingress process sees it: where it
+ listens and which keys its process has (the generation), in the bootstrap
+ bundle's table and in every COMMAND_ENDPOINT update. `services` is the
+ group's list (empty: every module of the worker program). */
+typedef struct _execrpc_v1_ExecEndpoint {
+    char group[64];
+    uint32_t index;
+    char host[64]; /* the workers' bind_host */
+    uint32_t port; /* 0 until READY */
+    uint32_t generation; /* 0: never spawned */
+    execrpc_v1_WorkerState state;
+    pb_size_t services_count;
+    char services[16][128];
+} execrpc_v1_ExecEndpoint;
+
 typedef struct _execrpc_v1_WorkerStatus {
     char group[64];
     uint32_t index;
@@ -83,6 +107,8 @@ typedef struct _execrpc_v1_WorkerStatus {
     /* The slot's spawn count: 1 for its first process, +1 at each later
  spawn; its endpoint keys are bound to it (xr_worker_info.generation). */
     uint32_t generation;
+    /* The process group's role: execution workers, or ingress (web) processes. */
+    execrpc_v1_GroupRole role;
 } execrpc_v1_WorkerStatus;
 
 typedef struct _execrpc_v1_Command {
@@ -101,6 +127,8 @@ typedef struct _execrpc_v1_Command {
     int32_t status_code; /* CALL_REPLY: gRPC status code */
     char status_message[256]; /* CALL_REPLY */
     execrpc_v1_DrainPolicy drain; /* STOP on the control socket */
+    bool has_endpoint;
+    execrpc_v1_ExecEndpoint endpoint; /* ENDPOINT: the slot's new record */
 } execrpc_v1_Command;
 
 typedef struct _execrpc_v1_StopEvent {
@@ -141,12 +169,16 @@ extern "C" {
 
 /* Helper constants for enums */
 #define _execrpc_v1_CommandType_MIN execrpc_v1_CommandType_COMMAND_UNSPECIFIED
-#define _execrpc_v1_CommandType_MAX execrpc_v1_CommandType_COMMAND_CALL_REPLY
-#define _execrpc_v1_CommandType_ARRAYSIZE ((execrpc_v1_CommandType)(execrpc_v1_CommandType_COMMAND_CALL_REPLY+1))
+#define _execrpc_v1_CommandType_MAX execrpc_v1_CommandType_COMMAND_ENDPOINT
+#define _execrpc_v1_CommandType_ARRAYSIZE ((execrpc_v1_CommandType)(execrpc_v1_CommandType_COMMAND_ENDPOINT+1))
 
 #define _execrpc_v1_DrainPolicy_MIN execrpc_v1_DrainPolicy_DRAIN_POLICY_CONFIG
 #define _execrpc_v1_DrainPolicy_MAX execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN
 #define _execrpc_v1_DrainPolicy_ARRAYSIZE ((execrpc_v1_DrainPolicy)(execrpc_v1_DrainPolicy_DRAIN_POLICY_NO_DRAIN+1))
+
+#define _execrpc_v1_GroupRole_MIN execrpc_v1_GroupRole_GROUP_ROLE_EXECUTION
+#define _execrpc_v1_GroupRole_MAX execrpc_v1_GroupRole_GROUP_ROLE_INGRESS
+#define _execrpc_v1_GroupRole_ARRAYSIZE ((execrpc_v1_GroupRole)(execrpc_v1_GroupRole_GROUP_ROLE_INGRESS+1))
 
 #define _execrpc_v1_WorkerState_MIN execrpc_v1_WorkerState_WORKER_STATE_UNSPECIFIED
 #define _execrpc_v1_WorkerState_MAX execrpc_v1_WorkerState_WORKER_STATE_BACKOFF
@@ -163,8 +195,11 @@ extern "C" {
 #define execrpc_v1_Command_type_ENUMTYPE execrpc_v1_CommandType
 #define execrpc_v1_Command_drain_ENUMTYPE execrpc_v1_DrainPolicy
 
+#define execrpc_v1_ExecEndpoint_state_ENUMTYPE execrpc_v1_WorkerState
+
 #define execrpc_v1_WorkerStatus_state_ENUMTYPE execrpc_v1_WorkerState
 #define execrpc_v1_WorkerStatus_stats_ENUMTYPE execrpc_v1_StatsState
+#define execrpc_v1_WorkerStatus_role_ENUMTYPE execrpc_v1_GroupRole
 
 #define execrpc_v1_StopEvent_mode_ENUMTYPE execrpc_v1_StopMode
 
@@ -173,20 +208,29 @@ extern "C" {
 
 
 /* Initializer values for message structs */
-#define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_default, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN}
-#define execrpc_v1_WorkerStatus_init_default     {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN, 0, 0}
+#define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_default, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN, false, execrpc_v1_ExecEndpoint_init_default}
+#define execrpc_v1_ExecEndpoint_init_default     {"", 0, "", 0, 0, _execrpc_v1_WorkerState_MIN, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}}
+#define execrpc_v1_WorkerStatus_init_default     {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN, 0, 0, _execrpc_v1_GroupRole_MIN}
 #define execrpc_v1_StopEvent_init_default        {"", _execrpc_v1_StopMode_MIN}
 #define execrpc_v1_Reply_init_default            {0, "", 0, {execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default}, 0, {execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default}, false, execrpc_v1_CallResult_init_default}
 #define execrpc_v1_CallResult_init_default       {0, "", "", 0, 0}
 #define execrpc_v1_StatsRequest_init_default     {0}
-#define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_zero, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN}
-#define execrpc_v1_WorkerStatus_init_zero        {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN, 0, 0}
+#define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_zero, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN, false, execrpc_v1_ExecEndpoint_init_zero}
+#define execrpc_v1_ExecEndpoint_init_zero        {"", 0, "", 0, 0, _execrpc_v1_WorkerState_MIN, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}}
+#define execrpc_v1_WorkerStatus_init_zero        {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN, 0, 0, _execrpc_v1_GroupRole_MIN}
 #define execrpc_v1_StopEvent_init_zero           {"", _execrpc_v1_StopMode_MIN}
 #define execrpc_v1_Reply_init_zero               {0, "", 0, {execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero}, 0, {execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero}, false, execrpc_v1_CallResult_init_zero}
 #define execrpc_v1_CallResult_init_zero          {0, "", "", 0, 0}
 #define execrpc_v1_StatsRequest_init_zero        {0}
 
 /* Field tags (for use in manual encoding/decoding) */
+#define execrpc_v1_ExecEndpoint_group_tag        1
+#define execrpc_v1_ExecEndpoint_index_tag        2
+#define execrpc_v1_ExecEndpoint_host_tag         3
+#define execrpc_v1_ExecEndpoint_port_tag         4
+#define execrpc_v1_ExecEndpoint_generation_tag   5
+#define execrpc_v1_ExecEndpoint_state_tag        6
+#define execrpc_v1_ExecEndpoint_services_tag     7
 #define execrpc_v1_WorkerStatus_group_tag        1
 #define execrpc_v1_WorkerStatus_index_tag        2
 #define execrpc_v1_WorkerStatus_pid_tag          3
@@ -201,6 +245,7 @@ extern "C" {
 #define execrpc_v1_WorkerStatus_stats_tag        13
 #define execrpc_v1_WorkerStatus_protocol_errors_tag 14
 #define execrpc_v1_WorkerStatus_generation_tag   15
+#define execrpc_v1_WorkerStatus_role_tag         16
 #define execrpc_v1_Command_type_tag              1
 #define execrpc_v1_Command_graceful_timeout_ms_tag 2
 #define execrpc_v1_Command_drain_inflight_tag    3
@@ -214,6 +259,7 @@ extern "C" {
 #define execrpc_v1_Command_status_code_tag       12
 #define execrpc_v1_Command_status_message_tag    13
 #define execrpc_v1_Command_drain_tag             14
+#define execrpc_v1_Command_endpoint_tag          15
 #define execrpc_v1_StopEvent_group_tag           1
 #define execrpc_v1_StopEvent_mode_tag            2
 #define execrpc_v1_CallResult_status_code_tag    1
@@ -241,10 +287,23 @@ X(a, STATIC,   SINGULAR, UINT32,   timeout_ms,       10) \
 X(a, STATIC,   SINGULAR, STRING,   affinity_key,     11) \
 X(a, STATIC,   SINGULAR, INT32,    status_code,      12) \
 X(a, STATIC,   SINGULAR, STRING,   status_message,   13) \
-X(a, STATIC,   SINGULAR, UENUM,    drain,            14)
+X(a, STATIC,   SINGULAR, UENUM,    drain,            14) \
+X(a, STATIC,   OPTIONAL, MESSAGE,  endpoint,         15)
 #define execrpc_v1_Command_CALLBACK NULL
 #define execrpc_v1_Command_DEFAULT NULL
 #define execrpc_v1_Command_status_MSGTYPE execrpc_v1_WorkerStatus
+#define execrpc_v1_Command_endpoint_MSGTYPE execrpc_v1_ExecEndpoint
+
+#define execrpc_v1_ExecEndpoint_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, STRING,   group,             1) \
+X(a, STATIC,   SINGULAR, UINT32,   index,             2) \
+X(a, STATIC,   SINGULAR, STRING,   host,              3) \
+X(a, STATIC,   SINGULAR, UINT32,   port,              4) \
+X(a, STATIC,   SINGULAR, UINT32,   generation,        5) \
+X(a, STATIC,   SINGULAR, UENUM,    state,             6) \
+X(a, STATIC,   REPEATED, STRING,   services,          7)
+#define execrpc_v1_ExecEndpoint_CALLBACK NULL
+#define execrpc_v1_ExecEndpoint_DEFAULT NULL
 
 #define execrpc_v1_WorkerStatus_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, STRING,   group,             1) \
@@ -260,7 +319,8 @@ X(a, STATIC,   SINGULAR, INT32,    last_signal,      11) \
 X(a, STATIC,   REPEATED, UINT64,   rejects_by_kind,  12) \
 X(a, STATIC,   SINGULAR, UENUM,    stats,            13) \
 X(a, STATIC,   SINGULAR, UINT64,   protocol_errors,  14) \
-X(a, STATIC,   SINGULAR, UINT32,   generation,       15)
+X(a, STATIC,   SINGULAR, UINT32,   generation,       15) \
+X(a, STATIC,   SINGULAR, UENUM,    role,             16)
 #define execrpc_v1_WorkerStatus_CALLBACK NULL
 #define execrpc_v1_WorkerStatus_DEFAULT NULL
 
@@ -297,6 +357,7 @@ X(a, STATIC,   SINGULAR, INT32,    pid,               6)
 #define execrpc_v1_StatsRequest_DEFAULT NULL
 
 extern const pb_msgdesc_t execrpc_v1_Command_msg;
+extern const pb_msgdesc_t execrpc_v1_ExecEndpoint_msg;
 extern const pb_msgdesc_t execrpc_v1_WorkerStatus_msg;
 extern const pb_msgdesc_t execrpc_v1_StopEvent_msg;
 extern const pb_msgdesc_t execrpc_v1_Reply_msg;
@@ -305,6 +366,7 @@ extern const pb_msgdesc_t execrpc_v1_StatsRequest_msg;
 
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
 #define execrpc_v1_Command_fields &execrpc_v1_Command_msg
+#define execrpc_v1_ExecEndpoint_fields &execrpc_v1_ExecEndpoint_msg
 #define execrpc_v1_WorkerStatus_fields &execrpc_v1_WorkerStatus_msg
 #define execrpc_v1_StopEvent_fields &execrpc_v1_StopEvent_msg
 #define execrpc_v1_Reply_fields &execrpc_v1_Reply_msg
@@ -313,11 +375,12 @@ extern const pb_msgdesc_t execrpc_v1_StatsRequest_msg;
 
 /* Maximum encoded size of messages (where known) */
 #define execrpc_v1_CallResult_size               351
-#define execrpc_v1_Command_size                  1877
-#define execrpc_v1_Reply_size                    23359
+#define execrpc_v1_Command_size                  4113
+#define execrpc_v1_ExecEndpoint_size             2230
+#define execrpc_v1_Reply_size                    23551
 #define execrpc_v1_StatsRequest_size             0
 #define execrpc_v1_StopEvent_size                67
-#define execrpc_v1_WorkerStatus_size             335
+#define execrpc_v1_WorkerStatus_size             338
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -142,6 +142,51 @@ void   execrpc__v1__app_setting__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__app_setting__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   execrpc__v1__ingress_keys__init
+                     (Execrpc__V1__IngressKeys         *message)
+{
+  static const Execrpc__V1__IngressKeys init_value = EXECRPC__V1__INGRESS_KEYS__INIT;
+  *message = init_value;
+}
+size_t execrpc__v1__ingress_keys__get_packed_size
+                     (const Execrpc__V1__IngressKeys *message)
+{
+  assert(message->base.descriptor == &execrpc__v1__ingress_keys__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t execrpc__v1__ingress_keys__pack
+                     (const Execrpc__V1__IngressKeys *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &execrpc__v1__ingress_keys__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t execrpc__v1__ingress_keys__pack_to_buffer
+                     (const Execrpc__V1__IngressKeys *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &execrpc__v1__ingress_keys__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Execrpc__V1__IngressKeys *
+       execrpc__v1__ingress_keys__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Execrpc__V1__IngressKeys *)
+     protobuf_c_message_unpack (&execrpc__v1__ingress_keys__descriptor,
+                                allocator, len, data);
+}
+void   execrpc__v1__ingress_keys__free_unpacked
+                     (Execrpc__V1__IngressKeys *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &execrpc__v1__ingress_keys__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   execrpc__v1__bootstrap_bundle__init
                      (Execrpc__V1__BootstrapBundle         *message)
 {
@@ -444,7 +489,71 @@ const ProtobufCMessageDescriptor execrpc__v1__app_setting__descriptor =
   (ProtobufCMessageInit) execrpc__v1__app_setting__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[8] =
+static const ProtobufCFieldDescriptor execrpc__v1__ingress_keys__field_descriptors[3] =
+{
+  {
+    "web_to_exec",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__IngressKeys, web_to_exec),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exec_to_web",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__IngressKeys, exec_to_web),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__IngressKeys, instance_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned execrpc__v1__ingress_keys__field_indices_by_name[] = {
+  1,   /* field[1] = exec_to_web */
+  2,   /* field[2] = instance_id */
+  0,   /* field[0] = web_to_exec */
+};
+static const ProtobufCIntRange execrpc__v1__ingress_keys__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor execrpc__v1__ingress_keys__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "execrpc.v1.IngressKeys",
+  "IngressKeys",
+  "Execrpc__V1__IngressKeys",
+  "execrpc.v1",
+  sizeof(Execrpc__V1__IngressKeys),
+  3,
+  execrpc__v1__ingress_keys__field_descriptors,
+  execrpc__v1__ingress_keys__field_indices_by_name,
+  1,  execrpc__v1__ingress_keys__number_ranges,
+  (ProtobufCMessageInit) execrpc__v1__ingress_keys__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[11] =
 {
   {
     "version",
@@ -542,13 +651,52 @@ static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "role",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__BootstrapBundle, role),
+    &execrpc__v1__group_role__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ingress",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__BootstrapBundle, ingress),
+    &execrpc__v1__ingress_keys__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "endpoints",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Execrpc__V1__BootstrapBundle, n_endpoints),
+    offsetof(Execrpc__V1__BootstrapBundle, endpoints),
+    &execrpc__v1__exec_endpoint__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
   7,   /* field[7] = apps */
   6,   /* field[6] = control_session_id */
+  10,   /* field[10] = endpoints */
   1,   /* field[1] = group */
   2,   /* field[2] = index */
+  9,   /* field[9] = ingress */
   5,   /* field[5] = keys */
+  8,   /* field[8] = role */
   4,   /* field[4] = runtime */
   3,   /* field[3] = services */
   0,   /* field[0] = version */
@@ -556,7 +704,7 @@ static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__bootstrap_bundle__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
 {
@@ -566,7 +714,7 @@ const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
   "Execrpc__V1__BootstrapBundle",
   "execrpc.v1",
   sizeof(Execrpc__V1__BootstrapBundle),
-  8,
+  11,
   execrpc__v1__bootstrap_bundle__field_descriptors,
   execrpc__v1__bootstrap_bundle__field_indices_by_name,
   1,  execrpc__v1__bootstrap_bundle__number_ranges,

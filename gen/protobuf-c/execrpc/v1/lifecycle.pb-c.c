@@ -52,6 +52,51 @@ void   execrpc__v1__command__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__command__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   execrpc__v1__exec_endpoint__init
+                     (Execrpc__V1__ExecEndpoint         *message)
+{
+  static const Execrpc__V1__ExecEndpoint init_value = EXECRPC__V1__EXEC_ENDPOINT__INIT;
+  *message = init_value;
+}
+size_t execrpc__v1__exec_endpoint__get_packed_size
+                     (const Execrpc__V1__ExecEndpoint *message)
+{
+  assert(message->base.descriptor == &execrpc__v1__exec_endpoint__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t execrpc__v1__exec_endpoint__pack
+                     (const Execrpc__V1__ExecEndpoint *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &execrpc__v1__exec_endpoint__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t execrpc__v1__exec_endpoint__pack_to_buffer
+                     (const Execrpc__V1__ExecEndpoint *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &execrpc__v1__exec_endpoint__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Execrpc__V1__ExecEndpoint *
+       execrpc__v1__exec_endpoint__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Execrpc__V1__ExecEndpoint *)
+     protobuf_c_message_unpack (&execrpc__v1__exec_endpoint__descriptor,
+                                allocator, len, data);
+}
+void   execrpc__v1__exec_endpoint__free_unpacked
+                     (Execrpc__V1__ExecEndpoint *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &execrpc__v1__exec_endpoint__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   execrpc__v1__worker_status__init
                      (Execrpc__V1__WorkerStatus         *message)
 {
@@ -277,7 +322,7 @@ void   execrpc__v1__stats_request__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__stats_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[14] =
+static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[15] =
 {
   {
     "type",
@@ -447,11 +492,24 @@ static const ProtobufCFieldDescriptor execrpc__v1__command__field_descriptors[14
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "endpoint",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__Command, endpoint),
+    &execrpc__v1__exec_endpoint__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__command__field_indices_by_name[] = {
   10,   /* field[10] = affinity_key */
   13,   /* field[13] = drain */
   2,   /* field[2] = drain_inflight */
+  14,   /* field[14] = endpoint */
   1,   /* field[1] = graceful_timeout_ms */
   4,   /* field[4] = groups */
   7,   /* field[7] = method */
@@ -467,7 +525,7 @@ static const unsigned execrpc__v1__command__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
 {
@@ -477,14 +535,130 @@ const ProtobufCMessageDescriptor execrpc__v1__command__descriptor =
   "Execrpc__V1__Command",
   "execrpc.v1",
   sizeof(Execrpc__V1__Command),
-  14,
+  15,
   execrpc__v1__command__field_descriptors,
   execrpc__v1__command__field_indices_by_name,
   1,  execrpc__v1__command__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__command__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[14] =
+static const ProtobufCFieldDescriptor execrpc__v1__exec_endpoint__field_descriptors[7] =
+{
+  {
+    "group",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__ExecEndpoint, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "index",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__ExecEndpoint, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "host",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__ExecEndpoint, host),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "port",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__ExecEndpoint, port),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "generation",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__ExecEndpoint, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__ExecEndpoint, state),
+    &execrpc__v1__worker_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "services",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Execrpc__V1__ExecEndpoint, n_services),
+    offsetof(Execrpc__V1__ExecEndpoint, services),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned execrpc__v1__exec_endpoint__field_indices_by_name[] = {
+  4,   /* field[4] = generation */
+  0,   /* field[0] = group */
+  2,   /* field[2] = host */
+  1,   /* field[1] = index */
+  3,   /* field[3] = port */
+  6,   /* field[6] = services */
+  5,   /* field[5] = state */
+};
+static const ProtobufCIntRange execrpc__v1__exec_endpoint__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor execrpc__v1__exec_endpoint__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "execrpc.v1.ExecEndpoint",
+  "ExecEndpoint",
+  "Execrpc__V1__ExecEndpoint",
+  "execrpc.v1",
+  sizeof(Execrpc__V1__ExecEndpoint),
+  7,
+  execrpc__v1__exec_endpoint__field_descriptors,
+  execrpc__v1__exec_endpoint__field_indices_by_name,
+  1,  execrpc__v1__exec_endpoint__number_ranges,
+  (ProtobufCMessageInit) execrpc__v1__exec_endpoint__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[15] =
 {
   {
     "group",
@@ -654,6 +828,18 @@ static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "role",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__WorkerStatus, role),
+    &execrpc__v1__group_role__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__worker_status__field_indices_by_name[] = {
   6,   /* field[6] = calls */
@@ -668,6 +854,7 @@ static const unsigned execrpc__v1__worker_status__field_indices_by_name[] = {
   12,   /* field[12] = protocol_errors */
   10,   /* field[10] = rejects_by_kind */
   5,   /* field[5] = restarts */
+  14,   /* field[14] = role */
   3,   /* field[3] = state */
   11,   /* field[11] = stats */
 };
@@ -675,7 +862,7 @@ static const ProtobufCIntRange execrpc__v1__worker_status__number_ranges[2 + 1] 
 {
   { 1, 0 },
   { 10, 8 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
 {
@@ -685,7 +872,7 @@ const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
   "Execrpc__V1__WorkerStatus",
   "execrpc.v1",
   sizeof(Execrpc__V1__WorkerStatus),
-  14,
+  15,
   execrpc__v1__worker_status__field_descriptors,
   execrpc__v1__worker_status__field_indices_by_name,
   2,  execrpc__v1__worker_status__number_ranges,
@@ -954,7 +1141,7 @@ const ProtobufCMessageDescriptor execrpc__v1__stats_request__descriptor =
   (ProtobufCMessageInit) execrpc__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number[10] =
+static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number[11] =
 {
   { "COMMAND_UNSPECIFIED", "EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED", 0 },
   { "COMMAND_STATUS", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STATUS", 1 },
@@ -966,15 +1153,17 @@ static const ProtobufCEnumValue execrpc__v1__command_type__enum_values_by_number
   { "COMMAND_STATS_REPLY", "EXECRPC__V1__COMMAND_TYPE__COMMAND_STATS_REPLY", 7 },
   { "COMMAND_CALL", "EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL", 8 },
   { "COMMAND_CALL_REPLY", "EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY", 9 },
+  { "COMMAND_ENDPOINT", "EXECRPC__V1__COMMAND_TYPE__COMMAND_ENDPOINT", 10 },
 };
 static const ProtobufCIntRange execrpc__v1__command_type__value_ranges[] = {
-{0, 0},{0, 10}
+{0, 0},{0, 11}
 };
-static const ProtobufCEnumValueIndex execrpc__v1__command_type__enum_values_by_name[10] =
+static const ProtobufCEnumValueIndex execrpc__v1__command_type__enum_values_by_name[11] =
 {
   { "COMMAND_CALL", 8 },
   { "COMMAND_CALL_REPLY", 9 },
   { "COMMAND_DRAIN", 3 },
+  { "COMMAND_ENDPOINT", 10 },
   { "COMMAND_READY", 5 },
   { "COMMAND_STATS", 2 },
   { "COMMAND_STATS_REPLY", 7 },
@@ -990,9 +1179,9 @@ const ProtobufCEnumDescriptor execrpc__v1__command_type__descriptor =
   "CommandType",
   "Execrpc__V1__CommandType",
   "execrpc.v1",
-  10,
+  11,
   execrpc__v1__command_type__enum_values_by_number,
-  10,
+  11,
   execrpc__v1__command_type__enum_values_by_name,
   1,
   execrpc__v1__command_type__value_ranges,
@@ -1026,6 +1215,34 @@ const ProtobufCEnumDescriptor execrpc__v1__drain_policy__descriptor =
   execrpc__v1__drain_policy__enum_values_by_name,
   1,
   execrpc__v1__drain_policy__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue execrpc__v1__group_role__enum_values_by_number[2] =
+{
+  { "GROUP_ROLE_EXECUTION", "EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION", 0 },
+  { "GROUP_ROLE_INGRESS", "EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_INGRESS", 1 },
+};
+static const ProtobufCIntRange execrpc__v1__group_role__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex execrpc__v1__group_role__enum_values_by_name[2] =
+{
+  { "GROUP_ROLE_EXECUTION", 0 },
+  { "GROUP_ROLE_INGRESS", 1 },
+};
+const ProtobufCEnumDescriptor execrpc__v1__group_role__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "execrpc.v1.GroupRole",
+  "GroupRole",
+  "Execrpc__V1__GroupRole",
+  "execrpc.v1",
+  2,
+  execrpc__v1__group_role__enum_values_by_number,
+  2,
+  execrpc__v1__group_role__enum_values_by_name,
+  1,
+  execrpc__v1__group_role__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue execrpc__v1__worker_state__enum_values_by_number[8] =

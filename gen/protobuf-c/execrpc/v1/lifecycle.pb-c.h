@@ -16,6 +16,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Execrpc__V1__Command Execrpc__V1__Command;
+typedef struct Execrpc__V1__ExecEndpoint Execrpc__V1__ExecEndpoint;
 typedef struct Execrpc__V1__WorkerStatus Execrpc__V1__WorkerStatus;
 typedef struct Execrpc__V1__StopEvent Execrpc__V1__StopEvent;
 typedef struct Execrpc__V1__Reply Execrpc__V1__Reply;
@@ -54,7 +55,12 @@ typedef enum _Execrpc__V1__CommandType {
   /*
    * worker -> supervisor: request_id, status_code, status_message, payload
    */
-  EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY = 9
+  EXECRPC__V1__COMMAND_TYPE__COMMAND_CALL_REPLY = 9,
+  /*
+   * supervisor -> ingress process: one execution worker slot changed
+   * (ready on a port, draining, stopping, dead, restarted): `endpoint`
+   */
+  EXECRPC__V1__COMMAND_TYPE__COMMAND_ENDPOINT = 10
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__COMMAND_TYPE)
 } Execrpc__V1__CommandType;
 /*
@@ -70,6 +76,20 @@ typedef enum _Execrpc__V1__DrainPolicy {
   EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_NO_DRAIN = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__DRAIN_POLICY)
 } Execrpc__V1__DrainPolicy;
+/*
+ * What a process group's processes are (runtime.platform.process_groups[].role).
+ */
+typedef enum _Execrpc__V1__GroupRole {
+  /*
+   * workers hosting services (the default)
+   */
+  EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION = 0,
+  /*
+   * a web process calling the execution workers
+   */
+  EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_INGRESS = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EXECRPC__V1__GROUP_ROLE)
+} Execrpc__V1__GroupRole;
 typedef enum _Execrpc__V1__WorkerState {
   EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED = 0,
   EXECRPC__V1__WORKER_STATE__WORKER_STATE_STARTING = 1,
@@ -165,10 +185,46 @@ struct  Execrpc__V1__Command
    * STOP on the control socket
    */
   Execrpc__V1__DrainPolicy drain;
+  /*
+   * ENDPOINT: the slot's new record
+   */
+  Execrpc__V1__ExecEndpoint *endpoint;
 };
 #define EXECRPC__V1__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__command__descriptor) \
-    , EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED, 0, 0, 0, 0,NULL, 0, NULL, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG }
+    , EXECRPC__V1__COMMAND_TYPE__COMMAND_UNSPECIFIED, 0, 0, 0, 0,NULL, 0, NULL, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, EXECRPC__V1__DRAIN_POLICY__DRAIN_POLICY_CONFIG, NULL }
+
+
+/*
+ * One execution worker slot as an ingress process sees it: where it
+ * listens and which keys its process has (the generation), in the bootstrap
+ * bundle's table and in every COMMAND_ENDPOINT update. `services` is the
+ * group's list (empty: every module of the worker program).
+ */
+struct  Execrpc__V1__ExecEndpoint
+{
+  ProtobufCMessage base;
+  char *group;
+  uint32_t index;
+  /*
+   * the workers' bind_host
+   */
+  char *host;
+  /*
+   * 0 until READY
+   */
+  uint32_t port;
+  /*
+   * 0: never spawned
+   */
+  uint32_t generation;
+  Execrpc__V1__WorkerState state;
+  size_t n_services;
+  char **services;
+};
+#define EXECRPC__V1__EXEC_ENDPOINT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__exec_endpoint__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0,NULL }
 
 
 struct  Execrpc__V1__WorkerStatus
@@ -209,10 +265,14 @@ struct  Execrpc__V1__WorkerStatus
    * spawn; its endpoint keys are bound to it (xr_worker_info.generation).
    */
   uint32_t generation;
+  /*
+   * The process group's role: execution workers, or ingress (web) processes.
+   */
+  Execrpc__V1__GroupRole role;
 };
 #define EXECRPC__V1__WORKER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__worker_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED, 0, 0, EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION }
 
 
 struct  Execrpc__V1__StopEvent
@@ -295,6 +355,25 @@ Execrpc__V1__Command *
                       const uint8_t       *data);
 void   execrpc__v1__command__free_unpacked
                      (Execrpc__V1__Command *message,
+                      ProtobufCAllocator *allocator);
+/* Execrpc__V1__ExecEndpoint methods */
+void   execrpc__v1__exec_endpoint__init
+                     (Execrpc__V1__ExecEndpoint         *message);
+size_t execrpc__v1__exec_endpoint__get_packed_size
+                     (const Execrpc__V1__ExecEndpoint   *message);
+size_t execrpc__v1__exec_endpoint__pack
+                     (const Execrpc__V1__ExecEndpoint   *message,
+                      uint8_t             *out);
+size_t execrpc__v1__exec_endpoint__pack_to_buffer
+                     (const Execrpc__V1__ExecEndpoint   *message,
+                      ProtobufCBuffer     *buffer);
+Execrpc__V1__ExecEndpoint *
+       execrpc__v1__exec_endpoint__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   execrpc__v1__exec_endpoint__free_unpacked
+                     (Execrpc__V1__ExecEndpoint *message,
                       ProtobufCAllocator *allocator);
 /* Execrpc__V1__WorkerStatus methods */
 void   execrpc__v1__worker_status__init
@@ -396,6 +475,9 @@ void   execrpc__v1__stats_request__free_unpacked
 typedef void (*Execrpc__V1__Command_Closure)
                  (const Execrpc__V1__Command *message,
                   void *closure_data);
+typedef void (*Execrpc__V1__ExecEndpoint_Closure)
+                 (const Execrpc__V1__ExecEndpoint *message,
+                  void *closure_data);
 typedef void (*Execrpc__V1__WorkerStatus_Closure)
                  (const Execrpc__V1__WorkerStatus *message,
                   void *closure_data);
@@ -440,10 +522,12 @@ void execrpc__v1__endpoint__stats(ProtobufCService *service,
 
 extern const ProtobufCEnumDescriptor    execrpc__v1__command_type__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__drain_policy__descriptor;
+extern const ProtobufCEnumDescriptor    execrpc__v1__group_role__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__worker_state__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__stats_state__descriptor;
 extern const ProtobufCEnumDescriptor    execrpc__v1__stop_mode__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__command__descriptor;
+extern const ProtobufCMessageDescriptor execrpc__v1__exec_endpoint__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__stop_event__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__reply__descriptor;
