@@ -57,6 +57,7 @@ channel_alloc(struct event_base *base, int kind)
 	ch->kind = kind;
 	ch->max_payload = XR_CLIENT_DEF_MAX_PAYLOAD;
 	ch->max_inflight = XR_CLIENT_DEF_MAX_INFLIGHT;
+	ch->fd = -1;
 	xr_calls_init(&ch->calls);
 	return ch;
 }
@@ -442,6 +443,9 @@ sync_run(xr_channel *ch, const char *method, const uint8_t *req,
 	xr_client_call *c;
 
 	c = xr_call_start(ch, method, req, req_len, timeout_ms, sync_cb, s);
+	/* pending: send the request now rather than on the next loop turn */
+	if (c != NULL && ch->kind == XR_CH_TCP)
+		xr_tcp_flush(ch);
 	/* `ch` may be gone once the base runs: only `c` and `base` are used.
 	 * No deadline here: the call's own deadline timer completes it. */
 	if (xr_loop_until(base, sync_done, s, 0) != XR_OK) {

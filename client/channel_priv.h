@@ -29,6 +29,7 @@
 #include "execrpc/client.h"
 
 #include "auth.h"
+#include "batch.h"
 #include "cfgtab.h"
 #include "codec_nb.h"
 #include "hmap.h"
@@ -73,6 +74,16 @@ enum xr_call_state {
 	XR_CALL_FREE = 0,	/* on the freelist */
 	XR_CALL_QUEUED,		/* tcp: waiting for the handshake */
 	XR_CALL_SENT,		/* tcp: REQUEST written; memory: started */
+};
+
+/* One envelope queued in ch->pbuf this loop turn. A group is a record with
+ * `starts` set and the records after it without: it leaves as one BATCH
+ * numbered `batch_seq` (reserved before its envelopes were numbered), or,
+ * with one envelope, as a frame of its own (`batch_seq` then unused). */
+struct xr_pend {
+	size_t off, len;
+	uint64_t batch_seq;
+	int starts;
 };
 
 struct xr_client_call {
@@ -121,7 +132,31 @@ struct xr_channel {
 	/* tcp_local transport */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	struct bufferevent *bev;
+	int fd;				/* the connection, -1 once closed */
+	int ev_set;			/* the three events are assigned */
+	struct event rd_ev;		/* EV_READ|EV_PERSIST, added once */
+	struct event wr_ev;		/* one-shot EV_WRITE: the connect, then
+					 * only a partial or EAGAIN write */
+	struct event flush_ev;		/* no fd: made active when the first
+					 * envelope of a loop turn is queued */
+	int rd_on, wr_on, flush_on;	/* rd_ev/wr_ev added, flush_ev active */
+	int conn_errno;			/* connect refused at once, reported
+					 * from wr_ev like a late refusal */
+	struct evbuffer *in;		/* read with readv into reserved space */
+	size_t rd_want;			/* bytes `in` must hold for the next
+					 * frame (the reader's answer) */
+	uint8_t *obuf;			/* signed frames the socket has not
+					 * taken yet: [ooff, olen) */
+	size_t ocap, ooff, olen;
+	uint8_t *pbuf;			/* this turn's envelopes, unsigned */
+	size_t pcap, plen;
+	struct xr_pend *prec;		/* one per envelope in pbuf */
+	size_t nrec, caprec;
+	uint32_t peer_batch;		/* HelloAck.max_batch (<= XR_BATCH_MAX);
+					 * < 2: every envelope leaves alone */
+	uint32_t grp_count;		/* envelopes in the open group, 0 = none */
+	size_t grp_bytes;		/* its Batch payload bytes */
+	uint8_t batch_buf[XR_BATCH_MAX_PAYLOAD];	/* a Batch payload */
 	struct event conn_timer;
 	int conn_timer_set;
 	uint32_t connect_timeout_ms;
@@ -191,8 +226,16 @@ int xr_tcp_start_call(xr_channel *ch, xr_client_call *c, const uint8_t *req,
     size_t req_len);
 /* The call is being abandoned (deadline, cancel): tell the server. */
 void xr_tcp_abandon(xr_channel *ch, xr_client_call *c);
-/* Bytes waiting in the socket's output buffer. */
+/* Bytes waiting for the socket: signed, and queued for this turn. */
 size_t xr_tcp_outbuf_len(const xr_channel *ch);
+/*
+ * Sign what this loop turn queued and write it now, instead of at the end
+ * of the turn (a blocking call sends its request without a loop turn).
+ * A write error closes the channel, so callbacks may run: call it only
+ * where the channel may be freed by them (inside enter/leave, or as the
+ * caller's last use of `ch`).
+ */
+void xr_tcp_flush(xr_channel *ch);
 /*
  * Close the connection now: the first close records `err` (what wait_ready
  * reports), `status` and the printf-style reason; every pending call fails

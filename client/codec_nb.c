@@ -130,6 +130,40 @@ xr_nb_env_size(execrpc_v1_Envelope *env, const uint8_t *payload, size_t plen,
 }
 
 int
+xr_nb_encode(execrpc_v1_Envelope *env, const uint8_t *payload, size_t plen,
+    uint8_t *out, size_t cap, size_t *env_len)
+{
+	struct nb_out_payload pl = { payload, plen };
+	pb_ostream_t s = pb_ostream_from_buffer(out, cap);
+	bool ok;
+
+	env->payload.funcs.encode = nb_encode_payload;
+	env->payload.arg = &pl;
+	ok = pb_encode(&s, execrpc_v1_Envelope_fields, env);
+	env->payload.arg = NULL;
+	if (!ok)
+		return XR_ERR_NO_SPACE;
+	*env_len = s.bytes_written;
+	return XR_OK;
+}
+
+int
+xr_nb_frame(xr_auth *a, xr_dir d, const uint8_t *env, size_t env_len,
+    uint8_t *out)
+{
+	uint8_t tag[XR_TAG_LEN];
+	size_t hl;
+	int r;
+
+	hl = xr_frame_header(out, env_len);
+	memcpy(out + hl, env, env_len);
+	if ((r = xr_auth_sign(a, d, out + hl, env_len, tag)) == XR_OK)
+		xr_frame_trailer(out + hl + env_len, tag);
+	xr_wipe(tag, sizeof(tag));
+	return r;
+}
+
+int
 xr_nb_seal(xr_auth *a, xr_dir d, execrpc_v1_Envelope *env,
     const uint8_t *payload, size_t plen, size_t env_len, uint8_t *out)
 {

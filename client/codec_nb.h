@@ -68,4 +68,23 @@ int xr_nb_env_size(execrpc_v1_Envelope *env, const uint8_t *payload,
 int xr_nb_seal(xr_auth *a, xr_dir d, execrpc_v1_Envelope *env,
     const uint8_t *payload, size_t plen, size_t env_len, uint8_t *out);
 
+/*
+ * Encode `env` + `payload` unsigned into `out` (cap bytes): one pass, no
+ * sizing pass. `*env_len` gets the bytes written. Returns XR_OK, or
+ * XR_ERR_NO_SPACE if it does not fit in `cap` bytes (or nanopb refuses the
+ * envelope). The client's send path encodes straight into its pending area
+ * this way and signs later (xr_nb_frame), alone or inside a BATCH.
+ */
+int xr_nb_encode(execrpc_v1_Envelope *env, const uint8_t *payload,
+    size_t plen, uint8_t *out, size_t cap, size_t *env_len);
+
+/*
+ * Write the complete signed frame for the encoded envelope `env` (env_len
+ * bytes) into `out`, which has room for xr_frame_wire_len(env_len) bytes:
+ * header, a copy of the envelope, the tag over label(d) || envelope.
+ * Returns XR_OK or the signer's error.
+ */
+int xr_nb_frame(xr_auth *a, xr_dir d, const uint8_t *env, size_t env_len,
+    uint8_t *out);
+
 #endif /* XR_CLIENT_CODEC_NB_H */

@@ -14,8 +14,16 @@
  * calls cannot be used from inside a callback running on the same base
  * (libevent refuses a nested loop): they then return XR_STATUS_INTERNAL.
  *
- * Signals: the application ignores SIGPIPE. libevent writes to the socket
- * with write(2)/writev(2), and a library must not change the process's
+ * Sending (tcp_local): the requests (and cancels) of every call started in
+ * one loop turn are signed at the end of the turn and leave in one write;
+ * to an endpoint that advertised batches (docs/protocol.md, "Batches")
+ * they travel as BATCH frames, several envelopes under one tag. A blocking
+ * call writes its request at once. A response payload handed to a
+ * callback is a view into the channel's input buffer, valid only during
+ * the callback.
+ *
+ * Signals: the application ignores SIGPIPE. The channel writes to its
+ * socket with write(2), and a library must not change the process's
  * signal disposition, so a server that closes while a write is pending
  * would otherwise kill the process.
  *
