@@ -109,20 +109,19 @@ def _wait_readable(fd, timeout):
 def read_bundle_bytes(fd, timeout=10.0):
     """The one datagram on `fd` (closed on return), then end of file."""
     sock = socket.socket(fileno=fd)
-    buf = bytearray(BUNDLE_MAX + 1)
+    buf = bytearray(BUNDLE_MAX)
     try:
         if not _wait_readable(fd, timeout):
             raise BootstrapError(f"no bundle on fd {fd} within {round(timeout * 1000)} ms")
         try:
-            n = sock.recv_into(buf)
+            n = sock.recv_into(buf, 0, socket.MSG_TRUNC)   # n: the datagram's size
         except OSError as e:
             raise BootstrapError(f"fd {fd}: {e.strerror} (a SOCK_SEQPACKET socket from the "
                                  "supervisor?)") from None
         if n == 0:
             raise BootstrapError(f"fd {fd} closed without a bundle")
         if n > BUNDLE_MAX:
-            raise BootstrapError(f"bundle of more than {BUNDLE_MAX} bytes is over the limit "
-                                 f"of {BUNDLE_MAX} bytes")
+            raise BootstrapError(f"bundle of {n} bytes is over the limit of {BUNDLE_MAX} bytes")
         if not _wait_readable(fd, EOF_WAIT):
             raise BootstrapError(f"fd {fd} not closed after the bundle")
         if sock.recv(1) != b"":
@@ -247,7 +246,7 @@ class Ingress:
         self._rx = wire.Rx(self._ctl_key, xkeys.CONTROL, (KIND_CONTROL,), self.ttl * 1000, CTL_MAX)
         self._ctl = socket.socket(fileno=control_fd)
         self._ctl.setblocking(False)
-        self._dgram = bytearray(CTL_MAX + 1)
+        self._dgram = bytearray(CTL_MAX)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self._ctl.fileno(), self._on_ctl)
         self.inflight = 0
@@ -334,7 +333,7 @@ class Ingress:
     def _on_ctl(self):
         while self._ctl is not None:
             try:
-                n = self._ctl.recv_into(self._dgram)
+                n = self._ctl.recv_into(self._dgram, 0, socket.MSG_TRUNC)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
