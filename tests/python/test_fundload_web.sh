@@ -7,7 +7,8 @@
 #     fundload_ref's output byte for byte;
 #  2. both workers decided loads (customers spread by FNV-1a);
 #  3. POST /v1/loads: one decision, a duplicate, an invalid load (400);
-#  4. `execrpc stop`: web group then workers, graceful, every process gone.
+#  4. `execrpc stop`: web group then workers, graceful, every process gone;
+#  5. (baseline) a worker SIGKILLed during a batch (below).
 # Usage: test_fundload_web.sh SERVE EXECRPC GEN_INPUT FUNDLOAD_REF SITE SRC
 set -u
 serve=${1:?usage: test_fundload_web.sh SERVE EXECRPC GEN_INPUT FUNDLOAD_REF SITE SRC}
@@ -124,5 +125,65 @@ PY
 	spid=
 	for p in $pids; do kill -0 "$p" 2>/dev/null && bad "$rules: process $p alive" || ok; done
 done
+# 5. a worker SIGKILLed during a batch: the stream holds the reference's
+#    first decisions, then at most one error line (UNAVAILABLE), never a
+#    wrong or duplicated decision; the worker comes back (generation 2) and
+#    the web processes, not restarted, call it on its new port
+rules=baseline
+sock="$tmp/kill.sock"
+sed "s#$tmp/baseline.sock#$sock#" "$tmp/baseline.yaml" >"$tmp/kill.yaml"
+chmod 600 "$tmp/kill.yaml"
+"$serve" --config "$tmp/kill.yaml" >"$tmp/kill.out" 2>"$tmp/kill.err" &
+spid=$!
+if wait_for 40 web_ready && wait_for 20 healthz; then
+	fpid() { status_json | /usr/bin/python3 -c '
+import json, sys
+for w in json.load(sys.stdin)["workers"]:
+    if w["group"] == sys.argv[1] and w["index"] == int(sys.argv[2]):
+        print(w[sys.argv[3]])' "$@"; }
+	w0=$(fpid web 0 pid)
+	w1=$(fpid web 1 pid)
+	k=$(fpid fundload 0 pid)
+	"$gen" 9 40000 >"$tmp/kill.jsonl"
+	"$ref" --rules baseline "$tmp/kill.jsonl" >"$tmp/kill.ref" 2>/dev/null
+	curl -s -o "$tmp/kill.http" -w '%{http_code}' -X POST \
+	    --data-binary @"$tmp/kill.jsonl" "$url/v1/loads:batch" >"$tmp/kill.code" &
+	cpid=$!
+	# once the stream has begun (decisions written): mid-batch
+	streaming() { [ -s "$tmp/kill.http" ]; }
+	wait_for 20 streaming
+	kill -KILL "$k"
+	wait "$cpid"
+	[ "$(cat "$tmp/kill.code")" = 200 ] && ok || bad "kill: batch HTTP $(cat "$tmp/kill.code")"
+	/usr/bin/python3 - "$tmp/kill.ref" "$tmp/kill.http" <<'PY' && ok || bad "kill: the stream is not a prefix of the reference: $(tail -c 300 "$tmp/kill.http")"
+import sys
+ref = open(sys.argv[1], "rb").read().splitlines(True)
+got = open(sys.argv[2], "rb").read().splitlines(True)
+if got and got[-1].startswith(b'{"error":'):
+    assert got[-1].startswith(b'{"error":{"code":14,'), got[-1]
+    got = got[:-1]
+    print(f"kill: {len(got)} decisions of {len(ref)}, then UNAVAILABLE", file=sys.stderr)
+else:
+    print(f"kill: the batch ended before the kill ({len(got)} decisions)", file=sys.stderr)
+assert got == ref[:len(got)]
+PY
+	gen2() { [ "$(fpid fundload 0 generation)" = 2 ] && [ "$(fpid fundload 0 state)" = ready ]; }
+	wait_for 20 gen2 && ok || bad "kill: fundload[0] not back with generation 2"
+	# new customers (both workers, both web processes): every one decided
+	codes=
+	for i in $(seq 20); do
+		codes="$codes $(curl -s -o /dev/null -w '%{http_code}' -X POST -d \
+		    "{\"id\":\"k$i\",\"customer_id\":\"after-kill-$i\",\"load_amount\":\"\$1.00\",\"time\":\"2001-01-01T00:00:00Z\"}" \
+		    "$url/v1/loads")"
+	done
+	[ "$codes" = "$(printf ' 200%.0s' $(seq 20))" ] && ok || bad "kill: after the restart:$codes"
+	[ "$(fpid web 0 pid)" = "$w0" ] && [ "$(fpid web 1 pid)" = "$w1" ] && ok ||
+	    bad "kill: a web process was restarted"
+	"$cli" stop --control "$sock" >/dev/null 2>&1 && ok || bad "kill: stop"
+	wait_for 15 eval '! kill -0 "$spid" 2>/dev/null' && ok || bad "kill: still running"
+	spid=
+else
+	bad "kill: not ready: $(tail -n 5 "$tmp/kill.err")"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
