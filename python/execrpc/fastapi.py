@@ -39,7 +39,7 @@ from google.protobuf import json_format
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .bootstrap import Ingress
+from .bootstrap import READY, Ingress
 from .status import RpcError, StatusCode
 
 # grpc-gateway's HTTPStatusFromCode (runtime/errors.go)
@@ -129,7 +129,7 @@ def healthy(ing):
         return False
     svcs = ing.services()
     if not svcs:
-        return any(ep.state == 2 and ep.connected for ep in ing.endpoints())
+        return any(ep.state == READY and ep.connected for ep in ing.endpoints())
     return all(ing.has_ready(s) for s in svcs)
 
 
