@@ -7,6 +7,8 @@ XR_DEB_PACKAGES=(
   libprotobuf-dev libprotoc-dev
   libmbedtls-dev libevent-dev libcmocka-dev libyaml-dev libjansson-dev
   libhiredis-dev redis-server
+  python3-setuptools python3-wheel python3-pip python3-venv
+  python3-fastapi python3-uvicorn python3-httpx
 )
 
 xr_install_deps() {
