@@ -25,7 +25,7 @@
 #include <event2/event.h>
 #include <pb_encode.h>
 
-#include "echo.h"
+#include "bench_srv.h"
 #include "execrpc/client.h"
 #include "execrpc/echo/v1/echo.pb.h"
 #include "keys.h"
@@ -51,73 +51,6 @@ cpu_s(int who)
 	getrusage(who, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* ---- the server thread ---- */
-
-struct srv {
-	struct event_base *base;
-	xr_registry *reg;
-	xr_server *srv;
-	int wake[2];		/* a byte here stops the server thread */
-	struct event *wake_ev;
-	pthread_t thr;
-};
-
-static void
-wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct srv *s = arg;
-
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(s->base);
-}
-
-static void *
-srv_main(void *arg)
-{
-	struct srv *s = arg;
-
-	event_base_dispatch(s->base);
-	return NULL;
-}
-
-static void
-srv_start(struct srv *s, const xr_keyset *ks)
-{
-	xr_server_opts o = { 0 };
-	xr_diag d = { 0 };
-
-	s->base = event_base_new();
-	s->reg = xr_registry_new(s->base);
-	xr_echo_register(s->reg);
-	if ((s->srv = xr_server_new(s->base, &o, ks, s->reg, &d)) == NULL ||
-	    xr_server_listen(s->srv, &d) != XR_OK) {
-		fprintf(stderr, "server: %s\n", d.reason);
-		exit(1);
-	}
-	if (pipe(s->wake) != 0) {
-		perror("pipe");
-		exit(1);
-	}
-	s->wake_ev = event_new(s->base, s->wake[0], EV_READ, wake_cb, s);
-	event_add(s->wake_ev, NULL);
-	pthread_create(&s->thr, NULL, srv_main, s);
-}
-
-static void
-srv_stop(struct srv *s)
-{
-	if (write(s->wake[1], "q", 1) != 1)
-		exit(1);
-	pthread_join(s->thr, NULL);
-	event_free(s->wake_ev);
-	close(s->wake[0]);
-	close(s->wake[1]);
-	xr_server_free(s->srv);
-	xr_registry_free(s->reg);
-	event_base_free(s->base);
 }
 
 /* ---- the client: N in flight ---- */
@@ -182,7 +115,7 @@ main(int argc, char **argv)
 	int deflt[] = { 32, 64 };
 	uint8_t master[XR_MASTER_LEN];
 	xr_keyset ks;
-	struct srv s = { 0 };
+	struct bench_srv s = { 0 };
 	struct run r;
 	xr_channel_opts co = { 0 };
 	echo_v1_SayRequest req = echo_v1_SayRequest_init_zero;
@@ -195,7 +128,7 @@ main(int argc, char **argv)
 	xr_keys_generate_master(master);
 	xr_keys_derive(master, sizeof(master), XR_KDF_HKDF_SHA256, &ks);
 	xr_wipe(master, sizeof(master));
-	srv_start(&s, &ks);
+	bench_srv_start(&s, &ks);
 
 	memset(&r, 0, sizeof(r));
 	memset(req.text, 'x', TEXT);
@@ -208,7 +141,7 @@ main(int argc, char **argv)
 	r.req_len = os.bytes_written;
 	r.base = event_base_new();
 	co.host = "127.0.0.1";
-	co.port = xr_server_port(s.srv);
+	co.port = bench_srv_port(&s);
 	if ((r.ch = xr_channel_new_tcp(r.base, &co, &ks, &err)) == NULL ||
 	    xr_channel_wait_ready(r.ch, 5000) != XR_OK) {
 		fprintf(stderr, "channel not ready\n");
@@ -236,7 +169,7 @@ main(int argc, char **argv)
 	}
 	xr_channel_free(r.ch);
 	event_base_free(r.base);
-	srv_stop(&s);
+	bench_srv_stop(&s);
 	xr_keyset_wipe(&ks);
 	return 0;
 }

@@ -23,7 +23,7 @@
 
 #include <event2/event.h>
 
-#include "echo.h"
+#include "bench_srv.h"
 #include "execrpc/client.h"
 #include "execrpc/echo/v1/echo.pb.h"
 #include "keys.h"
@@ -162,43 +162,13 @@ bench_raw(size_t iters)
 
 /* ---- execrpc over tcp_local ---- */
 
-struct srv {
-	struct event_base *base;
-	xr_registry *reg;
-	xr_server *srv;
-	int wake[2];		/* a byte here stops the server thread */
-	struct event *wake_ev;
-};
-
-static void
-wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct srv *s = arg;
-
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(s->base);
-}
-
-static void *
-srv_main(void *arg)
-{
-	struct srv *s = arg;
-
-	event_base_dispatch(s->base);
-	return NULL;
-}
-
 static struct figures
 bench_execrpc(size_t iters, const xr_keyset *ks, size_t *req_bytes)
 {
-	struct srv s = { 0 };
-	xr_server_opts o = { 0 };
-	xr_diag d = { 0 };
+	struct bench_srv s = { 0 };
 	xr_channel_opts co = { 0 };
 	struct event_base *cbase;
 	xr_channel *ch;
-	pthread_t thr;
 	uint64_t *lat = calloc(iters, sizeof(*lat));
 	struct figures f;
 	echo_v1_SayRequest req = echo_v1_SayRequest_init_zero;
@@ -206,23 +176,9 @@ bench_execrpc(size_t iters, const xr_keyset *ks, size_t *req_bytes)
 	xr_status st;
 	int err;
 
-	s.base = event_base_new();
-	s.reg = xr_registry_new(s.base);
-	xr_echo_register(s.reg);
-	if ((s.srv = xr_server_new(s.base, &o, ks, s.reg, &d)) == NULL ||
-	    xr_server_listen(s.srv, &d) != XR_OK) {
-		fprintf(stderr, "server: %s\n", d.reason);
-		exit(1);
-	}
+	bench_srv_start(&s, ks);
 	co.host = "127.0.0.1";
-	co.port = xr_server_port(s.srv);
-	if (pipe(s.wake) != 0) {
-		perror("pipe");
-		exit(1);
-	}
-	s.wake_ev = event_new(s.base, s.wake[0], EV_READ, wake_cb, &s);
-	event_add(s.wake_ev, NULL);
-	pthread_create(&thr, NULL, srv_main, &s);
+	co.port = bench_srv_port(&s);
 
 	cbase = event_base_new();
 	if ((ch = xr_channel_new_tcp(cbase, &co, ks, &err)) == NULL ||
@@ -248,15 +204,7 @@ bench_execrpc(size_t iters, const xr_keyset *ks, size_t *req_bytes)
 	}
 	xr_channel_free(ch);
 	event_base_free(cbase);
-	if (write(s.wake[1], "q", 1) != 1)
-		exit(1);
-	pthread_join(thr, NULL);
-	event_free(s.wake_ev);
-	close(s.wake[0]);
-	close(s.wake[1]);
-	xr_server_free(s.srv);
-	xr_registry_free(s.reg);
-	event_base_free(s.base);
+	bench_srv_stop(&s);
 	f = summarize(lat, iters);
 	free(lat);
 	return f;
