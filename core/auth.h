@@ -5,8 +5,11 @@
  * direction never verifies in another, even when both share one key
  * (kdf: none). Tags are exactly 32 bytes, compared with mbedtls_ct_memcmp.
  *
- * An xr_auth keeps one keyed HMAC context per direction (the key schedule is
- * done once, not per frame). It is not thread-safe: one per thread or loop.
+ * The key schedule is done once per key, not per frame: an xr_auth_hmac
+ * keeps the SHA-256 states (mbedTLS' SHA-256) after the inner padded key
+ * block plus the label, and after the outer padded key block, so a tag
+ * costs the envelope's blocks and one outer block. Every saved state is
+ * zeroized when it is released.
  */
 #ifndef XR_AUTH_H
 #define XR_AUTH_H
@@ -14,22 +17,49 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mbedtls/sha256.h>
+
 #include "err.h"
 #include "keys.h"
 
 #define XR_AUTH_TAG_LEN 32
 
+/* HMAC-SHA256 under one key with a fixed prefix of the message absorbed:
+ * the precomputed inner and outer states. Read-only once made, so one may
+ * be used by several threads. */
+typedef struct xr_auth_hmac {
+	mbedtls_sha256_context inner;	/* after (key ^ ipad) || prefix */
+	mbedtls_sha256_context outer;	/* after (key ^ opad) */
+} xr_auth_hmac;
+
+/* Key `h` with `key` (klen bytes, any length: a key over 64 bytes is
+ * hashed first, as HMAC specifies) and absorb `prefix` (plen bytes, may be
+ * 0). Returns XR_OK or XR_ERR_INTERNAL (then `h` holds nothing). */
+int xr_auth_hmac_init(xr_auth_hmac *h, const uint8_t *key, size_t klen,
+    const uint8_t *prefix, size_t plen);
+
+/* out = HMAC-SHA256(key, prefix || msg), msg being `len` bytes (msg may be
+ * NULL when len is 0). Leaves `h` unchanged. Returns XR_OK or
+ * XR_ERR_INTERNAL. */
+int xr_auth_hmac_mac(const xr_auth_hmac *h, const uint8_t *msg, size_t len,
+    uint8_t out[XR_AUTH_TAG_LEN]);
+
+/* Zeroize both saved states. */
+void xr_auth_hmac_wipe(xr_auth_hmac *h);
+
 typedef struct xr_auth xr_auth;
 
-/* Build the HMAC contexts from `ks` (copied; the caller may wipe `ks`).
- * Returns NULL on allocation or mbedTLS failure. */
+/* Build the keyed states from `ks` (nothing of `ks` is kept; the caller may
+ * wipe it). Returns NULL on allocation or mbedTLS failure, or a key of
+ * length 0 or over XR_KEY_MAX. */
 xr_auth *xr_auth_new(const xr_keyset *ks);
 
-/* Wipe and free (NULL is a no-op). */
+/* Wipe every saved state and free (NULL is a no-op). */
 void xr_auth_free(xr_auth *a);
 
 /* Compute the tag of `env` (len bytes) for direction `d` into `tag`.
- * Returns XR_OK or XR_ERR_INTERNAL / XR_ERR_INVALID_ARG. */
+ * Does not modify `a`. Returns XR_OK or XR_ERR_INTERNAL /
+ * XR_ERR_INVALID_ARG. */
 int xr_auth_sign(xr_auth *a, xr_dir d, const uint8_t *env, size_t len,
     uint8_t tag[XR_AUTH_TAG_LEN]);
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,6 +213,191 @@ test_keys_copied_and_bad_args(void **state)
 	xr_auth_free(NULL);
 }
 
+/* ---- the precomputed key schedule against RFC 4231 and mbedTLS ---- */
+
+struct rfc4231 {
+	size_t klen;
+	uint8_t kbyte;		/* key = klen bytes of kbyte, or 1..klen */
+	const char *data;	/* NULL: dlen bytes of dbyte */
+	size_t dlen;
+	uint8_t dbyte;
+	size_t tlen;		/* bytes of the tag compared */
+	const char *hex;
+};
+
+static const struct rfc4231 rfc[] = {
+	{ 20, 0x0b, "Hi There", 0, 0, 32, "b0344c61d8db38535ca8afceaf0bf12b"
+	    "881dc200c9833da726e9376c2e32cff7" },
+	{ 4, 0, "what do ya want for nothing?", 0, 0, 32, "5bdcc146bf60754e"
+	    "6a042426089575c75a003f089d2739839dec58b964ec3843" },
+	{ 20, 0xaa, NULL, 50, 0xdd, 32, "773ea91e36800e46854db8ebd09181a7"
+	    "2959098b3ef8c122d9635514ced565fe" },
+	{ 25, 0x01, NULL, 50, 0xcd, 32, "82558a389a443c0ea4cc819899f2083a"
+	    "85f0faa3e578f8077a2e3ff46729665b" },
+	{ 20, 0x0c, "Test With Truncation", 0, 0, 16,
+	    "a3b6167473100ee06e0c796c2955552b" },
+	{ 131, 0xaa, "Test Using Larger Than Block-Size Key - Hash Key First",
+	    0, 0, 32, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c514"
+	    "0546040f0ee37f54" },
+	{ 131, 0xaa, "This is a test using a larger than block-size key and a "
+	    "larger than block-size data. The key needs to be hashed before "
+	    "being used by the HMAC algorithm.", 0, 0, 32, "9b09ffa71b942fcb"
+	    "27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+};
+
+static void
+unhex(const char *h, uint8_t *out)
+{
+	for (size_t i = 0; h[2 * i] != '\0'; i++) {
+		unsigned v;
+
+		sscanf(h + 2 * i, "%2x", &v);
+		out[i] = (uint8_t)v;
+	}
+}
+
+/* RFC 4231 test cases 1-7 (case 2's key is "Jefe", case 4's 0x01..0x19),
+ * and every split of the input between the absorbed prefix and the
+ * message gives the same tag. */
+static void
+test_hmac_rfc4231(void **state)
+{
+	(void)state;
+	for (size_t t = 0; t < sizeof(rfc) / sizeof(rfc[0]); t++) {
+		const struct rfc4231 *v = &rfc[t];
+		uint8_t key[131], data[160], want[32], got[32];
+		size_t dlen = v->data ? strlen(v->data) : v->dlen;
+		xr_auth_hmac h;
+
+		for (size_t i = 0; i < v->klen; i++)
+			key[i] = v->kbyte == 0x01 ? (uint8_t)(i + 1) : v->kbyte;
+		if (t == 1)
+			memcpy(key, "Jefe", 4);
+		if (v->data)
+			memcpy(data, v->data, dlen);
+		else
+			memset(data, v->dbyte, dlen);
+		unhex(v->hex, want);
+		for (size_t split = 0; split <= dlen; split++) {
+			assert_int_equal(xr_auth_hmac_init(&h, key, v->klen,
+			    data, split), XR_OK);
+			assert_int_equal(xr_auth_hmac_mac(&h, data + split,
+			    dlen - split, got), XR_OK);
+			assert_memory_equal(got, want, v->tlen);
+			/* the saved states are unchanged: same tag again */
+			assert_int_equal(xr_auth_hmac_mac(&h, data + split,
+			    dlen - split, got), XR_OK);
+			assert_memory_equal(got, want, v->tlen);
+			xr_auth_hmac_wipe(&h);
+		}
+	}
+}
+
+/* A deterministic generator for the random cases (xorshift64*). */
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t
+rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1du;
+}
+
+static void
+rnd_fill(uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(rnd() >> 56);
+}
+
+/* Random keys (1..200 bytes, over the block size too) and message lengths
+ * 0..5000 (every length around the block boundaries, then random ones):
+ * byte-equal to mbedtls_md_hmac(). */
+static void
+test_hmac_random_against_mbedtls(void **state)
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	static uint8_t m[5000];
+	uint8_t key[200], want[32], got[32];
+	xr_auth_hmac h;
+
+	(void)state;
+	rnd_fill(m, sizeof(m));
+	for (size_t i = 0; i < 700; i++) {
+		size_t klen = 1 + (size_t)(rnd() % sizeof(key));
+		size_t len = i <= 300 ? i : (size_t)(rnd() % (sizeof(m) + 1));
+
+		if (i == 699)
+			len = sizeof(m);
+		rnd_fill(key, klen);
+		assert_int_equal(mbedtls_md_hmac(md, key, klen, m, len, want),
+		    0);
+		assert_int_equal(xr_auth_hmac_init(&h, key, klen, NULL, 0),
+		    XR_OK);
+		assert_int_equal(xr_auth_hmac_mac(&h, m, len, got), XR_OK);
+		assert_memory_equal(got, want, sizeof(want));
+		xr_auth_hmac_wipe(&h);
+	}
+}
+
+/* xr_auth_sign on random keysets (every key length 1..XR_KEY_MAX) and
+ * envelope lengths 0..5000 equals mbedtls_md_hmac(key, label || env). */
+static void
+test_sign_random_against_mbedtls(void **state)
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	static uint8_t in[16 + 5000];
+	uint8_t want[32], got[XR_AUTH_TAG_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < 200; i++) {
+		size_t len = (size_t)(rnd() % 5001);
+		xr_keyset ks;
+		xr_auth *a;
+
+		memset(&ks, 0, sizeof(ks));
+		ks.kdf = XR_KDF_HKDF_SHA256;
+		for (int d = 0; d < XR_DIR_COUNT; d++) {
+			ks.k[d].len = 1 + (i + (size_t)d) % XR_KEY_MAX;
+			rnd_fill(ks.k[d].b, ks.k[d].len);
+		}
+		assert_non_null(a = xr_auth_new(&ks));
+		for (int d = 0; d < XR_DIR_COUNT; d++) {
+			const char *label = xr_dir_label((xr_dir)d);
+			size_t ll = strlen(label);
+
+			memcpy(in, label, ll);
+			rnd_fill(in + ll, len);
+			assert_int_equal(mbedtls_md_hmac(md, ks.k[d].b,
+			    ks.k[d].len, in, ll + len, want), 0);
+			assert_int_equal(xr_auth_sign(a, (xr_dir)d, in + ll,
+			    len, got), XR_OK);
+			assert_memory_equal(got, want, sizeof(want));
+			assert_int_equal(xr_auth_verify(a, (xr_dir)d, in + ll,
+			    len, want, sizeof(want)), XR_OK);
+		}
+		xr_keyset_wipe(&ks);
+		xr_auth_free(a);
+	}
+}
+
+/* xr_auth_hmac_wipe leaves no byte of either saved state. */
+static void
+test_hmac_wipe(void **state)
+{
+	static const uint8_t zero[sizeof(xr_auth_hmac)];
+	xr_auth_hmac h;
+
+	(void)state;
+	assert_int_equal(xr_auth_hmac_init(&h, tw_master, sizeof(tw_master),
+	    (const uint8_t *)"web->exec", 9), XR_OK);
+	assert_memory_not_equal(&h, zero, sizeof(h));
+	xr_auth_hmac_wipe(&h);
+	assert_memory_equal(&h, zero, sizeof(h));
+}
+
 int
 main(void)
 {
@@ -222,6 +408,10 @@ main(void)
 		cmocka_unit_test(test_every_bit_flip),
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_keys_copied_and_bad_args),
+		cmocka_unit_test(test_hmac_rfc4231),
+		cmocka_unit_test(test_hmac_random_against_mbedtls),
+		cmocka_unit_test(test_sign_random_against_mbedtls),
+		cmocka_unit_test(test_hmac_wipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
