@@ -4,105 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "frame.h"
 #include "keys.h"
 #include "nonce.h"
 
 #define ARENA_FIRST 16384
-#define ARENA_ALIGN 16
-
-struct arena_block {
-	struct arena_block *next;
-	size_t cap, used;
-	/* data follows, aligned */
-};
 
 struct xr_codec {
-	ProtobufCAllocator alloc;
-	struct arena_block *blocks;	/* newest first; the last is kept */
+	xr_arena arena;
 	Execrpc__V1__Envelope *env;
 };
-
-static size_t
-block_hdr(void)
-{
-	return (sizeof(struct arena_block) + ARENA_ALIGN - 1) &
-	    ~(size_t)(ARENA_ALIGN - 1);
-}
-
-static void *
-arena_alloc(void *data, size_t size)
-{
-	xr_codec *c = data;
-	struct arena_block *b = c->blocks;
-	size_t need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-
-	if (need < size)
-		return NULL;
-	if (b == NULL || b->cap - b->used < need) {
-		size_t cap = b ? b->cap * 2 : ARENA_FIRST;
-
-		while (cap < need)
-			cap *= 2;
-		if ((b = malloc(block_hdr() + cap)) == NULL)
-			return NULL;
-		b->cap = cap;
-		b->used = 0;
-		b->next = c->blocks;
-		c->blocks = b;
-	}
-	b->used += need;
-	return (uint8_t *)b + block_hdr() + b->used - need;
-}
-
-static void
-arena_free(void *data, void *p)
-{
-	(void)data;
-	(void)p;		/* released in bulk by xr_codec_reset() */
-}
 
 size_t
 xr_codec_arena_bytes(const xr_codec *c)
 {
-	const struct arena_block *b;
-	size_t n = 0;
-
-	for (b = c->blocks; b != NULL; b = b->next)
-		n += b->cap;
-	return n;
-}
-
-/* Drop every block but the newest (the largest); wipe what was used. If
- * the arena grew past XR_CODEC_ARENA_KEEP (an outlier), drop them all. */
-static void
-arena_reset(xr_codec *c)
-{
-	struct arena_block *b = c->blocks, *n;
-
-	if (b == NULL)
-		return;
-	if (xr_codec_arena_bytes(c) > XR_CODEC_ARENA_KEEP) {
-		for (n = b; n != NULL; ) {
-			struct arena_block *next = n->next;
-
-			xr_wipe((uint8_t *)n + block_hdr(), n->used);
-			free(n);
-			n = next;
-		}
-		c->blocks = NULL;
-		return;
-	}
-	for (n = b->next; n != NULL; ) {
-		struct arena_block *next = n->next;
-
-		xr_wipe((uint8_t *)n + block_hdr(), n->used);
-		free(n);
-		n = next;
-	}
-	xr_wipe((uint8_t *)b + block_hdr(), b->used);
-	b->next = NULL;
-	b->used = 0;
+	return xr_arena_bytes(&c->arena);
 }
 
 xr_codec *
@@ -112,9 +29,7 @@ xr_codec_new(void)
 
 	if (c == NULL)
 		return NULL;
-	c->alloc.alloc = arena_alloc;
-	c->alloc.free = arena_free;
-	c->alloc.allocator_data = c;
+	xr_arena_init(&c->arena, ARENA_FIRST, XR_CODEC_ARENA_KEEP);
 	return c;
 }
 
@@ -123,8 +38,7 @@ xr_codec_free(xr_codec *c)
 {
 	if (c == NULL)
 		return;
-	arena_reset(c);
-	free(c->blocks);
+	xr_arena_fini(&c->arena);
 	free(c);
 }
 
@@ -132,7 +46,7 @@ void
 xr_codec_reset(xr_codec *c)
 {
 	c->env = NULL;
-	arena_reset(c);
+	xr_arena_reset(&c->arena);
 }
 
 const Execrpc__V1__Envelope *
@@ -144,7 +58,7 @@ xr_codec_envelope(const xr_codec *c)
 ProtobufCAllocator *
 xr_codec_allocator(xr_codec *c)
 {
-	return &c->alloc;
+	return xr_arena_allocator(&c->arena);
 }
 
 static size_t
@@ -295,7 +209,7 @@ codec_decode(void *ctx, const uint8_t *env, size_t len, xr_env_view *view)
 	xr_codec_reset(c);
 	if (headers_scan(env, len) != 0)
 		return XR_ERR_MALFORMED;
-	c->env = execrpc__v1__envelope__unpack(&c->alloc, len, env);
+	c->env = execrpc__v1__envelope__unpack(xr_arena_allocator(&c->arena), len, env);
 	if (c->env == NULL || !headers_ok(c->env)) {
 		xr_codec_reset(c);
 		return XR_ERR_MALFORMED;

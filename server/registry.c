@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "arena.h"
 #include "err.h"
 #include "hmap.h"
 #include "log.h"
@@ -46,6 +47,12 @@ struct xr_registry {
 };
 
 #define CALL_FREELIST_MAX 1024
+/* Each call slot unpacks its request into its own arena, kept with the
+ * slot when it is reused: no allocation per call in steady state. The
+ * first block fits a small request; a slot keeps at most CALL_ARENA_KEEP
+ * bytes (a larger request gives its blocks back when it finishes). */
+#define CALL_ARENA_FIRST 512
+#define CALL_ARENA_KEEP 8192
 
 struct xr_call {
 	xr_registry *reg;
@@ -63,7 +70,16 @@ struct xr_call {
 	unsigned cancelled:1;
 	unsigned hold;			/* >0 while registry code uses the call */
 	struct xr_call *next_free;
+	xr_arena arena;			/* req lives here; kept across reuse */
 };
+
+/* Free a call slot and its arena. */
+static void
+call_destroy(xr_call *c)
+{
+	xr_arena_fini(&c->arena);
+	free(c);
+}
 
 xr_registry *
 xr_registry_new(struct event_base *base)
@@ -92,7 +108,7 @@ xr_registry_free(xr_registry *r)
 		xr_call *c = r->free_calls;
 
 		r->free_calls = c->next_free;
-		free(c);
+		call_destroy(c);
 	}
 	xr_hmap_iter_init(&it, &r->methods);
 	while (xr_hmap_iter_next(&it, NULL, NULL, &m))
@@ -263,8 +279,8 @@ call_maybe_free(xr_call *c)
 		return;
 	if (c->has_deadline)
 		event_del(&c->deadline);
-	if (c->req != NULL)
-		protobuf_c_message_free_unpacked(c->req, NULL);
+	c->req = NULL;
+	xr_arena_reset(&c->arena);	/* the request, wiped */
 	/* keep it for the next call: no allocation per call in steady state */
 	if (r->n_free < CALL_FREELIST_MAX) {
 		c->next_free = r->free_calls;
@@ -272,20 +288,39 @@ call_maybe_free(xr_call *c)
 		r->n_free++;
 		return;
 	}
-	free(c);
+	call_destroy(c);
 }
 
+/* A zeroed call slot whose arena is empty but keeps its block. */
 static xr_call *
 call_alloc(xr_registry *r)
 {
 	xr_call *c = r->free_calls;
+	xr_arena keep;
 
-	if (c == NULL)
-		return calloc(1, sizeof(*c));
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) != NULL)
+			xr_arena_init(&c->arena, CALL_ARENA_FIRST,
+			    CALL_ARENA_KEEP);
+		return c;
+	}
 	r->free_calls = c->next_free;
 	r->n_free--;
+	keep = c->arena;
 	memset(c, 0, sizeof(*c));
+	c->arena = keep;
+	c->arena.alloc.allocator_data = &c->arena;
 	return c;
+}
+
+/* Give back a slot that never started its handler (its arena reset). */
+static void
+call_release_unstarted(xr_call *c)
+{
+	c->owner_done = c->handler_done = 1;
+	c->hold = 0;
+	c->has_deadline = 0;
+	call_maybe_free(c);
 }
 
 static void
@@ -360,7 +395,15 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 		    NULL, 0);
 		return NULL;
 	}
-	if ((msg = protobuf_c_message_unpack(m->in, NULL, req_len, req)) == NULL) {
+	if ((c = call_alloc(r)) == NULL) {
+		complete(owner, call_id, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "out of memory", NULL, 0);
+		return NULL;
+	}
+	c->reg = r;
+	if ((msg = protobuf_c_message_unpack(m->in,
+	    xr_arena_allocator(&c->arena), req_len, req)) == NULL) {
+		call_release_unstarted(c);
 		complete(owner, call_id, XR_STATUS_INVALID_ARGUMENT,
 		    "request does not decode as the method's input", NULL, 0);
 		return NULL;
@@ -372,19 +415,12 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 
 		if (xr_bounds_check(msg, m->req_bounds, why + n,
 		    sizeof(why) - (size_t)n) != XR_OK) {
-			protobuf_c_message_free_unpacked(msg, NULL);
+			call_release_unstarted(c);
 			complete(owner, call_id, XR_STATUS_INVALID_ARGUMENT,
 			    why, NULL, 0);
 			return NULL;
 		}
 	}
-	if ((c = call_alloc(r)) == NULL) {
-		protobuf_c_message_free_unpacked(msg, NULL);
-		complete(owner, call_id, XR_STATUS_RESOURCE_EXHAUSTED,
-		    "out of memory", NULL, 0);
-		return NULL;
-	}
-	c->reg = r;
 	c->m = m;
 	c->req = msg;
 	c->call_id = call_id;

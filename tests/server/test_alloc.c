@@ -2,13 +2,14 @@
  * tests/server/test_alloc.c — what the endpoint allocates per call in
  * steady state (docs/design.md section 11, "The frame path"): malloc,
  * calloc and realloc are interposed in this executable and counted on the
- * server thread only, over sequential echo calls after a warm-up, with
- * one frame per call and with a BATCH of 8 calls answered in one BATCH.
+ * server thread only, over sequential echo calls (one frame per call)
+ * after a warm-up.
  *
- * The connection's own path (read, reader, decode, seal, write, the call
- * slot) allocates nothing; what remains is the registry's unpack of the
- * request message (protobuf-c's default allocator: the message and its
- * string), at most XR_TEST_ALLOCS_PER_CALL per call. Skipped under a
+ * Nothing on the path allocates: not the connection (read, reader, decode,
+ * seal, write, the call slot), nor the registry's unpack of the request
+ * message, which goes into the reused call slot's arena (it took 2 mallocs
+ * per call, the message and its string, with protobuf-c's default
+ * allocator). Exactly XR_TEST_ALLOCS_PER_CALL (0) per call. Skipped under a
  * sanitizer, which owns malloc.
  */
 #include <stdarg.h>
@@ -32,8 +33,7 @@
 #endif
 #endif
 
-/* The request message and its one string field. */
-#define XR_TEST_ALLOCS_PER_CALL 2
+#define XR_TEST_ALLOCS_PER_CALL 0
 #define WARMUP 200
 #define CALLS 500
 
@@ -116,7 +116,7 @@ test_steady_state_allocations(void **state)
 	n = atomic_load(&allocs);
 	print_message("server thread: %lu allocations over %d calls "
 	    "(%.2f per call)\n", n, CALLS, (double)n / CALLS);
-	assert_true(n <= (unsigned long)CALLS * XR_TEST_ALLOCS_PER_CALL);
+	assert_int_equal(n, (unsigned long)CALLS * XR_TEST_ALLOCS_PER_CALL);
 	ts_peer_close(&p);
 	ts_server_stop(&t);
 }
