@@ -270,6 +270,23 @@ xr_registry_count(const xr_registry *r)
 	return xr_hmap_count(&r->methods);
 }
 
+/*
+ * Whether `msg` breaks `b`: then `why` holds "NAME WHAT: reason". The
+ * prefix is written only on a refusal (no formatting per call).
+ */
+static int
+bounds_refuse(const ProtobufCMessage *msg, const xr_bounds *b,
+    const char *name, const char *what, char *why, size_t cap)
+{
+	char reason[STATUS_MSG_MAX];
+
+	reason[0] = '\0';
+	if (xr_bounds_check(msg, b, reason, sizeof(reason)) == XR_OK)
+		return 0;
+	snprintf(why, cap, "%s %s: %s", name, what, reason);
+	return 1;
+}
+
 static void
 call_maybe_free(xr_call *c)
 {
@@ -410,11 +427,9 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 	}
 	if (m->req_bounds != NULL) {
 		char why[STATUS_MSG_MAX];
-		/* the name is under METHOD_NAME_MAX: room is left */
-		int n = snprintf(why, sizeof(why), "%s request: ", m->name);
 
-		if (xr_bounds_check(msg, m->req_bounds, why + n,
-		    sizeof(why) - (size_t)n) != XR_OK) {
+		if (bounds_refuse(msg, m->req_bounds, m->name, "request", why,
+		    sizeof(why))) {
 			call_release_unstarted(c);
 			complete(owner, call_id, XR_STATUS_INVALID_ARGUMENT,
 			    why, NULL, 0);
@@ -500,11 +515,9 @@ xr_call_reply(xr_call *c, const ProtobufCMessage *resp)
 	}
 	if (c->m->resp_bounds != NULL) {
 		char why[STATUS_MSG_MAX];
-		int n = snprintf(why, sizeof(why), "%s response: ",
-		    c->m->name);
 
-		if (xr_bounds_check(resp, c->m->resp_bounds, why + n,
-		    sizeof(why) - (size_t)n) != XR_OK)
+		if (bounds_refuse(resp, c->m->resp_bounds, c->m->name,
+		    "response", why, sizeof(why)))
 			return call_finish(c, XR_STATUS_INTERNAL, why, NULL, 0);
 	}
 	if (len > r->scratch_cap) {
