@@ -213,37 +213,25 @@ count_reject(xr_ingress *ing, int err)
 		ing->st.rejects[k]++;
 }
 
-/* One datagram from fd 4: verified (xr_rx_frame), decoded, acted on. */
-static int
-ctl_read_one(xr_ingress *ing)
+int
+xr__ing_ctl_datagram(xr_ingress *ing, const uint8_t *buf, size_t n)
 {
 	xr_nb_dec nd;
 	xr_env_decoder dec = xr_nb_decoder(&nd);
 	execrpc_v1_Command c;
 	pb_istream_t s;
 	xr_env_view v;
-	ssize_t n;
 	int r;
 
-	do
-		n = recv(ing->ctl_fd, ing->dgram, XR_INGRESS_CTL_MAX,
-		    MSG_TRUNC | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? XR_ERR_AGAIN :
-		    XR_ERR_CLOSED;
-	if (n == 0)
-		return XR_ERR_CLOSED;
-	if ((size_t)n > XR_INGRESS_CTL_MAX) {
+	if (n > XR_INGRESS_CTL_MAX) {
 		count_reject(ing, XR_ERR_OVERSIZED);
-		return XR_OK;
+		return XR_ERR_OVERSIZED;
 	}
 	memset(&nd, 0, sizeof(nd));
-	r = xr_rx_frame(&ing->rx, &ing->sess, ing->dgram, (size_t)n,
-	    xr_now_ms(), &dec, &v);
+	r = xr_rx_frame(&ing->rx, &ing->sess, buf, n, xr_now_ms(), &dec, &v);
 	if (r != XR_OK) {
 		count_reject(ing, r);
-		return XR_OK;
+		return r;
 	}
 	memset(&c, 0, sizeof(c));
 	/* an empty payload is an empty Command (COMMAND_UNSPECIFIED) */
@@ -251,7 +239,7 @@ ctl_read_one(xr_ingress *ing)
 	    (const uint8_t *)"", nd.payload_len);
 	if (!pb_decode(&s, execrpc_v1_Command_fields, &c)) {
 		count_reject(ing, XR_ERR_MALFORMED);
-		return XR_OK;
+		return XR_ERR_MALFORMED;
 	}
 	switch (c.type) {
 	case execrpc_v1_CommandType_COMMAND_ENDPOINT:
@@ -265,6 +253,27 @@ ctl_read_one(xr_ingress *ing)
 		xr_debug("ingress: control command %d refused", (int)c.type);
 		break;
 	}
+	return XR_OK;
+}
+
+/* One datagram from fd 4: XR_OK (taken, whatever its fate), XR_ERR_AGAIN
+ * (none now) or XR_ERR_CLOSED (end of file, or the socket failed). */
+static int
+ctl_read_one(xr_ingress *ing)
+{
+	ssize_t n;
+
+	do
+		n = recv(ing->ctl_fd, ing->dgram, XR_INGRESS_CTL_MAX,
+		    MSG_TRUNC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? XR_ERR_AGAIN :
+		    XR_ERR_CLOSED;
+	if (n == 0)
+		return XR_ERR_CLOSED;
+	/* MSG_TRUNC: n is the datagram's size, over the buffer if it was */
+	(void)xr__ing_ctl_datagram(ing, ing->dgram, (size_t)n);
 	return XR_OK;
 }
 

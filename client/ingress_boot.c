@@ -151,9 +151,9 @@ key_ok(size_t len)
 	return len >= 32 && len <= 64;
 }
 
-/* Decode and validate the datagram's `len` bytes into `ing`. */
-static int
-decode(xr_ingress *ing, const uint8_t *buf, size_t len, xr_diag *d)
+int
+xr__ing_boot_decode(xr_ingress *ing, const uint8_t *buf, size_t len,
+    xr_diag *d)
 {
 	execrpc_v1_BootstrapBundle *b;
 	struct ep_ctx c = { .ing = ing };
@@ -281,7 +281,7 @@ xr__ing_boot_read(xr_ingress *ing, int fd, uint32_t timeout_ms, xr_diag *d)
 		r = fail(d, "a second datagram on fd %d (one bundle only)", fd);
 		goto out;
 	}
-	r = decode(ing, buf, (size_t)n, d);
+	r = xr__ing_boot_decode(ing, buf, (size_t)n, d);
  out:
 	close(fd);
 	if (n > 0)

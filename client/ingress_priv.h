@@ -64,6 +64,29 @@ struct xr_ingress {
 int xr__ing_boot_read(xr_ingress *ing, int fd, uint32_t timeout_ms,
     xr_diag *d);
 
+/*
+ * Decode and validate bundle bytes `buf` (`len`) into `ing`, as
+ * xr__ing_boot_read() does once its one datagram arrived (exposed for
+ * tests/fuzz/fuzz_ingress.c). Returns XR_OK or
+ * XR_ERR_CHILD_BOOTSTRAP_FAILED / XR_ERR_NOMEM with `d` (never a key
+ * byte); on a refusal `ing` may hold part of the table (xr_ingress_free()
+ * frees it). The caller wipes `buf`.
+ */
+int xr__ing_boot_decode(xr_ingress *ing, const uint8_t *buf, size_t len,
+    xr_diag *d);
+
+/*
+ * One control datagram of `n` bytes (its size as recv(MSG_TRUNC) gave it;
+ * over XR_INGRESS_CTL_MAX only `buf`'s first bytes exist and it is
+ * refused unread): the receive pipeline (xr_rx_frame: size, tag, decode,
+ * kind CONTROL, ttl, session and sequence), then the Command, acted on
+ * (ENDPOINT, STOP) or refused. Exactly one of the ingress's counters moves
+ * (a reject kind, `refused`, `updates`), or the first STOP is taken.
+ * Returns XR_OK when the pipeline accepted it and the Command decoded,
+ * else the reject (counted).
+ */
+int xr__ing_ctl_datagram(xr_ingress *ing, const uint8_t *buf, size_t n);
+
 /* Validate endpoint record `e` (from the bundle or an update): returns
  * XR_OK or XR_ERR_MALFORMED with the reason in `why`. */
 int xr__ing_endpoint_check(const execrpc_v1_ExecEndpoint *e, char *why,

@@ -3,7 +3,8 @@
  * (role: ingress; docs/supervisor.md "Web process groups"): the ingress
  * bundle (the keys to derive every execution endpoint's keys with, the
  * table of execution endpoints) and the pushed updates of that table
- * (COMMAND_ENDPOINT on each ingress process's signed control channel).
+ * (COMMAND_ENDPOINT on each ingress process's signed control channel),
+ * with the re-send of the updates a full channel did not take.
  */
 #include "supervisor_priv.h"
 
@@ -13,6 +14,8 @@
 #include "bundle.h"
 #include "execrpc/v1/bootstrap.pb-c.h"
 #include "log.h"
+
+static void pending_clear_all(struct sup_worker *iw);
 
 bool
 xr__sup_is_ingress(const struct group *g)
@@ -102,6 +105,8 @@ xr__sup_ingress_bundle(struct sup_worker *w, const xr_keyset *keys,
 	size_t n = 0, k = 0;
 	int r;
 
+	/* a new process: its bundle holds the current table */
+	pending_clear_all(w);
 	for (size_t g = 0; g < s->ngroups; g++)
 		if (!xr__sup_is_ingress(&s->groups[g]))
 			n += s->groups[g].n;
@@ -129,34 +134,194 @@ xr__sup_ingress_bundle(struct sup_worker *w, const xr_keyset *keys,
 	return r;
 }
 
-void
-xr__sup_push_endpoint(const struct sup_worker *w)
+/* ---------- updates, and the re-send of lost ones ---------- */
+
+/* The number of execution slots, and the position of execution worker `w`
+ * among them (config order, then index) in *pos if `w` is not NULL. */
+static size_t
+exec_slots(const xr_supervisor *s, const struct sup_worker *w, size_t *pos)
 {
-	xr_supervisor *s = w->sup;
+	size_t n = 0;
+
+	for (size_t g = 0; g < s->ngroups; g++) {
+		if (xr__sup_is_ingress(&s->groups[g]))
+			continue;
+		if (w != NULL && w->grp == &s->groups[g])
+			*pos = n + w->index;
+		n += s->groups[g].n;
+	}
+	return n;
+}
+
+/* The execution worker at position `k` (exec_slots). */
+static struct sup_worker *
+exec_at(xr_supervisor *s, size_t k)
+{
+	for (size_t g = 0; g < s->ngroups; g++) {
+		if (xr__sup_is_ingress(&s->groups[g]))
+			continue;
+		if (k < s->groups[g].n)
+			return &s->groups[g].w[k];
+		k -= s->groups[g].n;
+	}
+	return NULL;
+}
+
+/* Send execution worker `w`'s current record to ingress process `iw`. */
+static int
+send_record(struct sup_worker *iw, const struct sup_worker *w)
+{
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
 	Execrpc__V1__ExecEndpoint e;
 	char *svc[XR_CFG_MAX_SERVICES];
 
-	if (xr__sup_is_ingress(w->grp))
-		return;
 	xr__sup_endpoint_fill(w, &e, svc);
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_ENDPOINT;
 	c.endpoint = &e;
+	return xr__sup_send(iw, &c);
+}
+
+static void
+pending_clear_all(struct sup_worker *iw)
+{
+	if (iw->ep_pending != NULL)
+		memset(iw->ep_pending, 0, exec_slots(iw->sup, NULL, NULL));
+	iw->n_pending = 0;
+}
+
+/* Mark (on) or unmark slot `k` of ingress process `iw`; false if the mark
+ * cannot be kept (out of memory: the update is lost, as it was). */
+static bool
+pending_mark(struct sup_worker *iw, size_t k, bool on)
+{
+	size_t n = exec_slots(iw->sup, NULL, NULL);
+
+	if (iw->ep_pending == NULL && (!on ||
+	    (iw->ep_pending = calloc(n, 1)) == NULL))
+		return !on;
+	if (iw->ep_pending[k] != on) {
+		iw->ep_pending[k] = on;
+		if (on)
+			iw->n_pending++;
+		else
+			iw->n_pending--;
+	}
+	return true;
+}
+
+static void resync_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+resync_arm(xr_supervisor *s)
+{
+	struct timeval tv = { 0, XR_SUP_RESYNC_MS * 1000 };
+
+	if (s->ep_resync == NULL &&
+	    (s->ep_resync = evtimer_new(s->base, resync_cb, s)) == NULL) {
+		xr_warn("supervisor: no timer for the endpoint re-send");
+		return;
+	}
+	if (!evtimer_pending(s->ep_resync, NULL))
+		evtimer_add(s->ep_resync, &tv);
+}
+
+/* Send each pending slot's current record to `iw` until the channel is
+ * full again. True if some are still pending. */
+static bool
+resync_one(struct sup_worker *iw)
+{
+	xr_supervisor *s = iw->sup;
+	size_t n = exec_slots(s, NULL, NULL);
+
+	if (iw->ctl_fd < 0) {	/* the process is gone: its next one gets a
+				 * bundle with the current table */
+		pending_clear_all(iw);
+		return false;
+	}
+	for (size_t k = 0; k < n && iw->n_pending > 0; k++) {
+		if (!iw->ep_pending[k])
+			continue;
+		if (send_record(iw, exec_at(s, k)) != XR_OK)
+			return true;
+		(void)pending_mark(iw, k, false);
+	}
+	xr_info("supervisor: %s[%u]: endpoint table delivered again",
+	    iw->grp->cfg->name, iw->index);
+	return false;
+}
+
+static void
+resync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	xr_supervisor *s = arg;
+	bool more = false;
+
+	(void)fd;
+	(void)what;
 	for (size_t g = 0; g < s->ngroups; g++) {
 		struct group *gr = &s->groups[g];
 
 		if (!xr__sup_is_ingress(gr))
 			continue;
-		for (uint32_t i = 0; i < gr->n; i++) {
-			struct sup_worker *iw = &gr->w[i];
-
-			/* a full channel loses this update: logged; the
-			 * ingress sees the slot's next one */
-			if (iw->ctl_fd >= 0 && xr__sup_send(iw, &c) != XR_OK)
-				xr_info("supervisor: %s[%u]: endpoint update "
-				    "for %s[%u] not delivered",
-				    gr->cfg->name, i, w->grp->cfg->name,
-				    w->index);
-		}
+		for (uint32_t i = 0; i < gr->n; i++)
+			if (gr->w[i].n_pending > 0 && resync_one(&gr->w[i]))
+				more = true;
 	}
+	if (more)
+		resync_arm(s);
+}
+
+/* Deliver `w`'s record (at position `k`) to ingress process `iw` now, or
+ * mark it for the re-send. */
+static void
+deliver(struct sup_worker *iw, const struct sup_worker *w, size_t k)
+{
+	int r = send_record(iw, w);
+
+	if (r == XR_OK) {
+		(void)pending_mark(iw, k, false);
+		return;
+	}
+	if (iw->ep_pending == NULL || !iw->ep_pending[k])
+		xr_info("supervisor: %s[%u]: endpoint update for %s[%u] not "
+		    "delivered (%s): sent again when the channel takes it",
+		    iw->grp->cfg->name, iw->index, w->grp->cfg->name,
+		    w->index, xr_err_name(r));
+	if (pending_mark(iw, k, true))
+		resync_arm(w->sup);
+}
+
+void
+xr__sup_push_endpoint(const struct sup_worker *w)
+{
+	xr_supervisor *s = w->sup;
+	size_t k = 0;
+
+	if (xr__sup_is_ingress(w->grp))
+		return;
+	(void)exec_slots(s, w, &k);
+	for (size_t g = 0; g < s->ngroups; g++) {
+		struct group *gr = &s->groups[g];
+
+		if (!xr__sup_is_ingress(gr))
+			continue;
+		for (uint32_t i = 0; i < gr->n; i++)
+			if (gr->w[i].ctl_fd >= 0)
+				deliver(&gr->w[i], w, k);
+	}
+}
+
+void
+xr__sup_ingress_fini(xr_supervisor *s)
+{
+	for (size_t g = 0; g < s->ngroups; g++)
+		for (uint32_t i = 0; s->groups[g].w != NULL &&
+		    i < s->groups[g].n; i++) {
+			free(s->groups[g].w[i].ep_pending);
+			s->groups[g].w[i].ep_pending = NULL;
+			s->groups[g].w[i].n_pending = 0;
+		}
+	if (s->ep_resync != NULL)
+		event_free(s->ep_resync);
+	s->ep_resync = NULL;
 }

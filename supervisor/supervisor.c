@@ -418,6 +418,7 @@ xr_supervisor_free(xr_supervisor *s)
 	if (s == NULL)
 		return;
 	xr__ctl_shutdown(s);
+	xr__sup_ingress_fini(s);
 	/* forced stop of anything still running: SIGKILL, then a blocking
 	 * reap, so no zombie and no orphan is left behind */
 	for (size_t g = 0; g < s->ngroups; g++) {

@@ -57,6 +57,10 @@ struct sup_worker {
 	uint32_t call_max;		/* CALL payload limit of its channel */
 	int err;			/* why FAILED (an xr_err), else 0 */
 	char reason[256];		/* and the reason, for wait_ready */
+	/* an ingress process: per execution slot (config order, then index)
+	 * 1 while its latest record is not delivered (ingress.c) */
+	uint8_t *ep_pending;		/* NULL until one is lost */
+	uint32_t n_pending;
 };
 
 struct group {
@@ -121,6 +125,7 @@ struct xr_supervisor {
 	uint64_t stats_seq;		/* the last STATS request id */
 	struct sup_call_list calls;	/* CALLs waiting for a worker (ctl_call.c) */
 	uint64_t call_seq;		/* the last CALL request id */
+	struct event *ep_resync;	/* ingress.c: re-sends lost updates */
 };
 
 /* ---- supervisor.c ---- */
@@ -218,8 +223,16 @@ int xr__sup_ingress_bundle(struct sup_worker *w, const xr_keyset *keys,
     const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len);
 /* Execution worker `w`'s record changed (state, port or generation): send
  * COMMAND_ENDPOINT to every ingress process with a channel. Nothing for an
- * ingress worker. */
+ * ingress worker. A channel too full to take it marks the slot pending
+ * for that process: every XR_SUP_RESYNC_MS while any is pending, the
+ * slot's *current* record is sent again until the channel takes it, so
+ * every ingress process converges to the current table. */
 void xr__sup_push_endpoint(const struct sup_worker *w);
+/* Free the pending marks and the resync timer (xr_supervisor_free). */
+void xr__sup_ingress_fini(xr_supervisor *s);
+
+/* The period of the re-send of lost endpoint updates. */
+#define XR_SUP_RESYNC_MS 50
 
 /* ---- ctl_server.c ---- */
 

@@ -60,6 +60,7 @@ runtime:
       mode: process_supervisor
     lifecycle:
       graceful_timeout_seconds: 10
+      ready_timeout_seconds: 60
     control:
       socket: $sock
     process_groups:
