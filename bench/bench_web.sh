@@ -135,12 +135,17 @@ wait_for 60 all_ready && wait_for 30 healthz || die "the run did not start"
 pids=$(status_json | $py -c '
 import json, sys
 print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))')
+wpids=$(status_json | $py -c '
+import json, sys
+print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"] if w["group"] == "fundload"))')
 
-# CPU ms of the run's processes so far: the time their threads ran, from
-# /proc/PID/task/TID/schedstat (nanoseconds; finer than the 10 ms ticks of
-# /proc/PID/stat)
+# CPU ms of the run's processes so far (of the fund-load workers with
+# `workers`): the time their threads ran, from /proc/PID/task/TID/schedstat
+# (nanoseconds; finer than the 10 ms ticks of /proc/PID/stat)
 cpu_ms() {
-	$py - $pids <<'PY'
+	local p=$pids
+	[ "${1:-}" = workers ] && p=$wpids
+	$py - $p <<'PY'
 import glob, sys
 t = 0
 for p in sys.argv[1:]:
@@ -161,21 +166,21 @@ echo "setup: 2 fund-load workers (tcp_local, baseline rules); web: 2 uvicorn pro
 $py "$here/web_client.py" --port "$port" --conns "$conns" "$tmp/warm.jsonl" >/dev/null || die "warm-up failed"
 
 # 1. http
-c0=$(cpu_ms)
+c0=$(cpu_ms) w0=$(cpu_ms workers)
 $py "$here/web_client.py" --port "$port" --conns "$conns" "$tmp/http.jsonl" >"$tmp/http.res" || die "http: $(cat "$tmp/http.res")"
-c1=$(cpu_ms)
+c1=$(cpu_ms) w1=$(cpu_ms workers)
 read -r _ _ _ _ el rps ccpu <"$tmp/http.res"
 el=${el#elapsed_s=}; rps=${rps#rps=}; ccpu=${ccpu#client_cpu_s=}
 http_cpu=$($py -c "print('%.3f' % (($c1 - $c0 + $ccpu * 1000) / $n))")
-echo "http   POST /v1/loads   loads $n  elapsed_s $el  loads_per_s $rps  cpu_ms_per_load $http_cpu (servers $($py -c "print('%.0f' % ($c1 - $c0))") ms + client ${ccpu}s)"
+echo "http   POST /v1/loads   loads $n  elapsed_s $el  loads_per_s $rps  cpu_ms_per_load $http_cpu (servers $($py -c "print('%.0f' % ($c1 - $c0))") ms, of which workers $($py -c "print('%.0f' % ($w1 - $w0))") ms; client ${ccpu}s)"
 
 # 2. the C ingress directly
-c0=$(cpu_ms)
+c0=$(cpu_ms) w0=$(cpu_ms workers)
 cat "$tmp/c.jsonl" >"$tmp/c.fifo"
 done_line() { grep -q '^fundload: done ' "$tmp/serve.err"; }
 wait_for 120 done_line || die "cweb: no done line"
 wait_for 10 grep -q '^fundload: stats ' "$tmp/serve.err"
-c1=$(cpu_ms)
+c1=$(cpu_ms) w1=$(cpu_ms workers)
 d=$(grep '^fundload: done ' "$tmp/serve.err")
 case $d in *"status=0 lines=$n "*) ;; *) die "cweb: $d" ;; esac
 cms=$(sed -n 's/.* elapsed_ms=\([0-9]*\).*/\1/p' <<<"$d")
@@ -183,7 +188,7 @@ crate=$($py -c "print('%.1f' % ($n / max($cms, 1) * 1000))")
 c_cpu=$($py -c "print('%.3f' % (($c1 - $c0) / $n))")
 calls=$(sed -n 's/^fundload: stats .* calls=\([0-9]*\) .*/\1/p' "$tmp/serve.err")
 max_inflight=$(sed -n 's/^fundload: stats .* max_inflight=\([0-9]*\) .*/\1/p' "$tmp/serve.err")
-echo "c      C ingress direct loads $n  elapsed_s $($py -c "print('%.3f' % ($cms / 1000))")  loads_per_s $crate  cpu_ms_per_load $c_cpu (DecideBatch calls $calls, max in flight $max_inflight)"
+echo "c      C ingress direct loads $n  elapsed_s $($py -c "print('%.3f' % ($cms / 1000))")  loads_per_s $crate  cpu_ms_per_load $c_cpu (workers $($py -c "print('%.0f' % ($w1 - $w0))") ms; DecideBatch calls $calls, max in flight $max_inflight)"
 [ "$(wc -l <"$tmp/c.out")" -gt 0 ] || die "cweb: no decisions"
 
 # 3. batch
