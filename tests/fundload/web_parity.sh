@@ -12,7 +12,9 @@
 #     lines) with the profile tcp_local/web_ingress and 2 workers;
 #  2. its OUTPUT equals fundload_ref's byte for byte;
 #  3. both workers decided loads; the web process stayed up (READY);
-#  4. `execrpc stop`: both groups graceful, every process exits 0.
+#  4. `execrpc stop`: both groups graceful, every process exits 0;
+# and a worker SIGKILLed mid-run (kill_run below): done status=6, OUTPUT a
+# proper prefix of the reference.
 # A run that does not start, or never reports done, FAILS the test.
 #
 # usage: web_parity.sh FUNDLOAD FUNDLOAD_SERVE EXECRPC FUNDLOAD_REF GEN_INPUT [LINES]
@@ -47,11 +49,11 @@ wait_for() {	# wait_for SECONDS CMD...
 "$gen" 20240101 "$lines" >"$tmp/input.jsonl" || { echo "generator failed" >&2; exit 1; }
 [ "$(wc -l <"$tmp/input.jsonl")" -ge 10000 ] || { echo "input too short" >&2; exit 1; }
 
-# run NAME RULES [fundload options...]
-run() {
-	local name=$1 rules=$2 sock="$tmp/$1.sock" out="$tmp/$1.out" err="$tmp/$1.err"
-	shift 2
-	local opts=""
+# config NAME RULES INPUT [fundload options...]: $tmp/NAME.yaml, the web
+# process's OUTPUT $tmp/NAME.out
+config() {
+	local name=$1 rules=$2 input=$3 opts=""
+	shift 3
 	for o in "$@"; do opts="$opts, \"$o\""; done
 	cat >"$tmp/$name.yaml" <<EOF2
 runtime:
@@ -64,7 +66,7 @@ runtime:
       ready_timeout_seconds: 30
       graceful_timeout_seconds: 10
     control:
-      socket: $sock
+      socket: $tmp/$name.sock
     process_groups:
       - name: fundload
         workers: 2
@@ -73,12 +75,19 @@ runtime:
         role: ingress
         workers: 1
         restart: never
-        command: ["$fundload", "--from-bootstrap", "--rules", "$rules", "--stats"$opts, "$tmp/input.jsonl", "$out"]
+        command: ["$fundload", "--from-bootstrap", "--rules", "$rules", "--stats"$opts, "$input", "$tmp/$name.out"]
 apps:
   fundload:
     rules: $rules
 EOF2
 	chmod 600 "$tmp/$name.yaml"
+}
+
+# run NAME RULES [fundload options...]
+run() {
+	local name=$1 rules=$2 sock="$tmp/$1.sock" out="$tmp/$1.out" err="$tmp/$1.err"
+	shift 2
+	config "$name" "$rules" "$tmp/input.jsonl" "$@"
 	"$serve" --config "$tmp/$name.yaml" >"$tmp/$name.serve" 2>"$err" &
 	spid=$!
 	# done, or fundload-serve gone (then the wait ends at once)
@@ -132,8 +141,55 @@ for rules in baseline experiment; do
 	"$ref" --rules "$rules" "$tmp/input.jsonl" >"$tmp/$rules.ref" 2>/dev/null
 	[ $? -eq 65 ] || bad "fundload_ref $rules: not exit 65"
 done
+# A worker SIGKILLed during the run (INPUT a FIFO: 6000 lines, then the
+# rest only after the kill): the run ends with worker_failed (done
+# status=6) without hanging, OUTPUT is a proper prefix of the reference
+# (never a wrong or duplicated decision), and the stop still works.
+kill_run() {
+	local name=kill sock="$tmp/kill.sock" err="$tmp/kill.err" out="$tmp/kill.out"
+	mkfifo -m 600 "$tmp/kill.fifo"
+	config kill baseline "$tmp/kill.fifo"
+	"$serve" --config "$tmp/kill.yaml" >"$tmp/kill.serve" 2>"$err" &
+	spid=$!
+	{ head -n 6000 "$tmp/input.jsonl"
+	  while [ ! -e "$tmp/kill.go" ]; do sleep 0.1; done
+	  tail -n +6001 "$tmp/input.jsonl"; } >"$tmp/kill.fifo" 2>/dev/null &
+	local wpid=$!
+	half() { [ -f "$out" ] && [ "$(wc -l <"$out")" -ge 5000 ]; }
+	if ! wait_for 60 half; then
+		bad "kill: the first 6000 lines were not decided: $(tail -n 3 "$err")"
+	else
+		local k
+		k=$("$cli" status --control "$sock" | "$py" -c '
+import json, sys
+print([w["pid"] for w in json.load(sys.stdin)["workers"] if w["group"] == "fundload"][0])')
+		kill -KILL "$k"
+		touch "$tmp/kill.go"
+		done_line() { grep -q '^fundload: done ' "$err"; }
+		wait_for 60 done_line && ok || bad "kill: no done line: $(tail -n 3 "$err")"
+		grep -q '^fundload: done status=6 ' "$err" && ok ||
+		    bad "kill: $(grep '^fundload: done' "$err") (want status=6)"
+		grep -q '^fundload: worker_failed (code -32): ' "$err" && ok ||
+		    bad "kill: no worker_failed diagnostic: $(grep -v ': line ' "$err" | tail -n 3)"
+		local n
+		n=$(stat -c %s "$out")
+		if [ "$n" -gt 0 ] && [ "$n" -lt "$(stat -c %s "$tmp/baseline.ref")" ] &&
+		    cmp -s -n "$n" "$out" "$tmp/baseline.ref" && [ "$(tail -c 1 "$out" | od -An -c | tr -d ' ')" = '\n' ]; then
+			ok
+		else
+			bad "kill: OUTPUT ($n bytes) is not a proper prefix of the reference"
+		fi
+	fi
+	"$cli" stop --control "$sock" >/dev/null 2>&1 && ok || bad "kill: stop"
+	wait_for 15 eval '! kill -0 "$spid" 2>/dev/null' && ok || bad "kill: fundload-serve still running"
+	kill -KILL "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	spid=
+	kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
+}
+
 run baseline baseline
 run experiment experiment
 run experiment_w8 experiment --window 8 --batch 1
+kill_run
 echo "web_parity: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
