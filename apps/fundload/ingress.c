@@ -169,6 +169,7 @@ struct chan {
 
 struct xr_fl_ingress {
 	xr_fl_ingress_opts o;
+	uint32_t batch_max;		/* loads per DecideBatch */
 	struct reader rd;
 	struct slot *slots;
 	uint32_t w;			/* window size */
@@ -190,7 +191,8 @@ struct xr_fl_ingress {
 	int fatal;
 	char fatal_why[256];
 	xr_fl_ingress_stats st;
-	char group[XR_CFG_NAME_MAX];	/* FundLoad's, once run */
+	bool has_group;			/* a group serves FundLoad */
+	char group[XR_CFG_NAME_MAX];	/* its name (copied from the source) */
 	char outbuf[XR_FL_OUT_MAX];
 	uint8_t reqbuf[fundload_v1_LoadBatch_size];
 };
@@ -256,6 +258,12 @@ xr_fl_ingress_new(const xr_fl_ingress_opts *o, xr_diag *d)
 		return NULL;
 	}
 	g->o = *o;
+	g->o.src.group = NULL;	/* copied below */
+	g->has_group = o->src.group != NULL;
+	snprintf(g->group, sizeof(g->group), "%s", g->has_group ?
+	    o->src.group : "");
+	g->batch_max = o->batch == 0 || o->batch > XR_FL_BATCH_MAX ?
+	    XR_FL_BATCH_MAX : o->batch;
 	g->rd.fd = fd;	/* closed by free() */
 	g->w = o->window == 0 ? DEF_WINDOW : o->window;
 	if (g->w > XR_FL_WINDOW_MAX)
@@ -279,7 +287,7 @@ xr_fl_ingress_new(const xr_fl_ingress_opts *o, xr_diag *d)
 		    NULL;
 	}
 	g->free_batches = &g->batches[0];
-	if (!g->rd.blocking_ok && (g->rev = event_new(xr_lifecycle_base(o->lc),
+	if (!g->rd.blocking_ok && (g->rev = event_new(o->src.base,
 	    fd, EV_READ, read_cb, g)) == NULL)
 		g->rd.blocking_ok = true;	/* cannot watch: plain reads */
 	/* decisions leave in 64 KiB writes (and at each wait for input) */
@@ -320,18 +328,12 @@ cpu_ms(const struct rusage *ru)
 }
 
 void
-xr_fl_ingress_stats_print(const xr_fl_ingress *g, FILE *f,
-    const xr_config *cfg)
+xr_fl_ingress_stats_print(const xr_fl_ingress *g, FILE *f)
 {
 	const xr_fl_ingress_stats *st = &g->st;
 	struct rusage self, kids;
-	uint32_t workers = 0;
 	long cpu = -1, kcpu = -1;
 
-	for (size_t i = 0; i < cfg->n_groups; i++)
-		if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
-		    strcmp(cfg->groups[i].name, g->group) == 0)
-			workers = cfg->groups[i].workers;
 	if (getrusage(RUSAGE_SELF, &self) != 0 ||
 	    getrusage(RUSAGE_CHILDREN, &kids) != 0)
 		self.ru_maxrss = kids.ru_maxrss = -1;
@@ -339,17 +341,58 @@ xr_fl_ingress_stats_print(const xr_fl_ingress *g, FILE *f,
 		cpu = cpu_ms(&self);
 		kcpu = cpu_ms(&kids);
 	}
-	fprintf(f, "fundload: stats profile=%s/%s workers=%u rules=%s "
+	fprintf(f, "fundload: stats profile=%s workers=%u rules=%s "
 	    "lines=%llu invalid=%llu accepted=%llu declined=%llu ignored=%llu "
 	    "held=%llu max_inflight=%u calls=%llu maxrss_kb=%ld "
 	    "worker_maxrss_kb=%ld cpu_ms=%ld worker_cpu_ms=%ld\n",
-	    xr_transport_name(cfg->transport), xr_boot_mode_name(cfg->boot_mode),
-	    workers, xr_rules_name(g->o.rules), (unsigned long long)st->lines,
+	    g->o.src.profile, g->o.src.workers, xr_rules_name(g->o.rules), (unsigned long long)st->lines,
 	    (unsigned long long)st->invalid, (unsigned long long)st->accepted,
 	    (unsigned long long)st->declined, (unsigned long long)st->ignored,
 	    (unsigned long long)st->held, st->max_inflight,
 	    (unsigned long long)st->calls, self.ru_maxrss, kids.ru_maxrss, cpu,
 	    kcpu);
+}
+
+/* ---------- the lifecycle as a source ---------- */
+
+static xr_channel *
+lc_pick(void *arg, const char *key, size_t key_len, int *err)
+{
+	return xr_lifecycle_pick(arg, XR_FL_SERVICE, key, key_len, err);
+}
+
+static void
+lc_call(void *arg, xr_channel *ch, const char *method, const char *key,
+    size_t key_len, const uint8_t *req, size_t len, uint32_t timeout_ms,
+    xr_call_cb cb, void *cb_arg)
+{
+	(void)arg;
+	(void)key;
+	(void)key_len;
+	xr_call_start(ch, method, req, len, timeout_ms, cb, cb_arg);
+}
+
+static int
+lc_health(void *arg, char *why, size_t cap)
+{
+	return xr_lifecycle_health(arg, why, cap);
+}
+
+void
+xr_fl_source_lifecycle(xr_lifecycle *lc, const xr_config *cfg,
+    xr_fl_source *out)
+{
+	const char *group = xr_lifecycle_route(lc, XR_FL_SERVICE);
+
+	*out = (xr_fl_source){ .base = xr_lifecycle_base(lc), .arg = lc,
+	    .pick = lc_pick, .call = lc_call, .health = lc_health,
+	    .group = group };
+	snprintf(out->profile, sizeof(out->profile), "%s/%s",
+	    xr_transport_name(cfg->transport), xr_boot_mode_name(cfg->boot_mode));
+	for (size_t i = 0; group != NULL && i < cfg->n_groups; i++)
+		if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
+		    strcmp(cfg->groups[i].name, group) == 0)
+			out->workers = cfg->groups[i].workers;
 }
 
 /* ---------- a call: one DecideBatch ---------- */
@@ -449,7 +492,8 @@ send_batch(xr_fl_ingress *g, struct chan *c)
 	c->inflight++;
 	g->st.calls++;
 	/* the callback may run inside (memory transport) */
-	xr_call_start(c->ch, XR_FL_METHOD_DECIDE_BATCH, g->reqbuf,
+	g->o.src.call(g->o.src.arg, c->ch, XR_FL_METHOD_DECIDE_BATCH,
+	    b->first->p.customer, b->first->p.customer_len, g->reqbuf,
 	    os.bytes_written, g->o.call_timeout_ms, batch_done, b);
 }
 
@@ -485,7 +529,7 @@ send_load(xr_fl_ingress *g, struct slot *s, bool open_prime)
 	int err = XR_OK;
 
 	/* affinity: a customer's loads always go to the same worker */
-	if ((ch = xr_lifecycle_pick(g->o.lc, XR_FL_SERVICE, s->p.customer,
+	if ((ch = g->o.src.pick(g->o.src.arg, s->p.customer,
 	    s->p.customer_len, &err)) == NULL) {
 		set_fatal(g, err != XR_OK ? err : XR_ERR_WORKER_FAILED,
 		    "no channel for a customer: %s", xr_strerror(err));
@@ -514,7 +558,7 @@ send_load(xr_fl_ingress *g, struct slot *s, bool open_prime)
 	s->state = SLOT_SENT;
 	if (++g->inflight > g->st.max_inflight)
 		g->st.max_inflight = g->inflight;
-	if (b->n == XR_FL_BATCH_MAX || open_prime)
+	if (b->n == g->batch_max || open_prime)
 		send_batch(g, c);
 }
 
@@ -673,7 +717,7 @@ fill(xr_fl_ingress *g, bool *wait)
 	return XR_OK;
 }
 
-/* The lifecycle's health (a stop begun, which comes before its effects on
+/* The source's health (a stop begun, which comes before its effects on
  * the channels, or a worker event), and every channel a load went to must
  * still be up: a lost connection means a lost shard state, and a customer
  * must never move to another worker. */
@@ -683,7 +727,7 @@ check_health(xr_fl_ingress *g)
 	char why[256] = "";
 	int r;
 
-	if ((r = xr_lifecycle_health(g->o.lc, why, sizeof(why))) != XR_OK) {
+	if ((r = g->o.src.health(g->o.src.arg, why, sizeof(why))) != XR_OK) {
 		set_fatal(g, r, "%s", why);
 		return;
 	}
@@ -698,14 +742,12 @@ check_health(xr_fl_ingress *g)
 int
 xr_fl_ingress_run(xr_fl_ingress *g, xr_diag *d)
 {
-	const char *group = xr_lifecycle_route(g->o.lc, XR_FL_SERVICE);
 	bool wait = false;
 	int r;
 
-	if (group == NULL)
+	if (!g->has_group)
 		return xr_diag_set(d, XR_ERR_CONFIG_INVALID, "runtime.platform."
 		    "process_groups: no group serves %s", XR_FL_SERVICE);
-	snprintf(g->group, sizeof(g->group), "%s", group);
 	for (;;) {
 		check_health(g);
 		if (g->fatal == XR_OK) {
@@ -725,7 +767,7 @@ xr_fl_ingress_run(xr_fl_ingress *g, xr_diag *d)
 		if (!wait && !(g->rd.eof && g->rd.start == g->rd.end) &&
 		    g->tail - g->head < g->w) {
 			/* more input now: take the replies so far, read on */
-			if (event_base_loop(xr_lifecycle_base(g->o.lc),
+			if (event_base_loop(g->o.src.base,
 			    EVLOOP_NONBLOCK) < 0)
 				return xr_diag_set(d, XR_ERR_INTERNAL,
 				    "the event loop failed");
@@ -741,7 +783,7 @@ xr_fl_ingress_run(xr_fl_ingress *g, xr_diag *d)
 				return xr_diag_set(d, XR_ERR_SYSTEM,
 				    "cannot watch the input");
 		}
-		if (event_base_loop(xr_lifecycle_base(g->o.lc), EVLOOP_ONCE) < 0)
+		if (event_base_loop(g->o.src.base, EVLOOP_ONCE) < 0)
 			return xr_diag_set(d, XR_ERR_INTERNAL,
 			    "the event loop failed");
 		if (wait)

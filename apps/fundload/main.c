@@ -4,10 +4,13 @@
  * INPUT decided by fundload.v1.FundLoad and writes the decisions in input
  * order. Exit status: 0; 65 (EX_DATAERR) some lines were invalid; 64
  * usage; else the category of the error that stopped the run.
+ * `fundload --from-bootstrap ...` is the same ingress in a web process of
+ * a supervised web group (web.h).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sysexits.h>
 
 #include "appcfg.h"
@@ -15,6 +18,7 @@
 #include "execrpc/main.h"
 #include "ingress.h"
 #include "service.h"
+#include "web.h"
 
 /* The command line's options; the ingress and its input. */
 static struct {
@@ -59,12 +63,14 @@ configure(xr_config *cfg, xr_diag *d)
 static int
 ingress(xr_lifecycle *lc, int argc, char **argv)
 {
-	xr_fl_ingress_opts io = { .lc = lc, .input = argc > 0 ? argv[0] : NULL,
+	xr_fl_ingress_opts io = { .input = argc > 0 ? argv[0] : NULL,
 	    .out = stdout, .err = stderr, .window = fl.window,
 	    .rules = xr_fl_app_rules(xr_config_app(fl.cfg, XR_FL_APP)) };
 	xr_fl_ingress_stats st;
 	xr_diag d = { 0 };
 
+	/* the lifecycle's channels */
+	xr_fl_source_lifecycle(lc, fl.cfg, &io.src);
 	if ((fl.g = xr_fl_ingress_new(&io, &d)) == NULL ||
 	    xr_fl_ingress_run(fl.g, &d) != XR_OK)
 		return xr_diag_print(stderr, "fundload", d.code, &d);
@@ -77,7 +83,7 @@ static void
 cleanup(void)
 {
 	if (fl.g != NULL && fl.stats)
-		xr_fl_ingress_stats_print(fl.g, stderr, fl.cfg);
+		xr_fl_ingress_stats_print(fl.g, stderr);
 	xr_fl_ingress_free(fl.g);
 }
 
@@ -104,7 +110,11 @@ main(int argc, char **argv)
 		    "--window N          loads between read and written, "
 		    "1..1024 (default 1024)\n--stats             one line "
 		    "of counters on stderr at the end\nexit status 65: some "
-		    "input lines were invalid",
+		    "input lines were invalid\n\nfundload --from-bootstrap "
+		    "[--rules R] [--window N] [--batch N] [--stats] INPUT "
+		    "OUTPUT\n    in a web process group: the supervisor's "
+		    "workers, keys on fd 3\n    (docs/fundload.md, \"In a "
+		    "web process group\")",
 		.mods = mods,
 		.n_mods = sizeof(mods) / sizeof(mods[0]),
 		.cleanup = cleanup,
@@ -116,5 +126,7 @@ main(int argc, char **argv)
 		.filter = 1,
 	};
 
+	if (argc > 1 && strcmp(argv[1], "--from-bootstrap") == 0)
+		return xr_fl_web_main(argc - 1, argv + 1);
 	return xr_main_run(argc, argv, &program);
 }
