@@ -662,3 +662,154 @@ xr_fl_dayset_add(xr_fl_dayset *s, int64_t day)
 	i = (uint64_t)(day - DAY_MIN);
 	s->bits[i / 8] |= (uint8_t)(1u << (i % 8));
 }
+
+/* ---------- the prime slots of a day's owner ---------- */
+
+/* One reservation: `day` held by `holder` until `expires_ms`. */
+struct slot_rsv {
+	int64_t day;
+	uint64_t expires_ms;
+	size_t holder_len;
+	char holder[XR_FL_HOLDER_MAX];
+};
+
+/* The TAKEN days, and the reservations in no order (few live at once:
+ * a linear scan; a released one is swapped out). */
+struct xr_fl_slots {
+	xr_fl_dayset *taken;
+	struct slot_rsv *rsv;
+	size_t n, cap;
+};
+
+xr_fl_slots *
+xr_fl_slots_new(void)
+{
+	xr_fl_slots *t = calloc(1, sizeof(*t));
+
+	if (t != NULL && (t->taken = xr_fl_dayset_new()) == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+xr_fl_slots_free(xr_fl_slots *t)
+{
+	if (t == NULL)
+		return;
+	xr_fl_dayset_free(t->taken);
+	free(t->rsv);
+	free(t);
+}
+
+size_t
+xr_fl_slots_held(const xr_fl_slots *t)
+{
+	return t->n;
+}
+
+static bool
+slot_args_ok(int64_t day, size_t holder_len)
+{
+	return day >= DAY_MIN && day <= DAY_MAX && holder_len >= 1 &&
+	    holder_len <= XR_FL_HOLDER_MAX;
+}
+
+static bool
+slot_holds(const struct slot_rsv *r, const char *holder, size_t len)
+{
+	return r->holder_len == len && memcmp(r->holder, holder, len) == 0;
+}
+
+/* The reservation of `day`, or NULL. */
+static struct slot_rsv *
+slot_find(xr_fl_slots *t, int64_t day)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->rsv[i].day == day)
+			return &t->rsv[i];
+	return NULL;
+}
+
+static void
+slot_drop(xr_fl_slots *t, struct slot_rsv *r)
+{
+	*r = t->rsv[--t->n];
+}
+
+/* Room for one more reservation: grow, else drop the expired ones.
+ * false: XR_FL_SLOTS_LIVE_MAX live (or out of memory). */
+static bool
+slot_room(xr_fl_slots *t, uint64_t now_ms)
+{
+	struct slot_rsv *p;
+	size_t i, cap;
+
+	if (t->n < t->cap)
+		return true;
+	if (t->cap < XR_FL_SLOTS_LIVE_MAX) {
+		cap = t->cap == 0 ? 16 : t->cap * 2;
+		if ((p = realloc(t->rsv, cap * sizeof(*p))) != NULL) {
+			t->rsv = p;
+			t->cap = cap;
+			return true;
+		}
+	}
+	for (i = t->n; i-- > 0;)
+		if (t->rsv[i].expires_ms <= now_ms)
+			slot_drop(t, &t->rsv[i]);
+	return t->n < t->cap;
+}
+
+int
+xr_fl_slots_reserve(xr_fl_slots *t, int64_t day, const char *holder,
+    size_t holder_len, uint32_t lease_ms, uint64_t now_ms, xr_fl_slot *out)
+{
+	struct slot_rsv *r;
+
+	if (!slot_args_ok(day, holder_len) || lease_ms < 1 ||
+	    lease_ms > XR_FL_LEASE_MAX_MS)
+		return XR_ERR_INVALID_ARG;
+	if (xr_fl_dayset_has(t->taken, day)) {
+		*out = XR_FL_SLOT_TAKEN;
+		return XR_OK;
+	}
+	if ((r = slot_find(t, day)) != NULL && r->expires_ms > now_ms &&
+	    !slot_holds(r, holder, holder_len)) {
+		*out = XR_FL_SLOT_BUSY;
+		return XR_OK;
+	}
+	if (r == NULL) {
+		if (!slot_room(t, now_ms))
+			return XR_ERR_NO_SPACE;
+		r = &t->rsv[t->n++];
+		r->day = day;
+	}
+	r->expires_ms = now_ms + lease_ms;
+	r->holder_len = holder_len;
+	memcpy(r->holder, holder, holder_len);
+	*out = XR_FL_SLOT_FREE;
+	return XR_OK;
+}
+
+int
+xr_fl_slots_settle(xr_fl_slots *t, int64_t day, const char *holder,
+    size_t holder_len, bool consumed, xr_fl_slot *out)
+{
+	struct slot_rsv *r;
+
+	if (!slot_args_ok(day, holder_len))
+		return XR_ERR_INVALID_ARG;
+	if ((r = slot_find(t, day)) == NULL ||
+	    !slot_holds(r, holder, holder_len))
+		return XR_ERR_CLOSED;
+	/* a TAKEN day has no reservation: reserve answers TAKEN first */
+	if (consumed)
+		xr_fl_dayset_add(t->taken, day);
+	slot_drop(t, r);
+	*out = consumed ? XR_FL_SLOT_TAKEN : XR_FL_SLOT_FREE;
+	return XR_OK;
+}

@@ -156,4 +156,62 @@ void xr_fl_dayset_free(xr_fl_dayset *s);
 bool xr_fl_dayset_has(const xr_fl_dayset *s, int64_t day);
 void xr_fl_dayset_add(xr_fl_dayset *s, int64_t day);
 
+/* --- the prime slots of a day's owner (web processes) --- */
+
+/*
+ * The reservation table of the worker that owns some days' prime slots
+ * (docs/fundload.md, "Web processes: the prime slot across ingresses").
+ * Per day: FREE (nothing recorded), RESERVED by one holder until its lease
+ * ends, or TAKEN (sticky: a prime-id load of that day was accepted). Pure:
+ * the caller passes the time (a monotonic clock in ms). Memory: the TAKEN
+ * days in an xr_fl_dayset, at most XR_FL_SLOTS_LIVE_MAX reservations.
+ */
+
+/* What a reservation or a settle answers (the values of
+ * fundload.v1.SlotState). */
+typedef enum xr_fl_slot {
+	XR_FL_SLOT_FREE = 1,	/* reserve: granted; settle: released */
+	XR_FL_SLOT_TAKEN = 2,	/* a prime-id load of the day was accepted */
+	XR_FL_SLOT_BUSY = 3,	/* another holder's lease is running */
+} xr_fl_slot;
+
+#define XR_FL_SLOTS_LIVE_MAX	4096	/* reservations held at once */
+#define XR_FL_HOLDER_MAX	64	/* holder: 1..64 bytes */
+#define XR_FL_LEASE_MAX_MS	60000	/* lease: 1..60000 ms */
+
+typedef struct xr_fl_slots xr_fl_slots;
+
+/* An empty table, or NULL (out of memory). */
+xr_fl_slots *xr_fl_slots_new(void);
+void xr_fl_slots_free(xr_fl_slots *t);
+
+/*
+ * Reserve `day`'s slot for `holder` (1..XR_FL_HOLDER_MAX bytes) for
+ * `lease_ms` (1..XR_FL_LEASE_MAX_MS) from `now_ms`. *out: TAKEN if the day
+ * is taken; BUSY if another holder's reservation has not expired; else
+ * FREE: the reservation is this holder's until now_ms + lease_ms (a
+ * holder reserving again renews its lease). An expired reservation stays
+ * its holder's until another holder reserves the day.
+ * XR_OK; XR_ERR_INVALID_ARG (day, holder or lease out of range: nothing
+ * changed); XR_ERR_NO_SPACE (XR_FL_SLOTS_LIVE_MAX reservations live, none
+ * expired: nothing changed).
+ */
+int xr_fl_slots_reserve(xr_fl_slots *t, int64_t day, const char *holder,
+    size_t holder_len, uint32_t lease_ms, uint64_t now_ms, xr_fl_slot *out);
+
+/*
+ * Settle `holder`'s reservation of `day` with its load's outcome:
+ * `consumed` (the load was accepted with the slot) makes the day TAKEN,
+ * else the reservation is released (FREE); either way the reservation
+ * is gone (a second settle is refused). XR_OK with *out; XR_ERR_INVALID_ARG (day or holder out of range);
+ * XR_ERR_CLOSED when `holder` does not hold the day (never reserved,
+ * reserved by another holder, released, or taken by another): nothing
+ * changed.
+ */
+int xr_fl_slots_settle(xr_fl_slots *t, int64_t day, const char *holder,
+    size_t holder_len, bool consumed, xr_fl_slot *out);
+
+/* Reservations recorded (live or expired, not yet settled), for tests. */
+size_t xr_fl_slots_held(const xr_fl_slots *t);
+
 #endif /* XR_FL_RULES_H */

@@ -1,4 +1,5 @@
-/* apps/fundload/service.c — fundload.v1.FundLoad/Decide and DecideBatch, on the code
+/* apps/fundload/service.c — fundload.v1.FundLoad/Decide and DecideBatch,
+ * and the day owner's ReservePrimeSlot and SettlePrimeSlot, on the code
  * protoc-gen-execrpc generated (gen/protobuf-c/fundload/v1/fundload.xr.h). */
 #include "service.h"
 
@@ -10,10 +11,14 @@
 #include "fundload/v1/fundload.xr.h"
 #include "appcfg.h"
 #include "rules.h"
+#include "rx.h"
 
-/* One registration's state: its customers, freed with its registry. */
+/* One registration's state: its customers and the prime slots of the days
+ * it owns, freed with its registry. */
 struct fl_service {
 	xr_fl_rules *rules;
+	xr_fl_slots *slots;
+	uint32_t index;		/* the worker's index in its group */
 };
 
 #define MSG_NO_PRIME_SLOT "prime-id load without prime_slot"
@@ -119,12 +124,87 @@ decide_batch(xr_call *call, const Fundload__V1__LoadBatch *req, void *arg)
 	fundload_v1_FundLoad_DecideBatch_reply(call, &resp);
 }
 
+/* NULL, or why the day's owner refuses a slot request (the message's
+ * status in *code). */
+static const char *
+slot_refusal(const struct fl_service *svc, int64_t day, const char *holder,
+    uint32_t owner, int *code)
+{
+	size_t len = strnlen(holder, XR_FL_HOLDER_MAX + 1);
+
+	*code = XR_STATUS_INVALID_ARGUMENT;
+	if (day < XR_FL_TIME_MIN / 86400 || day > XR_FL_TIME_MAX / 86400)
+		return "prime slot: day out of range";
+	if (len < 1 || len > XR_FL_HOLDER_MAX)
+		return "prime slot: holder not 1..64 bytes";
+	*code = XR_STATUS_FAILED_PRECONDITION;
+	if (owner != svc->index)
+		return "prime slot: this worker does not own the day";
+	return NULL;
+}
+
+static void
+reserve_slot(xr_call *call, const Fundload__V1__ReserveRequest *req,
+    void *arg)
+{
+	Fundload__V1__SlotReply resp = FUNDLOAD__V1__SLOT_REPLY__INIT;
+	struct fl_service *svc = arg;
+	const char *why;
+	xr_fl_slot st;
+	int code, r;
+
+	if ((why = slot_refusal(svc, req->day, req->holder, req->owner,
+	    &code)) != NULL) {
+		xr_call_fail(call, code, why);
+		return;
+	}
+	r = xr_fl_slots_reserve(svc->slots, req->day, req->holder,
+	    strlen(req->holder), req->lease_ms, xr_mono_ms(), &st);
+	if (r == XR_ERR_INVALID_ARG) {
+		xr_call_fail(call, XR_STATUS_INVALID_ARGUMENT,
+		    "prime slot: lease_ms not 1..60000");
+		return;
+	}
+	if (r != XR_OK) {
+		xr_call_fail(call, XR_STATUS_RESOURCE_EXHAUSTED,
+		    "prime slot: too many reservations");
+		return;
+	}
+	resp.state = (Fundload__V1__SlotState)st;
+	fundload_v1_FundLoad_ReservePrimeSlot_reply(call, &resp);
+}
+
+static void
+settle_slot(xr_call *call, const Fundload__V1__SettleRequest *req, void *arg)
+{
+	Fundload__V1__SlotReply resp = FUNDLOAD__V1__SLOT_REPLY__INIT;
+	struct fl_service *svc = arg;
+	const char *why;
+	xr_fl_slot st;
+	int code;
+
+	if ((why = slot_refusal(svc, req->day, req->holder, req->owner,
+	    &code)) != NULL) {
+		xr_call_fail(call, code, why);
+		return;
+	}
+	if (xr_fl_slots_settle(svc->slots, req->day, req->holder,
+	    strlen(req->holder), req->consumed, &st) != XR_OK) {
+		xr_call_fail(call, XR_STATUS_FAILED_PRECONDITION,
+		    "prime slot: not held by this holder");
+		return;
+	}
+	resp.state = (Fundload__V1__SlotState)st;
+	fundload_v1_FundLoad_SettlePrimeSlot_reply(call, &resp);
+}
+
 static void
 service_free(void *arg)
 {
 	struct fl_service *svc = arg;
 
 	xr_fl_rules_free(svc->rules);
+	xr_fl_slots_free(svc->slots);
 	free(svc);
 }
 
@@ -132,16 +212,22 @@ int
 xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx, xr_diag *d)
 {
 	static const fundload_v1_FundLoad_handlers h = {
-		.Decide = decide, .DecideBatch = decide_batch };
+		.Decide = decide, .DecideBatch = decide_batch,
+		.ReservePrimeSlot = reserve_slot,
+		.SettlePrimeSlot = settle_slot };
 	struct fl_service *svc;
 	int r;
 
 	if ((svc = calloc(1, sizeof(*svc))) == NULL ||
-	    (svc->rules = xr_fl_rules_new(xr_fl_app_rules(ctx->app))) == NULL) {
+	    (svc->rules = xr_fl_rules_new(xr_fl_app_rules(ctx->app))) == NULL ||
+	    (svc->slots = xr_fl_slots_new()) == NULL) {
+		if (svc != NULL)
+			xr_fl_rules_free(svc->rules);
 		free(svc);
 		return xr_diag_set(d, XR_ERR_NOMEM, "%s: out of memory",
 		    XR_FL_SERVICE);
 	}
+	svc->index = ctx->index;
 	/* the registry owns the state from here on, also if the
 	 * registration is refused */
 	if ((r = xr_registry_on_free(reg, service_free, svc)) != XR_OK)

@@ -8,7 +8,8 @@
  * inline runtime's, each worker's) owns its own customers. The ingress
  * routes each customer to one registry (xr_queue_pick by customer id)
  * and tells each load whether its day's prime slot is free
- * (docs/fundload.md, "Coordination").
+ * (docs/fundload.md, "Coordination"); web processes, which share nothing
+ * but the workers, reserve the slot first from the day's owner worker.
  */
 #ifndef XR_FL_SERVICE_H
 #define XR_FL_SERVICE_H
@@ -20,6 +21,8 @@
 #define XR_FL_SERVICE "fundload.v1.FundLoad"
 #define XR_FL_METHOD_DECIDE "fundload.v1.FundLoad/Decide"
 #define XR_FL_METHOD_DECIDE_BATCH "fundload.v1.FundLoad/DecideBatch"
+#define XR_FL_METHOD_RESERVE "fundload.v1.FundLoad/ReservePrimeSlot"
+#define XR_FL_METHOD_SETTLE "fundload.v1.FundLoad/SettlePrimeSlot"
 
 /* The most loads in one DecideBatch (LoadBatch.loads max_count in
  * proto/fundload/v1/fundload.options). */
@@ -45,6 +48,20 @@
  * or any load would get INVALID_ARGUMENT from Decide (the same message); RESOURCE_EXHAUSTED when
  * memory runs out at load i (loads before i stay recorded: the ingress
  * stops the run on any failed call).
+ *
+ * ReservePrimeSlot and SettlePrimeSlot (web processes, docs/fundload.md
+ * "Web processes: the prime slot across ingresses") act on the
+ * registration's slot table (rules.h xr_fl_slots, the clock
+ * xr_mono_ms()). Both answer SlotReply{state}: Reserve FREE (granted),
+ * TAKEN or BUSY; Settle TAKEN (consumed) or FREE (released). They fail
+ * with INVALID_ARGUMENT "prime slot: day out of range", "prime slot:
+ * holder not 1..64 bytes", "prime slot: lease_ms not 1..60000" (Reserve);
+ * FAILED_PRECONDITION "prime slot: this worker does not own the day" when
+ * the request's owner is not ctx->index (a caller whose pick failed over
+ * to another worker), "prime slot: not held by this holder" (Settle by
+ * anyone but the day's holder); RESOURCE_EXHAUSTED "prime slot: too many
+ * reservations" (XR_FL_SLOTS_LIVE_MAX live). The table lives as long as
+ * the registration: a restarted worker starts with an empty one.
  */
 int xr_fl_service_add(xr_registry *reg, const xr_worker_ctx *ctx,
     xr_diag *d);

@@ -11,7 +11,11 @@ process of a web process group (execrpc.fastapi, docs/web.md).
   GET  /healthz         503 until a fund-load worker is ready, then 200
 
 Each load goes to the worker its customer_id picks; the prime rule is
-coordinated as loads.Coordinator says.
+coordinated as loads.Coordinator says, across the web processes too: the
+day's slot is reserved from the worker owning the day before a prime-id
+load (experiment rules) is sent. A day another request holds for longer
+than the slot wait (10 s), or whose owner is not ready: 503
+{"code":14,..}, nothing decided.
 """
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response, StreamingResponse

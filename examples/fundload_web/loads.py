@@ -16,16 +16,37 @@ cross-customer prime rule"), over execrpc.bootstrap.Ingress.
   parallel, and `taken` is updated from prime_slot_consumed before the
   next segment is sent. That is rule (a) of docs/fundload.md with the
   waiting done by segment, so the decisions are the sequential run's.
-  The day set is this process's; segments with a FREE flag are serialized
-  within the process.
+
+  Across web processes (which share nothing but the workers) the day's
+  slot is owned by one worker, Coordinator.owner(): FNV-1a-64 of the day
+  in decimal over the fund-load group. Before a segment is sent, every
+  day of its prime-id loads not known taken is reserved there
+  (ReservePrimeSlot, ascending days, a holder unique per reservation):
+  TAKEN -> the day joins `taken`, its load goes with TAKEN; FREE -> held,
+  its load goes with FREE and the reservation is settled with the
+  decision's prime_slot_consumed (SettlePrimeSlot: the day TAKEN, or
+  released); BUSY -> retried with a short backoff for `slot_wait`, then
+  UNAVAILABLE with nothing sent. `taken` is a cache of the owner's sticky
+  TAKEN days. A segment whose calls fail after its days were reserved
+  settles them as consumed (fail closed). docs/fundload.md, "Web
+  processes: the prime slot across ingresses".
 """
 import asyncio
 import json
+import os
 import re
+import secrets
+import sys
 
+from execrpc import RpcError, StatusCode
+from execrpc.bootstrap import READY
 from execrpc.examples.fundload.v1 import fundload_pb2 as fl
 
 DECIDE_BATCH = "fundload.v1.FundLoad/DecideBatch"
+RESERVE = "fundload.v1.FundLoad/ReservePrimeSlot"
+SETTLE = "fundload.v1.FundLoad/SettlePrimeSlot"
+LEASE_MS = 10000          # a reservation's lease (its holder may vanish)
+SLOT_WAIT = 10.0          # s: a BUSY day is retried this long, then UNAVAILABLE
 SERVICE = "fundload.v1.FundLoad"
 BATCH_MAX = 64            # XR_FL_BATCH_MAX
 SEGMENT_MAX = 1024
@@ -178,15 +199,30 @@ def line(load, d):
         _esc(load.id), _esc(load.customer_id), "true" if d.accepted else "false")
 
 
-class Coordinator:
-    """The prime-slot day set of this web process and the segmented
-    sending (module docstring). `rules`: "baseline" or "experiment"."""
+def fnv1a64(data):
+    """FNV-1a-64 of `data` (bytes): the key hash of execrpc.bootstrap's pick."""
+    h = 0xCBF29CE484222325
+    for x in data:
+        h = ((h ^ x) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
 
-    def __init__(self, rules, timeout=30.0):
+
+class Coordinator:
+    """The prime-slot coordination of this web process and the segmented
+    sending (module docstring). `rules`: "baseline" or "experiment";
+    `timeout`: each call's deadline (s); `lease_ms`: a reservation's
+    lease; `slot_wait`: how long a BUSY day is retried (s) before
+    UNAVAILABLE."""
+
+    def __init__(self, rules, timeout=30.0, lease_ms=LEASE_MS, slot_wait=SLOT_WAIT):
         self.experiment = rules == "experiment"
         self.timeout = timeout
+        self.lease_ms = lease_ms
+        self.slot_wait = slot_wait
         self.taken = set()
-        self._free_lock = asyncio.Lock()
+        self.busy_waits = 0
+        self._tag = "%d-%s" % (os.getpid(), secrets.token_hex(8))
+        self._seq = 0
 
     def segments(self, loads):
         """Split `loads` into segments (lists of (load, is_prime))."""
@@ -203,43 +239,149 @@ class Coordinator:
         if seg:
             yield seg
 
-    async def _part(self, ing, via, items):
+    # ---------- the day's owner: ReservePrimeSlot, SettlePrimeSlot ----------
+
+    @staticmethod
+    def owner(ing, day):
+        """The Endpoint owning `day`'s prime slot: FNV-1a-64 of the day in
+        decimal over the group hosting the service, the slot pick(SERVICE,
+        key) starts at."""
+        eps = ing.endpoints()
+        g = next((e.group for e in eps if SERVICE in e.services), None)
+        if g is None:
+            g = next((e.group for e in eps if not e.services), None)
+        grp = [e for e in eps if e.group == g]
+        if not grp:
+            raise RpcError(StatusCode.UNIMPLEMENTED, "prime slot: no group hosts " + SERVICE)
+        return grp[fnv1a64(str(day).encode()) % len(grp)]
+
+    def _holder(self):
+        self._seq += 1
+        return "%s-%d" % (self._tag, self._seq)
+
+    async def _slot_call(self, ing, method, req):
+        own = self.owner(ing, req.day)
+        if own.state != READY:
+            raise RpcError(StatusCode.UNAVAILABLE,
+                           "prime slot: the owner of day %d is not ready" % req.day)
+        req.owner = own.index
+        r = await ing.call(method, req, fl.SlotReply, timeout=min(self.timeout, 5.0),
+                           via=ing.pick(SERVICE, str(req.day)))
+        return r.state
+
+    async def _reserve(self, ing, day, holder):
+        """FREE (held by `holder`) or TAKEN; BUSY retried for slot_wait,
+        then RpcError UNAVAILABLE (nothing decided)."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self.slot_wait, 0.002
+        while True:
+            try:
+                st = await self._slot_call(ing, RESERVE, fl.ReserveRequest(
+                    day=day, holder=holder, lease_ms=self.lease_ms))
+            except RpcError as e:
+                if e.code != StatusCode.FAILED_PRECONDITION:  # not the owner: failed over
+                    raise
+                st = fl.SLOT_STATE_BUSY
+            if st in (fl.SLOT_STATE_FREE, fl.SLOT_STATE_TAKEN):
+                return st
+            self.busy_waits += 1
+            if loop.time() + delay > deadline:
+                raise RpcError(StatusCode.UNAVAILABLE,
+                               "prime slot of day %d: busy (another request holds it)" % day)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def _settle(self, ing, day, holder, consumed):
+        try:
+            await self._slot_call(ing, SETTLE, fl.SettleRequest(day=day, holder=holder,
+                                                                consumed=consumed))
+        except RpcError as e:
+            # the decision stands; the reservation expires after its lease
+            print("fundload_web: settle of day %d failed: %s" % (day, e), file=sys.stderr)
+        if consumed:
+            self.taken.add(day)
+
+    async def _reserve_all(self, ing, days):
+        """Reserve `days` in ascending order (two requests never wait on
+        each other in a cycle): {day: holder} of the FREE ones; the TAKEN
+        ones join self.taken. On a failure the ones held are released."""
+        held = {}
+        try:
+            for d in sorted(days):
+                h = self._holder()
+                if await self._reserve(ing, d, h) == fl.SLOT_STATE_TAKEN:
+                    self.taken.add(d)
+                else:
+                    held[d] = h
+        except BaseException:
+            self._settle_later(ing, held, False)
+            raise
+        return held
+
+    def _settle_later(self, ing, held, consumed):
+        for d, h in held.items():
+            asyncio.ensure_future(self._settle(ing, d, h, consumed))
+
+    # ---------- sending ----------
+
+    async def _part(self, ing, via, items, deadline):
+        loop = asyncio.get_running_loop()
         out = []
         for i in range(0, len(items), BATCH_MAX):
             chunk = [ld for _, ld in items[i:i + BATCH_MAX]]
+            left = self.timeout if deadline is None else max(0.001, deadline - loop.time())
             r = await ing.call(DECIDE_BATCH, fl.LoadBatch(loads=chunk), fl.DecisionBatch,
-                               timeout=self.timeout, via=via)
+                               timeout=left, via=via)
             if len(r.decisions) != len(chunk):
                 raise RuntimeError("DecideBatch: wrong number of decisions")
             out += list(r.decisions)
         return [(pos, d) for (pos, _), d in zip(items, out)]
 
-    async def _segment(self, ing, seg):
+    @staticmethod
+    def _plan(ing, seg):
+        """The segment's parts: (channel, [(pos, load)]) per worker picked
+        by customer_id (RpcError UNAVAILABLE before anything is held)."""
         parts = {}
-        for pos, (ld, p) in enumerate(seg):
-            if p:
-                d = ld.time_unix // 86400
-                ld.prime_slot = fl.PRIME_SLOT_TAKEN if d in self.taken else fl.PRIME_SLOT_FREE
+        for pos, (ld, _) in enumerate(seg):
             t = ing.pick(SERVICE, ld.customer_id)
             parts.setdefault(id(t), (t, []))[1].append((pos, ld))
-        res = await asyncio.gather(*(self._part(ing, t, items) for t, items in parts.values()))
+        return list(parts.values())
+
+    async def _segment(self, ing, seg):
+        loop = asyncio.get_running_loop()
+        parts = self._plan(ing, seg)
+        t0 = loop.time()
+        days = {ld.time_unix // 86400 for ld, p in seg if p} - self.taken
+        held = await self._reserve_all(ing, days) if days else {}
+        for ld, p in seg:
+            if p:
+                taken = ld.time_unix // 86400 in self.taken
+                ld.prime_slot = fl.PRIME_SLOT_TAKEN if taken else fl.PRIME_SLOT_FREE
+        # decided within half the lease, so settled before it ends
+        deadline = t0 + self.lease_ms / 2000.0 if held else None
+        try:
+            res = await asyncio.gather(*(self._part(ing, t, items, deadline)
+                                         for t, items in parts))
+        except BaseException:
+            # outcome unknown: mark the days taken (fail closed: a slot
+            # may go unused that day, never used twice)
+            self._settle_later(ing, held, True)
+            raise
         decisions = [None] * len(seg)
         for part in res:
             for pos, d in part:
                 decisions[pos] = d
-        for (ld, p), d in zip(seg, decisions):
-            if p and d.accepted and d.prime_slot_consumed:
-                self.taken.add(ld.time_unix // 86400)
+        consumed = {ld.time_unix // 86400 for (ld, p), d in zip(seg, decisions)
+                    if p and d.accepted and d.prime_slot_consumed}
+        for d, h in held.items():
+            await self._settle(ing, d, h, d in consumed)
+        self.taken |= consumed
         return decisions
 
     async def decide(self, ing, loads):
-        """Yield (load, Decision) for `loads`, in order, segment by segment."""
+        """Yield (load, Decision) for `loads`, in order, segment by segment
+        (each segment's prime days reserved first)."""
         for seg in self.segments(loads):
-            free = any(p and ld.time_unix // 86400 not in self.taken for ld, p in seg)
-            if free:
-                async with self._free_lock:
-                    ds = await self._segment(ing, seg)
-            else:
-                ds = await self._segment(ing, seg)
+            ds = await self._segment(ing, seg)
             for (ld, _), d in zip(seg, ds):
                 yield ld, d

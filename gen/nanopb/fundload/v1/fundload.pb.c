@@ -18,6 +18,16 @@ PB_BIND(fundload_v1_LoadBatch, fundload_v1_LoadBatch, 4)
 PB_BIND(fundload_v1_DecisionBatch, fundload_v1_DecisionBatch, 2)
 
 
+PB_BIND(fundload_v1_ReserveRequest, fundload_v1_ReserveRequest, AUTO)
+
+
+PB_BIND(fundload_v1_SettleRequest, fundload_v1_SettleRequest, AUTO)
+
+
+PB_BIND(fundload_v1_SlotReply, fundload_v1_SlotReply, AUTO)
+
+
+
 
 
 

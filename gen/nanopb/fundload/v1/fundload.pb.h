@@ -30,6 +30,18 @@ typedef enum _fundload_v1_Reason {
     fundload_v1_Reason_REASON_PRIME_SLOT = 5 /* prime id and the day's prime slot is taken */
 } fundload_v1_Reason;
 
+/* The prime slot of one UTC day, held by the worker that owns the day
+ (docs/fundload.md, "Web processes: the prime slot across ingresses"): a
+ web process reserves the day's slot before it sends a prime-id load with
+ FREE, and settles the reservation with the decision's prime_slot_consumed. */
+typedef enum _fundload_v1_SlotState {
+    fundload_v1_SlotState_SLOT_STATE_UNSPECIFIED = 0,
+    fundload_v1_SlotState_SLOT_STATE_FREE = 1, /* Reserve: granted to this holder (send FREE, then settle); */
+    /* Settle: released, the day is free again */
+    fundload_v1_SlotState_SLOT_STATE_TAKEN = 2, /* a prime-id load of that day was accepted (sticky): send TAKEN */
+    fundload_v1_SlotState_SLOT_STATE_BUSY = 3 /* another holder's reservation is live: retry shortly */
+} fundload_v1_SlotState;
+
 /* Struct definitions */
 typedef struct _fundload_v1_LoadRequest {
     char id[65]; /* 1..64 bytes, as in the input */
@@ -62,6 +74,24 @@ typedef struct _fundload_v1_DecisionBatch {
     fundload_v1_Decision decisions[64];
 } fundload_v1_DecisionBatch;
 
+typedef struct _fundload_v1_ReserveRequest {
+    int64_t day; /* UTC day number (days since 1970-01-01), 0000-01-01..9999-12-31 */
+    char holder[65]; /* 1..64 bytes, unique per reservation */
+    uint32_t lease_ms; /* 1..60000: the reservation expires after it unless settled */
+    uint32_t owner; /* the worker index the caller means (the day's owner): */
+} fundload_v1_ReserveRequest;
+
+typedef struct _fundload_v1_SettleRequest {
+    int64_t day;
+    char holder[65]; /* the holder of the reservation, else FAILED_PRECONDITION */
+    bool consumed; /* the load's Decision.prime_slot_consumed: TAKEN, else released */
+    uint32_t owner;
+} fundload_v1_SettleRequest;
+
+typedef struct _fundload_v1_SlotReply {
+    fundload_v1_SlotState state;
+} fundload_v1_SlotReply;
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,6 +106,10 @@ extern "C" {
 #define _fundload_v1_Reason_MAX fundload_v1_Reason_REASON_PRIME_SLOT
 #define _fundload_v1_Reason_ARRAYSIZE ((fundload_v1_Reason)(fundload_v1_Reason_REASON_PRIME_SLOT+1))
 
+#define _fundload_v1_SlotState_MIN fundload_v1_SlotState_SLOT_STATE_UNSPECIFIED
+#define _fundload_v1_SlotState_MAX fundload_v1_SlotState_SLOT_STATE_BUSY
+#define _fundload_v1_SlotState_ARRAYSIZE ((fundload_v1_SlotState)(fundload_v1_SlotState_SLOT_STATE_BUSY+1))
+
 #define fundload_v1_LoadRequest_prime_slot_ENUMTYPE fundload_v1_PrimeSlot
 
 #define fundload_v1_Decision_reason_ENUMTYPE fundload_v1_Reason
@@ -83,15 +117,25 @@ extern "C" {
 
 
 
+
+#define fundload_v1_SlotReply_state_ENUMTYPE fundload_v1_SlotState
+
+
 /* Initializer values for message structs */
 #define fundload_v1_LoadRequest_init_default     {"", "", 0, 0, _fundload_v1_PrimeSlot_MIN}
 #define fundload_v1_Decision_init_default        {0, 0, 0, _fundload_v1_Reason_MIN, 0}
 #define fundload_v1_LoadBatch_init_default       {0, {fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default, fundload_v1_LoadRequest_init_default}}
 #define fundload_v1_DecisionBatch_init_default   {0, {fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default, fundload_v1_Decision_init_default}}
+#define fundload_v1_ReserveRequest_init_default  {0, "", 0, 0}
+#define fundload_v1_SettleRequest_init_default   {0, "", 0, 0}
+#define fundload_v1_SlotReply_init_default       {_fundload_v1_SlotState_MIN}
 #define fundload_v1_LoadRequest_init_zero        {"", "", 0, 0, _fundload_v1_PrimeSlot_MIN}
 #define fundload_v1_Decision_init_zero           {0, 0, 0, _fundload_v1_Reason_MIN, 0}
 #define fundload_v1_LoadBatch_init_zero          {0, {fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero, fundload_v1_LoadRequest_init_zero}}
 #define fundload_v1_DecisionBatch_init_zero      {0, {fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero, fundload_v1_Decision_init_zero}}
+#define fundload_v1_ReserveRequest_init_zero     {0, "", 0, 0}
+#define fundload_v1_SettleRequest_init_zero      {0, "", 0, 0}
+#define fundload_v1_SlotReply_init_zero          {_fundload_v1_SlotState_MIN}
 
 /* Field tags (for use in manual encoding/decoding) */
 #define fundload_v1_LoadRequest_id_tag           1
@@ -106,6 +150,15 @@ extern "C" {
 #define fundload_v1_Decision_day_tag             5
 #define fundload_v1_LoadBatch_loads_tag          1
 #define fundload_v1_DecisionBatch_decisions_tag  1
+#define fundload_v1_ReserveRequest_day_tag       1
+#define fundload_v1_ReserveRequest_holder_tag    2
+#define fundload_v1_ReserveRequest_lease_ms_tag  3
+#define fundload_v1_ReserveRequest_owner_tag     4
+#define fundload_v1_SettleRequest_day_tag        1
+#define fundload_v1_SettleRequest_holder_tag     2
+#define fundload_v1_SettleRequest_consumed_tag   3
+#define fundload_v1_SettleRequest_owner_tag      4
+#define fundload_v1_SlotReply_state_tag          1
 
 /* Struct field encoding specification for nanopb */
 #define fundload_v1_LoadRequest_FIELDLIST(X, a) \
@@ -138,22 +191,52 @@ X(a, STATIC,   REPEATED, MESSAGE,  decisions,         1)
 #define fundload_v1_DecisionBatch_DEFAULT NULL
 #define fundload_v1_DecisionBatch_decisions_MSGTYPE fundload_v1_Decision
 
+#define fundload_v1_ReserveRequest_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, INT64,    day,               1) \
+X(a, STATIC,   SINGULAR, STRING,   holder,            2) \
+X(a, STATIC,   SINGULAR, UINT32,   lease_ms,          3) \
+X(a, STATIC,   SINGULAR, UINT32,   owner,             4)
+#define fundload_v1_ReserveRequest_CALLBACK NULL
+#define fundload_v1_ReserveRequest_DEFAULT NULL
+
+#define fundload_v1_SettleRequest_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, INT64,    day,               1) \
+X(a, STATIC,   SINGULAR, STRING,   holder,            2) \
+X(a, STATIC,   SINGULAR, BOOL,     consumed,          3) \
+X(a, STATIC,   SINGULAR, UINT32,   owner,             4)
+#define fundload_v1_SettleRequest_CALLBACK NULL
+#define fundload_v1_SettleRequest_DEFAULT NULL
+
+#define fundload_v1_SlotReply_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, UENUM,    state,             1)
+#define fundload_v1_SlotReply_CALLBACK NULL
+#define fundload_v1_SlotReply_DEFAULT NULL
+
 extern const pb_msgdesc_t fundload_v1_LoadRequest_msg;
 extern const pb_msgdesc_t fundload_v1_Decision_msg;
 extern const pb_msgdesc_t fundload_v1_LoadBatch_msg;
 extern const pb_msgdesc_t fundload_v1_DecisionBatch_msg;
+extern const pb_msgdesc_t fundload_v1_ReserveRequest_msg;
+extern const pb_msgdesc_t fundload_v1_SettleRequest_msg;
+extern const pb_msgdesc_t fundload_v1_SlotReply_msg;
 
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
 #define fundload_v1_LoadRequest_fields &fundload_v1_LoadRequest_msg
 #define fundload_v1_Decision_fields &fundload_v1_Decision_msg
 #define fundload_v1_LoadBatch_fields &fundload_v1_LoadBatch_msg
 #define fundload_v1_DecisionBatch_fields &fundload_v1_DecisionBatch_msg
+#define fundload_v1_ReserveRequest_fields &fundload_v1_ReserveRequest_msg
+#define fundload_v1_SettleRequest_fields &fundload_v1_SettleRequest_msg
+#define fundload_v1_SlotReply_fields &fundload_v1_SlotReply_msg
 
 /* Maximum encoded size of messages (where known) */
 #define fundload_v1_DecisionBatch_size           1344
 #define fundload_v1_Decision_size                19
 #define fundload_v1_LoadBatch_size               10176
 #define fundload_v1_LoadRequest_size             156
+#define fundload_v1_ReserveRequest_size          89
+#define fundload_v1_SettleRequest_size           85
+#define fundload_v1_SlotReply_size               2
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -14,6 +14,14 @@ _Static_assert(fundload_v1_LoadBatch_size == fundload_v1_FundLoad_DecideBatch_RE
     "fundload.v1.FundLoad/DecideBatch: nanopb's fundload_v1_LoadBatch_size is not the server's limit: generate both with the same .options");
 _Static_assert(fundload_v1_DecisionBatch_size == fundload_v1_FundLoad_DecideBatch_RESP_MAX,
     "fundload.v1.FundLoad/DecideBatch: nanopb's fundload_v1_DecisionBatch_size is not the server's limit: generate both with the same .options");
+_Static_assert(fundload_v1_ReserveRequest_size == fundload_v1_FundLoad_ReservePrimeSlot_REQ_MAX,
+    "fundload.v1.FundLoad/ReservePrimeSlot: nanopb's fundload_v1_ReserveRequest_size is not the server's limit: generate both with the same .options");
+_Static_assert(fundload_v1_SlotReply_size == fundload_v1_FundLoad_ReservePrimeSlot_RESP_MAX,
+    "fundload.v1.FundLoad/ReservePrimeSlot: nanopb's fundload_v1_SlotReply_size is not the server's limit: generate both with the same .options");
+_Static_assert(fundload_v1_SettleRequest_size == fundload_v1_FundLoad_SettlePrimeSlot_REQ_MAX,
+    "fundload.v1.FundLoad/SettlePrimeSlot: nanopb's fundload_v1_SettleRequest_size is not the server's limit: generate both with the same .options");
+_Static_assert(fundload_v1_SlotReply_size == fundload_v1_FundLoad_SettlePrimeSlot_RESP_MAX,
+    "fundload.v1.FundLoad/SettlePrimeSlot: nanopb's fundload_v1_SlotReply_size is not the server's limit: generate both with the same .options");
 
 int
 fundload_v1_FundLoad_Decide(xr_channel *ch, const fundload_v1_LoadRequest *req,
@@ -69,4 +77,60 @@ fundload_v1_FundLoad_DecideBatch_start(xr_channel *ch, const fundload_v1_LoadBat
 	    fundload_v1_LoadBatch_fields, req,
 	    fundload_v1_DecisionBatch_fields, sizeof(fundload_v1_DecisionBatch),
 	    timeout_ms, fundload_v1_FundLoad_DecideBatch_deliver, (void (*)(void))cb, arg);
+}
+
+int
+fundload_v1_FundLoad_ReservePrimeSlot(xr_channel *ch, const fundload_v1_ReserveRequest *req,
+    fundload_v1_SlotReply *resp, uint32_t timeout_ms, xr_status *st)
+{
+	return xr_call_sync(ch, fundload_v1_FundLoad_ReservePrimeSlot_METHOD, fundload_v1_ReserveRequest_fields, req,
+	    fundload_v1_SlotReply_fields, resp, timeout_ms, st);
+}
+
+static void
+fundload_v1_FundLoad_ReservePrimeSlot_deliver(void (*fn)(void), void *arg, const xr_status *st,
+    const void *resp)
+{
+	fundload_v1_FundLoad_ReservePrimeSlot_cb cb = (fundload_v1_FundLoad_ReservePrimeSlot_cb)fn;
+
+	if (cb != NULL)
+		cb(arg, st, (const fundload_v1_SlotReply *)resp);
+}
+
+xr_client_call *
+fundload_v1_FundLoad_ReservePrimeSlot_start(xr_channel *ch, const fundload_v1_ReserveRequest *req,
+    uint32_t timeout_ms, fundload_v1_FundLoad_ReservePrimeSlot_cb cb, void *arg)
+{
+	return xr_call_start_msg(ch, fundload_v1_FundLoad_ReservePrimeSlot_METHOD,
+	    fundload_v1_ReserveRequest_fields, req,
+	    fundload_v1_SlotReply_fields, sizeof(fundload_v1_SlotReply),
+	    timeout_ms, fundload_v1_FundLoad_ReservePrimeSlot_deliver, (void (*)(void))cb, arg);
+}
+
+int
+fundload_v1_FundLoad_SettlePrimeSlot(xr_channel *ch, const fundload_v1_SettleRequest *req,
+    fundload_v1_SlotReply *resp, uint32_t timeout_ms, xr_status *st)
+{
+	return xr_call_sync(ch, fundload_v1_FundLoad_SettlePrimeSlot_METHOD, fundload_v1_SettleRequest_fields, req,
+	    fundload_v1_SlotReply_fields, resp, timeout_ms, st);
+}
+
+static void
+fundload_v1_FundLoad_SettlePrimeSlot_deliver(void (*fn)(void), void *arg, const xr_status *st,
+    const void *resp)
+{
+	fundload_v1_FundLoad_SettlePrimeSlot_cb cb = (fundload_v1_FundLoad_SettlePrimeSlot_cb)fn;
+
+	if (cb != NULL)
+		cb(arg, st, (const fundload_v1_SlotReply *)resp);
+}
+
+xr_client_call *
+fundload_v1_FundLoad_SettlePrimeSlot_start(xr_channel *ch, const fundload_v1_SettleRequest *req,
+    uint32_t timeout_ms, fundload_v1_FundLoad_SettlePrimeSlot_cb cb, void *arg)
+{
+	return xr_call_start_msg(ch, fundload_v1_FundLoad_SettlePrimeSlot_METHOD,
+	    fundload_v1_SettleRequest_fields, req,
+	    fundload_v1_SlotReply_fields, sizeof(fundload_v1_SlotReply),
+	    timeout_ms, fundload_v1_FundLoad_SettlePrimeSlot_deliver, (void (*)(void))cb, arg);
 }

@@ -17,12 +17,18 @@
 #define fundload_v1_FundLoad_SERVICE "fundload.v1.FundLoad"
 #define fundload_v1_FundLoad_Decide_METHOD "fundload.v1.FundLoad/Decide"
 #define fundload_v1_FundLoad_DecideBatch_METHOD "fundload.v1.FundLoad/DecideBatch"
+#define fundload_v1_FundLoad_ReservePrimeSlot_METHOD "fundload.v1.FundLoad/ReservePrimeSlot"
+#define fundload_v1_FundLoad_SettlePrimeSlot_METHOD "fundload.v1.FundLoad/SettlePrimeSlot"
 /* Encoded-size bounds (bytes) of each method's request and response: nanopb's
  * <Msg>_size from the same .options; the server refuses more (RESOURCE_EXHAUSTED). */
 #define fundload_v1_FundLoad_Decide_REQ_MAX 156u
 #define fundload_v1_FundLoad_Decide_RESP_MAX 19u
 #define fundload_v1_FundLoad_DecideBatch_REQ_MAX 10176u
 #define fundload_v1_FundLoad_DecideBatch_RESP_MAX 1344u
+#define fundload_v1_FundLoad_ReservePrimeSlot_REQ_MAX 89u
+#define fundload_v1_FundLoad_ReservePrimeSlot_RESP_MAX 2u
+#define fundload_v1_FundLoad_SettlePrimeSlot_REQ_MAX 85u
+#define fundload_v1_FundLoad_SettlePrimeSlot_RESP_MAX 2u
 
 /* Call fundload.v1.FundLoad/Decide and wait (xr_call_sync()): on OK `resp` holds the
  * decoded response. Returns the status code (XR_STATUS_OK == 0) and fills
@@ -57,5 +63,39 @@ typedef void (*fundload_v1_FundLoad_DecideBatch_cb)(void *arg, const xr_status *
  * NULL is returned). Returns a handle for xr_call_cancel() until `cb` runs. */
 xr_client_call *fundload_v1_FundLoad_DecideBatch_start(xr_channel *ch, const fundload_v1_LoadBatch *req,
     uint32_t timeout_ms, fundload_v1_FundLoad_DecideBatch_cb cb, void *arg);
+
+/* Call fundload.v1.FundLoad/ReservePrimeSlot and wait (xr_call_sync()): on OK `resp` holds the
+ * decoded response. Returns the status code (XR_STATUS_OK == 0) and fills
+ * `st` if non-NULL. */
+int fundload_v1_FundLoad_ReservePrimeSlot(xr_channel *ch, const fundload_v1_ReserveRequest *req,
+    fundload_v1_SlotReply *resp, uint32_t timeout_ms, xr_status *st);
+
+/* Completion of an async fundload.v1.FundLoad/ReservePrimeSlot: `st` is the final status, `resp` the
+ * decoded response on OK (else NULL), valid during the callback. */
+typedef void (*fundload_v1_FundLoad_ReservePrimeSlot_cb)(void *arg, const xr_status *st,
+    const fundload_v1_SlotReply *resp);
+
+/* Start fundload.v1.FundLoad/ReservePrimeSlot: `req` is encoded and copied now; `cb` (may be NULL)
+ * runs exactly once on the channel's base, possibly inside this call (then
+ * NULL is returned). Returns a handle for xr_call_cancel() until `cb` runs. */
+xr_client_call *fundload_v1_FundLoad_ReservePrimeSlot_start(xr_channel *ch, const fundload_v1_ReserveRequest *req,
+    uint32_t timeout_ms, fundload_v1_FundLoad_ReservePrimeSlot_cb cb, void *arg);
+
+/* Call fundload.v1.FundLoad/SettlePrimeSlot and wait (xr_call_sync()): on OK `resp` holds the
+ * decoded response. Returns the status code (XR_STATUS_OK == 0) and fills
+ * `st` if non-NULL. */
+int fundload_v1_FundLoad_SettlePrimeSlot(xr_channel *ch, const fundload_v1_SettleRequest *req,
+    fundload_v1_SlotReply *resp, uint32_t timeout_ms, xr_status *st);
+
+/* Completion of an async fundload.v1.FundLoad/SettlePrimeSlot: `st` is the final status, `resp` the
+ * decoded response on OK (else NULL), valid during the callback. */
+typedef void (*fundload_v1_FundLoad_SettlePrimeSlot_cb)(void *arg, const xr_status *st,
+    const fundload_v1_SlotReply *resp);
+
+/* Start fundload.v1.FundLoad/SettlePrimeSlot: `req` is encoded and copied now; `cb` (may be NULL)
+ * runs exactly once on the channel's base, possibly inside this call (then
+ * NULL is returned). Returns a handle for xr_call_cancel() until `cb` runs. */
+xr_client_call *fundload_v1_FundLoad_SettlePrimeSlot_start(xr_channel *ch, const fundload_v1_SettleRequest *req,
+    uint32_t timeout_ms, fundload_v1_FundLoad_SettlePrimeSlot_cb cb, void *arg);
 
 #endif

@@ -187,6 +187,141 @@ void   fundload__v1__decision_batch__free_unpacked
   assert(message->base.descriptor == &fundload__v1__decision_batch__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fundload__v1__reserve_request__init
+                     (Fundload__V1__ReserveRequest         *message)
+{
+  static const Fundload__V1__ReserveRequest init_value = FUNDLOAD__V1__RESERVE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fundload__v1__reserve_request__get_packed_size
+                     (const Fundload__V1__ReserveRequest *message)
+{
+  assert(message->base.descriptor == &fundload__v1__reserve_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fundload__v1__reserve_request__pack
+                     (const Fundload__V1__ReserveRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fundload__v1__reserve_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fundload__v1__reserve_request__pack_to_buffer
+                     (const Fundload__V1__ReserveRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fundload__v1__reserve_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fundload__V1__ReserveRequest *
+       fundload__v1__reserve_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fundload__V1__ReserveRequest *)
+     protobuf_c_message_unpack (&fundload__v1__reserve_request__descriptor,
+                                allocator, len, data);
+}
+void   fundload__v1__reserve_request__free_unpacked
+                     (Fundload__V1__ReserveRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fundload__v1__reserve_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fundload__v1__settle_request__init
+                     (Fundload__V1__SettleRequest         *message)
+{
+  static const Fundload__V1__SettleRequest init_value = FUNDLOAD__V1__SETTLE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fundload__v1__settle_request__get_packed_size
+                     (const Fundload__V1__SettleRequest *message)
+{
+  assert(message->base.descriptor == &fundload__v1__settle_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fundload__v1__settle_request__pack
+                     (const Fundload__V1__SettleRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fundload__v1__settle_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fundload__v1__settle_request__pack_to_buffer
+                     (const Fundload__V1__SettleRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fundload__v1__settle_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fundload__V1__SettleRequest *
+       fundload__v1__settle_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fundload__V1__SettleRequest *)
+     protobuf_c_message_unpack (&fundload__v1__settle_request__descriptor,
+                                allocator, len, data);
+}
+void   fundload__v1__settle_request__free_unpacked
+                     (Fundload__V1__SettleRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fundload__v1__settle_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fundload__v1__slot_reply__init
+                     (Fundload__V1__SlotReply         *message)
+{
+  static const Fundload__V1__SlotReply init_value = FUNDLOAD__V1__SLOT_REPLY__INIT;
+  *message = init_value;
+}
+size_t fundload__v1__slot_reply__get_packed_size
+                     (const Fundload__V1__SlotReply *message)
+{
+  assert(message->base.descriptor == &fundload__v1__slot_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fundload__v1__slot_reply__pack
+                     (const Fundload__V1__SlotReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fundload__v1__slot_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fundload__v1__slot_reply__pack_to_buffer
+                     (const Fundload__V1__SlotReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fundload__v1__slot_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fundload__V1__SlotReply *
+       fundload__v1__slot_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fundload__V1__SlotReply *)
+     protobuf_c_message_unpack (&fundload__v1__slot_reply__descriptor,
+                                allocator, len, data);
+}
+void   fundload__v1__slot_reply__free_unpacked
+                     (Fundload__V1__SlotReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fundload__v1__slot_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fundload__v1__load_request__field_descriptors[5] =
 {
   {
@@ -443,6 +578,198 @@ const ProtobufCMessageDescriptor fundload__v1__decision_batch__descriptor =
   (ProtobufCMessageInit) fundload__v1__decision_batch__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fundload__v1__reserve_request__field_descriptors[4] =
+{
+  {
+    "day",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__ReserveRequest, day),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "holder",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__ReserveRequest, holder),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lease_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__ReserveRequest, lease_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__ReserveRequest, owner),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fundload__v1__reserve_request__field_indices_by_name[] = {
+  0,   /* field[0] = day */
+  1,   /* field[1] = holder */
+  2,   /* field[2] = lease_ms */
+  3,   /* field[3] = owner */
+};
+static const ProtobufCIntRange fundload__v1__reserve_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor fundload__v1__reserve_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fundload.v1.ReserveRequest",
+  "ReserveRequest",
+  "Fundload__V1__ReserveRequest",
+  "fundload.v1",
+  sizeof(Fundload__V1__ReserveRequest),
+  4,
+  fundload__v1__reserve_request__field_descriptors,
+  fundload__v1__reserve_request__field_indices_by_name,
+  1,  fundload__v1__reserve_request__number_ranges,
+  (ProtobufCMessageInit) fundload__v1__reserve_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fundload__v1__settle_request__field_descriptors[4] =
+{
+  {
+    "day",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__SettleRequest, day),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "holder",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__SettleRequest, holder),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "consumed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__SettleRequest, consumed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__SettleRequest, owner),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fundload__v1__settle_request__field_indices_by_name[] = {
+  2,   /* field[2] = consumed */
+  0,   /* field[0] = day */
+  1,   /* field[1] = holder */
+  3,   /* field[3] = owner */
+};
+static const ProtobufCIntRange fundload__v1__settle_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor fundload__v1__settle_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fundload.v1.SettleRequest",
+  "SettleRequest",
+  "Fundload__V1__SettleRequest",
+  "fundload.v1",
+  sizeof(Fundload__V1__SettleRequest),
+  4,
+  fundload__v1__settle_request__field_descriptors,
+  fundload__v1__settle_request__field_indices_by_name,
+  1,  fundload__v1__settle_request__number_ranges,
+  (ProtobufCMessageInit) fundload__v1__settle_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fundload__v1__slot_reply__field_descriptors[1] =
+{
+  {
+    "state",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fundload__V1__SlotReply, state),
+    &fundload__v1__slot_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fundload__v1__slot_reply__field_indices_by_name[] = {
+  0,   /* field[0] = state */
+};
+static const ProtobufCIntRange fundload__v1__slot_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor fundload__v1__slot_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fundload.v1.SlotReply",
+  "SlotReply",
+  "Fundload__V1__SlotReply",
+  "fundload.v1",
+  sizeof(Fundload__V1__SlotReply),
+  1,
+  fundload__v1__slot_reply__field_descriptors,
+  fundload__v1__slot_reply__field_indices_by_name,
+  1,  fundload__v1__slot_reply__number_ranges,
+  (ProtobufCMessageInit) fundload__v1__slot_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue fundload__v1__prime_slot__enum_values_by_number[3] =
 {
   { "PRIME_SLOT_UNSPECIFIED", "FUNDLOAD__V1__PRIME_SLOT__PRIME_SLOT_UNSPECIFIED", 0 },
@@ -509,14 +836,50 @@ const ProtobufCEnumDescriptor fundload__v1__reason__descriptor =
   fundload__v1__reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor fundload__v1__fund_load__method_descriptors[2] =
+static const ProtobufCEnumValue fundload__v1__slot_state__enum_values_by_number[4] =
+{
+  { "SLOT_STATE_UNSPECIFIED", "FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_UNSPECIFIED", 0 },
+  { "SLOT_STATE_FREE", "FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_FREE", 1 },
+  { "SLOT_STATE_TAKEN", "FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_TAKEN", 2 },
+  { "SLOT_STATE_BUSY", "FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_BUSY", 3 },
+};
+static const ProtobufCIntRange fundload__v1__slot_state__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex fundload__v1__slot_state__enum_values_by_name[4] =
+{
+  { "SLOT_STATE_BUSY", 3 },
+  { "SLOT_STATE_FREE", 1 },
+  { "SLOT_STATE_TAKEN", 2 },
+  { "SLOT_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor fundload__v1__slot_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fundload.v1.SlotState",
+  "SlotState",
+  "Fundload__V1__SlotState",
+  "fundload.v1",
+  4,
+  fundload__v1__slot_state__enum_values_by_number,
+  4,
+  fundload__v1__slot_state__enum_values_by_name,
+  1,
+  fundload__v1__slot_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor fundload__v1__fund_load__method_descriptors[4] =
 {
   { "Decide", &fundload__v1__load_request__descriptor, &fundload__v1__decision__descriptor },
   { "DecideBatch", &fundload__v1__load_batch__descriptor, &fundload__v1__decision_batch__descriptor },
+  { "ReservePrimeSlot", &fundload__v1__reserve_request__descriptor, &fundload__v1__slot_reply__descriptor },
+  { "SettlePrimeSlot", &fundload__v1__settle_request__descriptor, &fundload__v1__slot_reply__descriptor },
 };
 const unsigned fundload__v1__fund_load__method_indices_by_name[] = {
   0,        /* Decide */
-  1         /* DecideBatch */
+  1,        /* DecideBatch */
+  2,        /* ReservePrimeSlot */
+  3         /* SettlePrimeSlot */
 };
 const ProtobufCServiceDescriptor fundload__v1__fund_load__descriptor =
 {
@@ -525,7 +888,7 @@ const ProtobufCServiceDescriptor fundload__v1__fund_load__descriptor =
   "FundLoad",
   "Fundload__V1__FundLoad",
   "fundload.v1",
-  2,
+  4,
   fundload__v1__fund_load__method_descriptors,
   fundload__v1__fund_load__method_indices_by_name
 };
@@ -544,6 +907,22 @@ void fundload__v1__fund_load__decide_batch(ProtobufCService *service,
 {
   assert(service->descriptor == &fundload__v1__fund_load__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fundload__v1__fund_load__reserve_prime_slot(ProtobufCService *service,
+                                                 const Fundload__V1__ReserveRequest *input,
+                                                 Fundload__V1__SlotReply_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &fundload__v1__fund_load__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fundload__v1__fund_load__settle_prime_slot(ProtobufCService *service,
+                                                const Fundload__V1__SettleRequest *input,
+                                                Fundload__V1__SlotReply_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &fundload__v1__fund_load__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fundload__v1__fund_load__init (Fundload__V1__FundLoad_Service *service,
                                     Fundload__V1__FundLoad_ServiceDestroy destroy)

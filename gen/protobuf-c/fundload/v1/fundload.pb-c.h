@@ -19,6 +19,9 @@ typedef struct Fundload__V1__LoadRequest Fundload__V1__LoadRequest;
 typedef struct Fundload__V1__Decision Fundload__V1__Decision;
 typedef struct Fundload__V1__LoadBatch Fundload__V1__LoadBatch;
 typedef struct Fundload__V1__DecisionBatch Fundload__V1__DecisionBatch;
+typedef struct Fundload__V1__ReserveRequest Fundload__V1__ReserveRequest;
+typedef struct Fundload__V1__SettleRequest Fundload__V1__SettleRequest;
+typedef struct Fundload__V1__SlotReply Fundload__V1__SlotReply;
 
 
 /* --- enums --- */
@@ -76,6 +79,31 @@ typedef enum _Fundload__V1__Reason {
   FUNDLOAD__V1__REASON__REASON_PRIME_SLOT = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FUNDLOAD__V1__REASON)
 } Fundload__V1__Reason;
+/*
+ * The prime slot of one UTC day, held by the worker that owns the day
+ * (docs/fundload.md, "Web processes: the prime slot across ingresses"): a
+ * web process reserves the day's slot before it sends a prime-id load with
+ * FREE, and settles the reservation with the decision's prime_slot_consumed.
+ */
+typedef enum _Fundload__V1__SlotState {
+  FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_UNSPECIFIED = 0,
+  /*
+   * Reserve: granted to this holder (send FREE, then settle);
+   */
+  FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_FREE = 1,
+  /*
+   * Settle: released, the day is free again
+   */
+  /*
+   * a prime-id load of that day was accepted (sticky): send TAKEN
+   */
+  FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_TAKEN = 2,
+  /*
+   * another holder's reservation is live: retry shortly
+   */
+  FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_BUSY = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FUNDLOAD__V1__SLOT_STATE)
+} Fundload__V1__SlotState;
 
 /* --- messages --- */
 
@@ -157,6 +185,60 @@ struct  Fundload__V1__DecisionBatch
     , 0,NULL }
 
 
+struct  Fundload__V1__ReserveRequest
+{
+  ProtobufCMessage base;
+  /*
+   * UTC day number (days since 1970-01-01), 0000-01-01..9999-12-31
+   */
+  int64_t day;
+  /*
+   * 1..64 bytes, unique per reservation
+   */
+  char *holder;
+  /*
+   * 1..60000: the reservation expires after it unless settled
+   */
+  uint32_t lease_ms;
+  /*
+   * the worker index the caller means (the day's owner):
+   */
+  uint32_t owner;
+};
+#define FUNDLOAD__V1__RESERVE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fundload__v1__reserve_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Fundload__V1__SettleRequest
+{
+  ProtobufCMessage base;
+  int64_t day;
+  /*
+   * the holder of the reservation, else FAILED_PRECONDITION
+   */
+  char *holder;
+  /*
+   * the load's Decision.prime_slot_consumed: TAKEN, else released
+   */
+  protobuf_c_boolean consumed;
+  uint32_t owner;
+};
+#define FUNDLOAD__V1__SETTLE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fundload__v1__settle_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Fundload__V1__SlotReply
+{
+  ProtobufCMessage base;
+  Fundload__V1__SlotState state;
+};
+#define FUNDLOAD__V1__SLOT_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fundload__v1__slot_reply__descriptor) \
+    , FUNDLOAD__V1__SLOT_STATE__SLOT_STATE_UNSPECIFIED }
+
+
 /* Fundload__V1__LoadRequest methods */
 void   fundload__v1__load_request__init
                      (Fundload__V1__LoadRequest         *message);
@@ -233,6 +315,63 @@ Fundload__V1__DecisionBatch *
 void   fundload__v1__decision_batch__free_unpacked
                      (Fundload__V1__DecisionBatch *message,
                       ProtobufCAllocator *allocator);
+/* Fundload__V1__ReserveRequest methods */
+void   fundload__v1__reserve_request__init
+                     (Fundload__V1__ReserveRequest         *message);
+size_t fundload__v1__reserve_request__get_packed_size
+                     (const Fundload__V1__ReserveRequest   *message);
+size_t fundload__v1__reserve_request__pack
+                     (const Fundload__V1__ReserveRequest   *message,
+                      uint8_t             *out);
+size_t fundload__v1__reserve_request__pack_to_buffer
+                     (const Fundload__V1__ReserveRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fundload__V1__ReserveRequest *
+       fundload__v1__reserve_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fundload__v1__reserve_request__free_unpacked
+                     (Fundload__V1__ReserveRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fundload__V1__SettleRequest methods */
+void   fundload__v1__settle_request__init
+                     (Fundload__V1__SettleRequest         *message);
+size_t fundload__v1__settle_request__get_packed_size
+                     (const Fundload__V1__SettleRequest   *message);
+size_t fundload__v1__settle_request__pack
+                     (const Fundload__V1__SettleRequest   *message,
+                      uint8_t             *out);
+size_t fundload__v1__settle_request__pack_to_buffer
+                     (const Fundload__V1__SettleRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fundload__V1__SettleRequest *
+       fundload__v1__settle_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fundload__v1__settle_request__free_unpacked
+                     (Fundload__V1__SettleRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fundload__V1__SlotReply methods */
+void   fundload__v1__slot_reply__init
+                     (Fundload__V1__SlotReply         *message);
+size_t fundload__v1__slot_reply__get_packed_size
+                     (const Fundload__V1__SlotReply   *message);
+size_t fundload__v1__slot_reply__pack
+                     (const Fundload__V1__SlotReply   *message,
+                      uint8_t             *out);
+size_t fundload__v1__slot_reply__pack_to_buffer
+                     (const Fundload__V1__SlotReply   *message,
+                      ProtobufCBuffer     *buffer);
+Fundload__V1__SlotReply *
+       fundload__v1__slot_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fundload__v1__slot_reply__free_unpacked
+                     (Fundload__V1__SlotReply *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fundload__V1__LoadRequest_Closure)
@@ -246,6 +385,15 @@ typedef void (*Fundload__V1__LoadBatch_Closure)
                   void *closure_data);
 typedef void (*Fundload__V1__DecisionBatch_Closure)
                  (const Fundload__V1__DecisionBatch *message,
+                  void *closure_data);
+typedef void (*Fundload__V1__ReserveRequest_Closure)
+                 (const Fundload__V1__ReserveRequest *message,
+                  void *closure_data);
+typedef void (*Fundload__V1__SettleRequest_Closure)
+                 (const Fundload__V1__SettleRequest *message,
+                  void *closure_data);
+typedef void (*Fundload__V1__SlotReply_Closure)
+                 (const Fundload__V1__SlotReply *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -262,6 +410,14 @@ struct Fundload__V1__FundLoad_Service
                        const Fundload__V1__LoadBatch *input,
                        Fundload__V1__DecisionBatch_Closure closure,
                        void *closure_data);
+  void (*reserve_prime_slot)(Fundload__V1__FundLoad_Service *service,
+                             const Fundload__V1__ReserveRequest *input,
+                             Fundload__V1__SlotReply_Closure closure,
+                             void *closure_data);
+  void (*settle_prime_slot)(Fundload__V1__FundLoad_Service *service,
+                            const Fundload__V1__SettleRequest *input,
+                            Fundload__V1__SlotReply_Closure closure,
+                            void *closure_data);
 };
 typedef void (*Fundload__V1__FundLoad_ServiceDestroy)(Fundload__V1__FundLoad_Service *);
 void fundload__v1__fund_load__init (Fundload__V1__FundLoad_Service *service,
@@ -271,7 +427,9 @@ void fundload__v1__fund_load__init (Fundload__V1__FundLoad_Service *service,
 #define FUNDLOAD__V1__FUND_LOAD__INIT(function_prefix__) \
     { FUNDLOAD__V1__FUND_LOAD__BASE_INIT,\
       function_prefix__ ## decide,\
-      function_prefix__ ## decide_batch  }
+      function_prefix__ ## decide_batch,\
+      function_prefix__ ## reserve_prime_slot,\
+      function_prefix__ ## settle_prime_slot  }
 void fundload__v1__fund_load__decide(ProtobufCService *service,
                                      const Fundload__V1__LoadRequest *input,
                                      Fundload__V1__Decision_Closure closure,
@@ -280,15 +438,27 @@ void fundload__v1__fund_load__decide_batch(ProtobufCService *service,
                                            const Fundload__V1__LoadBatch *input,
                                            Fundload__V1__DecisionBatch_Closure closure,
                                            void *closure_data);
+void fundload__v1__fund_load__reserve_prime_slot(ProtobufCService *service,
+                                                 const Fundload__V1__ReserveRequest *input,
+                                                 Fundload__V1__SlotReply_Closure closure,
+                                                 void *closure_data);
+void fundload__v1__fund_load__settle_prime_slot(ProtobufCService *service,
+                                                const Fundload__V1__SettleRequest *input,
+                                                Fundload__V1__SlotReply_Closure closure,
+                                                void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    fundload__v1__prime_slot__descriptor;
 extern const ProtobufCEnumDescriptor    fundload__v1__reason__descriptor;
+extern const ProtobufCEnumDescriptor    fundload__v1__slot_state__descriptor;
 extern const ProtobufCMessageDescriptor fundload__v1__load_request__descriptor;
 extern const ProtobufCMessageDescriptor fundload__v1__decision__descriptor;
 extern const ProtobufCMessageDescriptor fundload__v1__load_batch__descriptor;
 extern const ProtobufCMessageDescriptor fundload__v1__decision_batch__descriptor;
+extern const ProtobufCMessageDescriptor fundload__v1__reserve_request__descriptor;
+extern const ProtobufCMessageDescriptor fundload__v1__settle_request__descriptor;
+extern const ProtobufCMessageDescriptor fundload__v1__slot_reply__descriptor;
 extern const ProtobufCServiceDescriptor fundload__v1__fund_load__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -34,6 +34,22 @@ static const xr_bounds xrb_fundload_v1_DecisionBatch = {
 	"fundload.v1.DecisionBatch", xrb_fundload_v1_DecisionBatch_f, 1
 };
 
+/* fundload.v1.ReserveRequest */
+static const xr_field_bound xrb_fundload_v1_ReserveRequest_f[] = {
+	{ .number = 2, .kind = XR_FB_STRING, .max = 64 },	/* holder */
+};
+static const xr_bounds xrb_fundload_v1_ReserveRequest = {
+	"fundload.v1.ReserveRequest", xrb_fundload_v1_ReserveRequest_f, 1
+};
+
+/* fundload.v1.SettleRequest */
+static const xr_field_bound xrb_fundload_v1_SettleRequest_f[] = {
+	{ .number = 2, .kind = XR_FB_STRING, .max = 64 },	/* holder */
+};
+static const xr_bounds xrb_fundload_v1_SettleRequest = {
+	"fundload.v1.SettleRequest", xrb_fundload_v1_SettleRequest_f, 1
+};
+
 static void
 fundload_v1_FundLoad_Decide_call(xr_call *call, const ProtobufCMessage *req, void *arg)
 {
@@ -50,11 +66,27 @@ fundload_v1_FundLoad_DecideBatch_call(xr_call *call, const ProtobufCMessage *req
 	fn(call, (const Fundload__V1__LoadBatch *)req, arg);
 }
 
+static void
+fundload_v1_FundLoad_ReservePrimeSlot_call(xr_call *call, const ProtobufCMessage *req, void *arg)
+{
+	fundload_v1_FundLoad_ReservePrimeSlot_fn fn = (fundload_v1_FundLoad_ReservePrimeSlot_fn)xr_call_typed_handler(call);
+
+	fn(call, (const Fundload__V1__ReserveRequest *)req, arg);
+}
+
+static void
+fundload_v1_FundLoad_SettlePrimeSlot_call(xr_call *call, const ProtobufCMessage *req, void *arg)
+{
+	fundload_v1_FundLoad_SettlePrimeSlot_fn fn = (fundload_v1_FundLoad_SettlePrimeSlot_fn)xr_call_typed_handler(call);
+
+	fn(call, (const Fundload__V1__SettleRequest *)req, arg);
+}
+
 int
 fundload_v1_FundLoad_register(xr_registry *reg, const fundload_v1_FundLoad_handlers *h, void *arg,
     xr_diag *d)
 {
-	xr_method_def defs[2];
+	xr_method_def defs[4];
 
 	memset(defs, 0, sizeof(defs));
 	if (h == NULL)
@@ -65,6 +97,12 @@ fundload_v1_FundLoad_register(xr_registry *reg, const fundload_v1_FundLoad_handl
 	if (h->DecideBatch == NULL)
 		return xr_diag_set(d, XR_ERR_INVALID_ARG,
 		    "fundload.v1.FundLoad/DecideBatch: no handler (fundload_v1_FundLoad_handlers.DecideBatch is NULL)");
+	if (h->ReservePrimeSlot == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG,
+		    "fundload.v1.FundLoad/ReservePrimeSlot: no handler (fundload_v1_FundLoad_handlers.ReservePrimeSlot is NULL)");
+	if (h->SettlePrimeSlot == NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG,
+		    "fundload.v1.FundLoad/SettlePrimeSlot: no handler (fundload_v1_FundLoad_handlers.SettlePrimeSlot is NULL)");
 	defs[0].name = fundload_v1_FundLoad_Decide_METHOD;
 	defs[0].input = &fundload__v1__load_request__descriptor;
 	defs[0].output = &fundload__v1__decision__descriptor;
@@ -83,5 +121,23 @@ fundload_v1_FundLoad_register(xr_registry *reg, const fundload_v1_FundLoad_handl
 	defs[1].max_resp = fundload_v1_FundLoad_DecideBatch_RESP_MAX;
 	defs[1].req_bounds = &xrb_fundload_v1_LoadBatch;
 	defs[1].resp_bounds = &xrb_fundload_v1_DecisionBatch;
-	return xr_registry_add_methods(reg, defs, 2, arg, d);
+	defs[2].name = fundload_v1_FundLoad_ReservePrimeSlot_METHOD;
+	defs[2].input = &fundload__v1__reserve_request__descriptor;
+	defs[2].output = &fundload__v1__slot_reply__descriptor;
+	defs[2].fn = fundload_v1_FundLoad_ReservePrimeSlot_call;
+	defs[2].typed = (xr_any_fn)h->ReservePrimeSlot;
+	defs[2].max_req = fundload_v1_FundLoad_ReservePrimeSlot_REQ_MAX;
+	defs[2].max_resp = fundload_v1_FundLoad_ReservePrimeSlot_RESP_MAX;
+	defs[2].req_bounds = &xrb_fundload_v1_ReserveRequest;
+	defs[2].resp_bounds = NULL;
+	defs[3].name = fundload_v1_FundLoad_SettlePrimeSlot_METHOD;
+	defs[3].input = &fundload__v1__settle_request__descriptor;
+	defs[3].output = &fundload__v1__slot_reply__descriptor;
+	defs[3].fn = fundload_v1_FundLoad_SettlePrimeSlot_call;
+	defs[3].typed = (xr_any_fn)h->SettlePrimeSlot;
+	defs[3].max_req = fundload_v1_FundLoad_SettlePrimeSlot_REQ_MAX;
+	defs[3].max_resp = fundload_v1_FundLoad_SettlePrimeSlot_RESP_MAX;
+	defs[3].req_bounds = &xrb_fundload_v1_SettleRequest;
+	defs[3].resp_bounds = NULL;
+	return xr_registry_add_methods(reg, defs, 4, arg, d);
 }

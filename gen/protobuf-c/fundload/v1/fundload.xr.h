@@ -19,12 +19,18 @@
 #define fundload_v1_FundLoad_SERVICE "fundload.v1.FundLoad"
 #define fundload_v1_FundLoad_Decide_METHOD "fundload.v1.FundLoad/Decide"
 #define fundload_v1_FundLoad_DecideBatch_METHOD "fundload.v1.FundLoad/DecideBatch"
+#define fundload_v1_FundLoad_ReservePrimeSlot_METHOD "fundload.v1.FundLoad/ReservePrimeSlot"
+#define fundload_v1_FundLoad_SettlePrimeSlot_METHOD "fundload.v1.FundLoad/SettlePrimeSlot"
 /* Encoded-size bounds (bytes) of each method's request and response: nanopb's
  * <Msg>_size from the same .options; the server refuses more (RESOURCE_EXHAUSTED). */
 #define fundload_v1_FundLoad_Decide_REQ_MAX 156u
 #define fundload_v1_FundLoad_Decide_RESP_MAX 19u
 #define fundload_v1_FundLoad_DecideBatch_REQ_MAX 10176u
 #define fundload_v1_FundLoad_DecideBatch_RESP_MAX 1344u
+#define fundload_v1_FundLoad_ReservePrimeSlot_REQ_MAX 89u
+#define fundload_v1_FundLoad_ReservePrimeSlot_RESP_MAX 2u
+#define fundload_v1_FundLoad_SettlePrimeSlot_REQ_MAX 85u
+#define fundload_v1_FundLoad_SettlePrimeSlot_RESP_MAX 2u
 
 /* A handler of fundload.v1.FundLoad/Decide: `req` belongs to the call (valid until the
  * handler finishes it with fundload_v1_FundLoad_Decide_reply() or xr_call_fail()); `arg`
@@ -38,6 +44,18 @@ typedef void (*fundload_v1_FundLoad_Decide_fn)(xr_call *call, const Fundload__V1
 typedef void (*fundload_v1_FundLoad_DecideBatch_fn)(xr_call *call, const Fundload__V1__LoadBatch *req,
     void *arg);
 
+/* A handler of fundload.v1.FundLoad/ReservePrimeSlot: `req` belongs to the call (valid until the
+ * handler finishes it with fundload_v1_FundLoad_ReservePrimeSlot_reply() or xr_call_fail()); `arg`
+ * is the one given to fundload_v1_FundLoad_register(). */
+typedef void (*fundload_v1_FundLoad_ReservePrimeSlot_fn)(xr_call *call, const Fundload__V1__ReserveRequest *req,
+    void *arg);
+
+/* A handler of fundload.v1.FundLoad/SettlePrimeSlot: `req` belongs to the call (valid until the
+ * handler finishes it with fundload_v1_FundLoad_SettlePrimeSlot_reply() or xr_call_fail()); `arg`
+ * is the one given to fundload_v1_FundLoad_register(). */
+typedef void (*fundload_v1_FundLoad_SettlePrimeSlot_fn)(xr_call *call, const Fundload__V1__SettleRequest *req,
+    void *arg);
+
 /* The handlers of fundload.v1.FundLoad, one per method, named after the methods: each is
  * bound to its method by name. Every one must be set. */
 typedef struct fundload_v1_FundLoad_handlers {
@@ -47,6 +65,14 @@ typedef struct fundload_v1_FundLoad_handlers {
 
 	/* fundload.v1.FundLoad/DecideBatch */
 	void (*DecideBatch)(xr_call *call, const Fundload__V1__LoadBatch *req,
+	    void *arg);
+
+	/* fundload.v1.FundLoad/ReservePrimeSlot */
+	void (*ReservePrimeSlot)(xr_call *call, const Fundload__V1__ReserveRequest *req,
+	    void *arg);
+
+	/* fundload.v1.FundLoad/SettlePrimeSlot */
+	void (*SettlePrimeSlot)(xr_call *call, const Fundload__V1__SettleRequest *req,
 	    void *arg);
 } fundload_v1_FundLoad_handlers;
 
@@ -62,6 +88,22 @@ fundload_v1_FundLoad_Decide_reply(xr_call *call, const Fundload__V1__Decision *r
  * the caller keeps `resp`): xr_call_reply() with the method's response type. */
 static inline int
 fundload_v1_FundLoad_DecideBatch_reply(xr_call *call, const Fundload__V1__DecisionBatch *resp)
+{
+	return xr_call_reply(call, resp != NULL ? &resp->base : NULL);
+}
+
+/* Finish a call of fundload.v1.FundLoad/ReservePrimeSlot with OK and `resp` (serialized here;
+ * the caller keeps `resp`): xr_call_reply() with the method's response type. */
+static inline int
+fundload_v1_FundLoad_ReservePrimeSlot_reply(xr_call *call, const Fundload__V1__SlotReply *resp)
+{
+	return xr_call_reply(call, resp != NULL ? &resp->base : NULL);
+}
+
+/* Finish a call of fundload.v1.FundLoad/SettlePrimeSlot with OK and `resp` (serialized here;
+ * the caller keeps `resp`): xr_call_reply() with the method's response type. */
+static inline int
+fundload_v1_FundLoad_SettlePrimeSlot_reply(xr_call *call, const Fundload__V1__SlotReply *resp)
 {
 	return xr_call_reply(call, resp != NULL ? &resp->base : NULL);
 }
