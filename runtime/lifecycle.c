@@ -105,12 +105,23 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 		return NULL;
 	}
 	if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
-	    cfg->transport != XR_TRANSPORT_TCP_LOCAL) {
+	    cfg->transport == XR_TRANSPORT_MEMORY) {
 		xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
 		    "runtime.platform.bootstrap.mode: process_supervisor needs "
-		    "runtime.platform.execution_ipc.transport: tcp_local");
+		    "runtime.platform.execution_ipc.transport: tcp_local or "
+		    "redis_streams");
 		return NULL;
 	}
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
+		    cfg->transport == XR_TRANSPORT_REDIS_STREAMS &&
+		    cfg->groups[g].role == XR_ROLE_INGRESS) {
+			xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
+			    "runtime.platform.process_groups[%zu].role: "
+			    "ingress needs transport tcp_local (a web process "
+			    "under redis_streams is not in this version)", g);
+			return NULL;
+		}
 	for (size_t g = 0; g < cfg->n_groups; g++)
 		for (size_t s = 0; s < cfg->groups[g].n_services; s++)
 			if (find_module(o, cfg->groups[g].services[s]) == NULL) {
@@ -301,6 +312,14 @@ worker_event(void *arg, const xr_worker_info *w, int err, const char *reason)
 
 	if (gc != NULL && gc->role == XR_ROLE_INGRESS) {
 		/* a web process: nothing of this process calls it */
+	} else if (err == XR_OK && strcmp(reason, "ready") == 0 &&
+	    lc->cfg->transport == XR_TRANSPORT_REDIS_STREAMS) {
+		/* no port, no endpoint keys: the group's stream, signed with
+		 * the group's keys by the ingress itself */
+		if (xr_transport_worker_up(lc->transport, w->group, w->index,
+		    0, NULL, NULL) != XR_OK)
+			xr_debug("lifecycle: no ingress channel to %s[%u]",
+			    w->group, w->index);
 	} else if (err == XR_OK && strcmp(reason, "ready") == 0 &&
 	    w->port != 0) {
 		xr_keyset ek;
