@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "redis.h"	/* xr_redis_probe */
 #include "rx.h"		/* xr_mono_ms */
 
 struct xr_lifecycle {
@@ -23,6 +24,8 @@ struct xr_lifecycle {
 						 * log redaction */
 	xr_transport_svc *transport;	/* every mode, after start */
 	xr_supervisor *sup;		/* process_supervisor */
+	xr_redis_probe *probe;		/* process_supervisor, redis_streams:
+					 * the stream figures of STATUS */
 	int stop_asked;			/* inline: xr_lifecycle_stop_begin() */
 	int drained;			/* inline stop: the endpoint drained */
 	int health;			/* the first worker event after ready,
@@ -350,6 +353,22 @@ worker_event(void *arg, const xr_worker_info *w, int err, const char *reason)
 		lc->o.on_worker_event(lc->o.worker_arg, w, err, reason);
 }
 
+/* Every LC_PROBE_MS the stream figures STATUS shows (redis_streams). */
+#define LC_PROBE_MS 200
+
+static bool
+probe_group(void *arg, const char *group, xr_stream_figures *out)
+{
+	return xr_redis_probe_group(arg, group, out);
+}
+
+static bool
+probe_consumer(void *arg, const char *group, const char *consumer,
+    uint64_t *pending)
+{
+	return xr_redis_probe_consumer(arg, group, consumer, pending);
+}
+
 static int
 start_supervisor(xr_lifecycle *lc, xr_diag *d)
 {
@@ -369,6 +388,15 @@ start_supervisor(xr_lifecycle *lc, xr_diag *d)
 	so.stop_arg = lc->o.stop_arg;
 	so.on_worker_event = worker_event;
 	so.worker_arg = lc;
+	if (lc->cfg->transport == XR_TRANSPORT_REDIS_STREAMS) {
+		if ((lc->probe = xr_redis_probe_new(lc->base, lc->cfg,
+		    LC_PROBE_MS, d)) == NULL)
+			return d != NULL && d->code != XR_OK ? d->code :
+			    XR_ERR_NOMEM;
+		so.stream_group = probe_group;
+		so.stream_consumer = probe_consumer;
+		so.stream_arg = lc->probe;
+	}
 	if ((lc->sup = xr_supervisor_new(lc->base, &so, d)) == NULL)
 		return d != NULL && d->code != XR_OK ? d->code : XR_ERR_INTERNAL;
 	phase(lc, "workers");
@@ -632,6 +660,7 @@ xr_lifecycle_free(xr_lifecycle *lc)
 	if (lc->transport != NULL)
 		xr_transport_close(lc->transport);
 	xr_supervisor_free(lc->sup);
+	xr_redis_probe_free(lc->probe);
 	xr_transport_free(lc->transport);
 	xr_registry_free(lc->reg);
 	wipe_keys(lc);

@@ -1,6 +1,6 @@
 /*
  * runtime/redis.h — the redis_streams transport profile (docs/design.md
- * section 5, "redis_streams"), private to runtime/. Three files:
+ * section 5, "redis_streams"), private to runtime/. Four files:
  *
  *   redis_conn.c     xr_rconn: one hiredis async connection on the
  *                    caller's event_base (hiredis' libevent adapter), to
@@ -50,6 +50,7 @@
 #include "keys.h"
 #include "registry.h"
 #include "rx.h"
+#include "supervisor.h"	/* xr_stream_figures */
 
 struct event_base;
 struct redisAsyncContext;
@@ -215,5 +216,32 @@ bool xr_redis_worker_draining(const xr_redis_worker *w);
 /* Free: running handlers are cancelled (their entries stay pending in
  * Redis, for XAUTOCLAIM). NULL is a no-op. */
 void xr_redis_worker_free(xr_redis_worker *w);
+
+/* ---------- redis_probe.c ---------- */
+
+/*
+ * The stream figures of `execrpc status` (docs/supervisor.md): every
+ * `period_ms`, on a connection of its own, for each execution group of
+ * `cfg` (borrowed during the call) and each of its streams (P:GROUP:req,
+ * and P:GROUP:req:N for each worker N under process_supervisor): XLEN,
+ * XINFO GROUPS (consumers, pending, lag) and XPENDING (pending per
+ * consumer), summed per group; a round's figures replace the last once
+ * every answer is in. NULL with `d` filled on failure.
+ */
+typedef struct xr_redis_probe xr_redis_probe;
+xr_redis_probe *xr_redis_probe_new(struct event_base *base,
+    const xr_config *cfg, uint32_t period_ms, xr_diag *d);
+
+/* The last figures of `group` into `out` (known false before the first
+ * round); false if the probe has no such group. */
+bool xr_redis_probe_group(const xr_redis_probe *p, const char *group,
+    xr_stream_figures *out);
+
+/* The entries pending for `consumer` of `group` in the last round (0 for a
+ * consumer Redis did not list); false before the first round. */
+bool xr_redis_probe_consumer(const xr_redis_probe *p, const char *group,
+    const char *consumer, uint64_t *pending);
+
+void xr_redis_probe_free(xr_redis_probe *p);
 
 #endif /* XR_RUNTIME_REDIS_H */
