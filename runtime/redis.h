@@ -27,6 +27,8 @@
  * Keys in Redis (P = redis.stream_prefix):
  *   P:GROUP:req          the request stream of a process group; consumer
  *                        group GROUP; MAXLEN ~ max_stream_len
+ *   P:GROUP:req:N        process_supervisor: worker N's slot stream (same
+ *                        consumer group, read by that slot's processes)
  *   P:reply:INGRESS      an ingress's reply stream (INGRESS = 32 hex of
  *                        16 random bytes, fresh per ingress); MAXLEN ~
  *   P:nonce:HEX          a request nonce seen (PX 2 * ttl)
@@ -131,8 +133,10 @@ typedef struct xr_redis_ingress_stats {
 } xr_redis_ingress_stats;
 
 /*
- * The ingress of this process with `o` (copied) signing with `ks` (copied, wiped on free), on
- * `base`. NULL with `d` filled on failure.
+ * The ingress of this process with `o` (copied), on `base`, signing each
+ * group's calls and verifying its replies with the group keys of `ks`
+ * (xr_keys_group(); `ks` copied, wiped on free). NULL with `d` filled on
+ * failure.
  */
 xr_redis_ingress *xr_redis_ingress_new(struct event_base *base,
     const xr_redis_opts *o, const xr_keyset *ks, xr_diag *d);

@@ -16,12 +16,15 @@
  *               ttl_seconds, nonce_cache_size), and every channel carries
  *               the config's max_payload_bytes and ttl_seconds.
  *  - redis_streams: the same signed frames as stream entries in Redis
- *               (runtime/redis.h, docs/design.md section 5): serving
- *               starts one stream reader per group of the config (its
- *               consumer group) on the registry; a channel is a memory
- *               channel (deadline, payload limit, in-flight cap) over the
- *               ingress's target for the worker's group. Inline mode only
- *               in this version.
+ *               (runtime/redis.h, docs/design.md section 5), signed with
+ *               each group's keys (xr_keys_group()): serving starts one
+ *               stream reader per group of the config (its consumer
+ *               group) on the registry, or, in a supervised worker
+ *               (xr_transport_serve_stream()), the reader of its group and
+ *               slot; a channel is a memory channel (deadline, payload
+ *               limit, in-flight cap) over the ingress's target for the
+ *               worker's group stream (inline) or slot stream
+ *               (process_supervisor: affinity and topics per worker).
  *
  * Two sides, one object:
  *

@@ -365,7 +365,7 @@ validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
 	out->generation = b->generation;
 	if ((r = check_services(b, mods, n_mods, out, d)) != XR_OK ||
 	    (r = check_runtime(b->runtime, out, d)) != XR_OK ||
-	    (r = check_redis(b->runtime->redis, out, d)) != XR_OK ||
+	    (r = check_redis(b->redis, out, d)) != XR_OK ||
 	    (r = check_apps(b, out, d)) != XR_OK)
 		return r;
 

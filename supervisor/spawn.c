@@ -79,7 +79,7 @@ xr_bundle_pack_gen(const xr_config *cfg, const xr_group_cfg *g,
 	rt.drain_inflight = cfg->drain_inflight;
 	if (cfg->transport == XR_TRANSPORT_REDIS_STREAMS) {
 		redis_slice(cfg, &rs);
-		rt.redis = &rs;
+		b.redis = &rs;
 	}
 	/* every apps section, opaque: each worker module checks its own */
 	for (size_t i = 0; i < cfg->n_apps && i < XR_CFG_MAX_APPS; i++)

@@ -354,7 +354,7 @@ const ProtobufCMessageDescriptor execrpc__v1__key_bundle__descriptor =
   (ProtobufCMessageInit) execrpc__v1__key_bundle__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__runtime_slice__field_descriptors[8] =
+static const ProtobufCFieldDescriptor execrpc__v1__runtime_slice__field_descriptors[7] =
 {
   {
     "bind_host",
@@ -440,18 +440,6 @@ static const ProtobufCFieldDescriptor execrpc__v1__runtime_slice__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "redis",
-    9,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Execrpc__V1__RuntimeSlice, redis),
-    &execrpc__v1__redis_slice__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned execrpc__v1__runtime_slice__field_indices_by_name[] = {
   0,   /* field[0] = bind_host */
@@ -460,14 +448,12 @@ static const unsigned execrpc__v1__runtime_slice__field_indices_by_name[] = {
   5,   /* field[5] = graceful_timeout_ms */
   2,   /* field[2] = max_payload_bytes */
   4,   /* field[4] = nonce_cache_size */
-  7,   /* field[7] = redis */
   3,   /* field[3] = ttl_seconds */
 };
-static const ProtobufCIntRange execrpc__v1__runtime_slice__number_ranges[2 + 1] =
+static const ProtobufCIntRange execrpc__v1__runtime_slice__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 9, 7 },
-  { 0, 8 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__runtime_slice__descriptor =
 {
@@ -477,10 +463,10 @@ const ProtobufCMessageDescriptor execrpc__v1__runtime_slice__descriptor =
   "Execrpc__V1__RuntimeSlice",
   "execrpc.v1",
   sizeof(Execrpc__V1__RuntimeSlice),
-  8,
+  7,
   execrpc__v1__runtime_slice__field_descriptors,
   execrpc__v1__runtime_slice__field_indices_by_name,
-  2,  execrpc__v1__runtime_slice__number_ranges,
+  1,  execrpc__v1__runtime_slice__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__runtime_slice__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -741,7 +727,7 @@ const ProtobufCMessageDescriptor execrpc__v1__ingress_keys__descriptor =
   (ProtobufCMessageInit) execrpc__v1__ingress_keys__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[12] =
+static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[13] =
 {
   {
     "version",
@@ -887,6 +873,18 @@ static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "redis",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__BootstrapBundle, redis),
+    &execrpc__v1__redis_slice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
   7,   /* field[7] = apps */
@@ -897,6 +895,7 @@ static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
   2,   /* field[2] = index */
   9,   /* field[9] = ingress */
   5,   /* field[5] = keys */
+  12,   /* field[12] = redis */
   8,   /* field[8] = role */
   4,   /* field[4] = runtime */
   3,   /* field[3] = services */
@@ -905,7 +904,7 @@ static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__bootstrap_bundle__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
 {
@@ -915,7 +914,7 @@ const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
   "Execrpc__V1__BootstrapBundle",
   "execrpc.v1",
   sizeof(Execrpc__V1__BootstrapBundle),
-  12,
+  13,
   execrpc__v1__bootstrap_bundle__field_descriptors,
   execrpc__v1__bootstrap_bundle__field_indices_by_name,
   1,  execrpc__v1__bootstrap_bundle__number_ranges,

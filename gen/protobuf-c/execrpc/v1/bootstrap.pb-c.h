@@ -77,16 +77,10 @@ struct  Execrpc__V1__RuntimeSlice
   uint32_t nonce_cache_size;
   uint32_t graceful_timeout_ms;
   protobuf_c_boolean drain_inflight;
-  /*
-   * Set when the transport is redis_streams (docs/design.md section 5): the
-   * worker reads its group's request stream instead of listening on
-   * bind_host. Absent: tcp_local.
-   */
-  Execrpc__V1__RedisSlice *redis;
 };
 #define EXECRPC__V1__RUNTIME_SLICE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__runtime_slice__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, NULL }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -213,10 +207,16 @@ struct  Execrpc__V1__BootstrapBundle
    * supervisor.
    */
   uint32_t generation;
+  /*
+   * Set when the transport is redis_streams (docs/design.md section 5): the
+   * worker reads its group's request streams instead of listening on
+   * bind_host. Absent: tcp_local. Never in an ingress bundle.
+   */
+  Execrpc__V1__RedisSlice *redis;
 };
 #define EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__bootstrap_bundle__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, NULL, {0,NULL}, 0,NULL, EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION, NULL, 0,NULL, 0 }
+    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, NULL, {0,NULL}, 0,NULL, EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION, NULL, 0,NULL, 0, NULL }
 
 
 /* Execrpc__V1__KeyBundle methods */
