@@ -669,10 +669,10 @@ v_cross(xr_cfg_vctx *c)
 		    P_AUTH ".secret_mode: static requires exactly one of "
 		    P_AUTH ".secret_file or " P_AUTH ".secret");
 	if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
-	    cfg->transport != XR_TRANSPORT_TCP_LOCAL)
+	    cfg->transport == XR_TRANSPORT_MEMORY)
 		return xr_diag_set(c->d, XR_ERR_CONFIG_INVALID,
 		    P_PLATFORM ".bootstrap.mode: process_supervisor requires "
-		    P_IPC ".transport: tcp_local (got %s)",
+		    P_IPC ".transport: tcp_local or redis_streams (got %s)",
 		    xr_transport_name(cfg->transport));
 	return XR_OK;
 }

@@ -16,6 +16,7 @@
 #define HKDF_SALT "execrpc/v1"
 #define HKDF_INFO_PREFIX "execrpc/v1 key "
 #define HKDF_EP_PREFIX "execrpc/v1 endpoint "
+#define HKDF_GRP_PREFIX "execrpc/v1 group "
 
 static const char *const dir_labels[XR_DIR_COUNT] = {
 	[XR_DIR_WEB_TO_EXEC] = "web->exec",
@@ -280,6 +281,62 @@ xr_keys_endpoint(const xr_keyset *base, const uint8_t inst[XR_INSTANCE_ID_LEN],
 		const xr_key *in = &base->k[data[i]];
 		size_t il = ep_info(info, data[i], inst, group, glen, index,
 		    generation);
+
+		if (mbedtls_hkdf(md, (const uint8_t *)HKDF_SALT,
+		    strlen(HKDF_SALT), in->b, in->len, info, il,
+		    out->k[data[i]].b, 32) != 0) {
+			r = XR_ERR_INTERNAL;
+			goto out;
+		}
+		out->k[data[i]].len = 32;
+	}
+	r = XR_OK;
+ out:
+	xr_wipe(info, sizeof(info));
+	if (r != XR_OK)
+		xr_keyset_wipe(out);
+	return r;
+}
+
+/* The info string of a group key (xr_keys_group, keys.h) into `info` (at
+ * least EP_INFO_MAX bytes); returns its length. */
+static size_t
+grp_info(uint8_t *info, xr_dir d, const char *group, size_t glen)
+{
+	size_t n = 0, pl = strlen(HKDF_GRP_PREFIX), ll = strlen(dir_labels[d]);
+
+	memcpy(info + n, HKDF_GRP_PREFIX, pl);
+	n += pl;
+	memcpy(info + n, dir_labels[d], ll);
+	n += ll;
+	info[n++] = 0x00;
+	info[n++] = (uint8_t)glen;
+	memcpy(info + n, group, glen);
+	return n + glen;
+}
+
+int
+xr_keys_group(const xr_keyset *base, const char *group, xr_keyset *out)
+{
+	static const xr_dir data[] = { XR_DIR_WEB_TO_EXEC, XR_DIR_EXEC_TO_WEB };
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	uint8_t info[EP_INFO_MAX];
+	size_t glen = group != NULL ? strlen(group) : 0;
+	int r = XR_ERR_INVALID_ARG;
+
+	if (base == out)
+		return XR_ERR_INVALID_ARG;
+	memset(out, 0, sizeof(*out));
+	if (base == NULL || glen == 0 || glen > XR_ENDPOINT_GROUP_MAX)
+		return XR_ERR_INVALID_ARG;
+	for (int d = 0; d < XR_DIR_COUNT; d++)
+		if (base->k[d].len == 0 || base->k[d].len > XR_KEY_MAX)
+			return XR_ERR_INVALID_ARG;
+	out->kdf = base->kdf;
+	out->k[XR_DIR_CONTROL] = base->k[XR_DIR_CONTROL];
+	for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+		const xr_key *in = &base->k[data[i]];
+		size_t il = grp_info(info, data[i], group, glen);
 
 		if (mbedtls_hkdf(md, (const uint8_t *)HKDF_SALT,
 		    strlen(HKDF_SALT), in->b, in->len, info, il,

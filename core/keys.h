@@ -120,6 +120,24 @@ int xr_keys_endpoint(const xr_keyset *base,
     const uint8_t inst[XR_INSTANCE_ID_LEN], const char *group, uint32_t index,
     uint32_t generation, xr_keyset *out);
 
+/*
+ * The keys of one process group's Redis streams (transport redis_streams,
+ * docs/design.md section 3, "Group keys"): every ingress signs a group's
+ * requests, and every worker of the group verifies them and signs its
+ * replies, with
+ *
+ *   out.k[d] = HKDF-SHA256(salt = "execrpc/v1", ikm = base.k[d],
+ *       info = "execrpc/v1 group " || label(d) || 0x00
+ *              || u8 len(group) || group, L = 32)
+ *
+ * for d = web->exec and exec->web; the control key is base's; out.kdf =
+ * base.kdf. Not bound to an instance, index or generation: any worker of
+ * the group, on any host, verifies what any ingress with the secret signed
+ * for it. `group` is 1..XR_ENDPOINT_GROUP_MAX bytes. Returns as
+ * xr_keys_endpoint().
+ */
+int xr_keys_group(const xr_keyset *base, const char *group, xr_keyset *out);
+
 /* Build a keyset from explicit directional keys (e.g. a bootstrap bundle).
  * Each key 1..XR_KEY_MAX bytes. Returns XR_OK or XR_ERR_INVALID_ARG. */
 int xr_keyset_from_keys(xr_kdf kdf, const uint8_t *web_to_exec, size_t l0,

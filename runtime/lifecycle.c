@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "redis.h"	/* xr_redis_probe */
 #include "rx.h"		/* xr_mono_ms */
 
 struct xr_lifecycle {
@@ -23,6 +24,8 @@ struct xr_lifecycle {
 						 * log redaction */
 	xr_transport_svc *transport;	/* every mode, after start */
 	xr_supervisor *sup;		/* process_supervisor */
+	xr_redis_probe *probe;		/* process_supervisor, redis_streams:
+					 * the stream figures of STATUS */
 	int stop_asked;			/* inline: xr_lifecycle_stop_begin() */
 	int drained;			/* inline stop: the endpoint drained */
 	int health;			/* the first worker event after ready,
@@ -105,12 +108,23 @@ xr_lifecycle_new(struct event_base *base, const xr_lifecycle_opts *o,
 		return NULL;
 	}
 	if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
-	    cfg->transport != XR_TRANSPORT_TCP_LOCAL) {
+	    cfg->transport == XR_TRANSPORT_MEMORY) {
 		xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
 		    "runtime.platform.bootstrap.mode: process_supervisor needs "
-		    "runtime.platform.execution_ipc.transport: tcp_local");
+		    "runtime.platform.execution_ipc.transport: tcp_local or "
+		    "redis_streams");
 		return NULL;
 	}
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		if (cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR &&
+		    cfg->transport == XR_TRANSPORT_REDIS_STREAMS &&
+		    cfg->groups[g].role == XR_ROLE_INGRESS) {
+			xr_diag_set(d, XR_ERR_LIFECYCLE_RESOLUTION,
+			    "runtime.platform.process_groups[%zu].role: "
+			    "ingress needs transport tcp_local (a web process "
+			    "under redis_streams is not in this version)", g);
+			return NULL;
+		}
 	for (size_t g = 0; g < cfg->n_groups; g++)
 		for (size_t s = 0; s < cfg->groups[g].n_services; s++)
 			if (find_module(o, cfg->groups[g].services[s]) == NULL) {
@@ -302,6 +316,14 @@ worker_event(void *arg, const xr_worker_info *w, int err, const char *reason)
 	if (gc != NULL && gc->role == XR_ROLE_INGRESS) {
 		/* a web process: nothing of this process calls it */
 	} else if (err == XR_OK && strcmp(reason, "ready") == 0 &&
+	    lc->cfg->transport == XR_TRANSPORT_REDIS_STREAMS) {
+		/* no port, no endpoint keys: the group's stream, signed with
+		 * the group's keys by the ingress itself */
+		if (xr_transport_worker_up(lc->transport, w->group, w->index,
+		    0, NULL, NULL) != XR_OK)
+			xr_debug("lifecycle: no ingress channel to %s[%u]",
+			    w->group, w->index);
+	} else if (err == XR_OK && strcmp(reason, "ready") == 0 &&
 	    w->port != 0) {
 		xr_keyset ek;
 
@@ -331,6 +353,22 @@ worker_event(void *arg, const xr_worker_info *w, int err, const char *reason)
 		lc->o.on_worker_event(lc->o.worker_arg, w, err, reason);
 }
 
+/* Every LC_PROBE_MS the stream figures STATUS shows (redis_streams). */
+#define LC_PROBE_MS 200
+
+static bool
+probe_group(void *arg, const char *group, xr_stream_figures *out)
+{
+	return xr_redis_probe_group(arg, group, out);
+}
+
+static bool
+probe_consumer(void *arg, const char *group, const char *consumer,
+    uint64_t *pending)
+{
+	return xr_redis_probe_consumer(arg, group, consumer, pending);
+}
+
 static int
 start_supervisor(xr_lifecycle *lc, xr_diag *d)
 {
@@ -350,6 +388,15 @@ start_supervisor(xr_lifecycle *lc, xr_diag *d)
 	so.stop_arg = lc->o.stop_arg;
 	so.on_worker_event = worker_event;
 	so.worker_arg = lc;
+	if (lc->cfg->transport == XR_TRANSPORT_REDIS_STREAMS) {
+		if ((lc->probe = xr_redis_probe_new(lc->base, lc->cfg,
+		    LC_PROBE_MS, d)) == NULL)
+			return d != NULL && d->code != XR_OK ? d->code :
+			    XR_ERR_NOMEM;
+		so.stream_group = probe_group;
+		so.stream_consumer = probe_consumer;
+		so.stream_arg = lc->probe;
+	}
 	if ((lc->sup = xr_supervisor_new(lc->base, &so, d)) == NULL)
 		return d != NULL && d->code != XR_OK ? d->code : XR_ERR_INTERNAL;
 	phase(lc, "workers");
@@ -613,6 +660,7 @@ xr_lifecycle_free(xr_lifecycle *lc)
 	if (lc->transport != NULL)
 		xr_transport_close(lc->transport);
 	xr_supervisor_free(lc->sup);
+	xr_redis_probe_free(lc->probe);
 	xr_transport_free(lc->transport);
 	xr_registry_free(lc->reg);
 	wipe_keys(lc);

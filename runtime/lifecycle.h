@@ -6,7 +6,8 @@
  *  - inline: the execution endpoint runs in this process (transport
  *    memory: in-process dispatch; tcp_local: a loopback endpoint here);
  *    every process group is one in-process worker.
- *  - process_supervisor (requires tcp_local): the supervisor starts the
+ *  - process_supervisor (requires tcp_local or redis_streams; under
+ *    redis_streams no group may have role ingress): the supervisor starts the
  *    process groups as worker processes, and the ingress reaches each
  *    worker through the transport service.
  *
@@ -78,7 +79,8 @@ typedef struct xr_lifecycle_opts {
 
 /*
  * Resolve the lifecycle for o->cfg's bootstrap mode. An unknown mode, a
- * process_supervisor without tcp_local, a service name of the config with
+ * process_supervisor with transport memory (or a web group under
+ * redis_streams), a service name of the config with
  * no module in o->mods, or one of o->ingress_services that no group hosts
  * -> NULL with XR_ERR_LIFECYCLE_RESOLUTION in `d` (so a service the
  * application calls is resolved at start, not at its first call). The

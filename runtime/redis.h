@@ -1,6 +1,6 @@
 /*
  * runtime/redis.h — the redis_streams transport profile (docs/design.md
- * section 5, "redis_streams"), private to runtime/. Three files:
+ * section 5, "redis_streams"), private to runtime/. Four files:
  *
  *   redis_conn.c     xr_rconn: one hiredis async connection on the
  *                    caller's event_base (hiredis' libevent adapter), to
@@ -27,6 +27,8 @@
  * Keys in Redis (P = redis.stream_prefix):
  *   P:GROUP:req          the request stream of a process group; consumer
  *                        group GROUP; MAXLEN ~ max_stream_len
+ *   P:GROUP:req:N        process_supervisor: worker N's slot stream (same
+ *                        consumer group, read by that slot's processes)
  *   P:reply:INGRESS      an ingress's reply stream (INGRESS = 32 hex of
  *                        16 random bytes, fresh per ingress); MAXLEN ~
  *   P:nonce:HEX          a request nonce seen (PX 2 * ttl)
@@ -50,6 +52,7 @@
 #include "keys.h"
 #include "registry.h"
 #include "rx.h"
+#include "supervisor.h"	/* xr_stream_figures */
 
 struct event_base;
 struct redisAsyncContext;
@@ -110,6 +113,13 @@ int xr_redis_rx(xr_rx *rx, struct xr_codec *codec, const uint8_t *body,
 struct redisReply;
 const struct redisReply *xr_redis_entry_frame(const struct redisReply *fv);
 
+/* The string field `name` of a stream entry's field/value array, or NULL.
+ * A reply entry has "f" (the frame) and "g" (the group whose keys signed
+ * it: the ingress verifies with that group's key; Redis lying about it
+ * only makes the tag fail). */
+const struct redisReply *xr_redis_entry_field(const struct redisReply *fv,
+    const char *name);
+
 /* ---------- redis_ingress.c ---------- */
 
 typedef struct xr_redis_ingress xr_redis_ingress;
@@ -123,21 +133,26 @@ typedef struct xr_redis_ingress_stats {
 } xr_redis_ingress_stats;
 
 /*
- * The ingress of this process with `o` (copied) signing with `ks` (copied, wiped on free), on
- * `base`. NULL with `d` filled on failure.
+ * The ingress of this process with `o` (copied), on `base`, signing each
+ * group's calls and verifying its replies with the group keys of `ks`
+ * (xr_keys_group(); `ks` copied, wiped on free). NULL with `d` filled on
+ * failure.
  */
 xr_redis_ingress *xr_redis_ingress_new(struct event_base *base,
     const xr_redis_opts *o, const xr_keyset *ks, xr_diag *d);
 
 /*
  * The target that sends calls to process group `group` (copied; at most
- * XR_CFG_NAME_MAX - 1 bytes) through this ingress. Valid until the ingress
+ * XR_CFG_NAME_MAX - 1 bytes) through this ingress: to its group stream
+ * (`slot` -1: any worker of the group), or to the slot stream of its
+ * worker `slot` (process_supervisor: the queue's affinity and the topic's
+ * one delivery per worker), signed with the group's keys. Valid until the ingress
  * is freed. A call started while Redis is not connected completes at once
  * with UNAVAILABLE; a call pending when the connection is lost too.
  * XR_ERR_NOMEM/XR_ERR_INVALID_ARG with `d` filled on failure.
  */
 int xr_redis_ingress_target(xr_redis_ingress *in, const char *group,
-    xr_local_target *out, xr_diag *d);
+    int slot, xr_local_target *out, xr_diag *d);
 
 /* True while both connections are up. */
 bool xr_redis_ingress_up(const xr_redis_ingress *in);
@@ -168,14 +183,16 @@ typedef struct xr_redis_worker_stats {
 
 /*
  * A worker of process group `group` (its request stream and consumer
- * group) with `o` (copied) named `consumer` in that group, running calls on `reg`
+ * group; with `slot` >= 0 also the slot stream P:GROUP:req:SLOT of worker
+ * `slot` of a supervised group, read and claimed alike) with `o` (copied)
+ * named `consumer` in that group, running calls on `reg`
  * (borrowed; must outlive the worker), verifying with `ks` (copied, wiped
  * on free), on `base`. Starts reading once connected. NULL with `d` filled
  * on failure.
  */
 xr_redis_worker *xr_redis_worker_new(struct event_base *base,
     const xr_redis_opts *o, const xr_keyset *ks, xr_registry *reg,
-    const char *group, const char *consumer, xr_diag *d);
+    const char *group, int slot, const char *consumer, xr_diag *d);
 
 void xr_redis_worker_stats_get(const xr_redis_worker *w,
     xr_redis_worker_stats *out);
@@ -183,8 +200,52 @@ void xr_redis_worker_stats_get(const xr_redis_worker *w,
 /* Calls whose handler is running. */
 uint64_t xr_redis_worker_inflight(const xr_redis_worker *w);
 
+/* `up(arg)` once both connections are up and the consumer group exists
+ * (XGROUP CREATE answered OK or BUSYGROUP); at once if they already are.
+ * Never after a drain began. */
+void xr_redis_worker_on_up(xr_redis_worker *w, void (*up)(void *),
+    void *arg);
+
+/*
+ * Drain: read no new entries (the read connection closes; XAUTOCLAIM
+ * stops; the running entries keep their idle time reset), and once every
+ * entry taken has its reply written and its XACK answered, `done(arg)`
+ * (possibly inside this call; `done` NULL: just stop reading). A second
+ * call may add the `done` the first lacked.
+ */
+void xr_redis_worker_drain(xr_redis_worker *w, void (*done)(void *),
+    void *arg);
+bool xr_redis_worker_draining(const xr_redis_worker *w);
+
 /* Free: running handlers are cancelled (their entries stay pending in
  * Redis, for XAUTOCLAIM). NULL is a no-op. */
 void xr_redis_worker_free(xr_redis_worker *w);
+
+/* ---------- redis_probe.c ---------- */
+
+/*
+ * The stream figures of `execrpc status` (docs/supervisor.md): every
+ * `period_ms`, on a connection of its own, for each execution group of
+ * `cfg` (borrowed during the call) and each of its streams (P:GROUP:req,
+ * and P:GROUP:req:N for each worker N under process_supervisor): XLEN,
+ * XINFO GROUPS (consumers, pending, lag) and XPENDING (pending per
+ * consumer), summed per group; a round's figures replace the last once
+ * every answer is in. NULL with `d` filled on failure.
+ */
+typedef struct xr_redis_probe xr_redis_probe;
+xr_redis_probe *xr_redis_probe_new(struct event_base *base,
+    const xr_config *cfg, uint32_t period_ms, xr_diag *d);
+
+/* The last figures of `group` into `out` (known false before the first
+ * round); false if the probe has no such group. */
+bool xr_redis_probe_group(const xr_redis_probe *p, const char *group,
+    xr_stream_figures *out);
+
+/* The entries pending for `consumer` of `group` in the last round (0 for a
+ * consumer Redis did not list); false before the first round. */
+bool xr_redis_probe_consumer(const xr_redis_probe *p, const char *group,
+    const char *consumer, uint64_t *pending);
+
+void xr_redis_probe_free(xr_redis_probe *p);
 
 #endif /* XR_RUNTIME_REDIS_H */

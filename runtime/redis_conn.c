@@ -220,11 +220,20 @@ xr_redis_rx(xr_rx *rx, struct xr_codec *codec, const uint8_t *body,
 const struct redisReply *
 xr_redis_entry_frame(const struct redisReply *fv)
 {
+	return xr_redis_entry_field(fv, "f");
+}
+
+const struct redisReply *
+xr_redis_entry_field(const struct redisReply *fv, const char *name)
+{
+	size_t nl = strlen(name);
+
 	if (fv == NULL || fv->type != REDIS_REPLY_ARRAY)
 		return NULL;
 	for (size_t i = 0; i + 1 < fv->elements; i += 2)
 		if (fv->element[i]->type == REDIS_REPLY_STRING &&
-		    fv->element[i]->len == 1 && fv->element[i]->str[0] == 'f' &&
+		    fv->element[i]->len == nl &&
+		    memcmp(fv->element[i]->str, name, nl) == 0 &&
 		    fv->element[i + 1]->type == REDIS_REPLY_STRING)
 			return fv->element[i + 1];
 	return NULL;

@@ -20,10 +20,14 @@
 #define ING_READ_COUNT		256
 #define ING_MAX_PENDING		(1u << 20)
 #define ING_KEY_MAX		(XR_CFG_NAME_MAX * 2 + 16)
+/* targets: a group stream and up to 64 slot streams per group */
+#define ING_MAX_TARGETS		(XR_CFG_MAX_GROUPS * 65)
 
 struct rgroup {
 	xr_redis_ingress *in;
+	char name[XR_CFG_NAME_MAX];
 	char req_key[ING_KEY_MAX];	/* P:GROUP:req */
+	xr_auth *auth;			/* the group's keys (xr_keys_group) */
 };
 
 /* One call sent and not completed (in the map), or completed or cancelled
@@ -40,7 +44,7 @@ struct rcall {
 struct xr_redis_ingress {
 	struct event_base *base;
 	xr_redis_cfg rc;
-	xr_auth *auth;
+	xr_keyset ks;			/* the directional keys (wiped) */
 	xr_codec *codec;
 	xr_rx rx;
 	xr_rconn *cmd, *rd;
@@ -51,7 +55,8 @@ struct xr_redis_ingress {
 	xr_hmap pending;		/* call id -> struct rcall */
 	uint64_t next_id;
 	size_t n_groups;
-	struct rgroup groups[XR_CFG_MAX_GROUPS];
+	struct rgroup *groups[ING_MAX_TARGETS];	/* each its own block: a
+						 * target's arg stays put */
 	uint8_t *buf;			/* a sealed frame */
 	size_t cap;
 	xr_redis_ingress_stats st;
@@ -95,14 +100,36 @@ fail_all(xr_redis_ingress *in, const char *why)
 
 /* ---------- replies ---------- */
 
-static void
-on_reply_frame(xr_redis_ingress *in, const uint8_t *body, size_t len)
+static struct rgroup *
+find_group(xr_redis_ingress *in, const char *name, size_t len)
 {
+	for (size_t i = 0; i < in->n_groups; i++)
+		if (strlen(in->groups[i]->name) == len &&
+		    memcmp(in->groups[i]->name, name, len) == 0)
+			return in->groups[i];
+	return NULL;
+}
+
+/* A reply entry: verified with the key of the group it names ("g"). */
+static void
+on_reply_frame(xr_redis_ingress *in, const redisReply *fv)
+{
+	const redisReply *f = xr_redis_entry_frame(fv),
+	    *gn = xr_redis_entry_field(fv, "g");
 	const Execrpc__V1__Envelope *e;
+	struct rgroup *g = NULL;
 	struct rcall *c;
 	uint64_t id;
 
-	if (xr_redis_rx(&in->rx, in->codec, body, len) != XR_OK)
+	if (f == NULL || gn == NULL ||
+	    (g = find_group(in, gn->str, gn->len)) == NULL) {
+		/* no key of ours can verify it */
+		xr_rx_count(&in->rx, XR_ERR_BAD_SIGNATURE);
+		return;
+	}
+	in->rx.auth = g->auth;
+	if (xr_redis_rx(&in->rx, in->codec, (const uint8_t *)f->str,
+	    f->len) != XR_OK)
 		return;		/* counted */
 	e = xr_codec_envelope(in->codec);
 	id = e->call_id;
@@ -153,16 +180,14 @@ xread_cb(redisAsyncContext *ac, void *r, void *priv)
 	    (entries = rep->element[0]->element[1])->type ==
 	    REDIS_REPLY_ARRAY)
 		for (size_t i = 0; i < entries->elements; i++) {
-			const redisReply *en = entries->element[i], *f;
+			const redisReply *en = entries->element[i];
 
 			if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
 			    en->element[0]->type != REDIS_REPLY_STRING)
 				continue;
 			snprintf(in->last_id, sizeof(in->last_id), "%s",
 			    en->element[0]->str);
-			if ((f = xr_redis_entry_frame(en->element[1])) != NULL)
-				on_reply_frame(in, (const uint8_t *)f->str,
-				    f->len);
+			on_reply_frame(in, en->element[1]);
 		}
 	read_replies(in);
 }
@@ -221,7 +246,8 @@ xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 
 /* The REQUEST frame body of a call into in->buf. */
 static int
-seal_request(xr_redis_ingress *in, uint64_t id, const char *method,
+seal_request(xr_redis_ingress *in, const struct rgroup *g, uint64_t id,
+    const char *method,
     const uint8_t *req, size_t req_len, uint32_t timeout_ms,
     const uint8_t **body, size_t *len)
 {
@@ -247,7 +273,7 @@ seal_request(xr_redis_ingress *in, uint64_t id, const char *method,
 		in->buf = nb;
 		in->cap = need;
 	}
-	if ((r = xr_codec_seal(in->auth, XR_DIR_WEB_TO_EXEC, &e, in->buf,
+	if ((r = xr_codec_seal(g->auth, XR_DIR_WEB_TO_EXEC, &e, in->buf,
 	    in->cap, len)) != XR_OK)
 		return r;
 	*body = in->buf + XR_FRAME_PREFIX_LEN;	/* the Frame, no prefix */
@@ -278,7 +304,7 @@ ing_start(void *arg, const char *method, const uint8_t *req, size_t req_len,
 	c->id = ++in->next_id;
 	c->done = done;
 	c->done_arg = done_arg;
-	if (seal_request(in, c->id, method, req, req_len, timeout_ms, &body,
+	if (seal_request(in, g, c->id, method, req, req_len, timeout_ms, &body,
 	    &len) != XR_OK ||
 	    xr_hmap_insert(&in->pending, &c->id, sizeof(c->id), c) != XR_OK) {
 		free(c);
@@ -334,6 +360,7 @@ xr_redis_ingress_new(struct event_base *base, const xr_redis_opts *cfg,
 	}
 	in->base = base;
 	in->rc = cfg->rc;
+	in->ks = *ks;
 	xr_hmap_init(&in->pending, ING_MAX_PENDING);
 	if (xr_nonce_fill(id, sizeof(id)) != XR_OK) {
 		xr_diag_set(d, XR_ERR_SYSTEM, "redis ingress: no random id");
@@ -348,13 +375,11 @@ xr_redis_ingress_new(struct event_base *base, const xr_redis_opts *cfg,
 	in->rx.kind_mask = XR_KIND_BIT(XR_KIND_RESPONSE);
 	in->rx.ttl_ms = (uint64_t)cfg->ttl_seconds * 1000;
 	in->rx.max_body = xr_frame_max_body(cfg->max_payload_bytes);
-	if ((in->auth = xr_auth_new(ks)) == NULL ||
-	    (in->codec = xr_codec_new()) == NULL ||
+	if ((in->codec = xr_codec_new()) == NULL ||
 	    (in->reread = evtimer_new(base, reread_cb, in)) == NULL) {
 		xr_diag_set(d, XR_ERR_NOMEM, "redis ingress: out of memory");
 		goto fail;
 	}
-	in->rx.auth = in->auth;
 	if ((in->cmd = xr_rconn_new(base, &in->rc, &cmd_cbs, d)) == NULL ||
 	    (in->rd = xr_rconn_new(base, &in->rc, &rd_cbs, d)) == NULL)
 		goto fail;
@@ -364,26 +389,59 @@ xr_redis_ingress_new(struct event_base *base, const xr_redis_opts *cfg,
 	return NULL;
 }
 
+/* The signing and verifying context of `group`: its group keys. */
+static int
+group_auth(xr_redis_ingress *in, const char *group, struct rgroup *g,
+    xr_diag *d)
+{
+	xr_keyset gk;
+	int r;
+
+	if ((r = xr_keys_group(&in->ks, group, &gk)) != XR_OK)
+		return xr_diag_set(d, r, "redis ingress: cannot derive the "
+		    "keys of group %s", group);
+	g->auth = xr_auth_new(&gk);
+	xr_keyset_wipe(&gk);
+	if (g->auth == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "redis ingress: out of "
+		    "memory");
+	return XR_OK;
+}
+
 int
-xr_redis_ingress_target(xr_redis_ingress *in, const char *group,
+xr_redis_ingress_target(xr_redis_ingress *in, const char *group, int slot,
     xr_local_target *out, xr_diag *d)
 {
 	struct rgroup *g = NULL;
 	char key[ING_KEY_MAX];
+	int r;
 
 	if (strlen(group) >= XR_CFG_NAME_MAX)
 		return xr_diag_set(d, XR_ERR_INVALID_ARG, "redis ingress: "
 		    "group name too long");
-	snprintf(key, sizeof(key), "%s:%s:req", in->rc.stream_prefix, group);
+	if (slot < 0)
+		snprintf(key, sizeof(key), "%s:%s:req", in->rc.stream_prefix,
+		    group);
+	else
+		snprintf(key, sizeof(key), "%s:%s:req:%d",
+		    in->rc.stream_prefix, group, slot);
 	for (size_t i = 0; i < in->n_groups && g == NULL; i++)
-		if (strcmp(in->groups[i].req_key, key) == 0)
-			g = &in->groups[i];
+		if (strcmp(in->groups[i]->req_key, key) == 0)
+			g = in->groups[i];
 	if (g == NULL) {
-		if (in->n_groups == XR_CFG_MAX_GROUPS)
+		if (in->n_groups == ING_MAX_TARGETS)
 			return xr_diag_set(d, XR_ERR_INVALID_ARG, "redis "
-			    "ingress: too many groups");
-		g = &in->groups[in->n_groups++];
+			    "ingress: too many streams");
+		if ((g = calloc(1, sizeof(*g))) == NULL)
+			return xr_diag_set(d, XR_ERR_NOMEM, "redis ingress: "
+			    "out of memory");
+		if ((r = group_auth(in, group, g, d)) != XR_OK) {
+			free(g);
+			return r;
+		}
+		in->groups[in->n_groups++] = g;
 		g->in = in;
+		snprintf(g->name, sizeof(g->name), "%s", group);
 		snprintf(g->req_key, sizeof(g->req_key), "%s", key);
 	}
 	out->start = ing_start;
@@ -418,7 +476,11 @@ xr_redis_ingress_free(xr_redis_ingress *in)
 		event_free(in->reread);
 	xr_hmap_fini(&in->pending);
 	xr_codec_free(in->codec);
-	xr_auth_free(in->auth);
+	for (size_t i = 0; i < in->n_groups; i++) {
+		xr_auth_free(in->groups[i]->auth);
+		free(in->groups[i]);
+	}
+	xr_keyset_wipe(&in->ks);
 	free(in->buf);
 	free(in);
 }

@@ -37,10 +37,21 @@ static const char record_lua[] =
     "if redis.call('GET', KEYS[2]) == ARGV[2] then return 2 end "
     "return 0";
 
+/* A stream this worker reads: the group's, and its slot's (process
+ * supervisor). */
+struct wstream {
+	xr_redis_worker *w;
+	char key[WRK_KEY_MAX];
+	char claim_cursor[48];
+	bool claiming;
+	bool group_ok;			/* XGROUP CREATE answered: it exists */
+};
+
 /* One entry from its read to its XACK. */
 struct wcall {
 	xr_redis_worker *w;
 	struct wcall *prev, *next;	/* the in-flight list */
+	int si;				/* its stream: w->streams[si] */
 	char entry[48];			/* the stream entry id */
 	uint64_t call_id;
 	uint64_t ts_ms;
@@ -65,11 +76,17 @@ struct xr_redis_worker {
 	xr_rconn *cmd, *rd;
 	char group[XR_CFG_NAME_MAX];
 	char consumer[XR_CFG_NAME_MAX + 32];
-	char req_key[WRK_KEY_MAX];
+	struct wstream streams[2];	/* [0] P:GROUP:req, [1] P:GROUP:req:N */
+	int n_streams;
 	char reply_pfx[WRK_KEY_MAX];	/* P:reply: */
-	bool reading, claiming;
+	bool reading;
 	bool closing;			/* in xr_redis_worker_free() */
-	char claim_cursor[48];
+	void (*up)(void *);		/* once: connected, group exists */
+	void *up_arg;
+	bool draining;			/* no new entries (rd closed) */
+	bool drain_pinged;		/* the PING after the last XACK is out */
+	void (*drained)(void *);
+	void *drained_arg;
 	struct event *claim_timer, *reread;
 	struct wcall *head;
 	uint64_t inflight;
@@ -79,6 +96,14 @@ struct xr_redis_worker {
 };
 
 static void read_entries(xr_redis_worker *w);
+static void drain_check(xr_redis_worker *w);
+
+/* The read connection's context while it is up and not drained. */
+static redisAsyncContext *
+rd_ctx(const xr_redis_worker *w)
+{
+	return w->rd != NULL ? xr_rconn_ctx(w->rd) : NULL;
+}
 
 /* ---------- the in-flight list ---------- */
 
@@ -96,15 +121,17 @@ wcall_free(struct wcall *c)
 	w->inflight--;
 	free(c->req);
 	free(c);
-	if (!w->closing)
+	if (!w->closing) {
 		read_entries(w);	/* below the cap again */
+		drain_check(w);
+	}
 }
 
 static bool
-entry_in_flight(const xr_redis_worker *w, const char *id)
+entry_in_flight(const xr_redis_worker *w, int si, const char *id)
 {
 	for (const struct wcall *c = w->head; c != NULL; c = c->next)
-		if (strcmp(c->entry, id) == 0)
+		if (c->si == si && strcmp(c->entry, id) == 0)
 			return true;
 	return false;
 }
@@ -136,13 +163,13 @@ xack_cb(redisAsyncContext *ac, void *r, void *priv)
 }
 
 static void
-ack(xr_redis_worker *w, const char *entry)
+ack(xr_redis_worker *w, int si, const char *entry)
 {
 	redisAsyncContext *ac = xr_rconn_ctx(w->cmd);
 
 	if (ac != NULL)
-		redisAsyncCommand(ac, xack_cb, w, "XACK %s %s %s", w->req_key,
-		    w->group, entry);
+		redisAsyncCommand(ac, xack_cb, w, "XACK %s %s %s",
+		    w->streams[si].key, w->group, entry);
 }
 
 /* The reply is in the caller's stream: acknowledge the entry. */
@@ -156,7 +183,7 @@ reply_cb(redisAsyncContext *ac, void *r, void *priv)
 	(void)ac;
 	if (rep != NULL && rep->type != REDIS_REPLY_ERROR) {
 		w->st.replies++;
-		ack(w, c->entry);
+		ack(w, c->si, c->entry);
 	} else if (rep != NULL)
 		w->st.redis_errors++;
 	/* no reply written: the entry stays pending, and whoever claims it
@@ -217,8 +244,9 @@ send_reply(struct wcall *c, int code, const char *msg, const uint8_t *resp,
 	c->handle = NULL;
 	if (ac != NULL && seal_response(w, c, code, msg, resp, len, &body,
 	    &blen) == XR_OK &&
-	    redisAsyncCommand(ac, reply_cb, c, "XADD %s MAXLEN ~ %u * f %b",
-	    c->reply_to, (unsigned)w->rc.max_stream_len, body, blen) ==
+	    redisAsyncCommand(ac, reply_cb, c, "XADD %s MAXLEN ~ %u * f %b "
+	    "g %s", c->reply_to, (unsigned)w->rc.max_stream_len, body, blen,
+	    w->group) ==
 	    REDIS_OK)
 		return;
 	w->st.redis_errors++;
@@ -294,7 +322,7 @@ record_cb(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	default:
 		xr_rx_count(&w->rx, XR_ERR_REPLAY);
-		ack(w, c->entry);
+		ack(w, c->si, c->entry);
 		wcall_free(c);
 		return;
 	}
@@ -307,7 +335,7 @@ record_call(struct wcall *c)
 	redisAsyncContext *ac = xr_rconn_ctx(w->cmd);
 	const char *ingress = c->reply_to + strlen(w->reply_pfx);
 	char nkey[WRK_KEY_MAX + 40], ckey[WRK_REPLY_TO_MAX + 64];
-	char hex[2 * XR_NONCE_LEN + 1];
+	char hex[2 * XR_NONCE_LEN + 1], tag[64];
 	unsigned long long npx = 2 * w->ttl_ms, cpx = npx + c->timeout_ms;
 
 	if (ac == NULL)
@@ -317,8 +345,11 @@ record_call(struct wcall *c)
 	snprintf(nkey, sizeof(nkey), "%s:nonce:%s", w->rc.stream_prefix, hex);
 	snprintf(ckey, sizeof(ckey), "%s:call:%s:%llu", w->rc.stream_prefix,
 	    ingress, (unsigned long long)c->call_id);
+	/* the entry: its id, and the slot stream's mark (ids of two streams
+	 * may be equal) */
+	snprintf(tag, sizeof(tag), "%s%s", c->entry, c->si == 0 ? "" : "/s");
 	return redisAsyncCommand(ac, record_cb, c, "EVAL %s 2 %s %s %llu %s "
-	    "%llu", record_lua, nkey, ckey, npx, c->entry, cpx) == REDIS_OK ?
+	    "%llu", record_lua, nkey, ckey, npx, tag, cpx) == REDIS_OK ?
 	    XR_OK : XR_ERR_CLOSED;
 }
 
@@ -338,7 +369,7 @@ request_ok(const xr_redis_worker *w, const Execrpc__V1__Envelope *e)
 }
 
 static void
-on_entry(xr_redis_worker *w, const char *id, const redisReply *fv,
+on_entry(xr_redis_worker *w, int si, const char *id, const redisReply *fv,
     bool claimed)
 {
 	const redisReply *f = xr_redis_entry_frame(fv);
@@ -352,7 +383,7 @@ on_entry(xr_redis_worker *w, const char *id, const redisReply *fv,
 	    f->len) != XR_OK) {
 		if (f == NULL)	/* no frame at all: nothing to verify */
 			xr_rx_count(&w->rx, XR_ERR_BAD_SIGNATURE);
-		ack(w, id);	/* rejected (counted): never retried */
+		ack(w, si, id);	/* rejected (counted): never retried */
 		return;
 	}
 	e = xr_codec_envelope(w->codec);
@@ -364,10 +395,11 @@ on_entry(xr_redis_worker *w, const char *id, const redisReply *fv,
 			free(c);
 		xr_rx_count(&w->rx, XR_ERR_MALFORMED);
 		xr_codec_reset(w->codec);
-		ack(w, id);
+		ack(w, si, id);
 		return;
 	}
 	c->w = w;
+	c->si = si;
 	snprintf(c->entry, sizeof(c->entry), "%s", id);
 	c->call_id = e->call_id;
 	c->ts_ms = e->ts_ms;
@@ -390,7 +422,8 @@ on_entry(xr_redis_worker *w, const char *id, const redisReply *fv,
 
 /* Each entry of an XREADGROUP/XAUTOCLAIM entry list. */
 static void
-on_entries(xr_redis_worker *w, const redisReply *list, bool claimed)
+on_entries(xr_redis_worker *w, int si, const redisReply *list,
+    bool claimed)
 {
 	if (list == NULL || list->type != REDIS_REPLY_ARRAY)
 		return;
@@ -400,9 +433,9 @@ on_entries(xr_redis_worker *w, const redisReply *list, bool claimed)
 		if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
 		    en->element[0]->type != REDIS_REPLY_STRING)
 			continue;	/* an entry trimmed away meanwhile */
-		if (claimed && entry_in_flight(w, en->element[0]->str))
+		if (claimed && entry_in_flight(w, si, en->element[0]->str))
 			continue;	/* ours, still running */
-		on_entry(w, en->element[0]->str, en->element[1], claimed);
+		on_entry(w, si, en->element[0]->str, en->element[1], claimed);
 	}
 }
 
@@ -416,19 +449,57 @@ reread_cb(evutil_socket_t fd, short what, void *arg)
 	read_entries(arg);
 }
 
+/* Up once both connections are and the consumer group exists. */
+static void
+maybe_up(xr_redis_worker *w)
+{
+	void (*up)(void *) = w->up;
+
+	for (int i = 0; i < w->n_streams; i++)
+		if (!w->streams[i].group_ok)
+			return;
+	if (up == NULL || w->draining ||
+	    xr_rconn_ctx(w->cmd) == NULL || rd_ctx(w) == NULL)
+		return;
+	w->up = NULL;
+	up(w->up_arg);
+}
+
 static void
 xgroup_cb(redisAsyncContext *ac, void *r, void *priv)
 {
+	struct wstream *st = priv;
+	redisReply *rep = r;
+
 	(void)ac;
-	(void)r;
-	(void)priv;		/* BUSYGROUP: it exists, as wanted */
+	if (rep == NULL)
+		return;
+	/* OK, or BUSYGROUP: it exists, as wanted */
+	if (rep->type != REDIS_REPLY_ERROR ||
+	    strstr(rep->str, "BUSYGROUP") != NULL) {
+		st->group_ok = true;
+		maybe_up(st->w);
+	}
 }
 
 static void
 create_group(xr_redis_worker *w, redisAsyncContext *ac)
 {
-	redisAsyncCommand(ac, xgroup_cb, w, "XGROUP CREATE %s %s 0 MKSTREAM",
-	    w->req_key, w->group);
+	for (int i = 0; i < w->n_streams; i++)
+		redisAsyncCommand(ac, xgroup_cb, &w->streams[i], "XGROUP CREATE "
+		    "%s %s 0 MKSTREAM", w->streams[i].key, w->group);
+}
+
+/* The stream of key `k` (a read reply names it), or -1. */
+static int
+stream_of(const xr_redis_worker *w, const redisReply *k)
+{
+	for (int i = 0; k != NULL && k->type == REDIS_REPLY_STRING &&
+	    i < w->n_streams; i++)
+		if (strlen(w->streams[i].key) == k->len &&
+		    memcmp(w->streams[i].key, k->str, k->len) == 0)
+			return i;
+	return -1;
 }
 
 static void
@@ -451,31 +522,46 @@ xreadgroup_cb(redisAsyncContext *ac, void *r, void *priv)
 		event_add(w->reread, &tv);
 		return;
 	}
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
-	    rep->element[0]->type == REDIS_REPLY_ARRAY &&
-	    rep->element[0]->elements == 2)
-		on_entries(w, rep->element[0]->element[1], false);
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY &&
+	    i < rep->elements; i++) {
+		const redisReply *sr = rep->element[i];
+		int si;
+
+		if (sr->type == REDIS_REPLY_ARRAY && sr->elements == 2 &&
+		    (si = stream_of(w, sr->element[0])) >= 0)
+			on_entries(w, si, sr->element[1], false);
+	}
 	read_entries(w);
 }
 
 static void
 read_entries(xr_redis_worker *w)
 {
-	redisAsyncContext *ac = xr_rconn_ctx(w->rd);
+	redisAsyncContext *ac = rd_ctx(w);
 
 	if (ac == NULL || w->reading || w->inflight >= WRK_MAX_INFLIGHT)
 		return;
-	if (redisAsyncCommand(ac, xreadgroup_cb, w, "XREADGROUP GROUP %s %s "
-	    "COUNT %u BLOCK %u STREAMS %s >", w->group, w->consumer,
-	    WRK_READ_COUNT, WRK_READ_BLOCK_MS, w->req_key) == REDIS_OK)
+	if ((w->n_streams == 1 ? redisAsyncCommand(ac, xreadgroup_cb, w,
+	    "XREADGROUP GROUP %s %s COUNT %u BLOCK %u STREAMS %s >", w->group,
+	    w->consumer, WRK_READ_COUNT, WRK_READ_BLOCK_MS,
+	    w->streams[0].key) : redisAsyncCommand(ac, xreadgroup_cb, w,
+	    "XREADGROUP GROUP %s %s COUNT %u BLOCK %u STREAMS %s %s > >",
+	    w->group, w->consumer, WRK_READ_COUNT, WRK_READ_BLOCK_MS,
+	    w->streams[0].key, w->streams[1].key)) == REDIS_OK)
 		w->reading = true;
+}
+
+static void
+cmd_up(void *arg)
+{
+	maybe_up(arg);
 }
 
 static void
 rd_up(void *arg)
 {
 	xr_redis_worker *w = arg;
-	redisAsyncContext *ac = xr_rconn_ctx(w->rd);
+	redisAsyncContext *ac = rd_ctx(w);
 
 	w->reading = false;
 	create_group(w, ac);
@@ -490,45 +576,48 @@ rd_down(void *arg)
 
 /* ---------- claiming the entries of a dead worker ---------- */
 
-static void claim(xr_redis_worker *w);
+static void claim(struct wstream *st);
 
 static void
 xautoclaim_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-	xr_redis_worker *w = priv;
+	struct wstream *st = priv;
+	xr_redis_worker *w = st->w;
 	redisReply *rep = r;
 
 	(void)ac;
 	if (rep == NULL)
 		return;
-	w->claiming = false;
+	st->claiming = false;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING) {
 		if (rep->type == REDIS_REPLY_ERROR &&
 		    strstr(rep->str, "NOGROUP") == NULL)
 			w->st.redis_errors++;
-		snprintf(w->claim_cursor, sizeof(w->claim_cursor), "0-0");
+		snprintf(st->claim_cursor, sizeof(st->claim_cursor), "0-0");
 		return;
 	}
-	snprintf(w->claim_cursor, sizeof(w->claim_cursor), "%s",
+	snprintf(st->claim_cursor, sizeof(st->claim_cursor), "%s",
 	    rep->element[0]->str);
-	on_entries(w, rep->element[1], true);
-	if (strcmp(w->claim_cursor, "0-0") != 0)
-		claim(w);	/* more to look at */
+	on_entries(w, (int)(st - w->streams), rep->element[1], true);
+	if (strcmp(st->claim_cursor, "0-0") != 0)
+		claim(st);	/* more to look at */
 }
 
 static void
-claim(xr_redis_worker *w)
+claim(struct wstream *st)
 {
+	xr_redis_worker *w = st->w;
 	redisAsyncContext *ac = xr_rconn_ctx(w->cmd);
 
-	if (ac == NULL || w->claiming || w->inflight >= WRK_MAX_INFLIGHT)
+	if (ac == NULL || st->claiming || w->draining ||
+	    w->inflight >= WRK_MAX_INFLIGHT)
 		return;
-	if (redisAsyncCommand(ac, xautoclaim_cb, w, "XAUTOCLAIM %s %s %s %u "
-	    "%s COUNT %u", w->req_key, w->group, w->consumer,
-	    (unsigned)w->rc.claim_idle_ms, w->claim_cursor,
+	if (redisAsyncCommand(ac, xautoclaim_cb, st, "XAUTOCLAIM %s %s %s %u "
+	    "%s COUNT %u", st->key, w->group, w->consumer,
+	    (unsigned)w->rc.claim_idle_ms, st->claim_cursor,
 	    WRK_CLAIM_COUNT) == REDIS_OK)
-		w->claiming = true;
+		st->claiming = true;
 }
 
 /* Keep the entries of our running handlers from looking idle (XCLAIM to
@@ -545,8 +634,9 @@ claim_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	for (struct wcall *c = w->head; c != NULL; c = c->next)
 		redisAsyncCommand(ac, NULL, NULL, "XCLAIM %s %s %s 0 %s JUSTID",
-		    w->req_key, w->group, w->consumer, c->entry);
-	claim(w);
+		    w->streams[c->si].key, w->group, w->consumer, c->entry);
+	for (int i = 0; i < w->n_streams; i++)
+		claim(&w->streams[i]);
 }
 
 /* ---------- the object ---------- */
@@ -554,10 +644,10 @@ claim_tick(evutil_socket_t fd, short what, void *arg)
 xr_redis_worker *
 xr_redis_worker_new(struct event_base *base, const xr_redis_opts *cfg,
     const xr_keyset *ks, xr_registry *reg, const char *group,
-    const char *consumer, xr_diag *d)
+    int slot, const char *consumer, xr_diag *d)
 {
 	xr_redis_worker *w = calloc(1, sizeof(*w));
-	xr_rconn_cbs cmd_cbs = { NULL, NULL, w };
+	xr_rconn_cbs cmd_cbs = { cmd_up, NULL, w };
 	xr_rconn_cbs rd_cbs = { rd_up, rd_down, w };
 	uint32_t tick = cfg->rc.claim_idle_ms / 2;
 	struct timeval tv;
@@ -579,11 +669,19 @@ xr_redis_worker_new(struct event_base *base, const xr_redis_opts *cfg,
 	w->tgt = xr_registry_local_target(reg);
 	snprintf(w->group, sizeof(w->group), "%s", group);
 	snprintf(w->consumer, sizeof(w->consumer), "%s", consumer);
-	snprintf(w->req_key, sizeof(w->req_key), "%s:%s:req",
+	w->n_streams = slot >= 0 ? 2 : 1;
+	for (int i = 0; i < w->n_streams; i++) {
+		w->streams[i].w = w;
+		snprintf(w->streams[i].claim_cursor,
+		    sizeof(w->streams[i].claim_cursor), "0-0");
+	}
+	snprintf(w->streams[0].key, sizeof(w->streams[0].key), "%s:%s:req",
 	    w->rc.stream_prefix, group);
+	if (slot >= 0)
+		snprintf(w->streams[1].key, sizeof(w->streams[1].key),
+		    "%s:%s:req:%d", w->rc.stream_prefix, group, slot);
 	snprintf(w->reply_pfx, sizeof(w->reply_pfx), "%s:reply:",
 	    w->rc.stream_prefix);
-	snprintf(w->claim_cursor, sizeof(w->claim_cursor), "0-0");
 	w->rx.dir = XR_DIR_WEB_TO_EXEC;
 	w->rx.kind_mask = XR_KIND_BIT(XR_KIND_REQUEST);
 	/* no session: a request carries no session id */
@@ -618,6 +716,77 @@ xr_redis_worker_stats_get(const xr_redis_worker *w,
 {
 	*out = w->st;
 	out->rx = w->rx.counters;
+}
+
+void
+xr_redis_worker_on_up(xr_redis_worker *w, void (*up)(void *), void *arg)
+{
+	w->up = up;
+	w->up_arg = arg;
+	maybe_up(w);
+}
+
+/* The PING after the last XACK came back: Redis has every XACK. */
+static void
+drain_ping_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	xr_redis_worker *w = priv;
+	void (*done)(void *) = w->drained;
+
+	(void)ac;
+	(void)r;	/* NULL: the connection went; nothing more to wait for */
+	if (w->closing || done == NULL)
+		return;
+	w->drained = NULL;
+	done(w->drained_arg);
+}
+
+/* Draining and nothing in flight: done once Redis has the last XACK
+ * (commands run in order on the connection, so a PING's answer comes
+ * after them). */
+static void
+drain_check(xr_redis_worker *w)
+{
+	redisAsyncContext *ac = xr_rconn_ctx(w->cmd);
+	void (*done)(void *) = w->drained;
+
+	if (!w->draining || w->inflight > 0 || w->drain_pinged ||
+	    done == NULL)
+		return;
+	w->drain_pinged = true;
+	if (ac != NULL && redisAsyncCommand(ac, drain_ping_cb, w, "PING") ==
+	    REDIS_OK)
+		return;
+	w->drained = NULL;
+	done(w->drained_arg);
+}
+
+void
+xr_redis_worker_drain(xr_redis_worker *w, void (*done)(void *), void *arg)
+{
+	xr_rconn *rd = w->rd;
+
+	if (!w->draining) {
+		/* no new entries: a read still blocked is dropped with its
+		 * connection (an entry Redis handed over meanwhile stays
+		 * pending, without a call record: a live worker claims and
+		 * runs it) */
+		w->draining = true;
+		w->rd = NULL;
+		w->reading = false;
+		xr_rconn_free(rd);
+	}
+	if (done != NULL && w->drained == NULL && !w->drain_pinged) {
+		w->drained = done;
+		w->drained_arg = arg;
+		drain_check(w);
+	}
+}
+
+bool
+xr_redis_worker_draining(const xr_redis_worker *w)
+{
+	return w->draining;
 }
 
 uint64_t

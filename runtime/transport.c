@@ -79,6 +79,7 @@ struct xr_transport_svc {
 	size_t n_routes;
 	struct route *routes;
 	bool ready, stopping;
+	bool supervised;		/* bootstrap.mode process_supervisor */
 };
 
 /* ---------- resolution ---------- */
@@ -156,6 +157,7 @@ xr_transport_new(struct event_base *base, const xr_config *cfg,
 	}
 	t->base = base;
 	t->profile = cfg->transport;
+	t->supervised = cfg->boot_mode == XR_BOOT_PROCESS_SUPERVISOR;
 	t->ks = *ks;
 	snprintf(t->host, sizeof(t->host), "%s", cfg->bind_host);
 	t->sopts.bind_host = t->host;
@@ -231,11 +233,13 @@ xr_topic_group(const xr_topic *tp)
 /* ---------- the execution side ---------- */
 
 /* redis_streams: a worker per group reads that group's stream, in this
- * process, on `reg` (consumer GROUP-0-PID). */
+ * process, on `reg` (consumer GROUP-0-PID), with the group's keys. */
 static int
 serve_redis(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
 {
 	char consumer[XR_CFG_NAME_MAX + 32];
+	xr_keyset gk;
+	int r;
 
 	if ((t->rworkers = calloc(t->n_groups ? t->n_groups : 1,
 	    sizeof(*t->rworkers))) == NULL)
@@ -243,18 +247,86 @@ serve_redis(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
 	for (size_t i = 0; i < t->n_groups; i++) {
 		snprintf(consumer, sizeof(consumer), "%s-0-%ld",
 		    t->groups[i].name, (long)getpid());
-		if ((t->rworkers[i] = xr_redis_worker_new(t->base, &t->ropts,
-		    &t->ks, reg, t->groups[i].name, consumer, d)) == NULL)
+		if ((r = xr_keys_group(&t->ks, t->groups[i].name, &gk)) !=
+		    XR_OK)
+			return xr_diag_set(d, r, "transport: cannot derive "
+			    "the keys of group %s", t->groups[i].name);
+		t->rworkers[i] = xr_redis_worker_new(t->base, &t->ropts, &gk,
+		    reg, t->groups[i].name, -1, consumer, d);
+		xr_keyset_wipe(&gk);
+		if (t->rworkers[i] == NULL)
 			return d != NULL ? d->code : XR_ERR_NOMEM;
 		t->n_rworkers = i + 1;
 	}
 	return XR_OK;
 }
 
+int
+xr_transport_serve_stream(xr_transport_svc *t, xr_registry *reg,
+    const char *group, uint32_t index, const char *consumer,
+    void (*up)(void *), void *up_arg, xr_diag *d)
+{
+	if (t->profile != XR_TRANSPORT_REDIS_STREAMS || t->reg != NULL)
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "transport: not "
+		    "redis_streams, or already serving");
+	if ((t->rworkers = calloc(1, sizeof(*t->rworkers))) == NULL)
+		return xr_diag_set(d, XR_ERR_NOMEM, "transport: out of memory");
+	t->reg = reg;
+	/* the service's keys are the group's already (the bundle's) */
+	if ((t->rworkers[0] = xr_redis_worker_new(t->base, &t->ropts, &t->ks,
+	    reg, group, (int)index, consumer, d)) == NULL)
+		return d != NULL ? d->code : XR_ERR_NOMEM;
+	t->n_rworkers = 1;
+	xr_redis_worker_on_up(t->rworkers[0], up, up_arg);
+	return XR_OK;
+}
+
+/* The served stream readers drained (struct stream_drain counts them). */
+struct stream_drain {
+	size_t left;
+	void (*done)(void *);
+	void *arg;
+};
+
+static void
+stream_drained(void *arg)
+{
+	struct stream_drain *sd = arg;
+
+	if (--sd->left > 0)
+		return;
+	if (sd->done != NULL)
+		sd->done(sd->arg);
+	free(sd);
+}
+
+void
+xr_transport_stream_drain(xr_transport_svc *t, void (*done)(void *),
+    void *arg)
+{
+	struct stream_drain *sd;
+
+	if (t->n_rworkers == 0 || done == NULL ||
+	    (sd = calloc(1, sizeof(*sd))) == NULL) {
+		for (size_t i = 0; i < t->n_rworkers; i++)
+			xr_redis_worker_drain(t->rworkers[i], NULL, NULL);
+		if (done != NULL)
+			done(arg);
+		return;
+	}
+	sd->left = t->n_rworkers + 1;	/* +1: none completes it early */
+	sd->done = done;
+	sd->arg = arg;
+	for (size_t i = 0; i < t->n_rworkers; i++)
+		xr_redis_worker_drain(t->rworkers[i], stream_drained, sd);
+	stream_drained(sd);
+}
+
 /* redis_streams: a memory channel whose target is the ingress's for
- * `group` (the first group for NULL), with the channels' limits. */
+ * `group` (the first group for NULL) and `slot` (-1: the group stream),
+ * with the channels' limits. */
 static xr_channel *
-channel_redis(xr_transport_svc *t, const char *group, xr_diag *d)
+channel_redis(xr_transport_svc *t, const char *group, int slot, xr_diag *d)
 {
 	xr_local_target tgt;
 	xr_channel *ch;
@@ -271,7 +343,8 @@ channel_redis(xr_transport_svc *t, const char *group, xr_diag *d)
 	    (t->ringress = xr_redis_ingress_new(t->base, &t->ropts, &t->ks,
 	    d)) == NULL)
 		return NULL;
-	if (xr_redis_ingress_target(t->ringress, group, &tgt, d) != XR_OK)
+	if (xr_redis_ingress_target(t->ringress, group, slot, &tgt, d) !=
+	    XR_OK)
 		return NULL;
 	if ((ch = xr_channel_new_memory_opts(t->base, &tgt, &t->copts)) ==
 	    NULL)
@@ -388,11 +461,20 @@ xr_channel *
 xr_transport_channel(xr_transport_svc *t, uint16_t port, xr_diag *d)
 {
 	if (t->profile == XR_TRANSPORT_REDIS_STREAMS)
-		return channel_redis(t, NULL, d);
+		return channel_redis(t, NULL, -1, d);
 	return channel_keys(t, port, &t->ks, d);
 }
 
 /* ---------- the ingress side ---------- */
+
+/* redis_streams: the stream of worker slot `index`: its own slot stream
+ * under process_supervisor (a worker process per slot), else the group
+ * stream (-1). */
+static int
+slot_stream(const xr_transport_svc *t, uint32_t index)
+{
+	return t->supervised ? (int)index : -1;
+}
 
 static struct slot *
 find_slot(xr_transport_svc *t, const char *group, uint32_t index,
@@ -442,7 +524,7 @@ xr_transport_worker_up(xr_transport_svc *t, const char *group,
 		s->port = port;
 		s->ks = *ks;
 		if ((s->ch = t->profile == XR_TRANSPORT_REDIS_STREAMS ?
-		    channel_redis(t, group, d) :
+		    channel_redis(t, group, slot_stream(t, index), d) :
 		    channel_keys(t, port, &s->ks, d)) == NULL) {
 			s->up = false;
 			return d != NULL ? d->code : XR_ERR_NOMEM;
@@ -466,7 +548,7 @@ xr_transport_worker_channel(xr_transport_svc *t, const char *group,
 		return NULL;
 	}
 	if (t->profile == XR_TRANSPORT_REDIS_STREAMS)
-		return channel_redis(t, group, d);
+		return channel_redis(t, group, slot_stream(t, index), d);
 	return channel_keys(t, s->port, &s->ks, d);
 }
 

@@ -16,12 +16,15 @@
  *               ttl_seconds, nonce_cache_size), and every channel carries
  *               the config's max_payload_bytes and ttl_seconds.
  *  - redis_streams: the same signed frames as stream entries in Redis
- *               (runtime/redis.h, docs/design.md section 5): serving
- *               starts one stream reader per group of the config (its
- *               consumer group) on the registry; a channel is a memory
- *               channel (deadline, payload limit, in-flight cap) over the
- *               ingress's target for the worker's group. Inline mode only
- *               in this version.
+ *               (runtime/redis.h, docs/design.md section 5), signed with
+ *               each group's keys (xr_keys_group()): serving starts one
+ *               stream reader per group of the config (its consumer
+ *               group) on the registry, or, in a supervised worker
+ *               (xr_transport_serve_stream()), the reader of its group and
+ *               slot; a channel is a memory channel (deadline, payload
+ *               limit, in-flight cap) over the ingress's target for the
+ *               worker's group stream (inline) or slot stream
+ *               (process_supervisor: affinity and topics per worker).
  *
  * Two sides, one object:
  *
@@ -105,6 +108,26 @@ xr_server *xr_transport_server(const xr_transport_svc *t);
 /* Drain the served endpoint (tcp_local) — see xr_server_drain(); with no
  * endpoint, `done` runs at once. */
 void xr_transport_drain(xr_transport_svc *t, void (*done)(void *), void *arg);
+
+/*
+ * redis_streams in a supervised worker (xr_runtime_worker_main()): serve
+ * `reg` (borrowed; must outlive the service) as consumer `consumer` of the
+ * consumer group of `group` only (its group stream and the slot stream of
+ * worker `index`), verifying and signing with the
+ * service's keys as they are (the bundle's: the group's keys). `up(up_arg)`
+ * runs once the reader is up (connected, consumer group there). Once per
+ * service. XR_OK; XR_ERR_INVALID_ARG (another profile, served before),
+ * XR_ERR_NOMEM with `d` filled.
+ */
+int xr_transport_serve_stream(xr_transport_svc *t, xr_registry *reg,
+    const char *group, uint32_t index, const char *consumer,
+    void (*up)(void *), void *up_arg, xr_diag *d);
+
+/* redis_streams: drain the stream readers served here (read no new
+ * entries; xr_redis_worker_drain()); `done(arg)` once all have drained
+ * (NULL: only stop reading). With none, `done` runs at once. */
+void xr_transport_stream_drain(xr_transport_svc *t, void (*done)(void *),
+    void *arg);
 
 /* redis_streams: the counters of the workers served here (summed) and of
  * the ingress (zero before its first channel). XR_OK, or

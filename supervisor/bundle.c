@@ -231,6 +231,64 @@ check_runtime(const Execrpc__V1__RuntimeSlice *rt, xr_bundle *out,
 	return XR_OK;
 }
 
+/* A string of the Redis slice into `dst` (`cap` bytes, under the config
+ * table's length bound of row `k`; empty allowed when `may_be_empty`). */
+static int
+redis_str(const char *v, xr_cfg_key k, bool may_be_empty, char *dst,
+    size_t cap, xr_diag *d)
+{
+	const xr_cfg_row *row = &xr_cfg_rows[k];
+	size_t n = strlen(v);
+
+	if ((n == 0 && !may_be_empty) || n >= cap ||
+	    (n > 0 && (n < row->min || n > row->max)))
+		return FAIL(d, "runtime slice: %s: %zu bytes out of range",
+		    row->path, n);
+	memcpy(dst, v, n + 1);
+	return XR_OK;
+}
+
+/* The Redis slice (transport redis_streams), against the config table. */
+static int
+check_redis(const Execrpc__V1__RedisSlice *rs, xr_bundle *out, xr_diag *d)
+{
+	xr_redis_cfg *rc = &out->rc;
+	xr_diag cd = { 0 };
+	int r;
+
+	if (rs == NULL)
+		return XR_OK;	/* tcp_local */
+	out->redis = true;
+	if ((r = redis_str(rs->host, XR_CK_REDIS_HOST, true, rc->host,
+	    sizeof(rc->host), d)) != XR_OK ||
+	    (r = redis_str(rs->unix_socket, XR_CK_REDIS_UNIX_SOCKET, true,
+	    rc->unix_socket, sizeof(rc->unix_socket), d)) != XR_OK ||
+	    (r = redis_str(rs->stream_prefix, XR_CK_REDIS_STREAM_PREFIX, false,
+	    rc->stream_prefix, sizeof(rc->stream_prefix), d)) != XR_OK ||
+	    (r = redis_str(rs->password_file, XR_CK_REDIS_PASSWORD_FILE, true,
+	    rc->password_file, sizeof(rc->password_file), d)) != XR_OK)
+		return r;
+	if (!name_ok(rc->stream_prefix))
+		return FAIL(d, "runtime slice: bad redis stream_prefix");
+	if (rc->host[0] != '\0' && rc->unix_socket[0] != '\0')
+		return FAIL(d, "runtime slice: redis has both host and "
+		    "unix_socket");
+	if ((rc->unix_socket[0] == '\0' && xr_config_check_uint(
+	    xr_cfg_rows[XR_CK_REDIS_PORT].path, rs->port, &cd) != XR_OK) ||
+	    xr_config_check_uint(xr_cfg_rows[XR_CK_REDIS_DB].path, rs->db,
+	    &cd) != XR_OK ||
+	    xr_config_check_uint(xr_cfg_rows[XR_CK_REDIS_CLAIM_IDLE_MS].path,
+	    rs->claim_idle_ms, &cd) != XR_OK ||
+	    xr_config_check_uint(xr_cfg_rows[XR_CK_REDIS_MAX_STREAM_LEN].path,
+	    rs->max_stream_len, &cd) != XR_OK)
+		return FAIL(d, "runtime slice: %s", cd.reason);
+	rc->port = rs->port;
+	rc->db = rs->db;
+	rc->claim_idle_ms = rs->claim_idle_ms;
+	rc->max_stream_len = rs->max_stream_len;
+	return XR_OK;
+}
+
 /* Rebuild the apps sections within the config's bounds, then let each
  * module of the bundle check its own. */
 static int
@@ -304,8 +362,10 @@ validate(const Execrpc__V1__BootstrapBundle *b, const xr_service_module *mods,
 		    show(b->group, pb, sizeof(pb)));
 	snprintf(out->group, sizeof(out->group), "%s", b->group);
 	out->index = b->index;
+	out->generation = b->generation;
 	if ((r = check_services(b, mods, n_mods, out, d)) != XR_OK ||
 	    (r = check_runtime(b->runtime, out, d)) != XR_OK ||
+	    (r = check_redis(b->redis, out, d)) != XR_OK ||
 	    (r = check_apps(b, out, d)) != XR_OK)
 		return r;
 
@@ -344,6 +404,10 @@ xr_bundle_slice(const xr_bundle *b, xr_config *slice)
 	slice->max_payload_bytes = b->max_payload;
 	slice->ttl_seconds = b->ttl;
 	slice->nonce_cache_size = b->nonce_cache;
+	if (b->redis) {
+		slice->transport = XR_TRANSPORT_REDIS_STREAMS;
+		slice->redis = b->rc;
+	}
 }
 
 int

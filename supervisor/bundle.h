@@ -13,6 +13,7 @@
 #ifndef XR_BUNDLE_H
 #define XR_BUNDLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ typedef struct xr_bundle {
 	xr_app_section apps[XR_CFG_MAX_APPS];
 	xr_keyset keys;
 	uint8_t sid[XR_SESSION_ID_LEN];
+	uint32_t generation;		/* the slot's spawn count (0: not sent) */
+	bool redis;			/* transport redis_streams: `rc` */
+	xr_redis_cfg rc;		/* no password, only password_file */
 } xr_bundle;
 
 /*
@@ -81,6 +85,15 @@ int xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g,
     const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len);
 
 /*
+ * xr_bundle_pack() with the slot's `generation`, and, when cfg's transport
+ * is redis_streams, the RedisSlice of cfg->redis (password_file as a path,
+ * never a password); `keys` are then the group's keys (xr_keys_group()).
+ */
+int xr_bundle_pack_gen(const xr_config *cfg, const xr_group_cfg *g,
+    uint32_t index, uint32_t generation, const xr_keyset *keys,
+    const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len);
+
+/*
  * The supervisor's side for an ingress process (supervisor/ingress.c;
  * docs/supervisor.md "Web process groups"): role GROUP_ROLE_INGRESS,
  * group `g`, `index`, the runtime slice (bind_port 0), `keys`' kdf and
@@ -103,7 +116,8 @@ const xr_app_section *xr_bundle_app(const xr_bundle *b, const char *name);
 
 /*
  * Fill `slice` with the bundle's runtime slice as a config: transport
- * tcp_local, bind_host, bind_port, max_payload_bytes, ttl_seconds,
+ * tcp_local (redis_streams with the bundle's execution_ipc.redis when it
+ * has a RedisSlice), bind_host, bind_port, max_payload_bytes, ttl_seconds,
  * nonce_cache_size; every other key at its default. The caller releases it
  * with xr_config_free().
  */

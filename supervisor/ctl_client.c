@@ -191,6 +191,13 @@ worker_json(const Execrpc__V1__WorkerStatus *w)
 	/* a web process (role: ingress); a worker's JSON is unchanged */
 	if (w->role == EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_INGRESS)
 		json_object_set_new(o, "role", json_string("ingress"));
+	/* redis_streams: the worker's consumer and its pending entries */
+	if (w->stream != NULL) {
+		json_object_set_new(o, "consumer",
+		    json_string(w->stream->consumer));
+		json_object_set_new(o, "stream_pending",
+		    json_integer((json_int_t)w->stream->pending));
+	}
 	if (w->stats != EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED)
 		json_object_set_new(o, "stats", json_string(w->stats ==
 		    EXECRPC__V1__STATS_STATE__STATS_STATE_ANSWERED ? "answered" :
@@ -248,6 +255,31 @@ xr_ctl_client_reply_json(const Execrpc__V1__Reply *r, char **out)
 		    m == EXECRPC__V1__STOP_MODE__STOP_MODE_FORCED ? "forced" :
 		    "unspecified"));
 		json_array_append_new(ev, e);
+	}
+	/* redis_streams: each group's request streams (no key otherwise) */
+	if (r->n_streams > 0) {
+		json_t *sa = json_array();
+
+		for (size_t i = 0; sa != NULL && i < r->n_streams; i++) {
+			const Execrpc__V1__GroupStream *g = r->streams[i];
+			json_t *e = json_object();
+
+			json_object_set_new(e, "group", json_string(g->group));
+			json_object_set_new(e, "stream", json_string(g->stream));
+			json_object_set_new(e, "known", json_boolean(g->known));
+			json_object_set_new(e, "length",
+			    json_integer((json_int_t)g->length));
+			json_object_set_new(e, "lag",
+			    json_integer((json_int_t)g->lag));
+			json_object_set_new(e, "pending",
+			    json_integer((json_int_t)g->pending));
+			json_object_set_new(e, "consumers",
+			    json_integer((json_int_t)g->consumers));
+			json_object_set_new(e, "age_ms",
+			    json_integer((json_int_t)g->age_ms));
+			json_array_append_new(sa, e);
+		}
+		json_object_set_new(root, "streams", sa);
 	}
 	json_object_set(root, "workers", ws);
 	json_object_set(root, "stop_events", ev);

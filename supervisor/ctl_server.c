@@ -126,10 +126,61 @@ conn_error(struct ctl_conn *c, int code, const char *msg)
 	conn_reply(c, &r);
 }
 
+/* redis_streams: worker `w`'s consumer and its pending entries, from the
+ * lifecycle's probe, into `ws` (its strings in `name`); false: none. */
+static bool
+worker_stream(const xr_supervisor *s, const struct sup_worker *w,
+    Execrpc__V1__WorkerStream *ws, char *name, size_t cap)
+{
+	uint64_t n = 0;
+
+	if (s->stream_consumer == NULL || xr__sup_is_ingress(w->grp) ||
+	    w->generation == 0)
+		return false;
+	snprintf(name, cap, "%s-%u-%u", w->grp->cfg->name, w->index,
+	    w->generation);
+	if (!s->stream_consumer(s->stream_arg, w->grp->cfg->name, name, &n))
+		return false;
+	execrpc__v1__worker_stream__init(ws);
+	ws->consumer = name;
+	ws->pending = n;
+	return true;
+}
+
+/* redis_streams: the figures of the selected groups' streams into
+ * `gs`/`gp` (room for every group); returns how many. */
+static size_t
+group_streams(const xr_supervisor *s, const bool *sel,
+    Execrpc__V1__GroupStream *gs, Execrpc__V1__GroupStream **gp,
+    xr_stream_figures *fig)
+{
+	size_t n = 0;
+
+	for (size_t g = 0; s->stream_group != NULL && g < s->ngroups; g++) {
+		if (!sel[g] || xr__sup_is_ingress(&s->groups[g]) ||
+		    !s->stream_group(s->stream_arg, s->groups[g].cfg->name,
+		    &fig[n]))
+			continue;
+		execrpc__v1__group_stream__init(&gs[n]);
+		gs[n].group = (char *)(uintptr_t)s->groups[g].cfg->name;
+		gs[n].stream = fig[n].stream;
+		gs[n].known = fig[n].known;
+		gs[n].length = fig[n].length;
+		gs[n].lag = fig[n].lag;
+		gs[n].pending = fig[n].pending;
+		gs[n].consumers = fig[n].consumers;
+		gs[n].age_ms = fig[n].age_ms;
+		gp[n] = &gs[n];
+		n++;
+	}
+	return n;
+}
+
 /*
  * Build and send a reply: the workers of the selected groups (with what
  * their STATS slots hold when `stats`), the stop events of the last round
- * when `events`.
+ * when `events`; under redis_streams each group's stream figures and each
+ * worker's pending entries.
  */
 void
 xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events,
@@ -139,12 +190,18 @@ xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events
 	Execrpc__V1__Reply r = EXECRPC__V1__REPLY__INIT;
 	Execrpc__V1__WorkerStatus *ws = NULL, **wp = NULL;
 	Execrpc__V1__StopEvent ev[XR_CFG_MAX_GROUPS], *evp[XR_CFG_MAX_GROUPS];
+	Execrpc__V1__GroupStream gs[XR_CFG_MAX_GROUPS], *gsp[XR_CFG_MAX_GROUPS];
+	xr_stream_figures fig[XR_CFG_MAX_GROUPS];
+	Execrpc__V1__WorkerStream *wst = NULL;
+	char (*cname)[XR_CFG_NAME_MAX + 32] = NULL;
 	size_t total = 0, k = 0, flat = 0;
 
 	for (size_t g = 0; g < s->ngroups; g++)
 		total += s->groups[g].n;
 	if ((ws = calloc(total + 1, sizeof(*ws))) == NULL ||
-	    (wp = calloc(total + 1, sizeof(*wp))) == NULL) {
+	    (wp = calloc(total + 1, sizeof(*wp))) == NULL ||
+	    (wst = calloc(total + 1, sizeof(*wst))) == NULL ||
+	    (cname = calloc(total + 1, sizeof(*cname))) == NULL) {
 		xr__ctl_conn_close(c);
 		goto out;
 	}
@@ -169,6 +226,9 @@ xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events
 			    EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION;
 			o->last_exit_status = w->last_exit_status;
 			o->last_signal = w->last_signal;
+			if (worker_stream(s, w, &wst[k], cname[k],
+			    sizeof(cname[k])))
+				o->stream = &wst[k];
 			wp[k++] = o;
 			if (!stats || c->slots == NULL || flat >= c->nslots)
 				continue;
@@ -185,6 +245,8 @@ xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events
 	}
 	r.n_workers = k;
 	r.workers = wp;
+	r.n_streams = group_streams(s, sel, gs, gsp, fig);
+	r.streams = gsp;
 	if (events) {
 		size_t ne = 0;
 
@@ -209,6 +271,8 @@ xr__ctl_send_status(struct ctl_conn *c, const bool *sel, bool stats, bool events
  out:
 	free(ws);
 	free(wp);
+	free(wst);
+	free(cname);
 }
 
 void

@@ -151,12 +151,23 @@ h_respawn(struct sup_worker *w, uint32_t arg)
 	return backoff(w);
 }
 
-/* READY{port} while starting: serving. An ingress process may have no
- * port of its own (0); a worker must have bound one. */
+/* A READY port `port` of worker `w` is acceptable: an ingress process may
+ * have no port of its own (0), nor may a redis_streams worker (it reads
+ * its group's stream); any other worker must have bound one. */
+static bool
+port_ok(const struct sup_worker *w, uint32_t port)
+{
+	if (port > 65535)
+		return false;
+	return port != 0 || xr__sup_is_ingress(w->grp) ||
+	    w->sup->cfg->transport == XR_TRANSPORT_REDIS_STREAMS;
+}
+
+/* READY{port} while starting: serving. */
 static int
 h_ready(struct sup_worker *w, uint32_t port)
 {
-	if ((port == 0 && !xr__sup_is_ingress(w->grp)) || port > 65535) {
+	if (!port_ok(w, port)) {
 		xr_debug("supervisor: %s[%u]: READY with bad port %u",
 		    w->grp->cfg->name, w->index, port);
 		return XR_ERR_INVALID_ARG;
@@ -172,7 +183,7 @@ h_ready(struct sup_worker *w, uint32_t port)
 static int
 h_port(struct sup_worker *w, uint32_t port)
 {
-	if ((port == 0 && !xr__sup_is_ingress(w->grp)) || port > 65535)
+	if (!port_ok(w, port))
 		return XR_ERR_INVALID_ARG;
 	w->port = (uint16_t)port;
 	return 0;

@@ -28,8 +28,33 @@ xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g, uint32_t index,
     const xr_keyset *keys, const uint8_t sid[XR_SESSION_ID_LEN],
     uint8_t **out, size_t *len)
 {
+	return xr_bundle_pack_gen(cfg, g, index, 0, keys, sid, out, len);
+}
+
+/* cfg->redis as a worker's RedisSlice (strings borrowed from cfg). */
+static void
+redis_slice(const xr_config *cfg, Execrpc__V1__RedisSlice *rs)
+{
+	const xr_redis_cfg *rc = &cfg->redis;
+
+	rs->host = (char *)(uintptr_t)rc->host;
+	rs->port = rc->port;
+	rs->unix_socket = (char *)(uintptr_t)rc->unix_socket;
+	rs->db = rc->db;
+	rs->stream_prefix = (char *)(uintptr_t)rc->stream_prefix;
+	rs->claim_idle_ms = rc->claim_idle_ms;
+	rs->max_stream_len = rc->max_stream_len;
+	rs->password_file = (char *)(uintptr_t)rc->password_file;
+}
+
+int
+xr_bundle_pack_gen(const xr_config *cfg, const xr_group_cfg *g,
+    uint32_t index, uint32_t generation, const xr_keyset *keys,
+    const uint8_t sid[XR_SESSION_ID_LEN], uint8_t **out, size_t *len)
+{
 	Execrpc__V1__BootstrapBundle b = EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT;
 	Execrpc__V1__RuntimeSlice rt = EXECRPC__V1__RUNTIME_SLICE__INIT;
+	Execrpc__V1__RedisSlice rs = EXECRPC__V1__REDIS_SLICE__INIT;
 	Execrpc__V1__KeyBundle kb = EXECRPC__V1__KEY_BUNDLE__INIT;
 	char *svc[XR_CFG_MAX_SERVICES];
 	Execrpc__V1__AppSetting as[XR_CFG_MAX_APPS * XR_CFG_MAX_APP_SETTINGS];
@@ -39,6 +64,7 @@ xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g, uint32_t index,
 	b.version = 1;
 	b.group = (char *)(uintptr_t)g->name;
 	b.index = index;
+	b.generation = generation;
 	/* none listed: the worker hosts every module it has */
 	for (size_t i = 0; i < g->n_services; i++)
 		svc[i] = (char *)(uintptr_t)g->services[i];
@@ -51,6 +77,10 @@ xr_bundle_pack(const xr_config *cfg, const xr_group_cfg *g, uint32_t index,
 	rt.nonce_cache_size = cfg->nonce_cache_size;
 	rt.graceful_timeout_ms = cfg->graceful_timeout_seconds * 1000;
 	rt.drain_inflight = cfg->drain_inflight;
+	if (cfg->transport == XR_TRANSPORT_REDIS_STREAMS) {
+		redis_slice(cfg, &rs);
+		b.redis = &rs;
+	}
 	/* every apps section, opaque: each worker module checks its own */
 	for (size_t i = 0; i < cfg->n_apps && i < XR_CFG_MAX_APPS; i++)
 		for (size_t j = 0; j < cfg->apps[i].n &&
@@ -138,6 +168,20 @@ child_exec(const xr_supervisor *s, const char *exe, char *const *argv,
 	_exit(127);
 }
 
+/* The data-plane keys of worker `w`'s bundle: its endpoint's, or its
+ * group's under redis_streams. */
+static int
+worker_keys(const xr_supervisor *s, const struct sup_worker *w,
+    xr_keyset *ek)
+{
+	const xr_group_cfg *gc = w->grp->cfg;
+
+	if (s->cfg->transport == XR_TRANSPORT_REDIS_STREAMS)
+		return xr_keys_group(&s->keys, gc->name, ek);
+	return xr_keys_endpoint(&s->keys, s->inst, gc->name, w->index,
+	    w->generation, ek);
+}
+
 int
 xr__sup_spawn(struct sup_worker *w)
 {
@@ -164,15 +208,16 @@ xr__sup_spawn(struct sup_worker *w)
 		iargv[i] = i < gc->n_command ?
 		    (char *)(uintptr_t)gc->command[i] : NULL;
 	/* a worker's keys are those of its endpoint and generation
-	 * (xr_keys_endpoint), never the supervisor's base keys; an ingress
-	 * gets what derives them (docs/supervisor.md "Web process groups") */
+	 * (xr_keys_endpoint), never the supervisor's base keys; under
+	 * redis_streams those of its group (xr_keys_group: any ingress signs
+	 * for the group, not for one process); an ingress gets what derives
+	 * them (docs/supervisor.md "Web process groups") */
 	memset(&ek, 0, sizeof(ek));
 	if (xr_random_bytes(sid, sizeof(sid)) != XR_OK ||
 	    (ingress ? xr__sup_ingress_bundle(w, &s->keys, sid, &bundle,
-	    &blen) : xr_keys_endpoint(&s->keys, s->inst, gc->name, w->index,
-	    w->generation, &ek) != XR_OK ? XR_ERR_INTERNAL :
-	    xr_bundle_pack(s->cfg, gc, w->index, &ek, sid, &bundle,
-	    &blen)) != XR_OK) {
+	    &blen) : worker_keys(s, w, &ek) != XR_OK ? XR_ERR_INTERNAL :
+	    xr_bundle_pack_gen(s->cfg, gc, w->index, w->generation, &ek, sid,
+	    &bundle, &blen)) != XR_OK) {
 		xr_keyset_wipe(&ek);
 		snprintf(w->reason, sizeof(w->reason), "cannot build the bundle");
 		goto out;

@@ -205,6 +205,9 @@ xr_supervisor_new(struct event_base *base, const xr_supervisor_opts *o,
 	s->stop_arg = o->stop_arg;
 	s->on_worker_event = o->on_worker_event;
 	s->worker_arg = o->worker_arg;
+	s->stream_group = o->stream_group;
+	s->stream_consumer = o->stream_consumer;
+	s->stream_arg = o->stream_arg;
 	s->reap_grace_ms = o->reap_timeout_ms != 0 ? o->reap_timeout_ms :
 	    XR_SUP_REAP_GRACE_MS;
 	TAILQ_INIT(&s->ctl_conns);

@@ -89,6 +89,28 @@ typedef void (*xr_stop_event_fn)(void *arg, const char *group,
 typedef void (*xr_worker_event_fn)(void *arg, const xr_worker_info *w,
     int err, const char *reason);
 
+/* transport redis_streams: a process group's request streams as Redis
+ * last reported them (STATUS and STATS, docs/supervisor.md). */
+typedef struct xr_stream_figures {
+	bool known;			/* false: Redis has not answered yet */
+	char stream[XR_CFG_NAME_MAX * 2 + 16];	/* P:GROUP:req */
+	uint64_t length;		/* XLEN, summed over the group's
+					 * stream and its slot streams */
+	int64_t lag;			/* XINFO GROUPS lag, summed; -1 when
+					 * Redis cannot tell */
+	uint64_t pending;		/* read, not acknowledged */
+	uint64_t consumers;
+	uint64_t age_ms;		/* how old the figures are */
+} xr_stream_figures;
+
+/* The figures of `group` into `out`; false: none (not a stream group). */
+typedef bool (*xr_stream_group_fn)(void *arg, const char *group,
+    xr_stream_figures *out);
+/* The entries pending for `consumer` (GROUP-INDEX-GENERATION, the worker's
+ * consumer name) of `group`; false: not known. */
+typedef bool (*xr_stream_consumer_fn)(void *arg, const char *group,
+    const char *consumer, uint64_t *pending);
+
 typedef struct xr_supervisor_opts {
 	const xr_config *cfg;		/* groups, runtime slice, lifecycle
 					 * policy; borrowed, must outlive */
@@ -103,6 +125,11 @@ typedef struct xr_supervisor_opts {
 	void *worker_arg;
 	uint32_t reap_timeout_ms;	/* how long a SIGKILLed process may take
 					 * to be reaped; 0 = 5000 */
+	/* transport redis_streams (may be NULL): what STATUS and STATS
+	 * show of each group's streams and each worker's consumer */
+	xr_stream_group_fn stream_group;
+	xr_stream_consumer_fn stream_consumer;
+	void *stream_arg;
 } xr_supervisor_opts;
 
 /* Stable names: "starting", "ready", ...; "graceful" / "forced". */

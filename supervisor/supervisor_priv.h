@@ -98,6 +98,9 @@ struct xr_supervisor {
 	void *stop_arg;
 	xr_worker_event_fn on_worker_event;
 	void *worker_arg;
+	xr_stream_group_fn stream_group;	/* redis_streams: STATUS */
+	xr_stream_consumer_fn stream_consumer;
+	void *stream_arg;
 
 	struct group groups[XR_CFG_MAX_GROUPS];
 	size_t ngroups;

@@ -46,6 +46,8 @@ struct worker_proc {
 	const xr_worker_endpoint *ep;
 	bool ep_opened;			/* ep->close() is owed */
 	xr_server *srv;			/* ep's; NULL once closed */
+	bool stream;			/* ep->stream is the endpoint */
+	bool stream_draining;
 	xr_auth *ctl_auth;
 	xr_wchan chan;
 	struct event *ctl_ev;
@@ -148,6 +150,12 @@ begin_stop(struct worker_proc *w, bool drain_inflight)
 	if (w->stopping)
 		return;
 	w->stopping = true;
+	if (drain_inflight && w->stream) {
+		/* no new entries; the running ones reply and XACK */
+		w->stream_draining = true;
+		w->ep->stream->drain(w->ep->arg, drained, w);
+		return;
+	}
 	if (drain_inflight) {
 		/* stop accepting; GOAWAY; in-flight calls finish; then done */
 		xr_server_drain(w->srv, drained, w);
@@ -168,6 +176,8 @@ wp_state(const struct worker_proc *w)
 {
 	if (w->stopping)
 		return WP_STOPPING;
+	if (w->stream)
+		return w->stream_draining ? WP_DRAINING : WP_SERVING;
 	return xr_server_draining(w->srv) ? WP_DRAINING : WP_SERVING;
 }
 
@@ -183,7 +193,29 @@ ch_drain(void *arg, const Execrpc__V1__Command *c)
 	struct worker_proc *w = arg;
 
 	(void)c;
+	if (w->stream) {
+		w->stream_draining = true;
+		w->ep->stream->drain(w->ep->arg, NULL, NULL);
+		return;
+	}
 	xr_server_drain(w->srv, NULL, NULL);
+}
+
+/* STATS of a stream endpoint: its counters, no port. */
+static void
+stream_stats(struct worker_proc *w, Execrpc__V1__WorkerStatus *ws,
+    uint64_t rejects[XR_REJECT_COUNT])
+{
+	xr_worker_stream_stats st;
+
+	memset(&st, 0, sizeof(st));
+	w->ep->stream->stats(w->ep->arg, &st);
+	ws->state = w->stream_draining ?
+	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_DRAINING :
+	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
+	ws->calls = st.calls;
+	ws->calls_failed = st.calls_failed;
+	memcpy(rejects, st.rejects, sizeof(st.rejects));
 }
 
 /* STATS: the endpoint's counters, answered at once on the channel */
@@ -196,15 +228,20 @@ ch_stats(void *arg, const Execrpc__V1__Command *c)
 	xr_server_stats st;
 	int e;
 
-	xr_server_stats_get(w->srv, &st);
+	memset(&st, 0, sizeof(st));
 	ws.pid = (int32_t)getpid();
-	ws.port = xr_server_port(w->srv);
-	ws.state = xr_server_draining(w->srv) ?
-	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_DRAINING :
-	    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
-	ws.calls = st.calls_started;
-	ws.calls_failed = st.calls_failed;
-	ws.protocol_errors = st.protocol_errors;
+	if (w->stream) {
+		stream_stats(w, &ws, st.rejects);
+	} else {
+		xr_server_stats_get(w->srv, &st);
+		ws.port = xr_server_port(w->srv);
+		ws.state = xr_server_draining(w->srv) ?
+		    EXECRPC__V1__WORKER_STATE__WORKER_STATE_DRAINING :
+		    EXECRPC__V1__WORKER_STATE__WORKER_STATE_READY;
+		ws.calls = st.calls_started;
+		ws.calls_failed = st.calls_failed;
+		ws.protocol_errors = st.protocol_errors;
+	}
 	ws.n_rejects_by_kind = XR_REJECT_COUNT;	/* indexed by xr_reject */
 	ws.rejects_by_kind = st.rejects;
 	ws.last_exit_status = -1;
@@ -373,11 +410,50 @@ ctl_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The stream reader is up: the worker is ready. */
+static void
+stream_up(void *arg)
+{
+	struct worker_proc *w = arg;
+
+	if (!w->stopping)
+		send_cmd(w, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY, 0);
+}
+
+/* Open the endpoint of the bundle's profile through the hook. */
+static int
+open_endpoint(struct worker_proc *w, const xr_bundle *b, xr_diag *d)
+{
+	char consumer[XR_CFG_NAME_MAX + 32];
+	xr_config slice;
+	xr_diag sd = { 0 };
+	int r = XR_OK;
+
+	if (w->ep == NULL || (b->redis && w->ep->stream == NULL))
+		return xr_diag_set(d, XR_ERR_INVALID_ARG, "no endpoint hook%s",
+		    b->redis ? " for redis_streams" : "");
+	xr_bundle_slice(b, &slice);
+	w->ep_opened = true;
+	if (b->redis) {
+		w->stream = true;
+		snprintf(consumer, sizeof(consumer), "%s-%u-%u", b->group,
+		    b->index, b->generation);
+		r = w->ep->stream->open(w->ep->arg, w->base, &slice, &b->keys,
+		    w->reg, b->group, b->index, consumer, stream_up, w, &sd);
+	} else if ((w->srv = w->ep->open(w->ep->arg, w->base, &slice,
+	    &b->keys, w->reg, &sd)) == NULL) {
+		r = XR_ERR_CHILD_BOOTSTRAP_FAILED;
+	}
+	xr_config_free(&slice);
+	if (r != XR_OK)
+		return xr_diag_set(d, XR_ERR_CHILD_BOOTSTRAP_FAILED,
+		    "endpoint: %s", sd.reason);
+	return XR_OK;
+}
+
 static int
 serve_setup(struct worker_proc *w, xr_bundle *b, int control_fd, xr_diag *d)
 {
-	xr_config slice;
-	xr_diag sd = { 0 };
 	xr_worker_ctx ctx;
 	uint32_t call_max = 0;
 	int r, fl;
@@ -399,16 +475,8 @@ serve_setup(struct worker_proc *w, xr_bundle *b, int control_fd, xr_diag *d)
 			    "failed: %s", b->mods[i]->name,
 			    md.reason[0] != '\0' ? md.reason : xr_strerror(r));
 	}
-	if (w->ep == NULL)
-		return xr_diag_set(d, XR_ERR_INVALID_ARG, "no endpoint hook");
-	xr_bundle_slice(b, &slice);
-	w->ep_opened = true;
-	w->srv = w->ep->open(w->ep->arg, w->base, &slice, &b->keys, w->reg,
-	    &sd);
-	xr_config_free(&slice);
-	if (w->srv == NULL)
-		return xr_diag_set(d, XR_ERR_CHILD_BOOTSTRAP_FAILED,
-		    "endpoint: %s", sd.reason);
+	if ((r = open_endpoint(w, b, d)) != XR_OK)
+		return r;
 	if ((w->ctl_auth = xr_auth_new(&b->keys)) == NULL ||
 	    xr_wchan_init(&w->chan, control_fd, w->ctl_auth, b->sid,
 	    b->ttl) != XR_OK)
@@ -459,8 +527,9 @@ xr_worker_main(int bootstrap_fd, int control_fd,
 	xr_bundle_free(b);	/* the keys now live in the endpoint + auth */
 	if (r != XR_OK)
 		goto out;
-	send_cmd(&w, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
-	    xr_server_port(w.srv));
+	if (!w.stream)	/* a stream endpoint: once it is up */
+		send_cmd(&w, EXECRPC__V1__COMMAND_TYPE__COMMAND_READY,
+		    xr_server_port(w.srv));
 	event_base_dispatch(w.base);
  out:
 	/* the reason never holds key bytes */

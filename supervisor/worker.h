@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "err.h"	/* XR_REJECT_COUNT */
 #include "module.h"	/* xr_service_module, xr_worker_ctx */
 #include "registry.h"
 #include "server.h"
@@ -47,7 +48,45 @@ typedef struct xr_worker_endpoint {
 	 * failed one. */
 	void (*close)(void *arg);
 	void *arg;
+	/* transport redis_streams (the slice says so): the worker reads its
+	 * group's stream through these instead of open(); NULL: the program
+	 * has no stream endpoint (such a bundle fails the bootstrap). */
+	const struct xr_worker_stream *stream;
 } xr_worker_endpoint;
+
+/* A stream endpoint's counters, for STATS. */
+typedef struct xr_worker_stream_stats {
+	uint64_t calls;			/* handlers run */
+	uint64_t calls_failed;		/* entries answered without a run
+					 * (ABORTED, DEADLINE_EXCEEDED) */
+	uint64_t rejects[XR_REJECT_COUNT];	/* by xr_reject */
+} xr_worker_stream_stats;
+
+/*
+ * The execution endpoint of a worker whose process group reads a Redis
+ * stream (transport redis_streams, docs/design.md section 5): no port;
+ * the worker is READY once the stream reader is up.
+ */
+typedef struct xr_worker_stream {
+	/*
+	 * Start reading the request streams of `group` (the group's, and
+	 * worker `index`'s own) on `base`, serving
+	 * `reg` (both borrowed, they outlive the endpoint), as consumer
+	 * `consumer` of the group's consumer group, with the bundle's slice
+	 * and keys `ks` (the group's keys; copied if kept). `up(up_arg)` runs
+	 * once, when the connection is up and the consumer group exists.
+	 * XR_OK, or an error with `d` filled; close() is called either way.
+	 */
+	int (*open)(void *arg, struct event_base *base, const xr_config *slice,
+	    const xr_keyset *ks, xr_registry *reg, const char *group,
+	    uint32_t index, const char *consumer, void (*up)(void *),
+	    void *up_arg, xr_diag *d);
+	/* Stop reading new entries (XAUTOCLAIM too); `done(done_arg)` runs
+	 * once every entry taken has its reply written and is acknowledged
+	 * (possibly inside this call). */
+	void (*drain)(void *arg, void (*done)(void *), void *done_arg);
+	void (*stats)(void *arg, xr_worker_stream_stats *out);
+} xr_worker_stream;
 
 /* Largest bootstrap bundle datagram a worker accepts: room for the largest
  * config (16 services, 8 apps sections of 32 settings at their limits). */
@@ -71,7 +110,13 @@ typedef struct xr_worker_endpoint {
  * with a known kdf and 32..64-byte keys, control session id); build the
  * registry from the service names, each module getting its apps section;
  * open the endpoint through `ep` with the runtime slice and the bundle's
- * keys; send READY{port} on `control_fd`; serve.
+ * keys; send READY{port} on `control_fd`; serve. A bundle with a Redis
+ * slice (transport redis_streams) opens `ep->stream` instead, as consumer
+ * GROUP-INDEX-GENERATION, and sends READY{0} once the stream reader is up;
+ * its DRAIN and STOP with drain_inflight are the stream's drain (no new
+ * entries; the running ones replied and acknowledged), STOP without it
+ * closes at once (entries left pending are claimed by a live worker), and
+ * STATS answers from the stream's counters.
  * STOP{drain_inflight}: stop accepting; with drain_inflight let in-flight
  * calls finish (xr_server_drain), else close the endpoint (ep->close);
  * flush stdio;

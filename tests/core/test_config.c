@@ -405,7 +405,8 @@ test_BOOT_CFG_04_defaults(void **state)
 	xr_config_free(&cfg);
 }
 
-/* BOOT-CFG-05: process_supervisor requires transport tcp_local. */
+/* BOOT-CFG-05: process_supervisor requires transport tcp_local or
+ * redis_streams. */
 static void
 test_BOOT_CFG_05_supervisor_requires_tcp_local(void **state)
 {
@@ -426,6 +427,12 @@ test_BOOT_CFG_05_supervisor_requires_tcp_local(void **state)
 	    "      mode: process_supervisor\n", &cfg);
 	assert_int_equal(cfg.boot_mode, XR_BOOT_PROCESS_SUPERVISOR);
 	assert_int_equal(cfg.transport, XR_TRANSPORT_TCP_LOCAL);
+	xr_config_free(&cfg);
+	/* redis_streams too: the workers read their group's streams */
+	expect_ok("runtime: {platform: {execution_ipc: {transport: "
+	    "redis_streams}, bootstrap: {mode: process_supervisor}}}", &cfg);
+	assert_int_equal(cfg.boot_mode, XR_BOOT_PROCESS_SUPERVISOR);
+	assert_int_equal(cfg.transport, XR_TRANSPORT_REDIS_STREAMS);
 	xr_config_free(&cfg);
 	expect_ok("runtime: {platform: {execution_ipc: {transport: tcp_local}, "
 	    "bootstrap: {mode: inline}}}", &cfg);

@@ -7,7 +7,10 @@
 # For generated inputs (fundload_gen_input, >= 10,000 lines; one with
 # invalid lines, one without) and both rule sets, `fundload` must give
 # byte-identical stdout and the same exit status in every runtime profile:
-#   memory | tcp_local + inline | process_supervisor with 1, 2, 4 workers
+#   memory | tcp_local + inline | process_supervisor with 1, 2, 4 workers |
+#   ps2_redis: process_supervisor with 2 workers over redis_streams (a
+#   redis-server this test starts on a unix socket in its temporary
+#   directory, --save '' --appendonly no)
 # (plus a small window, which makes the prime coordination wait more), and
 # all of them must equal
 #   - fundload_ref: the rules module called sequentially in-process, and
@@ -26,7 +29,20 @@ oracle=${4:?}
 lines=${5:-12000}
 py=/usr/bin/python3
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+rpid=""
+cleanup() {
+  [ -n "$rpid" ] && kill -9 "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# ps2_redis's Redis: its own, gone with the test
+command -v redis-server >/dev/null || { echo "FAIL: no redis-server" >&2; exit 1; }
+redis-server --port 0 --unixsocket "$tmp/r.sock" --save '' --appendonly no \
+    --dir "$tmp" --loglevel warning >/dev/null 2>&1 &
+rpid=$!
+for _ in $(seq 100); do [ -S "$tmp/r.sock" ] && break; sleep 0.05; done
+[ -S "$tmp/r.sock" ] || { echo "FAIL: redis-server did not start" >&2; exit 1; }
 
 # the profiles: name -> config file (empty: no --config, the defaults =
 # memory)
@@ -39,7 +55,29 @@ for n in 1 2 4; do
   write_config "${cfg[ps$n]}" transport=tcp_local mode=process_supervisor \
     ready_timeout_seconds=20 group=execution:$n:fundload.v1.FundLoad
 done
-profiles=(memory tcp_inline ps1 ps2 ps4)
+# a fresh stream prefix per run: no entry of one run is left for the next
+cfg[ps2_redis]="$tmp/ps2_redis.yaml"
+write_redis_config() {	# write_redis_config FILE PREFIX
+  cat >"$1" <<EOF
+runtime:
+  platform:
+    execution_ipc:
+      transport: redis_streams
+      redis:
+        unix_socket: $tmp/r.sock
+        stream_prefix: $2
+    bootstrap:
+      mode: process_supervisor
+    lifecycle:
+      ready_timeout_seconds: 20
+    process_groups:
+      - name: execution
+        workers: 2
+        services: [fundload.v1.FundLoad]
+EOF
+}
+profiles=(memory tcp_inline ps1 ps2 ps4 ps2_redis)
+nrun=0
 
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -90,6 +128,8 @@ for input in A B; do
       [ -n "${cfg[$p]}" ] && args+=(--config "${cfg[$p]}")
       [ -n "$extra" ] && args+=("$extra")
       out="$tmp/$input.$rules.$p"
+      nrun=$((nrun + 1))
+      [ "$p" = ps2_redis ] && write_redis_config "${cfg[$p]}" "parity$nrun"
       rc=$(run "$out" "$fundload" "${args[@]}" "$tmp/$input.jsonl")
       if [ "$rc" -ne "$want_rc" ]; then
         bad "$input/$rules/$p $extra: exit $rc, want $want_rc"

@@ -12,6 +12,9 @@ PB_BIND(execrpc_v1_KeyBundle, execrpc_v1_KeyBundle, AUTO)
 PB_BIND(execrpc_v1_RuntimeSlice, execrpc_v1_RuntimeSlice, AUTO)
 
 
+PB_BIND(execrpc_v1_RedisSlice, execrpc_v1_RedisSlice, AUTO)
+
+
 PB_BIND(execrpc_v1_AppSetting, execrpc_v1_AppSetting, 2)
 
 

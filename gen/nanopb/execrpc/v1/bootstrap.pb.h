@@ -44,6 +44,20 @@ typedef struct _execrpc_v1_RuntimeSlice {
     bool drain_inflight;
 } execrpc_v1_RuntimeSlice;
 
+/* What a worker needs to reach Redis and its group's streams
+ (runtime.platform.execution_ipc.redis). Never a password: the worker
+ reads password_file itself at each connect, as the supervisor would. */
+typedef struct _execrpc_v1_RedisSlice {
+    pb_callback_t host; /* "" with unix_socket set */
+    uint32_t port;
+    pb_callback_t unix_socket;
+    uint32_t db;
+    pb_callback_t stream_prefix;
+    uint32_t claim_idle_ms;
+    uint32_t max_stream_len;
+    pb_callback_t password_file; /* a path, or "" */
+} execrpc_v1_RedisSlice;
+
 /* One setting of an apps.NAME section of the config: the section's NAME,
  the flattened key and the scalar as written (core/config.h). Opaque to
  the bundle: the worker hands each service module its section. */
@@ -90,6 +104,10 @@ typedef struct _execrpc_v1_BootstrapBundle {
     bool has_ingress;
     execrpc_v1_IngressKeys ingress;
     pb_callback_t endpoints;
+    /* The slot's spawn count (1 for its first process): a redis_streams
+ worker's consumer name is GROUP-INDEX-GENERATION. 0 from an older
+ supervisor. */
+    uint32_t generation;
 } execrpc_v1_BootstrapBundle;
 
 
@@ -107,20 +125,23 @@ extern "C" {
 
 
 
+
 #define execrpc_v1_BootstrapBundle_role_ENUMTYPE execrpc_v1_GroupRole
 
 
 /* Initializer values for message structs */
 #define execrpc_v1_KeyBundle_init_default        {_execrpc_v1_Kdf_MIN, {0, {0}}, {0, {0}}, {0, {0}}}
 #define execrpc_v1_RuntimeSlice_init_default     {"", 0, 0, 0, 0, 0, 0}
+#define execrpc_v1_RedisSlice_init_default       {{{NULL}, NULL}, 0, {{NULL}, NULL}, 0, {{NULL}, NULL}, 0, 0, {{NULL}, NULL}}
 #define execrpc_v1_AppSetting_init_default       {"", "", ""}
 #define execrpc_v1_IngressKeys_init_default      {{0, {0}}, {0, {0}}, {0, {0}}}
-#define execrpc_v1_BootstrapBundle_init_default  {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_default, false, execrpc_v1_KeyBundle_init_default, {0, {0}}, _execrpc_v1_GroupRole_MIN, false, execrpc_v1_IngressKeys_init_default, {{NULL}, NULL}}
+#define execrpc_v1_BootstrapBundle_init_default  {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_default, false, execrpc_v1_KeyBundle_init_default, {0, {0}}, _execrpc_v1_GroupRole_MIN, false, execrpc_v1_IngressKeys_init_default, {{NULL}, NULL}, 0}
 #define execrpc_v1_KeyBundle_init_zero           {_execrpc_v1_Kdf_MIN, {0, {0}}, {0, {0}}, {0, {0}}}
 #define execrpc_v1_RuntimeSlice_init_zero        {"", 0, 0, 0, 0, 0, 0}
+#define execrpc_v1_RedisSlice_init_zero          {{{NULL}, NULL}, 0, {{NULL}, NULL}, 0, {{NULL}, NULL}, 0, 0, {{NULL}, NULL}}
 #define execrpc_v1_AppSetting_init_zero          {"", "", ""}
 #define execrpc_v1_IngressKeys_init_zero         {{0, {0}}, {0, {0}}, {0, {0}}}
-#define execrpc_v1_BootstrapBundle_init_zero     {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_zero, false, execrpc_v1_KeyBundle_init_zero, {0, {0}}, _execrpc_v1_GroupRole_MIN, false, execrpc_v1_IngressKeys_init_zero, {{NULL}, NULL}}
+#define execrpc_v1_BootstrapBundle_init_zero     {0, "", 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, false, execrpc_v1_RuntimeSlice_init_zero, false, execrpc_v1_KeyBundle_init_zero, {0, {0}}, _execrpc_v1_GroupRole_MIN, false, execrpc_v1_IngressKeys_init_zero, {{NULL}, NULL}, 0}
 
 /* Field tags (for use in manual encoding/decoding) */
 #define execrpc_v1_KeyBundle_kdf_tag             1
@@ -134,6 +155,14 @@ extern "C" {
 #define execrpc_v1_RuntimeSlice_nonce_cache_size_tag 5
 #define execrpc_v1_RuntimeSlice_graceful_timeout_ms_tag 6
 #define execrpc_v1_RuntimeSlice_drain_inflight_tag 7
+#define execrpc_v1_RedisSlice_host_tag           1
+#define execrpc_v1_RedisSlice_port_tag           2
+#define execrpc_v1_RedisSlice_unix_socket_tag    3
+#define execrpc_v1_RedisSlice_db_tag             4
+#define execrpc_v1_RedisSlice_stream_prefix_tag  5
+#define execrpc_v1_RedisSlice_claim_idle_ms_tag  6
+#define execrpc_v1_RedisSlice_max_stream_len_tag 7
+#define execrpc_v1_RedisSlice_password_file_tag  8
 #define execrpc_v1_AppSetting_app_tag            1
 #define execrpc_v1_AppSetting_key_tag            2
 #define execrpc_v1_AppSetting_value_tag          3
@@ -150,6 +179,7 @@ extern "C" {
 #define execrpc_v1_BootstrapBundle_role_tag      9
 #define execrpc_v1_BootstrapBundle_ingress_tag   10
 #define execrpc_v1_BootstrapBundle_endpoints_tag 11
+#define execrpc_v1_BootstrapBundle_generation_tag 12
 
 /* Struct field encoding specification for nanopb */
 #define execrpc_v1_KeyBundle_FIELDLIST(X, a) \
@@ -170,6 +200,18 @@ X(a, STATIC,   SINGULAR, UINT32,   graceful_timeout_ms,   6) \
 X(a, STATIC,   SINGULAR, BOOL,     drain_inflight,    7)
 #define execrpc_v1_RuntimeSlice_CALLBACK NULL
 #define execrpc_v1_RuntimeSlice_DEFAULT NULL
+
+#define execrpc_v1_RedisSlice_FIELDLIST(X, a) \
+X(a, CALLBACK, SINGULAR, STRING,   host,              1) \
+X(a, STATIC,   SINGULAR, UINT32,   port,              2) \
+X(a, CALLBACK, SINGULAR, STRING,   unix_socket,       3) \
+X(a, STATIC,   SINGULAR, UINT32,   db,                4) \
+X(a, CALLBACK, SINGULAR, STRING,   stream_prefix,     5) \
+X(a, STATIC,   SINGULAR, UINT32,   claim_idle_ms,     6) \
+X(a, STATIC,   SINGULAR, UINT32,   max_stream_len,    7) \
+X(a, CALLBACK, SINGULAR, STRING,   password_file,     8)
+#define execrpc_v1_RedisSlice_CALLBACK pb_default_field_callback
+#define execrpc_v1_RedisSlice_DEFAULT NULL
 
 #define execrpc_v1_AppSetting_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, STRING,   app,               1) \
@@ -195,7 +237,8 @@ X(a, STATIC,   OPTIONAL, MESSAGE,  keys,              6) \
 X(a, STATIC,   SINGULAR, BYTES,    control_session_id,   7) \
 X(a, STATIC,   SINGULAR, UENUM,    role,              9) \
 X(a, STATIC,   OPTIONAL, MESSAGE,  ingress,          10) \
-X(a, CALLBACK, REPEATED, MESSAGE,  endpoints,        11)
+X(a, CALLBACK, REPEATED, MESSAGE,  endpoints,        11) \
+X(a, STATIC,   SINGULAR, UINT32,   generation,       12)
 #define execrpc_v1_BootstrapBundle_CALLBACK pb_default_field_callback
 #define execrpc_v1_BootstrapBundle_DEFAULT NULL
 #define execrpc_v1_BootstrapBundle_runtime_MSGTYPE execrpc_v1_RuntimeSlice
@@ -205,6 +248,7 @@ X(a, CALLBACK, REPEATED, MESSAGE,  endpoints,        11)
 
 extern const pb_msgdesc_t execrpc_v1_KeyBundle_msg;
 extern const pb_msgdesc_t execrpc_v1_RuntimeSlice_msg;
+extern const pb_msgdesc_t execrpc_v1_RedisSlice_msg;
 extern const pb_msgdesc_t execrpc_v1_AppSetting_msg;
 extern const pb_msgdesc_t execrpc_v1_IngressKeys_msg;
 extern const pb_msgdesc_t execrpc_v1_BootstrapBundle_msg;
@@ -212,11 +256,13 @@ extern const pb_msgdesc_t execrpc_v1_BootstrapBundle_msg;
 /* Defines for backwards compatibility with code written before nanopb-0.4.0 */
 #define execrpc_v1_KeyBundle_fields &execrpc_v1_KeyBundle_msg
 #define execrpc_v1_RuntimeSlice_fields &execrpc_v1_RuntimeSlice_msg
+#define execrpc_v1_RedisSlice_fields &execrpc_v1_RedisSlice_msg
 #define execrpc_v1_AppSetting_fields &execrpc_v1_AppSetting_msg
 #define execrpc_v1_IngressKeys_fields &execrpc_v1_IngressKeys_msg
 #define execrpc_v1_BootstrapBundle_fields &execrpc_v1_BootstrapBundle_msg
 
 /* Maximum encoded size of messages (where known) */
+/* execrpc_v1_RedisSlice_size depends on runtime parameters */
 /* execrpc_v1_BootstrapBundle_size depends on runtime parameters */
 #define execrpc_v1_AppSetting_size               453
 #define execrpc_v1_IngressKeys_size              150

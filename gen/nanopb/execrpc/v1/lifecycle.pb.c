@@ -15,6 +15,12 @@ PB_BIND(execrpc_v1_ExecEndpoint, execrpc_v1_ExecEndpoint, 2)
 PB_BIND(execrpc_v1_WorkerStatus, execrpc_v1_WorkerStatus, 2)
 
 
+PB_BIND(execrpc_v1_WorkerStream, execrpc_v1_WorkerStream, AUTO)
+
+
+PB_BIND(execrpc_v1_GroupStream, execrpc_v1_GroupStream, AUTO)
+
+
 PB_BIND(execrpc_v1_StopEvent, execrpc_v1_StopEvent, AUTO)
 
 

@@ -83,6 +83,12 @@ typedef struct _execrpc_v1_ExecEndpoint {
     char services[16][128];
 } execrpc_v1_ExecEndpoint;
 
+/* A redis_streams worker as its group's consumer group sees it. */
+typedef struct _execrpc_v1_WorkerStream {
+    char consumer[96]; /* GROUP-INDEX-GENERATION */
+    uint64_t pending; /* entries delivered to it, not yet acknowledged */
+} execrpc_v1_WorkerStream;
+
 typedef struct _execrpc_v1_WorkerStatus {
     char group[64];
     uint32_t index;
@@ -109,6 +115,10 @@ typedef struct _execrpc_v1_WorkerStatus {
     uint32_t generation;
     /* The process group's role: execution workers, or ingress (web) processes. */
     execrpc_v1_GroupRole role;
+    /* transport redis_streams: this worker's consumer in its group's stream
+ (STATUS and STATS); absent otherwise. */
+    bool has_stream;
+    execrpc_v1_WorkerStream stream;
 } execrpc_v1_WorkerStatus;
 
 typedef struct _execrpc_v1_Command {
@@ -130,6 +140,19 @@ typedef struct _execrpc_v1_Command {
     bool has_endpoint;
     execrpc_v1_ExecEndpoint endpoint; /* ENDPOINT: the slot's new record */
 } execrpc_v1_Command;
+
+/* A process group's request stream (transport redis_streams), as Redis
+ reported it at most a refresh period ago (docs/supervisor.md). */
+typedef struct _execrpc_v1_GroupStream {
+    char group[64];
+    char stream[128]; /* the key, PREFIX:GROUP:req */
+    bool known; /* false: Redis has not answered (yet) */
+    uint64_t length; /* XLEN */
+    int64_t lag; /* XINFO GROUPS `lag`: entries not yet read; -1 unknown */
+    uint64_t pending; /* XINFO GROUPS `pending`: read, not acknowledged */
+    uint64_t consumers; /* XINFO GROUPS `consumers` */
+    uint64_t age_ms; /* how old these figures are */
+} execrpc_v1_GroupStream;
 
 typedef struct _execrpc_v1_StopEvent {
     char group[64];
@@ -156,6 +179,10 @@ typedef struct _execrpc_v1_Reply {
     execrpc_v1_StopEvent stop_events[16];
     bool has_call;
     execrpc_v1_CallResult call; /* CALL: the call's outcome */
+    /* STATUS and STATS under transport redis_streams: each selected group's
+ request stream, in config order; empty otherwise. */
+    pb_size_t streams_count;
+    execrpc_v1_GroupStream streams[16];
 } execrpc_v1_Reply;
 
 typedef struct _execrpc_v1_StatsRequest {
@@ -201,6 +228,8 @@ extern "C" {
 #define execrpc_v1_WorkerStatus_stats_ENUMTYPE execrpc_v1_StatsState
 #define execrpc_v1_WorkerStatus_role_ENUMTYPE execrpc_v1_GroupRole
 
+
+
 #define execrpc_v1_StopEvent_mode_ENUMTYPE execrpc_v1_StopMode
 
 
@@ -210,16 +239,20 @@ extern "C" {
 /* Initializer values for message structs */
 #define execrpc_v1_Command_init_default          {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_default, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN, false, execrpc_v1_ExecEndpoint_init_default}
 #define execrpc_v1_ExecEndpoint_init_default     {"", 0, "", 0, 0, _execrpc_v1_WorkerState_MIN, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}}
-#define execrpc_v1_WorkerStatus_init_default     {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN, 0, 0, _execrpc_v1_GroupRole_MIN}
+#define execrpc_v1_WorkerStatus_init_default     {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN, 0, 0, _execrpc_v1_GroupRole_MIN, false, execrpc_v1_WorkerStream_init_default}
+#define execrpc_v1_WorkerStream_init_default     {"", 0}
+#define execrpc_v1_GroupStream_init_default      {"", "", 0, 0, 0, 0, 0, 0}
 #define execrpc_v1_StopEvent_init_default        {"", _execrpc_v1_StopMode_MIN}
-#define execrpc_v1_Reply_init_default            {0, "", 0, {execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default}, 0, {execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default}, false, execrpc_v1_CallResult_init_default}
+#define execrpc_v1_Reply_init_default            {0, "", 0, {execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default, execrpc_v1_WorkerStatus_init_default}, 0, {execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default, execrpc_v1_StopEvent_init_default}, false, execrpc_v1_CallResult_init_default, 0, {execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default, execrpc_v1_GroupStream_init_default}}
 #define execrpc_v1_CallResult_init_default       {0, "", "", 0, 0}
 #define execrpc_v1_StatsRequest_init_default     {0}
 #define execrpc_v1_Command_init_zero             {_execrpc_v1_CommandType_MIN, 0, 0, 0, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}, 0, false, execrpc_v1_WorkerStatus_init_zero, "", 0, "", 0, "", _execrpc_v1_DrainPolicy_MIN, false, execrpc_v1_ExecEndpoint_init_zero}
 #define execrpc_v1_ExecEndpoint_init_zero        {"", 0, "", 0, 0, _execrpc_v1_WorkerState_MIN, 0, {"", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}}
-#define execrpc_v1_WorkerStatus_init_zero        {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN, 0, 0, _execrpc_v1_GroupRole_MIN}
+#define execrpc_v1_WorkerStatus_init_zero        {"", 0, 0, _execrpc_v1_WorkerState_MIN, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, _execrpc_v1_StatsState_MIN, 0, 0, _execrpc_v1_GroupRole_MIN, false, execrpc_v1_WorkerStream_init_zero}
+#define execrpc_v1_WorkerStream_init_zero        {"", 0}
+#define execrpc_v1_GroupStream_init_zero         {"", "", 0, 0, 0, 0, 0, 0}
 #define execrpc_v1_StopEvent_init_zero           {"", _execrpc_v1_StopMode_MIN}
-#define execrpc_v1_Reply_init_zero               {0, "", 0, {execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero}, 0, {execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero}, false, execrpc_v1_CallResult_init_zero}
+#define execrpc_v1_Reply_init_zero               {0, "", 0, {execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero, execrpc_v1_WorkerStatus_init_zero}, 0, {execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero, execrpc_v1_StopEvent_init_zero}, false, execrpc_v1_CallResult_init_zero, 0, {execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero, execrpc_v1_GroupStream_init_zero}}
 #define execrpc_v1_CallResult_init_zero          {0, "", "", 0, 0}
 #define execrpc_v1_StatsRequest_init_zero        {0}
 
@@ -231,6 +264,8 @@ extern "C" {
 #define execrpc_v1_ExecEndpoint_generation_tag   5
 #define execrpc_v1_ExecEndpoint_state_tag        6
 #define execrpc_v1_ExecEndpoint_services_tag     7
+#define execrpc_v1_WorkerStream_consumer_tag     1
+#define execrpc_v1_WorkerStream_pending_tag      2
 #define execrpc_v1_WorkerStatus_group_tag        1
 #define execrpc_v1_WorkerStatus_index_tag        2
 #define execrpc_v1_WorkerStatus_pid_tag          3
@@ -246,6 +281,7 @@ extern "C" {
 #define execrpc_v1_WorkerStatus_protocol_errors_tag 14
 #define execrpc_v1_WorkerStatus_generation_tag   15
 #define execrpc_v1_WorkerStatus_role_tag         16
+#define execrpc_v1_WorkerStatus_stream_tag       17
 #define execrpc_v1_Command_type_tag              1
 #define execrpc_v1_Command_graceful_timeout_ms_tag 2
 #define execrpc_v1_Command_drain_inflight_tag    3
@@ -260,6 +296,14 @@ extern "C" {
 #define execrpc_v1_Command_status_message_tag    13
 #define execrpc_v1_Command_drain_tag             14
 #define execrpc_v1_Command_endpoint_tag          15
+#define execrpc_v1_GroupStream_group_tag         1
+#define execrpc_v1_GroupStream_stream_tag        2
+#define execrpc_v1_GroupStream_known_tag         3
+#define execrpc_v1_GroupStream_length_tag        4
+#define execrpc_v1_GroupStream_lag_tag           5
+#define execrpc_v1_GroupStream_pending_tag       6
+#define execrpc_v1_GroupStream_consumers_tag     7
+#define execrpc_v1_GroupStream_age_ms_tag        8
 #define execrpc_v1_StopEvent_group_tag           1
 #define execrpc_v1_StopEvent_mode_tag            2
 #define execrpc_v1_CallResult_status_code_tag    1
@@ -272,6 +316,7 @@ extern "C" {
 #define execrpc_v1_Reply_workers_tag             3
 #define execrpc_v1_Reply_stop_events_tag         4
 #define execrpc_v1_Reply_call_tag                5
+#define execrpc_v1_Reply_streams_tag             6
 
 /* Struct field encoding specification for nanopb */
 #define execrpc_v1_Command_FIELDLIST(X, a) \
@@ -320,9 +365,29 @@ X(a, STATIC,   REPEATED, UINT64,   rejects_by_kind,  12) \
 X(a, STATIC,   SINGULAR, UENUM,    stats,            13) \
 X(a, STATIC,   SINGULAR, UINT64,   protocol_errors,  14) \
 X(a, STATIC,   SINGULAR, UINT32,   generation,       15) \
-X(a, STATIC,   SINGULAR, UENUM,    role,             16)
+X(a, STATIC,   SINGULAR, UENUM,    role,             16) \
+X(a, STATIC,   OPTIONAL, MESSAGE,  stream,           17)
 #define execrpc_v1_WorkerStatus_CALLBACK NULL
 #define execrpc_v1_WorkerStatus_DEFAULT NULL
+#define execrpc_v1_WorkerStatus_stream_MSGTYPE execrpc_v1_WorkerStream
+
+#define execrpc_v1_WorkerStream_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, STRING,   consumer,          1) \
+X(a, STATIC,   SINGULAR, UINT64,   pending,           2)
+#define execrpc_v1_WorkerStream_CALLBACK NULL
+#define execrpc_v1_WorkerStream_DEFAULT NULL
+
+#define execrpc_v1_GroupStream_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, STRING,   group,             1) \
+X(a, STATIC,   SINGULAR, STRING,   stream,            2) \
+X(a, STATIC,   SINGULAR, BOOL,     known,             3) \
+X(a, STATIC,   SINGULAR, UINT64,   length,            4) \
+X(a, STATIC,   SINGULAR, INT64,    lag,               5) \
+X(a, STATIC,   SINGULAR, UINT64,   pending,           6) \
+X(a, STATIC,   SINGULAR, UINT64,   consumers,         7) \
+X(a, STATIC,   SINGULAR, UINT64,   age_ms,            8)
+#define execrpc_v1_GroupStream_CALLBACK NULL
+#define execrpc_v1_GroupStream_DEFAULT NULL
 
 #define execrpc_v1_StopEvent_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, STRING,   group,             1) \
@@ -335,12 +400,14 @@ X(a, STATIC,   SINGULAR, INT32,    error_code,        1) \
 X(a, STATIC,   SINGULAR, STRING,   error_message,     2) \
 X(a, STATIC,   REPEATED, MESSAGE,  workers,           3) \
 X(a, STATIC,   REPEATED, MESSAGE,  stop_events,       4) \
-X(a, STATIC,   OPTIONAL, MESSAGE,  call,              5)
+X(a, STATIC,   OPTIONAL, MESSAGE,  call,              5) \
+X(a, STATIC,   REPEATED, MESSAGE,  streams,           6)
 #define execrpc_v1_Reply_CALLBACK NULL
 #define execrpc_v1_Reply_DEFAULT NULL
 #define execrpc_v1_Reply_workers_MSGTYPE execrpc_v1_WorkerStatus
 #define execrpc_v1_Reply_stop_events_MSGTYPE execrpc_v1_StopEvent
 #define execrpc_v1_Reply_call_MSGTYPE execrpc_v1_CallResult
+#define execrpc_v1_Reply_streams_MSGTYPE execrpc_v1_GroupStream
 
 #define execrpc_v1_CallResult_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, INT32,    status_code,       1) \
@@ -359,6 +426,8 @@ X(a, STATIC,   SINGULAR, INT32,    pid,               6)
 extern const pb_msgdesc_t execrpc_v1_Command_msg;
 extern const pb_msgdesc_t execrpc_v1_ExecEndpoint_msg;
 extern const pb_msgdesc_t execrpc_v1_WorkerStatus_msg;
+extern const pb_msgdesc_t execrpc_v1_WorkerStream_msg;
+extern const pb_msgdesc_t execrpc_v1_GroupStream_msg;
 extern const pb_msgdesc_t execrpc_v1_StopEvent_msg;
 extern const pb_msgdesc_t execrpc_v1_Reply_msg;
 extern const pb_msgdesc_t execrpc_v1_CallResult_msg;
@@ -368,6 +437,8 @@ extern const pb_msgdesc_t execrpc_v1_StatsRequest_msg;
 #define execrpc_v1_Command_fields &execrpc_v1_Command_msg
 #define execrpc_v1_ExecEndpoint_fields &execrpc_v1_ExecEndpoint_msg
 #define execrpc_v1_WorkerStatus_fields &execrpc_v1_WorkerStatus_msg
+#define execrpc_v1_WorkerStream_fields &execrpc_v1_WorkerStream_msg
+#define execrpc_v1_GroupStream_fields &execrpc_v1_GroupStream_msg
 #define execrpc_v1_StopEvent_fields &execrpc_v1_StopEvent_msg
 #define execrpc_v1_Reply_fields &execrpc_v1_Reply_msg
 #define execrpc_v1_CallResult_fields &execrpc_v1_CallResult_msg
@@ -375,12 +446,14 @@ extern const pb_msgdesc_t execrpc_v1_StatsRequest_msg;
 
 /* Maximum encoded size of messages (where known) */
 #define execrpc_v1_CallResult_size               351
-#define execrpc_v1_Command_size                  4113
+#define execrpc_v1_Command_size                  4224
 #define execrpc_v1_ExecEndpoint_size             2230
-#define execrpc_v1_Reply_size                    23551
+#define execrpc_v1_GroupStream_size              252
+#define execrpc_v1_Reply_size                    34735
 #define execrpc_v1_StatsRequest_size             0
 #define execrpc_v1_StopEvent_size                67
-#define execrpc_v1_WorkerStatus_size             338
+#define execrpc_v1_WorkerStatus_size             449
+#define execrpc_v1_WorkerStream_size             108
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -22,7 +22,7 @@
 /* Encoded-size bounds (bytes) of each method's request and response: nanopb's
  * <Msg>_size from the same .options; the server refuses more (RESOURCE_EXHAUSTED). */
 #define execrpc_v1_Endpoint_Stats_REQ_MAX 0u
-#define execrpc_v1_Endpoint_Stats_RESP_MAX 338u
+#define execrpc_v1_Endpoint_Stats_RESP_MAX 449u
 
 /* Call execrpc.v1.Endpoint/Stats and wait (xr_call_sync()): on OK `resp` holds the
  * decoded response. Returns the status code (XR_STATUS_OK == 0) and fills

@@ -97,6 +97,51 @@ void   execrpc__v1__runtime_slice__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__runtime_slice__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   execrpc__v1__redis_slice__init
+                     (Execrpc__V1__RedisSlice         *message)
+{
+  static const Execrpc__V1__RedisSlice init_value = EXECRPC__V1__REDIS_SLICE__INIT;
+  *message = init_value;
+}
+size_t execrpc__v1__redis_slice__get_packed_size
+                     (const Execrpc__V1__RedisSlice *message)
+{
+  assert(message->base.descriptor == &execrpc__v1__redis_slice__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t execrpc__v1__redis_slice__pack
+                     (const Execrpc__V1__RedisSlice *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &execrpc__v1__redis_slice__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t execrpc__v1__redis_slice__pack_to_buffer
+                     (const Execrpc__V1__RedisSlice *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &execrpc__v1__redis_slice__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Execrpc__V1__RedisSlice *
+       execrpc__v1__redis_slice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Execrpc__V1__RedisSlice *)
+     protobuf_c_message_unpack (&execrpc__v1__redis_slice__descriptor,
+                                allocator, len, data);
+}
+void   execrpc__v1__redis_slice__free_unpacked
+                     (Execrpc__V1__RedisSlice *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &execrpc__v1__redis_slice__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   execrpc__v1__app_setting__init
                      (Execrpc__V1__AppSetting         *message)
 {
@@ -425,6 +470,135 @@ const ProtobufCMessageDescriptor execrpc__v1__runtime_slice__descriptor =
   (ProtobufCMessageInit) execrpc__v1__runtime_slice__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor execrpc__v1__redis_slice__field_descriptors[8] =
+{
+  {
+    "host",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__RedisSlice, host),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "port",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__RedisSlice, port),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unix_socket",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__RedisSlice, unix_socket),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "db",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__RedisSlice, db),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stream_prefix",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__RedisSlice, stream_prefix),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "claim_idle_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__RedisSlice, claim_idle_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_stream_len",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__RedisSlice, max_stream_len),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "password_file",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__RedisSlice, password_file),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned execrpc__v1__redis_slice__field_indices_by_name[] = {
+  5,   /* field[5] = claim_idle_ms */
+  3,   /* field[3] = db */
+  0,   /* field[0] = host */
+  6,   /* field[6] = max_stream_len */
+  7,   /* field[7] = password_file */
+  1,   /* field[1] = port */
+  4,   /* field[4] = stream_prefix */
+  2,   /* field[2] = unix_socket */
+};
+static const ProtobufCIntRange execrpc__v1__redis_slice__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor execrpc__v1__redis_slice__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "execrpc.v1.RedisSlice",
+  "RedisSlice",
+  "Execrpc__V1__RedisSlice",
+  "execrpc.v1",
+  sizeof(Execrpc__V1__RedisSlice),
+  8,
+  execrpc__v1__redis_slice__field_descriptors,
+  execrpc__v1__redis_slice__field_indices_by_name,
+  1,  execrpc__v1__redis_slice__number_ranges,
+  (ProtobufCMessageInit) execrpc__v1__redis_slice__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor execrpc__v1__app_setting__field_descriptors[3] =
 {
   {
@@ -553,7 +727,7 @@ const ProtobufCMessageDescriptor execrpc__v1__ingress_keys__descriptor =
   (ProtobufCMessageInit) execrpc__v1__ingress_keys__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[11] =
+static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descriptors[13] =
 {
   {
     "version",
@@ -687,15 +861,41 @@ static const ProtobufCFieldDescriptor execrpc__v1__bootstrap_bundle__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "generation",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__BootstrapBundle, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "redis",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__BootstrapBundle, redis),
+    &execrpc__v1__redis_slice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
   7,   /* field[7] = apps */
   6,   /* field[6] = control_session_id */
   10,   /* field[10] = endpoints */
+  11,   /* field[11] = generation */
   1,   /* field[1] = group */
   2,   /* field[2] = index */
   9,   /* field[9] = ingress */
   5,   /* field[5] = keys */
+  12,   /* field[12] = redis */
   8,   /* field[8] = role */
   4,   /* field[4] = runtime */
   3,   /* field[3] = services */
@@ -704,7 +904,7 @@ static const unsigned execrpc__v1__bootstrap_bundle__field_indices_by_name[] = {
 static const ProtobufCIntRange execrpc__v1__bootstrap_bundle__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
 {
@@ -714,7 +914,7 @@ const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor =
   "Execrpc__V1__BootstrapBundle",
   "execrpc.v1",
   sizeof(Execrpc__V1__BootstrapBundle),
-  11,
+  13,
   execrpc__v1__bootstrap_bundle__field_descriptors,
   execrpc__v1__bootstrap_bundle__field_indices_by_name,
   1,  execrpc__v1__bootstrap_bundle__number_ranges,

@@ -18,6 +18,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Execrpc__V1__KeyBundle Execrpc__V1__KeyBundle;
 typedef struct Execrpc__V1__RuntimeSlice Execrpc__V1__RuntimeSlice;
+typedef struct Execrpc__V1__RedisSlice Execrpc__V1__RedisSlice;
 typedef struct Execrpc__V1__AppSetting Execrpc__V1__AppSetting;
 typedef struct Execrpc__V1__IngressKeys Execrpc__V1__IngressKeys;
 typedef struct Execrpc__V1__BootstrapBundle Execrpc__V1__BootstrapBundle;
@@ -80,6 +81,34 @@ struct  Execrpc__V1__RuntimeSlice
 #define EXECRPC__V1__RUNTIME_SLICE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__runtime_slice__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * What a worker needs to reach Redis and its group's streams
+ * (runtime.platform.execution_ipc.redis). Never a password: the worker
+ * reads password_file itself at each connect, as the supervisor would.
+ */
+struct  Execrpc__V1__RedisSlice
+{
+  ProtobufCMessage base;
+  /*
+   * "" with unix_socket set
+   */
+  char *host;
+  uint32_t port;
+  char *unix_socket;
+  uint32_t db;
+  char *stream_prefix;
+  uint32_t claim_idle_ms;
+  uint32_t max_stream_len;
+  /*
+   * a path, or ""
+   */
+  char *password_file;
+};
+#define EXECRPC__V1__REDIS_SLICE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__redis_slice__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -172,10 +201,22 @@ struct  Execrpc__V1__BootstrapBundle
   Execrpc__V1__IngressKeys *ingress;
   size_t n_endpoints;
   Execrpc__V1__ExecEndpoint **endpoints;
+  /*
+   * The slot's spawn count (1 for its first process): a redis_streams
+   * worker's consumer name is GROUP-INDEX-GENERATION. 0 from an older
+   * supervisor.
+   */
+  uint32_t generation;
+  /*
+   * Set when the transport is redis_streams (docs/design.md section 5): the
+   * worker reads its group's request streams instead of listening on
+   * bind_host. Absent: tcp_local. Never in an ingress bundle.
+   */
+  Execrpc__V1__RedisSlice *redis;
 };
 #define EXECRPC__V1__BOOTSTRAP_BUNDLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__bootstrap_bundle__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, NULL, {0,NULL}, 0,NULL, EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION, NULL, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, NULL, {0,NULL}, 0,NULL, EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION, NULL, 0,NULL, 0, NULL }
 
 
 /* Execrpc__V1__KeyBundle methods */
@@ -215,6 +256,25 @@ Execrpc__V1__RuntimeSlice *
                       const uint8_t       *data);
 void   execrpc__v1__runtime_slice__free_unpacked
                      (Execrpc__V1__RuntimeSlice *message,
+                      ProtobufCAllocator *allocator);
+/* Execrpc__V1__RedisSlice methods */
+void   execrpc__v1__redis_slice__init
+                     (Execrpc__V1__RedisSlice         *message);
+size_t execrpc__v1__redis_slice__get_packed_size
+                     (const Execrpc__V1__RedisSlice   *message);
+size_t execrpc__v1__redis_slice__pack
+                     (const Execrpc__V1__RedisSlice   *message,
+                      uint8_t             *out);
+size_t execrpc__v1__redis_slice__pack_to_buffer
+                     (const Execrpc__V1__RedisSlice   *message,
+                      ProtobufCBuffer     *buffer);
+Execrpc__V1__RedisSlice *
+       execrpc__v1__redis_slice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   execrpc__v1__redis_slice__free_unpacked
+                     (Execrpc__V1__RedisSlice *message,
                       ProtobufCAllocator *allocator);
 /* Execrpc__V1__AppSetting methods */
 void   execrpc__v1__app_setting__init
@@ -281,6 +341,9 @@ typedef void (*Execrpc__V1__KeyBundle_Closure)
 typedef void (*Execrpc__V1__RuntimeSlice_Closure)
                  (const Execrpc__V1__RuntimeSlice *message,
                   void *closure_data);
+typedef void (*Execrpc__V1__RedisSlice_Closure)
+                 (const Execrpc__V1__RedisSlice *message,
+                  void *closure_data);
 typedef void (*Execrpc__V1__AppSetting_Closure)
                  (const Execrpc__V1__AppSetting *message,
                   void *closure_data);
@@ -299,6 +362,7 @@ typedef void (*Execrpc__V1__BootstrapBundle_Closure)
 extern const ProtobufCEnumDescriptor    execrpc__v1__kdf__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__key_bundle__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__runtime_slice__descriptor;
+extern const ProtobufCMessageDescriptor execrpc__v1__redis_slice__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__app_setting__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__ingress_keys__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__bootstrap_bundle__descriptor;

@@ -142,6 +142,96 @@ void   execrpc__v1__worker_status__free_unpacked
   assert(message->base.descriptor == &execrpc__v1__worker_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   execrpc__v1__worker_stream__init
+                     (Execrpc__V1__WorkerStream         *message)
+{
+  static const Execrpc__V1__WorkerStream init_value = EXECRPC__V1__WORKER_STREAM__INIT;
+  *message = init_value;
+}
+size_t execrpc__v1__worker_stream__get_packed_size
+                     (const Execrpc__V1__WorkerStream *message)
+{
+  assert(message->base.descriptor == &execrpc__v1__worker_stream__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t execrpc__v1__worker_stream__pack
+                     (const Execrpc__V1__WorkerStream *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &execrpc__v1__worker_stream__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t execrpc__v1__worker_stream__pack_to_buffer
+                     (const Execrpc__V1__WorkerStream *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &execrpc__v1__worker_stream__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Execrpc__V1__WorkerStream *
+       execrpc__v1__worker_stream__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Execrpc__V1__WorkerStream *)
+     protobuf_c_message_unpack (&execrpc__v1__worker_stream__descriptor,
+                                allocator, len, data);
+}
+void   execrpc__v1__worker_stream__free_unpacked
+                     (Execrpc__V1__WorkerStream *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &execrpc__v1__worker_stream__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   execrpc__v1__group_stream__init
+                     (Execrpc__V1__GroupStream         *message)
+{
+  static const Execrpc__V1__GroupStream init_value = EXECRPC__V1__GROUP_STREAM__INIT;
+  *message = init_value;
+}
+size_t execrpc__v1__group_stream__get_packed_size
+                     (const Execrpc__V1__GroupStream *message)
+{
+  assert(message->base.descriptor == &execrpc__v1__group_stream__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t execrpc__v1__group_stream__pack
+                     (const Execrpc__V1__GroupStream *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &execrpc__v1__group_stream__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t execrpc__v1__group_stream__pack_to_buffer
+                     (const Execrpc__V1__GroupStream *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &execrpc__v1__group_stream__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Execrpc__V1__GroupStream *
+       execrpc__v1__group_stream__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Execrpc__V1__GroupStream *)
+     protobuf_c_message_unpack (&execrpc__v1__group_stream__descriptor,
+                                allocator, len, data);
+}
+void   execrpc__v1__group_stream__free_unpacked
+                     (Execrpc__V1__GroupStream *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &execrpc__v1__group_stream__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   execrpc__v1__stop_event__init
                      (Execrpc__V1__StopEvent         *message)
 {
@@ -658,7 +748,7 @@ const ProtobufCMessageDescriptor execrpc__v1__exec_endpoint__descriptor =
   (ProtobufCMessageInit) execrpc__v1__exec_endpoint__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[15] =
+static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descriptors[16] =
 {
   {
     "group",
@@ -840,6 +930,18 @@ static const ProtobufCFieldDescriptor execrpc__v1__worker_status__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "stream",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__WorkerStatus, stream),
+    &execrpc__v1__worker_stream__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__worker_status__field_indices_by_name[] = {
   6,   /* field[6] = calls */
@@ -857,12 +959,13 @@ static const unsigned execrpc__v1__worker_status__field_indices_by_name[] = {
   14,   /* field[14] = role */
   3,   /* field[3] = state */
   11,   /* field[11] = stats */
+  15,   /* field[15] = stream */
 };
 static const ProtobufCIntRange execrpc__v1__worker_status__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 8 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
 {
@@ -872,11 +975,191 @@ const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor =
   "Execrpc__V1__WorkerStatus",
   "execrpc.v1",
   sizeof(Execrpc__V1__WorkerStatus),
-  15,
+  16,
   execrpc__v1__worker_status__field_descriptors,
   execrpc__v1__worker_status__field_indices_by_name,
   2,  execrpc__v1__worker_status__number_ranges,
   (ProtobufCMessageInit) execrpc__v1__worker_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor execrpc__v1__worker_stream__field_descriptors[2] =
+{
+  {
+    "consumer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__WorkerStream, consumer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__WorkerStream, pending),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned execrpc__v1__worker_stream__field_indices_by_name[] = {
+  0,   /* field[0] = consumer */
+  1,   /* field[1] = pending */
+};
+static const ProtobufCIntRange execrpc__v1__worker_stream__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor execrpc__v1__worker_stream__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "execrpc.v1.WorkerStream",
+  "WorkerStream",
+  "Execrpc__V1__WorkerStream",
+  "execrpc.v1",
+  sizeof(Execrpc__V1__WorkerStream),
+  2,
+  execrpc__v1__worker_stream__field_descriptors,
+  execrpc__v1__worker_stream__field_indices_by_name,
+  1,  execrpc__v1__worker_stream__number_ranges,
+  (ProtobufCMessageInit) execrpc__v1__worker_stream__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor execrpc__v1__group_stream__field_descriptors[8] =
+{
+  {
+    "group",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__GroupStream, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stream",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__GroupStream, stream),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "known",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__GroupStream, known),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "length",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__GroupStream, length),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lag",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__GroupStream, lag),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__GroupStream, pending),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "consumers",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__GroupStream, consumers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "age_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Execrpc__V1__GroupStream, age_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned execrpc__v1__group_stream__field_indices_by_name[] = {
+  7,   /* field[7] = age_ms */
+  6,   /* field[6] = consumers */
+  0,   /* field[0] = group */
+  2,   /* field[2] = known */
+  4,   /* field[4] = lag */
+  3,   /* field[3] = length */
+  5,   /* field[5] = pending */
+  1,   /* field[1] = stream */
+};
+static const ProtobufCIntRange execrpc__v1__group_stream__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor execrpc__v1__group_stream__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "execrpc.v1.GroupStream",
+  "GroupStream",
+  "Execrpc__V1__GroupStream",
+  "execrpc.v1",
+  sizeof(Execrpc__V1__GroupStream),
+  8,
+  execrpc__v1__group_stream__field_descriptors,
+  execrpc__v1__group_stream__field_indices_by_name,
+  1,  execrpc__v1__group_stream__number_ranges,
+  (ProtobufCMessageInit) execrpc__v1__group_stream__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor execrpc__v1__stop_event__field_descriptors[2] =
@@ -930,7 +1213,7 @@ const ProtobufCMessageDescriptor execrpc__v1__stop_event__descriptor =
   (ProtobufCMessageInit) execrpc__v1__stop_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor execrpc__v1__reply__field_descriptors[5] =
+static const ProtobufCFieldDescriptor execrpc__v1__reply__field_descriptors[6] =
 {
   {
     "error_code",
@@ -992,18 +1275,31 @@ static const ProtobufCFieldDescriptor execrpc__v1__reply__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "streams",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Execrpc__V1__Reply, n_streams),
+    offsetof(Execrpc__V1__Reply, streams),
+    &execrpc__v1__group_stream__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned execrpc__v1__reply__field_indices_by_name[] = {
   4,   /* field[4] = call */
   0,   /* field[0] = error_code */
   1,   /* field[1] = error_message */
   3,   /* field[3] = stop_events */
+  5,   /* field[5] = streams */
   2,   /* field[2] = workers */
 };
 static const ProtobufCIntRange execrpc__v1__reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor execrpc__v1__reply__descriptor =
 {
@@ -1013,7 +1309,7 @@ const ProtobufCMessageDescriptor execrpc__v1__reply__descriptor =
   "Execrpc__V1__Reply",
   "execrpc.v1",
   sizeof(Execrpc__V1__Reply),
-  5,
+  6,
   execrpc__v1__reply__field_descriptors,
   execrpc__v1__reply__field_indices_by_name,
   1,  execrpc__v1__reply__number_ranges,

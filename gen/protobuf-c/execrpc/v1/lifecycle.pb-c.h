@@ -18,6 +18,8 @@ PROTOBUF_C__BEGIN_DECLS
 typedef struct Execrpc__V1__Command Execrpc__V1__Command;
 typedef struct Execrpc__V1__ExecEndpoint Execrpc__V1__ExecEndpoint;
 typedef struct Execrpc__V1__WorkerStatus Execrpc__V1__WorkerStatus;
+typedef struct Execrpc__V1__WorkerStream Execrpc__V1__WorkerStream;
+typedef struct Execrpc__V1__GroupStream Execrpc__V1__GroupStream;
 typedef struct Execrpc__V1__StopEvent Execrpc__V1__StopEvent;
 typedef struct Execrpc__V1__Reply Execrpc__V1__Reply;
 typedef struct Execrpc__V1__CallResult Execrpc__V1__CallResult;
@@ -269,10 +271,77 @@ struct  Execrpc__V1__WorkerStatus
    * The process group's role: execution workers, or ingress (web) processes.
    */
   Execrpc__V1__GroupRole role;
+  /*
+   * transport redis_streams: this worker's consumer in its group's stream
+   * (STATUS and STATS); absent otherwise.
+   */
+  Execrpc__V1__WorkerStream *stream;
 };
 #define EXECRPC__V1__WORKER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__worker_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED, 0, 0, EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION }
+    , (char *)protobuf_c_empty_string, 0, 0, EXECRPC__V1__WORKER_STATE__WORKER_STATE_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0,NULL, EXECRPC__V1__STATS_STATE__STATS_STATE_UNSPECIFIED, 0, 0, EXECRPC__V1__GROUP_ROLE__GROUP_ROLE_EXECUTION, NULL }
+
+
+/*
+ * A redis_streams worker as its group's consumer group sees it.
+ */
+struct  Execrpc__V1__WorkerStream
+{
+  ProtobufCMessage base;
+  /*
+   * GROUP-INDEX-GENERATION
+   */
+  char *consumer;
+  /*
+   * entries delivered to it, not yet acknowledged
+   */
+  uint64_t pending;
+};
+#define EXECRPC__V1__WORKER_STREAM__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__worker_stream__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * A process group's request stream (transport redis_streams), as Redis
+ * reported it at most a refresh period ago (docs/supervisor.md).
+ */
+struct  Execrpc__V1__GroupStream
+{
+  ProtobufCMessage base;
+  char *group;
+  /*
+   * the key, PREFIX:GROUP:req
+   */
+  char *stream;
+  /*
+   * false: Redis has not answered (yet)
+   */
+  protobuf_c_boolean known;
+  /*
+   * XLEN
+   */
+  uint64_t length;
+  /*
+   * XINFO GROUPS `lag`: entries not yet read; -1 unknown
+   */
+  int64_t lag;
+  /*
+   * XINFO GROUPS `pending`: read, not acknowledged
+   */
+  uint64_t pending;
+  /*
+   * XINFO GROUPS `consumers`
+   */
+  uint64_t consumers;
+  /*
+   * how old these figures are
+   */
+  uint64_t age_ms;
+};
+#define EXECRPC__V1__GROUP_STREAM__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__group_stream__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Execrpc__V1__StopEvent
@@ -302,10 +371,16 @@ struct  Execrpc__V1__Reply
    * CALL: the call's outcome
    */
   Execrpc__V1__CallResult *call;
+  /*
+   * STATUS and STATS under transport redis_streams: each selected group's
+   * request stream, in config order; empty otherwise.
+   */
+  size_t n_streams;
+  Execrpc__V1__GroupStream **streams;
 };
 #define EXECRPC__V1__REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&execrpc__v1__reply__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, 0,NULL }
 
 
 /*
@@ -394,6 +469,44 @@ Execrpc__V1__WorkerStatus *
 void   execrpc__v1__worker_status__free_unpacked
                      (Execrpc__V1__WorkerStatus *message,
                       ProtobufCAllocator *allocator);
+/* Execrpc__V1__WorkerStream methods */
+void   execrpc__v1__worker_stream__init
+                     (Execrpc__V1__WorkerStream         *message);
+size_t execrpc__v1__worker_stream__get_packed_size
+                     (const Execrpc__V1__WorkerStream   *message);
+size_t execrpc__v1__worker_stream__pack
+                     (const Execrpc__V1__WorkerStream   *message,
+                      uint8_t             *out);
+size_t execrpc__v1__worker_stream__pack_to_buffer
+                     (const Execrpc__V1__WorkerStream   *message,
+                      ProtobufCBuffer     *buffer);
+Execrpc__V1__WorkerStream *
+       execrpc__v1__worker_stream__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   execrpc__v1__worker_stream__free_unpacked
+                     (Execrpc__V1__WorkerStream *message,
+                      ProtobufCAllocator *allocator);
+/* Execrpc__V1__GroupStream methods */
+void   execrpc__v1__group_stream__init
+                     (Execrpc__V1__GroupStream         *message);
+size_t execrpc__v1__group_stream__get_packed_size
+                     (const Execrpc__V1__GroupStream   *message);
+size_t execrpc__v1__group_stream__pack
+                     (const Execrpc__V1__GroupStream   *message,
+                      uint8_t             *out);
+size_t execrpc__v1__group_stream__pack_to_buffer
+                     (const Execrpc__V1__GroupStream   *message,
+                      ProtobufCBuffer     *buffer);
+Execrpc__V1__GroupStream *
+       execrpc__v1__group_stream__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   execrpc__v1__group_stream__free_unpacked
+                     (Execrpc__V1__GroupStream *message,
+                      ProtobufCAllocator *allocator);
 /* Execrpc__V1__StopEvent methods */
 void   execrpc__v1__stop_event__init
                      (Execrpc__V1__StopEvent         *message);
@@ -481,6 +594,12 @@ typedef void (*Execrpc__V1__ExecEndpoint_Closure)
 typedef void (*Execrpc__V1__WorkerStatus_Closure)
                  (const Execrpc__V1__WorkerStatus *message,
                   void *closure_data);
+typedef void (*Execrpc__V1__WorkerStream_Closure)
+                 (const Execrpc__V1__WorkerStream *message,
+                  void *closure_data);
+typedef void (*Execrpc__V1__GroupStream_Closure)
+                 (const Execrpc__V1__GroupStream *message,
+                  void *closure_data);
 typedef void (*Execrpc__V1__StopEvent_Closure)
                  (const Execrpc__V1__StopEvent *message,
                   void *closure_data);
@@ -529,6 +648,8 @@ extern const ProtobufCEnumDescriptor    execrpc__v1__stop_mode__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__command__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__exec_endpoint__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__worker_status__descriptor;
+extern const ProtobufCMessageDescriptor execrpc__v1__worker_stream__descriptor;
+extern const ProtobufCMessageDescriptor execrpc__v1__group_stream__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__stop_event__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__reply__descriptor;
 extern const ProtobufCMessageDescriptor execrpc__v1__call_result__descriptor;

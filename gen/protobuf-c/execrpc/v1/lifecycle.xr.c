@@ -8,13 +8,23 @@
 
 #include <string.h>
 
+/* execrpc.v1.WorkerStream */
+static const xr_field_bound xrb_execrpc_v1_WorkerStream_f[] = {
+	{ .number = 1, .kind = XR_FB_STRING, .max = 95 },	/* consumer */
+};
+static const xr_bounds xrb_execrpc_v1_WorkerStream = {
+	"execrpc.v1.WorkerStream", xrb_execrpc_v1_WorkerStream_f, 1
+};
+
 /* execrpc.v1.WorkerStatus */
 static const xr_field_bound xrb_execrpc_v1_WorkerStatus_f[] = {
 	{ .number = 1, .kind = XR_FB_STRING, .max = 63 },	/* group */
 	{ .number = 12, .kind = XR_FB_COUNT, .max_count = 16 },	/* rejects_by_kind */
+	{ .number = 17, .kind = XR_FB_MESSAGE,
+	    .sub = &xrb_execrpc_v1_WorkerStream },	/* stream */
 };
 static const xr_bounds xrb_execrpc_v1_WorkerStatus = {
-	"execrpc.v1.WorkerStatus", xrb_execrpc_v1_WorkerStatus_f, 2
+	"execrpc.v1.WorkerStatus", xrb_execrpc_v1_WorkerStatus_f, 3
 };
 
 static void

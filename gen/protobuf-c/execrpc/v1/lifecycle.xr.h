@@ -24,7 +24,7 @@
 /* Encoded-size bounds (bytes) of each method's request and response: nanopb's
  * <Msg>_size from the same .options; the server refuses more (RESOURCE_EXHAUSTED). */
 #define execrpc_v1_Endpoint_Stats_REQ_MAX 0u
-#define execrpc_v1_Endpoint_Stats_RESP_MAX 338u
+#define execrpc_v1_Endpoint_Stats_RESP_MAX 449u
 
 /* A handler of execrpc.v1.Endpoint/Stats: `req` belongs to the call (valid until the
  * handler finishes it with execrpc_v1_Endpoint_Stats_reply() or xr_call_fail()); `arg`
