@@ -21,7 +21,9 @@
  *               consumer group) on the registry; a channel is a memory
  *               channel (deadline, payload limit, in-flight cap) over the
  *               ingress's target for the worker's group. Inline mode only
- *               in this version.
+ *               in this version. A topic is one call per live member
+ *               of the group, each to the member's own stream
+ *               (runtime/redis_topic.h).
  *
  * Two sides, one object:
  *

@@ -34,7 +34,7 @@ typedef struct rt_redis {
 
 /* Start redis-server on s->sock in s->dir (both made on the first start)
  * and wait until it answers PING (up to 10 s, AOF loaded). */
-static void
+static inline void
 rt_redis_start(rt_redis *s)
 {
 	char *argv[] = { "redis-server", "--port", "0", "--unixsocket",
@@ -79,7 +79,7 @@ rt_redis_start(rt_redis *s)
 }
 
 /* SIGKILL it and reap it; the directory and its AOF stay. */
-static void
+static inline void
 rt_redis_kill(rt_redis *s)
 {
 	if (s->pid <= 0)
@@ -91,7 +91,7 @@ rt_redis_kill(rt_redis *s)
 }
 
 /* Kill it and remove its directory. */
-static void
+static inline void
 rt_redis_stop(rt_redis *s)
 {
 	char cmd[128];
@@ -106,7 +106,7 @@ rt_redis_stop(rt_redis *s)
 }
 
 /* A blocking connection for the test's own commands. */
-static redisContext *
+static inline redisContext *
 rt_redis_raw(const rt_redis *s)
 {
 	redisContext *c = redisConnectUnix(s->sock);
@@ -117,7 +117,7 @@ rt_redis_raw(const rt_redis *s)
 }
 
 /* An integer command's value (asserts the type). */
-static long long
+static inline long long
 rt_redis_int(redisContext *c, const char *fmt, ...)
 {
 	redisReply *rep;
@@ -137,7 +137,7 @@ rt_redis_int(redisContext *c, const char *fmt, ...)
 }
 
 /* XPENDING's count of a stream's consumer group. */
-static long long
+static inline long long
 rt_redis_pending(redisContext *c, const char *stream, const char *group)
 {
 	redisReply *rep = redisCommand(c, "XPENDING %s %s", stream, group);
@@ -151,7 +151,7 @@ rt_redis_pending(redisContext *c, const char *stream, const char *group)
 }
 
 /* The number of keys matching `pattern` (SCAN, not KEYS). */
-static long long
+static inline long long
 rt_redis_count_keys(redisContext *c, const char *pattern)
 {
 	char cursor[32] = "0";
