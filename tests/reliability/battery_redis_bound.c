@@ -16,6 +16,7 @@
 #include <signal.h>
 
 #include "helper_redis_bound.h"
+#include "dispatch.h"
 
 static int failed;
 
@@ -49,6 +50,11 @@ main(int argc, char **argv)
 	printf("observed: %.1f s (%.0f calls/s); %u samples; OK %llu, other "
 	    "%llu\n", f.seconds, (double)o.calls / f.seconds, f.samples,
 	    (unsigned long long)f.ok, (unsigned long long)f.other);
+	for (int k = 1; k < 17; k++)
+		if (f.by_code[k] > 0)
+			printf("observed: %llu calls ended with status %d (%s)\n",
+			    (unsigned long long)f.by_code[k], k,
+			    xr_status_name(k));
 	printf("observed: max XLEN request %lld, reply %lld (node %lld: "
 	    "slack over the bound %lld, %lld)\n", f.max_req, f.max_reply,
 	    f.node, f.max_req - (long long)o.max_stream_len,

@@ -255,6 +255,8 @@ call_done(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
 	(void)resp;
 	(void)len;
 	b->completed++;
+	if (st->code >= 0 && st->code < 17)
+		b->f->by_code[st->code]++;
 	if (st->code == XR_STATUS_OK)
 		b->f->ok++;
 	else

@@ -38,6 +38,7 @@ typedef struct rb_opts {
 
 typedef struct rb_figures {
 	uint64_t ok, other;		/* calls by final status */
+	uint64_t by_code[17];		/* the same by status code (0..16) */
 	long long node;			/* stream-node-max-entries */
 	long long max_req, max_reply;	/* largest XLEN sampled */
 	long long max_nonce, max_call;	/* most records sampled */
