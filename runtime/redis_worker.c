@@ -586,9 +586,13 @@ xautoclaim_cb(redisAsyncContext *ac, void *r, void *priv)
 	redisReply *rep = r;
 
 	(void)ac;
-	if (rep == NULL)
-		return;
+	/* a claim lost with its connection is over too: the next tick, on
+	 * the new connection, claims again */
 	st->claiming = false;
+	if (rep == NULL) {
+		snprintf(st->claim_cursor, sizeof(st->claim_cursor), "0-0");
+		return;
+	}
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING) {
 		if (rep->type == REDIS_REPLY_ERROR &&

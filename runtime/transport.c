@@ -11,6 +11,7 @@
 #include "log.h"
 #include "loop.h"
 #include "redis.h"	/* redis_streams */
+#include "redis_topic.h"
 #include "rx.h"		/* xr_mono_ms */
 
 /*
@@ -35,9 +36,17 @@ struct xr_queue {
 	struct group *g;
 };
 
+/* redis_streams: a channel to one topic member's stream */
+struct tmember {
+	char name[XR_CFG_NAME_MAX];	/* GROUP:topic:CONSUMER */
+	xr_channel *ch;
+};
+
 struct xr_topic {
 	xr_transport_svc *t;
 	struct group *g;
+	size_t n_m;			/* redis_streams: member channels */
+	struct tmember m[XR_REDIS_MEMBERS_MAX];
 };
 
 struct group {
@@ -72,7 +81,10 @@ struct xr_transport_svc {
 	xr_redis_opts ropts;
 	size_t n_rworkers;
 	xr_redis_worker **rworkers;
+	xr_redis_member **rmembers;	/* their topic sides */
 	xr_redis_ingress *ringress;
+	xr_redis_members *rview;	/* topic members, made with the first
+					 * topic binding */
 	/* ingress side */
 	size_t n_groups;
 	struct group *groups;
@@ -214,8 +226,17 @@ xr_topic *
 xr_transport_topic(xr_transport_svc *t, const char *service, xr_diag *d)
 {
 	xr_queue *q = xr_transport_queue(t, service, d);
+	char none[1][XR_CFG_NAME_MAX];
 
-	return q != NULL ? &q->g->tp : NULL;
+	if (q == NULL || t->profile != XR_TRANSPORT_REDIS_STREAMS ||
+	    t->supervised)
+		return q != NULL ? &q->g->tp : NULL;
+	/* redis_streams inline: watch the group's members from now on */
+	if (t->rview == NULL &&
+	    (t->rview = xr_redis_members_new(t->base, &t->ropts, d)) == NULL)
+		return NULL;
+	xr_redis_members_get(t->rview, q->g->name, none, 0);
+	return &q->g->tp;
 }
 
 const char *
@@ -232,8 +253,13 @@ xr_topic_group(const xr_topic *tp)
 
 /* ---------- the execution side ---------- */
 
+static int topic_member_new(xr_transport_svc *t, xr_registry *reg,
+    size_t i, const char *consumer, xr_diag *d);
+static void topic_close(xr_transport_svc *t);
+
 /* redis_streams: a worker per group reads that group's stream, in this
- * process, on `reg` (consumer GROUP-0-PID), with the group's keys. */
+ * process, on `reg` (consumer GROUP-0-PID), with the group's keys, and
+ * its topic stream. */
 static int
 serve_redis(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
 {
@@ -242,7 +268,9 @@ serve_redis(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
 	int r;
 
 	if ((t->rworkers = calloc(t->n_groups ? t->n_groups : 1,
-	    sizeof(*t->rworkers))) == NULL)
+	    sizeof(*t->rworkers))) == NULL ||
+	    (t->rmembers = calloc(t->n_groups ? t->n_groups : 1,
+	    sizeof(*t->rmembers))) == NULL)
 		return xr_diag_set(d, XR_ERR_NOMEM, "transport: out of memory");
 	for (size_t i = 0; i < t->n_groups; i++) {
 		snprintf(consumer, sizeof(consumer), "%s-0-%ld",
@@ -257,6 +285,8 @@ serve_redis(xr_transport_svc *t, xr_registry *reg, xr_diag *d)
 		if (t->rworkers[i] == NULL)
 			return d != NULL ? d->code : XR_ERR_NOMEM;
 		t->n_rworkers = i + 1;
+		if ((r = topic_member_new(t, reg, i, consumer, d)) != XR_OK)
+			return r;
 	}
 	return XR_OK;
 }
@@ -363,8 +393,14 @@ xr_transport_redis_stats(const xr_transport_svc *t,
 	memset(in, 0, sizeof(*in));
 	if (t->profile != XR_TRANSPORT_REDIS_STREAMS)
 		return XR_ERR_INVALID_ARG;
-	for (size_t i = 0; i < t->n_rworkers; i++) {
-		xr_redis_worker_stats_get(t->rworkers[i], &one);
+	for (size_t i = 0; i < 2 * t->n_rworkers; i++) {
+		if (i < t->n_rworkers)
+			xr_redis_worker_stats_get(t->rworkers[i], &one);
+		else if (t->rmembers[i - t->n_rworkers] != NULL)
+			xr_redis_member_stats_get(
+			    t->rmembers[i - t->n_rworkers], &one);
+		else
+			continue;
 		w->entries += one.entries;
 		w->claimed += one.claimed;
 		w->runs += one.runs;
@@ -663,12 +699,15 @@ xr_transport_close(xr_transport_svc *t)
 			s->up = false;
 			xr_channel_free(ch);
 		}
+	topic_close(t);
 	xr_server_free(t->srv);
 	t->srv = NULL;
 	xr_redis_ingress_free(t->ringress);
 	t->ringress = NULL;
-	for (size_t i = 0; i < t->n_rworkers; i++)
+	for (size_t i = 0; i < t->n_rworkers; i++) {
+		xr_redis_member_free(t->rmembers[i]);
 		xr_redis_worker_free(t->rworkers[i]);
+	}
 	t->n_rworkers = 0;
 }
 
@@ -757,6 +796,132 @@ delivery_cb(void *arg, const xr_status *st, const uint8_t *resp,
 	}
 }
 
+static struct publish *
+publish_new(size_t n, xr_topic_done_fn done, void *arg)
+{
+	struct publish *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->res = calloc(n, sizeof(*p->res))) == NULL ||
+	    (p->dl = calloc(n, sizeof(*p->dl))) == NULL) {
+		if (p != NULL)
+			free(p->res);
+		free(p);
+		return NULL;
+	}
+	p->done = done;
+	p->arg = arg;
+	p->n = p->left = n;
+	p->starting = true;
+	return p;
+}
+
+/* All deliveries started: if every one has its status already, done. */
+static void
+publish_started(struct publish *p)
+{
+	p->starting = false;
+	if (p->left == 0) {
+		p->done(p->arg, p->res, p->n);
+		publish_free(p);
+	}
+}
+
+/* ---- redis_streams: every live member of the group ---- */
+
+/* The topic side of worker `consumer` of group i served here; a group
+ * whose names are too long for a topic stream has none (warned). */
+static int
+topic_member_new(xr_transport_svc *t, xr_registry *reg, size_t i,
+    const char *consumer, xr_diag *d)
+{
+	xr_diag md = { 0 };
+
+	if ((t->rmembers[i] = xr_redis_member_new(t->base, &t->ropts, &t->ks,
+	    reg, t->groups[i].name, consumer, &md)) != NULL)
+		return XR_OK;
+	if (md.code == XR_ERR_INVALID_ARG) {
+		xr_warn("transport: group %s gets no topics: %s",
+		    t->groups[i].name, md.reason);
+		return XR_OK;
+	}
+	return xr_diag_set(d, md.code, "%s", md.reason);
+}
+
+/* The channel to member `name` of the topic's group (made once). */
+static xr_channel *
+topic_member_channel(xr_topic *tp, const char *name)
+{
+	struct tmember *m;
+
+	for (size_t i = 0; i < tp->n_m; i++)
+		if (strcmp(tp->m[i].name, name) == 0)
+			return tp->m[i].ch;
+	if (tp->n_m == XR_REDIS_MEMBERS_MAX)
+		return NULL;
+	m = &tp->m[tp->n_m];
+	if ((m->ch = channel_redis(tp->t, name, NULL)) == NULL)
+		return NULL;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	tp->n_m++;
+	return m->ch;
+}
+
+static int
+publish_redis(xr_topic *tp, const char *method, const uint8_t *req,
+    size_t req_len, uint32_t timeout_ms, xr_topic_done_fn done, void *arg)
+{
+	char names[XR_REDIS_MEMBERS_MAX][XR_CFG_NAME_MAX];
+	xr_status st = { 0 };
+	struct publish *p;
+	size_t n = tp->t->rview == NULL ? 0 : xr_redis_members_get(
+	    tp->t->rview, tp->g->name, names, XR_REDIS_MEMBERS_MAX);
+
+	if (n == 0)
+		return XR_ERR_WORKER_FAILED;
+	if ((p = publish_new(n, done, arg)) == NULL)
+		return XR_ERR_NOMEM;
+	for (size_t k = 0; k < n; k++) {
+		p->res[k].group = tp->g->name;
+		p->res[k].index = (uint32_t)k;	/* in member name order */
+		p->dl[k].p = p;
+		p->dl[k].i = k;
+	}
+	for (size_t k = 0; k < n; k++) {
+		xr_channel *ch = topic_member_channel(tp, names[k]);
+
+		if (ch != NULL) {
+			xr_call_start(ch, method, req, req_len, timeout_ms,
+			    delivery_cb, &p->dl[k]);
+			continue;
+		}
+		st.code = XR_STATUS_UNAVAILABLE;
+		snprintf(st.message, sizeof(st.message), "redis_streams: no "
+		    "channel to topic member %s", names[k]);
+		delivery_cb(&p->dl[k], &st, NULL, 0);
+	}
+	publish_started(p);
+	return XR_OK;
+}
+
+static void
+topic_close(xr_transport_svc *t)
+{
+	for (size_t i = 0; i < t->n_groups; i++) {
+		xr_topic *tp = &t->groups[i].tp;
+
+		for (size_t k = 0; k < tp->n_m; k++) {
+			xr_channel *ch = tp->m[k].ch;
+
+			tp->m[k].ch = NULL;
+			xr_channel_free(ch);
+		}
+		tp->n_m = 0;
+	}
+	xr_redis_members_free(t->rview);
+	t->rview = NULL;
+}
+
 int
 xr_topic_publish(xr_topic *tp, const char *method, const uint8_t *req,
     size_t req_len, uint32_t timeout_ms, xr_topic_done_fn done, void *arg)
@@ -767,20 +932,15 @@ xr_topic_publish(xr_topic *tp, const char *method, const uint8_t *req,
 
 	if (!tp->t->ready)
 		return XR_ERR_LIFECYCLE_NOT_READY;
+	/* inline redis_streams: the members; supervised: the slots, each
+	 * its worker's slot stream */
+	if (tp->t->profile == XR_TRANSPORT_REDIS_STREAMS && !tp->t->supervised)
+		return publish_redis(tp, method, req, req_len, timeout_ms,
+		    done, arg);
 	if (n == 0)
 		return XR_ERR_WORKER_FAILED;
-	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->res = calloc(n, sizeof(*p->res))) == NULL ||
-	    (p->dl = calloc(n, sizeof(*p->dl))) == NULL) {
-		if (p != NULL)
-			free(p->res);
-		free(p);
+	if ((p = publish_new(n, done, arg)) == NULL)
 		return XR_ERR_NOMEM;
-	}
-	p->done = done;
-	p->arg = arg;
-	p->n = p->left = n;
-	p->starting = true;
 	/* the targets are fixed before the first call: a call that
 	 * completes at once cannot change the set */
 	for (size_t i = 0; i < g->n && k < n; i++)
@@ -794,11 +954,7 @@ xr_topic_publish(xr_topic *tp, const char *method, const uint8_t *req,
 	for (k = 0; k < n; k++)
 		xr_call_start(g->slots[p->res[k].index].ch, method, req,
 		    req_len, timeout_ms, delivery_cb, &p->dl[k]);
-	p->starting = false;
-	if (p->left == 0) {
-		p->done(p->arg, p->res, p->n);
-		publish_free(p);
-	}
+	publish_started(p);
 	return XR_OK;
 }
 
@@ -896,6 +1052,7 @@ xr_transport_free(xr_transport_svc *t)
 	free(t->groups);
 	free(t->routes);
 	free(t->rworkers);
+	free(t->rmembers);
 	xr_keyset_wipe(&t->ks);
 	free(t);
 }

@@ -25,6 +25,9 @@
  *               limit, in-flight cap) over the ingress's target for the
  *               worker's group stream (inline) or slot stream
  *               (process_supervisor: affinity and topics per worker).
+ *               Inline, a topic is one call per live member of the
+ *               group, each to the member's own stream
+ *               (runtime/redis_topic.h).
  *
  * Two sides, one object:
  *
