@@ -3,7 +3,7 @@
  * against Redis' own floor, on the same 64-byte unary echo, in one run
  * (docs/scaling.md explains the rows and gives the figures).
  *
- *   bench_redis [--reps N] [--quick | --smoke] [--server PATH]
+ *   bench_redis [--reps N] [--quick | --smoke] [--cluster1] [--server PATH]
  *
  * One run starts its own redis-server (a unix socket and a loopback TCP
  * port in a temporary directory, --save '' --appendonly no) and, once,
@@ -37,6 +37,10 @@
  * (/proc, getrusage), and the Redis commands per call (INFO commandstats
  * since CONFIG RESETSTAT at the row's start; idle pools add about one
  * XREADGROUP per idle worker every 2 s).
+ *
+ * --cluster1 runs the same against a one-node Redis Cluster (every slot
+ * on the one node): a check of whether the profile's key names work under
+ * Redis Cluster (docs/scaling.md), not a throughput figure.
  *
  * Exit status 0 when every row measured, 1 when one failed, 64 for bad
  * arguments. Prints figures; asserts nothing about time.
@@ -90,6 +94,7 @@ static const unsigned conc[3] = { 1, 32, 64 };
 
 typedef struct run {
 	sizes z;
+	int cluster;		/* --cluster1 */
 	char server[PATH_MAX];
 	rb_redis rs;
 	uint16_t raw_port;
@@ -105,7 +110,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench_redis [--reps N] [--quick | --smoke] "
-	    "[--server PATH]\n");
+	    "[--cluster1] [--server PATH]\n");
 }
 
 static int
@@ -126,6 +131,8 @@ parse_args(run *R, int argc, char **argv)
 			R->z = quick;
 		else if (strcmp(argv[i], "--smoke") == 0)
 			R->z = smoke;
+		else if (strcmp(argv[i], "--cluster1") == 0)
+			R->cluster = 1;
 		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
 			reps = strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
@@ -623,9 +630,11 @@ main(int argc, char **argv)
 		    "--server)\n", R.server);
 		return 1;
 	}
-	if (rb_redis_start(&R.rs) < 0 ||
+	if (rb_redis_start(&R.rs, R.cluster) < 0 ||
 	    (R.raw_pid = xrb_spawn_server(xrb_raw_serve, NULL,
 	    &R.raw_port)) < 0 || setup_targets(&R) < 0) {
+		if (R.rs.admin != NULL)
+			rb_redis_errorstats(&R.rs);
 		teardown(&R);
 		return 1;
 	}
@@ -648,6 +657,7 @@ main(int argc, char **argv)
 	print_cmdmix(&R);
 	print_ratios(&R);
 	print_machine(&R, load0);
+	rb_redis_report(&R.rs, "ru1:execution:req");
 	teardown(&R);
 	return failed;
 }

@@ -62,9 +62,11 @@ typedef struct rb_redis {
 } rb_redis;
 
 /* Start redis-server in a fresh temporary directory and wait (5 s) until
- * it answers on both the socket and the port. rb_redis_stop() undoes it,
- * also after a failure. */
-int rb_redis_start(rb_redis *rs);
+ * it answers on both the socket and the port; with `cluster`, as a
+ * one-node Redis Cluster holding every slot (so that a command whose keys
+ * hash to different slots fails CROSSSLOT as on a real cluster).
+ * rb_redis_stop() undoes it, also after a failure. */
+int rb_redis_start(rb_redis *rs, int cluster);
 void rb_redis_stop(rb_redis *rs);
 
 /* CONFIG RESETSTAT (start of a row). */
@@ -73,6 +75,14 @@ int rb_redis_resetstat(rb_redis *rs);
 /* INFO commandstats since the last reset, divided by `calls`: r->cmds,
  * r->redis_usec and r->cmdmix (INFO and CONFIG left out). */
 int rb_redis_cmdstats(rb_redis *rs, size_t calls, rb_result *r);
+
+/* Print what the run left in Redis: used_memory, the key count, the
+ * nonce and call records (count, bytes of one) and `req_stream`'s length
+ * and bytes: the figures for sizing (docs/scaling.md). */
+void rb_redis_report(rb_redis *rs, const char *req_stream);
+
+/* Print INFO errorstats: the error replies Redis sent so far. */
+void rb_redis_errorstats(rb_redis *rs);
 
 /* CPU time (user + system) of process `pid` so far, µs (clock ticks of
  * /proc/PID/stat); 0 if unreadable. */

@@ -151,14 +151,40 @@ redis_connect(const rb_redis *rs, int tcp)
 	return c;
 }
 
-int
-rb_redis_start(rb_redis *rs)
+/* A one-node cluster: every slot to this node. */
+static int
+cluster_slots(rb_redis *rs)
 {
-	char portstr[8];
+	redisReply *rep = redisCommand(rs->admin,
+	    "CLUSTER ADDSLOTSRANGE 0 16383");
+	int ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+
+	if (rep != NULL)
+		freeReplyObject(rep);
+	for (int i = 0; ok && i < 500; i++) {	/* up to 5 s until ok */
+		rep = redisCommand(rs->admin, "CLUSTER INFO");
+		ok = rep != NULL && rep->type == REDIS_REPLY_STRING;
+		if (ok && strstr(rep->str, "cluster_state:ok") != NULL) {
+			freeReplyObject(rep);
+			return 0;
+		}
+		if (rep != NULL)
+			freeReplyObject(rep);
+		usleep(10000);
+	}
+	fprintf(stderr, "bench_redis: the one-node cluster is not ok\n");
+	return -1;
+}
+
+int
+rb_redis_start(rb_redis *rs, int cluster)
+{
+	char portstr[8], nodes[192];
 	char *argv[] = { "redis-server", "--port", portstr, "--bind",
 	    "127.0.0.1", "--unixsocket", rs->sock, "--save", "",
 	    "--appendonly", "no", "--dir", rs->dir, "--loglevel", "warning",
-	    NULL };
+	    cluster ? "--cluster-enabled" : NULL, "yes",
+	    "--cluster-config-file", nodes, NULL };
 	redisContext *c;
 
 	memset(rs, 0, sizeof(*rs));
@@ -174,6 +200,7 @@ rb_redis_start(rb_redis *rs)
 		return -1;
 	}
 	snprintf(portstr, sizeof(portstr), "%u", (unsigned)rs->port);
+	snprintf(nodes, sizeof(nodes), "%s/nodes.conf", rs->dir);
 	if ((rs->pid = fork()) < 0)
 		return -1;
 	if (rs->pid == 0) {
@@ -185,7 +212,7 @@ rb_redis_start(rb_redis *rs)
 		if ((c = redis_connect(rs, 1)) != NULL) {
 			redisFree(c);
 			if ((rs->admin = redis_connect(rs, 0)) != NULL)
-				return 0;
+				return cluster ? cluster_slots(rs) : 0;
 		}
 		usleep(10000);
 	}
@@ -584,4 +611,92 @@ out:
 	}
 	free(lat);
 	return rc;
+}
+
+/* ---- what the run left in Redis ---- */
+
+static long long
+int_reply(redisContext *c, const char *fmt, const char *arg)
+{
+	redisReply *rep = redisCommand(c, fmt, arg);
+	long long v = rep != NULL && rep->type == REDIS_REPLY_INTEGER ?
+	    rep->integer : -1;
+
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return v;
+}
+
+/* SCAN the keys matching `pattern`: how many, and the first into first. */
+static long long
+scan_count(redisContext *c, const char *pattern, char *first, size_t cap)
+{
+	char cursor[32] = "0";
+	long long n = 0;
+
+	first[0] = '\0';
+	do {
+		redisReply *rep = redisCommand(c, "SCAN %s MATCH %s COUNT 1000",
+		    cursor, pattern);
+
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY ||
+		    rep->elements != 2) {
+			if (rep != NULL)
+				freeReplyObject(rep);
+			return -1;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		n += (long long)rep->element[1]->elements;
+		if (first[0] == '\0' && rep->element[1]->elements > 0)
+			snprintf(first, cap, "%s",
+			    rep->element[1]->element[0]->str);
+		freeReplyObject(rep);
+	} while (strcmp(cursor, "0") != 0);
+	return n;
+}
+
+void
+rb_redis_report(rb_redis *rs, const char *req_stream)
+{
+	static const char *const kinds[] = { "*:nonce:*", "*:call:*" };
+	redisReply *rep = redisCommand(rs->admin, "INFO memory");
+	const char *um;
+	char key[256];
+
+	printf("\nRedis after the run: ");
+	if (rep != NULL && rep->type == REDIS_REPLY_STRING &&
+	    (um = strstr(rep->str, "used_memory:")) != NULL)
+		printf("used_memory %lld bytes, ", atoll(um + 12));
+	if (rep != NULL)
+		freeReplyObject(rep);
+	printf("%lld keys\n", int_reply(rs->admin, "DBSIZE%s", ""));
+	for (size_t i = 0; i < 2; i++) {
+		long long n = scan_count(rs->admin, kinds[i], key, sizeof(key));
+
+		printf("  %-10s %lld keys (still within their PX), %s %lld "
+		    "bytes each\n", kinds[i], n, n > 0 ? "one of" : "-",
+		    n > 0 ? int_reply(rs->admin, "MEMORY USAGE %s", key) : 0);
+	}
+	printf("  %s: %lld entries, %lld bytes (MEMORY USAGE SAMPLES 0)\n",
+	    req_stream, int_reply(rs->admin, "XLEN %s", req_stream),
+	    int_reply(rs->admin, "MEMORY USAGE %s SAMPLES 0", req_stream));
+}
+
+void
+rb_redis_errorstats(rb_redis *rs)
+{
+	redisReply *rep = redisCommand(rs->admin, "INFO errorstats");
+	char *line, *save = NULL;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
+		if (rep != NULL)
+			freeReplyObject(rep);
+		return;
+	}
+	printf("Redis error replies so far (INFO errorstats):\n");
+	for (line = strtok_r(rep->str, "\r\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\r\n", &save))
+		if (line[0] != '#')
+			printf("  %s\n", line);
+	freeReplyObject(rep);
 }
