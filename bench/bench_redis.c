@@ -34,7 +34,8 @@
  *
  * Besides calls/s and latency, every row prints load-insensitive figures:
  * CPU µs per call of this process, of the workers and of redis-server
- * (/proc, getrusage), and the Redis commands per call (INFO commandstats
+ * (/proc, getrusage), redis-server's CPU % during the row, and the Redis
+ * commands per call (INFO commandstats
  * since CONFIG RESETSTAT at the row's start; idle pools add about one
  * XREADGROUP per idle worker every 2 s).
  *
@@ -358,13 +359,26 @@ measure_call(run *R, row *w, rb_result *r)
 	return rb_redis_cmdstats(&R->rs, n, r);
 }
 
+static int measure_kind(run *R, row *w, rb_result *r);
+
+/* One row once: its figures, and redis-server's CPU % from them. */
 static int
 measure(run *R, row *w, rb_result *r)
+{
+	rb_result_clear(r);
+	if (measure_kind(R, w, r) < 0)
+		return -1;
+	if (r->cpu_redis >= 0 && r->rate > 0)
+		r->redis_pct = r->cpu_redis * r->rate / 1e4;
+	return 0;
+}
+
+static int
+measure_kind(run *R, row *w, rb_result *r)
 {
 	xrb_sizes xz = { 0 };
 	xrb_result x;
 
-	rb_result_clear(r);
 	switch (w->kind) {
 	case K_RAW:
 		xz.warmup = R->z.warmup;
@@ -443,13 +457,14 @@ print_table(const run *R)
 		{ offsetof(rb_result, cpu_ing), 1, 8 },
 		{ offsetof(rb_result, cpu_wrk), 1, 8 },
 		{ offsetof(rb_result, cpu_redis), 1, 8 },
+		{ offsetof(rb_result, redis_pct), 0, 7 },
 		{ offsetof(rb_result, cmds), 2, 7 },
 		{ offsetof(rb_result, redis_usec), 1, 8 },
 	};
 
-	printf("\n%-24s %-6s %10s %9s %9s %8s %8s %8s %7s %8s\n", "row",
+	printf("\n%-24s %-6s %10s %9s %9s %8s %8s %8s %7s %7s %8s\n", "row",
 	    "status", "calls/s", "p50_us", "p99_us", "cpu_ing", "cpu_wrk",
-	    "cpu_rds", "cmds", "rds_us");
+	    "cpu_rds", "rds_%", "cmds", "rds_us");
 	for (unsigned i = 0; i < R->nrows; i++) {
 		const row *w = &R->rows[i];
 		int any = 0;
@@ -467,8 +482,9 @@ print_table(const run *R)
 		printf("\n");
 	}
 	printf("(medians over %u repetitions; cpu_*: CPU µs per call of the "
-	    "ingress (this process), the workers, redis-server; cmds: Redis "
-	    "commands per call, rds_us: Redis' µs inside them per call)\n",
+	    "ingress (this process), the workers, redis-server; rds_%%: "
+	    "redis-server's CPU %%; cmds: Redis commands per call, rds_us: "
+	    "Redis' µs inside them per call)\n",
 	    R->z.reps);
 }
 

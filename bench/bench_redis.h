@@ -41,6 +41,7 @@ typedef struct rb_result {
 	double cpu_ing;		/* CPU µs per call: this process (ingress) */
 	double cpu_wrk;		/* ... the pool's worker processes, summed */
 	double cpu_redis;	/* ... redis-server */
+	double redis_pct;	/* redis-server's CPU %: cpu_redis * rate */
 	double cmds;		/* Redis commands per call (commandstats) */
 	double redis_usec;	/* Redis' own µs in commands per call */
 	char cmdmix[320];	/* per call, with Redis' µs per command:

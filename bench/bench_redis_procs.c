@@ -34,7 +34,7 @@ void
 rb_result_clear(rb_result *r)
 {
 	r->rate = r->p50 = r->p99 = -1;
-	r->cpu_ing = r->cpu_wrk = r->cpu_redis = -1;
+	r->cpu_ing = r->cpu_wrk = r->cpu_redis = r->redis_pct = -1;
 	r->cmds = r->redis_usec = -1;
 	r->cmdmix[0] = '\0';
 }
