@@ -51,12 +51,20 @@ wait_readable(int fd, uint32_t ms)
 	}
 }
 
+/* A name (group, host, service): 1..cap-1 bytes of printable ASCII, no
+ * space. Stricter than the wire's UTF-8: the supervisor's names come from
+ * the config, whose checks allow nothing else. */
 static bool
 str_ok(const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap);
 
-	return n > 0 && n < cap;
+	if (n == 0 || n == cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
 }
 
 int

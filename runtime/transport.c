@@ -396,7 +396,8 @@ xr_transport_redis_stats(const xr_transport_svc *t,
 	for (size_t i = 0; i < 2 * t->n_rworkers; i++) {
 		if (i < t->n_rworkers)
 			xr_redis_worker_stats_get(t->rworkers[i], &one);
-		else if (t->rmembers[i - t->n_rworkers] != NULL)
+		else if (t->rmembers != NULL &&
+		    t->rmembers[i - t->n_rworkers] != NULL)
 			xr_redis_member_stats_get(
 			    t->rmembers[i - t->n_rworkers], &one);
 		else
@@ -705,7 +706,8 @@ xr_transport_close(xr_transport_svc *t)
 	xr_redis_ingress_free(t->ringress);
 	t->ringress = NULL;
 	for (size_t i = 0; i < t->n_rworkers; i++) {
-		xr_redis_member_free(t->rmembers[i]);
+		if (t->rmembers != NULL)	/* inline only */
+			xr_redis_member_free(t->rmembers[i]);
 		xr_redis_worker_free(t->rworkers[i]);
 	}
 	t->n_rworkers = 0;
@@ -860,7 +862,7 @@ topic_member_channel(xr_topic *tp, const char *name)
 	if (tp->n_m == XR_REDIS_MEMBERS_MAX)
 		return NULL;
 	m = &tp->m[tp->n_m];
-	if ((m->ch = channel_redis(tp->t, name, NULL)) == NULL)
+	if ((m->ch = channel_redis(tp->t, name, -1, NULL)) == NULL)
 		return NULL;
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	tp->n_m++;
