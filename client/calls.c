@@ -130,13 +130,31 @@ xr_calls_unqueue(xr_channel *ch, xr_client_call *c)
 }
 
 static void
+timer_arm_us(xr_client_call *c, uint64_t us)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(us / 1000000u);
+	tv.tv_usec = (suseconds_t)(us % 1000000u);
+	evtimer_add(&c->timer, &tv);
+}
+
+/* libevent may keep time on CLOCK_MONOTONIC_COARSE (a few ms per tick), so
+ * its timer can fire before the deadline by the precise clock: the call then
+ * waits out the rest rather than failing early. */
+static void
 calls_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	xr_client_call *c = arg;
 	xr_channel *ch = c->ch;
+	uint64_t now = xr_mono_us();
 
 	(void)fd;
 	(void)what;
+	if (now < c->deadline_us) {
+		timer_arm_us(c, c->deadline_us - now);
+		return;
+	}
 	c->has_timer = 0;
 	xr_channel_enter(ch);
 	if (c->state == XR_CALL_SENT) {
@@ -164,6 +182,7 @@ xr_calls_arm_deadline(xr_channel *ch, xr_client_call *c, uint32_t timeout_ms)
 		return XR_ERR_SYSTEM;
 	c->has_timer = 1;
 	c->deadline_ms = xr_mono_ms() + timeout_ms;
+	c->deadline_us = xr_mono_us() + (uint64_t)timeout_ms * 1000u;
 	return XR_OK;
 }
 

@@ -462,9 +462,11 @@ tx_request(xr_channel *ch, xr_client_call *c, const uint8_t *req,
 	ch->tx.call_id = c->id;
 	memcpy(ch->tx.method, c->method, sizeof(ch->tx.method));
 	if (c->deadline_ms != 0) {
-		/* the deadline as time remaining, like grpc-timeout */
-		now = xr_mono_ms();
-		rem = c->deadline_ms > now ? c->deadline_ms - now : 1;
+		/* the deadline as time remaining, rounded up so the
+		 * peer never gives up before we do */
+		now = xr_mono_us();
+		rem = c->deadline_us > now ?
+		    (c->deadline_us - now + 999u) / 1000u : 1;
 		ch->tx.timeout_ms = rem > UINT32_MAX ? UINT32_MAX :
 		    (uint32_t)rem;
 	}

@@ -130,5 +130,7 @@ void xr_rx_count(xr_rx *rx, int err);
 uint64_t xr_now_ms(void);
 /* Monotonic milliseconds (CLOCK_MONOTONIC), for deadlines. */
 uint64_t xr_mono_ms(void);
+/* The same clock in microseconds. */
+uint64_t xr_mono_us(void);
 
 #endif /* XR_RX_H */

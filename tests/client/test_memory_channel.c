@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -321,6 +322,62 @@ test_deadline(void **state)
 	assert_true(dt < 300);
 	assert_int_equal(f->t.cancels, 1);
 	assert_int_equal(f->t.live, 0);
+	fx_free(f);
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(*(int *)arg)++;
+}
+
+/* libevent's default clock is CLOCK_MONOTONIC_COARSE (a tick of a few ms
+ * here): when the loop wakes for something else while a deadline is pending,
+ * it re-arms the wait from the coarse clock, which can lag the precise one
+ * by a whole tick, and the timer fires that much early. A deadline must
+ * still never fire before it is due by the precise clock: 40 calls of
+ * 1..40 ms, with a 1 ms ticker waking the loop, cover every phase of the
+ * coarse tick. */
+static void
+test_deadline_never_early(void **state)
+{
+	struct fx *f = fx_new(T_NEVER);
+	struct timeval one_ms = { 0, 1000 };
+	struct event *tick;
+	int ticks = 0;
+	xr_status st;
+	uint8_t *resp = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(tick = event_new(f->base, -1, EV_PERSIST, tick_cb,
+	    &ticks));
+	assert_int_equal(evtimer_add(tick, &one_ms), 0);
+	for (uint32_t ms = 1; ms <= 40; ms++) {
+		uint64_t t0 = mono_us(), dt;
+
+		assert_int_equal(xr_call_sync_bytes(f->ch, "echo.v1.Echo/Say",
+		    (const uint8_t *)"x", 1, &resp, &len, ms, &st),
+		    XR_STATUS_DEADLINE_EXCEEDED);
+		dt = mono_us() - t0;
+		if (dt < (uint64_t)ms * 1000u)
+			fail_msg("deadline %u ms fired after %llu us", ms,
+			    (unsigned long long)dt);
+	}
+	assert_true(ticks > 40);	/* the loop did wake in between */
+	event_free(tick);
+	assert_int_equal(f->t.cancels, 40);
 	fx_free(f);
 }
 
@@ -777,6 +834,7 @@ main(void)
 		cmocka_unit_test(test_sync_nanopb),
 		cmocka_unit_test(test_status_passthrough),
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_deadline_never_early),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_concurrent_1000),
 		cmocka_unit_test(test_invalid_arguments),
