@@ -13,6 +13,10 @@
 #include "redis.h"	/* xr_redis_probe */
 #include "rx.h"		/* xr_mono_ms */
 
+/* How long a supervised redis_streams stop reads on for the replies of
+ * drained calls (collect_replies). */
+#define XR_LC_REPLY_COLLECT_MS 2000u
+
 struct xr_lifecycle {
 	struct event_base *base;
 	xr_lifecycle_opts o;
@@ -523,6 +527,32 @@ stop_inline(xr_lifecycle *lc, uint32_t graceful_ms, xr_diag *d)
 	return r;
 }
 
+static int
+no_ingress_pending(void *arg)
+{
+	xr_lifecycle *lc = arg;
+
+	return xr_transport_ingress_pending(lc->transport) == 0;
+}
+
+/*
+ * Supervised redis_streams: a drained worker has appended its last replies
+ * to the reply streams before it exited, but unlike a socket's last bytes
+ * nothing orders them before the exit the supervisor saw, and the ingress
+ * may not have read them yet. Read on until every ingress call has its
+ * status, for at most XR_LC_REPLY_COLLECT_MS (calls of a worker killed by
+ * force never get a reply: they end UNAVAILABLE when the channels close).
+ */
+static void
+collect_replies(xr_lifecycle *lc)
+{
+	if (lc->cfg->transport != XR_TRANSPORT_REDIS_STREAMS ||
+	    !lc->cfg->drain_inflight)
+		return;
+	(void)xr_loop_until(lc->base, no_ingress_pending, lc,
+	    xr_mono_ms() + XR_LC_REPLY_COLLECT_MS);
+}
+
 int
 xr_lifecycle_stop(xr_lifecycle *lc, xr_diag *d)
 {
@@ -539,6 +569,7 @@ xr_lifecycle_stop(xr_lifecycle *lc, xr_diag *d)
 	if (lc->sup != NULL) {
 		r = xr_supervisor_stop_groups(lc->sup, graceful_ms,
 		    lc->cfg->drain_inflight, d);
+		collect_replies(lc);
 		xr_transport_close(lc->transport);
 	} else if (lc->transport != NULL) {
 		r = stop_inline(lc, graceful_ms, d);

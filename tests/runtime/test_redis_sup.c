@@ -260,6 +260,7 @@ sup_up(struct sup *s)
 struct pend {
 	int done, code;
 	uint64_t t_ms;		/* when it completed */
+	char msg[256];
 };
 
 static void
@@ -272,6 +273,7 @@ pend_cb(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
 	p->done = 1;
 	p->code = st->code;
 	p->t_ms = xr_mono_ms();
+	snprintf(p->msg, sizeof(p->msg), "%s", st->message);
 }
 
 static void
@@ -512,7 +514,9 @@ test_redis_supervised(void **state)
 	assert_int_equal(xr_lifecycle_stop(s.lc, &d), XR_OK);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(e[i].done, 1);
-		assert_int_equal(e[i].code, XR_STATUS_OK);
+		if (e[i].code != XR_STATUS_OK)
+			fail_msg("e-%d: status %d (%s)", i, e[i].code,
+			    e[i].msg);
 	}
 	assert_int_equal(s.stop_events, 1);
 	for (int i = 0; i < 2; i++)
