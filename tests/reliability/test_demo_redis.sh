@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # reliability/test_demo_redis — `scripts/demo redis` runs from this build
-# (XR_DEMO_BUILD): its own redis-server, fund-load over redis_streams with
-# decisions byte-identical to the memory profile's, the Redis inspection;
+# (XR_DEMO_BUILD): its own redis-server, fund-load over redis_streams through
+# 2 supervised workers (one slot stream each) with decisions byte-identical
+# to the memory profile's, the Redis inspection;
 # exit status 0 and the lines that say so. Bounded (20,000 lines).
 set -u
 src=${XR_SOURCE_DIR:?XR_SOURCE_DIR not set}
@@ -18,6 +19,8 @@ fi
 for want in "transport\": \"redis_streams" \
     "lines=20000 invalid=395 accepted=12971 declined=6153 ignored=481" \
     "byte-identical to the memory profile's (19124 lines)" \
+    "worker 0's slot stream demo:execution:req:0: " \
+    "worker 1's slot stream demo:execution:req:1: " \
     "lag	0" "== demo done"; do
 	grep -qF -- "$want" "$out" || { echo "FAIL: no \"$want\"" >&2; fail=1; }
 done
