@@ -35,7 +35,10 @@
  * advertised HelloAck.max_batch > 1, grouped into BATCH frames (at most
  * max_batch envelopes and XR_BATCH_MAX_PAYLOAD bytes each, a sequence
  * number reserved for each BATCH before its envelopes were numbered), and
- * everything goes out in one write(2). HELLO is signed and written at once.
+ * everything goes out in one write(2). A group that is full before the end
+ * of the turn is signed and written at once (tx_write_early), so the
+ * endpoint starts on it while the rest of the turn is queued. HELLO is
+ * signed and written at once.
  *
  * The application must ignore SIGPIPE (the socket is written with write(2)).
  */
@@ -223,6 +226,29 @@ tx_arm_flush(xr_channel *ch)
 	}
 }
 
+static int tx_seal_first(xr_channel *ch, size_t n);
+
+/*
+ * Write what is signed now, once, when a full BATCH is ready before the end
+ * of the turn: a turn that starts a whole window of calls would otherwise
+ * hold every request until the last was queued, and the two sides would
+ * take turns instead of working at the same time. What the socket does not
+ * take, and any error, is for the turn's flush (tx_write_out()).
+ */
+static void
+tx_write_early(xr_channel *ch)
+{
+	ssize_t n;
+
+	if (ch->fd == -1 || ch->wr_on || ch->olen == ch->ooff)
+		return;
+	n = write(ch->fd, ch->obuf + ch->ooff, ch->olen - ch->ooff);
+	if (n > 0)
+		ch->ooff += (size_t)n;
+	if (ch->ooff == ch->olen)
+		ch->ooff = ch->olen = 0;
+}
+
 /*
  * Queue ch->tx + payload (a session is open) for the end of the loop turn,
  * encoded unsigned into the pending area and numbered. With a peer that
@@ -277,6 +303,12 @@ tx_queue(xr_channel *ch, const uint8_t *payload, size_t plen)
 	ch->plen += len;
 	ch->nrec++;
 	tx_arm_flush(ch);
+	if (rec->starts && ch->nrec > 1 && ch->peer_batch > 1) {
+		/* the groups before this one are full: they leave now */
+		if ((r = tx_seal_first(ch, ch->nrec - 1)) != XR_OK)
+			return r;
+		tx_write_early(ch);
+	}
 	return XR_OK;
 }
 
@@ -334,16 +366,16 @@ tx_sign_batch(xr_channel *ch, size_t first, size_t n)
 	return tx_seal_out(ch, ch->batch_buf, bl);
 }
 
-/* Sign the pending envelopes into obuf, group by group, and empty the
- * pending area. */
+/* Sign the first `n` pending envelopes (whole groups) into obuf, group by
+ * group, and move the rest to the front of the pending area. Uses ch->tx. */
 static int
-tx_seal_pending(xr_channel *ch)
+tx_seal_first(xr_channel *ch, size_t n)
 {
-	size_t i = 0, j;
+	size_t i = 0, j, off;
 	int r = XR_OK;
 
-	while (r == XR_OK && i < ch->nrec) {
-		for (j = i + 1; j < ch->nrec && !ch->prec[j].starts; j++)
+	while (r == XR_OK && i < n) {
+		for (j = i + 1; j < n && !ch->prec[j].starts; j++)
 			;
 		if (j - i == 1)
 			r = tx_sign_one(ch, ch->pbuf + ch->prec[i].off,
@@ -352,8 +384,27 @@ tx_seal_pending(xr_channel *ch)
 			r = tx_sign_batch(ch, i, j - i);
 		i = j;
 	}
-	ch->plen = 0;
-	ch->nrec = 0;
+	if (n == ch->nrec) {
+		ch->plen = 0;
+		ch->nrec = 0;
+		return r;
+	}
+	off = ch->prec[n].off;
+	memmove(ch->pbuf, ch->pbuf + off, ch->plen - off);
+	memmove(ch->prec, ch->prec + n, (ch->nrec - n) * sizeof(*ch->prec));
+	ch->nrec -= n;
+	ch->plen -= off;
+	for (i = 0; i < ch->nrec; i++)
+		ch->prec[i].off -= off;
+	return r;
+}
+
+/* Sign every pending envelope into obuf and empty the pending area. */
+static int
+tx_seal_pending(xr_channel *ch)
+{
+	int r = tx_seal_first(ch, ch->nrec);
+
 	ch->grp_count = 0;
 	ch->grp_bytes = 0;
 	return r;

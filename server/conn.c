@@ -20,7 +20,8 @@
  * Input and output (server_priv.h, "The frame path"): one read(2) per read
  * event into the server's read buffer, fed to the connection's reader;
  * sealed frames collect in the connection's output buffer and leave in one
- * send(2) at the end of the loop turn (xr_conn_flush_all()).
+ * send(2) at the end of the loop turn (xr_conn_flush_all()); a BATCH that
+ * is full before then leaves at once (send_early()).
  */
 #include "server_priv.h"
 
@@ -305,6 +306,26 @@ pend_flush(struct conn *c)
 }
 
 /*
+ * A full BATCH leaves at once rather than at the end of the turn: a turn
+ * that answers a whole window would otherwise hold every reply until its
+ * last handler ran, and the two sides would take turns instead of working
+ * at the same time. One send(2), nothing else: what the socket does not
+ * take, and any error, is for the end of the turn (conn_write()).
+ */
+static void
+send_early(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->wev_on || c->state == CONN_DEAD || out_pending(c) == 0)
+		return;
+	n = send(c->fd, c->out + c->out_off, out_pending(c),
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		out_consume(c, (size_t)n);
+}
+
+/*
  * Pack `e` unsigned into the pending Batch; the group goes out first when
  * it is full (the peer's max_batch, or XR_BATCH_MAX_PAYLOAD). Returns
  * XR_ERR_AGAIN when `e` is too large for any batch (it leaves alone).
@@ -321,9 +342,11 @@ pend_add(struct conn *c, Execrpc__V1__Envelope *e)
 	if (item > XR_BATCH_MAX_PAYLOAD)
 		return XR_ERR_AGAIN;
 	if (c->pend_n > 0 && (c->pend_n >= c->peer_batch ||
-	    c->pend_len + item > XR_BATCH_MAX_PAYLOAD) &&
-	    (r = pend_flush(c)) != XR_OK)
-		return r;
+	    c->pend_len + item > XR_BATCH_MAX_PAYLOAD)) {
+		if ((r = pend_flush(c)) != XR_OK)
+			return r;
+		send_early(c);
+	}
 	if (c->pend_n == 0)
 		c->pend_seq = xr_session_next_seq(&c->sess);
 	e->sequence = xr_session_next_seq(&c->sess);

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -517,6 +519,49 @@ test_batch_max_count(void **state)
 	assert_no_rejects(f);
 }
 
+/* A full group leaves at once, not at the end of the turn: to a peer taking
+ * 4, the fifth call started (before the loop runs) puts the first BATCH on
+ * the socket; the fifth stays for the turn's flush; 4 + 1, every reply
+ * exact. */
+static void
+test_full_batch_leaves_at_once(void **state)
+{
+	struct fx *f = *state;
+	int done = 0, queued = 0;
+	uint8_t pay[16];
+	struct pollfd pfd = { .events = POLLIN };
+
+	open_ready(f, 4);
+	pfd.fd = bufferevent_getfd(f->srv.bev);
+	memset(pay, 'x', sizeof(pay));
+	for (int i = 0; i < 5; i++) {
+		memset(&res_arr[i], 0, sizeof(res_arr[i]));
+		res_arr[i].done = &done;
+		pay[0] = (uint8_t)i;
+		memcpy(pay_arr[i], pay, sizeof(pay));
+		assert_non_null(xr_call_start(f->ch, METHOD, pay, sizeof(pay),
+		    5000, res_cb, &res_arr[i]));
+		/* the loop does not run here: nothing else can send */
+		(void)poll(&pfd, 1, i < 4 ? 0 : 500);
+		assert_int_equal(ioctl(pfd.fd, FIONREAD, &queued), 0);
+		if (i < 4)	/* the group is open: nothing written yet */
+			assert_int_equal(queued, 0);
+		else		/* the fifth opened a group: the first left */
+			assert_true(queued > 0);
+	}
+	run_until(f->base, &done, 5, 5000);
+	assert_int_equal(done, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(res_arr[i].code, XR_STATUS_OK);
+		assert_int_equal(res_arr[i].resp_len, sizeof(pay));
+		assert_memory_equal(res_arr[i].resp, pay_arr[i], sizeof(pay));
+	}
+	assert_int_equal(f->srv.batches, 1);
+	assert_int_equal(f->srv.batch_envs, 4);
+	assert_int_equal(f->srv.frames, 1);
+	assert_no_rejects(f);
+}
+
 /* XR_BATCH_MAX_PAYLOAD: 1500-byte requests go two to a BATCH, the third
  * opens a group of its own (alone), a 4000-byte one always leaves alone,
  * and the small one after it opens a new group (alone at the end). */
@@ -725,6 +770,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_sends_one_batch),
 		T(test_batch_max_count),
+		T(test_full_batch_leaves_at_once),
 		T(test_batch_max_payload),
 		T(test_no_batch_to_zero),
 		T(test_receives_batch),

@@ -1,6 +1,8 @@
 /* tests/server/helper_srv.c — server thread + raw signed peer. */
 #include "helper_srv.h"
 
+#include <sys/ioctl.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -38,6 +40,16 @@ say(xr_call *call, const Echo__V1__SayRequest *req, void *arg)
 	ts_server *t = arg;
 
 	t->echo_handler_calls++;
+	if (t->peek_at != 0 && t->echo_handler_calls == t->peek_at) {
+		struct pollfd pfd = { .fd = t->peek_fd, .events = POLLIN };
+		int n = -1;
+
+		/* loopback bytes can sit in the socket's backlog while the
+		 * peer's thread holds it: wait for them (what this thread has
+		 * not sent yet cannot arrive while it waits) */
+		(void)poll(&pfd, 1, 500);
+		t->peeked = ioctl(t->peek_fd, FIONREAD, &n) == 0 ? n : -1;
+	}
 	xr_echo_say(call, req, NULL);
 }
 

@@ -29,6 +29,11 @@ typedef struct ts_server {
 	xr_server_stats final;	/* filled when the thread ends */
 	volatile int drained;
 	int echo_handler_calls;	/* counted by the test echo handler */
+	/* when the echo handler runs for the peek_at-th time (0 = never), it
+	 * stores the bytes waiting on the peer's socket peek_fd in peeked
+	 * (FIONREAD, after waiting up to 500 ms for any): what the server has
+	 * sent so far in this turn */
+	volatile int peek_at, peek_fd, peeked;
 } ts_server;
 
 /* Start a server with `o` (NULL = defaults) and keys from ts_master

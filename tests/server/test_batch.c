@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "echo/v1/echo.pb-c.h"
@@ -294,12 +295,23 @@ test_batch_answered_batched(void **state)
 	assert_int_equal(frames, 1);
 	ts_peer_close(&p);
 
-	/* max_batch 2: five answers in one turn are 2 + 2 + 1 */
+	/* max_batch 2: five answers in one turn are 2 + 2 + 1, and a full
+	 * BATCH leaves at once: when the fifth handler runs, the first BATCH
+	 * (answers 1 and 2, sent as the third answer opened a group) is on
+	 * the peer's socket, before the turn ends */
 	ts_peer_open(&p, t.port, ts_master);
 	hello(&p, 2);
+	t.peeked = -1;
+	t.peek_fd = p.fd;
+	t.peek_at = t.echo_handler_calls + 5;
 	send_say_batch(&p, 5);
+	/* read nothing before the handler has looked */
+	for (int ms = 0; ms < 5000 && t.peeked == -1; ms++)
+		usleep(1000);
+	assert_true(t.peeked > 0);
 	assert_int_equal(recv_responses(&p, 1, 5, 2, &frames), 2);
 	assert_int_equal(frames, 3);
+	t.peek_at = 0;
 	ts_peer_close(&p);
 	ts_server_stop(&t);
 	assert_int_equal(t.echo_handler_calls, 14);
