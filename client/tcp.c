@@ -635,8 +635,8 @@ tcp_handshake_done(xr_channel *ch)
 		ch->max_payload = ack.max_payload_bytes;
 	if (ack.max_inflight != 0 && ack.max_inflight < ch->max_inflight)
 		ch->max_inflight = ack.max_inflight;
-	ch->peer_batch = ack.max_batch < XR_BATCH_MAX ? ack.max_batch :
-	    XR_BATCH_MAX;
+	ch->peer_batch = ack.max_batch < XR_BATCH_SEND ? ack.max_batch :
+	    XR_BATCH_SEND;
 	ch->state = XR_CH_READY;
 	if (ch->conn_timer_set) {
 		evtimer_del(&ch->conn_timer);

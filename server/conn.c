@@ -561,8 +561,9 @@ preauth_leave(struct conn *c)
 	c->srv->st.connections_preauth--;
 }
 
-/* The client's Hello.max_batch (0 if the payload does not say, or the
- * pending area cannot be had: then it gets one frame per envelope). */
+/* The client's Hello.max_batch, at most XR_BATCH_SEND (0 if the payload
+ * does not say, or the pending area cannot be had: then it gets one frame
+ * per envelope). */
 static uint32_t
 hello_max_batch(struct conn *c, const Execrpc__V1__Envelope *e)
 {
@@ -573,7 +574,7 @@ hello_max_batch(struct conn *c, const Execrpc__V1__Envelope *e)
 
 	if (h == NULL || h->max_batch == 0)
 		return 0;
-	n = h->max_batch < XR_BATCH_MAX ? h->max_batch : XR_BATCH_MAX;
+	n = h->max_batch < XR_BATCH_SEND ? h->max_batch : XR_BATCH_SEND;
 	if (n > 1 && (c->pend = malloc(XR_BATCH_MAX_PAYLOAD)) == NULL)
 		return 0;
 	return n > 1 ? n : 0;

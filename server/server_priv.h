@@ -99,7 +99,7 @@ struct conn {
 	int wev_on;
 	int flushing;			/* on srv->flushq */
 	/* batching (docs/design.md section 2, "Batches"): 0, or the
-	 * client's Hello.max_batch (capped at XR_BATCH_MAX). Then the turn's
+	 * client's Hello.max_batch (capped at XR_BATCH_SEND). Then the turn's
 	 * envelopes are packed unsigned into pend, a Batch payload of
 	 * pend_n items (at most XR_BATCH_MAX_PAYLOAD bytes, counted in
 	 * srv->held_out), numbered after pend_seq, the number reserved for

@@ -483,22 +483,25 @@ assert_no_rejects(struct fx *f)
 
 /* ---- the client sends BATCH frames --------------------------------------- */
 
-/* 24 calls in one loop turn to a peer taking 64: one BATCH, 24 envelopes,
- * every reply exact. */
+/* 14 calls in one loop turn to a peer taking 64: one BATCH, 14 envelopes,
+ * every reply exact; 40 calls: XR_BATCH_SEND (16) a BATCH, 16 + 16 + 8. */
 static void
 test_sends_one_batch(void **state)
 {
 	struct fx *f = *state;
-	size_t len[24];
+	size_t len[40];
 
 	open_ready(f, XR_BATCH_MAX);
-	for (int i = 0; i < 24; i++)
+	for (int i = 0; i < 40; i++)
 		len[i] = 8 + (size_t)i;
-	calls_in_one_turn(f, 24, len, res_arr, pay_arr);
+	calls_in_one_turn(f, 14, len, res_arr, pay_arr);
 	assert_int_equal(f->srv.batches, 1);
-	assert_int_equal(f->srv.batch_envs, 24);
+	assert_int_equal(f->srv.batch_envs, 14);
+	calls_in_one_turn(f, 40, len, res_arr, pay_arr);
+	assert_int_equal(f->srv.batches, 1 + 3);
+	assert_int_equal(f->srv.batch_envs, 14 + 40);
 	assert_int_equal(f->srv.frames, 0);
-	assert_int_equal(f->srv.requests, 24);
+	assert_int_equal(f->srv.requests, 14 + 40);
 	assert_no_rejects(f);
 }
 

@@ -24,7 +24,7 @@
 #include "frame.h"
 #include "helper_srv.h"
 
-#define N_MAX 16
+#define N_MAX 20
 
 /* One envelope of a batch under construction. */
 struct item {
@@ -293,6 +293,11 @@ test_batch_answered_batched(void **state)
 	send_say_batch(&p, 1);
 	assert_int_equal(recv_responses(&p, 9, 1, 64, &frames), 0);
 	assert_int_equal(frames, 1);
+	/* 20 answers in one turn to a client taking 64: XR_BATCH_SEND (16)
+	 * a BATCH, 16 + 4 */
+	send_say_batch(&p, 20);
+	assert_int_equal(recv_responses(&p, 10, 20, 64, &frames), 2);
+	assert_int_equal(frames, 2);
 	ts_peer_close(&p);
 
 	/* max_batch 2: five answers in one turn are 2 + 2 + 1, and a full
@@ -314,7 +319,7 @@ test_batch_answered_batched(void **state)
 	t.peek_at = 0;
 	ts_peer_close(&p);
 	ts_server_stop(&t);
-	assert_int_equal(t.echo_handler_calls, 14);
+	assert_int_equal(t.echo_handler_calls, 34);
 	for (int i = 0; i < XR_REJECT_COUNT; i++)
 		assert_int_equal(t.final.rejects[i], 0);
 }
