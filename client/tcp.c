@@ -228,6 +228,25 @@ tx_arm_flush(xr_channel *ch)
 
 static int tx_seal_first(xr_channel *ch, size_t n);
 
+/* One write(2) of what is signed (retried on EINTR); the written bytes
+ * leave obuf. Returns what write() returned, 0 when there was nothing. */
+static ssize_t
+tx_write_once(xr_channel *ch)
+{
+	ssize_t n;
+
+	if (ch->olen == ch->ooff)
+		return 0;
+	do
+		n = write(ch->fd, ch->obuf + ch->ooff, ch->olen - ch->ooff);
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		ch->ooff += (size_t)n;
+	if (ch->ooff == ch->olen)
+		ch->ooff = ch->olen = 0;
+	return n;
+}
+
 /*
  * Write what is signed now, once, when a full BATCH is ready before the end
  * of the turn: a turn that starts a whole window of calls would otherwise
@@ -238,15 +257,8 @@ static int tx_seal_first(xr_channel *ch, size_t n);
 static void
 tx_write_early(xr_channel *ch)
 {
-	ssize_t n;
-
-	if (ch->fd == -1 || ch->wr_on || ch->olen == ch->ooff)
-		return;
-	n = write(ch->fd, ch->obuf + ch->ooff, ch->olen - ch->ooff);
-	if (n > 0)
-		ch->ooff += (size_t)n;
-	if (ch->ooff == ch->olen)
-		ch->ooff = ch->olen = 0;
+	if (ch->fd != -1 && !ch->wr_on)
+		(void)tx_write_once(ch);
 }
 
 /*
@@ -422,21 +434,15 @@ tx_write_out(xr_channel *ch)
 {
 	ssize_t n;
 
-	if (ch->fd == -1 || ch->wr_on || ch->olen == ch->ooff)
+	if (ch->fd == -1 || ch->wr_on)
 		return;
-	do
-		n = write(ch->fd, ch->obuf + ch->ooff, ch->olen - ch->ooff);
-	while (n == -1 && errno == EINTR);
+	n = tx_write_once(ch);
 	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		tcp_lost(ch, 0, errno);
 		return;
 	}
-	if (n > 0)
-		ch->ooff += (size_t)n;
-	if (ch->ooff == ch->olen) {
-		ch->ooff = ch->olen = 0;
+	if (ch->ooff == ch->olen)
 		return;
-	}
 	if (ch->ooff > ch->ocap / 2) {
 		memmove(ch->obuf, ch->obuf + ch->ooff, ch->olen - ch->ooff);
 		ch->olen -= ch->ooff;
