@@ -181,7 +181,6 @@ xr_calls_arm_deadline(xr_channel *ch, xr_client_call *c, uint32_t timeout_ms)
 	    evtimer_add(&c->timer, &tv) != 0)
 		return XR_ERR_SYSTEM;
 	c->has_timer = 1;
-	c->deadline_ms = xr_mono_ms() + timeout_ms;
 	c->deadline_us = xr_mono_us() + (uint64_t)timeout_ms * 1000u;
 	return XR_OK;
 }

@@ -92,8 +92,7 @@ struct xr_client_call {
 	int state;			/* enum xr_call_state */
 	int has_timer;
 	struct event timer;		/* the deadline (event_assign'ed) */
-	uint64_t deadline_ms;		/* xr_mono_ms() deadline, 0 = none */
-	uint64_t deadline_us;		/* the same on a microsecond clock */
+	uint64_t deadline_us;		/* xr_mono_us() deadline, 0 = none */
 	xr_call_cb cb;
 	void *arg;
 	xr_client_call *qprev, *qnext;	/* send queue; qnext: freelist */

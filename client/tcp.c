@@ -518,7 +518,7 @@ tx_request(xr_channel *ch, xr_client_call *c, const uint8_t *req,
 		return r;
 	ch->tx.call_id = c->id;
 	memcpy(ch->tx.method, c->method, sizeof(ch->tx.method));
-	if (c->deadline_ms != 0) {
+	if (c->deadline_us != 0) {
 		/* the deadline as time remaining, rounded up so the
 		 * peer never gives up before we do */
 		now = xr_mono_us();
