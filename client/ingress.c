@@ -438,6 +438,41 @@ route(const xr_ingress *ing, const char *svc, size_t *first, size_t *size)
 	return true;
 }
 
+/* A closed channel to a READY worker is made again at most this often. */
+#define XR_ING_REVIVE_MS 100u
+
+/*
+ * The channel to a READY worker that closed (the endpoint closes one idle
+ * for its idle timeout, 300 s by default; a reset) is made again when its
+ * group is next picked from, as a gRPC channel goes from idle back to
+ * connecting on its next call: a pick never skips a live worker, or moves a
+ * key off it, for want of a connection. At most once per XR_ING_REVIVE_MS
+ * a slot, so a worker that refuses connections is not redialled per call.
+ */
+static void
+group_revive(xr_ingress *ing, size_t first, size_t n)
+{
+	uint64_t now = 0;
+
+	for (size_t i = first; i < first + n; i++) {
+		struct xr_ing_slot *sl = &ing->slots[i];
+
+		if (sl->ep.state != XR_INGRESS_EP_READY || sl->ch == NULL ||
+		    xr_channel_is_usable(sl->ch))
+			continue;
+		if (now == 0)
+			now = xr_mono_ms();
+		if (sl->revived_ms != 0 && now - sl->revived_ms <
+		    XR_ING_REVIVE_MS)
+			continue;
+		sl->revived_ms = now;
+		slot_close(sl);
+		slot_open(ing, sl);
+		if (sl->ch != NULL)
+			ing->st.channels_revived++;
+	}
+}
+
 xr_channel *
 xr_ingress_pick(xr_ingress *ing, const char *service, const void *key,
     size_t key_len, int *err)
@@ -453,6 +488,7 @@ xr_ingress_pick(xr_ingress *ing, const char *service, const void *key,
 	else if (!route(ing, service, &first, &n))
 		e = XR_ERR_INVALID_ARG;
 	else {
+		group_revive(ing, first, n);
 		start = key != NULL ? (size_t)(xr_hash_fnv1a(key, key_len) %
 		    n) : ing->rr[first]++ % n;
 		for (size_t i = 0; i < n && ch == NULL; i++) {

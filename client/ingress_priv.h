@@ -24,6 +24,7 @@ struct xr_ing_slot {
 	size_t n_services;
 	char services[16][128];
 	xr_channel *ch;			/* owned; NULL: none */
+	uint64_t revived_ms;		/* group_revive(): the last remake */
 };
 
 struct xr_ingress {

@@ -27,6 +27,7 @@ struct slot {
 	uint16_t port;
 	xr_keyset ks;			/* its endpoint's keys (wiped on free) */
 	bool up;
+	uint64_t revived_ms;		/* group_revive(): the last remake */
 };
 
 struct group;
@@ -92,6 +93,7 @@ struct xr_transport_svc {
 	struct route *routes;
 	bool ready, stopping;
 	bool supervised;		/* bootstrap.mode process_supervisor */
+	uint64_t revived;		/* channels made again (group_revive) */
 };
 
 /* ---------- resolution ---------- */
@@ -605,6 +607,52 @@ xr_transport_worker_down(xr_transport_svc *t, const char *group,
 	    permanent ? " for good" : "");
 }
 
+/* A closed channel to an up worker is made again at most this often. */
+#define XR_REVIVE_MS 100u
+
+/*
+ * A channel to an up worker that closed (the endpoint closes a connection
+ * idle for its idle timeout, 300 s by default; a reset) is made again when
+ * the group is next picked from, as a gRPC channel goes from idle back to
+ * connecting on its next call: a pick never skips a live worker, or moves
+ * a key off it, for want of a connection. At most once per XR_REVIVE_MS a
+ * slot, so a worker that refuses connections is not redialled per call.
+ */
+static void
+group_revive(xr_transport_svc *t, struct group *g)
+{
+	uint64_t now = 0;
+
+	for (size_t i = 0; i < g->n; i++) {
+		struct slot *s = &g->slots[i];
+		xr_channel *ch;
+
+		if (!s->up || s->ch == NULL || xr_channel_is_usable(s->ch))
+			continue;
+		if (now == 0)
+			now = xr_mono_ms();
+		if (s->revived_ms != 0 && now - s->revived_ms < XR_REVIVE_MS)
+			continue;
+		s->revived_ms = now;
+		ch = t->profile == XR_TRANSPORT_REDIS_STREAMS ?
+		    channel_redis(t, g->name, slot_stream(t, (uint32_t)i),
+		    NULL) : channel_keys(t, s->port, &s->ks, NULL);
+		if (ch == NULL)
+			continue;
+		xr_channel_free(s->ch);	/* closed: no call left on it */
+		s->ch = ch;
+		t->revived++;
+		xr_debug("transport: channel to %s[%zu] made again", g->name,
+		    i);
+	}
+}
+
+uint64_t
+xr_transport_channels_revived(const xr_transport_svc *t)
+{
+	return t->revived;
+}
+
 static bool
 slot_usable(const struct slot *s)
 {
@@ -725,6 +773,7 @@ xr_queue_pick(xr_queue *q, const void *key, size_t key_len, int *err)
 		*err = XR_ERR_LIFECYCLE_NOT_READY;
 		return NULL;
 	}
+	group_revive(q->t, g);
 	if (g->failed && usable_slots(g) < g->n) {
 		*err = XR_ERR_WORKER_FAILED;
 		return NULL;
@@ -930,10 +979,12 @@ xr_topic_publish(xr_topic *tp, const char *method, const uint8_t *req,
 {
 	struct group *g = tp->g;
 	struct publish *p;
-	size_t n = usable_slots(g), k = 0;
+	size_t n, k = 0;
 
 	if (!tp->t->ready)
 		return XR_ERR_LIFECYCLE_NOT_READY;
+	group_revive(tp->t, g);
+	n = usable_slots(g);
 	/* inline redis_streams: the members; supervised: the slots, each
 	 * its worker's slot stream */
 	if (tp->t->profile == XR_TRANSPORT_REDIS_STREAMS && !tp->t->supervised)

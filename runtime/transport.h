@@ -91,6 +91,11 @@ xr_transport_svc *xr_transport_new(struct event_base *base,
 /* The active profile: XR_TRANSPORT_MEMORY or XR_TRANSPORT_TCP_LOCAL. */
 int xr_transport_profile(const xr_transport_svc *t);
 
+/* How many channels to up workers were made again after they closed (a
+ * queue pick or a topic publish remakes a closed one, at most every
+ * 100 ms a worker). */
+uint64_t xr_transport_channels_revived(const xr_transport_svc *t);
+
 /* ---------- the execution side ---------- */
 
 /*

@@ -473,6 +473,62 @@ test_control(void **state)
 	free(b);
 }
 
+/* Run the base for 30 ms: long enough for a connect to port 1 of
+ * 127.0.0.1, where nobody listens, to be refused. */
+static void
+until_refused(struct run *r)
+{
+	struct timeval tv = { 0, 30000 };
+
+	event_base_loopexit(r->base, &tv);
+	event_base_dispatch(r->base);
+}
+
+/* The closed channel to a READY worker is made again by the next pick of
+ * its group, at most once per 100 ms. */
+static void
+test_revive(void **state)
+{
+	uint8_t *b;
+	size_t len;
+	struct run r;
+	xr_ingress_stats st;
+	struct timeval tv = { 0, 150000 };
+	int err;
+
+	(void)state;
+	good_bundle(&b, &len);
+	boot(&r, (const uint8_t *const *)&b, &len, 1, 0);
+	assert_non_null(r.ing);
+	xr_ingress_stats_get(r.ing, &st);
+	assert_int_equal(st.channels_opened, 1);
+	until_refused(&r);
+	/* the first pick after the failure: a new channel (connecting) */
+	assert_non_null(xr_ingress_pick(r.ing, "echo.v1.Echo", NULL, 0,
+	    &err));
+	assert_int_equal(err, XR_OK);
+	xr_ingress_stats_get(r.ing, &st);
+	assert_int_equal(st.channels_opened, 2);
+	assert_int_equal(st.channels_revived, 1);
+	/* it fails too; picks within 100 ms do not redial */
+	until_refused(&r);
+	assert_null(xr_ingress_pick(r.ing, "echo.v1.Echo", NULL, 0, &err));
+	assert_int_equal(err, XR_ERR_WORKER_FAILED);
+	xr_ingress_stats_get(r.ing, &st);
+	assert_int_equal(st.channels_revived, 1);
+	/* past 100 ms: once more */
+	event_base_loopexit(r.base, &tv);
+	event_base_dispatch(r.base);
+	assert_non_null(xr_ingress_pick(r.ing, "echo.v1.Echo", NULL, 0,
+	    &err));
+	xr_ingress_stats_get(r.ing, &st);
+	assert_int_equal(st.channels_opened, 3);
+	assert_int_equal(st.channels_revived, 2);
+	done(&r);
+	xr_wipe(b, len);
+	free(b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -480,6 +536,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_revive),
 	};
 
 	(void)ts_worker_mode(argc, argv);	/* never a worker */

@@ -85,6 +85,10 @@ typedef struct xr_ingress_stats {
 	uint64_t rejects[XR_CHANNEL_REJECT_KINDS];
 	int last_reject;	/* the xr_err of the last rejected datagram, 0 */
 	uint64_t channels_opened; /* worker channels made (incl. replacements) */
+	uint64_t channels_revived; /* of those, made again after the channel to
+				 * a READY worker closed (an idle endpoint
+				 * closes it; a reset): on the next pick of
+				 * its group, at most once per 100 ms */
 } xr_ingress_stats;
 
 typedef struct xr_ingress_opts {
