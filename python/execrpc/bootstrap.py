@@ -25,7 +25,9 @@ supervisor in a web process group (`role: ingress`, docs/supervisor.md
   worker is not picked; a dead one's channel is closed;
 - pick(service, key): the first group listing the service, else the first
   with an empty list; round robin, or FNV-1a-64(key) modulo the group's
-  size, then the next ready slot;
+  size, then the next ready slot; the closed channel to a READY worker (an
+  endpoint closes one idle for 300 s) is made again first, at most once
+  per REVIVE_S a slot;
 - STOP: `on_stop(timeout_ms, drain)` is called (the application stops
   taking requests); once the application called stop_done() and every call
   made through call() completed, STOPPED is sent and `stopped` is set. End
@@ -53,6 +55,7 @@ BUNDLE_MAX = 128 * 1024
 CTL_MAX = 64 * 1024
 MAX_ENDPOINTS = 1024
 EOF_WAIT = 5.0
+REVIVE_S = 0.1          # a closed channel to a READY worker: remade at most this often
 KIND_CONTROL = 9
 # nanopb bounds of the C reader (lifecycle.options, bootstrap.options)
 _STR_CAP = 64
@@ -216,6 +219,7 @@ class _Slot:
     def __init__(self, e):
         self.ep = Endpoint(e)
         self.ch = None          # a Task resolving to a Channel
+        self.revived_at = None  # Ingress._revive(): the last remake
 
 
 def _fnv1a64(data):
@@ -255,7 +259,7 @@ class Ingress:
         self.draining = False
         self._done_asked = False
         self.stopped = asyncio.Event()
-        self.updates = self.refused = self.channels_opened = 0
+        self.updates = self.refused = self.channels_opened = self.channels_revived = 0
         self.rejects = [0] * len(wire.RejectKind)
 
     @classmethod
@@ -422,6 +426,27 @@ class Ingress:
         g = self._slots[pick].ep.group
         return [s for s in self._slots if s.ep.group == g]
 
+    @staticmethod
+    def _live(t):
+        """A channel Task still connecting, or connected and usable."""
+        return not t.done() or (not t.cancelled() and t.exception() is None
+                                and t.result().usable)
+
+    def _revive(self, grp):
+        """The closed channel to a READY worker (an endpoint closes one
+        idle for 300 s; a reset) is made again on the next pick of its
+        group, at most once per REVIVE_S a slot, as the C ingress does."""
+        now = time.monotonic()
+        for sl in grp:
+            if sl.ep.state != READY or sl.ch is None or self._live(sl.ch):
+                continue
+            if sl.revived_at is not None and now - sl.revived_at < REVIVE_S:
+                continue
+            sl.revived_at = now
+            self._close(sl)
+            self._open(sl)
+            self.channels_revived += 1
+
     def pick(self, service, key=None):
         """The channel Task of a ready worker for `service`, or RpcError
         (UNIMPLEMENTED: no group has it; UNAVAILABLE: none ready, or
@@ -433,6 +458,7 @@ class Ingress:
         if grp is None:
             raise RpcError(StatusCode.UNIMPLEMENTED,
                            f'ingress: no ready worker for service "{service}" (no group hosts it)')
+        self._revive(grp)
         n = len(grp)
         if key is not None:
             start = _fnv1a64(key.encode() if isinstance(key, str) else key) % n
@@ -442,11 +468,8 @@ class Ingress:
             self._rr[g] = start + 1
         for i in range(n):
             sl = grp[(start + i) % n]
-            t = sl.ch
-            if sl.ep.state == READY and t is not None and (
-                    not t.done() or (not t.cancelled() and t.exception() is None
-                                     and t.result().usable)):
-                return t
+            if sl.ep.state == READY and sl.ch is not None and self._live(sl.ch):
+                return sl.ch
         raise RpcError(StatusCode.UNAVAILABLE,
                        f'ingress: no ready worker for service "{service}"')
 
@@ -487,6 +510,7 @@ class Ingress:
     def stats(self):
         return {"updates": self.updates, "refused": self.refused,
                 "channels_opened": self.channels_opened,
+                "channels_revived": self.channels_revived,
                 "rejects": {k.name.lower(): self.rejects[k] for k in wire.RejectKind}}
 
     async def close(self):

@@ -15,7 +15,10 @@ endpoint keys for generations 1 and 2:
  - pick: UNIMPLEMENTED for a service no group hosts, UNAVAILABLE with no
    ready worker; round robin;
  - STOP: on_stop, then STOPPED only after stop_done() and the call in
-   flight; a second STOP refused.
+   flight; a second STOP refused;
+ - the channel to a READY worker closed by the endpoint (it went away and
+   came back on the same port, no update): the next call makes it again
+   (channels_revived 1) and succeeds.
 """
 import asyncio
 import os
@@ -176,8 +179,8 @@ class Sup:
         return lpb.Command.FromString(env.payload)
 
 
-def tagged_endpoint(tag, gen, index=0):
-    e = testing.Endpoint(K.endpoint_keys(BASE, INST, "echo", index, gen))
+def tagged_endpoint(tag, gen, index=0, port=0):
+    e = testing.Endpoint(K.endpoint_keys(BASE, INST, "echo", index, gen), port=port)
 
     async def say(req, ctx):
         if req.delay_ms:
@@ -292,11 +295,43 @@ async def check_ingress():
             await e.close()
 
 
+async def check_revive():
+    e1 = await tagged_endpoint("first", 1).start()
+    b_ours, b_theirs = pair()
+    c_ours, c_theirs = pair()
+    b_ours.send(bundle([ep(0, port=e1.port)]).SerializeToString())
+    b_ours.close()
+    ing = await B.Ingress.from_bootstrap(b_theirs.detach(), c_theirs.detach())
+    e2 = None
+    try:
+        need(await say(ing, "a") == "first:a", "the first process")
+        # the endpoint goes away and comes back on the same port, with no
+        # update on fd 4 (as a connection an idle endpoint closed)
+        port = e1.port
+        await e1.close()
+        await asyncio.sleep(0.1)
+        e2 = await tagged_endpoint("again", 1, port=port).start()
+        st = ing.stats()
+        need(st["channels_opened"] == 1 and st["channels_revived"] == 0, f"before {st}")
+        need(await say(ing, "b") == "again:b", "the call after the channel closed")
+        st = ing.stats()
+        need(st["channels_opened"] == 2 and st["channels_revived"] == 1, f"after {st}")
+        need(await say(ing, "c") == "again:c", "the remade channel is kept")
+        need(ing.stats()["channels_revived"] == 1, f"remade once {ing.stats()}")
+    finally:
+        await ing.close()
+        c_ours.close()
+        if e2 is not None:
+            await e2.close()
+
+
 async def run():
     rep = Report()
     await rep.run("bundle refusals: exact messages, no key byte", check_refusals)
     await rep.run("fd 3: one datagram then EOF; none, none in time, two, over 128 KiB", check_fd3)
     await rep.run("channels, fd 4 verification, updates, pick, STOP/STOPPED", check_ingress)
+    await rep.run("a closed channel to a READY worker is made again by the next pick",
+                  check_revive)
     return rep.finish()
 
 
