@@ -197,22 +197,36 @@ h_drain(struct sup_worker *w, uint32_t arg)
 	return 0;
 }
 
-/* the round's STOP, and its deadline on the worker's timer */
-static int
-h_stop(struct sup_worker *w, uint32_t arg)
+/*
+ * Send the round's STOP (the time left to its deadline). A channel that is
+ * full (the process does not read it now) does not lose the STOP: it is
+ * sent again every XR_SUP_RESYNC_MS until it goes or the deadline forces
+ * the stop; the worker's timer comes first then.
+ */
+static void
+send_stop(struct sup_worker *w)
 {
 	xr_supervisor *s = w->sup;
 	Execrpc__V1__Command c = EXECRPC__V1__COMMAND__INIT;
-	uint64_t now = xr_mono_ms();
+	uint64_t now = xr_mono_ms(), at = s->stop_deadline;
 
-	(void)arg;
 	c.type = EXECRPC__V1__COMMAND_TYPE__COMMAND_STOP;
 	c.graceful_timeout_ms = s->stop_deadline > now ?
 	    (uint32_t)(s->stop_deadline - now) : 0;
 	c.drain_inflight = s->stop_drain;
+	w->stop_unsent = xr__sup_send(w, &c) == XR_ERR_AGAIN;
+	if (w->stop_unsent && now + XR_SUP_RESYNC_MS < at)
+		at = now + XR_SUP_RESYNC_MS;
+	arm_timer(w, at);
+}
+
+/* the round's STOP, and its deadline on the worker's timer */
+static int
+h_stop(struct sup_worker *w, uint32_t arg)
+{
+	(void)arg;
 	w->acked = w->killed = false;
-	(void)xr__sup_send(w, &c);
-	arm_timer(w, s->stop_deadline);
+	send_stop(w);
 	return 0;
 }
 
@@ -279,6 +293,7 @@ h_kill(struct sup_worker *w, uint32_t arg)
 		if (kill(-w->pid, SIGKILL) != 0)
 			kill(w->pid, SIGKILL);
 		w->killed = true;
+		w->stop_unsent = false;
 		w->grp->forced = true;
 		xr_debug("supervisor: %s[%u] pid %d: SIGKILL",
 		    w->grp->cfg->name, w->index, (int)w->pid);
@@ -401,6 +416,15 @@ xr__sup_timer_cb(evutil_socket_t fd, short what, void *arg)
 		arm_timer(w, w->deadline_ms);
 		return;
 	}
+	if (w->stop_unsent && w->state == XR_WORKER_STOPPING &&
+	    xr_mono_ms() < w->sup->stop_deadline) {
+		send_stop(w);
+		if (!w->stop_unsent)
+			xr_info("supervisor: %s[%u]: STOP delivered again",
+			    w->grp->cfg->name, w->index);
+		return;
+	}
+	w->stop_unsent = false;
 	(void)xr__sup_fsm(w, XR_SUP_EV_DEADLINE, 0);
 }
 

@@ -53,6 +53,9 @@ struct sup_worker {
 	uint64_t ready_ms;		/* monotonic time of READY */
 	bool acked;			/* STOPPED received in this stop */
 	bool killed;			/* SIGKILL sent in this stop */
+	bool stop_unsent;		/* its channel was full for this stop's
+					 * STOP: sent again every
+					 * XR_SUP_RESYNC_MS until the deadline */
 	uint32_t refused;		/* worker-channel commands refused */
 	uint32_t call_max;		/* CALL payload limit of its channel */
 	int err;			/* why FAILED (an xr_err), else 0 */

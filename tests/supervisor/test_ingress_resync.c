@@ -18,6 +18,9 @@
  * re-send the updates of the restart were lost and the web process kept
  * generation 1's dead port for good.
  *
+ * A second case: the STOP itself finds fd 4 full; the supervisor sends it
+ * again until the channel takes it, and the web process stops gracefully.
+ *
  * The web program's log, OUT: "table G I state S gen N port P" per
  * endpoint at boot, "reading" after SIGUSR1, "update G I state S gen N
  * port P rejects R" per update (R: the datagrams rejected so far), "stop".
@@ -195,28 +198,29 @@ fill_channel(const struct sup_worker *w)
 	return n;
 }
 
-static void
-resync_case(const char *web_cmd)
-{
-	char dir[] = "/tmp/xr_resync.XXXXXX", out[PATH_MAX + 32];
-	char self[PATH_MAX], yaml[2 * PATH_MAX + 512], want[128], line[512];
-	xr_supervisor_opts o = { 0 };
+/* The supervisor of a case: one echo worker and one web process. */
+struct rs {
+	char dir[32], out[PATH_MAX + 32];
 	xr_config cfg;
 	xr_keyset ks;
-	ts_rec rec = { 0 };
-	xr_worker_info w[4];
-	const xr_worker_info *echo, *web;
+	ts_rec rec;
 	struct event_base *base;
 	xr_supervisor *s;
+	struct group *wg;	/* the web group */
+};
+
+static void
+rs_up(struct rs *r, const char *web_cmd)
+{
+	char self[PATH_MAX], yaml[2 * PATH_MAX + 512];
+	xr_supervisor_opts o = { 0 };
 	xr_diag d = { 0 };
-	struct group *wg = NULL;
-	uint16_t old_port;
-	size_t n, junk;
-	uint64_t end;
 	ssize_t sl;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(out, sizeof(out), "%s/web.log", dir);
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "/tmp/xr_resync.XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	snprintf(r->out, sizeof(r->out), "%s/web.log", r->dir);
 	assert_true((sl = readlink("/proc/self/exe", self,
 	    sizeof(self) - 1)) > 0);
 	self[sl] = '\0';
@@ -230,40 +234,66 @@ resync_case(const char *web_cmd)
 	    " services: [echo.v1.Echo]}\n"
 	    "      - {name: web, role: ingress, workers: 1,"
 	    " command: [\"%s\", \"--web-lag\", \"%s\"]}\n",
-	    web_cmd != NULL ? web_cmd : self, out);
-	ts_config(&cfg, yaml);
-	ts_keys(&ks, NULL);
-	assert_non_null(base = event_base_new());
-	o.cfg = &cfg;
-	o.keys = &ks;
+	    web_cmd != NULL ? web_cmd : self, r->out);
+	ts_config(&r->cfg, yaml);
+	ts_keys(&r->ks, NULL);
+	assert_non_null(r->base = event_base_new());
+	o.cfg = &r->cfg;
+	o.keys = &r->ks;
 	o.on_stop_event = ts_on_stop;
-	o.stop_arg = &rec;
+	o.stop_arg = &r->rec;
 	o.on_worker_event = ts_on_worker;
-	o.worker_arg = &rec;
-	if ((s = xr_supervisor_new(base, &o, &d)) == NULL)
+	o.worker_arg = &r->rec;
+	if ((r->s = xr_supervisor_new(r->base, &o, &d)) == NULL)
 		fail_msg("supervisor_new: %s", d.reason);
-	if (xr_supervisor_start_groups(s, NULL, 0, &d) != XR_OK ||
-	    xr_supervisor_wait_ready(s, READY_MS, &d) != XR_OK)
+	if (xr_supervisor_start_groups(r->s, NULL, 0, &d) != XR_OK ||
+	    xr_supervisor_wait_ready(r->s, READY_MS, &d) != XR_OK)
 		fail_msg("start/ready: %s", d.reason);
-	n = xr_supervisor_workers(s, w, 4);
+	for (size_t g = 0; g < r->s->ngroups; g++)
+		if (strcmp(r->s->groups[g].cfg->name, "web") == 0)
+			r->wg = &r->s->groups[g];
+	assert_non_null(r->wg);
+}
+
+static void
+rs_down(struct rs *r)
+{
+	xr_supervisor_free(r->s);
+	event_base_free(r->base);
+	xr_config_free(&r->cfg);
+	xr_keyset_wipe(&r->ks);
+	unlink(r->out);
+	rmdir(r->dir);
+}
+
+static void
+resync_case(const char *web_cmd)
+{
+	char want[128], line[512];
+	struct rs r;
+	xr_worker_info w[4];
+	const xr_worker_info *echo, *web;
+	xr_diag d = { 0 };
+	uint16_t old_port;
+	size_t n, junk;
+	uint64_t end;
+
+	rs_up(&r, web_cmd);
+	n = xr_supervisor_workers(r.s, w, 4);
 	assert_int_equal(n, 2);
 	echo = find(w, n, "echo");
 	web = find(w, n, "web");
 	assert_int_equal(echo->generation, 1);
 	old_port = echo->port;
-	for (size_t g = 0; g < s->ngroups; g++)
-		if (strcmp(s->groups[g].cfg->name, "web") == 0)
-			wg = &s->groups[g];
-	assert_non_null(wg);
 
 	/* the web process's fd 4 holds all it can; then the worker moves */
-	junk = fill_channel(&wg->w[0]);
+	junk = fill_channel(&r.wg->w[0]);
 	assert_true(junk > 0);
 	assert_int_equal(kill(echo->pid, SIGKILL), 0);
 	end = xr_mono_ms() + READY_MS;
 	do {
-		spin(base, 20);
-		n = xr_supervisor_workers(s, w, 4);
+		spin(r.base, 20);
+		n = xr_supervisor_workers(r.s, w, 4);
 		echo = find(w, n, "echo");
 	} while ((echo->generation != 2 || echo->state != XR_WORKER_READY) &&
 	    xr_mono_ms() < end);
@@ -278,8 +308,8 @@ resync_case(const char *web_cmd)
 	assert_int_equal(kill(web->pid, SIGUSR1), 0);
 	end = xr_mono_ms() + CONVERGE_MS;
 	do {
-		spin(base, 50);
-		last_update(out, line, sizeof(line));
+		spin(r.base, 50);
+		last_update(r.out, line, sizeof(line));
 	} while (strncmp(line, want, strlen(want)) != 0 &&
 	    xr_mono_ms() < end);
 	print_message("    web process's last update: %s", line[0] ? line :
@@ -289,16 +319,55 @@ resync_case(const char *web_cmd)
 	assert_int_equal(strtoull(strstr(line, "rejects ") + 8, NULL, 10),
 	    junk);
 
-	assert_int_equal(xr_supervisor_stop_groups(s, 10000, true, &d),
+	assert_int_equal(xr_supervisor_stop_groups(r.s, 10000, true, &d),
 	    XR_OK);
-	assert_int_equal(ts_stop_count(&rec, "web", XR_STOP_GRACEFUL), 1);
-	assert_int_equal(ts_stop_count(&rec, "echo", XR_STOP_GRACEFUL), 1);
-	xr_supervisor_free(s);
-	event_base_free(base);
-	xr_config_free(&cfg);
-	xr_keyset_wipe(&ks);
-	unlink(out);
-	rmdir(dir);
+	assert_int_equal(ts_stop_count(&r.rec, "web", XR_STOP_GRACEFUL), 1);
+	assert_int_equal(ts_stop_count(&r.rec, "echo", XR_STOP_GRACEFUL), 1);
+	rs_down(&r);
+}
+
+static int
+stops(const struct rs *r, const char *group)
+{
+	return ts_stop_count(&r->rec, group, XR_STOP_GRACEFUL) +
+	    ts_stop_count(&r->rec, group, XR_STOP_FORCED);
+}
+
+/*
+ * The STOP itself finds fd 4 full: the supervisor sends it again until the
+ * channel takes it, so the web process still stops gracefully (it logs
+ * "stop", answers STOPPED and exits) well before the 8 s deadline. Before,
+ * the STOP was lost and the web process was killed at the deadline.
+ */
+static void
+stop_case(void)
+{
+	struct rs r;
+	xr_worker_info w[4];
+	const xr_worker_info *web;
+	uint64_t t0, end;
+	size_t junk;
+
+	rs_up(&r, NULL);
+	web = find(w, xr_supervisor_workers(r.s, w, 4), "web");
+	junk = fill_channel(&r.wg->w[0]);
+	assert_true(junk > 0);
+	t0 = xr_mono_ms();
+	assert_int_equal(xr_supervisor_stop_begin(r.s, 8000, true), XR_OK);
+	spin(r.base, 300);		/* the STOP finds the channel full */
+	assert_int_equal(stops(&r, "web"), 0);
+	assert_int_equal(kill(web->pid, SIGUSR1), 0);
+	end = xr_mono_ms() + 15000;
+	while ((stops(&r, "web") == 0 || stops(&r, "echo") == 0) &&
+	    xr_mono_ms() < end)
+		spin(r.base, 20);
+	print_message("    %zu junk datagrams; stopped after %llu ms\n", junk,
+	    (unsigned long long)(xr_mono_ms() - t0));
+	assert_int_equal(ts_stop_count(&r.rec, "web", XR_STOP_GRACEFUL), 1);
+	assert_int_equal(ts_stop_count(&r.rec, "web", XR_STOP_FORCED), 0);
+	assert_int_equal(ts_stop_count(&r.rec, "echo", XR_STOP_GRACEFUL), 1);
+	assert_true(xr_mono_ms() - t0 < 8000);
+	rs_down(&r);
 }
 
 static void
@@ -315,11 +384,19 @@ test_py_web_process_gets_lost_update(void **state)
 	resync_case(py_web);
 }
 
+static void
+test_c_web_process_gets_lost_stop(void **state)
+{
+	(void)state;
+	stop_case();
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest c_tests[] = {
 		cmocka_unit_test(test_c_web_process_gets_lost_update),
+		cmocka_unit_test(test_c_web_process_gets_lost_stop),
 	};
 	const struct CMUnitTest py_tests[] = {
 		cmocka_unit_test(test_py_web_process_gets_lost_update),
