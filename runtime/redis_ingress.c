@@ -15,6 +15,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "nonce.h"
+#include "rx.h"		/* xr_mono_ms */
 
 #define ING_READ_BLOCK_MS	5000
 #define ING_READ_COUNT		256
@@ -22,6 +23,11 @@
 #define ING_KEY_MAX		(XR_CFG_NAME_MAX * 2 + 16)
 /* targets: a group stream and up to 64 slot streams per group */
 #define ING_MAX_TARGETS		(XR_CFG_MAX_GROUPS * 65)
+/* The reply stream lives this long after the ingress last read from it
+ * (refreshed at most every ING_REPLY_REFRESH_MS while replies come): an
+ * ingress that stops or dies leaves no stream behind for good. */
+#define ING_REPLY_KEEP_MS	60000
+#define ING_REPLY_REFRESH_MS	10000
 
 struct rgroup {
 	xr_redis_ingress *in;
@@ -50,6 +56,7 @@ struct xr_redis_ingress {
 	xr_rconn *cmd, *rd;
 	char reply_key[ING_KEY_MAX];	/* P:reply:ID */
 	char last_id[64];		/* of the reply stream */
+	uint64_t kept_ms;		/* its last PEXPIRE (keep_replies) */
 	bool reading;
 	struct event *reread;		/* after a failed XREAD */
 	xr_hmap pending;		/* call id -> struct rcall */
@@ -158,6 +165,23 @@ reread_cb(evutil_socket_t fd, short what, void *arg)
 	read_replies(arg);
 }
 
+/* Give the reply stream its expiry again, at most every
+ * ING_REPLY_REFRESH_MS (a reply has just been read, so the key exists: a
+ * worker's XADD made it, without an expiry). */
+static void
+keep_replies(xr_redis_ingress *in)
+{
+	redisAsyncContext *ac = xr_rconn_ctx(in->cmd);
+	uint64_t now = xr_mono_ms();
+
+	if (ac == NULL || (in->kept_ms != 0 &&
+	    now - in->kept_ms < ING_REPLY_REFRESH_MS))
+		return;
+	if (redisAsyncCommand(ac, NULL, NULL, "PEXPIRE %s %u", in->reply_key,
+	    (unsigned)ING_REPLY_KEEP_MS) == REDIS_OK)
+		in->kept_ms = now;
+}
+
 static void
 xread_cb(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -178,7 +202,9 @@ xread_cb(redisAsyncContext *ac, void *r, void *priv)
 	    rep->element[0]->type == REDIS_REPLY_ARRAY &&
 	    rep->element[0]->elements == 2 &&
 	    (entries = rep->element[0]->element[1])->type ==
-	    REDIS_REPLY_ARRAY)
+	    REDIS_REPLY_ARRAY) {
+		if (entries->elements > 0)
+			keep_replies(in);
 		for (size_t i = 0; i < entries->elements; i++) {
 			const redisReply *en = entries->element[i];
 
@@ -189,6 +215,7 @@ xread_cb(redisAsyncContext *ac, void *r, void *priv)
 			    en->element[0]->str);
 			on_reply_frame(in, en->element[1]);
 		}
+	}
 	read_replies(in);
 }
 

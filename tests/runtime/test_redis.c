@@ -505,6 +505,11 @@ test_redis_maxlen(void **state)
 
 		assert_true(l->integer >= 100 && l->integer <= 200);
 		freeReplyObject(l);
+		/* the reply stream expires 60 s after the ingress last read
+		 * from it: none is left behind for good */
+		l = redisCommand(c, "PTTL %s", rep->element[0]->str);
+		assert_true(l->integer > 0 && l->integer <= 60000);
+		freeReplyObject(l);
 	}
 	freeReplyObject(rep);
 	redisFree(c);
