@@ -308,8 +308,13 @@ async def check_revive():
         # the endpoint goes away and comes back on the same port, with no
         # update on fd 4 (as a connection an idle endpoint closed)
         port = e1.port
+        old = await ing.pick("echo.v1.Echo")
         await e1.close()
-        await asyncio.sleep(0.1)
+        for _ in range(500):
+            if not old.usable:
+                break
+            await asyncio.sleep(0.01)
+        need(not old.usable, "the channel saw the endpoint close")
         e2 = await tagged_endpoint("again", 1, port=port).start()
         st = ing.stats()
         need(st["channels_opened"] == 1 and st["channels_revived"] == 0, f"before {st}")
