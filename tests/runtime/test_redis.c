@@ -27,83 +27,23 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "helper_redis.h"
 #include "helper_rt.h"
 #include "redis.h"
 #include "rx.h"
 
 #define SAY "echo.v1.Echo/Say"
 
-/* One redis-server of a test. */
-struct rsrv {
-	char dir[64];
-	char sock[128];
-	pid_t pid;
-};
-
-static struct rsrv srv;
+static rt_redis srv;
 /* execrpc-server processes of a test, killed by the teardown if a failed
  * assertion left them running */
 static pid_t servers[2];
-
-static void
-rsrv_start(struct rsrv *s)
-{
-	char *argv[] = { "redis-server", "--port", "0", "--unixsocket",
-	    s->sock, "--save", "", "--appendonly", "no", "--dir", s->dir,
-	    "--loglevel", "warning", NULL };
-	redisContext *c;
-
-	snprintf(s->dir, sizeof(s->dir), "/tmp/xr-redis-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
-	argv[4] = s->sock;
-	argv[10] = s->dir;
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		int fd = open("/dev/null", 1);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execvp("redis-server", argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {	/* up to 5 s */
-		if ((c = redisConnectUnix(s->sock)) != NULL && c->err == 0) {
-			redisFree(c);
-			return;
-		}
-		if (c != NULL)
-			redisFree(c);
-		usleep(10000);
-	}
-	fail_msg("redis-server did not start");
-}
-
-static void
-rsrv_stop(struct rsrv *s)
-{
-	char path[192];
-
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		while (waitpid(s->pid, NULL, 0) < 0)
-			;
-		s->pid = 0;
-	}
-	unlink(s->sock);
-	snprintf(path, sizeof(path), "%s/dump.rdb", s->dir);
-	unlink(path);
-	rmdir(s->dir);
-}
 
 static int
 setup(void **state)
 {
 	(void)state;
-	rsrv_start(&srv);
+	rt_redis_start(&srv);
 	return 0;
 }
 
@@ -117,7 +57,7 @@ teardown(void **state)
 			waitpid(servers[i], NULL, 0);
 			servers[i] = 0;
 		}
-	rsrv_stop(&srv);
+	rt_redis_stop(&srv);
 	return 0;
 }
 
@@ -141,11 +81,7 @@ yaml_for(char *y, size_t cap, const char *extra)
 static redisContext *
 raw(void)
 {
-	redisContext *c = redisConnectUnix(srv.sock);
-
-	assert_non_null(c);
-	assert_int_equal(c->err, 0);
-	return c;
+	return rt_redis_raw(&srv);
 }
 
 static xr_redis_worker_stats
@@ -312,10 +248,7 @@ test_redis_down_unavailable(void **state)
 	rt_start_say(pick(&r), SAY, 3000, 20000, &p);
 	rt_run_for(r.base, 200);
 	assert_int_equal(p.done, 0);
-	kill(srv.pid, SIGKILL);
-	while (waitpid(srv.pid, NULL, 0) < 0)
-		;
-	srv.pid = 0;
+	rt_redis_kill(&srv);
 	t0 = xr_mono_ms();
 	for (int i = 0; i < 200 && !p.done; i++)
 		rt_run_for(r.base, 10);

@@ -38,6 +38,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ctl_client.h"
+#include "helper_redis.h"
 #include "helper_rt.h"
 #include "rx.h"
 #include "test/v1/test.pb-c.h"
@@ -123,47 +124,18 @@ static const xr_service_module log_mods[] = {
 
 /* ---------- Redis ---------- */
 
-static char dir[64], sock[128], ctl[160], cwd[512];
-static pid_t rpid;
+static rt_redis rs;		/* its directory holds the run log too */
+static char ctl[160], cwd[512];
 
 static int
 setup(void **state)
 {
-	char *argv[] = { "redis-server", "--port", "0", "--unixsocket", sock,
-	    "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel",
-	    "warning", NULL };
-	redisContext *c;
-
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/xr-rsup-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-	snprintf(ctl, sizeof(ctl), "%s/control.sock", dir);
-	argv[4] = sock;
-	argv[10] = dir;
-	assert_true((rpid = fork()) >= 0);
-	if (rpid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execvp("redis-server", argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {	/* up to 5 s */
-		if ((c = redisConnectUnix(sock)) != NULL && c->err == 0) {
-			redisFree(c);
-			break;
-		}
-		if (c != NULL)
-			redisFree(c);
-		usleep(10000);
-	}
+	rt_redis_start(&rs);
+	snprintf(ctl, sizeof(ctl), "%s/control.sock", rs.dir);
 	/* the workers inherit the cwd: the run log lands here */
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(chdir(rs.dir), 0);
 	unlink(RUNLOG);
 	return 0;
 }
@@ -171,20 +143,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char path[256];
-
 	(void)state;
 	if (chdir(cwd) != 0)
 		return -1;
-	if (rpid > 0) {
-		kill(rpid, SIGKILL);
-		while (waitpid(rpid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	snprintf(path, sizeof(path), "%s/" RUNLOG, dir);
-	unlink(path);
-	unlink(sock);
-	rmdir(dir);
+	rt_redis_stop(&rs);
 	return 0;
 }
 
@@ -238,7 +200,7 @@ sup_up(struct sup *s)
 	    "      - name: execution\n"
 	    "        workers: 2\n"
 	    "        restart: on-failure\n"
-	    "        services: [test.v1.Echo]\n", sock, ctl);
+	    "        services: [test.v1.Echo]\n", rs.sock, ctl);
 	memset(s, 0, sizeof(*s));
 	assert_non_null(s->base = event_base_new());
 	if (xr_config_load_string(y, strlen(y), &s->cfg, &d) != XR_OK)
