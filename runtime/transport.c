@@ -515,6 +515,17 @@ slot_stream(const xr_transport_svc *t, uint32_t index)
 	return t->supervised ? (int)index : -1;
 }
 
+/* A new channel to worker slot `s` (`index` of `group`): its slot stream
+ * under redis_streams, else its port with its endpoint keys. */
+static xr_channel *
+slot_channel(xr_transport_svc *t, const char *group, uint32_t index,
+    const struct slot *s, xr_diag *d)
+{
+	if (t->profile == XR_TRANSPORT_REDIS_STREAMS)
+		return channel_redis(t, group, slot_stream(t, index), d);
+	return channel_keys(t, s->port, &s->ks, d);
+}
+
 static struct slot *
 find_slot(xr_transport_svc *t, const char *group, uint32_t index,
     struct group **gp)
@@ -562,9 +573,7 @@ xr_transport_worker_up(xr_transport_svc *t, const char *group,
 		xr_keyset_wipe(&s->ks);
 		s->port = port;
 		s->ks = *ks;
-		if ((s->ch = t->profile == XR_TRANSPORT_REDIS_STREAMS ?
-		    channel_redis(t, group, slot_stream(t, index), d) :
-		    channel_keys(t, port, &s->ks, d)) == NULL) {
+		if ((s->ch = slot_channel(t, group, index, s, d)) == NULL) {
 			s->up = false;
 			return d != NULL ? d->code : XR_ERR_NOMEM;
 		}
@@ -586,9 +595,7 @@ xr_transport_worker_channel(xr_transport_svc *t, const char *group,
 		    "%s[%u] was up", group != NULL ? group : "(null)", index);
 		return NULL;
 	}
-	if (t->profile == XR_TRANSPORT_REDIS_STREAMS)
-		return channel_redis(t, group, slot_stream(t, index), d);
-	return channel_keys(t, s->port, &s->ks, d);
+	return slot_channel(t, group, index, s, d);
 }
 
 void
@@ -634,10 +641,8 @@ group_revive(xr_transport_svc *t, struct group *g)
 		if (s->revived_ms != 0 && now - s->revived_ms < XR_REVIVE_MS)
 			continue;
 		s->revived_ms = now;
-		ch = t->profile == XR_TRANSPORT_REDIS_STREAMS ?
-		    channel_redis(t, g->name, slot_stream(t, (uint32_t)i),
-		    NULL) : channel_keys(t, s->port, &s->ks, NULL);
-		if (ch == NULL)
+		if ((ch = slot_channel(t, g->name, (uint32_t)i, s, NULL)) ==
+		    NULL)
 			continue;
 		xr_channel_free(s->ch);	/* closed: no call left on it */
 		s->ch = ch;
