@@ -129,14 +129,14 @@ xr_calls_unqueue(xr_channel *ch, xr_client_call *c)
 	c->qprev = c->qnext = NULL;
 }
 
-static void
+static int
 timer_arm_us(xr_client_call *c, uint64_t us)
 {
 	struct timeval tv;
 
 	tv.tv_sec = (time_t)(us / 1000000u);
 	tv.tv_usec = (suseconds_t)(us % 1000000u);
-	evtimer_add(&c->timer, &tv);
+	return evtimer_add(&c->timer, &tv);
 }
 
 /* libevent may keep time on CLOCK_MONOTONIC_COARSE (a few ms per tick), so
@@ -151,10 +151,10 @@ calls_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (now < c->deadline_us) {
-		timer_arm_us(c, c->deadline_us - now);
+	/* (a timer that cannot be armed again ends the call now: it
+	 * never waits without one) */
+	if (now < c->deadline_us && timer_arm_us(c, c->deadline_us - now) == 0)
 		return;
-	}
 	c->has_timer = 0;
 	xr_channel_enter(ch);
 	if (c->state == XR_CALL_SENT) {
