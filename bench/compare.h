@@ -124,9 +124,11 @@ int xrb_xr_sup_start(const char *exe, unsigned workers, xrb_result *r);
 int xrb_xr_mem_seq(const xrb_sizes *z, xrb_result *r);
 int xrb_xr_mem_async(unsigned inflight, const xrb_sizes *z, xrb_result *r);
 
-/* HMAC-SHA256 (key schedule once, reset per message, as core/auth.c) of a
- * frame-sized message: MACs per second. */
-int xrb_hmac_rate(const xrb_sizes *z, xrb_result *r);
+/* HMAC-SHA256 of a frame-sized message, key schedule once: MACs per
+ * second. With `mbedtls` 0 through xr_auth_hmac_mac() (core/auth.c, the
+ * frames' own code: nettle's SHA-256); with 1 through mbedTLS'
+ * mbedtls_md_hmac_reset/update/finish, for comparison. */
+int xrb_hmac_rate(int mbedtls, const xrb_sizes *z, xrb_result *r);
 
 /* The worker side of the supervisor rows: argv has "--worker". */
 int xrb_xr_worker_main(int argc, char **argv);

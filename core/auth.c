@@ -15,81 +15,55 @@ struct xr_auth {
 	int ready[XR_DIR_COUNT];
 };
 
-/* A SHA-256 context started and fed `len` bytes of `b`: 0 or mbedTLS' error. */
-static int
-sha_start(mbedtls_sha256_context *s, const uint8_t *b, size_t len)
-{
-	mbedtls_sha256_init(s);
-	if (mbedtls_sha256_starts_ret(s, 0) != 0)
-		return -1;
-	return mbedtls_sha256_update_ret(s, b, len);
-}
-
 int
 xr_auth_hmac_init(xr_auth_hmac *h, const uint8_t *key, size_t klen,
     const uint8_t *prefix, size_t plen)
 {
 	uint8_t k[BLOCK], pad[BLOCK];
-	int r = XR_ERR_INTERNAL;
 
 	memset(k, 0, sizeof(k));
-	mbedtls_sha256_init(&h->inner);
-	mbedtls_sha256_init(&h->outer);
 	if (klen > BLOCK) {
-		if (mbedtls_sha256_ret(key, klen, k, 0) != 0)
-			goto out;
+		sha256_init(&h->inner);
+		sha256_update(&h->inner, klen, key);
+		sha256_digest(&h->inner, SHA256_DIGEST_SIZE, k);
 	} else if (klen > 0)
 		memcpy(k, key, klen);
 	for (size_t i = 0; i < BLOCK; i++)
 		pad[i] = k[i] ^ 0x36;
-	if (sha_start(&h->inner, pad, BLOCK) != 0 ||
-	    (plen > 0 && mbedtls_sha256_update_ret(&h->inner, prefix,
-	    plen) != 0))
-		goto out;
+	sha256_init(&h->inner);
+	sha256_update(&h->inner, BLOCK, pad);
+	if (plen > 0)
+		sha256_update(&h->inner, plen, prefix);
 	for (size_t i = 0; i < BLOCK; i++)
 		pad[i] = k[i] ^ 0x5c;
-	if (sha_start(&h->outer, pad, BLOCK) != 0)
-		goto out;
-	r = XR_OK;
- out:
+	sha256_init(&h->outer);
+	sha256_update(&h->outer, BLOCK, pad);
 	mbedtls_platform_zeroize(k, sizeof(k));
 	mbedtls_platform_zeroize(pad, sizeof(pad));
-	if (r != XR_OK)
-		xr_auth_hmac_wipe(h);
-	return r;
+	return XR_OK;
 }
 
 int
 xr_auth_hmac_mac(const xr_auth_hmac *h, const uint8_t *msg, size_t len,
     uint8_t out[XR_AUTH_TAG_LEN])
 {
-	mbedtls_sha256_context s;
-	uint8_t ih[32];
-	int r = XR_ERR_INTERNAL;
+	struct sha256_ctx s = h->inner;
+	uint8_t ih[SHA256_DIGEST_SIZE];
 
-	mbedtls_sha256_init(&s);
-	mbedtls_sha256_clone(&s, &h->inner);
-	if ((len > 0 && mbedtls_sha256_update_ret(&s, msg, len) != 0) ||
-	    mbedtls_sha256_finish_ret(&s, ih) != 0)
-		goto out;
-	mbedtls_sha256_clone(&s, &h->outer);
-	if (mbedtls_sha256_update_ret(&s, ih, sizeof(ih)) != 0 ||
-	    mbedtls_sha256_finish_ret(&s, out) != 0)
-		goto out;
-	r = XR_OK;
- out:
-	mbedtls_sha256_free(&s);	/* zeroizes the working state */
+	if (len > 0)
+		sha256_update(&s, len, msg);
+	sha256_digest(&s, sizeof(ih), ih);
+	s = h->outer;
+	sha256_update(&s, sizeof(ih), ih);
+	sha256_digest(&s, XR_AUTH_TAG_LEN, out);
+	mbedtls_platform_zeroize(&s, sizeof(s));
 	mbedtls_platform_zeroize(ih, sizeof(ih));
-	return r;
+	return XR_OK;
 }
 
 void
 xr_auth_hmac_wipe(xr_auth_hmac *h)
 {
-	/* mbedtls_sha256_free zeroizes; zeroize again in case a future
-	 * version stops doing it */
-	mbedtls_sha256_free(&h->inner);
-	mbedtls_sha256_free(&h->outer);
 	mbedtls_platform_zeroize(h, sizeof(*h));
 }
 

@@ -5,7 +5,7 @@ XR_DEB_PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler
   libnanopb-dev nanopb protobuf-compiler python3 python3-protobuf
   libprotobuf-dev libprotoc-dev
-  libmbedtls-dev libevent-dev libcmocka-dev libyaml-dev libjansson-dev
+  libmbedtls-dev nettle-dev libevent-dev libcmocka-dev libyaml-dev libjansson-dev
   libhiredis-dev redis-server
   python3-setuptools python3-wheel python3-pip python3-venv
   python3-fastapi python3-uvicorn python3-httpx

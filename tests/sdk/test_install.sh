@@ -233,7 +233,7 @@ case " $flags " in
 *" -lexecrpc "*"-lexecrpc-client "*) ok "-lexecrpc before -lexecrpc-client" ;;
 *) ko "link order: $flags" ;;
 esac
-for l in -lprotobuf-c -levent_core -lyaml -ljansson -lmbedcrypto -lprotobuf-nanopb; do
+for l in -lprotobuf-c -levent_core -lyaml -ljansson -lmbedcrypto -lnettle -lprotobuf-nanopb; do
   case " $flags " in
   *" $l "*) ok "pkg-config names $l" ;;
   *) ko "pkg-config lacks $l: $flags" ;;
