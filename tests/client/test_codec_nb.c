@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pb_decode.h>
 
 #include "codec.h"
 #include "codec_nb.h"
@@ -558,6 +559,118 @@ test_truncate_and_flip(void **state)
 	free(e);
 }
 
+/* Serialized forms of a few envelopes, from every field set to none. */
+#define N_SHAPES 5
+
+static size_t
+shape(int k, uint8_t *out, size_t cap, const uint8_t *pl)
+{
+	execrpc_v1_Envelope *e = k == 0 ? nb_full_env() :
+	    calloc(1, sizeof(*e));
+	size_t len = 0;
+
+	assert_non_null(e);
+	switch (k) {
+	case 1:		/* nothing at all: the empty message */
+		break;
+	case 2:		/* a bare RESPONSE with a status */
+		e->kind = execrpc_v1_Kind_KIND_RESPONSE;
+		e->has_status = true;
+		e->status.code = execrpc_v1_StatusCode_STATUS_UNAVAILABLE;
+		break;
+	case 3:		/* one header, a method, a zero-code status */
+		e->headers_count = 1;
+		strcpy(e->headers[0].key, "k");
+		e->call_id = 9;
+		strcpy(e->method, "m.S/M");
+		e->has_status = true;
+		break;
+	case 4:		/* the handshake fields only */
+		e->version = 1;
+		e->kind = execrpc_v1_Kind_KIND_HELLO_ACK;
+		memcpy(e->ack_nonce.bytes, NONCE, sizeof(NONCE));
+		e->ack_nonce.size = sizeof(NONCE);
+		break;
+	}
+	assert_int_equal(xr_nb_encode(e, k == 0 ? pl : NULL, k == 0 ? 40 : 0,
+	    out, cap, &len), XR_OK);
+	free(e);
+	return len;
+}
+
+/* Re-encode what a decode left in `d`, with its payload view. */
+static size_t
+reencode(xr_nb_dec *d, uint8_t *out, size_t cap)
+{
+	size_t len = 0;
+
+	assert_int_equal(xr_nb_encode(&d->env, d->payload, d->payload_len,
+	    out, cap, &len), XR_OK);
+	return len;
+}
+
+/* xr_nb_decode resets the fields itself and skips nanopb's initialisation:
+ * decoding any envelope over any earlier one leaves exactly what a fresh
+ * pb_decode() gives (same view, same payload, same re-encoded bytes). The
+ * reset lists every field: Envelope must still have 16 and Status 2. */
+static void
+test_decode_over_earlier(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t in[N_SHAPES][1024];
+	size_t n[N_SHAPES];
+	xr_nb_dec *d = calloc(1, sizeof(*d)), *fresh = calloc(1, sizeof(*fresh));
+
+	assert_non_null(d);
+	assert_non_null(fresh);
+	assert_int_equal(execrpc_v1_Envelope_msg.field_count, 16);
+	assert_int_equal(execrpc_v1_Status_msg.field_count, 2);
+	for (int k = 0; k < N_SHAPES; k++)
+		n[k] = shape(k, in[k], sizeof(in[k]), f->payload);
+	assert_int_equal(n[1], 0);
+	for (int a = 0; a < N_SHAPES; a++) {
+		for (int b = 0; b < N_SHAPES; b++) {
+			uint8_t want[1024], got[1024];
+			xr_env_view va, vb;
+			size_t wl, gl;
+			pb_istream_t s = pb_istream_from_buffer(in[b], n[b]);
+
+			assert_int_equal(xr_nb_decode(d, in[a], n[a], &va),
+			    XR_OK);
+			assert_int_equal(xr_nb_decode(d, in[b], n[b], &vb),
+			    XR_OK);
+			/* the reference: nanopb's own initialising decode
+			 * into a struct of nothing but 0xa5 bytes */
+			memset(fresh, 0xa5, sizeof(*fresh));
+			fresh->payload = NULL;
+			fresh->payload_len = 0;
+			fresh->env.payload.funcs.decode = NULL;
+			fresh->env.payload.arg = NULL;
+			assert_true(pb_decode(&s, execrpc_v1_Envelope_fields,
+			    &fresh->env));
+			if (b == 0) {	/* the payload field was skipped */
+				fresh->payload = in[b] + n[b] - 40;
+				fresh->payload_len = 40;
+			}
+			assert_int_equal(d->payload_len, fresh->payload_len);
+			assert_ptr_equal(d->payload, fresh->payload);
+			wl = reencode(fresh, want, sizeof(want));
+			gl = reencode(d, got, sizeof(got));
+			assert_int_equal(gl, wl);
+			assert_int_equal(wl, n[b]);
+			assert_memory_equal(got, want, wl);
+			assert_memory_equal(got, in[b], wl);
+			assert_int_equal(vb.kind, fresh->env.kind);
+			assert_int_equal(vb.version, fresh->env.version);
+			assert_int_equal(vb.nonce_len, fresh->env.nonce.size);
+			assert_int_equal(vb.ack_nonce_len,
+			    fresh->env.ack_nonce.size);
+		}
+	}
+	free(d);
+	free(fresh);
+}
+
 int
 main(void)
 {
@@ -573,6 +686,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_payload_wrong_wiretype,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_and_flip,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decode_over_earlier,
 		    setup, teardown),
 	};
 
