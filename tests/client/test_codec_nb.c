@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <pb_decode.h>
+#include <pb_encode.h>
 
 #include "codec.h"
 #include "codec_nb.h"
@@ -671,6 +672,312 @@ test_decode_over_earlier(void **state)
 	free(fresh);
 }
 
+/* ---- the field-by-field codec against nanopb's own pb_encode/pb_decode ---- */
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static uint64_t
+rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dULL;
+}
+
+/* A value for a varint field: 0, small, or up to 64 bits. */
+static uint64_t
+rnd_varint(void)
+{
+	switch (rnd() % 4) {
+	case 0:
+		return 0;
+	case 1:
+		return rnd() % 200;
+	case 2:
+		return rnd() >> (rnd() % 64);
+	default:
+		return rnd();
+	}
+}
+
+static void
+rnd_str(char *s, size_t cap)
+{
+	size_t n = rnd() % 3 == 0 ? 0 : (size_t)(rnd() % cap);	/* < cap */
+
+	for (size_t i = 0; i < n; i++)
+		s[i] = (char)(1 + rnd() % 255);
+	s[n] = '\0';
+}
+
+#define RND_BYTES(f) do {						\
+	(f).size = (pb_size_t)(rnd() % 2 ? 0 : rnd() % (sizeof((f).bytes) + 1)); \
+	for (size_t i_ = 0; i_ < sizeof((f).bytes); i_++)		\
+		(f).bytes[i_] = (uint8_t)rnd();				\
+} while (0)
+
+/* An envelope with a random subset of its fields set to random values. */
+static void
+rnd_env(execrpc_v1_Envelope *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->version = (uint32_t)rnd_varint();
+	e->kind = (execrpc_v1_Kind)(int32_t)rnd_varint();
+	RND_BYTES(e->nonce);
+	e->ts_ms = rnd_varint();
+	RND_BYTES(e->session_id);
+	e->sequence = rnd_varint();
+	RND_BYTES(e->ack_nonce);
+	RND_BYTES(e->trace_id);
+	rnd_str(e->reply_to, sizeof(e->reply_to));
+	rnd_str(e->target, sizeof(e->target));
+	e->headers_count = (pb_size_t)(rnd() % 2 ? 0 : rnd() % 9);
+	for (pb_size_t i = 0; i < e->headers_count; i++) {
+		rnd_str(e->headers[i].key, sizeof(e->headers[i].key));
+		rnd_str(e->headers[i].value, sizeof(e->headers[i].value));
+	}
+	e->call_id = rnd_varint();
+	rnd_str(e->method, sizeof(e->method));
+	e->timeout_ms = (uint32_t)rnd_varint();
+	e->has_status = rnd() % 2;
+	if (e->has_status) {
+		e->status.code = (execrpc_v1_StatusCode)(int32_t)rnd_varint();
+		rnd_str(e->status.message, sizeof(e->status.message));
+	}
+}
+
+struct ref_pl {
+	const uint8_t *p;
+	size_t len;
+	const uint8_t *in;	/* decoding: the input */
+	size_t in_len;
+	const uint8_t *got;	/* decoding: the view */
+	size_t got_len;
+};
+
+static bool
+ref_put_payload(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
+{
+	const struct ref_pl *pl = *arg;
+
+	return pl->len == 0 || (pb_encode_tag_for_field(s, f) &&
+	    pb_encode_string(s, pl->p, pl->len));
+}
+
+/* nanopb's own encoder: the reference. 0 when it refuses. */
+static size_t
+ref_encode(execrpc_v1_Envelope *e, const uint8_t *pl, size_t plen,
+    uint8_t *out, size_t cap, int *ok)
+{
+	struct ref_pl r = { pl, plen, NULL, 0, NULL, 0 };
+	pb_ostream_t s = pb_ostream_from_buffer(out, cap);
+
+	e->payload.funcs.encode = ref_put_payload;
+	e->payload.arg = &r;
+	*ok = pb_encode(&s, execrpc_v1_Envelope_fields, e);
+	e->payload.funcs.encode = NULL;
+	e->payload.arg = NULL;
+	return s.bytes_written;
+}
+
+/* The view as a buffer stream's callback sees it (state = next byte). */
+static bool
+ref_get_payload(pb_istream_t *s, const pb_field_t *f, void **arg)
+{
+	struct ref_pl *pl = *arg;
+	const uint8_t *p = s->state;
+
+	(void)f;
+	if (p < pl->in || p + s->bytes_left > pl->in + pl->in_len)
+		return false;	/* not the input: a non-string wire type */
+	pl->got = p;
+	pl->got_len = s->bytes_left;
+	return pb_read(s, NULL, s->bytes_left);
+}
+
+/* nanopb's own decoder into a struct of stale bytes. */
+static int
+ref_decode(execrpc_v1_Envelope *e, const uint8_t *in, size_t len,
+    struct ref_pl *pl)
+{
+	pb_istream_t s = pb_istream_from_buffer(in, len);
+	bool ok;
+
+	memset(e, 0x5a, sizeof(*e));
+	memset(pl, 0, sizeof(*pl));
+	pl->in = in;
+	pl->in_len = len;
+	e->payload.funcs.decode = ref_get_payload;
+	e->payload.arg = pl;
+	ok = pb_decode(&s, execrpc_v1_Envelope_fields, e);
+	e->payload.funcs.decode = NULL;
+	e->payload.arg = NULL;
+	return ok;
+}
+
+/* Both decoders on `len` bytes of `in` (an exact-size heap copy): the same
+ * verdict, and when both accept, the same fields (re-encoded by nanopb)
+ * and the same payload view. Returns the verdict. */
+static int
+same_decode(xr_nb_dec *d, execrpc_v1_Envelope *ref, const uint8_t *src,
+    size_t len)
+{
+	uint8_t *in = malloc(len ? len : 1);
+	static uint8_t a[8192], b[8192];
+	struct ref_pl pl;
+	xr_env_view v;
+	int want, got, oka, okb;
+	size_t na, nb;
+
+	assert_non_null(in);
+	memcpy(in, src, len);
+	want = ref_decode(ref, in, len, &pl);
+	got = xr_nb_decode(d, in, len, &v) == XR_OK;
+	assert_int_equal(got, want);
+	if (got) {
+		assert_ptr_equal(d->payload, pl.got);
+		assert_int_equal(d->payload_len, pl.got_len);
+		na = ref_encode(ref, pl.got, pl.got_len, a, sizeof(a), &oka);
+		nb = ref_encode(&d->env, d->payload, d->payload_len, b,
+		    sizeof(b), &okb);
+		assert_true(oka);
+		assert_true(okb);
+		assert_int_equal(nb, na);
+		assert_memory_equal(b, a, na);
+		assert_int_equal(v.kind, (uint32_t)ref->kind);
+		assert_int_equal(v.sequence, ref->sequence);
+	} else
+		assert_null(d->payload);
+	free(in);
+	return got;
+}
+
+/* xr_nb_encode / xr_nb_env_size write exactly pb_encode()'s bytes for
+ * random envelopes, and refuse exactly what it refuses (nine headers, an
+ * unterminated string, a bytes field over its size, no room). */
+static void
+test_encode_matches_nanopb(void **state)
+{
+	struct fx *f = *state;
+	execrpc_v1_Envelope *e = calloc(1, sizeof(*e));
+	static uint8_t want[8192], got[8192];
+
+	assert_non_null(e);
+	assert_int_equal(execrpc_v1_Envelope_msg.field_count, 16);
+	assert_int_equal(execrpc_v1_Status_msg.field_count, 2);
+	assert_int_equal(execrpc_v1_Header_msg.field_count, 2);
+	for (int i = 0; i < 3000; i++) {
+		size_t plen = rnd() % 3 ? (size_t)(rnd() % 300) : 0, n, sz;
+		int ok, bad = (int)(rnd() % 8);
+
+		rnd_env(e);
+		if (bad == 1)
+			e->headers_count = 9;
+		else if (bad == 2)
+			memset(e->method, 'm', sizeof(e->method));
+		else if (bad == 3)
+			e->trace_id.size = 17;
+		else if (bad == 4)
+			memset(e->status.message, 's', sizeof(e->status.message));
+		n = ref_encode(e, f->payload, plen, want, sizeof(want), &ok);
+		if (!ok) {
+			assert_int_equal(xr_nb_encode(e, f->payload, plen, got,
+			    sizeof(got), &sz), XR_ERR_NO_SPACE);
+			assert_int_equal(xr_nb_env_size(e, f->payload, plen,
+			    &sz), XR_ERR_INTERNAL);
+			continue;
+		}
+		assert_int_equal(xr_nb_env_size(e, f->payload, plen, &sz),
+		    XR_OK);
+		assert_int_equal(sz, n);
+		assert_int_equal(xr_nb_encode(e, f->payload, plen, got,
+		    sizeof(got), &sz), XR_OK);
+		assert_int_equal(sz, n);
+		assert_memory_equal(got, want, n);
+		if (n > 0)	/* one byte short: no room */
+			assert_int_equal(xr_nb_encode(e, f->payload, plen, got,
+			    n - 1, &sz), XR_ERR_NO_SPACE);
+	}
+	free(e);
+}
+
+/* xr_nb_decode accepts and refuses what pb_decode() does, with the same
+ * result, on random envelopes, every truncation and bit flip of them, and
+ * random edits (bytes set, inserted, deleted; varints made huge; wire
+ * types changed; tags of unknown fields). */
+static void
+test_decode_matches_nanopb(void **state)
+{
+	struct fx *f = *state;
+	execrpc_v1_Envelope *e = calloc(1, sizeof(*e));
+	execrpc_v1_Envelope *ref = calloc(1, sizeof(*ref));
+	xr_nb_dec *d = calloc(1, sizeof(*d));
+	static uint8_t in[8192], m[8300];
+	size_t accepted = 0, refused = 0;
+
+	assert_non_null(e);
+	assert_non_null(ref);
+	assert_non_null(d);
+	for (int i = 0; i < 300; i++) {
+		size_t plen = rnd() % 3 ? (size_t)(rnd() % 200) : 0, n;
+		int ok;
+
+		rnd_env(e);
+		n = ref_encode(e, f->payload, plen, in, sizeof(in), &ok);
+		assert_true(ok);
+		assert_true(same_decode(d, ref, in, n));
+		for (size_t cut = 0; cut < n; cut += 1 + (i % 3))
+			(void)same_decode(d, ref, in, cut);
+		for (size_t bit = i % 5; bit < n * 8; bit += 5) {
+			memcpy(m, in, n);
+			m[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			if (same_decode(d, ref, m, n))
+				accepted++;
+			else
+				refused++;
+		}
+		for (int k = 0; k < 40 && n > 0; k++) {
+			size_t at = (size_t)(rnd() % n), ml = n, run;
+
+			memcpy(m, in, n);
+			switch (rnd() % 5) {
+			case 0:		/* a byte set */
+				m[at] = (uint8_t)rnd();
+				break;
+			case 1:		/* bytes inserted */
+				run = 1 + (size_t)(rnd() % 12);
+				memmove(m + at + run, m + at, n - at);
+				for (size_t j = 0; j < run; j++)
+					m[at + j] = (uint8_t)rnd();
+				ml = n + run;
+				break;
+			case 2:		/* bytes deleted */
+				run = 1 + (size_t)(rnd() % (n - at));
+				memmove(m + at, m + at + run, n - at - run);
+				ml = n - run;
+				break;
+			case 3:		/* a continuation bit: varints grow */
+				m[at] |= 0x80;
+				break;
+			default:	/* a tag: another wire type or field */
+				m[at] = (uint8_t)((rnd() % 20) << 3 | rnd() % 8);
+				break;
+			}
+			if (same_decode(d, ref, m, ml))
+				accepted++;
+			else
+				refused++;
+		}
+	}
+	/* both verdicts were exercised, many times */
+	assert_true(accepted > 1000);
+	assert_true(refused > 1000);
+	free(e);
+	free(ref);
+	free(d);
+}
+
 int
 main(void)
 {
@@ -688,6 +995,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_and_flip,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_over_earlier,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_encode_matches_nanopb,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decode_matches_nanopb,
 		    setup, teardown),
 	};
 
