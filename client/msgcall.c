@@ -15,6 +15,9 @@
 
 #include "execrpc/client.h"
 
+/* Requests up to this size are encoded on the stack, in one pass. */
+#define MSG_STACK_REQ 512
+
 /* A call in flight: how to decode its response and whom to tell. */
 struct msgcall {
 	xr_msg_deliver_fn deliver;
@@ -69,7 +72,7 @@ xr_call_start_msg(xr_channel *ch, const char *method,
 	struct msgcall tmpl, *m = NULL;
 	xr_client_call *c;
 	pb_ostream_t os;
-	uint8_t *buf = NULL;
+	uint8_t stackbuf[MSG_STACK_REQ], *buf = NULL;
 	const char *why = NULL;
 	int code = XR_STATUS_INVALID_ARGUMENT;
 	size_t len = 0;
@@ -87,19 +90,31 @@ xr_call_start_msg(xr_channel *ch, const char *method,
 	} else if (req_fields == NULL || req == NULL || resp_fields == NULL ||
 	    resp_size == 0)
 		why = "bad arguments";
-	else if (!pb_get_encoded_size(&len, req_fields, req))
-		why = "request does not encode";
-	else if ((m = malloc(sizeof(*m))) == NULL ||
-	    (buf = malloc(len > 0 ? len : 1)) == NULL) {
+	else if ((m = malloc(sizeof(*m))) == NULL) {
 		code = XR_STATUS_RESOURCE_EXHAUSTED;
 		why = "out of memory";
 	} else {
-		os = pb_ostream_from_buffer(buf, len);
-		if (!pb_encode(&os, req_fields, req) || os.bytes_written != len)
+		/* one pass into the stack when it fits; else size it and
+		 * encode into the heap */
+		os = pb_ostream_from_buffer(stackbuf, sizeof(stackbuf));
+		if (pb_encode(&os, req_fields, req)) {
+			buf = stackbuf;
+			len = os.bytes_written;
+		} else if (!pb_get_encoded_size(&len, req_fields, req))
 			why = "request does not encode";
+		else if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
+			code = XR_STATUS_RESOURCE_EXHAUSTED;
+			why = "out of memory";
+		} else {
+			os = pb_ostream_from_buffer(buf, len);
+			if (!pb_encode(&os, req_fields, req) ||
+			    os.bytes_written != len)
+				why = "request does not encode";
+		}
 	}
 	if (why != NULL) {
-		free(buf);
+		if (buf != stackbuf)
+			free(buf);
 		free(m);
 		msgcall_fail(&tmpl, code, why);
 		return NULL;
@@ -108,6 +123,7 @@ xr_call_start_msg(xr_channel *ch, const char *method,
 	/* xr_call_start copies the request; `m` is msgcall_done's from
 	 * here on, even when that runs inside this call */
 	c = xr_call_start(ch, method, buf, len, timeout_ms, msgcall_done, m);
-	free(buf);
+	if (buf != stackbuf)
+		free(buf);
 	return c;
 }

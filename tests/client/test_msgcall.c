@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <pb_encode.h>
 
 #include "echo/v1/echo.pb.h"
 #include "execrpc/client.h"
@@ -68,7 +69,7 @@ struct tgt {
 	size_t resp_len;
 	int calloc_fail_at_done;	/* arm calloc_fail_in right before done() */
 	/* what came in */
-	uint8_t req[64];
+	uint8_t req[2048];
 	size_t req_len;
 	char method[128];
 	uint32_t timeout_ms;
@@ -498,6 +499,39 @@ test_null_cb(void **state)
 	fx_free(f);
 }
 
+/* The request reaches the call as exactly pb_encode()'s bytes, whether it
+ * is encoded on the stack (up to 512 bytes) or in the heap (over). */
+static void
+test_request_bytes(void **state)
+{
+	static const size_t lens[] = { 0, 2, 505, 506, 507, 508, 509, 510,
+	    1500 };
+	struct fx *f = fx_new(T_SYNC);
+	echo_v1_SayRequest q;
+	uint8_t want[2048];
+	struct res r;
+
+	(void)state;
+	f->t.resp = resp_yo;
+	f->t.resp_len = sizeof(resp_yo);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		pb_ostream_t os = pb_ostream_from_buffer(want, sizeof(want));
+
+		req_hi_init(&q);
+		memset(q.text, 'a' + (int)i, lens[i]);
+		q.text[lens[i]] = '\0';
+		assert_true(pb_encode(&os, echo_v1_SayRequest_fields, &q));
+		memset(&r, 0, sizeof(r));
+		assert_null(say_start(f->ch, &q, 1000, &r));
+		assert_int_equal(r.delivers, 1);
+		assert_int_equal(f->t.req_len, os.bytes_written);
+		assert_memory_equal(f->t.req, want, os.bytes_written);
+	}
+	/* text 507: 1 + 2 + 507 + 2 (delay_ms) = 512 bytes, the last that fits */
+	assert_int_equal(f->t.starts, 9);
+	fx_free(f);
+}
+
 /* No memory for the call's state, then for the request: RESOURCE_EXHAUSTED
  * "out of memory" inside the call; for the decoded response: "out of
  * memory for the response". */
@@ -513,15 +547,20 @@ test_out_of_memory(void **state)
 	req_hi_init(&q);
 	f->t.resp = resp_yo;
 	f->t.resp_len = sizeof(resp_yo);
-	for (k = 1; k <= 2; k++) {
+	/* the call's state (k 1); a request over the 512 bytes encoded on
+	 * the stack also takes a heap buffer (k 2) */
+	for (k = 1; k <= 3; k++) {
+		if (k == 2)
+			memset(q.text, 'x', 600);
 		memset(&r, 0, sizeof(r));
-		malloc_fail_in = k;
+		malloc_fail_in = k == 3 ? 2 : 1;
 		assert_null(say_start(f->ch, &q, 1000, &r));
 		assert_int_equal(malloc_fail_in, 0);
 		assert_once(&r, XR_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		assert_int_equal(r.resp_null, 1);
 		assert_int_equal(f->t.starts, 0);
 	}
+	req_hi_init(&q);
 
 	memset(&r, 0, sizeof(r));
 	f->t.calloc_fail_at_done = 1;
@@ -579,6 +618,7 @@ main(void)
 		cmocka_unit_test(test_request_does_not_encode),
 		cmocka_unit_test(test_null_arguments),
 		cmocka_unit_test(test_null_cb),
+		cmocka_unit_test(test_request_bytes),
 		cmocka_unit_test(test_out_of_memory),
 		cmocka_unit_test(test_cancel_deadline_free),
 	};
