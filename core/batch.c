@@ -5,8 +5,8 @@
 
 #define BATCH_KEY 0x0a		/* field 1, wire type 2 */
 
-static size_t
-varint_len(size_t v)
+size_t
+xr_varint_len(uint64_t v)
 {
 	size_t n = 1;
 
@@ -20,7 +20,7 @@ varint_len(size_t v)
 size_t
 xr_batch_item_len(size_t env_len)
 {
-	return 1 + varint_len(env_len) + env_len;
+	return 1 + xr_varint_len(env_len) + env_len;
 }
 
 size_t

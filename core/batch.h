@@ -38,6 +38,9 @@
  */
 #define XR_BATCH_MAX_PAYLOAD 3584
 
+/* Bytes of `v` as a protobuf varint (1..10). */
+size_t xr_varint_len(uint64_t v);
+
 /* Bytes one envelope of `env_len` bytes takes in a Batch payload. */
 size_t xr_batch_item_len(size_t env_len);
 

@@ -333,12 +333,14 @@ send_early(struct conn *c)
 static int
 pend_add(struct conn *c, Execrpc__V1__Envelope *e)
 {
-	size_t env_len, item;
+	uint64_t seq_max = c->sess.send_seq + 2;
+	size_t len_max, env_len, item;
 	int r;
 
 	/* sized with the largest number it can get (a new reservation) */
-	e->sequence = c->sess.send_seq + 2;
-	item = xr_batch_item_len(execrpc__v1__envelope__get_packed_size(e));
+	e->sequence = seq_max;
+	len_max = execrpc__v1__envelope__get_packed_size(e);
+	item = xr_batch_item_len(len_max);
 	if (item > XR_BATCH_MAX_PAYLOAD)
 		return XR_ERR_AGAIN;
 	if (c->pend_n > 0 && (c->pend_n >= c->peer_batch ||
@@ -350,7 +352,9 @@ pend_add(struct conn *c, Execrpc__V1__Envelope *e)
 	if (c->pend_n == 0)
 		c->pend_seq = xr_session_next_seq(&c->sess);
 	e->sequence = xr_session_next_seq(&c->sess);
-	env_len = execrpc__v1__envelope__get_packed_size(e);
+	/* only the sequence's varint changed (both are non-zero): no second
+	 * sizing pass; the pack below checks the length */
+	env_len = len_max - xr_varint_len(seq_max) + xr_varint_len(e->sequence);
 	item = xr_batch_item_header(c->pend + c->pend_len, env_len);
 	if (c->pend_n == 0)
 		c->pend_hl = item;

@@ -159,6 +159,74 @@ test_ipc_int_02_04_10_tcp_local_defaults(void **state)
 	rt_down(&rt);
 }
 
+/* Many calls in flight over tcp_local: 17,000 calls, 64 at a time, go out
+ * and come back in BATCH frames while both sides' sequence numbers cross
+ * the varint sizes (127/128, 16383/16384; the endpoint sizes a batched
+ * answer once and adjusts for the sequence's varint). Every call OK, every
+ * frame accepted, nothing rejected. */
+#define LONG_CALLS 17000
+#define LONG_INFLIGHT 64
+
+struct long_run {
+	xr_channel *ch;
+	int started, ok, failed;
+};
+
+static void long_start(struct long_run *l);
+
+static void
+long_done(void *arg, const xr_status *st, const uint8_t *resp, size_t len)
+{
+	struct long_run *l = arg;
+
+	if (st->code == XR_STATUS_OK && len > 0 && resp != NULL)
+		l->ok++;
+	else
+		l->failed++;
+	if (l->started < LONG_CALLS)
+		long_start(l);
+}
+
+static void
+long_start(struct long_run *l)
+{
+	static const uint8_t say[] = { 0x0a, 0x04, 'l', 'o', 'n', 'g' };
+
+	l->started++;
+	xr_call_start(l->ch, "echo.v1.Echo/Say", say, sizeof(say), 10000,
+	    long_done, l);
+}
+
+static void
+test_long_run_batched(void **state)
+{
+	struct long_run l = { 0 };
+	xr_server_stats st;
+	rt_ctx rt;
+	int err;
+
+	(void)state;
+	rt_up(&rt, yaml_tcp);
+	assert_non_null(l.ch = xr_lifecycle_pick(rt.lc, "echo.v1.Echo", NULL,
+	    0, &err));
+	for (int i = 0; i < LONG_INFLIGHT; i++)
+		long_start(&l);
+	for (int ms = 0; ms < 60000 && l.ok + l.failed < LONG_CALLS; ms += 10)
+		rt_run_for(rt.base, 10);
+	assert_int_equal(l.failed, 0);
+	assert_int_equal(l.ok, LONG_CALLS);
+	xr_server_stats_get(xr_transport_server(xr_lifecycle_transport(rt.lc)),
+	    &st);
+	assert_int_equal(st.calls_ok, LONG_CALLS);
+	for (int i = 0; i < XR_REJECT_COUNT; i++)
+		assert_int_equal(st.rejects[i], 0);
+	/* accepted: the HELLO, every request, and the BATCH frames that
+	 * carried them, many per BATCH */
+	assert_true(st.frames_accepted > LONG_CALLS + 1);
+	assert_true(st.frames_accepted - LONG_CALLS - 1 < LONG_CALLS / 4);
+	rt_down(&rt);
+}
+
 /* IPC-INT-03: the summary reports the active profile, deterministically. */
 static void
 test_ipc_int_03_summary_profile(void **state)
@@ -883,6 +951,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ipc_int_01_09_memory_no_socket),
 		cmocka_unit_test(test_ipc_int_02_04_10_tcp_local_defaults),
+		cmocka_unit_test(test_long_run_batched),
 		cmocka_unit_test(test_ipc_int_03_summary_profile),
 		cmocka_unit_test(test_ipc_int_11_channels_from_service),
 		cmocka_unit_test(test_ipc_int_12_parity),
