@@ -67,12 +67,28 @@ struct run {
 static void call_done(void *arg, const xr_status *st, const uint8_t *resp,
     size_t len);
 
+static int use_msg;
+static echo_v1_SayRequest msg_req;
+
+static void
+msg_deliver(void (*cb)(void), void *arg, const xr_status *st, const void *resp)
+{
+	(void)cb;
+	call_done(arg, st, resp, 0);
+}
+
 static void
 start_one(struct run *r)
 {
 	r->started++;
-	xr_call_start(r->ch, "echo.v1.Echo/Say", r->req, r->req_len, 10000,
-	    call_done, r);
+	if (use_msg)
+		xr_call_start_msg(r->ch, "echo.v1.Echo/Say",
+		    echo_v1_SayRequest_fields, &msg_req,
+		    echo_v1_SayResponse_fields, sizeof(echo_v1_SayResponse),
+		    10000, msg_deliver, NULL, r);
+	else
+		xr_call_start(r->ch, "echo.v1.Echo/Say", r->req, r->req_len,
+		    10000, call_done, r);
 }
 
 static void
@@ -139,6 +155,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	r.req_len = os.bytes_written;
+	msg_req = req;
+	use_msg = getenv("XR_BENCH_MSG") != NULL;
 	r.base = event_base_new();
 	co.host = "127.0.0.1";
 	co.port = bench_srv_port(&s);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <pb_common.h>
 #include <pb_decode.h>
 #include <pb_encode.h>
 
@@ -37,6 +38,55 @@ msgcall_fail(const struct msgcall *m, int code, const char *msg)
 	m->deliver(m->cb, m->arg, &st, NULL);
 }
 
+/*
+ * Whether every field of `desc`, and of every message inside it, defaults
+ * to zero (no [default = ...]; always so in proto3). Then the zeroed
+ * message already holds every default and the decode skips nanopb's
+ * initialisation (PB_DECODE_NOINIT), which would clear it again field by
+ * field: for a response with a 4 KiB string, a second 4 KiB memset per
+ * call. `base` is the message (iterating only computes field addresses).
+ * Recursion deeper than 16 (a recursive message) answers no.
+ */
+static int
+zero_defaults(const pb_msgdesc_t *desc, void *base, int depth)
+{
+	pb_field_iter_t it;
+
+	if (desc->default_value != NULL || depth > 16)
+		return 0;
+	if (!pb_field_iter_begin(&it, desc, base))
+		return 1;	/* no fields */
+	do {
+		if (PB_LTYPE_IS_SUBMSG(it.type) && (it.submsg_desc == NULL ||
+		    !zero_defaults(it.submsg_desc, base, depth + 1)))
+			return 0;
+	} while (pb_field_iter_next(&it));
+	return 1;
+}
+
+/* zero_defaults() of the last few response types this thread decoded. */
+#define ZD_CACHE 4
+static _Thread_local struct {
+	const pb_msgdesc_t *desc;
+	int zero;
+} zd_cache[ZD_CACHE];
+static _Thread_local unsigned zd_next;
+
+static unsigned
+decode_flags(const pb_msgdesc_t *desc, void *msg)
+{
+	int zero;
+
+	for (unsigned i = 0; i < ZD_CACHE; i++)
+		if (zd_cache[i].desc == desc)
+			return zd_cache[i].zero ? PB_DECODE_NOINIT : 0;
+	zero = zero_defaults(desc, msg, 0);
+	zd_cache[zd_next].desc = desc;
+	zd_cache[zd_next].zero = zero;
+	zd_next = (zd_next + 1) % ZD_CACHE;
+	return zero ? PB_DECODE_NOINIT : 0;
+}
+
 /* The xr_call_cb of every call: decode, deliver once, free. */
 static void
 msgcall_done(void *arg, const xr_status *st, const uint8_t *resp,
@@ -53,7 +103,8 @@ msgcall_done(void *arg, const xr_status *st, const uint8_t *resp,
 		    "out of memory for the response");
 	else {
 		is = pb_istream_from_buffer(resp, resp_len);
-		if (pb_decode(&is, m->resp_fields, msg))
+		if (pb_decode_ex(&is, m->resp_fields, msg,
+		    decode_flags(m->resp_fields, msg)))
 			m->deliver(m->cb, m->arg, st, msg);
 		else
 			msgcall_fail(m, XR_STATUS_INTERNAL,

@@ -532,6 +532,52 @@ test_request_bytes(void **state)
 	fx_free(f);
 }
 
+/* A proto3 response is decoded into the zeroed message without nanopb's
+ * initialisation; a response type with [default = ...] values (here
+ * echo's SayResponse descriptor with worker_pid defaulting to 7) still
+ * gets them, for a field the response leaves out, and loses them to one
+ * it carries. */
+static void
+test_response_defaults(void **state)
+{
+	static const uint8_t dflt[] = { 0x10, 0x07 };	/* worker_pid = 7 */
+	static const uint8_t resp_pid[] = { 0x0a, 0x01, 'p', 0x10, 0x2a };
+	pb_msgdesc_t with_dflt = echo_v1_SayResponse_msg;
+	struct fx *f = fx_new(T_SYNC);
+	echo_v1_SayRequest q;
+	struct res r;
+
+	(void)state;
+	with_dflt.default_value = dflt;
+	req_hi_init(&q);
+	for (int round = 0; round < 2; round++) {	/* uncached, cached */
+		f->t.resp = resp_yo;
+		f->t.resp_len = sizeof(resp_yo);
+		memset(&r, 0, sizeof(r));
+		assert_null(say_start(f->ch, &q, 1000, &r));
+		assert_string_equal(r.text, "yo");
+		assert_int_equal(r.worker_pid, 0);
+		memset(&r, 0, sizeof(r));
+		assert_null(xr_call_start_msg(f->ch, SAY,
+		    echo_v1_SayRequest_fields, &q, &with_dflt,
+		    sizeof(echo_v1_SayResponse), 1000, say_deliver,
+		    (void (*)(void))say_done, &r));
+		assert_once(&r, XR_STATUS_OK, "");
+		assert_string_equal(r.text, "yo");
+		assert_int_equal(r.worker_pid, 7);
+		f->t.resp = resp_pid;
+		f->t.resp_len = sizeof(resp_pid);
+		memset(&r, 0, sizeof(r));
+		assert_null(xr_call_start_msg(f->ch, SAY,
+		    echo_v1_SayRequest_fields, &q, &with_dflt,
+		    sizeof(echo_v1_SayResponse), 1000, say_deliver,
+		    (void (*)(void))say_done, &r));
+		assert_string_equal(r.text, "p");
+		assert_int_equal(r.worker_pid, 42);
+	}
+	fx_free(f);
+}
+
 /* No memory for the call's state, then for the request: RESOURCE_EXHAUSTED
  * "out of memory" inside the call; for the decoded response: "out of
  * memory for the response". */
@@ -619,6 +665,7 @@ main(void)
 		cmocka_unit_test(test_null_arguments),
 		cmocka_unit_test(test_null_cb),
 		cmocka_unit_test(test_request_bytes),
+		cmocka_unit_test(test_response_defaults),
 		cmocka_unit_test(test_out_of_memory),
 		cmocka_unit_test(test_cancel_deadline_free),
 	};
