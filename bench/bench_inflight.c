@@ -2,7 +2,7 @@
  * bench/bench_inflight.c — calls per second with N unary calls kept in flight
  * on one tcp_local channel (the echo method, 64-byte text).
  *
- *   bench_inflight [CALLS] [INFLIGHT...]    (default 200000, 32 64)
+ *   bench_inflight [--msg] [CALLS] [INFLIGHT...]  (default 200000, 32 64)
  *
  * The server runs on its own event_base in a thread of this process on
  * 127.0.0.1; the client keeps INFLIGHT async calls outstanding on the main
@@ -11,6 +11,9 @@
  * the process's CPU seconds (user+sys, both threads) and calls per CPU
  * second, and the same for the client thread alone (RUSAGE_THREAD): less
  * sensitive to a loaded machine than the wall clock.
+ * --msg: each call goes through xr_call_start_msg() with nanopb messages
+ * (encode the SayRequest, decode the SayResponse: what generated stubs
+ * and bench/compare's in-flight rows do) instead of payload bytes.
  * A benchmark prints figures; it asserts nothing about time.
  */
 #include <pthread.h>
@@ -127,7 +130,7 @@ run_calls(struct run *r, long total, int inflight)
 int
 main(int argc, char **argv)
 {
-	long calls = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
+	long calls;
 	int deflt[] = { 32, 64 };
 	uint8_t master[XR_MASTER_LEN];
 	xr_keyset ks;
@@ -136,9 +139,16 @@ main(int argc, char **argv)
 	xr_channel_opts co = { 0 };
 	echo_v1_SayRequest req = echo_v1_SayRequest_init_zero;
 	pb_ostream_t os;
-	int err, nruns = argc > 2 ? argc - 2 : 2;
+	int err, nruns;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && strcmp(argv[1], "--msg") == 0) {
+		use_msg = 1;
+		argc--;
+		argv++;
+	}
+	calls = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
+	nruns = argc > 2 ? argc - 2 : 2;
 	if (calls <= 0)
 		calls = 200000;
 	xr_keys_generate_master(master);
@@ -156,7 +166,7 @@ main(int argc, char **argv)
 	}
 	r.req_len = os.bytes_written;
 	msg_req = req;
-	use_msg = getenv("XR_BENCH_MSG") != NULL;
+
 	r.base = event_base_new();
 	co.host = "127.0.0.1";
 	co.port = bench_srv_port(&s);
@@ -165,7 +175,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "channel not ready\n");
 		return 1;
 	}
-	printf("calls=%ld request_bytes=%zu\n", calls, r.req_len);
+	printf("calls=%ld request_bytes=%zu api=%s\n", calls, r.req_len,
+	    use_msg ? "xr_call_start_msg" : "xr_call_start");
 	for (int i = 0; i < nruns; i++) {
 		int n = argc > 2 ? atoi(argv[2 + i]) : deflt[i];
 		double t0, c0, cc0, wall, cpu, ccpu;
