@@ -22,6 +22,9 @@
 
 #define EOF_WAIT_MS 5000
 
+static int fail(xr_diag *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static int
 fail(xr_diag *d, const char *fmt, ...)
 {
