@@ -540,7 +540,8 @@ test_request_bytes(void **state)
 static void
 test_response_defaults(void **state)
 {
-	static const uint8_t dflt[] = { 0x10, 0x07 };	/* worker_pid = 7 */
+	/* worker_pid = 7, then the zero tag that ends nanopb's defaults */
+	static const uint8_t dflt[] = { 0x10, 0x07, 0x00 };
 	static const uint8_t resp_pid[] = { 0x0a, 0x01, 'p', 0x10, 0x2a };
 	pb_msgdesc_t with_dflt = echo_v1_SayResponse_msg;
 	struct fx *f = fx_new(T_SYNC);
