@@ -20,6 +20,7 @@
 #include "codec_nb.h"
 #include "frame.h"
 #include "keys.h"
+#include "nb_ref.h"
 #include "rx.h"
 
 #define BIG_PAYLOAD (64 * 1024)
@@ -747,73 +748,16 @@ rnd_env(execrpc_v1_Envelope *e)
 	}
 }
 
-struct ref_pl {
-	const uint8_t *p;
-	size_t len;
-	const uint8_t *in;	/* decoding: the input */
-	size_t in_len;
-	const uint8_t *got;	/* decoding: the view */
-	size_t got_len;
-};
-
-static bool
-ref_put_payload(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
-{
-	const struct ref_pl *pl = *arg;
-
-	return pl->len == 0 || (pb_encode_tag_for_field(s, f) &&
-	    pb_encode_string(s, pl->p, pl->len));
-}
-
-/* nanopb's own encoder: the reference. 0 when it refuses. */
+/* nanopb's own encoder into `out`: the bytes written, 0 when it refuses
+ * (`*ok` says which). */
 static size_t
 ref_encode(execrpc_v1_Envelope *e, const uint8_t *pl, size_t plen,
     uint8_t *out, size_t cap, int *ok)
 {
-	struct ref_pl r = { pl, plen, NULL, 0, NULL, 0 };
 	pb_ostream_t s = pb_ostream_from_buffer(out, cap);
 
-	e->payload.funcs.encode = ref_put_payload;
-	e->payload.arg = &r;
-	*ok = pb_encode(&s, execrpc_v1_Envelope_fields, e);
-	e->payload.funcs.encode = NULL;
-	e->payload.arg = NULL;
+	*ok = nb_ref_encode(e, pl, plen, &s);
 	return s.bytes_written;
-}
-
-/* The view as a buffer stream's callback sees it (state = next byte). */
-static bool
-ref_get_payload(pb_istream_t *s, const pb_field_t *f, void **arg)
-{
-	struct ref_pl *pl = *arg;
-	const uint8_t *p = s->state;
-
-	(void)f;
-	if (p < pl->in || p + s->bytes_left > pl->in + pl->in_len)
-		return false;	/* not the input: a non-string wire type */
-	pl->got = p;
-	pl->got_len = s->bytes_left;
-	return pb_read(s, NULL, s->bytes_left);
-}
-
-/* nanopb's own decoder into a struct of stale bytes. */
-static int
-ref_decode(execrpc_v1_Envelope *e, const uint8_t *in, size_t len,
-    struct ref_pl *pl)
-{
-	pb_istream_t s = pb_istream_from_buffer(in, len);
-	bool ok;
-
-	memset(e, 0x5a, sizeof(*e));
-	memset(pl, 0, sizeof(*pl));
-	pl->in = in;
-	pl->in_len = len;
-	e->payload.funcs.decode = ref_get_payload;
-	e->payload.arg = pl;
-	ok = pb_decode(&s, execrpc_v1_Envelope_fields, e);
-	e->payload.funcs.decode = NULL;
-	e->payload.arg = NULL;
-	return ok;
 }
 
 /* Both decoders on `len` bytes of `in` (an exact-size heap copy): the same
@@ -825,20 +769,20 @@ same_decode(xr_nb_dec *d, execrpc_v1_Envelope *ref, const uint8_t *src,
 {
 	uint8_t *in = malloc(len ? len : 1);
 	static uint8_t a[8192], b[8192];
-	struct ref_pl pl;
+	nb_ref_pl pl;
 	xr_env_view v;
 	int want, got, oka, okb;
 	size_t na, nb;
 
 	assert_non_null(in);
 	memcpy(in, src, len);
-	want = ref_decode(ref, in, len, &pl);
+	want = nb_ref_decode(ref, in, len, &pl);
 	got = xr_nb_decode(d, in, len, &v) == XR_OK;
 	assert_int_equal(got, want);
 	if (got) {
-		assert_ptr_equal(d->payload, pl.got);
-		assert_int_equal(d->payload_len, pl.got_len);
-		na = ref_encode(ref, pl.got, pl.got_len, a, sizeof(a), &oka);
+		assert_ptr_equal(d->payload, pl.p);
+		assert_int_equal(d->payload_len, pl.len);
+		na = ref_encode(ref, pl.p, pl.len, a, sizeof(a), &oka);
 		nb = ref_encode(&d->env, d->payload, d->payload_len, b,
 		    sizeof(b), &okb);
 		assert_true(oka);

@@ -20,14 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pb_decode.h>
-#include <pb_encode.h>
 
 #include "auth.h"
 #include "codec_nb.h"
 #include "frame.h"
 #include "fuzz_common.h"
 #include "fuzz_check.h"
+#include "nb_ref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -144,53 +143,19 @@ roundtrip(xr_nb_dec *d, const xr_env_view *v)
 	free(out);
 }
 
-/* ---- nanopb's own codec, the reference ---- */
-
-struct ref_pl {
-	const uint8_t *in, *got;
-	size_t in_len, got_len;
-};
-
-static bool
-ref_get_payload(pb_istream_t *s, const pb_field_t *f, void **arg)
-{
-	struct ref_pl *pl = *arg;
-	const uint8_t *p = s->state;
-
-	(void)f;
-	if (p < pl->in || p + s->bytes_left > pl->in + pl->in_len)
-		return false;	/* a non-string wire type: not the input */
-	pl->got = p;
-	pl->got_len = s->bytes_left;
-	return pb_read(s, NULL, s->bytes_left);
-}
-
-static bool
-ref_put_payload(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
-{
-	const struct ref_pl *pl = *arg;
-
-	return pl->got_len == 0 || (pb_encode_tag_for_field(s, f) &&
-	    pb_encode_string(s, pl->got, pl->got_len));
-}
-
-/* pb_encode() of `e` with `pl`'s payload into a malloc'd buffer. */
+/* pb_encode() of `e` with the payload `p` into a malloc'd buffer. */
 static uint8_t *
-ref_encode(execrpc_v1_Envelope *e, const struct ref_pl *pl, size_t *len)
+ref_encode(execrpc_v1_Envelope *e, const uint8_t *p, size_t plen,
+    size_t *len)
 {
 	pb_ostream_t s = PB_OSTREAM_SIZING;
 	uint8_t *out;
 
-	e->payload.funcs.encode = ref_put_payload;
-	e->payload.arg = (void *)(uintptr_t)pl;
-	CHECK(pb_encode(&s, execrpc_v1_Envelope_fields, e));
+	CHECK(nb_ref_encode(e, p, plen, &s));
 	*len = s.bytes_written;
 	CHECK((out = malloc(*len ? *len : 1)) != NULL);
 	s = pb_ostream_from_buffer(out, *len);
-	CHECK(pb_encode(&s, execrpc_v1_Envelope_fields, e) &&
-	    s.bytes_written == *len);
-	e->payload.funcs.encode = NULL;
-	e->payload.arg = NULL;
+	CHECK(nb_ref_encode(e, p, plen, &s) && s.bytes_written == *len);
 	return out;
 }
 
@@ -198,25 +163,17 @@ static void
 differential(const xr_nb_dec *d, int ok, const uint8_t *data, size_t size)
 {
 	static execrpc_v1_Envelope ref, mine;
-	struct ref_pl rp = { data, NULL, size, 0 }, mp;
-	pb_istream_t s = pb_istream_from_buffer(data, size);
+	nb_ref_pl rp;
 	uint8_t *a, *b, *c;
 	size_t al, bl, cl;
 
-	memset(&ref, 0x5a, sizeof(ref));
-	ref.payload.funcs.decode = ref_get_payload;
-	ref.payload.arg = &rp;
-	CHECK(pb_decode(&s, execrpc_v1_Envelope_fields, &ref) == (ok != 0));
+	CHECK(nb_ref_decode(&ref, data, size, &rp) == (ok != 0));
 	if (!ok)
 		return;
-	CHECK(d->payload == rp.got && d->payload_len == rp.got_len);
+	CHECK(d->payload == rp.p && d->payload_len == rp.len);
 	mine = d->env;
-	mp.in = data;
-	mp.in_len = size;
-	mp.got = d->payload;
-	mp.got_len = d->payload_len;
-	a = ref_encode(&ref, &rp, &al);
-	b = ref_encode(&mine, &mp, &bl);
+	a = ref_encode(&ref, rp.p, rp.len, &al);
+	b = ref_encode(&mine, d->payload, d->payload_len, &bl);
 	CHECK(al == bl && memcmp(a, b, al) == 0);
 	/* xr_nb_encode writes exactly pb_encode()'s bytes */
 	CHECK((c = malloc(al + 1)) != NULL);
