@@ -338,17 +338,41 @@ class Coordinator:
         return [(pos, d) for (pos, _), d in zip(items, out)]
 
     @staticmethod
+    def _snapshot(ing):
+        """Every worker slot's (state, generation, port), by (group, index)."""
+        return {(e.group, e.index): (e.state, e.generation, e.port)
+                for e in ing.endpoints()}
+
+    @classmethod
+    def _unchanged(cls, ing, snap):
+        """RpcError UNAVAILABLE if a slot changed since `snap` was taken: a
+        restarted worker lost its customers' state, so what the run sends
+        from here on could be decided wrong (apps/fundload/web.c ends its
+        run the same way)."""
+        for k, v in cls._snapshot(ing).items():
+            if snap.get(k) != v:
+                raise RpcError(StatusCode.UNAVAILABLE,
+                               "worker %s[%d] changed (state %d, generation %d): its "
+                               "customers' state is lost" % (k[0], k[1], v[0], v[1]))
+
+    @staticmethod
     def _plan(ing, seg):
         """The segment's parts: (channel, [(pos, load)]) per worker picked
         by customer_id (RpcError UNAVAILABLE before anything is held)."""
         parts = {}
         for pos, (ld, _) in enumerate(seg):
-            t = ing.pick(SERVICE, ld.customer_id)
+            # the customer's own worker or UNAVAILABLE: another worker
+            # would decide without the customer's state
+            t = ing.pick(SERVICE, ld.customer_id, failover=False)
             parts.setdefault(id(t), (t, []))[1].append((pos, ld))
         return list(parts.values())
 
-    async def _segment(self, ing, seg):
+    async def _segment(self, ing, seg, snap):
         loop = asyncio.get_running_loop()
+        # the picks and the check in one step: a channel picked here is
+        # one of the snapshot's generations, and a later restart closes
+        # it, failing its calls
+        self._unchanged(ing, snap)
         parts = self._plan(ing, seg)
         t0 = loop.time()
         days = {ld.time_unix // 86400 for ld, p in seg if p} - self.taken
@@ -380,8 +404,11 @@ class Coordinator:
 
     async def decide(self, ing, loads):
         """Yield (load, Decision) for `loads`, in order, segment by segment
-        (each segment's prime days reserved first)."""
+        (each segment's prime days reserved first). A worker slot that
+        changes during the run (a restart: its customers' state is lost)
+        ends it with UNAVAILABLE before the next segment."""
+        snap = self._snapshot(ing)
         for seg in self.segments(loads):
-            ds = await self._segment(ing, seg)
+            ds = await self._segment(ing, seg, snap)
             for (ld, _), d in zip(seg, ds):
                 yield ld, d

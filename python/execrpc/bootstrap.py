@@ -447,10 +447,13 @@ class Ingress:
             self._open(sl)
             self.channels_revived += 1
 
-    def pick(self, service, key=None):
+    def pick(self, service, key=None, *, failover=True):
         """The channel Task of a ready worker for `service`, or RpcError
         (UNIMPLEMENTED: no group has it; UNAVAILABLE: none ready, or
-        stopping)."""
+        stopping). With a key the key's own slot is tried first, then the
+        next ready one; with `failover=False` only the key's own slot (a
+        service that keeps state per key: another worker would decide
+        without it), UNAVAILABLE when it is not ready."""
         if self.refusing:
             raise RpcError(StatusCode.UNAVAILABLE,
                            f'ingress: no ready worker for service "{service}" (stopping)')
@@ -466,7 +469,7 @@ class Ingress:
             g = grp[0].ep.group
             start = self._rr.get(g, 0) % n
             self._rr[g] = start + 1
-        for i in range(n):
+        for i in range(n if failover or key is None else 1):
             sl = grp[(start + i) % n]
             if sl.ep.state == READY and sl.ch is not None and self._live(sl.ch):
                 return sl.ch

@@ -266,6 +266,20 @@ async def check_ingress():
                              endpoint=ep(0, state=lpb.WORKER_STATE_BACKOFF, port=0, gen=2)))
         await asyncio.sleep(0.1)
         need([await say(ing, "x") for _ in range(3)] == ["wrong:x"] * 3, "dead slot picked")
+        # a key of slot 0: the next ready slot, or with failover=False none
+        k0 = next(k for k in ("k%d" % i for i in range(20))
+                  if B._fnv1a64(k.encode()) % 2 == 0)
+        k1 = next(k for k in ("k%d" % i for i in range(20))
+                  if B._fnv1a64(k.encode()) % 2 == 1)
+        need(ing.pick("echo.v1.Echo", k0) is ing.pick("echo.v1.Echo", k1),
+             "slot 0's key failed over to slot 1")
+        need(ing.pick("echo.v1.Echo", k1, failover=False) is
+             ing.pick("echo.v1.Echo", k1), "slot 1's own key, failover=False")
+        try:
+            ing.pick("echo.v1.Echo", k0, failover=False)
+            need(False, "slot 0's key picked another slot with failover=False")
+        except RpcError as e:
+            need(e.code == StatusCode.UNAVAILABLE, f"{e}")
         # STOP: on_stop; STOPPED after stop_done and the call in flight
         events.clear()
         sup.send(lpb.Command(type=lpb.COMMAND_STOP, graceful_timeout_ms=5000,
