@@ -473,15 +473,16 @@ group_revive(xr_ingress *ing, size_t first, size_t n)
 	}
 }
 
-xr_channel *
-xr_ingress_pick(xr_ingress *ing, const char *service, const void *key,
-    size_t key_len, int *err)
+/* xr_ingress_pick() and, `own` set, xr_ingress_pick_own(). */
+static xr_channel *
+pick(xr_ingress *ing, const char *service, const void *key, size_t key_len,
+    int own, int *err)
 {
 	size_t first, n, start;
 	int e = XR_ERR_WORKER_FAILED;
 	xr_channel *ch = NULL;
 
-	if (ing == NULL || service == NULL)
+	if (ing == NULL || service == NULL || (own && key == NULL))
 		e = XR_ERR_INVALID_ARG;
 	else if (ing->refusing)
 		e = XR_ERR_LIFECYCLE_NOT_READY;
@@ -491,7 +492,7 @@ xr_ingress_pick(xr_ingress *ing, const char *service, const void *key,
 		group_revive(ing, first, n);
 		start = key != NULL ? (size_t)(xr_hash_fnv1a(key, key_len) %
 		    n) : ing->rr[first]++ % n;
-		for (size_t i = 0; i < n && ch == NULL; i++) {
+		for (size_t i = 0; i < (own ? 1 : n) && ch == NULL; i++) {
 			struct xr_ing_slot *sl = &ing->slots[first +
 			    (start + i) % n];
 
@@ -505,6 +506,20 @@ xr_ingress_pick(xr_ingress *ing, const char *service, const void *key,
 	if (err != NULL)
 		*err = e;
 	return ch;
+}
+
+xr_channel *
+xr_ingress_pick(xr_ingress *ing, const char *service, const void *key,
+    size_t key_len, int *err)
+{
+	return pick(ing, service, key, key_len, 0, err);
+}
+
+xr_channel *
+xr_ingress_pick_own(xr_ingress *ing, const char *service, const void *key,
+    size_t key_len, int *err)
+{
+	return pick(ing, service, key, key_len, 1, err);
 }
 
 struct ing_call {

@@ -154,7 +154,9 @@ web_pick(void *arg, const char *key, size_t key_len, int *err)
 {
 	struct web *w = arg;
 
-	return xr_ingress_pick(w->ing, XR_FL_SERVICE, key, key_len, err);
+	/* the customer's own worker or none: another one would decide
+	 * without the customer's state */
+	return xr_ingress_pick_own(w->ing, XR_FL_SERVICE, key, key_len, err);
 }
 
 /* Through the ingress, so that its drain waits for the call: it picks the

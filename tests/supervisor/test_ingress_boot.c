@@ -30,6 +30,7 @@
 #include "execrpc/ingress.h"
 #include "execrpc/v1/bootstrap.pb-c.h"
 #include "helper_sup.h"
+#include "hmap.h"		/* xr_hash_fnv1a: the key rule of the pick */
 #include "rx.h"
 #include "worker_chan.h"
 
@@ -485,6 +486,55 @@ until_refused(struct run *r)
 	event_base_dispatch(r->base);
 }
 
+/* A key of a slot that is not ready: xr_ingress_pick() takes the next
+ * ready one, xr_ingress_pick_own() none; a key of the ready slot: both
+ * give its channel. (Slot 0 READY, its channel still connecting; slot 1
+ * STARTING.) */
+static void
+test_pick_own(void **state)
+{
+	char k0[8] = "", k1[8] = "";
+	uint8_t *b;
+	size_t len;
+	struct run r;
+	xr_channel *ch;
+	int err;
+
+	(void)state;
+	for (int i = 0; i < 64 && (k0[0] == '\0' || k1[0] == '\0'); i++) {
+		char k[8];
+
+		snprintf(k, sizeof(k), "k%d", i);
+		if (xr_hash_fnv1a(k, strlen(k)) % 2 == 0)
+			memcpy(k0, k, sizeof(k));
+		else
+			memcpy(k1, k, sizeof(k));
+	}
+	good_bundle(&b, &len);
+	boot(&r, (const uint8_t *const *)&b, &len, 1, 0);
+	assert_non_null(r.ing);
+	assert_non_null(ch = xr_ingress_pick(r.ing, "echo.v1.Echo", k0,
+	    strlen(k0), &err));
+	assert_int_equal(err, XR_OK);
+	assert_ptr_equal(xr_ingress_pick_own(r.ing, "echo.v1.Echo", k0,
+	    strlen(k0), &err), ch);
+	assert_int_equal(err, XR_OK);
+	assert_ptr_equal(xr_ingress_pick(r.ing, "echo.v1.Echo", k1,
+	    strlen(k1), &err), ch);
+	assert_int_equal(err, XR_OK);
+	assert_null(xr_ingress_pick_own(r.ing, "echo.v1.Echo", k1, strlen(k1),
+	    &err));
+	assert_int_equal(err, XR_ERR_WORKER_FAILED);
+	assert_null(xr_ingress_pick_own(r.ing, "echo.v1.Echo", NULL, 0, &err));
+	assert_int_equal(err, XR_ERR_INVALID_ARG);
+	assert_null(xr_ingress_pick_own(r.ing, "kv.v1.Kv", k0, strlen(k0),
+	    &err));
+	assert_int_equal(err, XR_ERR_INVALID_ARG);
+	done(&r);
+	xr_wipe(b, len);
+	free(b);
+}
+
 /* The closed channel to a READY worker is made again by the next pick of
  * its group, at most once per 100 ms. */
 static void
@@ -563,6 +613,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_pick_own),
 		cmocka_unit_test(test_revive),
 	};
 

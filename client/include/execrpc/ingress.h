@@ -146,6 +146,15 @@ xr_channel *xr_ingress_pick(xr_ingress *ing, const char *service,
     const void *key, size_t key_len, int *err);
 
 /*
+ * As xr_ingress_pick() with a key, but only the key's own slot: for a
+ * service that keeps state per key, where the next ready worker would
+ * answer without it. NULL with XR_ERR_WORKER_FAILED when that slot is not
+ * READY with a usable channel; XR_ERR_INVALID_ARG also for a NULL key.
+ */
+xr_channel *xr_ingress_pick_own(xr_ingress *ing, const char *service,
+    const void *key, size_t key_len, int *err);
+
+/*
  * A call through the ingress: the service is `method` before '/', the
  * channel xr_ingress_pick()'s; then xr_call_start(). Counted for the
  * drain: STOPPED waits for it. `cb` runs exactly once (possibly inside, then
