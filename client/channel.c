@@ -276,7 +276,7 @@ call_start(xr_channel *ch, const char *method, const uint8_t *req,
 		return NULL;
 	}
 	if (ch->kind == XR_CH_TCP) {
-		if (xr_tcp_start_call(ch, c, req, req_len) != XR_OK)
+		if (xr_tcp_start_call(ch, c, req, req_len, timeout_ms) != XR_OK)
 			return NULL;
 		return c;
 	}

@@ -220,10 +220,12 @@ void xr_calls_fail_now(xr_channel *ch, xr_call_cb cb, void *arg, int code,
  * filled (ch is then unusable). */
 int xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts,
     const xr_keyset *ks, xr_diag *d);
-/* Send (or queue, before the handshake) a call's REQUEST. On failure the
- * call has been completed and an XR_ERR_* is returned. */
+/* Send (or queue, before the handshake) a call's REQUEST; `timeout_ms` is
+ * the deadline just armed (0: none), sent as is when the request leaves at
+ * once. On failure the call has been completed and an XR_ERR_* is
+ * returned. */
 int xr_tcp_start_call(xr_channel *ch, xr_client_call *c, const uint8_t *req,
-    size_t req_len);
+    size_t req_len, uint32_t timeout_ms);
 /* The call is being abandoned (deadline, cancel): tell the server. */
 void xr_tcp_abandon(xr_channel *ch, xr_client_call *c);
 /* Bytes waiting for the socket: signed, and queued for this turn. */

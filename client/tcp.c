@@ -507,9 +507,12 @@ tx_hello(xr_channel *ch)
 	return XR_OK;
 }
 
+/* A call's REQUEST. `fresh_ms`: the timeout its deadline was armed with
+ * moments ago, in this same call (no clock read); 0: the time remaining is
+ * read off the clock (a request queued during the handshake). */
 static int
 tx_request(xr_channel *ch, xr_client_call *c, const uint8_t *req,
-    size_t req_len)
+    size_t req_len, uint32_t fresh_ms)
 {
 	uint64_t now, rem;
 	int r;
@@ -518,7 +521,9 @@ tx_request(xr_channel *ch, xr_client_call *c, const uint8_t *req,
 		return r;
 	ch->tx.call_id = c->id;
 	memcpy(ch->tx.method, c->method, sizeof(ch->tx.method));
-	if (c->deadline_us != 0) {
+	if (c->deadline_us != 0 && fresh_ms != 0)
+		ch->tx.timeout_ms = fresh_ms;
+	else if (c->deadline_us != 0) {
 		/* the deadline as time remaining, rounded up so the
 		 * peer never gives up before we do */
 		now = xr_mono_us();
@@ -669,7 +674,7 @@ tcp_flush_queue(xr_channel *ch)
 	    (c = ch->q_head) != NULL) {
 		xr_calls_unqueue(ch, c);
 		c->state = XR_CALL_SENT;
-		r = tx_request(ch, c, c->qreq, c->qreq_len);
+		r = tx_request(ch, c, c->qreq, c->qreq_len, 0);
 		free(c->qreq);
 		c->qreq = NULL;
 		c->qreq_len = 0;
@@ -1060,13 +1065,13 @@ xr_tcp_open(xr_channel *ch, const xr_channel_opts *opts, const xr_keyset *ks,
 
 int
 xr_tcp_start_call(xr_channel *ch, xr_client_call *c, const uint8_t *req,
-    size_t req_len)
+    size_t req_len, uint32_t timeout_ms)
 {
 	int r;
 
 	if (ch->state == XR_CH_READY) {
 		c->state = XR_CALL_SENT;
-		if ((r = tx_request(ch, c, req, req_len)) != XR_OK) {
+		if ((r = tx_request(ch, c, req, req_len, timeout_ms)) != XR_OK) {
 			xr_calls_complete(c, XR_STATUS_INTERNAL,
 			    "cannot send the request", NULL, 0);
 			return r;

@@ -36,6 +36,39 @@ slot_key(const struct xr_hmap_slot *s)
 	return s->klen <= XR_HMAP_KEY_INLINE ? s->key.in : s->key.out;
 }
 
+/*
+ * A key's hash in the map. An 8-byte key (a call id) is one multiplication
+ * by 2^64 / phi (Fibonacci hashing: the top bits, which pick the home slot,
+ * spread consecutive ids over the table); any other key is FNV-1a.
+ */
+static uint64_t
+key_hash(const void *key, size_t klen)
+{
+	uint64_t x;
+
+	if (klen != sizeof(x))
+		return xr_hash_fnv1a(key, klen);
+	memcpy(&x, key, sizeof(x));
+	return x * 0x9e3779b97f4a7c15ULL;
+}
+
+/* Whether slot `s` holds `key`; an 8-byte key is one comparison. */
+static int
+key_eq(const struct xr_hmap_slot *s, const void *key, size_t klen)
+{
+	uint64_t a, b;
+
+	if (s->klen != klen)
+		return 0;
+	if (klen == sizeof(a)) {
+		memcpy(&a, s->key.in, sizeof(a));
+		memcpy(&b, key, sizeof(b));
+		return a == b;
+	}
+	return klen == 0 || memcmp(slot_key(s), key, klen) == 0;
+}
+
+
 /* The slot a hash starts probing at: its top bits, which FNV-1a's final
  * multiplication mixes from every input bit (the low bits are weaker). */
 static size_t
@@ -53,8 +86,7 @@ find_index(const xr_hmap *m, uint64_t h, const void *key, size_t klen,
 	for (i = home(m, h); m->slots[i].value != NULL; i = (i + 1) & mask) {
 		const struct xr_hmap_slot *s = &m->slots[i];
 
-		if (s->hash == h && s->klen == klen &&
-		    (klen == 0 || memcmp(slot_key(s), key, klen) == 0)) {
+		if (s->hash == h && key_eq(s, key, klen)) {
 			*found = 1;
 			return i;
 		}
@@ -177,7 +209,7 @@ xr_hmap_insert(xr_hmap *m, const void *key, size_t klen, void *value)
 	if (value == NULL || (key == NULL && klen > 0) ||
 	    klen > UINT32_MAX - 1)
 		return XR_ERR_INVALID_ARG;
-	h = xr_hash_fnv1a(key, klen);
+	h = key_hash(key, klen);
 	if (m->nslots != 0) {
 		(void)find_index(m, h, key, klen, &found);
 		if (found)
@@ -215,7 +247,7 @@ xr_hmap_find(const xr_hmap *m, const void *key, size_t klen)
 
 	if (m->count == 0 || (key == NULL && klen > 0))
 		return NULL;
-	i = find_index(m, xr_hash_fnv1a(key, klen), key, klen, &found);
+	i = find_index(m, key_hash(key, klen), key, klen, &found);
 	return found ? m->slots[i].value : NULL;
 }
 
@@ -228,7 +260,7 @@ xr_hmap_remove(xr_hmap *m, const void *key, size_t klen)
 
 	if (m->count == 0 || (key == NULL && klen > 0))
 		return NULL;
-	i = find_index(m, xr_hash_fnv1a(key, klen), key, klen, &found);
+	i = find_index(m, key_hash(key, klen), key, klen, &found);
 	if (!found)
 		return NULL;
 	v = m->slots[i].value;

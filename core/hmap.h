@@ -1,6 +1,9 @@
 /*
- * core/hmap.h — a small hash map keyed by bytes, and the tree's one hash
- * function (FNV-1a, 64 bit).
+ * core/hmap.h — a small hash map keyed by bytes, and the tree's one
+ * general hash function (FNV-1a, 64 bit). Inside the map an 8-byte key (a
+ * call id) is hashed by one multiplication instead (Fibonacci hashing) and
+ * compared as one word: the client and the server look a call up three
+ * times per call.
  *
  * Open addressing with linear probing and backward-shift deletion (no
  * tombstones). A slot holds the key's full hash, the value pointer and the
@@ -15,7 +18,7 @@
  * xr_hmap_fini(). A map holds at most `max_entries` entries (fixed at init),
  * so it never has more than max(16, 2 * 2^ceil(log2(max_entries))) slots.
  *
- * FNV-1a is fast but not keyed: use the map for keys that a peer cannot
+ * Neither hash is keyed: use the map for keys that a peer cannot
  * choose freely (names registered by code, ids this side assigns, values
  * that passed the signature check). Keys taken from unauthenticated input
  * need a keyed hash instead.

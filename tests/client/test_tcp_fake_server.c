@@ -562,6 +562,42 @@ test_out_of_order(void **state)
 	assert_true(r[4].at_ms <= r[0].at_ms);
 }
 
+/*
+ * Envelope.timeout_ms is the time left: a request queued during the
+ * handshake is sent with what remains of its deadline, read off the clock
+ * when it leaves (30 ms later, so under 2971); one started on a ready
+ * channel leaves at once with the timeout it was given, exactly.
+ */
+static void
+test_timeout_sent(void **state)
+{
+	struct fx *f = *state;
+	struct res r[2];
+
+	open_ch(f, NULL);
+	f->srv.hold = 1;
+	memset(r, 0, sizeof(r));
+	assert_non_null(xr_call_start(f->ch, METHOD, (const uint8_t *)"q", 1,
+	    3000, res_cb, &r[0]));
+	usleep(30 * 1000);
+	run_until(f->base, &f->srv.nheld, 1, 2000);
+	assert_int_equal(f->srv.nheld, 1);
+	assert_true(f->srv.held[0].timeout_ms > 0);
+	assert_true(f->srv.held[0].timeout_ms <= 2971);
+	assert_non_null(xr_call_start(f->ch, METHOD, (const uint8_t *)"r", 1,
+	    3000, res_cb, &r[1]));
+	run_until(f->base, &f->srv.nheld, 2, 2000);
+	assert_int_equal(f->srv.nheld, 2);
+	assert_int_equal(f->srv.held[1].timeout_ms, 3000);
+	for (int i = 0; i < 2; i++)
+		srv_respond(&f->srv, f->srv.held[i].call_id, XR_STATUS_OK, "",
+		    f->srv.held[i].payload, f->srv.held[i].len, 0);
+	run_until(f->base, &r[1].n, 1, 2000);
+	assert_int_equal(r[0].n, 1);
+	assert_int_equal(r[1].n, 1);
+	assert_int_equal(r[1].code, XR_STATUS_OK);
+}
+
 static void
 test_server_status(void **state)
 {
@@ -1209,6 +1245,7 @@ main(void)
 		T(test_limits),
 		T(test_response_over_limit),
 		T(test_hello_ack_limits),
+		T(test_timeout_sent),
 		T(test_handshake_timeout),
 		T(test_wait_ready_timeout),
 		T(test_connect_refused),

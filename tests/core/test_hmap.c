@@ -167,6 +167,62 @@ test_collisions_and_wrap(void **state)
 }
 
 /*
+ * 8-byte keys (call ids) take the map's multiplicative hash and a one-word
+ * compare: six ids sharing the last of 16 home slots probe past each other
+ * and stay reachable after removals, an 8-byte key is not found by a
+ * 7- or 9-byte key sharing its bytes, and 1,000 consecutive ids go in and
+ * out exactly.
+ */
+static void
+test_u64_keys(void **state)
+{
+	uint64_t ids[6], v;
+	uint8_t longer[9] = { 0 };
+	int vals[6], *big;
+	size_t n = 0;
+	xr_hmap m;
+
+	(void)state;
+	for (v = 1; n < 6; v++)
+		if ((v * 0x9e3779b97f4a7c15ULL) >> 60 == 15)
+			ids[n++] = v;
+	assert_int_equal(xr_hmap_init(&m, 2000), XR_OK);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(xr_hmap_insert(&m, &ids[i], 8, &vals[i]),
+		    XR_OK);
+	assert_int_equal(xr_hmap_slots(&m), 16);
+	assert_int_equal(xr_hmap_insert(&m, &ids[2], 8, &vals[0]),
+	    XR_ERR_INVALID_ARG);	/* already there */
+	assert_ptr_equal(xr_hmap_remove(&m, &ids[0], 8), &vals[0]);
+	assert_ptr_equal(xr_hmap_remove(&m, &ids[3], 8), &vals[3]);
+	for (size_t i = 0; i < 6; i++)
+		if (i == 0 || i == 3)
+			assert_null(xr_hmap_find(&m, &ids[i], 8));
+		else
+			assert_ptr_equal(xr_hmap_find(&m, &ids[i], 8), &vals[i]);
+	memcpy(longer, &ids[1], 8);
+	assert_null(xr_hmap_find(&m, longer, 7));
+	assert_null(xr_hmap_find(&m, longer, 9));
+	xr_hmap_fini(&m);
+
+	big = calloc(1000, sizeof(*big));
+	assert_non_null(big);
+	assert_int_equal(xr_hmap_init(&m, 2000), XR_OK);
+	for (v = 0; v < 1000; v++)
+		assert_int_equal(xr_hmap_insert(&m, &v, 8, &big[v]), XR_OK);
+	for (v = 0; v < 1000; v += 2)
+		assert_ptr_equal(xr_hmap_remove(&m, &v, 8), &big[v]);
+	assert_int_equal(xr_hmap_count(&m), 500);
+	for (v = 0; v < 1000; v++)
+		if (v % 2 == 0)
+			assert_null(xr_hmap_find(&m, &v, 8));
+		else
+			assert_ptr_equal(xr_hmap_find(&m, &v, 8), &big[v]);
+	xr_hmap_fini(&m);
+	free(big);
+}
+
+/*
  * Across the wrap, an entry already at its home stays: A (home 15) in slot
  * 15, B (home 0) in slot 0; removing A must not pull B back to slot 15.
  */
@@ -415,6 +471,7 @@ main(void)
 		cmocka_unit_test(test_insert_find_remove),
 		cmocka_unit_test(test_collisions_and_wrap),
 		cmocka_unit_test(test_remove_keeps_home_across_wrap),
+		cmocka_unit_test(test_u64_keys),
 		cmocka_unit_test(test_growth_policy),
 		cmocka_unit_test(test_iterate_and_remove),
 		cmocka_unit_test(test_random_vs_reference),
