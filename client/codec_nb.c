@@ -1,4 +1,4 @@
-/* client/codec_nb.c — the Envelope on nanopb's primitives, zero-copy payload. */
+/* client/codec_nb.c — the Envelope coded over the buffer, zero-copy payload. */
 #include "codec_nb.h"
 
 #include <string.h>

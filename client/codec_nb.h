@@ -3,14 +3,13 @@
  * client library; client/ is the one place that calls nanopb, docs/design.md).
  *
  * Encoding: the caller fills an execrpc_v1_Envelope (all static fields) and
- * passes the payload bytes separately; the payload goes out through the
- * Envelope's one callback field straight from the caller's buffer, so no
- * payload-sized copy or struct is ever made. xr_nb_seal() writes a complete
+ * passes the payload bytes separately; field 16 is written straight from
+ * the caller's buffer, so no payload-sized struct is ever made. xr_nb_seal() writes a complete
  * signed frame (prefix, Frame wrapper, envelope, tag) into memory the caller
  * provides, e.g. space reserved in an evbuffer.
  *
  * Decoding: an xr_env_decoder for core/rx.h's xr_rx_frame(). It decodes the
- * exact envelope bytes from a buffer stream; the payload is recorded as a
+ * exact envelope bytes in place; the payload is recorded as a
  * zero-copy view (pointer + length) into those bytes, valid as long as the
  * input buffer is. A byte or string field longer than its nanopb max_size,
  * or more repeated entries than max_count, fails the decode (MALFORMED).

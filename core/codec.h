@@ -64,6 +64,15 @@ size_t xr_codec_arena_bytes(const xr_codec *c);
 /* Fill the checked fields of `view` from a decoded envelope. */
 void xr_codec_view(const Execrpc__V1__Envelope *e, xr_env_view *view);
 
+/*
+ * The packed size of `env`, and `env` packed into `out` (room for that
+ * size; returns the bytes written): byte for byte what protobuf-c's
+ * execrpc__v1__envelope__get_packed_size() and __pack() give, without their
+ * walk over the descriptors.
+ */
+size_t xr_codec_packed_size(const Execrpc__V1__Envelope *env);
+size_t xr_codec_pack(const Execrpc__V1__Envelope *env, uint8_t *out);
+
 /* Bytes xr_codec_seal() writes for `env`. */
 size_t xr_codec_sealed_len(const Execrpc__V1__Envelope *env);
 

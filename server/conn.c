@@ -339,7 +339,7 @@ pend_add(struct conn *c, Execrpc__V1__Envelope *e)
 
 	/* sized with the largest number it can get (a new reservation) */
 	e->sequence = seq_max;
-	len_max = execrpc__v1__envelope__get_packed_size(e);
+	len_max = xr_codec_packed_size(e);
 	item = xr_batch_item_len(len_max);
 	if (item > XR_BATCH_MAX_PAYLOAD)
 		return XR_ERR_AGAIN;
@@ -358,7 +358,7 @@ pend_add(struct conn *c, Execrpc__V1__Envelope *e)
 	item = xr_batch_item_header(c->pend + c->pend_len, env_len);
 	if (c->pend_n == 0)
 		c->pend_hl = item;
-	if (execrpc__v1__envelope__pack(e, c->pend + c->pend_len + item) !=
+	if (xr_codec_pack(e, c->pend + c->pend_len + item) !=
 	    env_len)
 		return XR_ERR_INTERNAL;
 	item += env_len;

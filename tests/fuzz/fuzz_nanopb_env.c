@@ -11,8 +11,8 @@
  *    is terminated within its array, headers_count <= 8;
  *  - an accepted envelope re-encodes (xr_nb_env_size + xr_nb_seal) into a
  *    frame that splits, verifies and decodes back to the same fields;
- *  - differential: codec_nb codes the Envelope field by field on nanopb's
- *    primitives, so nanopb's own pb_decode() must give the same verdict on
+ *  - differential: codec_nb codes the Envelope field by field over the
+ *    buffer, so nanopb's own pb_decode() must give the same verdict on
  *    every input, the same payload view and the same fields (both
  *    re-encoded by pb_encode() byte for byte), and xr_nb_encode() must
  *    write exactly pb_encode()'s bytes.
