@@ -13,6 +13,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "printable.h"
+#include "rx.h"
 
 #define METHOD_NAME_MAX 160
 #define STATUS_MSG_MAX 256
@@ -373,6 +374,20 @@ call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	call_maybe_free(c);
 }
 
+/* Arm the deadline timer of a pending call to fire at `at_ms` (monotonic;
+ * at once if that has passed). */
+static void
+call_arm_deadline(xr_call *c, uint64_t at_ms)
+{
+	uint64_t now = xr_mono_ms(), left = at_ms > now ? at_ms - now : 0;
+	struct timeval tv = { (time_t)(left / 1000),
+	    (suseconds_t)(left % 1000) * 1000 };
+
+	event_assign(&c->deadline, c->reg->base, -1, 0, call_deadline_cb, c);
+	event_add(&c->deadline, &tv);
+	c->has_deadline = 1;
+}
+
 xr_call *
 xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
     size_t req_len, uint32_t timeout_ms, xr_complete_fn complete, void *owner,
@@ -380,6 +395,7 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 {
 	const struct method *m = find(r, method);
 	ProtobufCMessage *msg;
+	uint64_t started_ms;
 	xr_call *c;
 
 	if (m == NULL) {
@@ -441,13 +457,10 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 	c->call_id = call_id;
 	c->complete = complete;
 	c->owner = owner;
-	if (timeout_ms > 0) {
-		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-
-		event_assign(&c->deadline, r->base, -1, 0, call_deadline_cb, c);
-		event_add(&c->deadline, &tv);
-		c->has_deadline = 1;
-	}
+	/* the deadline runs from here; its timer is armed only for a call
+	 * the handler leaves pending (most finish inside it, and a timer can
+	 * fire only once the handler has returned anyway) */
+	started_ms = timeout_ms > 0 ? xr_mono_ms() : 0;
 	c->hold++;
 	m->fn(c, msg, m->arg);
 	c->hold--;
@@ -456,6 +469,8 @@ xr_dispatch_start(xr_registry *r, const char *method, const uint8_t *req,
 		call_maybe_free(c);
 		return NULL;
 	}
+	if (timeout_ms > 0)
+		call_arm_deadline(c, started_ms + timeout_ms);
 	return c;
 }
 

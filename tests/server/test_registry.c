@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -224,6 +226,71 @@ test_dispatch(void **state)
 	event_base_free(b);
 }
 
+/* A handler that works 300 ms inside the call and leaves it pending. */
+static void
+h_slow_pending(xr_call *call, const ProtobufCMessage *req, void *arg)
+{
+	(void)req;
+	*(xr_call **)arg = call;
+	usleep(300 * 1000);
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * A call's deadline runs from its start, also when its handler spends time
+ * inside the call and leaves it pending: with a 400 ms timeout and 300 ms
+ * in the handler, DEADLINE_EXCEEDED comes about 400 ms after the start (not
+ * 700, a full timeout after the handler returned), and a reply after that
+ * is refused (the owner has its answer).
+ */
+static void
+test_deadline_from_start(void **state)
+{
+	struct event_base *b = event_base_new();
+	xr_registry *r = xr_registry_new(b);
+	Echo__V1__SayRequest req = ECHO__V1__SAY_REQUEST__INIT;
+	Echo__V1__SayResponse resp = ECHO__V1__SAY_RESPONSE__INIT;
+	xr_call *pending = NULL, *c;
+	uint8_t buf[64];
+	struct done d = { 0 };
+	uint64_t t0, took;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(xr_registry_add_method(r, "slow.v1.S/Work",
+	    &echo__v1__say_request__descriptor,
+	    &echo__v1__say_response__descriptor, h_slow_pending, &pending,
+	    XR_SIZE_UNLIMITED, XR_SIZE_UNLIMITED, NULL), XR_OK);
+	req.text = "hi";
+	len = echo__v1__say_request__pack(&req, buf);
+	t0 = mono_ms();
+	c = xr_dispatch_start(r, "slow.v1.S/Work", buf, len, 400, on_complete,
+	    &d, 77);
+	assert_non_null(c);
+	assert_ptr_equal(c, pending);
+	assert_int_equal(d.n, 0);
+	while (d.n == 0 && mono_ms() - t0 < 5000)
+		event_base_loop(b, EVLOOP_ONCE);
+	took = mono_ms() - t0;
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.code, XR_STATUS_DEADLINE_EXCEEDED);
+	assert_true(took >= 390);	/* a coarse clock may fire a tick early */
+	assert_true(took < 650);
+	resp.text = "late";
+	assert_int_equal(xr_call_reply(pending, &resp.base), XR_ERR_CLOSED);
+	assert_int_equal(d.n, 1);
+	xr_registry_free(r);
+	event_base_free(b);
+}
+
 /* xr_registry_add_method(s): a name of the form "pkg.Service/Method"; a
  * handler and both descriptors; each refusal names the method and
  * registers nothing of the batch. */
@@ -398,6 +465,7 @@ main(void)
 		cmocka_unit_test(test_refusals_register_nothing),
 		cmocka_unit_test(test_many_methods),
 		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_deadline_from_start),
 		cmocka_unit_test(test_add_method_refusals),
 		cmocka_unit_test(test_method_limits),
 		cmocka_unit_test(test_on_free_hooks),
