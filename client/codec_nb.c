@@ -70,11 +70,31 @@ w_varint(wr *w, uint64_t v)
 	return w_bytes(w, b, k);
 }
 
+static inline bool
+w_byte(wr *w, uint8_t b)
+{
+	if (w->p != NULL) {
+		if (w->left == 0)
+			return false;
+		*w->p++ = b;
+		w->left--;
+	}
+	w->n++;
+	return true;
+}
+
+/* A varint that is most often one byte (a key, a length). */
+static inline bool
+w_small(wr *w, uint64_t v)
+{
+	return v < 0x80 ? w_byte(w, (uint8_t)v) : w_varint(w, v);
+}
+
 /* A field key: (number << 3) | wire type, as a varint. */
-static bool
+static inline bool
 w_tag(wr *w, uint32_t tag, pb_wire_type_t wt)
 {
-	return w_varint(w, ((uint64_t)tag << 3) | (uint64_t)wt);
+	return w_small(w, ((uint64_t)tag << 3) | (uint64_t)wt);
 }
 
 static bool
@@ -86,7 +106,7 @@ put_varint(wr *w, uint32_t tag, uint64_t v)
 static bool
 put_bytes(wr *w, uint32_t tag, const uint8_t *b, size_t n)
 {
-	return n == 0 || (w_tag(w, tag, PB_WT_STRING) && w_varint(w, n) &&
+	return n == 0 || (w_tag(w, tag, PB_WT_STRING) && w_small(w, n) &&
 	    w_bytes(w, b, n));
 }
 
@@ -174,13 +194,26 @@ r_left(const rd *r)
 	return (size_t)(r->end - r->p);
 }
 
+static bool r_varint32_long(rd *r, uint32_t *v);
+
+/* A varint of at most 32 bits (a key or a length); one byte inline. */
+static inline bool
+r_varint32(rd *r, uint32_t *v)
+{
+	if (r->p < r->end && *r->p < 0x80) {
+		*v = *r->p++;
+		return true;
+	}
+	return r_varint32_long(r, v);
+}
+
 /*
- * A varint of at most 32 bits (a key or a length). Up to four bytes it is
- * plain; a longer one is nanopb's pb_decode_varint32(), which allows
- * padding and sign extension up to ten bytes and refuses the rest.
+ * The same, from its first byte on: up to four bytes it is plain; a longer
+ * one is nanopb's pb_decode_varint32(), which allows padding and sign
+ * extension up to ten bytes and refuses the rest.
  */
 static bool
-r_varint32(rd *r, uint32_t *v)
+r_varint32_long(rd *r, uint32_t *v)
 {
 	uint32_t x = 0;
 	pb_istream_t s;
