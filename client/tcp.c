@@ -262,22 +262,6 @@ tx_write_early(xr_channel *ch)
 }
 
 /*
- * Envelopes a group may hold now: about a third of the calls in flight, so
- * that three groups or more travel each way and both sides work while a
- * wake-up is pending, at least 4 and at most what the peer takes
- * (ch->peer_batch, itself at most XR_BATCH_SEND).
- */
-static uint32_t
-group_cap(const xr_channel *ch)
-{
-	size_t third = (xr_hmap_count(&ch->calls.map) + 2) / 3;
-
-	if (third < 4)
-		third = 4;
-	return third < ch->peer_batch ? (uint32_t)third : ch->peer_batch;
-}
-
-/*
  * Queue ch->tx + payload (a session is open) for the end of the loop turn,
  * encoded unsigned into the pending area and numbered. With a peer that
  * takes batches, it joins the open group when the group has room (count and
@@ -300,7 +284,7 @@ tx_queue(xr_channel *ch, const uint8_t *payload, size_t plen)
 	rec = &ch->prec[ch->nrec];
 	rec->off = ch->plen;
 	if (ch->peer_batch > 1 && ch->grp_count > 0 &&
-	    ch->grp_count < group_cap(ch)) {
+	    ch->grp_count < ch->peer_batch) {
 		/* join the open group if it still fits */
 		if ((r = tx_encode_pending(ch, ss->send_seq + 1, payload, plen,
 		    &len)) != XR_OK)

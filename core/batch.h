@@ -23,13 +23,17 @@
 /* Envelopes per BATCH a peer may advertise (what we take). */
 #define XR_BATCH_MAX 64
 /*
- * Envelopes we put in one BATCH at most, whatever the peer takes. Below it
- * the client sizes its groups by the calls it has in flight, about a third
- * of them and at least 4, so that three groups or more travel each way and
- * both sides work while a wake-up is pending; the server answers each
- * BATCH it receives as one group (client/tcp.c group_cap(), server/conn.c).
- * bench_inflight against fixed groups of 16: 8 in flight +25 %, 16 +35 %,
- * 32 +6 %, 48 and 64 level; a cap of 64 or 24 lost at 32 and 64.
+ * Envelopes we put in one BATCH at most, whatever the peer takes: with a
+ * window of 32 calls, groups of 16 keep two in flight each way, so both
+ * sides work at once (bench_inflight, 32 in flight: 16 gave 13 % more
+ * calls/s than 64, 8 gave 15 % less; 64 in flight: 16 and 64 level).
+ * Groups of a third of the calls in flight (at least 4), with the server
+ * answering each BATCH as one group, were tried on 2026-12-03: 25-35 %
+ * more calls/s at 8 and 16 in flight with the server in a thread
+ * (bench_inflight), but with the server in a process of its own
+ * (bench_compare --only xr.tcp,xr.sup2, two interleaved runs each) 32 in
+ * flight fell from 0.257x to 0.238-0.247x raw and two supervised workers
+ * from 0.21x to 0.17x, so the fixed 16 stays.
  */
 #define XR_BATCH_SEND 16
 /*

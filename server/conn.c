@@ -651,13 +651,6 @@ conn_dispatch(struct conn *c, const Execrpc__V1__Envelope *e,
 		break;
 	case XR_KIND_BATCH:
 		handle_batch(c, e);
-		/* the answers the batch got inside its handlers leave as one
-		 * group now: the client chose the size of its groups for
-		 * the calls it keeps in flight (client/tcp.c), and answers
-		 * that keep that grain keep both sides busy */
-		if (c->state == CONN_OPEN && c->pend_n > 0 &&
-		    pend_flush(c) == XR_OK)
-			send_early(c);
 		break;
 	case XR_KIND_REQUEST:
 		handle_request(c, e);

@@ -45,7 +45,7 @@
 #include "replay.h"
 #include "rx.h"
 
-#define MAX_HELD 64
+#define MAX_HELD 8
 #define METHOD "echo.v1.Echo/Say"
 #define BIG 8192
 
@@ -71,7 +71,6 @@ struct srv {
 	int frames;		/* after HELLO: single frames */
 	int batches;		/* BATCH frames */
 	int batch_envs;		/* envelopes inside them */
-	int batch_size[64];	/* the envelopes of each BATCH, in order */
 	int requests, eof, rejects;
 	uint64_t held[MAX_HELD];
 	int nheld;
@@ -216,8 +215,6 @@ srv_batch(struct srv *s, const Execrpc__V1__Envelope *b)
 		    &view) != XR_OK)
 			return -1;
 		s->batch_envs++;
-		if (s->batches <= 64)
-			s->batch_size[s->batches - 1]++;
 		srv_envelope(s, xr_codec_envelope(s->inner));
 		xr_codec_reset(s->inner);
 	}
@@ -486,19 +483,11 @@ assert_no_rejects(struct fx *f)
 
 /* ---- the client sends BATCH frames --------------------------------------- */
 
-/*
- * A group holds about a third of the calls in flight, at least 4 and at
- * most XR_BATCH_SEND (16) to a peer taking 64 (client/tcp.c group_cap()).
- * Calls started in one loop turn from none in flight: the k-th call joins
- * the open group while it holds fewer than max(4, (k + 2) / 3); 14 calls
- * leave as BATCHes of 4, 4 and 5 and the 14th alone, 40 calls as 4, 4, 5,
- * 7, 11 and 9; every reply exact.
- */
+/* 14 calls in one loop turn to a peer taking 64: one BATCH, 14 envelopes,
+ * every reply exact; 40 calls: XR_BATCH_SEND (16) a BATCH, 16 + 16 + 8. */
 static void
-test_group_sizes(void **state)
+test_sends_one_batch(void **state)
 {
-	static const int want14[] = { 4, 4, 5 };
-	static const int want40[] = { 4, 4, 5, 7, 11, 9 };
 	struct fx *f = *state;
 	size_t len[40];
 
@@ -506,51 +495,13 @@ test_group_sizes(void **state)
 	for (int i = 0; i < 40; i++)
 		len[i] = 8 + (size_t)i;
 	calls_in_one_turn(f, 14, len, res_arr, pay_arr);
-	assert_int_equal(f->srv.batches, 3);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(f->srv.batch_size[i], want14[i]);
-	assert_int_equal(f->srv.batch_envs, 13);
-	assert_int_equal(f->srv.frames, 1);
-	calls_in_one_turn(f, 40, len, res_arr, pay_arr);
-	assert_int_equal(f->srv.batches, 3 + 6);
-	for (int i = 0; i < 6; i++)
-		assert_int_equal(f->srv.batch_size[3 + i], want40[i]);
-	assert_int_equal(f->srv.batch_envs, 13 + 40);
-	assert_int_equal(f->srv.frames, 1);
-	assert_int_equal(f->srv.requests, 14 + 40);
-	assert_no_rejects(f);
-}
-
-/*
- * With 48 calls held in flight by the peer, the next 16 started in one turn
- * leave as one BATCH of 16 (a third of 64 is over XR_BATCH_SEND).
- */
-static void
-test_group_cap_send_max(void **state)
-{
-	static int done;	/* the held calls end at teardown */
-	struct fx *f = *state;
-	uint8_t pay[8];
-
-	done = 0;
-	open_ready(f, XR_BATCH_MAX);
-	f->srv.hold = 1;
-	memset(pay, 'h', sizeof(pay));
-	for (int i = 0; i < 48; i++) {
-		memset(&res_arr[i], 0, sizeof(res_arr[i]));
-		res_arr[i].done = &done;
-		assert_non_null(xr_call_start(f->ch, METHOD, pay, sizeof(pay),
-		    5000, res_cb, &res_arr[i]));
-	}
-	run_until(f->base, &f->srv.nheld, 48, 5000);
-	assert_int_equal(f->srv.nheld, 48);
-	f->srv.batches = 0;
-	memset(f->srv.batch_size, 0, sizeof(f->srv.batch_size));
-	f->srv.hold = 0;
-	calls_in_one_turn(f, 16, (const size_t[16]){ 8, 8, 8, 8, 8, 8, 8, 8,
-	    8, 8, 8, 8, 8, 8, 8, 8 }, res_arr + 48, pay_arr + 48);
 	assert_int_equal(f->srv.batches, 1);
-	assert_int_equal(f->srv.batch_size[0], 16);
+	assert_int_equal(f->srv.batch_envs, 14);
+	calls_in_one_turn(f, 40, len, res_arr, pay_arr);
+	assert_int_equal(f->srv.batches, 1 + 3);
+	assert_int_equal(f->srv.batch_envs, 14 + 40);
+	assert_int_equal(f->srv.frames, 0);
+	assert_int_equal(f->srv.requests, 14 + 40);
 	assert_no_rejects(f);
 }
 
@@ -820,8 +771,7 @@ main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_group_sizes),
-		T(test_group_cap_send_max),
+		T(test_sends_one_batch),
 		T(test_batch_max_count),
 		T(test_full_batch_leaves_at_once),
 		T(test_batch_max_payload),

@@ -76,15 +76,15 @@ env_item(ts_peer *p, uint32_t kind, const char *text, uint64_t seq,
 	return it;
 }
 
-/* Seal a BATCH numbered `seq` whose payload is `payload` (`plen` bytes):
- * the frame (malloc'd), `*len` bytes. */
-static uint8_t *
-seal_batch_payload(ts_peer *p, uint64_t seq, const uint8_t *payload,
-    size_t plen, size_t *len)
+/* Seal a BATCH numbered `seq` whose payload is `payload` (`plen` bytes)
+ * and send it. */
+static void
+send_batch_payload(ts_peer *p, uint64_t seq, const uint8_t *payload,
+    size_t plen)
 {
 	Execrpc__V1__Envelope e;
 	uint8_t nonce[XR_NONCE_LEN], *buf;
-	size_t cap;
+	size_t cap, len;
 
 	assert_int_equal(xr_codec_env_init(&e, XR_KIND_BATCH, nonce), XR_OK);
 	e.session_id.data = p->sess.id;
@@ -95,26 +95,15 @@ seal_batch_payload(ts_peer *p, uint64_t seq, const uint8_t *payload,
 	cap = xr_codec_sealed_len(&e);
 	assert_non_null(buf = malloc(cap));
 	assert_int_equal(xr_codec_seal(p->auth, XR_DIR_WEB_TO_EXEC, &e, buf,
-	    cap, len), XR_OK);
-	return buf;
-}
-
-/* The same, sent. */
-static void
-send_batch_payload(ts_peer *p, uint64_t seq, const uint8_t *payload,
-    size_t plen)
-{
-	size_t len;
-	uint8_t *buf = seal_batch_payload(p, seq, payload, plen, &len);
-
+	    cap, &len), XR_OK);
 	assert_int_equal(ts_send_raw(p, buf, len), 0);
 	free(buf);
 }
 
-/* Wrap `n` items into a Batch payload, sealed as a BATCH numbered `seq`
- * (the frame malloc'd, `*len` bytes); frees the items. */
-static uint8_t *
-seal_batch(ts_peer *p, uint64_t seq, struct item *its, size_t n, size_t *len)
+/* Wrap `n` items into a Batch payload, send it as a BATCH numbered `seq`,
+ * free the items. */
+static void
+send_batch(ts_peer *p, uint64_t seq, struct item *its, size_t n)
 {
 	uint8_t payload[8192];
 	size_t off = 0;
@@ -127,13 +116,13 @@ seal_batch(ts_peer *p, uint64_t seq, struct item *its, size_t n, size_t *len)
 		off += its[i].len;
 		free(its[i].env);
 	}
-	return seal_batch_payload(p, seq, payload, off, len);
+	send_batch_payload(p, seq, payload, off);
 }
 
-/* A BATCH of `n` Say requests "t<first>".."t<first+n-1>" (the BATCH's
- * number is reserved before theirs), sealed: malloc'd, `*len` bytes. */
-static uint8_t *
-seal_say_batch(ts_peer *p, size_t first, size_t n, size_t *len)
+/* Send a BATCH of `n` Say requests "t0".."t<n-1>" (the BATCH's number is
+ * reserved before theirs). */
+static void
+send_say_batch(ts_peer *p, size_t n)
 {
 	struct item its[N_MAX];
 	uint64_t seq = xr_session_next_seq(&p->sess);
@@ -141,33 +130,10 @@ seal_say_batch(ts_peer *p, size_t first, size_t n, size_t *len)
 
 	assert_true(n <= N_MAX);
 	for (size_t i = 0; i < n; i++) {
-		snprintf(text, sizeof(text), "t%zu", first + i);
+		snprintf(text, sizeof(text), "t%zu", i);
 		its[i] = env_item(p, XR_KIND_REQUEST, text, 0, 0);
 	}
-	return seal_batch(p, seq, its, n, len);
-}
-
-/* Send a BATCH of `n` Say requests "t0".."t<n-1>". */
-static void
-send_say_batch(ts_peer *p, size_t n)
-{
-	size_t len;
-	uint8_t *f = seal_say_batch(p, 0, n, &len);
-
-	assert_int_equal(ts_send_raw(p, f, len), 0);
-	free(f);
-}
-
-/* Wrap `n` items into a Batch payload, send it as a BATCH numbered `seq`,
- * free the items. */
-static void
-send_batch(ts_peer *p, uint64_t seq, struct item *its, size_t n)
-{
-	size_t len;
-	uint8_t *f = seal_batch(p, seq, its, n, &len);
-
-	assert_int_equal(ts_send_raw(p, f, len), 0);
-	free(f);
+	send_batch(p, seq, its, n);
 }
 
 /* HELLO with Hello.max_batch = `max_batch`; checks HELLO_ACK advertises
@@ -358,44 +324,6 @@ test_batch_answered_batched(void **state)
 		assert_int_equal(t.final.rejects[i], 0);
 }
 
-/*
- * Answers keep the client's grain: two request BATCHes (5 and 7 calls)
- * arriving in one write, so read in one read, are answered by two BATCHes
- * of 5 and 7 (each request BATCH's answers leave when it has been
- * handled), not by one of 12.
- */
-static void
-test_batch_answers_per_frame(void **state)
-{
-	ts_server t;
-	ts_peer p;
-	uint8_t *a, *b, buf[16384];
-	size_t la, lb;
-	int frames;
-
-	(void)state;
-	ts_server_start(&t, NULL);
-	ts_peer_open(&p, t.port, ts_master);
-	hello(&p, 64);
-	a = seal_say_batch(&p, 0, 5, &la);
-	b = seal_say_batch(&p, 0, 7, &lb);
-	assert_true(la + lb <= sizeof(buf));
-	memcpy(buf, a, la);
-	memcpy(buf + la, b, lb);
-	free(a);
-	free(b);
-	assert_int_equal(ts_send_raw(&p, buf, la + lb), 0);
-	assert_int_equal(recv_responses(&p, 1, 5, 64, &frames), 1);
-	assert_int_equal(frames, 1);
-	assert_int_equal(recv_responses(&p, 6, 7, 64, &frames), 1);
-	assert_int_equal(frames, 1);
-	ts_peer_close(&p);
-	ts_server_stop(&t);
-	assert_int_equal(t.echo_handler_calls, 12);
-	for (int i = 0; i < XR_REJECT_COUNT; i++)
-		assert_int_equal(t.final.rejects[i], 0);
-}
-
 /* The rejected envelopes, each after a valid Say in the same BATCH. */
 enum bad { BAD_HELLO, BAD_BATCH, BAD_STALE, BAD_EXPIRED, BAD_GARBAGE,
 	BAD_PAYLOAD };
@@ -544,7 +472,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_answered_unbatched),
 		cmocka_unit_test(test_batch_answered_batched),
-		cmocka_unit_test(test_batch_answers_per_frame),
 		cmocka_unit_test(test_batch_inner_rejects),
 		cmocka_unit_test(test_batch_before_hello),
 		cmocka_unit_test(test_batch_replayed),
