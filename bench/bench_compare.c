@@ -4,7 +4,7 @@
  * it; docs/performance.md explains every row).
  *
  *   bench_compare [--reps N] [--quick | --smoke] [--cpu LIST]
- *                 [--md FILE] [--dat PREFIX]
+ *                 [--only IDS] [--md FILE] [--dat PREFIX]
  *
  * The servers (raw, libevent, execrpc, and with XR_BENCH_GRPC the two gRPC
  * servers) are forked once at start, one process each, before anything
@@ -17,7 +17,10 @@
  * --quick: smaller counts (a try); --smoke: tiny counts, one repetition
  * (the ctest bench/compare_smoke: every row must print a number);
  * --cpu LIST: pin this process and every child to the CPUs in LIST
- * ("0", "0,1", "0-1"), as taskset -c does; --md FILE: also write the
+ * ("0", "0,1", "0-1"), as taskset -c does; --only IDS: run only the rows
+ * whose id starts with one of the comma-separated prefixes in IDS, and the
+ * rows their ratios are taken against (a try of a few rows, e.g. --only
+ * xr.tcp.async); --md FILE: also write the
  * machine, the levels and the table as Markdown; --dat PREFIX: also write
  * PREFIX-lat.dat and PREFIX-rate.dat for bench/compare.gp.
  *
@@ -222,10 +225,40 @@ row_index(const char *id)
 	return -1;
 }
 
+/* --only: comma-separated prefixes of the row ids to run, or NULL (all) */
+static const char *only;
+
+static int
+wanted(const char *id)
+{
+	const char *p = only;
+
+	while (p != NULL && *p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (n > 0 && strncmp(id, p, n) == 0)
+			return 1;
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
+/* A row runs unless it needs gRPC that is not built, or --only leaves it
+ * out (a row that a chosen row takes its ratios against stays in). */
 static int
 row_enabled(const row *w)
 {
-	return !w->grpc || with_grpc;
+	if (w->grpc && !with_grpc)
+		return 0;
+	if (only == NULL || wanted(w->id))
+		return 1;
+	for (size_t i = 0; i < N_ROWS; i++)
+		if (wanted(rows[i].id) && ((rows[i].base[0] != NULL &&
+		    strcmp(rows[i].base[0], w->id) == 0) ||
+		    (rows[i].base[1] != NULL &&
+		    strcmp(rows[i].base[1], w->id) == 0)))
+			return 1;
+	return 0;
 }
 
 static const char *
@@ -636,7 +669,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: bench_compare [--reps N] [--quick | --smoke] "
-	    "[--cpu LIST] [--md FILE] [--dat PREFIX]\n");
+	    "[--cpu LIST] [--only IDS] [--md FILE] [--dat PREFIX]\n");
 	return 64;
 }
 
@@ -661,6 +694,8 @@ parse(int argc, char **argv, args *a, xrb_sizes *z)
 			a->dat = v;
 		else if (v != NULL && strcmp(o, "--cpu") == 0 && ++i)
 			a->cpu = v;
+		else if (v != NULL && strcmp(o, "--only") == 0 && ++i)
+			only = v;
 		else
 			return -1;
 	}
