@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/compare_smoke.sh BENCH_COMPARE — the ctest bench/compare_smoke: run
 # bench_compare (built without gRPC) with tiny counts and check that it
-# exits 0 and prints every expected row with a number. Asserts nothing
+# exits 0 and prints every expected row with a number, and that --only
+# runs just the rows asked for (and their ratio's base). Asserts nothing
 # about time: it only keeps the benchmark from rotting silently.
 set -u
 bin=$1
@@ -31,5 +32,13 @@ for l in '^machine: nproc [0-9]+, CPU ' '^placement: servers in forked processes
     '^loopback level: rep 1 (fast|slow) level'; do
   grep -Eq "$l" <<<"$out" || { echo "FAIL: no line matching /$l/"; fail=1; }
 done
-[ $fail -eq 0 ] || { echo "--- output ---"; echo "$out"; }
+# --only: the chosen rows and the row their ratio uses, nothing else
+only=$("$bin" --smoke --only xr.tcp.async3 2>&1)
+for r in xr.tcp.async32 raw.pipelined64; do
+  grep -Eq "^${r//./\\.} +per_s +[0-9]+ " <<<"$only" ||
+    { echo "FAIL: --only xr.tcp.async3: row $r missing"; fail=1; }
+done
+n=$(grep -Ec '^(raw|libevent|xr|crypto|connect|start)\.' <<<"$only")
+[ "$n" -eq 2 ] || { echo "FAIL: --only xr.tcp.async3 printed $n rows, not 2"; fail=1; }
+[ $fail -eq 0 ] || { echo "--- output ---"; echo "$out"; echo "--- --only ---"; echo "$only"; }
 exit $fail
