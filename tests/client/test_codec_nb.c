@@ -22,6 +22,7 @@
 #include "keys.h"
 #include "nb_ref.h"
 #include "rx.h"
+#include "../xr_xorshift.h"
 
 #define BIG_PAYLOAD (64 * 1024)
 
@@ -680,10 +681,7 @@ static uint64_t rng = 0x2545f4914f6cdd1dULL;
 static uint64_t
 rnd(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dULL;
+	return xr_xorshift(&rng);
 }
 
 /* A value for a varint field: 0, small, or up to 64 bits. */

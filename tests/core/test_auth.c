@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "helper_wire.h"
 #include "keys.h"
+#include "../xr_xorshift.h"
 
 static const uint8_t msg[] = "\x08\x01\x10\x03\x1a\x10" "0123456789abcdef"
     " an envelope-ish message with a \0 NUL in it";
@@ -299,10 +300,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint64_t
 rnd(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1du;
+	return xr_xorshift(&rng);
 }
 
 static void

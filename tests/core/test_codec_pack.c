@@ -22,6 +22,7 @@
 #include "codec.h"
 #include "frame.h"
 #include "helper_wire.h"
+#include "../xr_xorshift.h"
 
 /* xorshift64*: a fixed sequence, so a failure reproduces */
 static uint64_t rs = 0x9e3779b97f4a7c15ULL;
@@ -29,10 +30,7 @@ static uint64_t rs = 0x9e3779b97f4a7c15ULL;
 static uint64_t
 rnd(void)
 {
-	rs ^= rs >> 12;
-	rs ^= rs << 25;
-	rs ^= rs >> 27;
-	return rs * 0x2545f4914f6cdd1dULL;
+	return xr_xorshift(&rs);
 }
 
 /* A number of a random varint length (0 one time in four). */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "hmap.h"
+#include "../xr_xorshift.h"
 
 /* xorshift64*: a fixed sequence, so a failure reproduces */
 static uint64_t rng_state;
@@ -19,10 +20,7 @@ static uint64_t rng_state;
 static uint64_t
 rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
+	return xr_xorshift(&rng_state);
 }
 
 /* The home slot of a key in a table of `nslots` (the top bits). */
