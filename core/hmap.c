@@ -68,9 +68,9 @@ key_eq(const struct xr_hmap_slot *s, const void *key, size_t klen)
 	return klen == 0 || memcmp(slot_key(s), key, klen) == 0;
 }
 
-
-/* The slot a hash starts probing at: its top bits, which FNV-1a's final
- * multiplication mixes from every input bit (the low bits are weaker). */
+/* The slot a hash starts probing at: its top bits, which the final
+ * multiplication of either hash mixes from every input bit (the low bits
+ * are weaker). */
 static size_t
 home(const xr_hmap *m, uint64_t h)
 {
