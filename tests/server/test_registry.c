@@ -191,6 +191,16 @@ on_complete(void *owner, uint64_t call_id, int code, const char *msg,
 	}
 }
 
+/* Register `name` with Say's request and response types, no size limits. */
+static void
+add_say_typed(xr_registry *r, const char *name, xr_handler_fn fn, void *arg)
+{
+	assert_int_equal(xr_registry_add_method(r, name,
+	    &echo__v1__say_request__descriptor,
+	    &echo__v1__say_response__descriptor, fn, arg,
+	    XR_SIZE_UNLIMITED, XR_SIZE_UNLIMITED, NULL), XR_OK);
+}
+
 /* Dispatch resolves the method through the table: unknown names fail
  * synchronously, a known one reaches its handler. */
 static void
@@ -205,10 +215,7 @@ test_dispatch(void **state)
 	int calls = 0;
 
 	(void)state;
-	assert_int_equal(xr_registry_add_method(r, "echo.v1.Echo/Say",
-	    &echo__v1__say_request__descriptor,
-	    &echo__v1__say_response__descriptor, h_say, &calls,
-	    XR_SIZE_UNLIMITED, XR_SIZE_UNLIMITED, NULL), XR_OK);
+	add_say_typed(r, "echo.v1.Echo/Say", h_say, &calls);
 	req.text = "hi";
 	len = echo__v1__say_request__pack(&req, buf);
 	assert_null(xr_dispatch_start(r, "echo.v1.Echo/Nope", buf, len, 0,
@@ -265,10 +272,7 @@ test_deadline_from_start(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(xr_registry_add_method(r, "slow.v1.S/Work",
-	    &echo__v1__say_request__descriptor,
-	    &echo__v1__say_response__descriptor, h_slow_pending, &pending,
-	    XR_SIZE_UNLIMITED, XR_SIZE_UNLIMITED, NULL), XR_OK);
+	add_say_typed(r, "slow.v1.S/Work", h_slow_pending, &pending);
 	req.text = "hi";
 	len = echo__v1__say_request__pack(&req, buf);
 	t0 = mono_ms();
